@@ -1,0 +1,83 @@
+"""What the pipeline asks of every ERP connector, and the small values it gets back.
+
+A connector is one narrow class per ERP with methods in pipeline order. It receives its own
+settings model, an `httpx.Client` (reaching the real ERP, or a simulator in tests and the demo)
+and a token store; it never touches the job ledger, locks or retries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal, Protocol
+
+from schemas.order import Customer, Order
+
+
+@dataclass(frozen=True)
+class ProductSpec:
+    """One article the order needs in the ERP (a product line, or shipping as an article)."""
+    sku: str
+    name: str
+    vat_rate: Decimal
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.sku, self.name, str(self.vat_rate.normalize()))
+
+
+@dataclass(frozen=True)
+class OrderRef:
+    """A sales document in the ERP."""
+    id: str
+    number: str | None = None
+    existed: bool = False
+
+
+@dataclass(frozen=True)
+class InvoiceState:
+    state: Literal["not_requested", "processing", "sent", "failed"]
+    invoice_number: str | None = None
+    message: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Connector(Protocol):
+    def upsert_customer(self, customer: Customer, key: str) -> str: ...
+    def products_for(self, order: Order) -> list[ProductSpec]: ...
+    def upsert_products(self, specs: list[ProductSpec]) -> dict[str, str]: ...
+    def find_order(self, reference: str, since: datetime | None) -> OrderRef | None: ...
+    def create_order(self, order: Order, reference: str, customer_id: str) -> OrderRef: ...
+    def send_invoice(self, order_id: str, email: str | None) -> None: ...
+    def invoice_state(self, order_id: str) -> InvoiceState: ...
+
+
+class TokenStore(Protocol):
+    """Where access tokens are shared between workers (Redis in production)."""
+    def token_get(self, name: str) -> str | None: ...
+    def token_put(self, name: str, value: str, ttl_seconds: float) -> None: ...
+    def token_drop(self, name: str) -> None: ...
+    def locked(self, *parts: str, timeout: float = 30, wait: float = 30) -> Any: ...
+
+
+def fingerprint(*parts: str | None) -> str:
+    """A short stable hash of the fields we send, to tell whether an ERP record needs an update."""
+    joined = "\x1f".join("" if p is None else str(p) for p in parts)
+    return hashlib.sha256(joined.encode()).hexdigest()[:16]
+
+
+def customer_key(customer: Customer, max_length: int = 50) -> str:
+    """The key we match customers on: the shop's customer id, else the email, else the name."""
+    if customer.external_id:
+        key = f"id:{customer.external_id}"
+    elif customer.email:
+        key = f"email:{customer.email.lower()}"
+    else:
+        address = customer.billing_address
+        key = "name:" + fingerprint(customer.display_name.lower(),
+                                    address.postal_code if address else None)
+    if len(key) > max_length:
+        key = "h:" + hashlib.sha256(key.encode()).hexdigest()[: max_length - 2]
+    return key

@@ -1,0 +1,155 @@
+"""The PowerOffice Go v2 connector: customers, products, sales orders and sending invoices.
+
+Go has no filter on a sales order's ExternalImportReference, so there is no cheap "does this
+order exist" call: we send our reference on every order, treat Go's "ExternalImportReference is
+already in use" answer as the existing order, and, because that uniqueness rule is not confirmed
+for sales orders, after an ambiguous failure we also search the orders this integration changed
+since the attempt began before posting again.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+
+from connectors.base import InvoiceState, OrderRef, ProductSpec, TokenStore
+from connectors.errors import check
+from connectors.http import BearerAuth
+from connectors.poweroffice import mapping
+from connectors.poweroffice.auth import PowerOfficeTokens
+from connectors.poweroffice.settings import PowerOfficeSettings
+from schemas.order import Customer, Order
+
+ALREADY_IN_USE = re.compile(r"already in use.*?Id\s*=\s*([0-9A-Za-z-]+)", re.IGNORECASE | re.DOTALL)
+LOOKBACK = timedelta(minutes=10)
+
+
+class PowerOfficeConnector:
+    def __init__(self, settings: PowerOfficeSettings, client: httpx.Client,
+                 tokens: TokenStore) -> None:
+        self.settings = settings
+        self.client = client
+        self.base = settings.base_url.rstrip("/")
+        self.auth = BearerAuth(PowerOfficeTokens(settings, client, tokens))
+        self.headers = {"Ocp-Apim-Subscription-Key": settings.subscription_key.get_secret_value()}
+
+    # --- plumbing -----------------------------------------------------------------------------
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return self.client.request(method, f"{self.base}{path}", auth=self.auth,
+                                   headers=headers, **kwargs)
+
+    def _list(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        response = check(self._request("GET", path, params=params))
+        if response.status_code == 204 or not response.content:
+            return []
+        return list(response.json())
+
+    # --- customers ----------------------------------------------------------------------------
+    def upsert_customer(self, customer: Customer, key: str) -> str:
+        desired = mapping.customer_payload(customer, key)
+        found = self._list("/Customers", {"externalImportReference": key})
+        existing = next((c for c in found if c.get("ExternalImportReference") == key), None)
+        if existing is None:
+            response = self._request("POST", "/Customers", json=desired)
+            existing_id = _already_in_use(response)
+            if existing_id:
+                return existing_id  # created by someone else between our find and create
+            return str(check(response).json()["Id"])
+        ops = mapping.customer_patch(existing, desired)
+        if ops:
+            check(self._request("PATCH", f"/Customers/{existing['Id']}", content=_json(ops),
+                                headers={"Content-Type": "application/json-patch+json"}))
+        return str(existing["Id"])
+
+    # --- products -----------------------------------------------------------------------------
+    def products_for(self, order: Order) -> list[ProductSpec]:
+        return mapping.product_specs(order, self.settings)
+
+    def upsert_products(self, specs: list[ProductSpec]) -> dict[str, str]:
+        ids: dict[str, str] = {}
+        size = self.settings.product_batch_size
+        for start in range(0, len(specs), size):
+            batch = specs[start:start + size]
+            codes = ",".join(spec.sku for spec in batch)
+            for product in self._list("/Products", {"codes": codes}):
+                ids.setdefault(str(product.get("Code")), str(product["Id"]))
+        for spec in specs:
+            if spec.sku not in ids:
+                body = mapping.product_payload(spec, self.settings)
+                ids[spec.sku] = str(check(self._request("POST", "/Products", json=body)).json()["Id"])
+        return {spec.sku: ids[spec.sku] for spec in specs}
+
+    # --- sales orders -------------------------------------------------------------------------
+    def find_order(self, reference: str, since: datetime | None) -> OrderRef | None:
+        """Our order by reference, among what this integration changed since `since`.
+
+        Without `since` there is nothing cheap to search (Go cannot filter orders by reference);
+        the uniqueness of ExternalImportReference at creation guards that case."""
+        if since is None:
+            return None
+        after = (since - LOOKBACK).isoformat()
+        orders = self._list("/SalesOrders", {"onlyCreatedByCurrentIntegration": "true",
+                                             "lastChangedDateTimeOffsetGreaterThan": after})
+        for order in orders:
+            if order.get("ExternalImportReference") == reference:
+                return OrderRef(str(order["Id"]), _str(order.get("SalesOrderNo")), existed=True)
+        invoices = self._list("/OutgoingInvoices", {"externalImportReferences": reference,
+                                                    "fromDate": (since - LOOKBACK).date().isoformat()})
+        for invoice in invoices:
+            if invoice.get("ExternalImportReference") == reference:
+                return OrderRef(str(invoice["Id"]), _str(invoice.get("OrderNo")), existed=True)
+        return None
+
+    def create_order(self, order: Order, reference: str, customer_id: str) -> OrderRef:
+        payload = mapping.sales_order_payload(order, reference, customer_id, self.settings)
+        response = self._request("POST", "/SalesOrders/Complete", json=payload)
+        existing_id = _already_in_use(response)
+        if existing_id:
+            return OrderRef(existing_id, existed=True)
+        body = check(response).json()
+        return OrderRef(str(body["Id"]), _str(body.get("SalesOrderNo")))
+
+    # --- invoicing ----------------------------------------------------------------------------
+    def send_invoice(self, order_id: str, email: str | None) -> None:
+        body: dict[str, Any] = {"DeliveryType": self.settings.delivery_type}
+        if email:
+            body["EmailAddress"] = email
+        check(self._request("POST", f"/SalesOrders/{order_id}/createAndSendInvoice", json=body))
+
+    def invoice_state(self, order_id: str) -> InvoiceState:
+        response = self._request("GET", "/SalesOrders/sentState", params={"id": order_id})
+        if response.status_code == 404:
+            return InvoiceState("not_requested")
+        states = [s for s in (check(response).json() if response.content else [])
+                  if str(s.get("Id")) == order_id]
+        if not states:
+            return InvoiceState("not_requested")
+        state = states[0]
+        if state.get("LastErrorMessage"):
+            return InvoiceState("failed", message=state["LastErrorMessage"])
+        if state.get("SentDateTimeOffset"):
+            return InvoiceState("sent", invoice_number=_str(state.get("InvoiceNo")))
+        if state.get("IsInvoiceBeingProcessed"):
+            return InvoiceState("processing")
+        return InvoiceState("not_requested")
+
+
+def _already_in_use(response: httpx.Response) -> str | None:
+    """The Id Go names when our ExternalImportReference is taken, else None."""
+    if response.status_code != 400:
+        return None
+    match = ALREADY_IN_USE.search(response.text)
+    return match.group(1) if match else None
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value).encode()

@@ -1,0 +1,21 @@
+"""The connectors by ERP name: an explicit dict, no plugin discovery."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from pydantic import BaseModel
+
+from connectors.poweroffice import PowerOfficeConnector, PowerOfficeSettings
+
+
+@dataclass(frozen=True)
+class ConnectorSpec:
+    settings_model: type[BaseModel]
+    factory: Callable[..., Any]
+
+
+CONNECTORS: dict[str, ConnectorSpec] = {
+    "poweroffice": ConnectorSpec(PowerOfficeSettings, PowerOfficeConnector),
+}

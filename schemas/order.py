@@ -1,0 +1,146 @@
+"""The canonical order: the one shape every source maps into and every connector maps out of.
+
+Money and quantities are `Decimal` (never float); rates are fractions (0.25 = 25 %). Validation
+errors name the field, and an order whose stated total does not match its lines is refused with
+both sums in the message, so a shop integrator sees at once which side is wrong.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal, Union
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+MAX_LINES = 500
+CENT = Decimal("0.01")
+
+Money = Annotated[Decimal, Field(max_digits=18, decimal_places=6, allow_inf_nan=False)]
+Quantity = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=6, allow_inf_nan=False)]
+VatRate = Annotated[Decimal, Field(ge=0, lt=1, max_digits=8, decimal_places=6, allow_inf_nan=False)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+RequiredText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Address(_Model):
+    line1: ShortText | None = None
+    line2: ShortText | None = None
+    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] | None = None
+    city: ShortText | None = None
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
+
+
+class Customer(_Model):
+    external_id: ShortText | None = None
+    kind: Literal["person", "company"] = "person"
+    name: ShortText | None = None
+    company_name: ShortText | None = None
+    org_number: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
+    vat_number: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
+    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254,
+                                            pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
+    billing_address: Address | None = None
+    shipping_address: Address | None = None
+
+    @model_validator(mode="after")
+    def _needs_a_name(self) -> Customer:
+        if not (self.name or self.company_name):
+            raise ValueError("customer.name or customer.company_name is required")
+        return self
+
+    @property
+    def display_name(self) -> str:
+        return self.company_name if self.kind == "company" and self.company_name else (
+            self.name or self.company_name or "")
+
+
+class ProductLine(_Model):
+    type: Literal["product"] = "product"
+    sku: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    name: RequiredText
+    quantity: Quantity
+    unit_price: Annotated[Money, Field(ge=0)]
+    discount: Annotated[Money, Field(ge=0)] = Decimal("0")
+    vat_rate: VatRate
+
+    @model_validator(mode="after")
+    def _discount_within_gross(self) -> ProductLine:
+        if self.discount > self.quantity * self.unit_price:
+            raise ValueError("discount is larger than quantity × unit_price")
+        return self
+
+    @property
+    def amount(self) -> Decimal:
+        return self.quantity * self.unit_price - self.discount
+
+
+class TextLine(_Model):
+    type: Literal["text"]
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+    @property
+    def amount(self) -> Decimal:
+        return Decimal("0")
+
+
+class ShippingLine(_Model):
+    type: Literal["shipping"]
+    name: RequiredText = "Shipping"
+    amount: Annotated[Money, Field(ge=0)]
+    vat_rate: VatRate
+
+
+Line = Annotated[Union[ProductLine, TextLine, ShippingLine], Field(discriminator="type")]
+
+
+class Order(_Model):
+    external_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    number: ShortText | None = None
+    source: ShortText | None = None
+    placed_at: datetime | None = None
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+    prices_include_vat: bool = True
+    customer: Customer
+    lines: Annotated[list[Line], Field(min_length=1, max_length=MAX_LINES)]
+    total: Money | None = None
+    send_invoice: bool | None = None
+
+    @field_validator("total")
+    @classmethod
+    def _total_adds_up(cls, total: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        lines = info.data.get("lines")
+        if total is None or not lines:  # lines failed on their own; that error is reported
+            return total
+        computed = sum((line.amount for line in lines), Decimal("0"))
+        tolerance = CENT * len(lines)
+        if abs(computed - total) > tolerance:
+            raise ValueError(
+                f"total {total} does not match the sum of lines and shipping {computed} "
+                f"(allowed difference {tolerance})")
+        return total
+
+    @property
+    def computed_total(self) -> Decimal:
+        return sum((line.amount for line in self.lines), Decimal("0"))
+
+    @property
+    def product_lines(self) -> list[ProductLine]:
+        return [line for line in self.lines if isinstance(line, ProductLine)]
+
+    @property
+    def display_reference(self) -> str:
+        return self.number or self.external_id

@@ -1,0 +1,1 @@
+"""Fake ERPs for tests, the demo and benchmarks; production code never imports them."""

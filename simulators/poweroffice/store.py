@@ -1,0 +1,141 @@
+"""The simulated PowerOffice Go client company: its objects, counters, clock and reference data.
+
+Objects are kept in the ERP's own JSON shape (PascalCase DTO dicts), so `/_sim/state` and the API
+answer from the same data. Every handler runs on the server's single event loop and never awaits
+between checking and writing, which makes uniqueness checks race-free like a database's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SalesAccount:
+    account_no: int
+    id: int
+    vat_code: str
+    vat_rate: Decimal
+    name: str
+
+
+# Fixed reference data: the product's sales account decides the VAT of a line.
+SALES_ACCOUNTS: dict[int, SalesAccount] = {
+    account.account_no: account for account in (
+        SalesAccount(3000, 1003000, "3", Decimal("0.25"), "Salgsinntekt, avgiftspliktig"),
+        SalesAccount(3030, 1003030, "31", Decimal("0.15"), "Salgsinntekt, middels sats"),
+        SalesAccount(3033, 1003033, "33", Decimal("0.12"), "Salgsinntekt, lav sats"),
+        SalesAccount(3100, 1003100, "5", Decimal("0"), "Salgsinntekt, avgiftsfri"),
+    )
+}
+DEFAULT_SALES_ACCOUNT = 3000
+FIRST_CUSTOMER_NO = 10000
+FIRST_INVOICE_NO = 10001
+PAYMENT_TERM_DAYS = 14
+CENT = Decimal("0.01")
+
+
+def sales_account_by_id(account_id: int) -> SalesAccount | None:
+    return next((a for a in SALES_ACCOUNTS.values() if a.id == account_id), None)
+
+
+class Clock:
+    """UTC time that never repeats, so `…GreaterThan` cursors never skip a change."""
+
+    def __init__(self) -> None:
+        self._last = datetime.min.replace(tzinfo=timezone.utc)
+
+    def now(self) -> datetime:
+        now = datetime.now(timezone.utc)
+        self._last = now if now > self._last else self._last + timedelta(microseconds=1)
+        return self._last
+
+    def stamp(self) -> str:
+        return stamp(self.now())
+
+    @staticmethod
+    def today() -> date:
+        return datetime.now(timezone.utc).date()
+
+
+def stamp(moment: datetime) -> str:
+    """.NET DateTimeOffset style: seven fractional digits and an explicit offset."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0+00:00"
+
+
+def cents(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def money(value: Decimal) -> float:
+    """Money goes on the wire as a JSON number."""
+    return float(cents(value))
+
+
+def decimal(value: Any) -> Decimal:
+    return Decimal(str(value)) if value is not None else Decimal(0)
+
+
+@dataclass
+class SendState:
+    """One createAndSendInvoice request, settled lazily when its delay has passed."""
+
+    order_id: str
+    due: datetime
+    delivery_type: str
+    email: str | None
+    voucher_date: str | None
+    due_date: str | None
+    error: str | None  # the failure it will end with, fixed when it was requested
+    state: str = "processing"  # processing | failed | sent
+    last_error: str | None = None
+
+
+@dataclass
+class Store:
+    customers: dict[int, dict[str, Any]] = field(default_factory=dict)
+    products: dict[int, dict[str, Any]] = field(default_factory=dict)
+    orders: dict[str, dict[str, Any]] = field(default_factory=dict)
+    invoices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    invoice_lines: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    sends: dict[str, SendState] = field(default_factory=dict)
+    clock: Clock = field(default_factory=Clock)
+    _next_id: int = 5_000_001
+    _next_order_no: int = 1
+    _next_invoice_no: int = FIRST_INVOICE_NO
+
+    def new_id(self) -> int:
+        """int64 Ids of contacts, addresses and products, from one sequence."""
+        self._next_id += 1
+        return self._next_id - 1
+
+    def new_order_no(self) -> int:
+        self._next_order_no += 1
+        return self._next_order_no - 1
+
+    def new_invoice_no(self) -> int:
+        self._next_invoice_no += 1
+        return self._next_invoice_no - 1
+
+    def next_customer_no(self) -> int:
+        used = [c["Number"] for c in self.customers.values() if c.get("Number") is not None]
+        return max([FIRST_CUSTOMER_NO - 1, *used]) + 1
+
+    def ref_owner(self, ref: str) -> str | None:
+        """Id of the sales order or invoice (same Id) that carries this ExternalImportReference."""
+        for doc in (*self.orders.values(), *self.invoices.values()):
+            if doc.get("ExternalImportReference") == ref:
+                return str(doc["Id"])
+        return None
+
+    def product_in_use(self, product_id: int) -> bool:
+        lines = [line for order in self.orders.values() for line in order["SalesOrderLines"]]
+        lines += [line for batch in self.invoice_lines.values() for line in batch]
+        return any(line.get("ProductId") == product_id for line in lines)
+
+    def customer_in_use(self, customer_id: int) -> bool:
+        docs = (*self.orders.values(), *self.invoices.values())
+        return any(doc.get("CustomerId") == customer_id for doc in docs)

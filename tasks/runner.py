@@ -1,0 +1,188 @@
+"""Running one step of one job: lease, ledger, outcome, and what happens next.
+
+Every delivery of a step message goes through `run_step`:
+1. take the job's lease (a Redis lock that the heartbeat keeps alive); if another delivery holds
+   it, this one has nothing to do;
+2. load the job; a finished job, a done step or a step that is not current returns at once
+   (redelivery is normal), re-enqueueing the current step in case its message was lost;
+3. run the step function, record its result in the ledger, enqueue the next step;
+4. on failure ask `tasks.retries` and either schedule the retry in the due-schedule or write a
+   dead letter.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import redis
+import structlog
+
+from connectors.errors import ErpError, TransientError, classify
+from schemas.dead_letter import DeadLetter
+from schemas.job import ErrorInfo, Job, utcnow
+from tasks import retries
+from tasks.steps import STEP_FUNCTIONS, StepContext, StepOutcome
+from workers import runtime
+from workers.logging import get_logger
+from workers.queue import enqueue
+from workers.settings import get_settings
+from workers.store import Store, new_id
+
+log = get_logger("orderbridge.runner")
+BEAT_EVERY_SECONDS = 2.0
+EARLY_TOLERANCE = timedelta(seconds=1)
+
+
+class Lease:
+    """The job's lock plus its place in the due-schedule, renewed while the step works."""
+
+    def __init__(self, store: Store, job_id: str, stale_after: float) -> None:
+        self.store = store
+        self.job_id = job_id
+        self.stale_after = stale_after
+        # The lock expires sooner than the schedule fires, so a redelivery after a crash finds
+        # the lock free.
+        self.lock = store.lock("job", job_id, timeout=stale_after * 0.6)
+        self._last_beat = 0.0
+
+    def acquire(self) -> bool:
+        return bool(self.lock.acquire(blocking=False))
+
+    def beat(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_beat < BEAT_EVERY_SECONDS:
+            return
+        self._last_beat = now
+        try:
+            self.lock.extend(self.stale_after * 0.6, replace_ttl=True)
+        except redis.exceptions.LockError:
+            pass  # lost it: a sweeper may rerun the step; the ledger keeps that harmless
+        self.store.set_due(self.job_id, time.time() + self.stale_after)
+
+    def release(self) -> None:
+        try:
+            self.lock.release()
+        except redis.exceptions.LockError:
+            pass
+
+
+def run_step(job_id: str, step: str) -> str:
+    """Run `step` for `job_id` if it is due; returns a word saying what happened (for logs)."""
+    settings = get_settings()
+    store = runtime.store()
+    lease = Lease(store, job_id, settings.worker.stale_after_seconds)
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(job_id=job_id, step=step)
+    if not lease.acquire():
+        # Another delivery is working on this job; make sure we look again if it dies.
+        store.redis.zadd(store.key("due"), {job_id: time.time() + lease.stale_after}, lt=True)
+        log.info("step.busy")
+        return "busy"
+    try:
+        job = store.load_job(job_id)
+        if job is None:
+            log.warning("job.missing")
+            return "missing"
+        structlog.contextvars.bind_contextvars(connection=job.connection, reference=job.reference)
+        return _run_loaded(store, lease, job, step)
+    finally:
+        lease.release()
+        structlog.contextvars.clear_contextvars()
+
+
+def _run_loaded(store: Store, lease: Lease, job: Job, step: str) -> str:
+    if job.is_final:
+        store.clear_due(job.job_id)
+        return "final"
+    record = job.step(step)
+    if record.state in ("done", "skipped") or job.current_step != step:
+        if job.current_step:
+            enqueue(job.current_step, job.job_id)  # its message may have been lost
+        return "not_current"
+    if record.state == "waiting" and record.next_attempt_at and \
+            record.next_attempt_at - EARLY_TOLERANCE > utcnow():
+        return "early"  # a duplicate delivery; the due-schedule fires the retry on time
+    return _execute(store, lease, job, step)
+
+
+def _execute(store: Store, lease: Lease, job: Job, step: str) -> str:
+    settings = get_settings()
+    record = job.start_step(step)
+    structlog.contextvars.bind_contextvars(attempt=record.attempts)
+    store.save_job(job)
+    lease.beat(force=True)
+    log.info("step.start")
+    token = runtime.set_heartbeat(lease.beat)
+    try:
+        context = StepContext(job=job, record=record, connector=runtime.connector(job.connection),
+                              store=store, save=lambda: store.save_job(job), beat=lease.beat,
+                              send_poll_seconds=settings.worker.send_poll_seconds)
+        outcome = STEP_FUNCTIONS[step](context)
+    except redis.exceptions.LockError as exc:
+        return _failed(store, job, step, TransientError(f"busy: {exc}"))
+    except redis.exceptions.RedisError:
+        raise  # our own store is down: the message is redelivered, the schedule recovers it
+    except Exception as exc:  # every other failure is classified, none is lost
+        return _failed(store, job, step, classify(exc))
+    finally:
+        runtime.reset_heartbeat(token)
+    return _succeeded(store, job, step, outcome)
+
+
+def _succeeded(store: Store, job: Job, step: str, outcome: StepOutcome) -> str:
+    job.erp.update({k: v for k, v in outcome.erp.items() if v is not None})
+    job.finish_step(step, outcome.result)
+    store.count(f"step_done:{step}")
+    log.info("step.done", **{k: v for k, v in outcome.result.items() if k.endswith("_id")})
+    if outcome.end or job.current_step is None:
+        job.end(outcome.end or "done", outcome.message)  # type: ignore[arg-type]
+        store.save_job(job)
+        store.clear_due(job.job_id)
+        _schedule_purge(store, job)
+        store.count(f"jobs_{job.state}")
+        log.info("job.finished", state=job.state)
+        return job.state
+    store.save_job(job)
+    store.set_due(job.job_id, time.time() + get_settings().worker.queued_stale_after_seconds)
+    enqueue(job.current_step, job.job_id)
+    return "advanced"
+
+
+def _failed(store: Store, job: Job, step: str, error: ErpError) -> str:
+    settings = get_settings()
+    record = job.step(step)
+    info = ErrorInfo(kind=error.kind, message=error.message, erp_status=error.erp_status,
+                     erp_response=error.erp_response)  # type: ignore[arg-type]
+    decision = retries.decide(error, record.attempts, job.first_failure_at, utcnow(),
+                              settings.retry)
+    if isinstance(decision, retries.Retry):
+        job.fail_attempt(step, info, decision.at)
+        store.save_job(job)
+        store.set_due(job.job_id, decision.at.timestamp())
+        store.count("retries")
+        log.warning("step.retry", kind=error.kind, error=error.message,
+                    erp_status=error.erp_status, delay=round(decision.delay, 2))
+        return "retry"
+    letter = DeadLetter(id=new_id(), job_id=job.job_id, connection=job.connection,
+                        external_id=job.external_id, reference=job.reference, step=step,
+                        kind=error.kind, reason=decision.reason, message=error.message,
+                        erp_status=error.erp_status, erp_response=error.erp_response,
+                        attempts=record.attempts, first_failure_at=job.first_failure_at)
+    job.kill(step, info, letter.id)
+    store.add_dead_letter(letter, job)
+    _schedule_purge(store, job)
+    _forget_stale_ids(store, job, step, error)
+    log.error("dlq.added", dead_letter_id=letter.id, reason=decision.reason, kind=error.kind,
+              error=error.message, erp_status=error.erp_status)
+    return "dead"
+
+
+def _forget_stale_ids(store: Store, job: Job, step: str, error: ErpError) -> None:
+    """An ERP that no longer knows a product we cached must be asked again next time."""
+    if step == "create_draft" and job.order and "product" in error.message.lower():
+        store.cache_drop(job.connection, "product", [line.sku for line in job.order.product_lines])
+
+
+def _schedule_purge(store: Store, job: Job) -> None:
+    store.schedule_purge(job.job_id, time.time() + get_settings().retention_days * 86_400)

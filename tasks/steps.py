@@ -1,0 +1,167 @@
+"""The five pipeline steps as plain functions: what each does, and what makes it idempotent.
+
+A step gets a `StepContext` (the job, its ledger record, the connector, the store) and returns a
+`StepOutcome`; it raises to fail. It never decides about retries or dead letters (that is
+`tasks.retries`) and never enqueues anything (that is `tasks.runner`).
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable
+
+from connectors.base import Connector, customer_key, fingerprint
+from connectors.errors import PermanentError, TransientError
+from schemas.job import Job, StepRecord, utcnow
+from schemas.order import Order
+from workers.store import Store
+
+
+@dataclass
+class StepContext:
+    job: Job
+    record: StepRecord
+    connector: Connector
+    store: Store
+    save: Callable[[], None]
+    beat: Callable[[], None]
+    send_poll_seconds: float = 5.0
+
+    @property
+    def order(self) -> Order:
+        if self.job.order is None:
+            raise PermanentError("the order data of this job has been purged (retention)")
+        return self.job.order
+
+    @property
+    def connection(self) -> str:
+        return self.job.connection
+
+
+@dataclass
+class StepOutcome:
+    result: dict[str, Any] = field(default_factory=dict)
+    erp: dict[str, Any] = field(default_factory=dict)
+    end: str | None = None  # a final job state that stops the pipeline here (e.g. "duplicate")
+    message: str | None = None
+
+
+def upsert_customer(ctx: StepContext) -> StepOutcome:
+    """Find or create the customer; a per (connection, customer key) lock stops twins."""
+    customer = ctx.order.customer
+    key = customer_key(customer)
+    wanted = fingerprint(customer.model_dump_json())
+    cached = ctx.store.cache_get(ctx.connection, "customer", key)
+    if not (cached and cached.get("fp") == wanted):
+        with ctx.store.locked(ctx.connection, "customer", key):
+            cached = ctx.store.cache_get(ctx.connection, "customer", key)
+            if not (cached and cached.get("fp") == wanted):
+                erp_id = ctx.connector.upsert_customer(customer, key)
+                cached = {"id": erp_id, "fp": wanted}
+                ctx.store.cache_put(ctx.connection, "customer", key, cached)
+    return StepOutcome(result={"customer_id": cached["id"], "customer_key": key},
+                       erp={"customer_id": cached["id"]})
+
+
+def upsert_products(ctx: StepContext) -> StepOutcome:
+    """Make sure every article exists; per (connection, SKU) locks, taken in SKU order."""
+    specs = ctx.connector.products_for(ctx.order)
+    known = _known_products(ctx, specs)
+    missing = [s for s in specs if s.sku not in known]
+    if missing:
+        with ExitStack() as stack:
+            for sku in sorted({s.sku for s in missing}):
+                stack.enter_context(ctx.store.locked(ctx.connection, "product", sku))
+            known.update(_known_products(ctx, missing))
+            still_missing = [s for s in missing if s.sku not in known]
+            if still_missing:
+                ids = ctx.connector.upsert_products(still_missing)
+                for spec in still_missing:
+                    ctx.store.cache_put(ctx.connection, "product", spec.sku,
+                                        {"id": ids[spec.sku], "fp": spec.fingerprint})
+                    known[spec.sku] = ids[spec.sku]
+    return StepOutcome(result={"products": {s.sku: known[s.sku] for s in specs},
+                               "created_or_checked": len(missing)})
+
+
+def _known_products(ctx: StepContext, specs: list[Any]) -> dict[str, str]:
+    cached = ctx.store.cache_get_many(ctx.connection, "product", [s.sku for s in specs])
+    return {s.sku: cached[s.sku]["id"] for s in specs
+            if s.sku in cached and cached[s.sku].get("fp") == s.fingerprint}
+
+
+def check_duplicate(ctx: StepContext) -> StepOutcome:
+    """Read-only: an order with our reference already in the ERP ends the job as `duplicate`."""
+    found = ctx.connector.find_order(ctx.job.reference, since=None)
+    if found is None:
+        return StepOutcome(result={"found": False})
+    return StepOutcome(result={"found": True, "order_id": found.id},
+                       erp={"order_id": found.id, "order_number": found.number},
+                       end="duplicate", message=f"already in the ERP as {found.number or found.id}")
+
+
+def create_draft(ctx: StepContext) -> StepOutcome:
+    """Create the sales order. `sending` is recorded before the POST, so that after an ambiguous
+    failure (or a killed worker) the next attempt looks the order up before posting again."""
+    record = ctx.record
+    sent_before = record.result.get("sending_at")
+    if sent_before:
+        found = ctx.connector.find_order(ctx.job.reference,
+                                         since=datetime.fromisoformat(sent_before))
+        if found is not None:
+            return _created(found.id, found.number, recovered=True)
+    record.state = "sending"
+    record.result["sending_at"] = utcnow().isoformat()
+    ctx.save()
+    customer_id = ctx.job.step("upsert_customer").result["customer_id"]
+    ref = ctx.connector.create_order(ctx.order, ctx.job.reference, customer_id)
+    if ref.existed and not sent_before:
+        return StepOutcome(result={"order_id": ref.id, "existed": True},
+                           erp={"order_id": ref.id, "order_number": ref.number},
+                           end="duplicate", message=f"already in the ERP as {ref.number or ref.id}")
+    return _created(ref.id, ref.number, recovered=ref.existed)
+
+
+def _created(order_id: str, number: str | None, recovered: bool) -> StepOutcome:
+    return StepOutcome(result={"order_id": order_id, "order_number": number,
+                               "recovered": recovered},
+                       erp={"order_id": order_id, "order_number": number})
+
+
+def send_invoice(ctx: StepContext) -> StepOutcome:
+    """Invoice the draft. The request is recorded before it is made; a later attempt asks the
+    ERP's send state first and never requests a second send of the same draft."""
+    order_id = ctx.job.erp.get("order_id")
+    if not order_id:
+        raise PermanentError("no sales order to invoice (create_draft has no ERP id)")
+    record = ctx.record
+    state = ctx.connector.invoice_state(order_id) if record.result.get("requested_at") else None
+    if state is None or state.state == "not_requested":
+        record.result["requested_at"] = utcnow().isoformat()
+        ctx.save()
+        ctx.connector.send_invoice(order_id, ctx.order.customer.email)
+    deadline = time.monotonic() + ctx.send_poll_seconds
+    while True:
+        state = ctx.connector.invoice_state(order_id)
+        if state.state == "sent":
+            return StepOutcome(result={"invoice_number": state.invoice_number},
+                               erp={"invoice_number": state.invoice_number})
+        if state.state == "failed":
+            raise PermanentError(f"the ERP could not send the invoice: {state.message}")
+        if time.monotonic() >= deadline:
+            raise TransientError("the invoice is still being processed by the ERP",
+                                 retry_after=5.0)
+        ctx.beat()
+        time.sleep(0.25)
+
+
+STEP_FUNCTIONS: dict[str, Callable[[StepContext], StepOutcome]] = {
+    "upsert_customer": upsert_customer,
+    "upsert_products": upsert_products,
+    "check_duplicate": check_duplicate,
+    "create_draft": create_draft,
+    "send_invoice": send_invoice,
+}

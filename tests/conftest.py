@@ -1,0 +1,230 @@
+"""Shared test fixtures: real Redis, real simulator processes, real worker processes.
+
+End-to-end tests build a `Cluster`: a config file, the PowerOffice simulator on a free port, an
+intake process and N `orderbridge worker` processes, all on 127.0.0.1, all on Redis database 14
+(flushed before each test). Readiness is polled with deadlines; nothing waits on a fixed sleep.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import httpx
+import pytest
+import redis
+
+from workers.processes import Child, free_port, port_open, spawn, wait_until
+from workers.store import Store
+
+REDIS_URL = os.environ.get("ORDERBRIDGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+ROOT = Path(__file__).resolve().parent.parent
+SHOP_TOKEN = "shop-token"
+OPERATOR_TOKEN = "op-token"
+
+CONFIG = """
+[orderbridge]
+redis_url = "{redis_url}"
+operator_token = "{operator_token}"
+log_format = "json"
+log_level = "INFO"
+
+[orderbridge.retry]
+base_seconds = {retry_base}
+cap_seconds = 2
+window_seconds = {retry_window}
+
+[orderbridge.worker]
+pool = "threads"
+concurrency = {concurrency}
+stale_after_seconds = {stale_after}
+queued_stale_after_seconds = 30
+sweep_interval_seconds = 0.2
+visibility_timeout_seconds = 60
+send_poll_seconds = 2
+
+[orderbridge.intake]
+port = {intake_port}
+
+[connections.shop]
+erp = "poweroffice"
+api_token = "{shop_token}"
+send_invoice = {send_invoice}
+
+[connections.shop.settings]
+base_url = "http://127.0.0.1:{sim_port}/Demo/v2"
+token_url = "http://127.0.0.1:{sim_port}/Demo/OAuth/Token"
+application_key = "demo-app-key"
+client_key = "demo-client-key"
+subscription_key = "demo-subscription-key"
+"""
+
+
+def poll(condition: Callable[[], Any], timeout: float = 30, interval: float = 0.1,
+         what: str = "condition") -> Any:
+    """Return the first truthy value of `condition()`, or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+@pytest.fixture
+def redis_client() -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def store(redis_client: redis.Redis) -> Store:
+    return Store(redis_client)
+
+
+class Simulator:
+    def __init__(self, child: Child, port: int) -> None:
+        self.child, self.port = child, port
+        self.url = f"http://127.0.0.1:{port}"
+        self.http = httpx.Client(base_url=self.url, timeout=10)
+
+    def state(self) -> dict[str, Any]:
+        return self.http.get("/_sim/state").json()
+
+    def count(self, entity: str) -> int:
+        return len(self.state()[entity])
+
+    def calls(self) -> dict[str, Any]:
+        return self.http.get("/_sim/calls").json()
+
+    def calls_to(self, endpoint: str) -> int:
+        return int(self.calls()["by_endpoint"].get(endpoint, 0))
+
+    def fault(self, **fault: Any) -> None:
+        self.http.post("/_sim/faults", json=fault).raise_for_status()
+
+    def configure(self, **options: Any) -> None:
+        self.http.post("/_sim/config", json=options).raise_for_status()
+
+    def reset(self) -> None:
+        self.http.post("/_sim/reset").raise_for_status()
+
+    def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Call the ERP's own API as another integration would (for test set-up)."""
+        key = {"Ocp-Apim-Subscription-Key": "demo-subscription-key"}
+        token = self.http.post("/Demo/OAuth/Token", data={"grant_type": "client_credentials"},
+                               auth=("demo-app-key", "demo-client-key"), headers=key)
+        headers = {**key, "Authorization": f"Bearer {token.json()['access_token']}"}
+        return self.http.request(method, f"/Demo/v2{path}", headers=headers, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
+    port = free_port()
+    log = tmp_path_factory.mktemp("sim") / "simulator.log"
+    child = spawn("simulator", ["simulate", "poweroffice", "--port", str(port)],
+                  dict(os.environ), str(log))
+    wait_until(lambda: port_open(port), 20, "the simulator", children=[child])
+    sim = Simulator(child, port)
+    yield sim
+    child.stop()
+
+
+@pytest.fixture
+def sim(simulator: Simulator) -> Simulator:
+    simulator.reset()
+    return simulator
+
+
+class Cluster:
+    """A config file plus the intake and worker processes that use it."""
+
+    def __init__(self, tmp: Path, sim: Simulator, store: Store, **options: Any) -> None:
+        self.tmp, self.sim, self.store = tmp, sim, store
+        self.intake_port = free_port()
+        values = {"redis_url": REDIS_URL, "operator_token": OPERATOR_TOKEN, "retry_base": 0.2,
+                  "retry_window": 60, "concurrency": 8, "stale_after": 6, "send_invoice": "false",
+                  "shop_token": SHOP_TOKEN, "sim_port": sim.port, "intake_port": self.intake_port}
+        values.update(options)
+        self.config = tmp / "orderbridge.toml"
+        self.config.write_text(CONFIG.format(**values))
+        self.env = {**os.environ, "ORDERBRIDGE_CONFIG": str(self.config),
+                    "ORDERBRIDGE_REDIS_URL": REDIS_URL}
+        self.workers: list[Child] = []
+        self.intake: Child | None = None
+        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.intake_port}", timeout=10)
+
+    def start_worker(self) -> Child:
+        index = len(self.workers)
+        child = spawn(f"worker{index}", ["worker"], self.env, str(self.tmp / f"worker{index}.log"))
+        self.workers.append(child)
+        wait_until(lambda: self.store.redis.exists(f"ob:worker:{child.proc.pid}"), 30,
+                   f"worker {index} to be ready", children=[child])
+        return child
+
+    def start_intake(self) -> Child:
+        self.intake = spawn("intake", ["intake"], self.env, str(self.tmp / "intake.log"))
+        wait_until(lambda: port_open(self.intake_port), 20, "the intake", children=[self.intake])
+        return self.intake
+
+    def post_order(self, order: dict[str, Any], token: str = SHOP_TOKEN,
+                   connection: str = "shop") -> httpx.Response:
+        return self.http.post(f"/v1/connections/{connection}/orders", json=order,
+                              headers={"Authorization": f"Bearer {token}"})
+
+    def operator(self, method: str, path: str) -> httpx.Response:
+        return self.http.request(method, path,
+                                 headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"})
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        job = self.store.load_job(job_id)
+        assert job is not None, f"no job {job_id}"
+        return job.public_view()
+
+    def wait_final(self, job_id: str, timeout: float = 60) -> dict[str, Any]:
+        def final() -> dict[str, Any] | None:
+            job = self.store.load_job(job_id)
+            return job.public_view() if job and job.is_final else None
+        return poll(final, timeout, what=f"job {job_id} to finish")
+
+    def cli(self, *args: str) -> tuple[int, str]:
+        import subprocess
+        import sys
+        proc = subprocess.run([sys.executable, "-m", "workers.cli", *args], env=self.env,
+                              capture_output=True, text=True, timeout=60, cwd=ROOT)
+        return proc.returncode, proc.stdout + proc.stderr
+
+    def stop(self) -> None:
+        for child in [*self.workers, *([self.intake] if self.intake else [])]:
+            child.stop()
+        self.http.close()
+
+
+@pytest.fixture
+def cluster_factory(tmp_path: Path, sim: Simulator, store: Store
+                    ) -> Iterator[Callable[..., Cluster]]:
+    made: list[Cluster] = []
+
+    def make(**options: Any) -> Cluster:
+        cluster = Cluster(tmp_path, sim, store, **options)
+        made.append(cluster)
+        return cluster
+
+    yield make
+    for cluster in made:
+        cluster.stop()
+
+
+@pytest.fixture
+def cluster(cluster_factory: Callable[..., Cluster]) -> Cluster:
+    """Intake plus one worker, default options."""
+    c = cluster_factory()
+    c.start_intake()
+    c.start_worker()
+    return c

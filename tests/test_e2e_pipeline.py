@@ -1,0 +1,190 @@
+"""End to end into PowerOffice Go: real Redis, real worker processes, simulator over HTTP.
+
+Each test counts what the ERP simulator holds afterwards: exactly one sales order per order,
+whatever failed on the way.
+"""
+
+from __future__ import annotations
+
+import pytest
+from celery import Celery
+
+from tests.conftest import REDIS_URL, Cluster, poll
+from tests.factories import customer, order, product_line, three_line_order
+
+pytestmark = pytest.mark.e2e
+
+
+def accept(cluster: Cluster, body: dict) -> str:
+    response = cluster.post_order(body)
+    assert response.status_code == 202, response.text
+    return response.json()["job_id"]
+
+
+def test_happy_path_creates_customer_products_and_one_order(cluster: Cluster) -> None:
+    # Given an order for a new customer with 3 new products
+    job_id = accept(cluster, three_line_order("1001"))
+    job = cluster.wait_final(job_id)
+    # Then the ERP holds 1 customer, 3 products, 1 sales order with our reference
+    assert job["state"] == "done", job
+    state = cluster.sim.state()
+    assert len(state["Customers"]) == 1
+    assert sorted(p["Code"] for p in state["Products"]) == ["SKU-1", "SKU-2", "SKU-3"]
+    assert [o["ExternalImportReference"] for o in state["SalesOrders"]] == ["1001"]
+    assert job["erp"]["order_id"] == state["SalesOrders"][0]["Id"]
+    assert all(s["state"] in ("done", "skipped") for s in job["steps"])
+    # When a second order for the same customer arrives, no customer is added
+    second = cluster.wait_final(accept(cluster, three_line_order("1002")))
+    assert second["state"] == "done"
+    state = cluster.sim.state()
+    assert len(state["Customers"]) == 1
+    assert len(state["Products"]) == 3
+    assert len(state["SalesOrders"]) == 2
+
+
+def test_503_three_times_then_works(cluster: Cluster) -> None:
+    cluster.sim.fault(match="POST /SalesOrders/Complete", mode="status", status=503, count=3)
+    job = cluster.wait_final(accept(cluster, order("2001")))
+    assert job["state"] == "done"
+    assert cluster.sim.count("SalesOrders") == 1
+    draft = next(s for s in job["steps"] if s["name"] == "create_draft")
+    assert draft["attempts"] == 4
+    assert draft["last_error"]["erp_status"] == 503
+    assert cluster.sim.calls_to("POST /SalesOrders/Complete") == 4
+
+
+@pytest.mark.parametrize("mode", ["commit_then_status", "commit_then_drop"])
+def test_commit_then_fail_yields_exactly_one_order(cluster: Cluster, mode: str) -> None:
+    # Given the ERP commits the sales order but the answer is lost (500, or a dropped connection)
+    cluster.sim.fault(match="POST /SalesOrders/Complete", mode=mode, status=500, count=1)
+    job = cluster.wait_final(accept(cluster, order("3001")))
+    assert job["state"] == "done", job
+    orders = cluster.sim.state()["SalesOrders"]
+    assert len(orders) == 1
+    assert job["erp"]["order_id"] == orders[0]["Id"]
+    draft = next(s for s in job["steps"] if s["name"] == "create_draft")
+    assert draft["attempts"] == 2 and draft["result"]["recovered"] is True
+
+
+def test_commit_then_drop_without_reference_uniqueness(cluster: Cluster) -> None:
+    # Uniqueness of a sales order's ExternalImportReference is unconfirmed: even if Go would
+    # accept the same reference twice, the look-up before the second POST prevents a twin.
+    cluster.sim.configure(order_ref_unique=False)
+    cluster.sim.fault(match="POST /SalesOrders/Complete", mode="commit_then_drop", count=1)
+    job = cluster.wait_final(accept(cluster, order("3101")))
+    assert job["state"] == "done"
+    assert cluster.sim.count("SalesOrders") == 1
+
+
+def test_worker_killed_during_create_draft_recovers(cluster_factory) -> None:
+    cluster: Cluster = cluster_factory()
+    cluster.start_intake()
+    worker = cluster.start_worker()
+    # Given create_draft is in flight (the ERP is slow to answer)
+    cluster.sim.fault(match="POST /SalesOrders/Complete", mode="latency", ms=3000, count=1)
+    job_id = accept(cluster, order("4001"))
+    poll(lambda: cluster.sim.calls_to("POST /SalesOrders/Complete") >= 1, 30,
+         what="the sales order POST to arrive")
+    # When the whole worker is SIGKILLed and a new one starts
+    worker.kill()
+    cluster.start_worker()
+    # Then the job finishes within 2 minutes with exactly one sales order
+    job = cluster.wait_final(job_id, timeout=120)
+    assert job["state"] == "done"
+    assert cluster.sim.count("SalesOrders") == 1
+
+
+def test_thirty_orders_same_new_customer_four_workers(cluster_factory) -> None:
+    cluster: Cluster = cluster_factory(concurrency=4)
+    cluster.start_intake()
+    for _ in range(4):
+        cluster.start_worker()
+    cust = customer("c-shared", "Ola Nordmann", "ola@example.no")
+    jobs = [accept(cluster, order(f"50{i:02d}", cust=cust)) for i in range(30)]
+    finals = [cluster.wait_final(j, timeout=120) for j in jobs]
+    assert {f["state"] for f in finals} == {"done"}
+    state = cluster.sim.state()
+    assert len(state["Customers"]) == 1
+    assert len(state["Products"]) == 1
+    assert len(state["SalesOrders"]) == 30
+
+
+def test_same_order_twice_and_same_job_enqueued_twice(cluster: Cluster) -> None:
+    body = order("6001")
+    first = cluster.post_order(body)
+    again = cluster.post_order(body)
+    assert first.status_code == 202 and again.status_code == 200
+    assert again.json()["job_id"] == first.json()["job_id"]
+    job_id = first.json()["job_id"]
+    # The same job's first step enqueued twice more, as a redelivery would
+    producer = Celery(broker=REDIS_URL)
+    for _ in range(2):
+        producer.send_task("orderbridge.upsert_customer", args=[job_id], queue="orderbridge")
+    assert cluster.wait_final(job_id)["state"] == "done"
+    # Give every extra message the time to be consumed, then count
+    poll(lambda: cluster.store.redis.llen("orderbridge") == 0, 30, what="the queue to drain")
+    assert cluster.sim.count("SalesOrders") == 1
+    assert cluster.sim.calls_to("POST /SalesOrders/Complete") == 1
+
+
+def test_rejected_order_is_dead_lettered_without_retries(cluster: Cluster) -> None:
+    cluster.sim.fault(match="POST /SalesOrders/Complete", mode="status", status=400, count=1)
+    job_id = accept(cluster, order("7001"))
+    job = cluster.wait_final(job_id)
+    assert job["state"] == "dead"
+    letters = cluster.operator("GET", "/v1/dead-letters").json()
+    assert letters["total"] == 1
+    letter = letters["items"][0]
+    assert (letter["job_id"], letter["step"], letter["kind"], letter["erp_status"]) == \
+        (job_id, "create_draft", "permanent", 400)
+    assert letter["erp_response"]["detail"] in letter["message"]
+    assert letter["attempts"] == 1  # no retries burned
+    assert cluster.sim.calls_to("POST /SalesOrders/Complete") == 1
+
+
+def test_unknown_product_dead_letter_then_replay_resumes_at_failed_step(cluster: Cluster) -> None:
+    # Given the products are known to us, but one was deleted in the ERP meanwhile (with the
+    # draft that used it, since Go refuses to delete an article in use)
+    first = cluster.wait_final(accept(cluster, three_line_order("7101")))
+    assert first["state"] == "done"
+    draft_id = first["erp"]["order_id"]
+    assert cluster.sim.api("DELETE", f"/SalesOrders/{draft_id}").status_code == 200
+    gone = next(p for p in cluster.sim.state()["Products"] if p["Code"] == "SKU-2")
+    assert cluster.sim.api("DELETE", f"/Products/{gone['Id']}").status_code == 200
+    # When the next order uses it, the ERP rejects the sales order
+    job_id = accept(cluster, three_line_order("7102"))
+    job = cluster.wait_final(job_id)
+    assert job["state"] == "dead"
+    letters = cluster.operator("GET", "/v1/dead-letters").json()
+    assert letters["total"] == 1
+    letter = letters["items"][0]
+    assert letter["job_id"] == job_id and letter["step"] == "create_draft"
+    assert letter["kind"] == "permanent" and letter["erp_status"] == 400
+    assert "SKU-2" in letter["message"]
+    assert letter["attempts"] == 1  # no retries burned
+    assert cluster.sim.calls_to("POST /SalesOrders/Complete") == 2
+    # When the operator puts the article back and replays
+    recreated = cluster.sim.api("POST", "/Products", json={"Code": "SKU-2", "Name": "Back"})
+    assert recreated.status_code in (200, 201)
+    before = cluster.sim.calls()["by_endpoint"]
+    code, out = cluster.cli("dlq", "replay", letter["id"])
+    assert code == 0, out
+    job = cluster.wait_final(job_id)
+    assert job["state"] == "done"
+    after = cluster.sim.calls()["by_endpoint"]
+    # Then only create_draft ran again: no customer or product calls were repeated
+    for endpoint in ("GET /Customers", "POST /Customers", "GET /Products", "POST /Products"):
+        assert after.get(endpoint, 0) == before.get(endpoint, 0), endpoint
+    assert after["POST /SalesOrders/Complete"] == before["POST /SalesOrders/Complete"] + 1
+    assert cluster.sim.count("SalesOrders") == 1
+    assert cluster.operator("GET", "/v1/dead-letters").json()["total"] == 0
+
+
+def test_send_invoice_when_asked(cluster: Cluster) -> None:
+    job = cluster.wait_final(accept(cluster, order("8001", send_invoice=True)))
+    assert job["state"] == "done", job
+    state = cluster.sim.state()
+    assert len(state["OutgoingInvoices"]) == 1
+    assert state["OutgoingInvoices"][0]["Id"] == job["erp"]["order_id"]
+    assert job["erp"]["invoice_number"]
+    assert cluster.sim.calls_to("POST /SalesOrders/{id}/createAndSendInvoice") == 1

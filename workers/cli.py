@@ -1,0 +1,231 @@
+"""`orderbridge`: the command line for running the service and operating its queues.
+
+Every command runs in the foreground and stops cleanly on SIGTERM. Long-running commands
+(`worker`, `beat`, `intake`, `flower`, `simulate`) hand over to Celery, uvicorn or Flower; `up`
+and `demo` supervise child processes and start an embedded Redis when none is configured or
+reachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+
+
+def _settings() -> Any:
+    from workers.settings import ConfigError, get_settings
+    try:
+        return get_settings()
+    except ConfigError as exc:
+        console.print(f"[red]configuration error:[/red] {exc}")
+        raise SystemExit(2) from None
+
+
+def _setup_logging() -> None:
+    from workers.logging import configure
+    settings = _settings()
+    configure(settings.log_format, settings.log_level)
+
+
+# --- long-running processes ---------------------------------------------------------------------
+def cmd_worker(args: argparse.Namespace) -> int:
+    _setup_logging()
+    settings = _settings()
+    from workers.celery_app import QUEUE, app
+    argv = ["worker", "-P", args.pool or settings.worker.pool,
+            "-c", str(args.concurrency or settings.worker.concurrency), "-Q", QUEUE,
+            "-n", f"orderbridge-{os.getpid()}@%h", "--loglevel", settings.log_level,
+            "-E", "--without-mingle", "--without-gossip"]
+    app.worker_main(argv)
+    return 0
+
+
+def cmd_beat(args: argparse.Namespace) -> int:
+    _setup_logging()
+    from workers.celery_app import app
+    schedule = Path(tempfile.gettempdir()) / f"orderbridge-beat-{os.getuid()}"
+    app.start(["beat", "--loglevel", _settings().log_level, "-s", str(schedule)])
+    return 0
+
+
+def cmd_flower(args: argparse.Namespace) -> int:
+    from workers.celery_app import app
+    app.start(["flower", f"--port={args.port}", "--address=127.0.0.1"])
+    return 0
+
+
+def cmd_intake(args: argparse.Namespace) -> int:
+    _setup_logging()
+    import uvicorn
+
+    from workers.intake import create_app
+    settings = _settings()
+    uvicorn.run(create_app(settings), host=args.host or settings.intake.host,
+                port=args.port or settings.intake.port, log_level="warning", lifespan="off")
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from simulators.registry import SIMULATORS, serve
+    if args.erp not in SIMULATORS:
+        console.print(f"[red]unknown simulator {args.erp!r}[/red]; known: {', '.join(SIMULATORS)}")
+        return 2
+    options = json.loads(args.options) if args.options else None
+    serve(args.erp, host="127.0.0.1", port=args.port, options=options)
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from workers.supervise import run_up
+    return run_up()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from workers.demo import run_demo
+    return run_demo(orders=args.orders)
+
+
+# --- producers and operators --------------------------------------------------------------------
+def cmd_enqueue(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from schemas.order import Order
+    from workers import runtime
+    from workers.intake import validation_details
+    from workers.submit import submit_order
+    settings = _settings()
+    settings.connection(args.connection)
+    data = json.loads(Path(args.file).read_text(encoding="utf-8"))
+    orders = data if isinstance(data, list) else [data]
+    failed = 0
+    for index, raw in enumerate(orders):
+        try:
+            order = Order.model_validate(raw)
+        except ValidationError as exc:
+            failed += 1
+            for d in validation_details(exc):
+                console.print(f"[red]order {index}: {d['field']}: {d['message']}[/red]")
+            continue
+        result = submit_order(settings, runtime.store(), args.connection, order)
+        word = "queued" if result.created else f"exists ({result.state})"
+        console.print(f"{order.external_id}\t{result.job_id}\t{word}")
+    return 1 if failed else 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from workers import runtime
+    store = runtime.store()
+    if args.job_id:
+        job = store.load_job(args.job_id)
+        if job is None:
+            console.print(f"[red]no job {args.job_id}[/red]")
+            return 1
+        console.print_json(data=job.public_view())
+        return 0
+    counts: dict[tuple[str, str], int] = {}
+    for job in store.iter_jobs():
+        counts[(job.connection, job.state)] = counts.get((job.connection, job.state), 0) + 1
+    table = Table("connection", "state", "jobs", title="orderbridge jobs")
+    for (conn, state), n in sorted(counts.items()):
+        table.add_row(conn, state, str(n))
+    console.print(table)
+    dead, total = store.dead_letters(0, 1)
+    console.print(f"dead letters: {total}")
+    return 0
+
+
+def cmd_dlq(args: argparse.Namespace) -> int:
+    from workers import deadletters, runtime
+    settings, store = _settings(), runtime.store()
+    try:
+        if args.action == "list":
+            letters, total = store.dead_letters(0, 1000)
+            table = Table("id", "connection", "order", "step", "kind", "reason", "message",
+                          title=f"dead letters ({total})")
+            for l in letters:
+                table.add_row(l.id, l.connection, l.external_id, l.step, l.kind, l.reason,
+                              l.message[:80])
+            console.print(table)
+        elif args.action == "show":
+            letter = store.dead_letter(_need_id(args))
+            if letter is None:
+                raise deadletters.NotFound(f"no dead letter {args.id}")
+            console.print_json(data=letter.model_dump(mode="json"))
+        elif args.action == "replay" and args.all:
+            replayed = deadletters.replay_all(settings, store)
+            console.print(f"replayed {len(replayed)} dead letter(s)")
+        elif args.action == "replay":
+            letter = deadletters.replay(settings, store, _need_id(args))
+            console.print(f"job {letter.job_id} queued again at {letter.step}")
+        elif args.action == "drop":
+            letter = deadletters.drop(store, _need_id(args))
+            console.print(f"dropped {letter.id} (job {letter.job_id} stays dead)")
+    except deadletters.NotFound as exc:
+        console.print(f"[red]{exc}[/red]")
+        return 1
+    return 0
+
+
+def _need_id(args: argparse.Namespace) -> str:
+    if not args.id:
+        console.print(f"[red]dlq {args.action} needs a dead-letter id[/red]")
+        raise SystemExit(2)
+    return str(args.id)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="orderbridge", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", help="run intake, worker and beat together").set_defaults(func=cmd_up)
+    demo = sub.add_parser("demo", help="simulators, intake, worker and sample orders")
+    demo.add_argument("--orders", type=int, default=24)
+    demo.set_defaults(func=cmd_demo)
+    worker = sub.add_parser("worker", help="run a Celery worker for the pipeline")
+    worker.add_argument("--pool", choices=["threads", "prefork", "solo"])
+    worker.add_argument("--concurrency", type=int)
+    worker.set_defaults(func=cmd_worker)
+    sub.add_parser("beat", help="run Celery beat (periodic sweeps)").set_defaults(func=cmd_beat)
+    intake = sub.add_parser("intake", help="run the HTTP intake")
+    intake.add_argument("--host")
+    intake.add_argument("--port", type=int)
+    intake.set_defaults(func=cmd_intake)
+    flower = sub.add_parser("flower", help="run Flower to watch the workers")
+    flower.add_argument("--port", type=int, default=5555)
+    flower.set_defaults(func=cmd_flower)
+    simulate = sub.add_parser("simulate", help="run an ERP simulator")
+    simulate.add_argument("erp")
+    simulate.add_argument("--port", type=int)
+    simulate.add_argument("--options", help="JSON object of simulator options")
+    simulate.set_defaults(func=cmd_simulate)
+    enqueue = sub.add_parser("enqueue", help="submit canonical order JSON (an object or a list)")
+    enqueue.add_argument("--connection", required=True)
+    enqueue.add_argument("file")
+    enqueue.set_defaults(func=cmd_enqueue)
+    status = sub.add_parser("status", help="a job, or a summary of all jobs")
+    status.add_argument("job_id", nargs="?")
+    status.set_defaults(func=cmd_status)
+    dlq = sub.add_parser("dlq", help="dead letters: list | show ID | replay ID | replay --all | drop ID")
+    dlq.add_argument("action", choices=["list", "show", "replay", "drop"])
+    dlq.add_argument("id", nargs="?")
+    dlq.add_argument("--all", action="store_true")
+    dlq.set_defaults(func=cmd_dlq)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,216 @@
+"""Everything orderbridge keeps in Redis: jobs, the due schedule, dead letters, caches, tokens.
+
+One place names the keys, so nothing else builds key strings. Three structures carry the
+delivery guarantees:
+- `ob:ref:{connection}:{external_id}` is written with the job in one script (SET NX semantics),
+  so the same order accepted twice yields one job.
+- `ob:due` is a sorted set of job ids scored by when the job next needs attention: a retry time,
+  or "now + stale" while a step runs or waits in the queue. The sweeper re-enqueues what is due,
+  which covers scheduled retries, lost messages and workers killed outright alike.
+- dead letters live in `ob:dl:{id}` with the index `ob:dlq`, kept until dropped or replayed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import redis
+
+from schemas.dead_letter import DeadLetter
+from schemas.job import Job
+
+PREFIX = "ob"
+
+_CREATE_JOB = """
+local existing = redis.call('GET', KEYS[1])
+if existing then return existing end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+return false
+"""
+
+_CLAIM_DUE = """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+for _, id in ipairs(ids) do redis.call('ZADD', KEYS[1], ARGV[2], id) end
+return ids
+"""
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Store:
+    """Typed access to orderbridge's Redis keys. Thread-safe (redis-py pools connections)."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.redis = client
+        self._create_job = client.register_script(_CREATE_JOB)
+        self._claim_due = client.register_script(_CLAIM_DUE)
+
+    @classmethod
+    def from_url(cls, url: str) -> Store:
+        return cls(redis.Redis.from_url(url, decode_responses=True, socket_timeout=10,
+                                        socket_connect_timeout=5, health_check_interval=30))
+
+    # --- keys ---------------------------------------------------------------------------------
+    @staticmethod
+    def key(*parts: str) -> str:
+        return ":".join((PREFIX, *parts))
+
+    # --- jobs ---------------------------------------------------------------------------------
+    def create_job(self, job: Job, due_at: float) -> tuple[str, bool]:
+        """Store a new job unless one exists for its (connection, external id).
+
+        Returns (job id, created). When not created, the id is the existing job's."""
+        existing = self._create_job(
+            keys=[self.key("ref", job.connection, job.external_id), self.key("job", job.job_id),
+                  self.key("due")],
+            args=[job.job_id, job.model_dump_json(), due_at])
+        if existing:
+            return existing, False
+        self.count("jobs_created")
+        return job.job_id, True
+
+    def load_job(self, job_id: str) -> Job | None:
+        raw = self.redis.get(self.key("job", job_id))
+        return Job.model_validate_json(raw) if raw else None
+
+    def save_job(self, job: Job) -> None:
+        self.redis.set(self.key("job", job.job_id), job.model_dump_json())
+
+    def job_id_for(self, connection: str, external_id: str) -> str | None:
+        return self.redis.get(self.key("ref", connection, external_id))
+
+    def iter_jobs(self) -> Iterator[Job]:
+        for key in self.redis.scan_iter(self.key("job", "*"), count=500):
+            raw = self.redis.get(key)
+            if raw:
+                yield Job.model_validate_json(raw)
+
+    # --- the due schedule ---------------------------------------------------------------------
+    def set_due(self, job_id: str, at: float) -> None:
+        self.redis.zadd(self.key("due"), {job_id: at})
+
+    def clear_due(self, job_id: str) -> None:
+        self.redis.zrem(self.key("due"), job_id)
+
+    def due_at(self, job_id: str) -> float | None:
+        return self.redis.zscore(self.key("due"), job_id)
+
+    def claim_due(self, now: float, hold_until: float, limit: int = 200) -> list[str]:
+        """Atomically take the jobs due by `now`, pushing each to `hold_until` so that no other
+        sweeper takes the same job again until then."""
+        return list(self._claim_due(keys=[self.key("due")], args=[now, hold_until, limit]))
+
+    # --- retention of personal data ----------------------------------------------------------
+    def schedule_purge(self, job_id: str, at: float) -> None:
+        self.redis.zadd(self.key("purge"), {job_id: at})
+
+    def purge_due(self, now: float, limit: int = 200) -> int:
+        """Remove the order (the personal data) from jobs whose retention has run out."""
+        ids = self.redis.zrangebyscore(self.key("purge"), "-inf", now, start=0, num=limit)
+        for job_id in ids:
+            job = self.load_job(job_id)
+            if job is not None and job.order is not None:
+                job.order = None
+                self.save_job(job)
+            self.redis.zrem(self.key("purge"), job_id)
+        return len(ids)
+
+    # --- locks --------------------------------------------------------------------------------
+    def lock(self, *parts: str, timeout: float, blocking_timeout: float | None = None
+             ) -> redis.lock.Lock:
+        return self.redis.lock(self.key("lock", *parts), timeout=timeout,
+                               blocking_timeout=blocking_timeout, thread_local=False)
+
+    @contextmanager
+    def locked(self, *parts: str, timeout: float = 30, wait: float = 30) -> Iterator[None]:
+        """Hold a Redis lock around a find-then-create; raises LockError if it can't be had."""
+        lock = self.lock(*parts, timeout=timeout, blocking_timeout=wait)
+        if not lock.acquire():
+            raise redis.exceptions.LockError(f"lock {'/'.join(parts)} busy for {wait}s")
+        try:
+            yield
+        finally:
+            try:
+                lock.release()
+            except redis.exceptions.LockNotOwnedError:
+                pass  # it expired while we worked; the work itself is idempotent
+
+    # --- caches of ERP ids --------------------------------------------------------------------
+    def cache_get(self, connection: str, kind: str, key: str) -> dict[str, Any] | None:
+        raw = self.redis.get(self.key("cache", connection, kind, key))
+        return json.loads(raw) if raw else None
+
+    def cache_get_many(self, connection: str, kind: str, keys: list[str]
+                       ) -> dict[str, dict[str, Any]]:
+        if not keys:
+            return {}
+        raws = self.redis.mget([self.key("cache", connection, kind, k) for k in keys])
+        return {k: json.loads(r) for k, r in zip(keys, raws) if r}
+
+    def cache_put(self, connection: str, kind: str, key: str, value: dict[str, Any],
+                  ttl_seconds: int = 7 * 86_400) -> None:
+        self.redis.set(self.key("cache", connection, kind, key), json.dumps(value),
+                       ex=ttl_seconds)
+
+    def cache_drop(self, connection: str, kind: str, keys: list[str]) -> None:
+        if keys:
+            self.redis.delete(*[self.key("cache", connection, kind, k) for k in keys])
+
+    # --- short-lived access tokens (the only secrets ever in Redis) ---------------------------
+    def token_get(self, name: str) -> str | None:
+        return self.redis.get(self.key("token", name))
+
+    def token_put(self, name: str, value: str, ttl_seconds: float) -> None:
+        self.redis.set(self.key("token", name), value, px=max(1000, int(ttl_seconds * 1000)))
+
+    def token_drop(self, name: str) -> None:
+        self.redis.delete(self.key("token", name))
+
+    # --- dead letters -------------------------------------------------------------------------
+    def add_dead_letter(self, letter: DeadLetter, job: Job) -> None:
+        """Store the letter and the dead job together, and take the job off the schedule."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.set(self.key("dl", letter.id), letter.model_dump_json())
+        pipe.zadd(self.key("dlq"), {letter.id: letter.created_at.timestamp()})
+        pipe.set(self.key("job", job.job_id), job.model_dump_json())
+        pipe.zrem(self.key("due"), job.job_id)
+        pipe.hincrby(self.key("stats"), "dead_letters", 1)
+        pipe.execute()
+
+    def dead_letter(self, letter_id: str) -> DeadLetter | None:
+        raw = self.redis.get(self.key("dl", letter_id))
+        return DeadLetter.model_validate_json(raw) if raw else None
+
+    def dead_letters(self, offset: int = 0, limit: int = 100) -> tuple[list[DeadLetter], int]:
+        total = self.redis.zcard(self.key("dlq"))
+        ids = self.redis.zrange(self.key("dlq"), offset, offset + limit - 1)
+        raws = self.redis.mget([self.key("dl", i) for i in ids]) if ids else []
+        return [DeadLetter.model_validate_json(r) for r in raws if r], total
+
+    def remove_dead_letter(self, letter_id: str) -> bool:
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.delete(self.key("dl", letter_id))
+        pipe.zrem(self.key("dlq"), letter_id)
+        return bool(pipe.execute()[0])
+
+    # --- counters for metrics -----------------------------------------------------------------
+    def count(self, name: str, amount: int = 1) -> None:
+        self.redis.hincrby(self.key("stats"), name, amount)
+
+    def counters(self) -> dict[str, int]:
+        return {k: int(v) for k, v in self.redis.hgetall(self.key("stats")).items()}
+
+    def ping(self) -> bool:
+        return bool(self.redis.ping())
+
+
+def now() -> float:
+    return time.time()
