@@ -7,7 +7,9 @@
           ├── AmbiguousError       a write may have been committed (read timeout or 500 on a
           │                        write, connection dropped after sending): look before writing
           └── PermanentError       repeating fails the same way (400/422, unknown article,
-                                   401/403 configuration): dead-letter at once
+               │                   401/403 configuration): dead-letter at once
+               └── StaleReference  a customer or article id we cached is gone in the ERP:
+                                   refresh it once, then dead-letter
 
 Connectors never catch httpx errors themselves: they call `check(response)` for answers they
 do not expect and let everything else propagate; the step runner calls `classify()` once.
@@ -52,6 +54,16 @@ class AmbiguousError(ErpError):
 class PermanentError(ErpError):
     """Repeating would fail the same way; an operator must change something."""
     kind = "permanent"
+
+
+class StaleReference(PermanentError):
+    """The ERP no longer knows a customer or article we hold an id for (deleted, merged, or a
+    connection re-pointed at another company): our cache is wrong, not the order. The pipeline
+    forgets the cached ids and runs the upsert step again once before it gives up."""
+
+    def __init__(self, what: str, message: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.what = what  # "customer" | "product"
 
 
 class ErpHttpError(Exception):

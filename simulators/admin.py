@@ -194,7 +194,7 @@ class SimApp:
             "POST /_sim/reset": self._reset, "GET /_sim/config": self._get_config,
             "POST /_sim/config": self._set_config, **erp.admin_routes(),
         }
-        self._routes = {(route.split(" ")[0], route.split(" ")[1].lower()): handler
+        self._routes = {(route.partition(" ")[0], route.partition(" ")[2].lower()): handler
                         for route, handler in routes.items()}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -215,19 +215,22 @@ class SimApp:
         if delay_ms:
             await asyncio.sleep(delay_ms / 1000)
         answer = _recording(send, record)
-        mode = fault.mode if fault else None
-        if mode in (None, "latency"):
+        if fault is None or fault.mode == "latency":
             await self.erp.app(scope, receive, answer)
-            return
-        if mode in ("status", "rate_limit"):
-            await _drain(receive)  # act on nothing, but keep the connection usable
+        else:
+            await self._apply(fault, scope, receive, send, answer)
+
+    async def _apply(self, fault: Fault, scope: Scope, receive: Receive, send: Send,
+                     answer: Send) -> None:
+        """Answer as `fault` says; `send` is the server's own, needed to drop the connection."""
+        if fault.mode in ("status", "rate_limit"):
+            await _drain(receive)  # act on nothing, but leave the connection reusable
         else:
             await self.erp.app(scope, receive, _discard)  # commit; its answer is lost
-        if mode == "commit_then_drop":
+        if fault.mode == "commit_then_drop":
             await drop_connection(send)
             return
-        assert fault is not None
-        error = (self.erp.rate_limit_response() if mode == "rate_limit"
+        error = (self.erp.rate_limit_response() if fault.mode == "rate_limit"
                  else self.erp.error_response(fault.status or 500))
         await error(scope, receive, answer)
 

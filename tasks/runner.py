@@ -18,7 +18,7 @@ from datetime import timedelta
 import redis
 import structlog
 
-from connectors.errors import ErpError, TransientError, classify
+from connectors.errors import ErpError, StaleReference, TransientError, classify
 from schemas.dead_letter import DeadLetter
 from schemas.job import ErrorInfo, Job, utcnow
 from tasks import retries
@@ -154,6 +154,8 @@ def _failed(store: Store, job: Job, step: str, error: ErpError) -> str:
     record = job.step(step)
     info = ErrorInfo(kind=error.kind, message=error.message, erp_status=error.erp_status,
                      erp_response=error.erp_response)  # type: ignore[arg-type]
+    if isinstance(error, StaleReference) and not record.result.get(f"refreshed_{error.what}"):
+        return _refresh_and_resume(store, job, step, error, info)
     decision = retries.decide(error, record.attempts, job.first_failure_at, utcnow(),
                               settings.retry)
     if isinstance(decision, retries.Retry):
@@ -172,16 +174,32 @@ def _failed(store: Store, job: Job, step: str, error: ErpError) -> str:
     job.kill(step, info, letter.id)
     store.add_dead_letter(letter, job)
     _schedule_purge(store, job)
-    _forget_stale_ids(store, job, step, error)
     log.error("dlq.added", dead_letter_id=letter.id, reason=decision.reason, kind=error.kind,
               error=error.message, erp_status=error.erp_status)
     return "dead"
 
 
-def _forget_stale_ids(store: Store, job: Job, step: str, error: ErpError) -> None:
-    """An ERP that no longer knows a product we cached must be asked again next time."""
-    if step == "create_draft" and job.order and "product" in error.message.lower():
-        store.cache_drop(job.connection, "product", [line.sku for line in job.order.product_lines])
+def _refresh_and_resume(store: Store, job: Job, step: str, error: StaleReference,
+                        info: ErrorInfo) -> str:
+    """Forget the cached ids the ERP no longer knows and go back to the upsert step, once."""
+    target = "upsert_customer" if error.what == "customer" else "upsert_products"
+    upsert = job.step(target)
+    if target == "upsert_customer":
+        stale = [upsert.result.get("customer_key", "")]
+    else:
+        stale = list(upsert.result.get("products", {}))
+    store.cache_drop(job.connection, error.what, [k for k in stale if k])
+    record = job.step(step)
+    record.result[f"refreshed_{error.what}"] = True
+    record.state, record.last_error = "pending", info
+    upsert.state, upsert.result = "pending", {}
+    job.current_step = target
+    job.touch()
+    store.save_job(job)
+    store.set_due(job.job_id, time.time() + get_settings().worker.queued_stale_after_seconds)
+    enqueue(target, job.job_id)
+    log.warning("step.stale_reference", what=error.what, error=error.message, resume_at=target)
+    return "refresh"
 
 
 def _schedule_purge(store: Store, job: Job) -> None:

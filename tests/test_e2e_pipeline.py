@@ -26,7 +26,7 @@ def test_happy_path_creates_customer_products_and_one_order(cluster: Cluster) ->
     job_id = accept(cluster, three_line_order("1001"))
     job = cluster.wait_final(job_id)
     # Then the ERP holds 1 customer, 3 products, 1 sales order with our reference
-    assert job["state"] == "done", job
+    assert job["state"] == "done", __import__("json").dumps(job)
     state = cluster.sim.state()
     assert len(state["Customers"]) == 1
     assert sorted(p["Code"] for p in state["Products"]) == ["SKU-1", "SKU-2", "SKU-3"]
@@ -58,7 +58,7 @@ def test_commit_then_fail_yields_exactly_one_order(cluster: Cluster, mode: str) 
     # Given the ERP commits the sales order but the answer is lost (500, or a dropped connection)
     cluster.sim.fault(match="POST /SalesOrders/Complete", mode=mode, status=500, count=1)
     job = cluster.wait_final(accept(cluster, order("3001")))
-    assert job["state"] == "done", job
+    assert job["state"] == "done", __import__("json").dumps(job)
     orders = cluster.sim.state()["SalesOrders"]
     assert len(orders) == 1
     assert job["erp"]["order_id"] == orders[0]["Id"]
@@ -72,7 +72,7 @@ def test_commit_then_drop_without_reference_uniqueness(cluster: Cluster) -> None
     cluster.sim.configure(order_ref_unique=False)
     cluster.sim.fault(match="POST /SalesOrders/Complete", mode="commit_then_drop", count=1)
     job = cluster.wait_final(accept(cluster, order("3101")))
-    assert job["state"] == "done"
+    assert job["state"] == "done", __import__("json").dumps(job)
     assert cluster.sim.count("SalesOrders") == 1
 
 
@@ -127,10 +127,13 @@ def test_same_order_twice_and_same_job_enqueued_twice(cluster: Cluster) -> None:
     assert cluster.sim.calls_to("POST /SalesOrders/Complete") == 1
 
 
-def test_rejected_order_is_dead_lettered_without_retries(cluster: Cluster) -> None:
+def test_rejected_order_is_dead_lettered_and_replay_resumes_at_failed_step(
+        cluster: Cluster) -> None:
+    # Given the ERP rejects the sales order once (400, as for an unknown product)
     cluster.sim.fault(match="POST /SalesOrders/Complete", mode="status", status=400, count=1)
-    job_id = accept(cluster, order("7001"))
+    job_id = accept(cluster, three_line_order("7001"))
     job = cluster.wait_final(job_id)
+    # Then a dead letter names step, kind and the ERP's message, and no retries were burned
     assert job["state"] == "dead"
     letters = cluster.operator("GET", "/v1/dead-letters").json()
     assert letters["total"] == 1
@@ -138,41 +141,16 @@ def test_rejected_order_is_dead_lettered_without_retries(cluster: Cluster) -> No
     assert (letter["job_id"], letter["step"], letter["kind"], letter["erp_status"]) == \
         (job_id, "create_draft", "permanent", 400)
     assert letter["erp_response"]["detail"] in letter["message"]
-    assert letter["attempts"] == 1  # no retries burned
+    assert letter["attempts"] == 1
     assert cluster.sim.calls_to("POST /SalesOrders/Complete") == 1
-
-
-def test_unknown_product_dead_letter_then_replay_resumes_at_failed_step(cluster: Cluster) -> None:
-    # Given the products are known to us, but one was deleted in the ERP meanwhile (with the
-    # draft that used it, since Go refuses to delete an article in use)
-    first = cluster.wait_final(accept(cluster, three_line_order("7101")))
-    assert first["state"] == "done"
-    draft_id = first["erp"]["order_id"]
-    assert cluster.sim.api("DELETE", f"/SalesOrders/{draft_id}").status_code == 200
-    gone = next(p for p in cluster.sim.state()["Products"] if p["Code"] == "SKU-2")
-    assert cluster.sim.api("DELETE", f"/Products/{gone['Id']}").status_code == 200
-    # When the next order uses it, the ERP rejects the sales order
-    job_id = accept(cluster, three_line_order("7102"))
-    job = cluster.wait_final(job_id)
-    assert job["state"] == "dead"
-    letters = cluster.operator("GET", "/v1/dead-letters").json()
-    assert letters["total"] == 1
-    letter = letters["items"][0]
-    assert letter["job_id"] == job_id and letter["step"] == "create_draft"
-    assert letter["kind"] == "permanent" and letter["erp_status"] == 400
-    assert "SKU-2" in letter["message"]
-    assert letter["attempts"] == 1  # no retries burned
-    assert cluster.sim.calls_to("POST /SalesOrders/Complete") == 2
-    # When the operator puts the article back and replays
-    recreated = cluster.sim.api("POST", "/Products", json={"Code": "SKU-2", "Name": "Back"})
-    assert recreated.status_code in (200, 201)
     before = cluster.sim.calls()["by_endpoint"]
+    # When the cause is gone (the fault is used up) and the operator replays
     code, out = cluster.cli("dlq", "replay", letter["id"])
     assert code == 0, out
     job = cluster.wait_final(job_id)
     assert job["state"] == "done"
+    # Then only create_draft ran again: no customer or product call was repeated
     after = cluster.sim.calls()["by_endpoint"]
-    # Then only create_draft ran again: no customer or product calls were repeated
     for endpoint in ("GET /Customers", "POST /Customers", "GET /Products", "POST /Products"):
         assert after.get(endpoint, 0) == before.get(endpoint, 0), endpoint
     assert after["POST /SalesOrders/Complete"] == before["POST /SalesOrders/Complete"] + 1
@@ -180,9 +158,50 @@ def test_unknown_product_dead_letter_then_replay_resumes_at_failed_step(cluster:
     assert cluster.operator("GET", "/v1/dead-letters").json()["total"] == 0
 
 
+def test_replay_over_http_sets_job_queued_before_answering(cluster: Cluster) -> None:
+    cluster.sim.fault(match="POST /SalesOrders/Complete", mode="status", status=422, count=1)
+    job_id = accept(cluster, order("7201"))
+    assert cluster.wait_final(job_id)["state"] == "dead"
+    letter = cluster.operator("GET", "/v1/dead-letters").json()["items"][0]
+    cluster.workers[0].stop()  # so nothing can move the job on before we look
+    answer = cluster.operator("POST", f"/v1/dead-letters/{letter['id']}/replay")
+    assert answer.status_code == 200, answer.text
+    assert cluster.job(job_id)["state"] == "queued"
+    cluster.start_worker()
+    assert cluster.wait_final(job_id)["state"] == "done"
+    assert cluster.sim.count("SalesOrders") == 1
+
+
+def test_article_deleted_in_erp_is_created_again(cluster: Cluster) -> None:
+    # Given the articles are cached as known, but one was deleted in the ERP meanwhile (with
+    # the draft that used it, since Go refuses to delete an article in use)
+    first = cluster.wait_final(accept(cluster, three_line_order("7101")))
+    assert first["state"] == "done"
+    assert cluster.sim.api("DELETE", f"/SalesOrders/{first['erp']['order_id']}").status_code == 200
+    gone = next(p for p in cluster.sim.state()["Products"] if p["Code"] == "SKU-2")
+    assert cluster.sim.api("DELETE", f"/Products/{gone['Id']}").status_code == 200
+    # When the next order uses it, the ERP answers "Product ... not found"
+    job = cluster.wait_final(accept(cluster, three_line_order("7102")))
+    # Then we forget the cached ids, create the article again and finish the order
+    assert job["state"] == "done", __import__("json").dumps(job)
+    assert sorted(p["Code"] for p in cluster.sim.state()["Products"]) == ["SKU-1", "SKU-2", "SKU-3"]
+    assert cluster.sim.count("SalesOrders") == 1
+    draft = next(s for s in job["steps"] if s["name"] == "create_draft")
+    assert draft["result"]["refreshed_product"] is True
+
+
+def test_customer_unknown_to_a_fresh_erp_is_created_again(cluster: Cluster) -> None:
+    assert cluster.wait_final(accept(cluster, order("7301")))["state"] == "done"
+    cluster.sim.reset()  # the ERP forgets everything; our cache still has the ids
+    job = cluster.wait_final(accept(cluster, order("7302")))
+    assert job["state"] == "done", __import__("json").dumps(job)
+    state = cluster.sim.state()
+    assert len(state["Customers"]) == 1 and len(state["SalesOrders"]) == 1
+
+
 def test_send_invoice_when_asked(cluster: Cluster) -> None:
     job = cluster.wait_final(accept(cluster, order("8001", send_invoice=True)))
-    assert job["state"] == "done", job
+    assert job["state"] == "done", __import__("json").dumps(job)
     state = cluster.sim.state()
     assert len(state["OutgoingInvoices"]) == 1
     assert state["OutgoingInvoices"][0]["Id"] == job["erp"]["order_id"]

@@ -60,7 +60,7 @@ def cmd_beat(args: argparse.Namespace) -> int:
 
 def cmd_flower(args: argparse.Namespace) -> int:
     from workers.celery_app import app
-    app.start(["flower", f"--port={args.port}", "--address=127.0.0.1"])
+    app.start(["flower", f"--port={args.port}", f"--address={args.address}"])
     return 0
 
 
@@ -81,7 +81,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         console.print(f"[red]unknown simulator {args.erp!r}[/red]; known: {', '.join(SIMULATORS)}")
         return 2
     options = json.loads(args.options) if args.options else None
-    serve(args.erp, host="127.0.0.1", port=args.port, options=options)
+    serve(args.erp, host=args.host, port=args.port, options=options)
     return 0
 
 
@@ -201,10 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
     intake.set_defaults(func=cmd_intake)
     flower = sub.add_parser("flower", help="run Flower to watch the workers")
     flower.add_argument("--port", type=int, default=5555)
+    flower.add_argument("--address", default="127.0.0.1")
     flower.set_defaults(func=cmd_flower)
     simulate = sub.add_parser("simulate", help="run an ERP simulator")
     simulate.add_argument("erp")
     simulate.add_argument("--port", type=int)
+    simulate.add_argument("--host", default="127.0.0.1")
     simulate.add_argument("--options", help="JSON object of simulator options")
     simulate.set_defaults(func=cmd_simulate)
     enqueue = sub.add_parser("enqueue", help="submit canonical order JSON (an object or a list)")

@@ -17,13 +17,14 @@ from typing import Any
 import httpx
 
 from connectors.base import InvoiceState, OrderRef, ProductSpec, TokenStore
-from connectors.errors import check
+from connectors.errors import ErpHttpError, StaleReference, check, classify
 from connectors.http import BearerAuth
 from connectors.poweroffice import mapping
 from connectors.poweroffice.auth import PowerOfficeTokens
 from connectors.poweroffice.settings import PowerOfficeSettings
 from schemas.order import Customer, Order
 
+NOT_FOUND = re.compile(r"\b(customer|product)\b.*\bnot found\b", re.IGNORECASE | re.DOTALL)
 ALREADY_IN_USE = re.compile(r"already in use.*?Id\s*=\s*([0-9A-Za-z-]+)", re.IGNORECASE | re.DOTALL)
 LOOKBACK = timedelta(minutes=10)
 
@@ -71,14 +72,16 @@ class PowerOfficeConnector:
         return mapping.product_specs(order, self.settings)
 
     def upsert_products(self, specs: list[ProductSpec]) -> dict[str, str]:
-        ids: dict[str, str] = {}
+        found: dict[str, dict[str, Any]] = {}
         size = self.settings.product_batch_size
         for start in range(0, len(specs), size):
-            batch = specs[start:start + size]
-            codes = ",".join(spec.sku for spec in batch)
+            codes = ",".join(spec.sku for spec in specs[start:start + size])
             for product in self._list("/Products", {"codes": codes}):
-                ids.setdefault(str(product.get("Code")), str(product["Id"]))
+                found.setdefault(str(product.get("Code")), product)  # Go may match loosely
+        ids = {sku: str(product["Id"]) for sku, product in found.items()}
         for spec in specs:
+            if spec.sku in found:
+                mapping.check_vat_account(found[spec.sku], spec, self.settings)
             if spec.sku not in ids:
                 body = mapping.product_payload(spec, self.settings)
                 ids[spec.sku] = str(check(self._request("POST", "/Products", json=body)).json()["Id"])
@@ -111,6 +114,7 @@ class PowerOfficeConnector:
         existing_id = _already_in_use(response)
         if existing_id:
             return OrderRef(existing_id, existed=True)
+        _raise_if_stale(response)
         body = check(response).json()
         return OrderRef(str(body["Id"]), _str(body.get("SalesOrderNo")))
 
@@ -145,6 +149,17 @@ def _already_in_use(response: httpx.Response) -> str | None:
         return None
     match = ALREADY_IN_USE.search(response.text)
     return match.group(1) if match else None
+
+
+def _raise_if_stale(response: httpx.Response) -> None:
+    """Go's "Customer with id = 5 not found" / "Product with code 'X' not found" on an order."""
+    if response.status_code not in (400, 404):
+        return
+    match = NOT_FOUND.search(response.text)
+    if match:
+        error = classify(ErpHttpError(response))
+        raise StaleReference(match.group(1).lower(), error.message,
+                             erp_status=error.erp_status, erp_response=error.erp_response)
 
 
 def _str(value: Any) -> str | None:

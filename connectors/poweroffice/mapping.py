@@ -62,6 +62,20 @@ def product_payload(spec: ProductSpec, settings: PowerOfficeSettings) -> dict[st
             "StandardSalesAccount": sales_account(settings, spec.vat_rate)}
 
 
+def check_vat_account(product: dict[str, Any], spec: ProductSpec,
+                      settings: PowerOfficeSettings) -> None:
+    """Refuse to sell an existing article whose sales account carries another VAT rate than the
+    order line: Go would silently invoice the account's rate. An article without its own
+    account (it inherits from its group) cannot be checked here and is accepted."""
+    expected = sales_account(settings, spec.vat_rate)
+    actual = product.get("StandardSalesAccount")
+    if actual and int(actual) != expected:
+        raise PermanentError(
+            f"article {spec.sku} is on sales account {actual} in PowerOffice, but the order line "
+            f"has VAT {rate_key(spec.vat_rate)} (account {expected}); fix the article or the "
+            f"connection's vat_accounts")
+
+
 def split_name(name: str) -> tuple[str, str]:
     first, _, last = name.strip().partition(" ")
     return first, last or first

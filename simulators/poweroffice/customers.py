@@ -47,7 +47,7 @@ async def create(ctx: Ctx) -> Response:
     if customer["Number"] is None:
         customer["Number"] = ctx.store.next_customer_no()
     _complete(ctx, customer)
-    ctx.store.customers[customer["Id"]] = customer
+    ctx.store.put_customer(customer)
     return json_response(customer, 201)
 
 
@@ -57,10 +57,11 @@ async def list_all(ctx: Ctx) -> Response:
     ref = q.get("externalImportReference")
     changed = q.timestamp("lastChangedDateTimeOffsetGreaterThan")
     created = q.timestamp("customerCreatedDateTimeOffsetGreaterThan")
-    items = [c for c in ctx.store.customers.values()
+    table = ctx.store.customers
+    rows = table.values() if ref is None else table.find("ExternalImportReference", ref)
+    items = [c for c in rows
              if (numbers is None or in_ranges(c["Number"], numbers))
              and (external_nos is None or in_ranges(c["ExternalNumber"], external_nos))
-             and (ref is None or c["ExternalImportReference"] == ref)
              and after(c["LastChangedDateTimeOffset"], changed)
              and after(c["CustomerCreatedDateTimeOffset"], created)]
     return list_response(ctx.request.url, q, items)
@@ -78,7 +79,7 @@ async def patch(ctx: Ctx) -> Response:
         raise validation(ENTITY, "Number is required.")
     _complete(ctx, patched)
     patched["LastChangedDateTimeOffset"] = ctx.store.clock.stamp()
-    ctx.store.customers[customer["Id"]] = patched
+    ctx.store.put_customer(patched)
     return json_response(patched)
 
 
@@ -120,13 +121,18 @@ def _check_unique(ctx: Ctx, customer: dict[str, Any]) -> None:
     ref = customer["ExternalImportReference"]
     if ref is not None and len(ref) > 50:
         raise validation(ENTITY, "ExternalImportReference can not be longer than 50 characters.")
-    others = [c for c in ctx.store.customers.values() if c["Id"] != customer["Id"]]
+    def other(key: str) -> dict[str, Any] | None:
+        if customer[key] is None:
+            return None
+        same = ctx.store.customers.find(key, customer[key])
+        return next((c for c in same if c["Id"] != customer["Id"]), None)
+
     for key in ("ExternalImportReference", "ExternalNumber"):
-        owner = next((c for c in others if c[key] == customer[key]), None)
-        if customer[key] is not None and owner is not None:
+        owner = other(key)
+        if owner is not None:
             raise validation(ENTITY, f"{key} is already in use. '{customer[key]}' is used on "
                                      f"(contact) Id = {owner['Id']}.")
-    if any(c["Number"] == customer["Number"] for c in others):
+    if other("Number") is not None:
         raise validation(ENTITY, f"Number {customer['Number']} is already in use.")
 
 

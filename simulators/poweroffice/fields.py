@@ -19,6 +19,9 @@ from simulators.poweroffice.problems import ApiError, validation
 
 PATCH_MEDIA_TYPE = "application/json-patch+json"
 _PATCH_OPS = ("add", "replace", "remove")
+_DOTNET_TYPES = {"str": "System.String", "int": "System.Int64", "num": "System.Decimal",
+                 "bool": "System.Boolean", "date": "System.DateTime", "dict": "System.Object",
+                 "list": "System.Collections.Generic.List"}
 
 
 def _is_kind(value: Any, kind: str) -> bool:
@@ -42,8 +45,8 @@ def _is_date(text: str) -> bool:
 def check_types(entity: str, body: dict[str, Any], schema: dict[str, str]) -> None:
     for name, kind in schema.items():
         if not _is_kind(body.get(name), kind):
-            raise validation(entity, f"The JSON value could not be converted to {kind}. "
-                                     f"Path: $.{name}")
+            raise validation(entity, f"The JSON value could not be converted to "
+                                     f"{_DOTNET_TYPES[kind]}. Path: $.{name}")
 
 
 def writable(body: dict[str, Any], schema: dict[str, str]) -> dict[str, Any]:

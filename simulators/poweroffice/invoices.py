@@ -8,6 +8,7 @@ task is needed and the outcome depends only on the clock.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -45,11 +46,11 @@ async def send(ctx: Ctx) -> Response:
         raise validation("SalesOrder", f"The sales order with id = {order['Id']} is already "
                                        "being sent.")
     request = await _send_request(ctx)
-    delay = timedelta(milliseconds=ctx.options.send_delay_ms)
+    due = datetime.now(timezone.utc) + timedelta(milliseconds=ctx.options.send_delay_ms)
     ctx.store.sends[order["Id"]] = SendState(
-        order["Id"], datetime.now(timezone.utc) + delay, request["DeliveryType"],
-        request["EmailAddress"], request["VoucherDate"], request["OverrideDueDate"],
-        ctx.options.send_error)
+        order["Id"], due, request["DeliveryType"], request["EmailAddress"],
+        request["VoucherDate"], request["OverrideDueDate"], ctx.options.send_error)
+    heapq.heappush(ctx.store.pending, (due, order["Id"]))
     location = f"{ctx.base_url}/SalesOrders/sentState?id={order['Id']}"
     return json_response({"Id": order["Id"], **request}, 202, headers={"Location": location})
 
@@ -110,11 +111,10 @@ async def get_invoice_lines(ctx: Ctx) -> Response:
 
 
 def settle(store: Store) -> None:
-    """Finish every send whose delay has passed, in the order they were asked for."""
+    """Finish every send whose delay has passed, in the order they fell due."""
     now = datetime.now(timezone.utc)
-    due = sorted((s for s in store.sends.values() if s.state == "processing" and s.due <= now),
-                 key=lambda s: s.due)
-    for state in due:
+    while store.pending and store.pending[0][0] <= now:
+        state = store.sends[heapq.heappop(store.pending)[1]]
         if state.error is not None:
             state.state, state.last_error = "failed", state.error
             continue

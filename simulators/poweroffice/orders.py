@@ -164,7 +164,7 @@ def _customer(ctx: Ctx, customer_id: int | None, customer_no: int | None) -> dic
         return found
     if customer_no is None:
         raise validation(ENTITY, "CustomerId or CustomerNo is required.")
-    found = next((c for c in ctx.store.customers.values() if c["Number"] == customer_no), None)
+    found = next(iter(ctx.store.customers.find("Number", customer_no)), None)
     if found is None:
         raise not_found(f"Customer with number = {customer_no} not found.")
     return found
@@ -221,7 +221,7 @@ def _product(ctx: Ctx, fields: dict[str, Any]) -> dict[str, Any] | None:
         return found
     if code is None:
         return None
-    found = next((p for p in ctx.store.products.values() if p["Code"] == code), None)
+    found = next(iter(ctx.store.products.find("Code", code)), None)
     if found is None:
         raise validation(ENTITY, f"Product with code '{code}' not found.")
     return found

@@ -53,8 +53,12 @@ async def list_all(ctx: Ctx) -> Response:
     kind = q.get("type")
     changed = q.timestamp("lastChangedDateTimeOffsetGreaterThan")
     created = q.timestamp("createdDateTimeOffsetGreaterThan")
-    items = [p for p in ctx.store.products.values()
-             if (codes is None or p["Code"] in codes) and (names is None or p["Name"] in names)
+    table = ctx.store.products
+    rows = table.values() if codes is None else sorted(
+        {p["Id"]: p for code in codes for p in table.find("Code", code)}.values(),
+        key=lambda p: p["Id"])
+    items = [p for p in rows
+             if (names is None or p["Name"] in names)
              and (archived is None or p["IsArchived"] == archived)
              and (kind is None or (p["ProductType"] or "").lower() == kind.lower())
              and after(p["LastChangedDateTimeOffset"], changed)
@@ -104,8 +108,8 @@ def _complete(ctx: Ctx, product: dict[str, Any], previous: dict[str, Any] | None
         raise validation(ENTITY, "Code can not be longer than 100 characters.")
     if product["ProductType"] not in PRODUCT_TYPES:
         raise validation(ENTITY, f"ProductType '{product['ProductType']}' is not valid.")
-    owner = next((p for p in ctx.store.products.values()
-                  if code is not None and p["Code"] == code and p["Id"] != product["Id"]), None)
+    same_code = ctx.store.products.find("Code", code) if code is not None else []
+    owner = next((p for p in same_code if p["Id"] != product["Id"]), None)
     if owner is not None and ctx.options.product_code_unique:
         raise validation(ENTITY, f"Code is already in use. '{code}' is used on (product) "
                                  f"Id = {owner['Id']}.")

@@ -94,18 +94,64 @@ class SendState:
     last_error: str | None = None
 
 
+class Table:
+    """Objects by Id with exact-match indexes on a few fields, so lookups by reference or code
+    stay cheap when a benchmark has filled the company with thousands of objects."""
+
+    def __init__(self, *indexed: str) -> None:
+        self._rows: dict[Any, dict[str, Any]] = {}
+        self._by: dict[str, dict[Any, dict[Any, None]]] = {name: {} for name in indexed}
+
+    def __setitem__(self, row_id: Any, row: dict[str, Any]) -> None:
+        self.pop(row_id, None)
+        self._rows[row_id] = row
+        for name, index in self._by.items():
+            index.setdefault(row.get(name), {})[row_id] = None
+
+    def pop(self, row_id: Any, *default: Any) -> Any:
+        if row_id not in self._rows:
+            if default:
+                return default[0]
+            raise KeyError(row_id)
+        row = self._rows.pop(row_id)
+        for name, index in self._by.items():
+            index[row.get(name)].pop(row_id, None)
+        return row
+
+    def __delitem__(self, row_id: Any) -> None:
+        self.pop(row_id)
+
+    def __getitem__(self, row_id: Any) -> dict[str, Any]:
+        return self._rows[row_id]
+
+    def __contains__(self, row_id: object) -> bool:
+        return row_id in self._rows
+
+    def get(self, row_id: Any) -> dict[str, Any] | None:
+        return self._rows.get(row_id)
+
+    def values(self) -> list[dict[str, Any]]:
+        return list(self._rows.values())
+
+    def find(self, name: str, value: Any) -> list[dict[str, Any]]:
+        return [self._rows[row_id] for row_id in self._by[name].get(value, {})]
+
+
 @dataclass
 class Store:
-    customers: dict[int, dict[str, Any]] = field(default_factory=dict)
-    products: dict[int, dict[str, Any]] = field(default_factory=dict)
-    orders: dict[str, dict[str, Any]] = field(default_factory=dict)
-    invoices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    customers: Table = field(default_factory=lambda: Table(
+        "ExternalImportReference", "ExternalNumber", "Number"))
+    products: Table = field(default_factory=lambda: Table("Code"))
+    orders: Table = field(default_factory=lambda: Table("ExternalImportReference"))
+    invoices: Table = field(default_factory=lambda: Table("ExternalImportReference"))
     invoice_lines: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     sends: dict[str, SendState] = field(default_factory=dict)
+    pending: list[tuple[datetime, str]] = field(default_factory=list)  # heap of (due, order id)
     clock: Clock = field(default_factory=Clock)
     _next_id: int = 5_000_001
     _next_order_no: int = 1
     _next_invoice_no: int = FIRST_INVOICE_NO
+    _top_customer_no: int = FIRST_CUSTOMER_NO - 1
 
     def new_id(self) -> int:
         """int64 Ids of contacts, addresses and products, from one sequence."""
@@ -121,15 +167,18 @@ class Store:
         return self._next_invoice_no - 1
 
     def next_customer_no(self) -> int:
-        used = [c["Number"] for c in self.customers.values() if c.get("Number") is not None]
-        return max([FIRST_CUSTOMER_NO - 1, *used]) + 1
+        """The number above every customer number used so far."""
+        return self._top_customer_no + 1
+
+    def put_customer(self, customer: dict[str, Any]) -> None:
+        self._top_customer_no = max(self._top_customer_no, customer["Number"])
+        self.customers[customer["Id"]] = customer
 
     def ref_owner(self, ref: str) -> str | None:
         """Id of the sales order or invoice (same Id) that carries this ExternalImportReference."""
-        for doc in (*self.orders.values(), *self.invoices.values()):
-            if doc.get("ExternalImportReference") == ref:
-                return str(doc["Id"])
-        return None
+        found = self.orders.find("ExternalImportReference", ref) or self.invoices.find(
+            "ExternalImportReference", ref)
+        return str(found[0]["Id"]) if found else None
 
     def product_in_use(self, product_id: int) -> bool:
         lines = [line for order in self.orders.values() for line in order["SalesOrderLines"]]

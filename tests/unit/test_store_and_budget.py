@@ -1,0 +1,96 @@
+"""The Redis store and the shared request budget, against the real Redis (database 13)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import redis
+
+from schemas.job import Job
+from schemas.order import Order
+from tests.factories import order
+from workers.budget import RequestBudget
+from workers.store import Store
+
+URL = "redis://127.0.0.1:6379/13"
+
+
+@pytest.fixture
+def client() -> redis.Redis:
+    c = redis.Redis.from_url(URL, decode_responses=True)
+    c.flushdb()
+    return c
+
+
+def new_job(job_id: str, external_id: str = "1001") -> Job:
+    return Job.new(job_id, "shop", external_id, Order.model_validate(order(external_id)), False)
+
+
+def test_same_order_twice_is_one_job(client: redis.Redis) -> None:
+    store = Store(client)
+    assert store.create_job(new_job("a"), time.time()) == ("a", True)
+    assert store.create_job(new_job("b"), time.time()) == ("a", False)
+    assert store.load_job("b") is None
+    assert store.create_job(new_job("c", "1002"), time.time()) == ("c", True)
+
+
+def test_concurrent_submissions_make_one_job(client: redis.Redis) -> None:
+    store = Store(client)
+    results: list[tuple[str, bool]] = []
+    threads = [threading.Thread(target=lambda i=i: results.append(
+        store.create_job(new_job(f"j{i}"), time.time()))) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(created for _, created in results) == 1
+    assert len({job_id for job_id, _ in results}) == 1
+
+
+def test_claim_due_hands_each_job_to_one_sweeper(client: redis.Redis) -> None:
+    store = Store(client)
+    now = time.time()
+    for i in range(5):
+        store.set_due(f"j{i}", now - 1)
+    store.set_due("later", now + 100)
+    first = store.claim_due(now, now + 60)
+    second = store.claim_due(now, now + 60)
+    assert sorted(first) == [f"j{i}" for i in range(5)] and second == []
+    assert store.due_at("j0") == pytest.approx(now + 60)
+
+
+def test_ledger_transitions_resume_at_failed_step() -> None:
+    job = new_job("x")
+    job.start_step("upsert_customer")
+    job.finish_step("upsert_customer", {"customer_id": "1"})
+    assert job.current_step == "upsert_products"
+    job.requeue_at("create_draft")
+    assert job.state == "queued" and job.current_step == "create_draft"
+    assert job.step("upsert_customer").state == "done"
+    job.start_step("create_draft")
+    job.finish_step("create_draft")
+    assert job.current_step is None  # send_invoice skipped
+
+
+def test_budget_allows_limit_per_window_across_clients(client: redis.Redis) -> None:
+    a = RequestBudget(client, "t", limit=5, window_seconds=1.0)
+    b = RequestBudget(redis.Redis.from_url(URL), "t", limit=5, window_seconds=1.0)
+    taken = [a.try_take() == 0 for _ in range(3)] + [b.try_take() == 0 for _ in range(3)]
+    assert taken.count(True) == 5
+    assert b.try_take() > 0
+
+
+def test_budget_pause_stops_everyone(client: redis.Redis) -> None:
+    budget = RequestBudget(client, "p", limit=100)
+    budget.pause(2.0)
+    assert 1.0 < budget.try_take() <= 2.0
+
+
+def test_budget_too_long_a_wait_is_transient(client: redis.Redis) -> None:
+    from connectors.errors import TransientError
+    budget = RequestBudget(client, "w", limit=1, window_seconds=60, max_wait=0.5)
+    budget.take()
+    with pytest.raises(TransientError):
+        budget.take()

@@ -1,0 +1,172 @@
+"""`orderbridge demo`: the whole service on one machine, with sample orders and their outcome.
+
+It starts (or reuses) the ERP simulators of the configured connections, an embedded Redis when
+none answers, the intake and a worker; sends sample orders over HTTP, including a repeat of one
+order, one the ERP briefly fails on, one to invoice and one the ERP must refuse; shows a progress
+bar while they flow and a table of outcomes at the end, and stops what it started.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from schemas.job import Job
+from simulators.registry import SIMULATORS
+from workers.processes import Child, port_open, spawn, wait_until
+from workers.settings import Settings, get_settings
+from workers.store import Store
+from workers.supervise import redis_environment, stop_all
+
+console = Console()
+CUSTOMERS = [("Kari Nordmann", "kari@example.no"), ("Ola Hansen", "ola@example.no"),
+             ("Fjord Kaffe AS", "post@fjordkaffe.example"), ("Ingrid Berg", "ingrid@example.no"),
+             ("Nils Dahl", "nils@example.no"), ("Bryggen Bakeri AS", "hei@bryggen.example")]
+ARTICLES = [("KAFFE-500", "Kaffe 500 g", "129.00", "0.15"), ("TE-100", "Te 100 g", "79.00", "0.15"),
+            ("KOPP-01", "Kaffekopp", "149.00", "0.25"), ("KVERN-2", "Kaffekvern", "899.00", "0.25")]
+
+
+def sample_orders(run: str, count: int) -> list[dict[str, Any]]:
+    orders = []
+    for i in range(count):
+        name, email = CUSTOMERS[i % len(CUSTOMERS)]
+        company = name.endswith(" AS")
+        lines = []
+        for j in range(1 + i % 3):
+            sku, title, price, vat = ARTICLES[(i + j) % len(ARTICLES)]
+            lines.append({"type": "product", "sku": sku, "name": title, "quantity": str(1 + j),
+                          "unit_price": price, "discount": "0", "vat_rate": vat})
+        lines.append({"type": "shipping", "name": "Frakt", "amount": "99.00", "vat_rate": "0.25"})
+        orders.append({
+            "external_id": f"{run}-{i + 1:03d}", "number": f"#{run[-4:]}{i + 1:03d}",
+            "source": "demo", "placed_at": datetime.now(timezone.utc).isoformat(),
+            "currency": "NOK", "prices_include_vat": True,
+            "customer": {"external_id": f"demo-{i % len(CUSTOMERS)}",
+                         "kind": "company" if company else "person",
+                         "name": None if company else name, "company_name": name if company else None,
+                         "email": email, "billing_address": {"line1": "Storgata 1", "postal_code": "0155",
+                                                             "city": "Oslo", "country": "NO"}},
+            "lines": lines, "send_invoice": True if i == 2 else None})
+    # One order the ERP cannot take: a VAT rate with no sales account configured.
+    orders[-1]["lines"][0]["vat_rate"] = "0.10"
+    return orders
+
+
+def start_simulators(settings: Settings, env: dict[str, str]) -> list[Child]:
+    started = []
+    for erp in sorted({c.erp for c in settings.connections.values()}):
+        if erp not in SIMULATORS:
+            continue
+        port = SIMULATORS[erp][1]
+        if port_open(port):
+            console.print(f"simulator {erp}: using the one on port {port}")
+            continue
+        child = spawn(f"simulator-{erp}", ["simulate", erp], env)
+        wait_until(lambda: port_open(port), 20, f"the {erp} simulator", children=[child])
+        started.append(child)
+    return started
+
+
+def run_demo(orders: int = 24) -> int:
+    settings = get_settings()
+    if not settings.connections:
+        console.print("[red]no connections configured[/red] (ORDERBRIDGE_CONFIG="
+                      "orderbridge.example.toml)")
+        return 2
+    connection = next(iter(settings.connections))
+    conn = settings.connections[connection]
+    children: list[Child] = []
+    with redis_environment() as env:
+        try:
+            children += start_simulators(settings, env)
+            if port_open(settings.intake.port):
+                console.print(f"[red]port {settings.intake.port} is in use; stop what runs there "
+                              f"(or change [orderbridge.intake] port)[/red]")
+                return 1
+            children.append(spawn("intake", ["intake"], env))
+            children.append(spawn("worker", ["worker"], env))
+            store = Store.from_url(env.get("ORDERBRIDGE_REDIS_URL", settings.redis_url))
+            wait_until(lambda: port_open(settings.intake.port), 30, "the intake", children=children)
+            wait_until(lambda: any(store.redis.exists(f"ob:worker:{c.proc.pid}")
+                                   for c in children if c.name == "worker"), 60, "the worker",
+                       children=children)
+            return _send_and_show(settings, store, connection,
+                                  conn.api_token.get_secret_value() if conn.api_token else "",
+                                  orders)
+        finally:
+            stop_all(children)
+
+
+def _send_and_show(settings: Settings, store: Store, connection: str, token: str,
+                   count: int) -> int:
+    run = datetime.now(timezone.utc).strftime("D%H%M%S")
+    intake = httpx.Client(base_url=f"http://127.0.0.1:{settings.intake.port}", timeout=10,
+                          headers={"Authorization": f"Bearer {token}"})
+    erp_url = _simulator_url(settings, connection)
+    if erp_url:  # show a short ERP outage: the second order's draft fails twice, then works
+        httpx.post(f"{erp_url}/_sim/faults", json={"match": "POST /SalesOrders/Complete",
+                                                   "mode": "status", "status": 503, "count": 2})
+    orders = sample_orders(run, max(4, count))
+    job_ids: dict[str, str] = {}
+    notes: dict[str, str] = {}
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console) as progress:
+        sent = progress.add_task("orders sent", total=len(orders) + 1)
+        for order in orders:
+            response = intake.post(f"/v1/connections/{connection}/orders", json=order)
+            job_ids[order["external_id"]] = response.json().get("job_id", "")
+            progress.advance(sent)
+        again = intake.post(f"/v1/connections/{connection}/orders", json=orders[0])
+        notes[orders[0]["external_id"]] = f"sent twice: 2nd answered {again.status_code}, same job"
+        progress.advance(sent)
+        finished = progress.add_task("orders finished", total=len(job_ids))
+        deadline = time.monotonic() + 120
+        jobs: dict[str, Job] = {}
+        while time.monotonic() < deadline:
+            jobs = {ref: j for ref, jid in job_ids.items() if (j := store.load_job(jid))}
+            done = sum(1 for j in jobs.values() if j.is_final)
+            progress.update(finished, completed=done)
+            if done == len(job_ids):
+                break
+            time.sleep(0.2)
+    _show(jobs, notes, erp_url)
+    return 0 if all(j.is_final for j in jobs.values()) else 1
+
+
+def _simulator_url(settings: Settings, connection: str) -> str | None:
+    erp = settings.connections[connection].erp
+    return f"http://127.0.0.1:{SIMULATORS[erp][1]}" if erp in SIMULATORS else None
+
+
+def _show(jobs: dict[str, Job], notes: dict[str, str], erp_url: str | None) -> None:
+    table = Table("order", "state", "ERP order", "invoice", "attempts", "note",
+                  title="orderbridge demo: outcome")
+    for ref, job in jobs.items():
+        attempts = sum(s.attempts for s in job.steps)
+        table.add_row(*_row(ref, job, notes.get(ref, ""), attempts))
+    console.print(table)
+    if erp_url:
+        state = httpx.get(f"{erp_url}/_sim/state").json()
+        console.print("ERP simulator now holds: " + ", ".join(
+            f"{len(v)} {k}" for k, v in state.items()))
+    console.print("Dead letters: `orderbridge dlq list`, `orderbridge dlq show ID`, "
+                  "`orderbridge dlq replay ID`.")
+
+
+def _row(ref: str, job: Job, note: str, attempts: int) -> tuple[str, ...]:
+    retried = next((s for s in job.steps if s.attempts > 1 and s.last_error), None)
+    if retried and retried.last_error and not note:
+        status = retried.last_error.erp_status or retried.last_error.kind
+        note = f"{retried.name} retried after {status}"
+    failed = next((s for s in job.steps if s.state == "failed" and s.last_error), None)
+    if job.state == "dead" and failed and failed.last_error:
+        note = f"dead letter at {failed.name}: {failed.last_error.message}"
+    style = {"done": "green", "duplicate": "yellow", "dead": "red"}.get(job.state, "white")
+    return (ref, f"[{style}]{job.state}[/{style}]", str(job.erp.get("order_number") or ""),
+            str(job.erp.get("invoice_number") or ""), str(attempts), note)
