@@ -211,21 +211,22 @@ class SimApp:
         record = self.admin.log_call(self.erp.endpoint(scope["method"], scope["path"]), scope)
         fault = self.admin.take_fault(record["endpoint"])
         record["fault"] = fault.mode if fault else None
+        received = await _received(receive)
+        if received is None:
+            return  # the client left before its request was complete: nothing to act on
         delay_ms = self.admin.latency_ms + (fault.ms if fault and fault.mode == "latency" else 0)
         if delay_ms:
             await asyncio.sleep(delay_ms / 1000)
         answer = _recording(send, record)
         if fault is None or fault.mode == "latency":
-            await self.erp.app(scope, receive, answer)
+            await self.erp.app(scope, received, answer)
         else:
-            await self._apply(fault, scope, receive, send, answer)
+            await self._apply(fault, scope, received, send, answer)
 
     async def _apply(self, fault: Fault, scope: Scope, receive: Receive, send: Send,
                      answer: Send) -> None:
         """Answer as `fault` says; `send` is the server's own, needed to drop the connection."""
-        if fault.mode in ("status", "rate_limit"):
-            await _drain(receive)  # act on nothing, but leave the connection reusable
-        else:
+        if fault.mode not in ("status", "rate_limit"):
             await self.erp.app(scope, receive, _discard)  # commit; its answer is lost
         if fault.mode == "commit_then_drop":
             await drop_connection(send)
@@ -344,11 +345,28 @@ async def _discard(message: Message) -> None:
     return None
 
 
-async def _drain(receive: Receive) -> None:
+async def _received(receive: Receive) -> Receive | None:
+    """Read the whole request now and replay it to the handler later.
+
+    A real server has the request once it has arrived: if the client gives up during a latency
+    fault, the handler still acts (the ambiguous case connectors must handle). Reading lazily
+    would instead see the disconnect and act on nothing. None if the client left mid-request.
+    """
+    chunks: list[bytes] = []
     more = True
     while more:
         message = await receive()
-        more = message.get("type") == "http.request" and message.get("more_body", False)
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    pending: list[Message] = [{"type": "http.request", "body": b"".join(chunks),
+                               "more_body": False}]
+
+    async def replay() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replay
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

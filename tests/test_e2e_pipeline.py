@@ -207,3 +207,14 @@ def test_send_invoice_when_asked(cluster: Cluster) -> None:
     assert state["OutgoingInvoices"][0]["Id"] == job["erp"]["order_id"]
     assert job["erp"]["invoice_number"]
     assert cluster.sim.calls_to("POST /SalesOrders/{id}/createAndSendInvoice") == 1
+
+
+def test_logs_carry_ids_but_no_secrets_or_personal_data(cluster: Cluster) -> None:
+    cust = customer("c-log", "Solveig Secretsen", "solveig@example.no", phone="+4799988877")
+    job_id = accept(cluster, order("8101", cust=cust, send_invoice=True))
+    assert cluster.wait_final(job_id)["state"] == "done"
+    logs = "".join((cluster.tmp / name).read_text() for name in ("worker0.log", "intake.log"))
+    assert job_id in logs and "step.done" in logs
+    for secret in ("demo-client-key", "demo-app-key", "demo-subscription-key", "shop-token",
+                   "op-token", "Bearer ", "solveig@example.no", "Secretsen", "+4799988877"):
+        assert secret not in logs, secret

@@ -137,6 +137,20 @@ def test_commit_then_drop_over_http(client: httpx.Client, erp: ThingsErp) -> Non
     assert client.post("/api/things", json={"n": 2}).status_code == 201
 
 
+def test_latency_beyond_the_client_timeout_still_commits(client: httpx.Client,
+                                                          erp: ThingsErp) -> None:
+    # Given a write that is held back longer than the client is willing to wait
+    client.post("/_sim/faults", json={"match": "POST /things", "mode": "latency", "ms": 300})
+    with pytest.raises(httpx.ReadTimeout):
+        client.post("/api/things", json={"n": 1}, timeout=0.05)
+    # Then the server still acts on the request it received (the ambiguous case)
+    deadline = time.monotonic() + 5
+    while erp.things != [{"n": 1}] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert erp.things == [{"n": 1}]
+    assert client.get("/_sim/calls").json()["calls"][0]["fault"] == "latency"
+
+
 def test_drop_without_a_transport_raises_in_process(erp: ThingsErp) -> None:
     app = SimApp(erp)
     app.admin.add_fault({"match": "POST /things", "mode": "commit_then_drop"})

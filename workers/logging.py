@@ -29,6 +29,9 @@ def configure(fmt: str = "auto", level: str = "INFO") -> None:
     if _configured:
         return
     _configured = True
+    # httpx logs every URL at INFO; query strings can carry customer keys (emails).
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     as_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     renderer: Any = (structlog.processors.JSONRenderer() if as_json
                      else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()))
