@@ -79,34 +79,38 @@ def run_step(job_id: str, step: str) -> str:
         store.redis.zadd(store.key("due"), {job_id: time.time() + lease.stale_after}, lt=True)
         log.info("step.busy")
         return "busy"
+    follow_up: list[str] = []
     try:
         job = store.load_job(job_id)
         if job is None:
             log.warning("job.missing")
             return "missing"
         structlog.contextvars.bind_contextvars(connection=job.connection, reference=job.reference)
-        return _run_loaded(store, lease, job, step)
+        return _run_loaded(store, lease, job, step, follow_up)
     finally:
         lease.release()
         structlog.contextvars.clear_contextvars()
+        # Only after the lease is free: a next step delivered at once must not find it busy.
+        for next_step in follow_up:
+            enqueue(next_step, job_id)
 
 
-def _run_loaded(store: Store, lease: Lease, job: Job, step: str) -> str:
+def _run_loaded(store: Store, lease: Lease, job: Job, step: str, follow_up: list[str]) -> str:
     if job.is_final:
         store.clear_due(job.job_id)
         return "final"
     record = job.step(step)
     if record.state in ("done", "skipped") or job.current_step != step:
         if job.current_step:
-            enqueue(job.current_step, job.job_id)  # its message may have been lost
+            follow_up.append(job.current_step)  # its message may have been lost
         return "not_current"
     if record.state == "waiting" and record.next_attempt_at and \
             record.next_attempt_at - EARLY_TOLERANCE > utcnow():
         return "early"  # a duplicate delivery; the due-schedule fires the retry on time
-    return _execute(store, lease, job, step)
+    return _execute(store, lease, job, step, follow_up)
 
 
-def _execute(store: Store, lease: Lease, job: Job, step: str) -> str:
+def _execute(store: Store, lease: Lease, job: Job, step: str, follow_up: list[str]) -> str:
     settings = get_settings()
     record = job.start_step(step)
     structlog.contextvars.bind_contextvars(attempt=record.attempts)
@@ -120,17 +124,18 @@ def _execute(store: Store, lease: Lease, job: Job, step: str) -> str:
                               send_poll_seconds=settings.worker.send_poll_seconds)
         outcome = STEP_FUNCTIONS[step](context)
     except redis.exceptions.LockError as exc:
-        return _failed(store, job, step, TransientError(f"busy: {exc}"))
+        return _failed(store, job, step, TransientError(f"busy: {exc}"), follow_up)
     except redis.exceptions.RedisError:
         raise  # our own store is down: the message is redelivered, the schedule recovers it
     except Exception as exc:  # every other failure is classified, none is lost
-        return _failed(store, job, step, classify(exc))
+        return _failed(store, job, step, classify(exc), follow_up)
     finally:
         runtime.reset_heartbeat(token)
-    return _succeeded(store, job, step, outcome)
+    return _succeeded(store, job, step, outcome, follow_up)
 
 
-def _succeeded(store: Store, job: Job, step: str, outcome: StepOutcome) -> str:
+def _succeeded(store: Store, job: Job, step: str, outcome: StepOutcome,
+               follow_up: list[str]) -> str:
     job.erp.update({k: v for k, v in outcome.erp.items() if v is not None})
     job.finish_step(step, outcome.result)
     store.count(f"step_done:{step}")
@@ -145,17 +150,17 @@ def _succeeded(store: Store, job: Job, step: str, outcome: StepOutcome) -> str:
         return job.state
     store.save_job(job)
     store.set_due(job.job_id, time.time() + get_settings().worker.queued_stale_after_seconds)
-    enqueue(job.current_step, job.job_id)
+    follow_up.append(job.current_step)
     return "advanced"
 
 
-def _failed(store: Store, job: Job, step: str, error: ErpError) -> str:
+def _failed(store: Store, job: Job, step: str, error: ErpError, follow_up: list[str]) -> str:
     settings = get_settings()
     record = job.step(step)
     info = ErrorInfo(kind=error.kind, message=error.message, erp_status=error.erp_status,
                      erp_response=error.erp_response)  # type: ignore[arg-type]
     if isinstance(error, StaleReference) and not record.result.get(f"refreshed_{error.what}"):
-        return _refresh_and_resume(store, job, step, error, info)
+        return _refresh_and_resume(store, job, step, error, info, follow_up)
     decision = retries.decide(error, record.attempts, job.first_failure_at, utcnow(),
                               settings.retry)
     if isinstance(decision, retries.Retry):
@@ -180,7 +185,7 @@ def _failed(store: Store, job: Job, step: str, error: ErpError) -> str:
 
 
 def _refresh_and_resume(store: Store, job: Job, step: str, error: StaleReference,
-                        info: ErrorInfo) -> str:
+                        info: ErrorInfo, follow_up: list[str]) -> str:
     """Forget the cached ids the ERP no longer knows and go back to the upsert step, once."""
     target = "upsert_customer" if error.what == "customer" else "upsert_products"
     upsert = job.step(target)
@@ -197,7 +202,7 @@ def _refresh_and_resume(store: Store, job: Job, step: str, error: StaleReference
     job.touch()
     store.save_job(job)
     store.set_due(job.job_id, time.time() + get_settings().worker.queued_stale_after_seconds)
-    enqueue(target, job.job_id)
+    follow_up.append(target)
     log.warning("step.stale_reference", what=error.what, error=error.message, resume_at=target)
     return "refresh"
 

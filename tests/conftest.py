@@ -37,7 +37,7 @@ cap_seconds = 2
 window_seconds = {retry_window}
 
 [orderbridge.worker]
-pool = "threads"
+pool = "{pool}"
 concurrency = {concurrency}
 stale_after_seconds = {stale_after}
 queued_stale_after_seconds = 30
@@ -149,7 +149,7 @@ class Cluster:
         self.tmp, self.sim, self.store = tmp, sim, store
         self.intake_port = free_port()
         values = {"redis_url": REDIS_URL, "operator_token": OPERATOR_TOKEN, "retry_base": 0.2,
-                  "retry_window": 60, "concurrency": 8, "stale_after": 6, "send_invoice": "false",
+                  "retry_window": 60, "concurrency": 8, "pool": "threads", "stale_after": 6, "send_invoice": "false",
                   "shop_token": SHOP_TOKEN, "sim_port": sim.port, "intake_port": self.intake_port}
         values.update(options)
         self.config = tmp / "orderbridge.toml"

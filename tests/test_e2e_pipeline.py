@@ -76,8 +76,9 @@ def test_commit_then_drop_without_reference_uniqueness(cluster: Cluster) -> None
     assert cluster.sim.count("SalesOrders") == 1
 
 
-def test_worker_killed_during_create_draft_recovers(cluster_factory) -> None:
-    cluster: Cluster = cluster_factory()
+@pytest.mark.parametrize("pool", ["threads", "prefork"])
+def test_worker_killed_during_create_draft_recovers(cluster_factory, pool: str) -> None:
+    cluster: Cluster = cluster_factory(pool=pool, concurrency=2)
     cluster.start_intake()
     worker = cluster.start_worker()
     # Given create_draft is in flight (the ERP is slow to answer)
@@ -85,7 +86,8 @@ def test_worker_killed_during_create_draft_recovers(cluster_factory) -> None:
     job_id = accept(cluster, order("4001"))
     poll(lambda: cluster.sim.calls_to("POST /SalesOrders/Complete") >= 1, 30,
          what="the sales order POST to arrive")
-    # When the whole worker is SIGKILLed and a new one starts
+    # When the whole worker (main process and any pool children) is SIGKILLed, and a new one
+    # starts
     worker.kill()
     cluster.start_worker()
     # Then the job finishes within 2 minutes with exactly one sales order

@@ -8,6 +8,7 @@ bar while they flow and a table of outcomes at the end, and stops what it starte
 
 from __future__ import annotations
 
+import tempfile
 import time
 from datetime import datetime, timezone
 from typing import Any
@@ -67,7 +68,7 @@ def start_simulators(settings: Settings, env: dict[str, str]) -> list[Child]:
         if port_open(port):
             console.print(f"simulator {erp}: using the one on port {port}")
             continue
-        child = spawn(f"simulator-{erp}", ["simulate", erp], env)
+        child = spawn(f"simulator-{erp}", ["simulate", erp], env)  # quiet: warnings only
         wait_until(lambda: port_open(port), 20, f"the {erp} simulator", children=[child])
         started.append(child)
     return started
@@ -89,8 +90,10 @@ def run_demo(orders: int = 24) -> int:
                 console.print(f"[red]port {settings.intake.port} is in use; stop what runs there "
                               f"(or change [orderbridge.intake] port)[/red]")
                 return 1
-            children.append(spawn("intake", ["intake"], env))
-            children.append(spawn("worker", ["worker"], env))
+            logs = tempfile.mkdtemp(prefix="orderbridge-demo-")
+            console.print(f"logs of the demo's processes: {logs}")
+            children.append(spawn("intake", ["intake"], env, f"{logs}/intake.log"))
+            children.append(spawn("worker", ["worker"], env, f"{logs}/worker.log"))
             store = Store.from_url(env.get("ORDERBRIDGE_REDIS_URL", settings.redis_url))
             wait_until(lambda: port_open(settings.intake.port), 30, "the intake", children=children)
             wait_until(lambda: any(store.redis.exists(f"ob:worker:{c.proc.pid}")
