@@ -216,6 +216,7 @@ class Bench:
         self.results: list[RunResult] = []
         self._tags = 0
         self.nudges = 0
+        self.last_foreign_load = 0.0
         self.failures: list[str] = []
         self.redis_pid = int(self.redis.info("server").get("process_id", 0))
 
@@ -351,11 +352,30 @@ class Bench:
         if batch:
             self.redis.delete(*batch)
 
+    def foreign_load(self, seconds: float = 1.0) -> float:
+        """Cores' worth of CPU used by processes other than ours over `seconds`."""
+        before = self.cpu_snapshot()
+        time.sleep(seconds)
+        return self.cpu_delta(before, self.cpu_snapshot())["other processes"] / seconds
+
+    def wait_machine_quiet(self) -> None:
+        """On a shared machine, wait (up to --wait-for-quiet seconds) until other processes use
+        less than a fifth of a core, so that they disturb the measurement less."""
+        limit = self.args.wait_for_quiet
+        if limit <= 0:
+            return
+        deadline = time.monotonic() + limit
+        load = self.foreign_load()
+        while load > 0.2 and time.monotonic() < deadline:
+            load = self.foreign_load()
+        self.last_foreign_load = load
+
     def prepare(self, latency_ms: int) -> None:
         self.check_alive()
         self.wait_quiet()
         self.clean_redis()
         self.sim_reset(latency_ms)
+        self.wait_machine_quiet()
 
     def tag(self, prefix: str) -> str:
         self._tags += 1
@@ -796,6 +816,8 @@ def markdown(bench: Bench, summary: dict[str, Any], started: datetime, wall: flo
             f"- Warm-up orders that stalled on the lease race (see `step.busy`) were re-enqueued "
             f"by the benchmark instead of waiting for the sweeper: {bench.nudges} time(s). "
             "Measured runs are never touched.",
+            f"- Before each scenario the benchmark waited up to {a.wait_for_quiet:g} s for other "
+            "processes to use less than 0.2 core (`--wait-for-quiet`).",
             "- \"other processes\" CPU: the machine's busy time during the run minus our "
             "processes'; non-zero means something else (e.g. someone's test suite) shared the "
             "machine, and redis-server's figure then includes their use of it too.",
@@ -822,6 +844,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="worker.queued_stale_after_seconds (default: WorkerSettings')")
     parser.add_argument("--sweep-interval", type=float, default=1.0,
                         help="worker.sweep_interval_seconds (default: WorkerSettings')")
+    parser.add_argument("--wait-for-quiet", type=float, default=15.0,
+                        help="before each scenario, wait up to this many seconds for other "
+                             "processes on the machine to go quiet (0: don't)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "reports" / "pipeline.md"))
     args = parser.parse_args(argv)
     if args.runs is None:

@@ -203,7 +203,8 @@ class Cluster:
     def cli(self, *args: str) -> tuple[int, str]:
         import subprocess
         import sys
-        proc = subprocess.run([sys.executable, "-m", "workers.cli", *args], env=self.env,
+        proc = subprocess.run([sys.executable, "-m", "workers.cli", *args],
+                              env={**self.env, "COLUMNS": "200"},
                               capture_output=True, text=True, timeout=60, cwd=ROOT)
         return proc.returncode, proc.stdout + proc.stderr
 

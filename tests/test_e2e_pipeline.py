@@ -10,7 +10,7 @@ import pytest
 from celery import Celery
 
 from tests.conftest import REDIS_URL, Cluster, poll
-from tests.factories import customer, order, product_line, three_line_order
+from tests.factories import customer, order, three_line_order
 
 pytestmark = pytest.mark.e2e
 
@@ -220,3 +220,23 @@ def test_logs_carry_ids_but_no_secrets_or_personal_data(cluster: Cluster) -> Non
     for secret in ("demo-client-key", "demo-app-key", "demo-subscription-key", "shop-token",
                    "op-token", "Bearer ", "solveig@example.no", "Secretsen", "+4799988877"):
         assert secret not in logs, secret
+
+
+def test_dlq_cli_list_show_drop_and_replay_all(cluster: Cluster) -> None:
+    cluster.sim.fault(match="POST /SalesOrders/Complete", mode="status", status=400, count=3)
+    jobs = [accept(cluster, order(f"880{i}")) for i in range(3)]
+    assert [cluster.wait_final(j)["state"] for j in jobs] == ["dead"] * 3
+    code, listing = cluster.cli("dlq", "list")
+    assert code == 0 and "dead letters (3)" in listing and "create_draft" in listing
+    letters = cluster.operator("GET", "/v1/dead-letters").json()["items"]
+    code, shown = cluster.cli("dlq", "show", letters[0]["id"])
+    assert code == 0 and letters[0]["job_id"] in shown
+    code, _ = cluster.cli("dlq", "drop", letters[0]["id"])
+    assert code == 0
+    assert cluster.cli("dlq", "show", letters[0]["id"])[0] == 1
+    code, out = cluster.cli("dlq", "replay", "--all")
+    assert code == 0 and "replayed 2" in out
+    finals = {j: cluster.wait_final(j)["state"] for j in jobs}
+    assert finals[letters[0]["job_id"]] == "dead"  # dropped: stays dead
+    assert sorted(finals.values()) == ["dead", "done", "done"]
+    assert cluster.sim.count("SalesOrders") == 2

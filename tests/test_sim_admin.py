@@ -15,7 +15,13 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from simulators.admin import (
-    CALL_LOG_SIZE, AdminHandler, ConfigError, ConnectionDropped, SimAdmin, SimApp, parse_fault,
+    CALL_LOG_SIZE,
+    AdminHandler,
+    ConfigError,
+    ConnectionDropped,
+    SimAdmin,
+    SimApp,
+    parse_fault,
 )
 from simulators.testing import running
 

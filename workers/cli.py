@@ -139,7 +139,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     for (conn, state), n in sorted(counts.items()):
         table.add_row(conn, state, str(n))
     console.print(table)
-    dead, total = store.dead_letters(0, 1)
+    _, total = store.dead_letters(0, 1)
     console.print(f"dead letters: {total}")
     return 0
 
@@ -152,9 +152,9 @@ def cmd_dlq(args: argparse.Namespace) -> int:
             letters, total = store.dead_letters(0, 1000)
             table = Table("id", "connection", "order", "step", "kind", "reason", "message",
                           title=f"dead letters ({total})")
-            for l in letters:
-                table.add_row(l.id, l.connection, l.external_id, l.step, l.kind, l.reason,
-                              l.message[:80])
+            for letter in letters:
+                table.add_row(letter.id, letter.connection, letter.external_id, letter.step,
+                              letter.kind, letter.reason, letter.message[:80])
             console.print(table)
         elif args.action == "show":
             letter = store.dead_letter(_need_id(args))

@@ -69,7 +69,8 @@ def start_simulators(settings: Settings, env: dict[str, str]) -> list[Child]:
             console.print(f"simulator {erp}: using the one on port {port}")
             continue
         child = spawn(f"simulator-{erp}", ["simulate", erp], env)  # quiet: warnings only
-        wait_until(lambda: port_open(port), 20, f"the {erp} simulator", children=[child])
+        wait_until(lambda port=port: port_open(port), 20, f"the {erp} simulator",
+                   children=[child])
         started.append(child)
     return started
 

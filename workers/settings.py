@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from connectors.registry import CONNECTORS
 
@@ -38,7 +38,7 @@ class WorkerSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     pool: Literal["threads", "prefork", "solo"] = "threads"
     concurrency: int = Field(16, ge=1, le=512)
-    visibility_timeout_seconds: int = Field(300, ge=30)
+    visibility_timeout_seconds: int = Field(900, ge=30)
     # A running step whose heartbeat is older than this is assumed dead and re-enqueued.
     stale_after_seconds: float = Field(45.0, gt=0)
     # A queued job that nothing has started after this long is enqueued again.
@@ -91,6 +91,16 @@ class Settings(BaseModel):
     intake: IntakeSettings = Field(default_factory=IntakeSettings)
     connections: dict[str, ConnectionSettings] = Field(default_factory=dict)
     config_path: str | None = None
+
+    @model_validator(mode="after")
+    def _messages_never_outlive_visibility(self) -> Settings:
+        """A broker message held longer than the visibility timeout is delivered twice; our
+        steps never hold one past `stale_after` nor wait longer than the backoff cap in place."""
+        limit = self.worker.visibility_timeout_seconds
+        if limit <= max(self.worker.stale_after_seconds, self.retry.cap_seconds):
+            raise ValueError(f"worker.visibility_timeout_seconds ({limit}) must be above "
+                             f"worker.stale_after_seconds and retry.cap_seconds")
+        return self
 
     def connection(self, name: str) -> ConnectionSettings:
         try:
@@ -178,7 +188,3 @@ def redis_url_configured(env: dict[str, str] | None = None) -> bool:
 def child_environment(overrides: dict[str, str]) -> dict[str, str]:
     """The environment for a child process (worker, intake) we start, plus overrides."""
     return {**os.environ, **overrides}
-
-
-def log_to_terminal() -> bool:
-    return os.isatty(2)

@@ -153,7 +153,7 @@ class Store:
         if not keys:
             return {}
         raws = self.redis.mget([self.key("cache", connection, kind, k) for k in keys])
-        return {k: json.loads(r) for k, r in zip(keys, raws) if r}
+        return {k: json.loads(r) for k, r in zip(keys, raws, strict=True) if r}
 
     def cache_put(self, connection: str, kind: str, key: str, value: dict[str, Any],
                   ttl_seconds: int = 7 * 86_400) -> None:

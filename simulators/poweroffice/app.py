@@ -23,7 +23,13 @@ from simulators.poweroffice.context import Ctx, Route
 from simulators.poweroffice.listing import Query
 from simulators.poweroffice.options import PowerOfficeSimOptions, make_options
 from simulators.poweroffice.problems import (
-    ApiError, gateway_error, invalid_resource, problem, rate_limited, unauthorized, usual_error,
+    ApiError,
+    gateway_error,
+    invalid_resource,
+    problem,
+    rate_limited,
+    unauthorized,
+    usual_error,
 )
 from simulators.poweroffice.store import Store
 

@@ -19,7 +19,11 @@ from starlette.responses import Response
 
 from simulators.poweroffice.options import PowerOfficeSimOptions
 from simulators.poweroffice.problems import (
-    INVALID_SUBSCRIPTION_KEY, MISSING_SUBSCRIPTION_KEY, gateway_error, json_response, rate_limited,
+    INVALID_SUBSCRIPTION_KEY,
+    MISSING_SUBSCRIPTION_KEY,
+    gateway_error,
+    json_response,
+    rate_limited,
 )
 
 INVALID_CLIENT = {"error": "invalid_client",

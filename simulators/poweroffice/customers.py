@@ -9,11 +9,19 @@ from starlette.responses import Response
 
 from simulators.poweroffice.context import Ctx, Route
 from simulators.poweroffice.fields import (
-    apply_patch, check_types, read_object, read_patch, writable,
+    apply_patch,
+    check_types,
+    read_object,
+    read_patch,
+    writable,
 )
 from simulators.poweroffice.listing import after, in_ranges, list_response
 from simulators.poweroffice.problems import (
-    cast_error, conflict, json_response, not_found, validation,
+    cast_error,
+    conflict,
+    json_response,
+    not_found,
+    validation,
 )
 
 ENTITY = "Customer"

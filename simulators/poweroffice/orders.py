@@ -16,16 +16,28 @@ from starlette.responses import Response
 
 from simulators.poweroffice.context import Ctx, Route
 from simulators.poweroffice.fields import (
-    apply_patch, check_types, read_object, read_patch, writable,
+    apply_patch,
+    check_types,
+    read_object,
+    read_patch,
+    writable,
 )
 from simulators.poweroffice.listing import after, in_ranges, list_response, parse_uuid
 from simulators.poweroffice.options import SALES_ORDER_STATUSES
 from simulators.poweroffice.problems import (
-    ApiError, cast_error, json_response, not_found, validation,
+    ApiError,
+    cast_error,
+    json_response,
+    not_found,
+    validation,
 )
 from simulators.poweroffice.products import sales_account
 from simulators.poweroffice.store import (
-    DEFAULT_SALES_ACCOUNT, SALES_ACCOUNTS, cents, decimal, money,
+    DEFAULT_SALES_ACCOUNT,
+    SALES_ACCOUNTS,
+    cents,
+    decimal,
+    money,
 )
 
 ENTITY = "SalesOrder"

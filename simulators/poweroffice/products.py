@@ -9,14 +9,25 @@ from starlette.responses import Response
 
 from simulators.poweroffice.context import Ctx, Route
 from simulators.poweroffice.fields import (
-    apply_patch, check_types, read_object, read_patch, writable,
+    apply_patch,
+    check_types,
+    read_object,
+    read_patch,
+    writable,
 )
 from simulators.poweroffice.listing import after, list_response
 from simulators.poweroffice.problems import (
-    cast_error, conflict, json_response, not_found, validation,
+    cast_error,
+    conflict,
+    json_response,
+    not_found,
+    validation,
 )
 from simulators.poweroffice.store import (
-    DEFAULT_SALES_ACCOUNT, SALES_ACCOUNTS, SalesAccount, sales_account_by_id,
+    DEFAULT_SALES_ACCOUNT,
+    SALES_ACCOUNTS,
+    SalesAccount,
+    sales_account_by_id,
 )
 
 ENTITY = "Product"

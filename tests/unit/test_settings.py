@@ -48,3 +48,9 @@ def test_redis_url_override_from_environment() -> None:
     settings = parse_settings({"orderbridge": {"redis_url": "redis://a:1/0"}},
                               {"ORDERBRIDGE_REDIS_URL": "redis://127.0.0.1:6390/3"})
     assert settings.redis_url == "redis://127.0.0.1:6390/3"
+
+
+def test_visibility_timeout_must_exceed_the_longest_wait() -> None:
+    with pytest.raises(ConfigError, match="visibility_timeout_seconds"):
+        parse_settings({"orderbridge": {"worker": {"visibility_timeout_seconds": 300},
+                                        "retry": {"cap_seconds": 600}}}, {})
