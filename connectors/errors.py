@@ -3,7 +3,10 @@
     Exception
      └── ErpError                  anything an ERP call can fail with, classified
           ├── TransientError       the ERP did not act; safe to try again (connect errors,
-          │                        429, 502/503/504, a timeout on a read)
+          │    │                   429, 502/503/504, a timeout on a read)
+          │    ├── RateLimited     our request budget is used up until a known reset: wait,
+          │    │                   without counting an attempt
+          │    └── ConnectionBlocked  the connection needs an operator (re-consent): its jobs wait
           ├── AmbiguousError       a write may have been committed (read timeout or 500 on a
           │                        write, connection dropped after sending): look before writing
           └── PermanentError       repeating fails the same way (400/422, unknown article,
@@ -44,6 +47,16 @@ class ErpError(Exception):
 class TransientError(ErpError):
     """The ERP did not act; the same call may simply be made again."""
     kind = "transient"
+
+
+class RateLimited(TransientError):
+    """Our share of the ERP's request budget is used up until a known time. Waiting for it is
+    not a failure: it never counts as an attempt and never leads to a dead letter."""
+
+
+class ConnectionBlocked(TransientError):
+    """The connection itself cannot work until an operator acts (e.g. the ERP refused our
+    refresh token: re-consent is needed). Its jobs wait instead of dead-lettering one by one."""
 
 
 class AmbiguousError(ErpError):

@@ -2,7 +2,8 @@
 
 The client carries the cross-cutting parts so connectors stay about their ERP: timeouts, a hook
 that takes a slot of the shared request budget (and beats the step's heartbeat) before every
-request, and a hook that turns a 429 into a pause of the whole budget.
+request, and a hook that feeds every answer's rate-limit signals (429, Retry-After,
+`X-RateLimit-*`) back into that budget.
 """
 
 from __future__ import annotations
@@ -11,12 +12,11 @@ from typing import Callable, Generator, Protocol
 
 import httpx
 
-from connectors.errors import retry_after_seconds
 
 
 class Budget(Protocol):
     def take(self, on_wait: Callable[[], None] | None = None) -> None: ...
-    def pause(self, seconds: float) -> None: ...
+    def observe(self, response: httpx.Response) -> None: ...
 
 
 class TokenSource(Protocol):
@@ -37,8 +37,8 @@ def build_client(*, timeout: float, budget: Budget | None = None,
             budget.take(on_wait=heartbeat)
 
     def after_response(response: httpx.Response) -> None:
-        if response.status_code == 429 and budget:
-            budget.pause(retry_after_seconds(response) or 1.0)
+        if budget:
+            budget.observe(response)
 
     return httpx.Client(
         timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),

@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 from pydantic import BaseModel
 
+from connectors.exact import ExactConnector, ExactSettings
 from connectors.poweroffice import PowerOfficeConnector, PowerOfficeSettings
 
 
@@ -18,4 +19,5 @@ class ConnectorSpec:
 
 CONNECTORS: dict[str, ConnectorSpec] = {
     "poweroffice": ConnectorSpec(PowerOfficeSettings, PowerOfficeConnector),
+    "exact": ConnectorSpec(ExactSettings, ExactConnector),
 }

@@ -18,7 +18,14 @@ from datetime import timedelta
 import redis
 import structlog
 
-from connectors.errors import ErpError, StaleReference, TransientError, classify
+from connectors.errors import (
+    ConnectionBlocked,
+    ErpError,
+    RateLimited,
+    StaleReference,
+    TransientError,
+    classify,
+)
 from schemas.dead_letter import DeadLetter
 from schemas.job import ErrorInfo, Job, utcnow
 from tasks import retries
@@ -159,6 +166,8 @@ def _failed(store: Store, job: Job, step: str, error: ErpError, follow_up: list[
     record = job.step(step)
     info = ErrorInfo(kind=error.kind, message=error.message, erp_status=error.erp_status,
                      erp_response=error.erp_response)  # type: ignore[arg-type]
+    if isinstance(error, (RateLimited, ConnectionBlocked)):
+        return _wait_without_failing(store, job, step, error, info)
     if isinstance(error, StaleReference) and not record.result.get(f"refreshed_{error.what}"):
         return _refresh_and_resume(store, job, step, error, info, follow_up)
     decision = retries.decide(error, record.attempts, job.first_failure_at, utcnow(),
@@ -182,6 +191,23 @@ def _failed(store: Store, job: Job, step: str, error: ErpError, follow_up: list[
     log.error("dlq.added", dead_letter_id=letter.id, reason=decision.reason, kind=error.kind,
               error=error.message, erp_status=error.erp_status)
     return "dead"
+
+
+def _wait_without_failing(store: Store, job: Job, step: str, error: ErpError,
+                          info: ErrorInfo) -> str:
+    """Budget used up or connection blocked: come back later; no attempt counted, no dead
+    letter, however long it takes."""
+    record = job.step(step)
+    record.attempts -= 1
+    delay = max(1.0, error.retry_after or 60.0)
+    first_failure = job.first_failure_at
+    job.fail_attempt(step, info, utcnow() + timedelta(seconds=delay))
+    job.first_failure_at = first_failure
+    store.save_job(job)
+    store.set_due(job.job_id, time.time() + delay)
+    store.count("rate_limited_waits" if isinstance(error, RateLimited) else "blocked_waits")
+    log.info("step.waiting", reason=error.message, delay=round(delay, 2))
+    return "waiting"
 
 
 def _refresh_and_resume(store: Store, job: Job, step: str, error: StaleReference,

@@ -117,7 +117,8 @@ def create_draft(ctx: StepContext) -> StepOutcome:
     record.result["sending_at"] = utcnow().isoformat()
     ctx.save()
     customer_id = ctx.job.step("upsert_customer").result["customer_id"]
-    ref = ctx.connector.create_order(ctx.order, ctx.job.reference, customer_id)
+    product_ids = ctx.job.step("upsert_products").result.get("products", {})
+    ref = ctx.connector.create_order(ctx.order, ctx.job.reference, customer_id, product_ids)
     if ref.existed and not sent_before:
         return StepOutcome(result={"order_id": ref.id, "existed": True},
                            erp={"order_id": ref.id, "order_number": ref.number},

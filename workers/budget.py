@@ -1,11 +1,13 @@
-"""A request budget shared by every worker process, kept in Redis.
+"""A request budget shared by every worker process, kept in Redis and fed by the ERP's headers.
 
 Celery's `rate_limit` counts per worker process, so with four processes a "10/s" limit becomes
 40/s at the ERP. Here every outgoing request first takes a slot in a Redis sliding window named
-after what the ERP actually limits (PowerOffice: the subscription key). A 429's Retry-After
-pauses the whole budget, so one throttled answer slows every worker, not just the one that saw it.
-Long waits are not done in place: past `max_wait` the caller gets a TransientError and the step
-is rescheduled, so no message is held longer than the broker's visibility timeout.
+after what the ERP actually limits (PowerOffice: 10/s per subscription key; Exact: 60/min and
+5,000/day per division). The ERP's own answers correct it: a 429, a Retry-After, or
+`X-RateLimit-*` headers saying a window is used up pause the whole budget until the reset they
+name, and the daily remainder the ERP reports replaces our own count.
+Long waits are not done in place: past `max_wait` the caller gets `RateLimited` and the step is
+rescheduled for when the budget resets, without counting as a failed attempt.
 """
 
 from __future__ import annotations
@@ -14,73 +16,126 @@ import time
 import uuid
 from typing import Callable
 
+import httpx
 import redis
 
-from connectors.errors import TransientError
+from connectors.errors import RateLimited, retry_after_seconds
 
+# KEYS: window zset, pause key, day counter. ARGV: window ms, limit, member, day limit.
 _TAKE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local paused = tonumber(redis.call('GET', KEYS[2]) or '0')
 if paused > now then return paused - now end
+local day_limit = tonumber(ARGV[4])
+if day_limit > 0 then
+  local used = tonumber(redis.call('HGET', KEYS[3], 'used') or '0')
+  local reset = tonumber(redis.call('HGET', KEYS[3], 'reset') or '0')
+  if reset <= now then
+    used = 0
+    reset = (math.floor(now / 86400000) + 1) * 86400000
+    redis.call('HSET', KEYS[3], 'used', 0, 'reset', reset)
+  end
+  if used >= day_limit then return reset - now end
+end
 local window = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 if redis.call('ZCARD', KEYS[1]) < limit then
   redis.call('ZADD', KEYS[1], now, ARGV[3])
   redis.call('PEXPIRE', KEYS[1], window)
+  if day_limit > 0 then redis.call('HINCRBY', KEYS[3], 'used', 1) end
   return 0
 end
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return math.max(1, tonumber(oldest[2]) + window - now)
 """
 
-_PAUSE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local until_ms = now + tonumber(ARGV[1])
+_PAUSE_UNTIL = """
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+local until_ms = tonumber(ARGV[1])
 if until_ms > current then
-  redis.call('SET', KEYS[1], until_ms, 'PX', tonumber(ARGV[1]) + 1000)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  if until_ms > now then redis.call('SET', KEYS[1], until_ms, 'PX', until_ms - now + 1000) end
 end
 return until_ms
 """
 
 
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
 class RequestBudget:
-    """`limit` requests per `window_seconds`, across all processes, for one ERP rate key."""
+    """`limit` requests per `window_seconds` (and optionally `day_limit` per UTC day), shared by
+    all processes that use the same `name` (the ERP's rate key)."""
 
     def __init__(self, client: redis.Redis, name: str, limit: int, window_seconds: float = 1.0,
-                 max_wait: float = 20.0, sleep: Callable[[float], None] = time.sleep) -> None:
+                 day_limit: int = 0, max_wait: float = 20.0,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.limit = max(1, int(limit))
         self.window_ms = int(window_seconds * 1000)
+        self.day_limit = max(0, int(day_limit))
         self.max_wait = max_wait
-        self._keys = [f"ob:budget:{name}", f"ob:budget:{name}:pause"]
+        self.redis = client
+        self._keys = [f"ob:budget:{name}", f"ob:budget:{name}:pause", f"ob:budget:{name}:day"]
         self._take = client.register_script(_TAKE)
-        self._pause = client.register_script(_PAUSE)
+        self._pause_until = client.register_script(_PAUSE_UNTIL)
         self._sleep = sleep
 
     def try_take(self) -> float:
         """Take one slot if free; else return the seconds until one may be free."""
-        wait_ms = self._take(keys=self._keys,
-                             args=[self.window_ms, self.limit, uuid.uuid4().hex])
+        wait_ms = self._take(keys=self._keys, args=[self.window_ms, self.limit,
+                                                    uuid.uuid4().hex, self.day_limit])
         return int(wait_ms) / 1000.0
 
     def take(self, on_wait: Callable[[], None] | None = None) -> None:
-        """Block until a slot is ours, or raise TransientError when that would take too long."""
+        """Block until a slot is ours, or raise RateLimited when that would take too long."""
         waited = 0.0
         while True:
             wait = self.try_take()
             if wait <= 0:
                 return
             if waited + wait > self.max_wait:
-                raise TransientError(f"request budget exhausted; next slot in {wait:.1f}s",
-                                     retry_after=wait)
+                raise RateLimited(f"request budget used up; next slot in {wait:.1f}s",
+                                  retry_after=wait)
             if on_wait:
                 on_wait()
             self._sleep(min(wait, 1.0))
             waited += min(wait, 1.0)
 
     def pause(self, seconds: float) -> None:
-        """Stop every worker from calling this ERP key for `seconds` (after a 429)."""
-        self._pause(keys=[self._keys[1]], args=[max(1, int(seconds * 1000))])
+        """Stop every worker from calling this ERP key for `seconds`."""
+        self.pause_until_ms(now_ms() + max(1, int(seconds * 1000)))
+
+    def pause_until_ms(self, until_ms: int) -> None:
+        self._pause_until(keys=[self._keys[1]], args=[int(until_ms)])
+
+    def observe(self, response: httpx.Response) -> None:
+        """Learn from the ERP's answer: 429s, Retry-After and `X-RateLimit-*` headers."""
+        headers = response.headers
+        minutely_left = _int(headers.get("X-RateLimit-Minutely-Remaining"))
+        minutely_reset = _int(headers.get("X-RateLimit-Minutely-Reset"))
+        daily_left = _int(headers.get("X-RateLimit-Remaining"))
+        daily_reset = _int(headers.get("X-RateLimit-Reset"))
+        if daily_left is not None and daily_reset is not None and self.day_limit:
+            used = max(0, self.day_limit - daily_left)
+            self.redis.hset(self._keys[2], mapping={"used": used, "reset": daily_reset})
+        if minutely_left == 0 and minutely_reset:
+            self.pause_until_ms(minutely_reset)
+        if daily_left == 0 and daily_reset:
+            self.pause_until_ms(daily_reset)
+        if response.status_code == 429:
+            resets = [r for r in (minutely_reset, daily_reset) if r]
+            if resets:
+                self.pause_until_ms(max(resets))
+            else:
+                self.pause(retry_after_seconds(response) or 1.0)
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None

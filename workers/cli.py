@@ -122,6 +122,23 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_connect(args: argparse.Namespace) -> int:
+    """Give orderbridge its first (or a fresh) OAuth grant for a connection (Exact Online)."""
+    from workers import runtime
+    from workers.consent import ConsentError, connect
+    _settings().connection(args.connection)
+    try:
+        message = connect(runtime.connector(args.connection), code=args.code, auto=args.auto,
+                          ask=lambda url: console.input(
+                              f"Open this URL, consent, and paste the URL you were sent to "
+                              f"(or the code):\n{url}\n> "))
+    except ConsentError as exc:
+        console.print(f"[red]{exc}[/red]")
+        return 1
+    console.print(message)
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from workers import runtime
     store = runtime.store()
@@ -213,6 +230,12 @@ def build_parser() -> argparse.ArgumentParser:
     enqueue.add_argument("--connection", required=True)
     enqueue.add_argument("file")
     enqueue.set_defaults(func=cmd_enqueue)
+    connect = sub.add_parser("connect", help="OAuth consent for a connection (Exact Online)")
+    connect.add_argument("connection")
+    connect.add_argument("--code", help="the authorization code (or the whole redirect URL)")
+    connect.add_argument("--auto", action="store_true",
+                         help="follow the authorize URL without a browser (simulators)")
+    connect.set_defaults(func=cmd_connect)
     status = sub.add_parser("status", help="a job, or a summary of all jobs")
     status.add_argument("job_id", nargs="?")
     status.set_defaults(func=cmd_status)

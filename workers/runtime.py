@@ -49,13 +49,16 @@ def reset_heartbeat(token: contextvars.Token[Any]) -> None:
 
 
 def budget_for(connection_name: str) -> RequestBudget:
+    """The shared budget of the ERP key this connection uses (the connector says which key
+    and what limits; the connection may lower the per-window count)."""
     conn = get_settings().connection(connection_name)
     erp_settings: Any = conn.erp_settings
-    rate = conn.requests_per_second or getattr(erp_settings, "requests_per_second", 10.0)
-    key = erp_settings.budget_key() if hasattr(erp_settings, "budget_key") else conn.name
-    # 10% more than a second: requests reach the ERP a few ms after they take their slot, and
-    # the ERP's window must never see an 11th.
-    return RequestBudget(store().redis, key, limit=max(1, round(rate)), window_seconds=1.1)
+    limit, window, day_limit = erp_settings.rate_limits()
+    if conn.requests_per_second:
+        # The window carries a little slack (e.g. 1.1 s for "per second"); not the count.
+        limit = max(1, int(conn.requests_per_second * max(1.0, window - 0.1)))
+    return RequestBudget(store().redis, erp_settings.budget_key(), limit=limit,
+                         window_seconds=window, day_limit=day_limit)
 
 
 def connector(connection_name: str) -> Any:

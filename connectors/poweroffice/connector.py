@@ -108,7 +108,9 @@ class PowerOfficeConnector:
                 return OrderRef(str(invoice["Id"]), _str(invoice.get("OrderNo")), existed=True)
         return None
 
-    def create_order(self, order: Order, reference: str, customer_id: str) -> OrderRef:
+    def create_order(self, order: Order, reference: str, customer_id: str,
+                     product_ids: dict[str, str] | None = None) -> OrderRef:
+        """Lines name articles by code (Go resolves them), so `product_ids` is not needed."""
         payload = mapping.sales_order_payload(order, reference, customer_id, self.settings)
         response = self._request("POST", "/SalesOrders/Complete", json=payload)
         existing_id = _already_in_use(response)

@@ -25,6 +25,11 @@ class PowerOfficeSettings(BaseModel):
     product_batch_size: int = Field(50, ge=1, le=500)
     requests_per_second: float = 10.0
 
+    def rate_limits(self) -> tuple[int, float, int]:
+        """(requests, per seconds, per day): 10/s per key; 10% slack on the window because
+        requests reach Go a few ms after they take their slot."""
+        return max(1, round(self.requests_per_second)), 1.1, 0
+
     def budget_key(self) -> str:
         """PowerOffice limits per subscription key, shared by all client keys using it."""
         digest = hashlib.sha256(self.subscription_key.get_secret_value().encode()).hexdigest()

@@ -88,9 +88,26 @@ def test_budget_pause_stops_everyone(client: redis.Redis) -> None:
     assert 1.0 < budget.try_take() <= 2.0
 
 
-def test_budget_too_long_a_wait_is_transient(client: redis.Redis) -> None:
-    from connectors.errors import TransientError
+def test_budget_too_long_a_wait_is_rate_limited(client: redis.Redis) -> None:
+    from connectors.errors import RateLimited
     budget = RequestBudget(client, "w", limit=1, window_seconds=60, max_wait=0.5)
     budget.take()
-    with pytest.raises(TransientError):
+    with pytest.raises(RateLimited) as caught:
         budget.take()
+    assert 55 < caught.value.retry_after <= 60
+
+
+def test_day_limit_and_header_feedback(client: redis.Redis) -> None:
+    import httpx
+    budget = RequestBudget(client, "d", limit=100, window_seconds=60, day_limit=3)
+    assert [budget.try_take() == 0 for _ in range(4)] == [True, True, True, False]
+    # The ERP says 10 calls are left today: its count replaces ours
+    reset = int(time.time() * 1000) + 3_600_000
+    budget.observe(httpx.Response(200, headers={"X-RateLimit-Remaining": "2",
+                                                "X-RateLimit-Reset": str(reset)}))
+    assert budget.try_take() == 0
+    # A 429 naming the minutely reset pauses everyone until then
+    minute_reset = int(time.time() * 1000) + 5_000
+    budget.observe(httpx.Response(429, headers={"X-RateLimit-Minutely-Remaining": "0",
+                                                "X-RateLimit-Minutely-Reset": str(minute_reset)}))
+    assert 3.0 < budget.try_take() <= 5.0

@@ -1,0 +1,146 @@
+"""The Exact Online connector: accounts, items, and the four kinds of sales document.
+
+Exact has no unique external reference, so duplicates are ours to prevent: before creating, the
+document's endpoint is searched for our reference in `YourRef` (quoted, so a reference with quotes
+or OData keywords matches only itself). Items are looked up 25 per call with an `or` chain and
+never created: a missing SKU is a permanent error naming it. Calls are counted against the
+division's 60/min and 5,000/day budget by the HTTP client the pipeline hands us.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from connectors.base import InvoiceState, OrderRef, ProductSpec, TokenStore
+from connectors.errors import PermanentError, check
+from connectors.exact import mapping, odata
+from connectors.exact.auth import ExactTokens
+from connectors.exact.settings import ExactSettings
+from connectors.http import BearerAuth
+from schemas.order import Customer, Order
+
+# send_as → (endpoint, id field, number field)
+DOCUMENTS = {
+    "order": ("salesorder/SalesOrders", "OrderID", "OrderNumber"),
+    "invoice": ("salesinvoice/SalesInvoices", "InvoiceID", "InvoiceNumber"),
+    "direct_invoice": ("salesinvoice/SalesInvoices", "InvoiceID", "InvoiceNumber"),
+    "sales_entry": ("salesentry/SalesEntries", "EntryID", "EntryNumber"),
+}
+PROCESSED = 50
+
+
+class ExactConnector:
+    def __init__(self, settings: ExactSettings, client: httpx.Client, tokens: TokenStore) -> None:
+        self.settings = settings
+        self.client = client
+        self.tokens = ExactTokens(settings, client, tokens)
+        self.auth = BearerAuth(self.tokens)
+        self._gl_account: str | None = None
+
+    # --- plumbing -----------------------------------------------------------------------------
+    def _get(self, path: str, params: dict[str, Any]) -> httpx.Response:
+        return check(self.client.get(f"{self.settings.api}/{path}", params=params,
+                                     auth=self.auth, headers={"Accept": "application/json"}))
+
+    def _post(self, path: str, body: dict[str, Any]) -> httpx.Response:
+        return check(self.client.post(f"{self.settings.api}/{path}", json=body, auth=self.auth,
+                                      headers={"Accept": "application/json",
+                                               "Prefer": "return=representation"}))
+
+    def _first(self, path: str, filter_: str, select: str) -> dict[str, Any] | None:
+        rows = odata.results(self._get(path, {"$filter": filter_, "$select": select,
+                                              "$top": "1"}))
+        return rows[0] if rows else None
+
+    # --- customers ----------------------------------------------------------------------------
+    def upsert_customer(self, customer: Customer, key: str) -> str:
+        found = self._first("crm/Accounts", self._account_filter(customer), "ID,Code,Name,Email")
+        if found:
+            return str(found["ID"])
+        account = odata.entity(self._post("crm/Accounts",
+                                          mapping.account_payload(customer, self.settings)))
+        contact = mapping.contact_payload(customer, str(account["ID"]))
+        if contact:
+            self._post("crm/Contacts", contact)
+        return str(account["ID"])
+
+    def _account_filter(self, customer: Customer) -> str:
+        if self.settings.match_customers_by == "code" and customer.external_id:
+            return odata.eq("Code", mapping.padded_code(customer.external_id))
+        if customer.email:
+            return odata.eq("Email", customer.email)
+        return odata.eq("Name", customer.display_name)
+
+    # --- items --------------------------------------------------------------------------------
+    def products_for(self, order: Order) -> list[ProductSpec]:
+        return mapping.item_specs(order, self.settings)
+
+    def upsert_products(self, specs: list[ProductSpec]) -> dict[str, str]:
+        """Look the SKUs up, 25 per call; Exact items are master data we do not create."""
+        skus = list(dict.fromkeys(spec.sku for spec in specs))
+        found: dict[str, str] = {}
+        size = self.settings.items_per_lookup
+        for start in range(0, len(skus), size):
+            batch = skus[start:start + size]
+            rows = odata.results(self._get("logistics/Items", {
+                "$filter": odata.any_of("Code", batch), "$select": "ID,Code,Description"}))
+            found.update({str(r["Code"]): str(r["ID"]) for r in rows if r.get("Code") in batch})
+        missing = [sku for sku in skus if sku not in found]
+        if missing:
+            raise PermanentError(f"unknown item(s) in Exact Online: {', '.join(missing)} "
+                                 f"(create the item, then replay)")
+        return found
+
+    # --- documents ----------------------------------------------------------------------------
+    def find_order(self, reference: str, since: datetime | None) -> OrderRef | None:
+        path, id_field, number_field = DOCUMENTS[self.settings.send_as]
+        row = self._first(path, odata.eq("YourRef", reference), f"{id_field},{number_field}")
+        if row is None:
+            return None
+        return OrderRef(str(row[id_field]), _str(row.get(number_field)), existed=True)
+
+    def create_order(self, order: Order, reference: str, customer_id: str,
+                     product_ids: dict[str, str] | None = None) -> OrderRef:
+        path, id_field, number_field = DOCUMENTS[self.settings.send_as]
+        gl = self._revenue_account() if self.settings.send_as == "sales_entry" else None
+        payload = mapping.document_payload(order, reference, customer_id, product_ids or {}, gl,
+                                           self.settings)
+        created = odata.entity(self._post(path, {k: v for k, v in payload.items()
+                                                 if v is not None}))
+        return OrderRef(str(created[id_field]), _str(created.get(number_field)))
+
+    def _revenue_account(self) -> str:
+        if self._gl_account is None:
+            row = self._first("financial/GLAccounts",
+                              odata.eq("Code", self.settings.revenue_gl_account), "ID,Code")
+            if row is None:
+                raise PermanentError(f"revenue GL account {self.settings.revenue_gl_account} "
+                                     f"not found in Exact Online")
+            self._gl_account = str(row["ID"])
+        return self._gl_account
+
+    # --- invoicing ----------------------------------------------------------------------------
+    def send_invoice(self, order_id: str, email: str | None) -> None:
+        self._invoices_only()
+        self._post("salesinvoice/PrintedSalesInvoices",
+                   {"InvoiceID": order_id, "SendEmailToCustomer": bool(email)})
+
+    def invoice_state(self, order_id: str) -> InvoiceState:
+        self._invoices_only()
+        row = odata.entity(self._get(f"salesinvoice/SalesInvoices(guid'{order_id}')",
+                                     {"$select": "InvoiceID,Status,InvoiceNumber"}))
+        if int(row.get("Status") or 0) >= PROCESSED:
+            return InvoiceState("sent", invoice_number=_str(row.get("InvoiceNumber")))
+        return InvoiceState("not_requested")
+
+    def _invoices_only(self) -> None:
+        if self.settings.send_as not in ("invoice", "direct_invoice"):
+            raise PermanentError(f"sending invoices needs send_as = invoice or direct_invoice "
+                                 f"(this connection sends {self.settings.send_as})")
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
