@@ -212,7 +212,6 @@ class Bench:
         self.sim: httpx.Client | None = None
         self.intake_url = f"http://127.0.0.1:{self.intake_port}"
         self.env: dict[str, str] = {}
-        self.bare: Child | None = None
         self.results: list[RunResult] = []
         self._tags = 0
         self.nudges = 0
@@ -253,21 +252,28 @@ class Bench:
         self.children.append(intake)
         self.intake = intake
         wait_until(lambda: port_open(self.intake_port), 30, "the intake", children=[intake])
-        self.start_bare_worker()
+        self.start_bare_workers()
 
-    def start_bare_worker(self) -> None:
-        log = open(self.tmp / "bare_worker.log", "ab")
+    def start_bare_workers(self) -> None:
+        """As many bare Celery workers as pipeline workers, same pool and concurrency."""
         env = {**os.environ, "BENCH_REDIS_URL": REDIS_URL}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "bench.bare_chain", "worker", "-P", "threads",
-             "-c", str(self.args.concurrency), "-Q", "bench-bare", "--without-mingle",
-             "--without-gossip", "--loglevel", "WARNING", "-n", f"bench-bare-{os.getpid()}@%h"],
-            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True)
-        self.bare = Child("bare-worker", proc, log)
-        self.children.append(self.bare)
-        wait_until(lambda: bool(self.redis.exists(f"bench:bare:worker:{proc.pid}")), 60,
-                   "the bare Celery worker to be ready", children=[self.bare])
+        started: list[Child] = []
+        for index in range(self.args.workers):
+            name = f"bare-worker{index}"
+            log = open(self.tmp / f"{name}.log", "ab")
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "bench.bare_chain", "worker", "-P",
+                 "threads", "-c", str(self.args.concurrency), "-Q", "bench-bare",
+                 "--without-mingle", "--without-gossip", "--loglevel", "WARNING",
+                 "-n", f"bench-bare-{os.getpid()}-{index}@%h"],
+                env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True)
+            child = Child(name, proc, log)
+            self.children.append(child)
+            started.append(child)
+        for child in started:
+            wait_until(lambda: bool(self.redis.exists(f"bench:bare:worker:{child.proc.pid}")),
+                       60, f"{child.name} to be ready", children=[child])
 
     def stop(self) -> None:
         if self.sim is not None:
@@ -804,8 +810,8 @@ def markdown(bench: Bench, summary: dict[str, Any], started: datetime, wall: flo
             "(end to end, so it includes intake time, which overlaps with processing).",
             f"- Added latency for the slow scenario: {a.latency_ms} ms on every simulator call "
             "(`POST /_sim/latency`).",
-            f"- Bare chain: `bench/bare_chain.py`, one `celery worker -P threads -c "
-            f"{a.concurrency}` on queue `bench-bare` of the same Redis database; acks late, "
+            f"- Bare chain: `bench/bare_chain.py`, {a.workers} `celery worker -P threads -c "
+            f"{a.concurrency}` process(es) on queue `bench-bare` of the same Redis database; acks late, "
             "prefetch 1, JSON, no result backend, no task events (the pipeline worker runs with "
             "`-E` and sent events); chains of 5 immutable `bench.noop` signatures, the fifth "
             f"counting finished chains; sent by {a.posters} threads; timed from the first send to "
@@ -844,7 +850,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="worker.queued_stale_after_seconds (default: WorkerSettings')")
     parser.add_argument("--sweep-interval", type=float, default=1.0,
                         help="worker.sweep_interval_seconds (default: WorkerSettings')")
-    parser.add_argument("--wait-for-quiet", type=float, default=15.0,
+    parser.add_argument("--wait-for-quiet", type=float, default=10.0,
                         help="before each scenario, wait up to this many seconds for other "
                              "processes on the machine to go quiet (0: don't)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "reports" / "pipeline.md"))
@@ -864,11 +870,13 @@ def main(argv: list[str] | None = None) -> int:
     started = datetime.now(timezone.utc)
     t0 = time.monotonic()
     bench = Bench(args)
-    # SIGTERM behaves like Ctrl-C, so the finally below stops every child either way.
+    # SIGTERM behaves like Ctrl-C, so the finally below stops every child either way. SIGINT is
+    # set explicitly too: a shell starts background jobs with it ignored.
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     interrupted = False
     try:
-        console.print(f"starting simulator, {args.workers} worker(s), intake, bare worker "
+        console.print(f"starting simulator, {args.workers} worker(s), intake, bare worker(s) "
                       f"(logs in {bench.tmp})")
         bench.start()
         bench.warm_up()
@@ -876,6 +884,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.print("[red]interrupted[/red]")
         interrupted = True
+        bench.failures.append("interrupted (partial results)")
     except Exception as exc:
         bench.failures.append(f"aborted: {type(exc).__name__}: {exc}")
         console.print(f"[red]aborted: {exc}[/red]")
@@ -890,7 +899,9 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(report, encoding="utf-8")
     console.print(f"report written to {out}")
-    if bench.failures or interrupted:
+    if interrupted:
+        return 130
+    if bench.failures:
         return 2
     return 0 if all(passed for *_, passed in summary["checks"]) else 1
 

@@ -12,10 +12,12 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp
 
+from simulators.exact import create_app as create_exact
 from simulators.poweroffice import create_app as create_poweroffice
 
 SIMULATORS: dict[str, tuple[Callable[..., ASGIApp], int]] = {
     "poweroffice": (create_poweroffice, 18081),
+    "exact": (create_exact, 18082),
 }
 
 

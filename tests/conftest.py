@@ -48,6 +48,10 @@ send_poll_seconds = 2
 [orderbridge.intake]
 port = {intake_port}
 
+{connection}
+"""
+
+POWEROFFICE_CONNECTION = """
 [connections.shop]
 erp = "poweroffice"
 api_token = "{shop_token}"
@@ -131,16 +135,19 @@ class Simulator:
                                                      **kwargs))
 
 
+def start_simulator(erp: str, log_dir: Path) -> Simulator:
+    port = free_port()
+    child = spawn(f"simulator-{erp}", ["simulate", erp, "--port", str(port)],
+                  dict(os.environ), str(log_dir / f"{erp}.log"))
+    wait_until(lambda: port_open(port), 20, f"the {erp} simulator", children=[child])
+    return Simulator(child, port)
+
+
 @pytest.fixture(scope="session")
 def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
-    port = free_port()
-    log = tmp_path_factory.mktemp("sim") / "simulator.log"
-    child = spawn("simulator", ["simulate", "poweroffice", "--port", str(port)],
-                  dict(os.environ), str(log))
-    wait_until(lambda: port_open(port), 20, "the simulator", children=[child])
-    sim = Simulator(child, port)
+    sim = start_simulator("poweroffice", tmp_path_factory.mktemp("sim"))
     yield sim
-    child.stop()
+    sim.child.stop()
 
 
 @pytest.fixture
@@ -159,6 +166,7 @@ class Cluster:
                   "retry_window": 60, "concurrency": 8, "pool": "threads", "stale_after": 6, "send_invoice": "false",
                   "shop_token": SHOP_TOKEN, "sim_port": sim.port, "intake_port": self.intake_port}
         values.update(options)
+        values["connection"] = values.get("connection", POWEROFFICE_CONNECTION).format(**values)
         self.config = tmp / "orderbridge.toml"
         self.config.write_text(CONFIG.format(**values))
         self.env = {**os.environ, "ORDERBRIDGE_CONFIG": str(self.config),

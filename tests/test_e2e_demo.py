@@ -19,7 +19,7 @@ def test_make_demo_without_redis_prints_the_outcome_table() -> None:
               "! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && "
               "make demo")
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERBRIDGE_")}
-    env["COLUMNS"] = "160"
+    env["COLUMNS"] = "250"
     proc = subprocess.run(["unshare", "--net", "sh", "-c", script], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
     out = proc.stdout + proc.stderr
@@ -29,3 +29,5 @@ def test_make_demo_without_redis_prints_the_outcome_table() -> None:
     assert out.count(" done ") >= 10, out[-3000:]
     assert "dead letter at upsert_products: no sales account configured for VAT rate 0.1" in out
     assert "sent twice: 2nd answered 200, same job" in out
+    assert "unknown item(s) in Exact Online: NOT-IN-EXACT" in out
+    assert "demo-exact" in out

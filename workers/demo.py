@@ -81,8 +81,6 @@ def run_demo(orders: int = 24) -> int:
         console.print("[red]no connections configured[/red] (ORDERBRIDGE_CONFIG="
                       "orderbridge.example.toml)")
         return 2
-    connection = next(iter(settings.connections))
-    conn = settings.connections[connection]
     children: list[Child] = []
     with redis_environment() as env:
         try:
@@ -100,47 +98,75 @@ def run_demo(orders: int = 24) -> int:
             wait_until(lambda: any(store.redis.exists(f"ob:worker:{c.proc.pid}")
                                    for c in children if c.name == "worker"), 60, "the worker",
                        children=children)
-            return _send_and_show(settings, store, connection,
-                                  conn.api_token.get_secret_value() if conn.api_token else "",
-                                  orders)
+            for name in settings.connections:
+                _prepare(settings, name, env, logs)
+            return _send_and_show(settings, store, orders)
         finally:
             stop_all(children)
 
 
-def _send_and_show(settings: Settings, store: Store, connection: str, token: str,
-                   count: int) -> int:
+def _prepare(settings: Settings, connection: str, env: dict[str, str], logs: str) -> None:
+    """Set the scene in each ERP simulator: a short outage, consent, master data."""
+    erp, url = settings.connections[connection].erp, _simulator_url(settings, connection)
+    if not url:
+        return
+    if erp == "poweroffice":  # the second order's draft fails twice, then works
+        httpx.post(f"{url}/_sim/faults", json={"match": "POST /SalesOrders/Complete",
+                                               "mode": "status", "status": 503, "count": 2})
+    elif erp == "exact":  # OAuth consent (the simulator consents at once) and the items
+        consent = spawn("connect", ["connect", connection, "--auto"], env, f"{logs}/connect.log")
+        consent.proc.wait(timeout=60)
+        shipping = getattr(settings.connections[connection].erp_settings, "shipping_item_code",
+                           None)
+        for code in [a[0] for a in ARTICLES] + ([shipping] if shipping else []):
+            httpx.post(f"{url}/_sim/items", json={"Code": code, "Description": code})
+
+
+def _send_and_show(settings: Settings, store: Store, count: int) -> int:
     run = datetime.now(timezone.utc).strftime("D%H%M%S")
-    intake = httpx.Client(base_url=f"http://127.0.0.1:{settings.intake.port}", timeout=10,
-                          headers={"Authorization": f"Bearer {token}"})
-    erp_url = _simulator_url(settings, connection)
-    if erp_url:  # show a short ERP outage: the second order's draft fails twice, then works
-        httpx.post(f"{erp_url}/_sim/faults", json={"match": "POST /SalesOrders/Complete",
-                                                   "mode": "status", "status": 503, "count": 2})
-    orders = sample_orders(run, max(4, count))
-    job_ids: dict[str, str] = {}
-    notes: dict[str, str] = {}
+    plans = []
+    for index, name in enumerate(settings.connections):
+        orders = sample_orders(f"{run}{index}", max(4, count if index == 0 else 6))
+        if settings.connections[name].erp == "exact":  # an item Exact does not know
+            orders[-1]["lines"][0].update(sku="NOT-IN-EXACT", vat_rate="0.15")
+        token = settings.connections[name].api_token
+        plans.append((name, token.get_secret_value() if token else "", orders))
+    job_ids: dict[tuple[str, str], str] = {}
+    notes: dict[tuple[str, str], str] = {}
+    intake = httpx.Client(base_url=f"http://127.0.0.1:{settings.intake.port}", timeout=10)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console) as progress:
-        sent = progress.add_task("orders sent", total=len(orders) + 1)
-        for order in orders:
-            response = intake.post(f"/v1/connections/{connection}/orders", json=order)
-            job_ids[order["external_id"]] = response.json().get("job_id", "")
-            progress.advance(sent)
-        again = intake.post(f"/v1/connections/{connection}/orders", json=orders[0])
-        notes[orders[0]["external_id"]] = f"sent twice: 2nd answered {again.status_code}, same job"
+        sent = progress.add_task("orders sent", total=sum(len(p[2]) for p in plans) + 1)
+        for name, token, orders in plans:
+            auth = {"Authorization": f"Bearer {token}"}
+            for order in orders:
+                response = intake.post(f"/v1/connections/{name}/orders", json=order, headers=auth)
+                job_ids[(name, order["external_id"])] = response.json().get("job_id", "")
+                progress.advance(sent)
+        name, token, orders = plans[0]
+        again = intake.post(f"/v1/connections/{name}/orders", json=orders[0],
+                            headers={"Authorization": f"Bearer {token}"})
+        notes[(name, orders[0]["external_id"])] = \
+            f"sent twice: 2nd answered {again.status_code}, same job"
         progress.advance(sent)
-        finished = progress.add_task("orders finished", total=len(job_ids))
-        deadline = time.monotonic() + 120
-        jobs: dict[str, Job] = {}
-        while time.monotonic() < deadline:
-            jobs = {ref: j for ref, jid in job_ids.items() if (j := store.load_job(jid))}
-            done = sum(1 for j in jobs.values() if j.is_final)
-            progress.update(finished, completed=done)
-            if done == len(job_ids):
-                break
-            time.sleep(0.2)
-    _show(jobs, notes, erp_url)
+        jobs = _wait_for(store, job_ids, progress)
+    _show(settings, jobs, notes)
     return 0 if all(j.is_final for j in jobs.values()) else 1
+
+
+def _wait_for(store: Store, job_ids: dict[tuple[str, str], str], progress: Progress
+              ) -> dict[tuple[str, str], Job]:
+    finished = progress.add_task("orders finished", total=len(job_ids))
+    deadline = time.monotonic() + 120
+    jobs: dict[tuple[str, str], Job] = {}
+    while time.monotonic() < deadline:
+        jobs = {key: j for key, jid in job_ids.items() if (j := store.load_job(jid))}
+        done = sum(1 for j in jobs.values() if j.is_final)
+        progress.update(finished, completed=done)
+        if done == len(job_ids):
+            break
+        time.sleep(0.2)
+    return jobs
 
 
 def _simulator_url(settings: Settings, connection: str) -> str | None:
@@ -148,17 +174,20 @@ def _simulator_url(settings: Settings, connection: str) -> str | None:
     return f"http://127.0.0.1:{SIMULATORS[erp][1]}" if erp in SIMULATORS else None
 
 
-def _show(jobs: dict[str, Job], notes: dict[str, str], erp_url: str | None) -> None:
-    table = Table("order", "state", "ERP order", "invoice", "attempts", "note",
+def _show(settings: Settings, jobs: dict[tuple[str, str], Job],
+          notes: dict[tuple[str, str], str]) -> None:
+    table = Table("connection", "order", "state", "ERP document", "invoice", "attempts", "note",
                   title="orderbridge demo: outcome")
-    for ref, job in jobs.items():
+    for key, job in jobs.items():
         attempts = sum(s.attempts for s in job.steps)
-        table.add_row(*_row(ref, job, notes.get(ref, ""), attempts))
+        table.add_row(key[0], *_row(key[1], job, notes.get(key, ""), attempts))
     console.print(table)
-    if erp_url:
-        state = httpx.get(f"{erp_url}/_sim/state").json()
-        console.print("ERP simulator now holds: " + ", ".join(
-            f"{len(v)} {k}" for k, v in state.items()))
+    for name in settings.connections:
+        url = _simulator_url(settings, name)
+        if url:
+            state = httpx.get(f"{url}/_sim/state").json()
+            console.print(f"{settings.connections[name].erp} simulator now holds: " + ", ".join(
+                f"{len(v)} {k}" for k, v in state.items()))
     console.print("Dead letters: `orderbridge dlq list`, `orderbridge dlq show ID`, "
                   "`orderbridge dlq replay ID`.")
 
@@ -172,5 +201,6 @@ def _row(ref: str, job: Job, note: str, attempts: int) -> tuple[str, ...]:
     if job.state == "dead" and failed and failed.last_error:
         note = f"dead letter at {failed.name}: {failed.last_error.message}"
     style = {"done": "green", "duplicate": "yellow", "dead": "red"}.get(job.state, "white")
-    return (ref, f"[{style}]{job.state}[/{style}]", str(job.erp.get("order_number") or ""),
+    document = job.erp.get("order_number") or str(job.erp.get("order_id") or "")[:8]
+    return (ref, f"[{style}]{job.state}[/{style}]", str(document),
             str(job.erp.get("invoice_number") or ""), str(attempts), note)

@@ -69,7 +69,7 @@ class ExactTokens:
     def get(self) -> str:
         pair = self.load()
         if pair and pair.blocked:
-            raise ConnectionBlocked(pair.blocked, retry_after=60)
+            raise ConnectionBlocked(pair.blocked, retry_after=15)
         if pair and time.time() < pair.expires_at - self.settings.refresh_margin_seconds:
             return pair.access_token
         return self.refresh(stale=pair.access_token if pair else None)
@@ -78,7 +78,7 @@ class ExactTokens:
         with self.store.locked("token", self.name, timeout=60, wait=60):
             pair = self.load()
             if pair and pair.blocked:
-                raise ConnectionBlocked(pair.blocked, retry_after=60)
+                raise ConnectionBlocked(pair.blocked, retry_after=15)
             if pair and pair.access_token != stale and \
                     time.time() < pair.expires_at - self.settings.refresh_margin_seconds:
                 return pair.access_token  # another worker refreshed while we waited
@@ -87,7 +87,7 @@ class ExactTokens:
                 if self.settings.refresh_token else None)
             if not refresh_token:
                 raise ConnectionBlocked(self._consent_message("no refresh token yet"),
-                                        retry_after=60)
+                                        retry_after=15)
             return self._redeem({"grant_type": "refresh_token",
                                  "refresh_token": refresh_token}).access_token
 
@@ -131,7 +131,7 @@ class ExactTokens:
         pair.blocked = message
         self.save(pair)
         raise ConnectionBlocked(message, erp_status=response.status_code,
-                                erp_response=response_body(response), retry_after=60)
+                                erp_response=response_body(response), retry_after=15)
 
     def _consent_message(self, reason: str) -> str:
         return (f"{reason}: an operator must re-consent with "

@@ -29,6 +29,7 @@ class ExactSettings(BaseModel):
     vat_codes: dict[str, str] = Field(default_factory=dict)
     items_per_lookup: int = Field(25, ge=1, le=40)
     minute_limit: int = Field(60, ge=1)
+    minute_seconds: float = Field(60.0, gt=0)  # the length of Exact's "minute" (tests shorten it)
     day_limit: int = Field(5000, ge=1)
     # Exact refuses a refresh before this age of the access token ("Access Token not expired").
     refresh_not_before_seconds: float = 570.0
@@ -45,8 +46,8 @@ class ExactSettings(BaseModel):
         return f"{self.base_url.rstrip('/')}/api/v1/{self.division}"
 
     def rate_limits(self) -> tuple[int, float, int]:
-        """60 per minute and 5,000 per day per division; one second of slack on the minute."""
-        return self.minute_limit, 61.0, self.day_limit
+        """60 per minute and 5,000 per day per division, with slack for arrival jitter."""
+        return self.minute_limit, self.minute_seconds * 61 / 60, self.day_limit
 
     def budget_key(self) -> str:
         return f"exact:{self._identity()}:{self.division}"

@@ -35,7 +35,6 @@ _TEXTS: dict[str, tuple[str, str]] = {
                   "De factuur is verwerkt en kan niet meer worden gewijzigd"),
     "in_use": ("The record is in use and can not be deleted",
                "Het record is in gebruik en kan niet worden verwijderd"),
-    "no_lines": ("Mandatory: {0}", "Verplicht: {0}"),
 }
 _LABELS: dict[str, tuple[str, str]] = {
     "Name": ("Name", "Naam"), "Code": ("Code", "Code"),

@@ -12,9 +12,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from starlette.responses import Response
+
 from simulators.exact.errors import error_response
 from simulators.exact.options import ExactSimOptions
-from starlette.responses import Response
 
 DAY_SECONDS = 86400
 RATE_LIMIT_TEXT = "API rate limit exceeded."  # the real 429 body is unconfirmed

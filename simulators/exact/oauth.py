@@ -15,7 +15,7 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode
 
 from starlette.requests import Request
@@ -45,6 +45,7 @@ class _Grant:
     access_token: str = ""
     access_issued: float = 0.0
     used_refresh_tokens: set[str] = field(default_factory=set)
+    revoked: bool = False
 
 
 class Identity:
@@ -65,6 +66,14 @@ class Identity:
         for token in live:
             self._access[token] = now
         return len(live)
+
+    def revoke_refresh_tokens(self) -> int:
+        """Refuse every refresh token issued so far (a test hook: consent withdrawn); how many
+        grants lost theirs. Only a new authorization helps."""
+        grants = {id(grant): grant for grant in self._grants.values()}
+        for grant in grants.values():
+            grant.revoked = True
+        return len(grants)
 
     def authorize(self, request: Request, options: ExactSimOptions) -> Response:
         params = request.query_params
@@ -106,13 +115,13 @@ class Identity:
     def _refresh(self, refresh_token: str, options: ExactSimOptions) -> Response:
         grant = self._grants.get(refresh_token)
         now = time.time()
-        if grant is None:
+        if grant is None or grant.revoked:
             return _oauth_error("invalid_grant", "Invalid refresh token")
         if refresh_token in grant.used_refresh_tokens:
             return _oauth_error("invalid_grant", OLD_REFRESH)
         if now >= grant.refresh_issued + options.refresh_token_lifetime_s:
             expired = datetime.fromtimestamp(grant.refresh_issued
-                                             + options.refresh_token_lifetime_s, timezone.utc)
+                                             + options.refresh_token_lifetime_s, UTC)
             return _oauth_error("invalid_request",
                                 f"The refresh token expired at {expired:%m/%d/%Y %H:%M:%S}")
         access_live = self._access.get(grant.access_token, 0.0) > now

@@ -218,10 +218,13 @@ class _Parser:
             raise FilterError(f"No applicable function found for '{token.text}' at position "
                               f"{token.pos} with the specified arguments.")
         evaluators = [evaluate for _, evaluate in args]
+        fold = self.ignore_case and result_kind == "bool"  # text predicates, like comparisons
 
         def call(row: Row) -> Any:
             values = [evaluate(row) for evaluate in evaluators]
-            return None if any(v is None for v in values) else implementation(*values)
+            if any(v is None for v in values):
+                return None
+            return implementation(*(v.casefold() if fold else v for v in values))
 
         return result_kind, call
 

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from simulators.admin import ConfigError
+from simulators.exact.values import guid
+
+WAREHOUSE_ID = "0000a001-0000-4000-8000-00000000a001"
 
 LANGUAGES = ("en", "nl")
 
@@ -22,6 +25,7 @@ class ExactSimOptions:
     client_id: str = "demo-exact-client"
     client_secret: str = "demo-exact-secret"
     division: int = 1  # the one division the demo user may use
+    warehouse_id: str = WAREHOUSE_ID  # the GUID of the company's one warehouse
     unknown_division_status: int = 403  # unconfirmed
     auth_code_lifetime_s: int = 180
     access_token_lifetime_s: int = 600
@@ -77,5 +81,7 @@ def _check(name: str, value: Any, default: Any) -> None:
         ok = isinstance(value, str) and value != ""
     if ok and name == "language":
         ok = value in LANGUAGES
+    if ok and name == "warehouse_id":
+        ok = guid(value) == value  # lowercase, without braces
     if not ok:
         raise ConfigError(f"bad value for {name}: {value!r}")

@@ -8,7 +8,7 @@ a client may send it and it is ignored, as Exact does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 KINDS = ("str", "guid", "int", "num", "bool", "date")
 CLR_TYPES = {"str": "System.String", "guid": "System.Guid", "int": "System.Int32",
@@ -38,10 +38,9 @@ class EntitySet:
     name: str
     type_name: str
     key: str
-    props: dict[str, Prop]
+    props: dict[str, Prop] = field(repr=False)
     methods: frozenset[str] = frozenset({"GET"})
     lines: str | None = None  # the navigation property holding child lines
-    parent_key: str | None = None  # on a line set: the property naming its parent
     filter_fields: tuple[str, ...] = ()  # strict mode: a list's $filter must use one of these
     wide: bool = False  # strict mode: a list needs $select or $top=1
 
@@ -93,7 +92,7 @@ _ORDER_LINE = (
     " VATCodeDescription! VATPercentage:num! VATAmount:num! UnitCode UnitDescription!"
     " DeliveryDate:date Notes CostCenter CostUnit Division:int!")
 SALES_ORDER_LINES = EntitySet("salesorder", "SalesOrderLines", "SalesOrderLine", "ID", props(
-    "OrderID:guid OrderNumber:int! " + _ORDER_LINE), parent_key="OrderID")
+    "OrderID:guid OrderNumber:int! " + _ORDER_LINE))
 
 SALES_ORDERS = EntitySet("salesorder", "SalesOrders", "SalesOrder", "OrderID", props(
     "OrderID:guid! OrderNumber:int OrderDate:date DeliveryDate:date OrderedBy:guid"
@@ -113,7 +112,7 @@ _INVOICE_LINE = (
     " GLAccountCode! GLAccountDescription! UnitCode DeliveryDate:date SalesOrder:guid"
     " SalesOrderLine:guid Notes CostCenter CostUnit Division:int!")
 SALES_INVOICE_LINES = EntitySet("salesinvoice", "SalesInvoiceLines", "SalesInvoiceLine", "ID",
-                                props("InvoiceID:guid " + _INVOICE_LINE), parent_key="InvoiceID")
+                                props("InvoiceID:guid " + _INVOICE_LINE))
 
 SALES_INVOICES = EntitySet("salesinvoice", "SalesInvoices", "SalesInvoice", "InvoiceID", props(
     "InvoiceID:guid! InvoiceNumber:int! Journal JournalDescription! Type:int TypeDescription!"
@@ -141,7 +140,7 @@ _ENTRY_LINE = (
     " GLAccountCode! GLAccountDescription! Description Quantity:num From:date To:date"
     " CostCenter CostUnit Project:guid Notes Division:int!")
 SALES_ENTRY_LINES = EntitySet("salesentry", "SalesEntryLines", "SalesEntryLine", "ID",
-                              props("EntryID:guid " + _ENTRY_LINE), parent_key="EntryID")
+                              props("EntryID:guid " + _ENTRY_LINE))
 
 SALES_ENTRIES = EntitySet("salesentry", "SalesEntries", "SalesEntry", "EntryID", props(
     "EntryID:guid! EntryNumber:int! InvoiceNumber:int Journal JournalDescription! Customer:guid"

@@ -11,10 +11,11 @@ The reference data has fixed GUIDs, exported so tests and the demo configuration
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from simulators.exact import schema
+from simulators.exact.options import WAREHOUSE_ID
 from simulators.exact.schema import EntitySet
 from simulators.exact.values import exact_date
 
@@ -23,14 +24,13 @@ SALES_JOURNAL_ID = "00000070-0000-4000-8000-000000000070"
 GL_ACCOUNT_8000_ID = "00008000-0000-4000-8000-000000008000"
 GL_ACCOUNT_8010_ID = "00008010-0000-4000-8000-000000008010"
 GL_ACCOUNT_1300_ID = "00001300-0000-4000-8000-000000001300"
-WAREHOUSE_ID = "0000a001-0000-4000-8000-00000000a001"
 USER_ID = "0000d3e0-0000-4000-8000-00000000d3e0"
 DIVISION_CUSTOMER_ID = "0000c057-0000-4000-8000-00000000c057"
 VAT_CODE_IDS = {"0": "00000000-0000-4000-8000-000000000a00",
                 "1": "00000000-0000-4000-8000-000000000a01",
                 "2": "00000000-0000-4000-8000-000000000a02"}
 SALES_JOURNAL_TYPE = 20
-_EPOCH = exact_date(datetime(2020, 1, 1, tzinfo=timezone.utc))
+_EPOCH = exact_date(datetime(2020, 1, 1, tzinfo=UTC))
 
 # (ID, Code, Description, Type, TypeDescription)
 _JOURNALS = [
@@ -52,13 +52,13 @@ _VAT_CODES = [("0  ", "Geen btw", 0.0), ("1  ", "Verkopen laag", 0.09),
 
 
 class Store:
-    def __init__(self, division: int) -> None:
-        self.division = division
+    def __init__(self, division: int, warehouse_id: str = WAREHOUSE_ID) -> None:
+        self.division, self.warehouse_id = division, warehouse_id
         self.tables: dict[str, dict[Any, dict[str, Any]]] = {
             path: {} for path in (schema.ACCOUNTS.path, schema.CONTACTS.path, schema.ITEMS.path,
                                   schema.SALES_ORDERS.path, schema.SALES_INVOICES.path,
                                   schema.SALES_ENTRIES.path)}
-        self._seed_reference()
+        self.seed_reference()
         self._counters: dict[str, int] = {}
 
     def table(self, entity_set: EntitySet) -> dict[Any, dict[str, Any]]:
@@ -93,7 +93,7 @@ class Store:
     def me(self) -> dict[str, Any]:
         return self.tables[schema.ME.path][USER_ID]
 
-    def _seed_reference(self) -> None:
+    def seed_reference(self) -> None:
         common = {"Division": self.division}
         self.tables[schema.JOURNALS.path] = {
             id_: {"ID": id_, "Code": code, "Description": description, "Type": type_,
@@ -112,8 +112,8 @@ class Store:
                 "Percentage": percentage, "Type": "E", "VATTransactionType": "S",
                 "Charged": False, "IsBlocked": False, "GLToPay": None, **common}
             for code, description, percentage in _VAT_CODES}
-        self.tables[schema.WAREHOUSES.path] = {WAREHOUSE_ID: {
-            "ID": WAREHOUSE_ID, "Code": "1", "Description": "Hoofdmagazijn", "Main": 1,
+        self.tables[schema.WAREHOUSES.path] = {self.warehouse_id: {
+            "ID": self.warehouse_id, "Code": "1", "Description": "Hoofdmagazijn", "Main": 1,
             "DefaultStorageLocation": None, "UseStorageLocations": 0, **common}}
         self.tables[schema.DIVISIONS.path] = {self.division: {
             "Code": self.division, "Description": "Demo Simulatie BV", "HID": self.division,

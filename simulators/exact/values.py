@@ -4,7 +4,7 @@ as JSON numbers rounded to cents."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from uuid import UUID, uuid4
@@ -27,12 +27,12 @@ def guid(text: str) -> str | None:
 
 def exact_date(moment: datetime) -> str:
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return f"/Date({int(moment.timestamp() * 1000)})/"
 
 
 def now_date() -> str:
-    return exact_date(datetime.now(timezone.utc))
+    return exact_date(datetime.now(UTC))
 
 
 def parse_date(text: str) -> datetime | None:
@@ -40,12 +40,12 @@ def parse_date(text: str) -> datetime | None:
     neither."""
     found = _EXACT_DATE.match(text.strip())
     if found:
-        return datetime.fromtimestamp(int(found[1]) / 1000, timezone.utc)
+        return datetime.fromtimestamp(int(found[1]) / 1000, UTC)
     try:
-        parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(text.strip())
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def decimal(value: Any, default: str = "0") -> Decimal:
