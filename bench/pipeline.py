@@ -190,14 +190,18 @@ def cpu_seconds(pid: int) -> float:
         return 0.0
 
 
-def machine_busy_seconds() -> float:
-    """CPU seconds spent by the whole machine (all cores, not idle or iowait) since boot."""
+def machine_cpu_seconds() -> tuple[float, float]:
+    """(busy, steal): CPU seconds the machine's cores ran something (not idle, iowait or steal)
+    and seconds the hypervisor took from this VM, both since boot."""
     try:
         fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-        busy = sum(fields) - fields[3] - (fields[4] if len(fields) > 4 else 0)
-        return busy / os.sysconf("SC_CLK_TCK")
+        # user nice system idle iowait irq softirq steal [guest guest_nice, included in user]
+        steal = fields[7] if len(fields) > 7 else 0
+        busy = sum(fields[:8]) - fields[3] - fields[4] - steal
+        tick = os.sysconf("SC_CLK_TCK")
+        return busy / tick, steal / tick
     except (OSError, ValueError, IndexError):
-        return 0.0
+        return 0.0, 0.0
 
 
 class Bench:
@@ -313,16 +317,17 @@ class Bench:
         snap["redis-server"] = cpu_seconds(self.redis_pid) if self.redis_pid else 0.0
         times = os.times()
         snap["bench (posting, polling)"] = times.user + times.system
-        snap["_machine"] = machine_busy_seconds()
+        snap["_machine"], snap["_steal"] = machine_cpu_seconds()
         return snap
 
     @staticmethod
     def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
         """CPU seconds per process, plus `other` for everything else on the machine (other
         people's work on a shared machine shows up here)."""
-        delta = {k: after[k] - before.get(k, 0.0) for k in after if k != "_machine"}
+        delta = {k: after[k] - before.get(k, 0.0) for k in after if not k.startswith("_")}
         machine_total = after["_machine"] - before["_machine"]
         delta["other processes"] = max(0.0, machine_total - sum(delta.values()))
+        delta["steal (hypervisor)"] = max(0.0, after["_steal"] - before["_steal"])
         return delta
 
     # --- simulator and Redis between scenarios ------------------------------------------------
@@ -612,8 +617,9 @@ class Bench:
                 busy = result.events.get("step.busy", 0)
                 stalls = f", {busy} step.busy" if busy else ""
                 other = result.cpu.get("other processes", 0.0)
+                steal = result.cpu.get("steal (hypervisor)", 0.0)
                 console.print(f"{result.rate:7.1f}/s in {result.seconds:.1f}s{calls}{stalls}"
-                              f" (other processes: {other:.1f} CPU s){flag}")
+                              f" (other processes {other:.1f} CPU s, steal {steal:.1f} s){flag}")
 
 
 # --- reporting ---------------------------------------------------------------------------------
@@ -718,10 +724,10 @@ def print_tables(bench: Bench, summary: dict[str, Any]) -> None:
     console.print(med)
     checks = Table("target", "value", "wanted", "verdict", title="targets")
     for label, value, wanted, passed in summary["checks"]:
-        checks.add_row(label, fmt(value, 2), wanted,
+        checks.add_row(label, fmt(value, 3), wanted,
                        "[green]PASS[/green]" if passed else "[red]FAIL[/red]")
     for label, value in summary["steady"]:
-        checks.add_row(f"[dim]{label}[/dim]", fmt(value, 2), "[dim](for reading)[/dim]", "")
+        checks.add_row(f"[dim]{label}[/dim]", fmt(value, 3), "[dim](for reading)[/dim]", "")
     console.print(checks)
 
 
@@ -734,10 +740,10 @@ def markdown(bench: Bench, summary: dict[str, Any], started: datetime, wall: flo
            f"{a.concurrency}` (wall time {wall / 60:.1f} min). Medians over {a.runs} run(s).", "",
            "## Targets", "", "| target | value | wanted | verdict |", "|---|---|---|---|"]
     for label, value, wanted, passed in summary["checks"]:
-        out.append(f"| {label} | {fmt(value, 2)} | {wanted} | {'PASS' if passed else 'FAIL'} |")
+        out.append(f"| {label} | {fmt(value, 3)} | {wanted} | {'PASS' if passed else 'FAIL'} |")
     out += ["", "The same rate ratios measured up to 99 % of jobs final (the steady state, "
             "without the slowest 1 %; for reading, not for the verdict): "
-            + "; ".join(f"{label}: {fmt(value, 2)}" for label, value in summary["steady"]) + ".",
+            + "; ".join(f"{label}: {fmt(value, 3)}" for label, value in summary["steady"]) + ".",
             "", "## Medians", "",
             "| scenario | orders/s (all final) | orders/s (to 99 %) | seconds | p50 s | p99 s | "
             "POST phase s | ERP calls/order |", "|---|---|---|---|---|---|---|---|"]
@@ -767,6 +773,18 @@ def markdown(bench: Bench, summary: dict[str, Any], started: datetime, wall: flo
             continue
         out.append(f"| {name} | {mid.seconds:.1f} | "
                    + " | ".join(f"{mid.cpu.get(p, 0):.1f}" for p in procs) + " |")
+    worker_names = [c.name for c in bench.workers]
+    per_order = []
+    for name in summary["names"]:
+        mid = median_run(bench.results, name)
+        if mid is None:
+            continue
+        names = [n for n in mid.cpu if n.startswith("bare-worker")] if name == "bare chain" \
+            else worker_names
+        ms = 1000 * sum(mid.cpu.get(n, 0.0) for n in names) / mid.orders
+        per_order.append(f"{name} {ms:.0f} ms")
+    out += ["", "Worker CPU per order (per chain for the bare chain): " + ", ".join(per_order)
+            + "."]
     out += ["", "## Raw runs", "",
             "| scenario | run | orders | seconds | orders/s | to 99 % /s | p50 s | p99 s | POST s "
             "| ERP calls | calls/order | states | retries | worker log | note |",
@@ -826,7 +844,8 @@ def markdown(bench: Bench, summary: dict[str, Any], started: datetime, wall: flo
             "processes to use less than 0.2 core (`--wait-for-quiet`).",
             "- \"other processes\" CPU: the machine's busy time during the run minus our "
             "processes'; non-zero means something else (e.g. someone's test suite) shared the "
-            "machine, and redis-server's figure then includes their use of it too.",
+            "machine, and redis-server's figure then includes their use of it too. \"steal\": "
+            "time the hypervisor gave this VM's cores to someone else.",
             f"- Process logs of this run: `{bench.tmp}`.", ""]
     return "\n".join(out)
 

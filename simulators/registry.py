@@ -14,10 +14,13 @@ from starlette.types import ASGIApp
 
 from simulators.exact import create_app as create_exact
 from simulators.poweroffice import create_app as create_poweroffice
+from simulators.shops import create_shopify, create_woocommerce
 
 SIMULATORS: dict[str, tuple[Callable[..., ASGIApp], int]] = {
     "poweroffice": (create_poweroffice, 18081),
     "exact": (create_exact, 18082),
+    "shopify": (create_shopify, 18091),
+    "woocommerce": (create_woocommerce, 18092),
 }
 
 

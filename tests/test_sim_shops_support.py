@@ -1,0 +1,103 @@
+"""Shared pieces of the shop simulator tests (named `test_sim_shops_*` to sit with them; it holds
+no tests): a tiny webhook receiver that records every request, served under real uvicorn like
+the simulators, and polling with a deadline."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from simulators.testing import running
+
+DEADLINE_S = 10.0
+SECRET = "demo-webhook-secret"
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]  # lower-cased names
+    body: bytes
+
+
+@dataclass
+class Receiver:
+    """Records what arrives and answers `status` (changeable between deliveries)."""
+
+    base_url: str = ""
+    status: int = 200
+    requests: list[Received] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def app(self) -> Starlette:
+        async def record(request: Request) -> Response:
+            body = await request.body()
+            with self.lock:
+                self.requests.append(Received(request.url.path, dict(request.headers), body))
+            return Response(status_code=self.status)
+
+        return Starlette(routes=[Route("/{path:path}", record, methods=["POST"])])
+
+    def clear(self, status: int = 200) -> None:
+        with self.lock:
+            self.requests.clear()
+        self.status = status
+
+    def got(self, count: int) -> list[Received]:
+        """The first `count` requests, once they have arrived."""
+        def arrived() -> list[Received] | None:
+            with self.lock:
+                return list(self.requests) if len(self.requests) >= count else None
+
+        return poll(arrived)[:count]
+
+
+@pytest.fixture(scope="module", name="receiver_server")
+def receiver_server_fixture() -> Iterator[Receiver]:
+    receiver = Receiver()
+    with running(receiver.app()) as base_url:
+        receiver.base_url = base_url
+        yield receiver
+
+
+@pytest.fixture(name="receiver")
+def receiver_fixture(receiver_server: Receiver) -> Receiver:
+    receiver_server.clear()
+    return receiver_server
+
+
+def poll(check: Callable[[], Any], deadline_s: float = DEADLINE_S) -> Any:
+    deadline = time.monotonic() + deadline_s
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met before the deadline")
+        time.sleep(0.01)
+
+
+def settled(sim: httpx.Client, total: int) -> list[dict[str, Any]]:
+    """All deliveries, once `total` have been queued and none is pending any more."""
+    def done() -> list[dict[str, Any]] | None:
+        body = sim.get("/_sim/deliveries").json()
+        return body["deliveries"] if body["total"] >= total and body["pending"] == 0 else None
+
+    return poll(done)
+
+
+def hmac_b64(body: bytes, secret: str = SECRET) -> str:
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()

@@ -1,0 +1,197 @@
+"""The WooCommerce simulator over real HTTP: its Orders API (consumer keys, paging headers,
+filters) and its webhooks (the creation ping, headers, signature over the exact body, no retries,
+disabled after repeated failures), received by a tiny local server."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+
+from schemas.shops import woocommerce_order
+from simulators.shops import create_woocommerce
+from simulators.testing import running
+from tests.test_sim_shops_support import (  # noqa: F401  (fixtures)
+    Receiver,
+    hmac_b64,
+    receiver_fixture,
+    receiver_server_fixture,
+    settled,
+)
+from tests.unit.test_shop_mapping_payloads import woo_nok_order
+
+ORDERS = "/wp-json/wc/v3/orders"
+BASIC = {"Authorization": "Basic " + base64.b64encode(b"ck_demo:cs_demo").decode()}
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    with running(create_woocommerce()) as base_url:
+        yield base_url
+
+
+@pytest.fixture
+def sim(server: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server, timeout=10) as client:
+        client.post("/_sim/reset").raise_for_status()
+        yield client
+
+
+def add_webhook(sim: httpx.Client, receiver: Receiver, topic: str = "order.created",
+                **fields: Any) -> dict[str, Any]:
+    url = f"{receiver.base_url}/webhooks/woocommerce/demo-woo"
+    response = sim.post("/_sim/webhooks", json={"topic": topic, "delivery_url": url, **fields})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def place(sim: httpx.Client, **fields: Any) -> dict[str, Any]:
+    response = sim.post("/_sim/orders", json=fields)
+    assert response.status_code == 201, response.text
+    return response.json()["order"]
+
+
+def webhook_state(sim: httpx.Client) -> dict[str, Any]:
+    return sim.get("/_sim/state").json()["webhooks"][0]
+
+
+# --- API --------------------------------------------------------------------------------------
+
+def test_api_needs_consumer_key_and_secret(sim: httpx.Client) -> None:
+    assert sim.get(ORDERS).json()["code"] == "woocommerce_rest_cannot_view"
+    wrong = base64.b64encode(b"ck_demo:cs_wrong").decode()
+    refused = sim.get(ORDERS, headers={"Authorization": f"Basic {wrong}"})
+    assert refused.status_code == 401 and refused.json()["message"] == "Consumer secret is invalid."
+    assert sim.get(ORDERS, headers=BASIC).json() == []
+    by_query = sim.get(ORDERS, params={"consumer_key": "ck_demo", "consumer_secret": "cs_demo"})
+    assert by_query.status_code == 200
+
+
+def test_paging_headers_and_per_page_limit(sim: httpx.Client) -> None:
+    created = [place(sim, deliver=False) for _ in range(12)]
+    pages = [sim.get(ORDERS, params={"per_page": 5, "page": n, "orderby": "id"}, headers=BASIC)
+             for n in (1, 2, 3, 4)]
+    assert [(p.headers["x-wp-total"], p.headers["x-wp-totalpages"]) for p in pages] == [
+        ("12", "3")] * 4
+    assert [len(p.json()) for p in pages] == [5, 5, 2, 0]
+    assert [o["id"] for p in pages for o in p.json()] == [o["id"] for o in reversed(created)]
+    assert 'rel="next"' in pages[0].headers["link"] and 'rel="prev"' in pages[2].headers["link"]
+    too_many = sim.get(ORDERS, params={"per_page": 101}, headers=BASIC)
+    assert too_many.status_code == 400 and too_many.json()["code"] == "rest_invalid_param"
+
+
+def test_modified_after_and_status_filters(sim: httpx.Client) -> None:
+    old = place(sim, deliver=False, status="completed", date_created_gmt="2020-01-01T10:00:00",
+                date_modified_gmt="2020-01-01T10:00:00")
+    new = place(sim, deliver=False, status="processing", date_created_gmt="2020-01-02T10:00:00",
+                date_modified_gmt="2020-01-02T10:00:00")
+
+    def ids(**params: Any) -> list[int]:
+        return [o["id"] for o in sim.get(ORDERS, params=params, headers=BASIC).json()]
+
+    assert ids(modified_after="2020-01-01T10:00:00Z") == [new["id"]]  # exclusive
+    assert ids(modified_after="2020-01-01T10:00:00", dates_are_gmt="true") == [new["id"]]
+    # without an offset the time is site-local (UTC+1): 10:30 local is 09:30 UTC
+    assert ids(modified_after="2020-01-01T10:30:00", order="asc") == [old["id"], new["id"]]
+    assert ids(status="completed") == [old["id"]]
+    assert ids(status="completed,processing") == [new["id"], old["id"]]
+    assert new["date_modified"] == "2020-01-02T11:00:00" and new["date_paid_gmt"]
+
+
+def test_get_one_order(sim: httpx.Client) -> None:
+    order = place(sim, deliver=False)
+    assert sim.get(f"{ORDERS}/{order['id']}", headers=BASIC).json()["number"] == str(order["id"])
+    missing = sim.get(f"{ORDERS}/1", headers=BASIC)
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "woocommerce_rest_shop_order_invalid_id"
+
+
+# --- webhooks ---------------------------------------------------------------------------------
+
+def test_new_webhook_pings_first_without_signature(sim: httpx.Client,
+                                                   receiver: Receiver) -> None:
+    created = add_webhook(sim, receiver)
+    [ping] = receiver.got(1)
+    webhook_id = created["webhook"]["id"]
+    assert ping.body == f"webhook_id={webhook_id}".encode()
+    assert ping.headers["content-type"] == "application/x-www-form-urlencoded"
+    assert not any(name.startswith("x-wc-webhook") for name in ping.headers)
+    assert ping.headers["user-agent"].startswith("WooCommerce/")
+    assert created["ping"]["state"] == "delivered" and created["ping"]["kind"] == "ping"
+
+
+def test_order_created_is_signed_over_the_exact_body(sim: httpx.Client,
+                                                     receiver: Receiver) -> None:
+    webhook = add_webhook(sim, receiver)["webhook"]
+    payload = {k: v for k, v in woo_nok_order().items() if k not in ("id", "number")}
+    payload["customer_note"] = "Ring på / ring the bell"
+    order = place(sim, **payload)
+    request = receiver.got(2)[1]
+    headers = request.headers
+    assert headers["x-wc-webhook-signature"] == hmac_b64(request.body)
+    assert (headers["x-wc-webhook-topic"], headers["x-wc-webhook-resource"],
+            headers["x-wc-webhook-event"]) == ("order.created", "order", "created")
+    assert headers["x-wc-webhook-source"] == "http://127.0.0.1:18092/"
+    assert headers["x-wc-webhook-id"] == str(webhook["id"])
+    assert len(headers["x-wc-webhook-delivery-id"]) == 32
+    assert b"\\/" in request.body and b"\\u00e5" in request.body  # PHP's json_encode escapes
+    body = json.loads(request.body)
+    assert body["id"] == order["id"] and body["customer_note"] == payload["customer_note"]
+    mapped = woocommerce_order(body, fallback_sku=None)  # what intake will do with it
+    assert mapped.total == Decimal("1073.20") and mapped.external_id == str(order["id"])
+
+
+def test_status_change_sends_order_updated(sim: httpx.Client, receiver: Receiver) -> None:
+    add_webhook(sim, receiver, topic="order.updated")
+    order = place(sim, status="pending", date_modified_gmt="2020-01-01T10:00:00")
+    changed = sim.post(f"/_sim/orders/{order['id']}/status", json={"status": "processing"})
+    assert changed.json()["order"]["date_paid_gmt"] is not None
+    update = receiver.got(2)[1]  # the ping, then the update; creation went to no webhook
+    assert update.headers["x-wc-webhook-topic"] == "order.updated"
+    body = json.loads(update.body)
+    assert body["status"] == "processing" and body["date_modified_gmt"] > "2020-01-01T10:00:00"
+
+
+def test_drafts_are_not_announced(sim: httpx.Client, receiver: Receiver) -> None:
+    add_webhook(sim, receiver)
+    place(sim, status="auto-draft")
+    place(sim, status="checkout-draft")
+    deliveries = settled(sim, 2)
+    assert [d["kind"] for d in deliveries] == ["ping", "webhook"]
+    assert json.loads(deliveries[1]["body"])["status"] == "checkout-draft"
+
+
+def test_success_resets_the_failure_count(sim: httpx.Client, receiver: Receiver) -> None:
+    add_webhook(sim, receiver)
+    receiver.status = 503
+    place(sim)
+    settled(sim, 2)
+    assert webhook_state(sim)["failure_count"] == 1
+    receiver.status = 302  # WooCommerce counts 200 to 302 as delivered, redirects unfollowed
+    place(sim)
+    settled(sim, 3)
+    assert webhook_state(sim)["failure_count"] == 0
+
+
+def test_repeated_failures_disable_the_webhook_without_retries(sim: httpx.Client,
+                                                                receiver: Receiver) -> None:
+    add_webhook(sim, receiver)
+    receiver.status = 500
+    for count in range(1, 7):  # failures 1 to 6 are counted
+        place(sim)
+        settled(sim, 1 + count)
+        assert (webhook_state(sim)["status"], webhook_state(sim)["failure_count"]) == (
+            "active", count)
+    place(sim)  # the seventh, with the count above 5, disables it
+    settled(sim, 8)
+    assert webhook_state(sim)["status"] == "disabled"
+    place(sim)
+    deliveries = settled(sim, 8)
+    assert len(deliveries) == 8 and len(receiver.requests) == 8  # ping + 7, no retries
+    enabled = sim.post(f"/_sim/webhooks/{webhook_state(sim)['id']}", json={"status": "active"})
+    assert enabled.json()["webhook"]["status"] == "active"
