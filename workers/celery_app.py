@@ -32,8 +32,8 @@ def create_app() -> Celery:
         result_backend=None,
         task_default_queue=QUEUE,
         worker_prefetch_multiplier=1,
-        worker_send_task_events=True,
-        task_send_sent_event=True,
+        worker_send_task_events=settings.worker.task_events,
+        task_send_sent_event=False,  # a publish per enqueue; Flower learns of tasks on receipt
         worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,
         broker_transport_options={

@@ -45,7 +45,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     argv = ["worker", "-P", args.pool or settings.worker.pool,
             "-c", str(args.concurrency or settings.worker.concurrency), "-Q", QUEUE,
             "-n", f"orderbridge-{os.getpid()}@%h", "--loglevel", settings.log_level,
-            "-E", "--without-mingle", "--without-gossip"]
+            "--without-mingle", "--without-gossip"]
+    if settings.worker.task_events:
+        argv.append("-E")
     app.worker_main(argv)
     return 0
 

@@ -45,6 +45,12 @@ class WorkerSettings(BaseModel):
     queued_stale_after_seconds: float = Field(600.0, gt=0)
     sweep_interval_seconds: float = Field(1.0, gt=0)
     http_timeout_seconds: float = Field(10.0, gt=0)
+    # Run a job's next step in the same task while it holds the job (saves a broker round trip
+    # per step); bounded by inline_seconds per delivery.
+    inline_steps: bool = True
+    inline_seconds: float = Field(30.0, gt=0)
+    # Celery task events for Flower (Flower also switches them on when it starts watching).
+    task_events: bool = True
     # How long one send_invoice attempt polls the ERP's asynchronous send before rescheduling.
     send_poll_seconds: float = Field(5.0, ge=0)
 

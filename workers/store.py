@@ -81,8 +81,26 @@ class Store:
         raw = self.redis.get(self.key("job", job_id))
         return Job.model_validate_json(raw) if raw else None
 
-    def save_job(self, job: Job) -> None:
-        self.redis.set(self.key("job", job.job_id), job.model_dump_json())
+    _KEEP = object()
+
+    def save_job(self, job: Job, due_at: float | None | object = _KEEP,
+                 counters: tuple[str, ...] = (), purge_at: float | None = None) -> None:
+        """Write the job, and in the same round trip its place in the due-schedule (a time, or
+        None to take it off), counters and its retention date."""
+        if due_at is Store._KEEP and not counters and purge_at is None:
+            self.redis.set(self.key("job", job.job_id), job.model_dump_json())
+            return
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.set(self.key("job", job.job_id), job.model_dump_json())
+        if due_at is None:
+            pipe.zrem(self.key("due"), job.job_id)
+        elif due_at is not Store._KEEP:
+            pipe.zadd(self.key("due"), {job.job_id: due_at})  # type: ignore[dict-item]
+        for name in counters:
+            pipe.hincrby(self.key("stats"), name, 1)
+        if purge_at is not None:
+            pipe.zadd(self.key("purge"), {job.job_id: purge_at})
+        pipe.execute()
 
     def job_id_for(self, connection: str, external_id: str) -> str | None:
         return self.redis.get(self.key("ref", connection, external_id))
