@@ -207,6 +207,8 @@ def machine_cpu_seconds() -> tuple[float, float]:
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
+        # Read before the workers start: they import the code on disk at that moment.
+        self.code = code_under_test()
         self.tmp = Path(tempfile.mkdtemp(prefix="orderbridge-bench-"))
         self.redis = redis.Redis.from_url(REDIS_URL, decode_responses=True)
         self.children: list[Child] = []
@@ -698,6 +700,26 @@ def machine() -> dict[str, str]:
             "redis-server": str(info.get("redis_version", "?"))}
 
 
+def code_under_test() -> dict[str, str]:
+    """The commit the workers ran (read-only git), and the worker settings that shape a run."""
+    info: dict[str, str] = {}
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
+                              capture_output=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                ".", ":(exclude)bench"],
+                               cwd=ROOT, text=True, capture_output=True, timeout=10).stdout
+        info["commit"] = (head or "?") + (" (with uncommitted changes)" if dirty.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        info["commit"] = "?"
+    from workers.settings import WorkerSettings
+    defaults = WorkerSettings()
+    for name in ("inline_steps", "inline_seconds", "task_events"):
+        if hasattr(defaults, name):
+            info[f"worker.{name}"] = str(getattr(defaults, name))
+    return info
+
+
 def fmt(value: float | None, digits: int = 1) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
@@ -741,6 +763,18 @@ def markdown(bench: Bench, summary: dict[str, Any], started: datetime, wall: flo
            "## Targets", "", "| target | value | wanted | verdict |", "|---|---|---|---|"]
     for label, value, wanted, passed in summary["checks"]:
         out.append(f"| {label} | {fmt(value, 3)} | {wanted} | {'PASS' if passed else 'FAIL'} |")
+    cores = os.cpu_count() or 1
+    disturbed = []
+    for r in bench.results:
+        share = (r.cpu.get("other processes", 0.0) + r.cpu.get("steal (hypervisor)", 0.0)) \
+            / (cores * r.seconds) if r.seconds else 0.0
+        if share > 0.10:
+            disturbed.append(f"{r.scenario} run {r.run} ({100 * share:.0f} %)")
+    if disturbed:
+        out += ["", "**Warning: the machine was shared.** Other processes and the hypervisor took "
+                "more than 10 % of the machine during: " + ", ".join(disturbed) + ". Those "
+                "rates are low by an unknown amount and the ratios are unreliable; compare "
+                "worker CPU per order (below), or re-run on a quiet machine."]
     out += ["", "The same rate ratios measured up to 99 % of jobs final (the steady state, "
             "without the slowest 1 %; for reading, not for the verdict): "
             + "; ".join(f"{label}: {fmt(value, 3)}" for label, value in summary["steady"]) + ".",
@@ -818,8 +852,11 @@ def markdown(bench: Bench, summary: dict[str, Any], started: datetime, wall: flo
             "orderbridge's own shared request budget (10/s by default for PowerOffice) does not "
             "throttle the measurement. With the default budget the pipeline could not exceed "
             "10 ERP calls/s, i.e. about 1.4 new-customer orders/s or 10 returning orders/s.",
-            "- Orders: 3 product lines each, `send_invoice = false` (4 Celery tasks per order: "
-            "upsert_customer, upsert_products, check_duplicate, create_draft). New-customer "
+            "- Code under test: " + ", ".join(f"{k} `{v}`" for k, v in bench.code.items())
+            + " (worker settings at their defaults, as read when the run started).",
+            "- Orders: 3 product lines each, `send_invoice = false`, so 4 pipeline steps per "
+            "order (upsert_customer, upsert_products, check_duplicate, create_draft); one Celery "
+            "task each, or fewer where the worker runs following steps inline. New-customer "
             "scenarios use a distinct customer and 3 distinct SKUs per order (worst case); the "
             "returning-customer scenario posts one warm-up order first, then every order has the "
             "same customer and SKUs.",

@@ -13,7 +13,6 @@ from typing import Callable, Generator, Protocol
 import httpx
 
 
-
 class Budget(Protocol):
     def take(self, on_wait: Callable[[], None] | None = None) -> None: ...
     def observe(self, response: httpx.Response) -> None: ...

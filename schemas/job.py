@@ -151,6 +151,22 @@ class Job(BaseModel):
         self.outcome = None
         self.touch()
 
+    def want_invoice(self) -> bool:
+        """The shop reports the order paid: invoice it. True when the job must be enqueued
+        again (it had already finished without invoicing)."""
+        if self.send_invoice:
+            return False
+        self.send_invoice = True
+        record = self.step("send_invoice")
+        if record.state == "skipped":
+            record.state = "pending"
+        if self.state == "done":
+            self.state, self.current_step, self.finished_at = "queued", "send_invoice", None
+            self.touch()
+            return True
+        self.touch()
+        return False
+
     def touch(self) -> None:
         self.updated_at = utcnow()
 

@@ -118,6 +118,12 @@ class Order(_Model):
     lines: Annotated[list[Line], Field(min_length=1, max_length=MAX_LINES)]
     total: Money | None = None
     send_invoice: bool | None = None
+    # The order's life in the source, for producers that report it (shops, the canonical API):
+    # paid orders are invoiced when the connection invoices on payment, cancelled ones stopped,
+    # and a state older than one we already have is ignored.
+    paid: bool | None = None
+    cancelled: bool | None = None
+    updated_at: datetime | None = None
 
     @field_validator("total")
     @classmethod

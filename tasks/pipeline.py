@@ -33,6 +33,35 @@ assert set(STEPS) == {"upsert_customer", "upsert_products", "check_duplicate",
                       "create_draft", "send_invoice"}
 
 
+@app.task(name="orderbridge.order_paid", bind=True, ignore_result=True, max_retries=None)
+def order_paid(self: Task, job_id: str) -> str:
+    """The source reports the order paid: invoice it (see tasks.lifecycle)."""
+    from tasks.lifecycle import Busy
+    from tasks.lifecycle import order_paid as run
+    try:
+        return run(job_id)
+    except Busy as exc:
+        raise self.retry(countdown=2, exc=exc) from exc
+
+
+@app.task(name="orderbridge.order_cancelled", bind=True, ignore_result=True, max_retries=None)
+def order_cancelled(self: Task, job_id: str) -> str:
+    """The source reports the order cancelled: stop the job or remove the draft."""
+    from tasks.lifecycle import Busy
+    from tasks.lifecycle import order_cancelled as run
+    try:
+        return run(job_id)
+    except Busy as exc:
+        raise self.retry(countdown=2, exc=exc) from exc
+
+
+@app.task(name="orderbridge.reconcile", ignore_result=True)
+def reconcile() -> int:
+    """Ask every shop for orders changed since its cursor (also run by every worker's sweeper)."""
+    from workers.reconcile import reconcile_due
+    return reconcile_due()
+
+
 @app.task(name="orderbridge.sweep", ignore_result=True)
 def sweep() -> int:
     """Re-enqueue due jobs (scheduled retries, stale steps); run by beat as a second safety."""

@@ -41,6 +41,7 @@ def create_app() -> Celery:
         },
         beat_schedule={
             "orderbridge-sweep": {"task": "orderbridge.sweep", "schedule": 10.0},
+            "orderbridge-reconcile": {"task": "orderbridge.reconcile", "schedule": 30.0},
         },
         timezone="UTC",
     )

@@ -19,26 +19,15 @@ from kombu.exceptions import OperationalError
 from pydantic import ValidationError
 
 from schemas.order import Order
-from workers import deadletters, runtime
+from workers import deadletters, runtime, webhooks
+from workers.events import apply_event, event_from_canonical
+from workers.intake_errors import ApiError, error_body
 from workers.logging import get_logger
 from workers.metrics import metrics_response
 from workers.settings import Settings, get_settings
-from workers.submit import submit_order
 
 log = get_logger("orderbridge.intake")
 UNION_TAGS = {"product", "text", "shipping"}
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str,
-                 details: list[dict[str, Any]] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.details = status, code, message, details or []
-
-
-def error_body(code: str, message: str, details: list[dict[str, Any]] | None = None
-               ) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "details": details or []}}
 
 
 def field_name(loc: tuple[Any, ...]) -> str:
@@ -117,11 +106,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         token = conn.api_token.get_secret_value() if conn.api_token else None
         require_token(request, token, f"connection {name}")
         order = parse_order(await read_limited(request, settings.intake.max_body_bytes))
-        result = submit_order(settings, runtime.store(), name, order)
-        log.info("intake.accepted" if result.created else "intake.repeat", connection=name,
-                 job_id=result.job_id, reference=order.external_id)
-        return JSONResponse({"job_id": result.job_id, "state": result.state},
-                            status_code=202 if result.created else 200)
+        store = runtime.store()
+        decision = apply_event(settings, store, name, event_from_canonical(order))
+        log.info(f"intake.{decision.outcome}", connection=name, job_id=decision.job_id,
+                 reference=order.external_id)
+        state = decision.outcome
+        if decision.outcome in ("accepted", "exists") and decision.job_id:
+            job = store.load_job(decision.job_id)
+            state = job.state if job else "queued"
+        return JSONResponse({"job_id": decision.job_id, "state": state,
+                             **({"detail": decision.detail} if decision.detail else {})},
+                            status_code=decision.status)
+
+    @app.post("/webhooks/shopify/{name}")
+    async def shopify_webhook(name: str, request: Request) -> JSONResponse:
+        raw = await read_limited(request, settings.intake.max_body_bytes)
+        return await webhooks.shopify(settings, name, request, raw)
+
+    @app.post("/webhooks/woocommerce/{name}")
+    async def woocommerce_webhook(name: str, request: Request) -> JSONResponse:
+        raw = await read_limited(request, settings.intake.max_body_bytes)
+        return await webhooks.woocommerce(settings, name, request, raw)
 
     def operator(request: Request) -> None:
         token = settings.operator_token.get_secret_value() if settings.operator_token else None

@@ -62,13 +62,37 @@ class IntakeSettings(BaseModel):
     max_body_bytes: int = 1024 * 1024
 
 
+class ShopSettings(BaseModel):
+    """Where a shop connection's orders come from: webhook secrets and the shop's REST API."""
+    model_config = ConfigDict(extra="forbid")
+    # Two secrets are accepted while a rotation is under way (Shopify may sign with the old one
+    # for up to an hour).
+    webhook_secret: SecretStr | None = None
+    previous_webhook_secret: SecretStr | None = None
+    api_url: str | None = None            # e.g. https://shop.myshopify.com or a WordPress site
+    api_version: str = "2024-10"          # Shopify Admin API version
+    access_token: SecretStr | None = None  # Shopify Admin API token
+    consumer_key: SecretStr | None = None  # WooCommerce REST API
+    consumer_secret: SecretStr | None = None
+    reconcile_seconds: float = Field(300.0, gt=0)
+    reconcile_overlap_seconds: float = Field(120.0, ge=0)
+    fallback_sku: str | None = None        # article for lines without a SKU; none: refuse them
+
+    def secrets(self) -> list[bytes]:
+        return [s.get_secret_value().encode() for s in (self.webhook_secret,
+                                                        self.previous_webhook_secret) if s]
+
+
 class ConnectionSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
     erp: str
-    source: str = "any"
+    source: Literal["any", "shopify", "woocommerce"] = "any"
     api_token: SecretStr | None = None
     send_invoice: bool = False
+    # Invoice when the shop reports the order paid (orders/paid, WooCommerce processing).
+    invoice_on_payment: bool = False
+    shop: ShopSettings = Field(default_factory=ShopSettings)
     reference_template: str = "{external_id}"
     requests_per_second: float | None = Field(None, gt=0)
     settings: dict[str, Any] = Field(default_factory=dict)

@@ -41,6 +41,14 @@ return ids
 """
 
 
+_CLAIM_VERSION = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
+if tonumber(ARGV[1]) < current then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[2]))
+return 1
+"""
+
+
 def new_id() -> str:
     return uuid.uuid4().hex
 
@@ -52,6 +60,7 @@ class Store:
         self.redis = client
         self._create_job = client.register_script(_CREATE_JOB)
         self._claim_due = client.register_script(_CLAIM_DUE)
+        self._claim_version = client.register_script(_CLAIM_VERSION)
 
     @classmethod
     def from_url(cls, url: str) -> Store:
@@ -110,6 +119,22 @@ class Store:
             raw = self.redis.get(key)
             if raw:
                 yield Job.model_validate_json(raw)
+
+    def claim_version(self, connection: str, order_id: str, updated_at: float,
+                      keep_seconds: int = 90 * 86_400) -> bool:
+        """Record the order's newest known state; False when `updated_at` is older than it."""
+        return bool(self._claim_version(keys=[self.key("version", connection, order_id)],
+                                        args=[updated_at, keep_seconds]))
+
+    def cancelled_before_create(self, connection: str, order_id: str) -> bool:
+        return bool(self.redis.exists(self.key("cancelled", connection, order_id)))
+
+    def cursor(self, connection: str) -> float | None:
+        raw = self.redis.get(self.key("cursor", connection))
+        return float(raw) if raw else None
+
+    def set_cursor(self, connection: str, value: float) -> None:
+        self.redis.set(self.key("cursor", connection), value)
 
     # --- the due schedule ---------------------------------------------------------------------
     def set_due(self, job_id: str, at: float) -> None:

@@ -29,11 +29,16 @@ def submit_order(settings: Settings, store: Store, connection: str, order: Order
     send = conn.send_invoice if order.send_invoice is None else order.send_invoice
     job = Job.new(new_id(), connection, conn.reference_for(order.external_id, order.number),
                   order, send_invoice=send)
+    if store.cancelled_before_create(connection, order.external_id):
+        job.end("cancelled", "cancelled in the source before it was transferred")
     # If the enqueue below is lost, the sweeper finds the job in the due-schedule later.
     due = time.time() + settings.worker.queued_stale_after_seconds
     job_id, created = store.create_job(job, due)
     if not created:
         existing = store.load_job(job_id)
         return Submitted(job_id, existing.state if existing else "queued", False)
+    if job.is_final:
+        store.clear_due(job_id)
+        return Submitted(job_id, job.state, True)
     enqueue(job.current_step or "upsert_customer", job_id)
     return Submitted(job_id, job.state, True)

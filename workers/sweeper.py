@@ -5,7 +5,8 @@ time, or "last sign of life + stale time". The sweeper claims what is due (atomi
 sweepers never enqueue the same job twice in one round) and enqueues the job's current step.
 This one loop gives us scheduled retries without holding messages past the visibility timeout,
 recovery from workers killed outright, and recovery from an enqueue lost between two writes.
-It also removes personal data from jobs whose retention has run out.
+It also removes personal data from jobs whose retention has run out, and polls shops for
+orders whose webhooks never came (`workers.reconcile`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 from workers import runtime
 from workers.logging import get_logger
 from workers.queue import enqueue
+from workers.reconcile import reconcile_due
 from workers.settings import get_settings
 
 log = get_logger("orderbridge.sweeper")
@@ -49,6 +51,7 @@ def _loop(interval: float) -> None:
             # Tells `up`, the demo and tests that this worker process is consuming.
             runtime.store().redis.set(f"ob:worker:{os.getpid()}", "ready", ex=30)
             sweep_once()
+            reconcile_due()
         except Exception as exc:  # Redis away for a moment: try again next round
             log.warning("sweep.failed", error=str(exc))
         _stop.wait(interval)

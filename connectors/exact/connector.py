@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from connectors.base import InvoiceState, OrderRef, ProductSpec, TokenStore
-from connectors.errors import PermanentError, check
+from connectors.errors import PermanentError, check, erp_message, response_body
 from connectors.exact import mapping, odata
 from connectors.exact.auth import ExactTokens
 from connectors.exact.settings import ExactSettings
@@ -121,6 +121,21 @@ class ExactConnector:
                                      f"not found in Exact Online")
             self._gl_account = str(row["ID"])
         return self._gl_account
+
+    def cancel_order(self, order_id: str) -> str:
+        """Delete the document; a processed (printed) invoice stays and needs a credit note."""
+        path, _, _ = DOCUMENTS[self.settings.send_as]
+        response = self.client.delete(f"{self.settings.api}/{path}(guid'{order_id}')",
+                                      auth=self.auth, headers={"Accept": "application/json"})
+        if response.is_success:
+            return "document removed from Exact Online"
+        if response.status_code == 404:
+            return "not in Exact Online any more (removed there already)"
+        if response.status_code == 400:
+            return (f"Exact Online refused to remove it (processed?): "
+                    f"{erp_message(response_body(response))}")
+        check(response)
+        return "removed"
 
     # --- invoicing ----------------------------------------------------------------------------
     def send_invoice(self, order_id: str, email: str | None) -> None:

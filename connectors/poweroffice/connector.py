@@ -120,6 +120,19 @@ class PowerOfficeConnector:
         body = check(response).json()
         return OrderRef(str(body["Id"]), _str(body.get("SalesOrderNo")))
 
+    def cancel_order(self, order_id: str) -> str:
+        """Remove a draft; an order already invoiced stays (it needs a credit note)."""
+        response = self._request("DELETE", f"/SalesOrders/{order_id}")
+        if response.is_success:
+            return "draft removed from PowerOffice Go"
+        if response.status_code == 404:
+            invoice = self._request("GET", f"/OutgoingInvoices/{order_id}")
+            if invoice.is_success:
+                return "already invoiced in PowerOffice Go: not removed (a credit note is needed)"
+            return "not in PowerOffice Go any more (removed there already)"
+        check(response)
+        return "removed"
+
     # --- invoicing ----------------------------------------------------------------------------
     def send_invoice(self, order_id: str, email: str | None) -> None:
         body: dict[str, Any] = {"DeliveryType": self.settings.delivery_type}

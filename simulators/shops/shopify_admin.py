@@ -117,6 +117,8 @@ def routes(sim: ShopifySim) -> list[TemplatedRoute]:
 
 def new_order(sim: ShopifySim, body: dict[str, Any]) -> dict[str, Any]:
     """Store a (partial) order as Shopify would: ids, numbers and times are the store's."""
+    body = {k: v for k, v in body.items()
+            if not (k in ("created_at", "processed_at", "updated_at") and v is None)}
     for name in ("created_at", "processed_at", "updated_at"):
         if name in body and (not isinstance(body[name], str) or parse_time(body[name]) is None):
             raise ValueError(f"{name} must be an ISO 8601 time")

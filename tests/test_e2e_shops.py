@@ -1,0 +1,304 @@
+"""Shop webhooks end to end: signed deliveries from the shop simulators (or signed by the test
+the same way), real intake processes, real workers, the PowerOffice simulator as the ERP."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import random
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Iterator
+
+import httpx
+import pytest
+
+from tests.conftest import Cluster, Simulator, poll, start_simulator
+from tests.factories import order
+from tests.unit.test_shop_mapping_payloads import (
+    shopify_classic_test_order,
+    shopify_nok_order,
+    woo_nok_order,
+)
+from workers.processes import Child, free_port, port_open, spawn, wait_until
+
+pytestmark = pytest.mark.e2e
+SECRET = "demo-webhook-secret"
+
+SHOP_CONNECTION = """
+[connections.shop]
+erp = "poweroffice"
+source = "{source}"
+api_token = "{shop_token}"
+invoice_on_payment = true
+
+[connections.shop.shop]
+webhook_secret = "{secret}"
+previous_webhook_secret = "old-secret"
+api_url = "{shop_url}"
+access_token = "demo-shopify-token"
+consumer_key = "ck_demo"
+consumer_secret = "cs_demo"
+reconcile_seconds = {reconcile_seconds}
+fallback_sku = "DIVERSE"
+
+[connections.shop.settings]
+base_url = "http://127.0.0.1:{sim_port}/Demo/v2"
+token_url = "http://127.0.0.1:{sim_port}/Demo/OAuth/Token"
+application_key = "demo-app-key"
+client_key = "demo-client-key"
+subscription_key = "demo-subscription-key"
+"""
+
+
+@pytest.fixture(scope="session")
+def shop_sims(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Simulator]]:
+    log_dir = tmp_path_factory.mktemp("shops")
+    sims = {name: start_simulator(name, log_dir) for name in ("shopify", "woocommerce")}
+    yield sims
+    for sim in sims.values():
+        sim.child.stop()
+
+
+@pytest.fixture
+def shop_cluster(cluster_factory, shop_sims) -> Callable[..., Cluster]:
+    def make(source: str = "shopify", reconcile_seconds: int = 3600) -> Cluster:
+        shop = shop_sims[source]
+        shop.reset()
+        cluster = cluster_factory(connection=SHOP_CONNECTION, source=source, secret=SECRET,
+                                  shop_url=shop.url, reconcile_seconds=reconcile_seconds)
+        cluster.shop = shop  # type: ignore[attr-defined]
+        cluster.start_intake()
+        cluster.start_worker()
+        return cluster
+    return make
+
+
+def sign(raw: bytes, secret: str = SECRET) -> str:
+    return base64.b64encode(hmac.new(secret.encode(), raw, hashlib.sha256).digest()).decode()
+
+
+def shopify_delivery(body: dict[str, Any], topic: str = "orders/create",
+                     webhook_id: str | None = None, secret: str = SECRET
+                     ) -> tuple[bytes, dict[str, str]]:
+    raw = json.dumps(body).encode()
+    return raw, {"X-Shopify-Topic": topic, "X-Shopify-Hmac-Sha256": sign(raw, secret),
+                 "X-Shopify-Shop-Domain": "demo-shop.myshopify.com",
+                 "X-Shopify-Webhook-Id": webhook_id or str(uuid.uuid4()),
+                 "X-Shopify-Event-Id": str(uuid.uuid4()), "Content-Type": "application/json"}
+
+
+def post(cluster: Cluster, raw: bytes, headers: dict[str, str], source: str = "shopify",
+         base: str | None = None) -> httpx.Response:
+    url = f"{base or intake(cluster)}/webhooks/{source}/shop"
+    return httpx.post(url, content=raw, headers=headers, timeout=10)
+
+
+def documents(cluster: Cluster) -> list[dict[str, Any]]:
+    """Drafts and invoices: an invoiced draft moves from SalesOrders to OutgoingInvoices."""
+    state = cluster.sim.state()
+    return [*state["SalesOrders"], *state["OutgoingInvoices"]]
+
+
+def intake(cluster: Cluster) -> str:
+    return f"http://127.0.0.1:{cluster.intake_port}"
+
+
+def job_for(cluster: Cluster, order_id: str) -> str:
+    return str(poll(lambda: cluster.store.job_id_for("shop", order_id), 30,
+                    what=f"a job for shop order {order_id}"))
+
+
+def subscribe(cluster: Cluster, *topics: str) -> None:
+    for topic in topics:
+        cluster.shop.http.post("/_sim/subscriptions", json={  # type: ignore[attr-defined]
+            "topic": topic, "address": f"{intake(cluster)}/webhooks/shopify/shop"}
+        ).raise_for_status()
+
+
+def place(cluster: Cluster, body: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    response = cluster.shop.http.post("/_sim/orders", json={**body, **extra})  # type: ignore
+    response.raise_for_status()
+    return dict(response.json().get("order", response.json()))
+
+
+@pytest.mark.parametrize("payload", [shopify_classic_test_order, shopify_nok_order])
+def test_shopify_orders_arrive_signed_and_add_up_to_the_cent(shop_cluster, payload) -> None:
+    cluster: Cluster = shop_cluster()
+    subscribe(cluster, "orders/create")
+    # Shopify's test notification describes a voided, cancelled order; placed in the shop as a
+    # live order, its contents (lines, shipping, totals) must come through to the cent.
+    placed = place(cluster, payload(), cancelled_at=None, cancel_reason=None,
+                   financial_status="pending")
+    job = cluster.wait_final(job_for(cluster, str(placed["id"])))
+    assert job["state"] == "done", job
+    orders = documents(cluster)
+    assert len(orders) == 1 and orders[0]["ExternalImportReference"] == str(placed["id"])
+    stored = cluster.store.load_job(job["job_id"])
+    assert stored is not None and stored.order is not None
+    shop_total = placed.get("current_total_price") or placed["total_price"]
+    tax = "0" if placed.get("taxes_included") else placed.get("current_total_tax",
+                                                              placed["total_tax"])
+    from decimal import Decimal
+    assert stored.order.computed_total + Decimal(tax) == Decimal(shop_total)
+
+
+def test_same_delivery_five_times_on_two_intakes_is_one_job(shop_cluster, tmp_path) -> None:
+    cluster: Cluster = shop_cluster()
+    second_port = free_port()
+    config = cluster.config.read_text().replace(f"port = {cluster.intake_port}",
+                                                f"port = {second_port}")
+    (tmp_path / "second.toml").write_text(config)
+    second: Child = spawn("intake2", ["intake"], {**cluster.env, "ORDERBRIDGE_CONFIG":
+                                                  str(tmp_path / "second.toml")},
+                          str(tmp_path / "intake2.log"))
+    try:
+        wait_until(lambda: port_open(second_port), 20, "the second intake", children=[second])
+        body = {**shopify_nok_order(), "id": 7700001}
+        raw, headers = shopify_delivery(body, webhook_id="delivery-1")
+        bases = [None, f"http://127.0.0.1:{second_port}"] * 3
+        with ThreadPoolExecutor(5) as pool:
+            answers = list(pool.map(lambda b: post(cluster, raw, headers, base=b), bases[:5]))
+        assert all(a.status_code in (200, 202) for a in answers), [a.text for a in answers]
+        job = cluster.wait_final(job_for(cluster, "7700001"))
+        assert job["state"] == "done"
+        assert len(list(cluster.store.redis.scan_iter("ob:job:*"))) == 1
+        assert len(documents(cluster)) == 1
+    finally:
+        second.stop()
+
+
+def test_bad_signatures_are_401_and_nothing_is_stored(shop_cluster) -> None:
+    cluster: Cluster = shop_cluster()
+    raw, headers = shopify_delivery({**shopify_nok_order(), "id": 7700002})
+    wrong = {**headers, "X-Shopify-Hmac-Sha256": sign(raw, "not-the-secret")}
+    missing = {k: v for k, v in headers.items() if k != "X-Shopify-Hmac-Sha256"}
+    changed = raw.replace(b'"7700002"', b'"7700003"').replace(b"7700002", b"7700003")
+    for body, head in ((raw, wrong), (raw, missing), (changed, headers)):
+        assert post(cluster, body, head).status_code == 401
+    assert not list(cluster.store.redis.scan_iter("ob:job:*"))
+    assert not list(cluster.store.redis.scan_iter("ob:delivery:*"))
+    # the previous secret still works during a rotation
+    rotated = {**headers, "X-Shopify-Hmac-Sha256": sign(raw, "old-secret")}
+    assert post(cluster, raw, rotated).status_code == 202
+
+
+def test_paid_before_create_is_created_and_invoiced_once(shop_cluster) -> None:
+    cluster: Cluster = shop_cluster()
+    body = {**shopify_nok_order(), "id": 7700010, "financial_status": "paid",
+            "updated_at": "2026-11-04T10:00:00+01:00"}
+    raw, headers = shopify_delivery(body, topic="orders/paid")
+    assert post(cluster, raw, headers).status_code == 202
+    created = {**body, "financial_status": "pending", "updated_at": "2026-11-04T09:59:00+01:00"}
+    raw, headers = shopify_delivery(created, topic="orders/create")
+    late = post(cluster, raw, headers)
+    assert late.status_code == 200 and late.json()["state"] == "ignored"  # older state
+    job = cluster.wait_final(job_for(cluster, "7700010"))
+    assert job["state"] == "done" and job["erp"].get("invoice_number"), job
+    assert len(cluster.sim.state()["OutgoingInvoices"]) == 1
+    assert cluster.sim.calls_to("POST /SalesOrders/{id}/createAndSendInvoice") == 1
+
+
+def test_paid_after_the_draft_invoices_it(shop_cluster) -> None:
+    cluster: Cluster = shop_cluster()
+    body = {**shopify_nok_order(), "id": 7700011, "updated_at": "2026-11-04T09:00:00Z"}
+    raw, headers = shopify_delivery(body)
+    assert post(cluster, raw, headers).status_code == 202
+    job_id = job_for(cluster, "7700011")
+    assert cluster.wait_final(job_id)["state"] == "done"
+    paid = {**body, "financial_status": "paid", "updated_at": "2026-11-04T09:05:00Z"}
+    raw, headers = shopify_delivery(paid, topic="orders/paid")
+    assert post(cluster, raw, headers).status_code == 200
+    poll(lambda: cluster.job(job_id)["erp"].get("invoice_number"), 30, what="the invoice")
+    assert len(cluster.sim.state()["OutgoingInvoices"]) == 1
+
+
+def test_cancelled_before_and_after_the_draft(shop_cluster) -> None:
+    cluster: Cluster = shop_cluster()
+    # before: the cancellation arrives first; the order never goes out
+    early = {**shopify_nok_order(), "financial_status": "pending", "id": 7700020, "cancelled_at": "2026-11-04T10:00:00Z",
+             "updated_at": "2026-11-04T10:00:00Z"}
+    raw, headers = shopify_delivery(early, topic="orders/cancelled")
+    assert post(cluster, raw, headers).status_code == 200
+    create = {**early, "cancelled_at": None, "updated_at": "2026-11-04T10:00:00Z"}
+    raw, headers = shopify_delivery(create)
+    post(cluster, raw, headers)
+    assert cluster.wait_final(job_for(cluster, "7700020"))["state"] == "cancelled"
+    # after: the draft exists; it is removed from the ERP and the job says so
+    body = {**shopify_nok_order(), "financial_status": "pending", "id": 7700021,
+            "updated_at": "2026-11-04T11:00:00Z"}
+    raw, headers = shopify_delivery(body)
+    post(cluster, raw, headers)
+    job_id = job_for(cluster, "7700021")
+    assert cluster.wait_final(job_id)["state"] == "done"
+    assert cluster.sim.count("SalesOrders") == 1
+    gone = {**body, "cancelled_at": "2026-11-04T11:05:00Z", "updated_at": "2026-11-04T11:05:00Z"}
+    raw, headers = shopify_delivery(gone, topic="orders/cancelled")
+    assert post(cluster, raw, headers).status_code == 200
+    job = poll(lambda: (j := cluster.job(job_id))["state"] == "cancelled" and j, 30,
+               what="the job to be cancelled")
+    assert "removed" in job["outcome"]
+    assert cluster.sim.count("SalesOrders") == 0
+
+
+def test_missed_webhook_is_picked_up_by_reconciliation(shop_cluster) -> None:
+    cluster: Cluster = shop_cluster(reconcile_seconds=3)
+    placed = place(cluster, shopify_nok_order(), deliver=False, updated_at=None)
+    # within one polling interval (plus the time the order takes to go through)
+    job = cluster.wait_final(job_for(cluster, str(placed["id"])), timeout=20)
+    assert job["state"] == "done"
+    assert len(documents(cluster)) == 1
+
+
+def test_woocommerce_ping_and_signed_order(shop_cluster) -> None:
+    cluster: Cluster = shop_cluster(source="woocommerce")
+    ping = httpx.post(f"{intake(cluster)}/webhooks/woocommerce/shop",
+                      content=b"webhook_id=12", headers={
+                          "Content-Type": "application/x-www-form-urlencoded"})
+    assert ping.status_code == 200
+    raw = json.dumps(woo_nok_order()).encode()
+    headers = {"X-WC-Webhook-Topic": "order.created", "X-WC-Webhook-Signature": sign(raw),
+               "X-WC-Webhook-Source": "http://127.0.0.1:18092/", "Content-Type":
+               "application/json", "X-WC-Webhook-Delivery-ID": "abc"}
+    assert post(cluster, raw, headers, source="woocommerce").status_code == 202
+    assert post(cluster, raw, headers, source="woocommerce").json()["state"] == "duplicate"
+    job = cluster.wait_final(job_for(cluster, str(woo_nok_order()["id"])))
+    assert job["state"] == "done", job
+    assert len(documents(cluster)) == 1
+
+
+def hostile_payloads(count: int = 200) -> list[bytes]:
+    rng = random.Random(20261122)
+    base = shopify_nok_order()
+    nasty: list[Any] = [None, 1, "x", [], {"id": None}, {"line_items": None},
+                        {**base, "line_items": [None]}, {**base, "total_price": "1e999"},
+                        {**base, "line_items": [base["line_items"][0]] * 10_000},
+                        {**base, "currency": "\u202e\u0000"}, {**base, "id": {"$gt": 1}}]
+    values = [None, "", "NaN", "-1", "1e308", 10**40, [], {}, "\U0001f600" * 50, True, -0.0]
+    while len(nasty) < count:
+        body = json.loads(json.dumps(base))
+        key = rng.choice(list(body))
+        body[key] = rng.choice(values)
+        if rng.random() < 0.5 and body.get("line_items"):
+            item = body["line_items"][0] if isinstance(body["line_items"], list) else {}
+            if isinstance(item, dict) and item:
+                item[rng.choice(list(item))] = rng.choice(values)
+        nasty.append(body)
+    raws = [json.dumps(p).encode() for p in nasty[:count - 2]]
+    return raws + [b"{not json", b"[" * 100_000]
+
+
+def test_two_hundred_hostile_payloads_get_4xx_or_are_ignored(shop_cluster) -> None:
+    cluster: Cluster = shop_cluster()
+    statuses = []
+    for raw in hostile_payloads():
+        _, headers = shopify_delivery({})
+        headers["X-Shopify-Hmac-Sha256"] = sign(raw)
+        statuses.append(post(cluster, raw, headers).status_code)
+    assert all(400 <= s < 500 or s in (200, 202) for s in statuses), sorted(set(statuses))
+    assert statuses.count(500) == 0
+    assert cluster.http.get("/healthz").status_code == 200
+    ok = cluster.post_order(order("after-hostile"))
+    assert ok.status_code == 202

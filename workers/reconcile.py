@@ -1,0 +1,69 @@
+"""Reconciliation: ask each shop for orders changed since its cursor and feed them through the
+same event path as webhooks, so an order whose webhook never came is transferred anyway.
+
+Every worker's sweeper calls `reconcile_due()` each round; a Redis key per connection with the
+polling interval as its lifetime makes sure one worker polls each shop once per interval. The
+cursor moves to the newest `updated_at` seen, and each poll starts a little before it (overlap),
+because shops commit changes out of order; repeats are harmless (the job's reference and the
+event's version dedupe them).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import httpx
+
+from connectors.shops.clients import shopify_orders_since, woocommerce_orders_since
+from schemas.shops.errors import MappingError
+from workers import runtime
+from workers.events import apply_event
+from workers.logging import get_logger
+from workers.settings import get_settings
+from workers.sources import event_from_shop
+
+log = get_logger("orderbridge.reconcile")
+FIRST_LOOKBACK = timedelta(days=1)
+FETCHERS = {"shopify": shopify_orders_since, "woocommerce": woocommerce_orders_since}
+
+
+def reconcile_due() -> int:
+    """Poll every shop connection whose interval has passed; returns orders looked at."""
+    settings, store = get_settings(), runtime.store()
+    seen = 0
+    for name, conn in settings.connections.items():
+        if conn.source not in FETCHERS or not conn.shop.api_url:
+            continue
+        if store.redis.set(store.key("reconcile", name), "1", nx=True,
+                           ex=max(1, int(conn.shop.reconcile_seconds))):
+            try:
+                seen += reconcile(name)
+            except Exception as exc:  # a shop that is down is asked again next interval
+                log.warning("reconcile.failed", connection=name, error=str(exc))
+    return seen
+
+
+def reconcile(name: str) -> int:
+    settings, store = get_settings(), runtime.store()
+    conn = settings.connection(name)
+    cursor = store.cursor(name)
+    start = (datetime.fromtimestamp(cursor, timezone.utc) if cursor
+             else datetime.now(timezone.utc) - FIRST_LOOKBACK)
+    since = start - timedelta(seconds=conn.shop.reconcile_overlap_seconds)
+    newest, seen, created = start.timestamp(), 0, 0
+    with httpx.Client(timeout=settings.worker.http_timeout_seconds) as client:
+        for payload in FETCHERS[conn.source](conn.shop, since, client):
+            seen += 1
+            try:
+                event = event_from_shop(conn.source, payload, conn.shop.fallback_sku)
+            except MappingError as exc:
+                log.warning("reconcile.unmappable", connection=name, field=exc.field,
+                            error=exc.message)
+                continue
+            decision = apply_event(settings, store, name, event)
+            created += decision.outcome == "accepted"
+            if event.updated_at:
+                newest = max(newest, event.updated_at.timestamp())
+    store.set_cursor(name, newest)
+    log.info("reconcile.done", connection=name, seen=seen, created=created)
+    return seen
