@@ -14,6 +14,7 @@ from typing import Any
 
 import redis
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from kombu.exceptions import OperationalError
 from pydantic import ValidationError
@@ -107,12 +108,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         require_token(request, token, f"connection {name}")
         order = parse_order(await read_limited(request, settings.intake.max_body_bytes))
         store = runtime.store()
-        decision = apply_event(settings, store, name, event_from_canonical(order))
+        # Redis and the broker are blocking clients: keep them off the event loop.
+        decision = await run_in_threadpool(apply_event, settings, store, name,
+                                           event_from_canonical(order))
         log.info(f"intake.{decision.outcome}", connection=name, job_id=decision.job_id,
                  reference=order.external_id)
         state = decision.outcome
-        if decision.outcome in ("accepted", "exists") and decision.job_id:
-            job = store.load_job(decision.job_id)
+        if decision.outcome == "accepted":
+            state = "queued"
+        elif decision.outcome == "exists" and decision.job_id:
+            job = await run_in_threadpool(store.load_job, decision.job_id)
             state = job.state if job else "queued"
         return JSONResponse({"job_id": decision.job_id, "state": state,
                              **({"detail": decision.detail} if decision.detail else {})},
@@ -121,12 +126,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.post("/webhooks/shopify/{name}")
     async def shopify_webhook(name: str, request: Request) -> JSONResponse:
         raw = await read_limited(request, settings.intake.max_body_bytes)
-        return await webhooks.shopify(settings, name, request, raw)
+        return await run_in_threadpool(webhooks.shopify, settings, name, request, raw)
 
     @app.post("/webhooks/woocommerce/{name}")
     async def woocommerce_webhook(name: str, request: Request) -> JSONResponse:
         raw = await read_limited(request, settings.intake.max_body_bytes)
-        return await webhooks.woocommerce(settings, name, request, raw)
+        return await run_in_threadpool(webhooks.woocommerce, settings, name, request, raw)
 
     def operator(request: Request) -> None:
         token = settings.operator_token.get_secret_value() if settings.operator_token else None

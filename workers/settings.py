@@ -49,8 +49,9 @@ class WorkerSettings(BaseModel):
     # per step); bounded by inline_seconds per delivery.
     inline_steps: bool = True
     inline_seconds: float = Field(30.0, gt=0)
-    # Celery task events for Flower (Flower also switches them on when it starts watching).
-    task_events: bool = True
+    # Celery task events cost a publish per task state; Flower switches them on in every worker
+    # when it starts watching, so they are off until someone looks.
+    task_events: bool = False
     # How long one send_invoice attempt polls the ERP's asynchronous send before rescheduling.
     send_poll_seconds: float = Field(5.0, ge=0)
 

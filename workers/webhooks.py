@@ -73,7 +73,7 @@ def handle(settings: Settings, conn: ConnectionSettings, delivery_key: str | Non
     return JSONResponse(decision.body(), status_code=decision.status)
 
 
-async def shopify(settings: Settings, name: str, request: Request, raw: bytes) -> JSONResponse:
+def shopify(settings: Settings, name: str, request: Request, raw: bytes) -> JSONResponse:
     conn = shop_connection(settings, name, "shopify")
     if not signed(raw, request.headers.get("x-shopify-hmac-sha256"), conn.shop.secrets()):
         raise ApiError(401, "bad_signature", "missing or wrong X-Shopify-Hmac-Sha256")
@@ -87,7 +87,7 @@ async def shopify(settings: Settings, name: str, request: Request, raw: bytes) -
                   lambda: read_event("shopify", payload, conn))
 
 
-async def woocommerce(settings: Settings, name: str, request: Request, raw: bytes
+def woocommerce(settings: Settings, name: str, request: Request, raw: bytes
                       ) -> JSONResponse:
     conn = shop_connection(settings, name, "woocommerce")
     signature = request.headers.get("x-wc-webhook-signature")

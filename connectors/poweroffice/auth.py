@@ -6,6 +6,8 @@ twenty workers starting at once make one token call, and renewed a minute before
 
 from __future__ import annotations
 
+import time
+
 import httpx
 
 from connectors.base import TokenStore
@@ -13,6 +15,7 @@ from connectors.errors import check
 from connectors.poweroffice.settings import PowerOfficeSettings
 
 RENEW_MARGIN_SECONDS = 60
+LOCAL_SECONDS = 30
 
 
 class PowerOfficeTokens:
@@ -22,14 +25,20 @@ class PowerOfficeTokens:
         self.client = client
         self.store = store
         self.name = settings.token_name()
+        self._local: tuple[str, float] = ("", 0.0)
 
     def get(self) -> str:
-        token = self.store.token_get(self.name)
-        if token:
+        # A copy in memory spares a Redis round trip per ERP request; it is dropped well
+        # before Redis would drop the shared one, and on any 401.
+        token, until = self._local
+        if token and time.monotonic() < until:
             return token
-        return self.refresh(stale=None)
+        token = self.store.token_get(self.name) or self.refresh(stale=None)
+        self._local = (token, time.monotonic() + LOCAL_SECONDS)
+        return token
 
     def refresh(self, stale: str | None) -> str:
+        self._local = ("", 0.0)
         with self.store.locked("token", self.name, timeout=30, wait=30):
             current = self.store.token_get(self.name)
             if current and current != stale:
