@@ -302,3 +302,22 @@ def test_two_hundred_hostile_payloads_get_4xx_or_are_ignored(shop_cluster) -> No
     assert cluster.http.get("/healthz").status_code == 200
     ok = cluster.post_order(order("after-hostile"))
     assert ok.status_code == 202
+
+
+def test_canonical_api_has_the_same_order_events(shop_cluster) -> None:
+    cluster: Cluster = shop_cluster()
+    # cancelled before it was ever sent: the order never goes out
+    assert cluster.post_order(order("canon-1", cancelled=True)).json()["state"] == "cancelled"
+    created = cluster.post_order(order("canon-1"))
+    assert cluster.wait_final(created.json()["job_id"])["state"] == "cancelled"
+    # paid later: the connection invoices on payment, so the finished job is invoiced
+    first = cluster.post_order(order("canon-2", updated_at="2026-11-04T09:00:00Z"))
+    job_id = first.json()["job_id"]
+    assert cluster.wait_final(job_id)["state"] == "done"
+    paid = cluster.post_order(order("canon-2", paid=True, updated_at="2026-11-04T09:05:00Z"))
+    assert paid.json()["state"] == "invoicing"
+    poll(lambda: cluster.job(job_id)["erp"].get("invoice_number"), 30, what="the invoice")
+    stale = cluster.post_order(order("canon-2", cancelled=True,
+                                     updated_at="2026-11-04T08:00:00Z"))
+    assert stale.json()["state"] == "ignored"  # older than what we have
+    assert len(documents(cluster)) == 1

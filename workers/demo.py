@@ -20,12 +20,14 @@ from rich.table import Table
 
 from schemas.job import Job
 from simulators.registry import SIMULATORS
+from workers import demo_shops
 from workers.processes import Child, port_open, spawn, wait_until
 from workers.settings import Settings, get_settings
 from workers.store import Store
 from workers.supervise import redis_environment, stop_all
 
 console = Console()
+SHOPS = ("shopify", "woocommerce")
 CUSTOMERS = [("Kari Nordmann", "kari@example.no"), ("Ola Hansen", "ola@example.no"),
              ("Fjord Kaffe AS", "post@fjordkaffe.example"), ("Ingrid Berg", "ingrid@example.no"),
              ("Nils Dahl", "nils@example.no"), ("Bryggen Bakeri AS", "hei@bryggen.example")]
@@ -61,7 +63,9 @@ def sample_orders(run: str, count: int) -> list[dict[str, Any]]:
 
 def start_simulators(settings: Settings, env: dict[str, str]) -> list[Child]:
     started = []
-    for erp in sorted({c.erp for c in settings.connections.values()}):
+    wanted = {c.erp for c in settings.connections.values()} | {
+        c.source for c in settings.connections.values() if c.source != "any"}
+    for erp in sorted(wanted):
         if erp not in SIMULATORS:
             continue
         port = SIMULATORS[erp][1]
@@ -107,7 +111,11 @@ def run_demo(orders: int = 24) -> int:
 
 def _prepare(settings: Settings, connection: str, env: dict[str, str], logs: str) -> None:
     """Set the scene in each ERP simulator: a short outage, consent, master data."""
-    erp, url = settings.connections[connection].erp, _simulator_url(settings, connection)
+    conn = settings.connections[connection]
+    if conn.source in SHOPS and conn.shop.api_url:  # the shop delivers to our webhook URL
+        demo_shops.subscribe(conn.source, conn.shop.api_url, f"http://127.0.0.1:"
+                             f"{settings.intake.port}/webhooks/{conn.source}/{connection}")
+    erp, url = conn.erp, _simulator_url(settings, connection)
     if not url:
         return
     if erp == "poweroffice":  # the second order's draft fails twice, then works
@@ -129,6 +137,8 @@ def _send_and_show(settings: Settings, store: Store, count: int) -> int:
         orders = sample_orders(f"{run}{index}", max(4, count if index == 0 else 6))
         if settings.connections[name].erp == "exact":  # an item Exact does not know
             orders[-1]["lines"][0].update(sku="NOT-IN-EXACT", vat_rate="0.15")
+        elif settings.connections[name].source in SHOPS:  # every shop order can go through
+            orders[-1]["lines"][0]["vat_rate"] = "0.25"
         token = settings.connections[name].api_token
         plans.append((name, token.get_secret_value() if token else "", orders))
     job_ids: dict[tuple[str, str], str] = {}
@@ -138,10 +148,16 @@ def _send_and_show(settings: Settings, store: Store, count: int) -> int:
                   TimeElapsedColumn(), console=console) as progress:
         sent = progress.add_task("orders sent", total=sum(len(p[2]) for p in plans) + 1)
         for name, token, orders in plans:
+            conn = settings.connections[name]
             auth = {"Authorization": f"Bearer {token}"}
             for order in orders:
-                response = intake.post(f"/v1/connections/{name}/orders", json=order, headers=auth)
-                job_ids[(name, order["external_id"])] = response.json().get("job_id", "")
+                if conn.source in SHOPS and conn.shop.api_url:
+                    shop_id = demo_shops.place(conn.source, conn.shop.api_url, order)
+                    job_ids[(name, shop_id)] = ""  # known once the webhook has arrived
+                else:
+                    response = intake.post(f"/v1/connections/{name}/orders", json=order,
+                                           headers=auth)
+                    job_ids[(name, order["external_id"])] = response.json().get("job_id", "")
                 progress.advance(sent)
         name, token, orders = plans[0]
         again = intake.post(f"/v1/connections/{name}/orders", json=orders[0],
@@ -160,7 +176,10 @@ def _wait_for(store: Store, job_ids: dict[tuple[str, str], str], progress: Progr
     deadline = time.monotonic() + 120
     jobs: dict[tuple[str, str], Job] = {}
     while time.monotonic() < deadline:
-        jobs = {key: j for key, jid in job_ids.items() if (j := store.load_job(jid))}
+        for key, jid in job_ids.items():
+            if not jid:  # a shop order: its job exists once the signed webhook came in
+                job_ids[key] = store.job_id_for(key[0], key[1]) or ""
+        jobs = {key: j for key, jid in job_ids.items() if jid and (j := store.load_job(jid))}
         done = sum(1 for j in jobs.values() if j.is_final)
         progress.update(finished, completed=done)
         if done == len(job_ids):

@@ -41,6 +41,7 @@ class Decision:
     outcome: str  # accepted | exists | ignored | cancelled | invoicing
     job_id: str | None = None
     detail: str | None = None
+    job_state: str | None = None  # the new job's state, when one was created
 
     def body(self) -> dict[str, str | None]:
         return {"job_id": self.job_id, "state": self.outcome, "detail": self.detail}
@@ -65,7 +66,7 @@ def apply_event(settings: Settings, store: Store, connection: str, event: OrderE
             else event.order
         submitted = submit_order(settings, store, connection, order)
         if submitted.created:
-            return Decision(202, "accepted", submitted.job_id)
+            return Decision(202, "accepted", submitted.job_id, job_state=submitted.state)
         job_id = submitted.job_id  # another delivery created it a moment ago
     if invoice_now:
         enqueue("order_paid", job_id)

@@ -115,7 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                  reference=order.external_id)
         state = decision.outcome
         if decision.outcome == "accepted":
-            state = "queued"
+            state = decision.job_state or "queued"
         elif decision.outcome == "exists" and decision.job_id:
             job = await run_in_threadpool(store.load_job, decision.job_id)
             state = job.state if job else "queued"
