@@ -137,8 +137,6 @@ def _send_and_show(settings: Settings, store: Store, count: int) -> int:
         orders = sample_orders(f"{run}{index}", max(4, count if index == 0 else 6))
         if settings.connections[name].erp == "exact":  # an item Exact does not know
             orders[-1]["lines"][0].update(sku="NOT-IN-EXACT", vat_rate="0.15")
-        elif settings.connections[name].source in SHOPS:  # every shop order can go through
-            orders[-1]["lines"][0]["vat_rate"] = "0.25"
         token = settings.connections[name].api_token
         plans.append((name, token.get_secret_value() if token else "", orders))
     job_ids: dict[tuple[str, str], str] = {}
@@ -201,8 +199,9 @@ def _show(settings: Settings, jobs: dict[tuple[str, str], Job],
         attempts = sum(s.attempts for s in job.steps)
         table.add_row(key[0], *_row(key[1], job, notes.get(key, ""), attempts))
     console.print(table)
-    for name in settings.connections:
-        url = _simulator_url(settings, name)
+    for url in dict.fromkeys(filter(None, (_simulator_url(settings, n)
+                                           for n in settings.connections))):
+        name = next(n for n in settings.connections if _simulator_url(settings, n) == url)
         if url:
             state = httpx.get(f"{url}/_sim/state").json()
             console.print(f"{settings.connections[name].erp} simulator now holds: " + ", ".join(
