@@ -60,16 +60,17 @@ def read_event(source: str, payload: Any, conn: ConnectionSettings) -> OrderEven
                        [{"field": exc.field or "body", "message": exc.message}]) from None
 
 
-def handle(settings: Settings, conn: ConnectionSettings, delivery_key: str | None,
+def handle(settings: Settings, conn: ConnectionSettings, delivery_keys: list[str],
            make_event: Any) -> JSONResponse:
-    """Answer a verified delivery: repeats at once, new ones through the event path."""
+    """Answer a verified delivery: repeats at once, new ones through the event path. A key is
+    written only after the event was applied, so a delivery that failed half-way is retried."""
     store = runtime.store()
-    seen_key = store.key("delivery", conn.name, delivery_key) if delivery_key else None
-    if seen_key and store.redis.exists(seen_key):
+    seen = [store.key("delivery", conn.name, key) for key in delivery_keys]
+    if seen and store.redis.exists(*seen):
         return JSONResponse({"state": "duplicate", "detail": "delivery seen before"})
     decision: Decision = apply_event(settings, store, conn.name, make_event())
-    if seen_key:
-        store.redis.set(seen_key, "1", ex=SEEN_SECONDS)
+    for key in seen:
+        store.redis.set(key, "1", ex=SEEN_SECONDS)
     return JSONResponse(decision.body(), status_code=decision.status)
 
 
@@ -80,11 +81,14 @@ def shopify(settings: Settings, name: str, request: Request, raw: bytes) -> JSON
     topic = request.headers.get("x-shopify-topic", "")
     if topic not in SHOPIFY_TOPICS:
         return JSONResponse({"state": "ignored", "detail": f"topic {topic!r} not handled"})
-    webhook_id = request.headers.get("x-shopify-webhook-id")
     domain = request.headers.get("x-shopify-shop-domain", "")
+    # The delivery id repeats on Shopify's retries; the event id is shared by every
+    # subscription to the same event (e.g. two webhooks of one app for one topic).
+    keys = [f"shopify:{domain}:{kind}:{value}" for kind, value in (
+        ("webhook", request.headers.get("x-shopify-webhook-id")),
+        ("event", request.headers.get("x-shopify-event-id"))) if value]
     payload = parse_json(raw)
-    return handle(settings, conn, f"shopify:{domain}:{webhook_id}" if webhook_id else None,
-                  lambda: read_event("shopify", payload, conn))
+    return handle(settings, conn, keys, lambda: read_event("shopify", payload, conn))
 
 
 def woocommerce(settings: Settings, name: str, request: Request, raw: bytes
@@ -104,9 +108,9 @@ def woocommerce(settings: Settings, name: str, request: Request, raw: bytes
         if not order_id:
             raise ApiError(422, "unusable_order", "order.deleted without an id",
                            [{"field": "id", "message": "required"}])
-        return handle(settings, conn, None, lambda: OrderEvent(order_id, None, cancelled=True))
+        return handle(settings, conn, [], lambda: OrderEvent(order_id, None, cancelled=True))
     event = read_event("woocommerce", payload, conn)
     source = request.headers.get("x-wc-webhook-source", "")
     stamp = event.updated_at.isoformat() if event.updated_at else ""
-    return handle(settings, conn, f"woo:{source}:{event.order_id}:{topic}:{stamp}",
+    return handle(settings, conn, [f"woo:{source}:{event.order_id}:{topic}:{stamp}"],
                   lambda: event)
