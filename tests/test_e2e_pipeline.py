@@ -10,7 +10,7 @@ import pytest
 from celery import Celery
 
 from tests.conftest import REDIS_URL, Cluster, poll
-from tests.factories import customer, order, three_line_order
+from tests.factories import customer, order, product_line, three_line_order
 
 pytestmark = pytest.mark.e2e
 
@@ -240,3 +240,16 @@ def test_dlq_cli_list_show_drop_and_replay_all(cluster: Cluster) -> None:
     assert finals[letters[0]["job_id"]] == "dead"  # dropped: stays dead
     assert sorted(finals.values()) == ["dead", "done", "done"]
     assert cluster.sim.count("SalesOrders") == 2
+
+
+def test_cli_enqueue_submits_valid_orders_and_names_bad_fields(cluster: Cluster) -> None:
+    bad = order("9901", lines=[product_line("A", quantity="-1")])
+    path = cluster.tmp / "orders.json"
+    path.write_text(__import__("json").dumps([order("9900"), bad]))
+    code, out = cluster.cli("enqueue", "--connection", "shop", str(path))
+    assert code == 1 and "lines.0.quantity" in out and "accepted" in out, out
+    job_id = cluster.store.job_id_for("shop", "9900")
+    assert job_id and cluster.wait_final(job_id)["state"] == "done"
+    assert cluster.store.job_id_for("shop", "9901") is None
+    code, out = cluster.cli("status", job_id)
+    assert code == 0 and '"state": "done"' in out

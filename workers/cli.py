@@ -103,8 +103,8 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
 
     from schemas.order import Order
     from workers import runtime
+    from workers.events import apply_event, event_from_canonical
     from workers.intake import validation_details
-    from workers.submit import submit_order
     settings = _settings()
     settings.connection(args.connection)
     data = json.loads(Path(args.file).read_text(encoding="utf-8"))
@@ -118,9 +118,10 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
             for d in validation_details(exc):
                 console.print(f"[red]order {index}: {d['field']}: {d['message']}[/red]")
             continue
-        result = submit_order(settings, runtime.store(), args.connection, order)
-        word = "queued" if result.created else f"exists ({result.state})"
-        console.print(f"{order.external_id}\t{result.job_id}\t{word}")
+        decision = apply_event(settings, runtime.store(), args.connection,
+                               event_from_canonical(order))
+        console.print(f"{order.external_id}\t{decision.job_id or '-'}\t{decision.outcome}"
+                      + (f" ({decision.detail})" if decision.detail else ""))
     return 1 if failed else 0
 
 

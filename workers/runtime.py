@@ -12,8 +12,6 @@ import threading
 from functools import lru_cache
 from typing import Any, Callable
 
-import httpx
-
 from connectors.http import build_client
 from connectors.registry import CONNECTORS
 from workers.budget import RequestBudget
@@ -24,8 +22,6 @@ _heartbeat: contextvars.ContextVar[Callable[[], None] | None] = contextvars.Cont
     "orderbridge_heartbeat", default=None)
 _lock = threading.Lock()
 _connectors: dict[str, Any] = {}
-# Tests and the demo may route a connection's HTTP through a transport of their choosing.
-transport_override: httpx.BaseTransport | None = None
 
 
 @lru_cache(maxsize=1)
@@ -77,6 +73,5 @@ def _build_connector(connection_name: str) -> Any:
     spec = CONNECTORS[conn.erp]
     client = build_client(timeout=settings.worker.http_timeout_seconds,
                           budget=budget_for(connection_name), heartbeat=beat,
-                          transport=transport_override,
                           max_connections=max(10, settings.worker.concurrency * 2))
     return spec.factory(conn.erp_settings, client, store())
