@@ -14,6 +14,7 @@ Admin routes (not logged, never faulted): `GET /_sim/state`, `GET /_sim/calls`,
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import threading
 import time
@@ -67,6 +68,32 @@ class SimulatedErp(Protocol):
 
     def admin_routes(self) -> dict[str, AdminHandler]:
         """Extra admin routes as `{"POST /_sim/payments": handler}`."""
+
+
+def check_type(name: str, value: Any, default: Any) -> None:
+    """The plain rule for a runtime option: the default's type (ints non-negative, strings
+    non-empty); ConfigError otherwise."""
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    else:
+        ok = isinstance(value, str) and value != ""
+    if not ok:
+        raise ConfigError(f"bad value for {name}: {value!r}")
+
+
+def merged_options(options: Any, changes: Mapping[str, Any],
+                   check: Callable[[str, Any, Any], None] = check_type) -> Any:
+    """A copy of a simulator's frozen options dataclass with `changes` applied; ConfigError for
+    unknown keys, or whatever `check(name, value, default)` refuses."""
+    defaults = {field.name: field.default for field in dataclasses.fields(options)}
+    unknown = sorted(set(changes) - set(defaults))
+    if unknown:
+        raise ConfigError(f"unknown option(s): {', '.join(unknown)}")
+    for name, value in changes.items():
+        check(name, value, defaults[name])
+    return dataclasses.replace(options, **changes)
 
 
 @dataclass

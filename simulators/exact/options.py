@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from simulators.admin import ConfigError
+from simulators.admin import ConfigError, merged_options
 from simulators.exact.values import guid
 
 WAREHOUSE_ID = "0000a001-0000-4000-8000-00000000a001"
@@ -48,13 +48,7 @@ class ExactSimOptions:
 
     def merged(self, changes: Mapping[str, Any]) -> ExactSimOptions:
         """A copy with `changes` applied; ConfigError for unknown keys or bad values."""
-        fields = {field.name: field.default for field in dataclasses.fields(self)}
-        unknown = sorted(set(changes) - set(fields))
-        if unknown:
-            raise ConfigError(f"unknown option(s): {', '.join(unknown)}")
-        for name, value in changes.items():
-            _check(name, value, fields[name])
-        return dataclasses.replace(self, **changes)
+        return merged_options(self, changes, _check)  # type: ignore[no-any-return]
 
     def as_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

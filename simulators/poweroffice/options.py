@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from simulators.admin import ConfigError
+from simulators.admin import ConfigError, merged_options
 
 SALES_ORDER_STATUSES = ("Draft", "Confirmed")
 
@@ -35,13 +35,7 @@ class PowerOfficeSimOptions:
 
     def merged(self, changes: Mapping[str, Any]) -> PowerOfficeSimOptions:
         """A copy with `changes` applied; ConfigError for unknown keys or bad values."""
-        fields = {field.name: field.default for field in dataclasses.fields(self)}
-        unknown = sorted(set(changes) - set(fields))
-        if unknown:
-            raise ConfigError(f"unknown option(s): {', '.join(unknown)}")
-        for name, value in changes.items():
-            _check(name, value, fields[name])
-        return dataclasses.replace(self, **changes)
+        return merged_options(self, changes, _check)  # type: ignore[no-any-return]
 
     def as_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

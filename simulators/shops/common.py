@@ -6,44 +6,21 @@ this module holds the plain pieces both shops need to answer their own API.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
-from typing import Any, TypeVar
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from simulators.admin import ConfigError, SimApp, SimulatedErp, admin_error
+from simulators.admin import SimApp, SimulatedErp, admin_error
 
 TemplatedHandler = Callable[[Request, dict[str, str]], Awaitable[Response]]
 TemplatedRoute = tuple[str, str, TemplatedHandler]  # (method, "/_sim/orders/{id}/pay", handler)
 
-O = TypeVar("O")
-
-
-def merged_options(options: O, changes: Mapping[str, Any]) -> O:
-    """A copy of the frozen options dataclass with `changes` applied; ConfigError for unknown
-    keys or values of another type than the default's (ints non-negative)."""
-    fields = dataclasses.fields(options)  # type: ignore[arg-type]
-    defaults = {field.name: field.default for field in fields}
-    unknown = sorted(set(changes) - set(defaults))
-    if unknown:
-        raise ConfigError(f"unknown option(s): {', '.join(unknown)}")
-    for name, value in changes.items():
-        default = defaults[name]
-        if isinstance(default, bool):
-            ok = isinstance(value, bool)
-        elif isinstance(default, int):
-            ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
-        else:
-            ok = isinstance(value, str) and value != ""
-        if not ok:
-            raise ConfigError(f"bad value for {name}: {value!r}")
-    return dataclasses.replace(options, **changes)  # type: ignore[type-var]
 
 
 class Clock:

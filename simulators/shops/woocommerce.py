@@ -35,12 +35,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from simulators.admin import AdminHandler
+from simulators.admin import AdminHandler, merged_options
 from simulators.shops import woocommerce_admin
 from simulators.shops.common import (
     Clock,
     ShopSimApp,
-    merged_options,
     parse_time,
     positive_int,
     template_match,
