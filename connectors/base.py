@@ -11,7 +11,9 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal, Protocol
+from typing import Any, ContextManager, Literal, Protocol
+
+import httpx
 
 from schemas.order import Customer, Order
 
@@ -44,7 +46,39 @@ class InvoiceState:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+class ErpSettings(Protocol):
+    """What the shared parts ask of a connector's own settings model."""
+
+    def rate_limits(self) -> tuple[int, float, int]:
+        """(requests, per seconds, per UTC day or 0): what the ERP allows one budget key."""
+        ...
+
+    def budget_key(self) -> str:
+        """The name of what the ERP limits (a subscription key, a division): connections that
+        share it share one request budget."""
+        ...
+
+
+class GrantedTokens(Protocol):
+    expires_at: float
+    issued_at: float
+
+
+class Consent(Protocol):
+    """OAuth authorization-code consent, for ERPs that need a user's grant (Exact Online)."""
+
+    def authorize_url(self, state: str = "orderbridge") -> str: ...
+    def code_from_redirect(self, location: str) -> str | None: ...
+    def exchange_code(self, code: str) -> GrantedTokens: ...
+
+
 class Connector(Protocol):
+    """The pipeline's view of an ERP, in pipeline order."""
+
+    def consent(self) -> Consent | None:
+        """The OAuth consent flow, or None when the ERP needs none."""
+        ...
+
     def upsert_customer(self, customer: Customer, key: str) -> str: ...
     def products_for(self, order: Order) -> list[ProductSpec]: ...
     def upsert_products(self, specs: list[ProductSpec]) -> dict[str, str]: ...
@@ -61,7 +95,15 @@ class TokenStore(Protocol):
     def token_get(self, name: str) -> str | None: ...
     def token_put(self, name: str, value: str, ttl_seconds: float) -> None: ...
     def token_drop(self, name: str) -> None: ...
-    def locked(self, *parts: str, timeout: float = 30, wait: float = 30) -> Any: ...
+    def locked(self, *parts: str, timeout: float = 30, wait: float = 30
+               ) -> ContextManager[None]: ...
+
+
+class ConnectorFactory(Protocol):
+    """Builds a connector from its validated settings, the HTTP client and the token store."""
+
+    def __call__(self, settings: ErpSettings, client: httpx.Client, store: TokenStore
+                 ) -> Connector: ...
 
 
 def fingerprint(*parts: str | None) -> str:

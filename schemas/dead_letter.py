@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from schemas.job import utcnow
+from schemas.job import Step, utcnow
 
 
 class DeadLetter(BaseModel):
@@ -21,7 +21,7 @@ class DeadLetter(BaseModel):
     connection: str
     external_id: str
     reference: str
-    step: str
+    step: Step
     kind: str
     reason: str
     message: str

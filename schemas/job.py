@@ -3,25 +3,70 @@
 A job is one order on its way to one ERP. The ledger (one `StepRecord` per pipeline step) says
 what each step already did, so a redelivered task returns at once, a retry after an ambiguous
 failure knows it must look before it writes, and a replay resumes at the failed step.
-These are pure data and pure transitions; storing them is `workers.store`'s business.
+These are pure data and pure transitions; storing them is `core.store`'s business.
+The steps are listed once, here (`Step`); what each step records is a small model below, read
+back with `StepRecord.read(Model)` instead of dict keys.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.order import Order
 
-STEPS: tuple[str, ...] = (
-    "upsert_customer",
-    "upsert_products",
-    "check_duplicate",
-    "create_draft",
-    "send_invoice",
-)
+
+class Step(StrEnum):
+    """The pipeline's steps, in order. The values are the task and ledger names."""
+    UPSERT_CUSTOMER = "upsert_customer"
+    UPSERT_PRODUCTS = "upsert_products"
+    CHECK_DUPLICATE = "check_duplicate"
+    CREATE_DRAFT = "create_draft"
+    SEND_INVOICE = "send_invoice"
+
+
+STEPS: tuple[Step, ...] = tuple(Step)
+
+
+class StepResult(BaseModel):
+    """What a step records in its ledger entry (kept as JSON in the job)."""
+    model_config = ConfigDict(extra="allow")
+
+
+class CustomerResult(StepResult):
+    customer_id: str | None = None
+    customer_key: str | None = None
+
+
+class ProductsResult(StepResult):
+    products: dict[str, str] = Field(default_factory=dict)
+    created_or_checked: int = 0
+
+
+class DuplicateResult(StepResult):
+    found: bool = False
+    order_id: str | None = None
+
+
+class DraftResult(StepResult):
+    order_id: str | None = None
+    order_number: str | None = None
+    recovered: bool = False
+    existed: bool = False
+    sending_at: datetime | None = None
+    refreshed_customer: bool = False
+    refreshed_product: bool = False
+
+
+class InvoiceResult(StepResult):
+    invoice_number: str | None = None
+    requested_at: datetime | None = None
+
+
+R = TypeVar("R", bound=StepResult)
 
 JobState = Literal["queued", "running", "done", "duplicate", "dead", "cancelled"]
 StepState = Literal["pending", "running", "sending", "waiting", "done", "skipped", "failed"]
@@ -41,7 +86,7 @@ class ErrorInfo(BaseModel):
 
 
 class StepRecord(BaseModel):
-    name: str
+    name: Step
     state: StepState = "pending"
     attempts: int = 0
     started_at: datetime | None = None
@@ -49,6 +94,14 @@ class StepRecord(BaseModel):
     next_attempt_at: datetime | None = None
     result: dict[str, Any] = Field(default_factory=dict)
     last_error: ErrorInfo | None = None
+
+    def read(self, model: type[R]) -> R:
+        """This step's result as its model."""
+        return model.model_validate(self.result)
+
+    def record(self, result: StepResult) -> None:
+        """Merge `result` into the ledger entry (fields left unset are not written)."""
+        self.result.update(result.model_dump(mode="json", exclude_unset=True))
 
 
 class Job(BaseModel):
@@ -58,7 +111,7 @@ class Job(BaseModel):
     reference: str
     send_invoice: bool
     state: JobState = "queued"
-    current_step: str | None = STEPS[0]
+    current_step: Step | None = Step.UPSERT_CUSTOMER
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
@@ -78,7 +131,7 @@ class Job(BaseModel):
         return cls(job_id=job_id, connection=connection, external_id=order.external_id,
                    reference=reference, send_invoice=send_invoice, order=order, steps=steps)
 
-    def step(self, name: str) -> StepRecord:
+    def step(self, name: Step) -> StepRecord:
         for record in self.steps:
             if record.name == name:
                 return record
@@ -88,13 +141,13 @@ class Job(BaseModel):
     def is_final(self) -> bool:
         return self.state in FINAL_STATES
 
-    def next_step_after(self, name: str) -> str | None:
+    def next_step_after(self, name: Step) -> Step | None:
         """The next step that still has work to do, or None when the pipeline is finished."""
         after = STEPS[STEPS.index(name) + 1:]
         return next((n for n in after if self.step(n).state not in ("done", "skipped")), None)
 
     # --- transitions -------------------------------------------------------------------------
-    def start_step(self, name: str) -> StepRecord:
+    def start_step(self, name: Step) -> StepRecord:
         record = self.step(name)
         record.state = "running"
         record.attempts += 1
@@ -105,16 +158,17 @@ class Job(BaseModel):
         self.touch()
         return record
 
-    def finish_step(self, name: str, result: dict[str, Any] | None = None) -> None:
+    def finish_step(self, name: Step, result: StepResult | None = None) -> None:
         record = self.step(name)
         record.state = "done"
         record.finished_at = utcnow()
-        record.result.update(result or {})
+        if result is not None:
+            record.record(result)
         self.first_failure_at = None
         self.current_step = self.next_step_after(name)
         self.touch()
 
-    def fail_attempt(self, name: str, error: ErrorInfo, retry_at: datetime) -> None:
+    def fail_attempt(self, name: Step, error: ErrorInfo, retry_at: datetime) -> None:
         record = self.step(name)
         record.state = "waiting"
         record.last_error = error
@@ -130,7 +184,7 @@ class Job(BaseModel):
             self.current_step = None
         self.touch()
 
-    def kill(self, name: str, error: ErrorInfo, dead_letter_id: str) -> None:
+    def kill(self, name: Step, error: ErrorInfo, dead_letter_id: str) -> None:
         record = self.step(name)
         record.state = "failed"
         record.last_error = error
@@ -138,7 +192,7 @@ class Job(BaseModel):
         self.current_step = name
         self.end("dead", error.message)
 
-    def requeue_at(self, name: str) -> None:
+    def requeue_at(self, name: Step) -> None:
         """Replay: the failed step and those after it run again; finished steps stay done."""
         record = self.step(name)
         record.state = "pending"
@@ -157,11 +211,11 @@ class Job(BaseModel):
         if self.send_invoice:
             return False
         self.send_invoice = True
-        record = self.step("send_invoice")
+        record = self.step(Step.SEND_INVOICE)
         if record.state == "skipped":
             record.state = "pending"
         if self.state == "done":
-            self.state, self.current_step, self.finished_at = "queued", "send_invoice", None
+            self.state, self.current_step, self.finished_at = "queued", Step.SEND_INVOICE, None
             self.touch()
             return True
         self.touch()

@@ -13,7 +13,10 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from simulators.exact import create_app as create_exact
+from simulators.exact.scene import SCENE as EXACT_SCENE
 from simulators.poweroffice import create_app as create_poweroffice
+from simulators.poweroffice.scene import SCENE as POWEROFFICE_SCENE
+from simulators.scene import DemoScene
 from simulators.shops import create_shopify, create_woocommerce
 
 SIMULATORS: dict[str, tuple[Callable[..., ASGIApp], int]] = {
@@ -21,6 +24,12 @@ SIMULATORS: dict[str, tuple[Callable[..., ASGIApp], int]] = {
     "exact": (create_exact, 18082),
     "shopify": (create_shopify, 18091),
     "woocommerce": (create_woocommerce, 18092),
+}
+
+# What `orderbridge demo` sets up in each ERP simulator before it sends orders.
+DEMO_SCENES: dict[str, DemoScene] = {
+    "poweroffice": POWEROFFICE_SCENE,
+    "exact": EXACT_SCENE,
 }
 
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from connectors.errors import ErpError
-from workers.settings import RetrySettings
+from core.settings import RetrySettings
 
 
 @dataclass(frozen=True)

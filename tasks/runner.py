@@ -1,19 +1,22 @@
 """Running one step of one job: lease, ledger, outcome, and what happens next.
 
 Every delivery of a step message goes through `run_step`:
-1. take the job's lease (a Redis lock that the heartbeat keeps alive); if another delivery holds
-   it, this one has nothing to do;
+1. take the job's lease (`tasks.lease`); if another delivery, event or replay holds it, this one
+   has nothing to do (the holder hands the job on when it is done);
 2. load the job; a finished job, a done step or a step that is not current returns at once
    (redelivery is normal), re-enqueueing the current step in case its message was lost;
-3. run the step function, record its result in the ledger, enqueue the next step;
+3. run the step function, record its result in the ledger, go on to the next step;
 4. on failure ask `tasks.retries` and either schedule the retry in the due-schedule or write a
    dead letter.
+Everything the runner needs comes in a `Runtime` (settings, store, connectors, enqueue), so the
+outcomes can be exercised in-process against fakeredis and a fake connector.
 """
 
 from __future__ import annotations
 
 import time
 from datetime import timedelta
+from enum import StrEnum
 
 import redis
 import structlog
@@ -26,181 +29,174 @@ from connectors.errors import (
     TransientError,
     classify,
 )
+from core.logging import get_logger
+from core.runtime import Runtime, reset_heartbeat, set_heartbeat
+from core.store import new_id
 from schemas.dead_letter import DeadLetter
-from schemas.job import ErrorInfo, Job, utcnow
+from schemas.job import (
+    CustomerResult,
+    DraftResult,
+    ErrorInfo,
+    Job,
+    ProductsResult,
+    Step,
+    utcnow,
+)
 from tasks import retries
-from tasks.steps import STEP_FUNCTIONS, StepContext, StepOutcome
-from workers import runtime
-from workers.logging import get_logger
-from workers.queue import enqueue
-from workers.settings import get_settings
-from workers.store import Store, new_id
+from tasks.lease import Lease
+from tasks.steps import STEP_FUNCTIONS, StepContext, StepDone
 
 log = get_logger("orderbridge.runner")
-BEAT_EVERY_SECONDS = 2.0
 EARLY_TOLERANCE = timedelta(seconds=1)
 
 
-class Lease:
-    """The job's lock plus its place in the due-schedule, renewed while the step works."""
-
-    def __init__(self, store: Store, job_id: str, stale_after: float) -> None:
-        self.store = store
-        self.job_id = job_id
-        self.stale_after = stale_after
-        # The lock expires sooner than the schedule fires, so a redelivery after a crash finds
-        # the lock free.
-        self.lock = store.lock("job", job_id, timeout=stale_after * 0.6)
-        self._last_beat = 0.0
-
-    def acquire(self) -> bool:
-        return bool(self.lock.acquire(blocking=False))
-
-    def beat_later(self) -> None:
-        """The lock was just taken or extended and the schedule just written: next beat later."""
-        self._last_beat = time.monotonic()
-
-    def beat(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._last_beat < BEAT_EVERY_SECONDS:
-            return
-        self._last_beat = now
-        try:
-            self.lock.extend(self.stale_after * 0.6, replace_ttl=True)
-        except redis.exceptions.LockError:
-            pass  # lost it: a sweeper may rerun the step; the ledger keeps that harmless
-        self.store.set_due(self.job_id, time.time() + self.stale_after)
-
-    def release(self) -> None:
-        try:
-            self.lock.release()
-        except redis.exceptions.LockError:
-            pass
+class Outcome(StrEnum):
+    """What one delivery of a step message did (logged, returned by the task, tested)."""
+    ADVANCED = "advanced"        # the step is done; the next one is on its way
+    FINISHED = "finished"        # the job reached a final state (done, duplicate)
+    BUSY = "busy"                # another delivery, event or replay holds the job
+    MISSING = "missing"          # no such job
+    FINAL = "final"              # the job had already finished
+    NOT_CURRENT = "not_current"  # the job is at another step; that one is enqueued again
+    EARLY = "early"              # a retry not yet due; the schedule fires it on time
+    RETRY = "retry"              # failed; scheduled again with backoff
+    DEAD = "dead"                # failed for good; a dead letter was written
+    WAITING = "waiting"          # rate-limited or blocked; waits without counting an attempt
+    REFRESH = "refresh"          # the ERP forgot a cached id: back to the upsert step, once
 
 
-def run_step(job_id: str, step: str) -> str:
-    """Run `step` for `job_id` if it is due; returns a word saying what happened (for logs)."""
-    settings = get_settings()
-    store = runtime.store()
-    lease = Lease(store, job_id, settings.worker.stale_after_seconds)
+class _Run:
+    """One delivery: the runtime, the lease, and the steps to enqueue once the lease is free."""
+
+    def __init__(self, rt: Runtime, lease: Lease) -> None:
+        self.rt, self.store, self.lease = rt, rt.store, lease
+        self.follow_up: list[Step] = []
+
+
+def run_step(rt: Runtime, job_id: str, step: Step) -> Outcome:
+    """Run `step` for `job_id` if it is due, and say what happened."""
+    step = Step(step)
+    lease = Lease(rt.store, job_id, rt.settings.worker.stale_after_seconds)
     structlog.contextvars.clear_contextvars()
-    structlog.contextvars.bind_contextvars(job_id=job_id, step=step)
+    structlog.contextvars.bind_contextvars(job_id=job_id, step=str(step))
     if not lease.acquire():
-        # Another delivery is working on this job; make sure we look again if it dies.
-        store.redis.zadd(store.key("due"), {job_id: time.time() + lease.stale_after}, lt=True)
-        log.info("step.busy")
-        return "busy"
-    follow_up: list[str] = []
+        log.info("step.busy")  # the wake-up was brought forward; the holder hands on
+        return Outcome.BUSY
+    run = _Run(rt, lease)
     try:
-        job = store.load_job(job_id)
+        job = rt.store.load_job(job_id)
         if job is None:
+            rt.store.clear_due(job_id)
             log.warning("job.missing")
-            return "missing"
+            return Outcome.MISSING
         structlog.contextvars.bind_contextvars(connection=job.connection, reference=job.reference)
-        outcome = _run_loaded(store, lease, job, step, follow_up)
-        return _continue_inline(store, lease, job, outcome, follow_up)
+        outcome = _run_loaded(run, job, step)
+        return _continue_inline(run, job, outcome)
     finally:
         lease.release()
         structlog.contextvars.clear_contextvars()
         # Only after the lease is free: a next step delivered at once must not find it busy.
-        for next_step in follow_up:
-            enqueue(next_step, job_id)
+        for next_step in run.follow_up:
+            rt.enqueue(next_step, job_id)
 
 
-def _continue_inline(store: Store, lease: Lease, job: Job, outcome: str,
-                     follow_up: list[str]) -> str:
+def _continue_inline(run: _Run, job: Job, outcome: Outcome) -> Outcome:
     """Run the next steps here while we hold the job's lease, instead of a message each.
 
     Each step is still recorded in the ledger as it finishes, so a crash between steps resumes
     exactly as before; what is saved is a broker round trip, an ack and the events of a task per
     step (most of a returning customer's cost). Bounded in time, so a message is never held for
     long, and off with `worker.inline_steps = false` (one Celery task per step)."""
-    settings = get_settings().worker
+    settings = run.rt.settings.worker
     if not settings.inline_steps:
         return outcome
     deadline = time.monotonic() + settings.inline_seconds
-    while outcome == "advanced" and follow_up and time.monotonic() < deadline:
-        step = follow_up.pop()
-        structlog.contextvars.bind_contextvars(step=step)
-        outcome = _execute(store, lease, job, step, follow_up)
+    while outcome is Outcome.ADVANCED and run.follow_up and time.monotonic() < deadline:
+        step = run.follow_up.pop()
+        structlog.contextvars.bind_contextvars(step=str(step))
+        outcome = _execute(run, job, step)
     return outcome
 
 
-def _run_loaded(store: Store, lease: Lease, job: Job, step: str, follow_up: list[str]) -> str:
+def _run_loaded(run: _Run, job: Job, step: Step) -> Outcome:
     if job.is_final:
-        store.clear_due(job.job_id)
-        return "final"
+        run.store.clear_due(job.job_id)
+        return Outcome.FINAL
     record = job.step(step)
     if record.state in ("done", "skipped") or job.current_step != step:
         if job.current_step:
-            follow_up.append(job.current_step)  # its message may have been lost
-        return "not_current"
+            run.follow_up.append(job.current_step)  # its message may have been lost
+        return Outcome.NOT_CURRENT
     if record.state == "waiting" and record.next_attempt_at and \
             record.next_attempt_at - EARLY_TOLERANCE > utcnow():
-        return "early"  # a duplicate delivery; the due-schedule fires the retry on time
-    return _execute(store, lease, job, step, follow_up)
+        # A duplicate delivery: put the wake-up back where the retry wants it.
+        run.store.set_due(job.job_id, record.next_attempt_at.timestamp())
+        return Outcome.EARLY
+    return _execute(run, job, step)
 
 
-def _execute(store: Store, lease: Lease, job: Job, step: str, follow_up: list[str]) -> str:
-    settings = get_settings()
+def _execute(run: _Run, job: Job, step: Step) -> Outcome:
+    store, lease, rt = run.store, run.lease, run.rt
     record = job.start_step(step)
     structlog.contextvars.bind_contextvars(attempt=record.attempts)
     store.save_job(job, due_at=time.time() + lease.stale_after)
     lease.beat_later()
     log.info("step.start")
-    token = runtime.set_heartbeat(lease.beat)
+    token = set_heartbeat(lease.beat)
     try:
-        context = StepContext(job=job, record=record, connector=runtime.connector(job.connection),
+        context = StepContext(job=job, record=record, connector=rt.connector(job.connection),
                               store=store, save=lambda: store.save_job(job), beat=lease.beat,
-                              send_poll_seconds=settings.worker.send_poll_seconds)
-        outcome = STEP_FUNCTIONS[step](context)
+                              send_poll_seconds=rt.settings.worker.send_poll_seconds)
+        done = STEP_FUNCTIONS[step](context)
     except redis.exceptions.LockError as exc:
-        return _failed(store, job, step, TransientError(f"busy: {exc}"), follow_up)
+        return _failed(run, job, step, TransientError(f"busy: {exc}"))
     except redis.exceptions.RedisError:
         raise  # our own store is down: the message is redelivered, the schedule recovers it
     except Exception as exc:  # every other failure is classified, none is lost
-        return _failed(store, job, step, classify(exc), follow_up)
+        return _failed(run, job, step, classify(exc))
     finally:
-        runtime.reset_heartbeat(token)
-    return _succeeded(store, job, step, outcome, follow_up)
+        reset_heartbeat(token)
+    return _succeeded(run, job, step, done)
 
 
-def _succeeded(store: Store, job: Job, step: str, outcome: StepOutcome,
-               follow_up: list[str]) -> str:
-    job.erp.update({k: v for k, v in outcome.erp.items() if v is not None})
-    job.finish_step(step, outcome.result)
-    log.info("step.done", **{k: v for k, v in outcome.result.items() if k.endswith("_id")})
-    if outcome.end or job.current_step is None:
-        job.end(outcome.end or "done", outcome.message)  # type: ignore[arg-type]
+def _succeeded(run: _Run, job: Job, step: Step, done: StepDone) -> Outcome:
+    store = run.store
+    job.erp.update({k: v for k, v in done.erp.items() if v is not None})
+    job.finish_step(step, done.result)
+    log.info("step.done", **{k: v for k, v in done.result.model_dump().items()
+                             if k.endswith("_id")})
+    if done.end or job.current_step is None:
+        job.end(done.end or "done", done.message)
         store.save_job(job, due_at=None, counters=(f"step_done:{step}", f"jobs_{job.state}"),
-                       purge_at=time.time() + get_settings().retention_days * 86_400)
+                       purge_at=_purge_time(run))
         log.info("job.finished", state=job.state)
-        return job.state
-    store.save_job(job, due_at=time.time() + get_settings().worker.queued_stale_after_seconds,
+        return Outcome.FINISHED
+    # The next step is enqueued once the lease is free (or run inline); until a worker takes
+    # it, the wake-up stays near, so a lost message or a killed worker costs `stale_after`.
+    store.save_job(job, due_at=time.time() + run.lease.stale_after,
                    counters=(f"step_done:{step}",))
-    follow_up.append(job.current_step)
-    return "advanced"
+    run.follow_up.append(job.current_step)
+    return Outcome.ADVANCED
 
 
-def _failed(store: Store, job: Job, step: str, error: ErpError, follow_up: list[str]) -> str:
-    settings = get_settings()
+def _failed(run: _Run, job: Job, step: Step, error: ErpError) -> Outcome:
+    store, settings = run.store, run.rt.settings
     record = job.step(step)
-    info = ErrorInfo(kind=error.kind, message=error.message, erp_status=error.erp_status,
-                     erp_response=error.erp_response)  # type: ignore[arg-type]
+    info = ErrorInfo(kind=error.kind, message=error.message,  # type: ignore[arg-type]
+                     erp_status=error.erp_status, erp_response=error.erp_response)
     if isinstance(error, (RateLimited, ConnectionBlocked)):
-        return _wait_without_failing(store, job, step, error, info)
-    if isinstance(error, StaleReference) and not record.result.get(f"refreshed_{error.what}"):
-        return _refresh_and_resume(store, job, step, error, info, follow_up)
+        return _wait_without_failing(run, job, step, error, info)
+    if isinstance(error, StaleReference) and \
+            not getattr(record.read(DraftResult), f"refreshed_{error.what}", False):
+        return _refresh_and_resume(run, job, step, error, info)
     decision = retries.decide(error, record.attempts, job.first_failure_at, utcnow(),
                               settings.retry)
     if isinstance(decision, retries.Retry):
         job.fail_attempt(step, info, decision.at)
-        store.save_job(job)
-        store.set_due(job.job_id, decision.at.timestamp())
-        store.count("retries")
+        store.save_job(job, due_at=decision.at.timestamp(), counters=("retries",))
         log.warning("step.retry", kind=error.kind, error=error.message,
                     erp_status=error.erp_status, delay=round(decision.delay, 2))
-        return "retry"
+        return Outcome.RETRY
     letter = DeadLetter(id=new_id(), job_id=job.job_id, connection=job.connection,
                         external_id=job.external_id, reference=job.reference, step=step,
                         kind=error.kind, reason=decision.reason, message=error.message,
@@ -208,14 +204,14 @@ def _failed(store: Store, job: Job, step: str, error: ErpError, follow_up: list[
                         attempts=record.attempts, first_failure_at=job.first_failure_at)
     job.kill(step, info, letter.id)
     store.add_dead_letter(letter, job)
-    _schedule_purge(store, job)
+    store.schedule_purge(job.job_id, _purge_time(run))
     log.error("dlq.added", dead_letter_id=letter.id, reason=decision.reason, kind=error.kind,
               error=error.message, erp_status=error.erp_status)
-    return "dead"
+    return Outcome.DEAD
 
 
-def _wait_without_failing(store: Store, job: Job, step: str, error: ErpError,
-                          info: ErrorInfo) -> str:
+def _wait_without_failing(run: _Run, job: Job, step: Step, error: ErpError,
+                          info: ErrorInfo) -> Outcome:
     """Budget used up or connection blocked: come back later; no attempt counted, no dead
     letter, however long it takes."""
     record = job.step(step)
@@ -224,35 +220,33 @@ def _wait_without_failing(store: Store, job: Job, step: str, error: ErpError,
     first_failure = job.first_failure_at
     job.fail_attempt(step, info, utcnow() + timedelta(seconds=delay))
     job.first_failure_at = first_failure
-    store.save_job(job)
-    store.set_due(job.job_id, time.time() + delay)
-    store.count("rate_limited_waits" if isinstance(error, RateLimited) else "blocked_waits")
+    counter = "rate_limited_waits" if isinstance(error, RateLimited) else "blocked_waits"
+    run.store.save_job(job, due_at=time.time() + delay, counters=(counter,))
     log.info("step.waiting", reason=error.message, delay=round(delay, 2))
-    return "waiting"
+    return Outcome.WAITING
 
 
-def _refresh_and_resume(store: Store, job: Job, step: str, error: StaleReference,
-                        info: ErrorInfo, follow_up: list[str]) -> str:
+def _refresh_and_resume(run: _Run, job: Job, step: Step, error: StaleReference,
+                        info: ErrorInfo) -> Outcome:
     """Forget the cached ids the ERP no longer knows and go back to the upsert step, once."""
-    target = "upsert_customer" if error.what == "customer" else "upsert_products"
+    target = Step.UPSERT_CUSTOMER if error.what == "customer" else Step.UPSERT_PRODUCTS
     upsert = job.step(target)
-    if target == "upsert_customer":
-        stale = [upsert.result.get("customer_key", "")]
+    if target is Step.UPSERT_CUSTOMER:
+        stale = [upsert.read(CustomerResult).customer_key or ""]
     else:
-        stale = list(upsert.result.get("products", {}))
-    store.cache_drop(job.connection, error.what, [k for k in stale if k])
+        stale = list(upsert.read(ProductsResult).products)
+    run.store.cache_drop(job.connection, error.what, [k for k in stale if k])
     record = job.step(step)
-    record.result[f"refreshed_{error.what}"] = True
+    record.record(DraftResult.model_validate({f"refreshed_{error.what}": True}))
     record.state, record.last_error = "pending", info
     upsert.state, upsert.result = "pending", {}
     job.current_step = target
     job.touch()
-    store.save_job(job)
-    store.set_due(job.job_id, time.time() + get_settings().worker.queued_stale_after_seconds)
-    follow_up.append(target)
+    run.store.save_job(job, due_at=time.time() + run.lease.stale_after)
+    run.follow_up.append(target)
     log.warning("step.stale_reference", what=error.what, error=error.message, resume_at=target)
-    return "refresh"
+    return Outcome.REFRESH
 
 
-def _schedule_purge(store: Store, job: Job) -> None:
-    store.schedule_purge(job.job_id, time.time() + get_settings().retention_days * 86_400)
+def _purge_time(run: _Run) -> float:
+    return time.time() + run.rt.settings.retention_days * 86_400

@@ -1,7 +1,7 @@
 """The five pipeline steps as plain functions: what each does, and what makes it idempotent.
 
 A step gets a `StepContext` (the job, its ledger record, the connector, the store) and returns a
-`StepOutcome`; it raises to fail. It never decides about retries or dead letters (that is
+`StepDone` (its result model, the ERP ids learnt, and maybe a final state); it raises to fail. It never decides about retries or dead letters (that is
 `tasks.retries`) and never enqueues anything (that is `tasks.runner`).
 """
 
@@ -10,14 +10,25 @@ from __future__ import annotations
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Callable
+from typing import Callable
 
-from connectors.base import Connector, customer_key, fingerprint
+from connectors.base import Connector, ProductSpec, customer_key, fingerprint
 from connectors.errors import PermanentError, TransientError
-from schemas.job import Job, StepRecord, utcnow
+from core.store import Store
+from schemas.job import (
+    CustomerResult,
+    DraftResult,
+    DuplicateResult,
+    InvoiceResult,
+    Job,
+    JobState,
+    ProductsResult,
+    Step,
+    StepRecord,
+    StepResult,
+    utcnow,
+)
 from schemas.order import Order
-from workers.store import Store
 
 
 @dataclass
@@ -42,14 +53,14 @@ class StepContext:
 
 
 @dataclass
-class StepOutcome:
-    result: dict[str, Any] = field(default_factory=dict)
-    erp: dict[str, Any] = field(default_factory=dict)
-    end: str | None = None  # a final job state that stops the pipeline here (e.g. "duplicate")
+class StepDone:
+    result: StepResult
+    erp: dict[str, str | None] = field(default_factory=dict)
+    end: JobState | None = None  # a final job state that stops the pipeline here (duplicate)
     message: str | None = None
 
 
-def upsert_customer(ctx: StepContext) -> StepOutcome:
+def upsert_customer(ctx: StepContext) -> StepDone:
     """Find or create the customer; a per (connection, customer key) lock stops twins."""
     customer = ctx.order.customer
     key = customer_key(customer)
@@ -62,11 +73,11 @@ def upsert_customer(ctx: StepContext) -> StepOutcome:
                 erp_id = ctx.connector.upsert_customer(customer, key)
                 cached = {"id": erp_id, "fp": wanted}
                 ctx.store.cache_put(ctx.connection, "customer", key, cached)
-    return StepOutcome(result={"customer_id": cached["id"], "customer_key": key},
-                       erp={"customer_id": cached["id"]})
+    return StepDone(CustomerResult(customer_id=cached["id"], customer_key=key),
+                    erp={"customer_id": cached["id"]})
 
 
-def upsert_products(ctx: StepContext) -> StepOutcome:
+def upsert_products(ctx: StepContext) -> StepDone:
     """Make sure every article exists; per (connection, SKU) locks, taken in SKU order."""
     specs = ctx.connector.products_for(ctx.order)
     known = _known_products(ctx, specs)
@@ -83,73 +94,74 @@ def upsert_products(ctx: StepContext) -> StepOutcome:
                     ctx.store.cache_put(ctx.connection, "product", spec.sku,
                                         {"id": ids[spec.sku], "fp": spec.fingerprint})
                     known[spec.sku] = ids[spec.sku]
-    return StepOutcome(result={"products": {s.sku: known[s.sku] for s in specs},
-                               "created_or_checked": len(missing)})
+    return StepDone(ProductsResult(products={s.sku: known[s.sku] for s in specs},
+                                   created_or_checked=len(missing)))
 
 
-def _known_products(ctx: StepContext, specs: list[Any]) -> dict[str, str]:
+def _known_products(ctx: StepContext, specs: list[ProductSpec]) -> dict[str, str]:
     cached = ctx.store.cache_get_many(ctx.connection, "product", [s.sku for s in specs])
     return {s.sku: cached[s.sku]["id"] for s in specs
             if s.sku in cached and cached[s.sku].get("fp") == s.fingerprint}
 
 
-def check_duplicate(ctx: StepContext) -> StepOutcome:
+def check_duplicate(ctx: StepContext) -> StepDone:
     """Read-only: an order with our reference already in the ERP ends the job as `duplicate`."""
     found = ctx.connector.find_order(ctx.job.reference, since=None)
     if found is None:
-        return StepOutcome(result={"found": False})
-    return StepOutcome(result={"found": True, "order_id": found.id},
-                       erp={"order_id": found.id, "order_number": found.number},
-                       end="duplicate", message=f"already in the ERP as {found.number or found.id}")
+        return StepDone(DuplicateResult(found=False))
+    return StepDone(DuplicateResult(found=True, order_id=found.id),
+                    erp={"order_id": found.id, "order_number": found.number},
+                    end="duplicate", message=f"already in the ERP as {found.number or found.id}")
 
 
-def create_draft(ctx: StepContext) -> StepOutcome:
+def create_draft(ctx: StepContext) -> StepDone:
     """Create the sales order. `sending` is recorded before the POST, so that after an ambiguous
     failure (or a killed worker) the next attempt looks the order up before posting again."""
     record = ctx.record
-    sent_before = record.result.get("sending_at")
+    sent_before = record.read(DraftResult).sending_at
     if sent_before:
-        found = ctx.connector.find_order(ctx.job.reference,
-                                         since=datetime.fromisoformat(sent_before))
+        found = ctx.connector.find_order(ctx.job.reference, since=sent_before)
         if found is not None:
             return _created(found.id, found.number, recovered=True)
     record.state = "sending"
-    record.result["sending_at"] = utcnow().isoformat()
+    record.record(DraftResult(sending_at=utcnow()))
     ctx.save()
-    customer_id = ctx.job.step("upsert_customer").result["customer_id"]
-    product_ids = ctx.job.step("upsert_products").result.get("products", {})
+    customer_id = ctx.job.step(Step.UPSERT_CUSTOMER).read(CustomerResult).customer_id
+    if not customer_id:
+        raise PermanentError("no ERP customer id recorded by upsert_customer")
+    product_ids = ctx.job.step(Step.UPSERT_PRODUCTS).read(ProductsResult).products
     ref = ctx.connector.create_order(ctx.order, ctx.job.reference, customer_id, product_ids)
     if ref.existed and not sent_before:
-        return StepOutcome(result={"order_id": ref.id, "existed": True},
-                           erp={"order_id": ref.id, "order_number": ref.number},
-                           end="duplicate", message=f"already in the ERP as {ref.number or ref.id}")
+        return StepDone(DraftResult(order_id=ref.id, existed=True),
+                        erp={"order_id": ref.id, "order_number": ref.number},
+                        end="duplicate", message=f"already in the ERP as {ref.number or ref.id}")
     return _created(ref.id, ref.number, recovered=ref.existed)
 
 
-def _created(order_id: str, number: str | None, recovered: bool) -> StepOutcome:
-    return StepOutcome(result={"order_id": order_id, "order_number": number,
-                               "recovered": recovered},
-                       erp={"order_id": order_id, "order_number": number})
+def _created(order_id: str, number: str | None, recovered: bool) -> StepDone:
+    return StepDone(DraftResult(order_id=order_id, order_number=number, recovered=recovered),
+                    erp={"order_id": order_id, "order_number": number})
 
 
-def send_invoice(ctx: StepContext) -> StepOutcome:
+def send_invoice(ctx: StepContext) -> StepDone:
     """Invoice the draft. The request is recorded before it is made; a later attempt asks the
     ERP's send state first and never requests a second send of the same draft."""
     order_id = ctx.job.erp.get("order_id")
     if not order_id:
         raise PermanentError("no sales order to invoice (create_draft has no ERP id)")
     record = ctx.record
-    state = ctx.connector.invoice_state(order_id) if record.result.get("requested_at") else None
+    requested = record.read(InvoiceResult).requested_at
+    state = ctx.connector.invoice_state(order_id) if requested else None
     if state is None or state.state == "not_requested":
-        record.result["requested_at"] = utcnow().isoformat()
+        record.record(InvoiceResult(requested_at=utcnow()))
         ctx.save()
         ctx.connector.send_invoice(order_id, ctx.order.customer.email)
     deadline = time.monotonic() + ctx.send_poll_seconds
     while True:
         state = ctx.connector.invoice_state(order_id)
         if state.state == "sent":
-            return StepOutcome(result={"invoice_number": state.invoice_number},
-                               erp={"invoice_number": state.invoice_number})
+            return StepDone(InvoiceResult(invoice_number=state.invoice_number),
+                            erp={"invoice_number": state.invoice_number})
         if state.state == "failed":
             raise PermanentError(f"the ERP could not send the invoice: {state.message}")
         if time.monotonic() >= deadline:
@@ -159,10 +171,10 @@ def send_invoice(ctx: StepContext) -> StepOutcome:
         time.sleep(0.25)
 
 
-STEP_FUNCTIONS: dict[str, Callable[[StepContext], StepOutcome]] = {
-    "upsert_customer": upsert_customer,
-    "upsert_products": upsert_products,
-    "check_duplicate": check_duplicate,
-    "create_draft": create_draft,
-    "send_invoice": send_invoice,
+STEP_FUNCTIONS: dict[Step, Callable[[StepContext], StepDone]] = {
+    Step.UPSERT_CUSTOMER: upsert_customer,
+    Step.UPSERT_PRODUCTS: upsert_products,
+    Step.CHECK_DUPLICATE: check_duplicate,
+    Step.CREATE_DRAFT: create_draft,
+    Step.SEND_INVOICE: send_invoice,
 }

@@ -19,65 +19,53 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from core import runtime
+from core.logging import configure as configure_logging
+from core.settings import ConfigError, Settings, load_settings
+
 console = Console()
 
 
-def _settings() -> Any:
-    from workers.settings import ConfigError, get_settings
-    try:
-        return get_settings()
-    except ConfigError as exc:
-        console.print(f"[red]configuration error:[/red] {exc}")
-        raise SystemExit(2) from None
+def _runtime(settings: Settings) -> runtime.Runtime:
+    return runtime.configure(settings)
 
 
-def _setup_logging() -> None:
-    from workers.logging import configure
-    settings = _settings()
-    configure(settings.log_format, settings.log_level)
+def _setup_logging(settings: Settings) -> None:
+    configure_logging(settings.log_format, settings.log_level)
 
 
 # --- long-running processes ---------------------------------------------------------------------
-def cmd_worker(args: argparse.Namespace) -> int:
-    _setup_logging()
-    settings = _settings()
-    from workers.celery_app import QUEUE, app
-    argv = ["worker", "-P", args.pool or settings.worker.pool,
-            "-c", str(args.concurrency or settings.worker.concurrency), "-Q", QUEUE,
-            "-n", f"orderbridge-{os.getpid()}@%h", "--loglevel", settings.log_level,
-            "--without-mingle", "--without-gossip"]
-    if settings.worker.task_events:
-        argv.append("-E")
-    app.worker_main(argv)
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    from workers.worker import run_worker
+    _setup_logging(settings)
+    run_worker(settings, pool=args.pool, concurrency=args.concurrency)
     return 0
 
 
-def cmd_beat(args: argparse.Namespace) -> int:
-    _setup_logging()
-    from workers.celery_app import app
-    schedule = Path(tempfile.gettempdir()) / f"orderbridge-beat-{os.getuid()}"
-    app.start(["beat", "--loglevel", _settings().log_level, "-s", str(schedule)])
+def cmd_beat(settings: Settings, args: argparse.Namespace) -> int:
+    from workers.worker import run_beat
+    _setup_logging(settings)
+    run_beat(settings)
     return 0
 
 
-def cmd_flower(args: argparse.Namespace) -> int:
-    from workers.celery_app import app
-    app.start(["flower", f"--port={args.port}", f"--address={args.address}"])
+def cmd_flower(settings: Settings, args: argparse.Namespace) -> int:
+    from workers.worker import run_flower
+    run_flower(settings, args.port, args.address)
     return 0
 
 
-def cmd_intake(args: argparse.Namespace) -> int:
-    _setup_logging()
+def cmd_intake(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from workers.intake import create_app
-    settings = _settings()
-    uvicorn.run(create_app(settings), host=args.host or settings.intake.host,
+    _setup_logging(settings)
+    uvicorn.run(create_app(_runtime(settings)), host=args.host or settings.intake.host,
                 port=args.port or settings.intake.port, log_level="warning", lifespan="off")
     return 0
 
 
-def cmd_simulate(args: argparse.Namespace) -> int:
+def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     from simulators.registry import SIMULATORS, serve
     if args.erp not in SIMULATORS:
         console.print(f"[red]unknown simulator {args.erp!r}[/red]; known: {', '.join(SIMULATORS)}")
@@ -87,26 +75,25 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_up(args: argparse.Namespace) -> int:
+def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
     from workers.supervise import run_up
-    return run_up()
+    return run_up(settings)
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from workers.demo import run_demo
-    return run_demo(orders=args.orders)
+    return run_demo(settings, orders=args.orders)
 
 
 # --- producers and operators --------------------------------------------------------------------
-def cmd_enqueue(args: argparse.Namespace) -> int:
+def cmd_enqueue(settings: Settings, args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from schemas.order import Order
-    from workers import runtime
-    from workers.events import apply_event, event_from_canonical
-    from workers.intake import validation_details
-    settings = _settings()
+    from tasks.events import apply_event, event_from_canonical
+    from workers.intake.errors import validation_details
     settings.connection(args.connection)
+    rt = _runtime(settings)
     data = json.loads(Path(args.file).read_text(encoding="utf-8"))
     orders = data if isinstance(data, list) else [data]
     failed = 0
@@ -118,20 +105,18 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
             for d in validation_details(exc):
                 console.print(f"[red]order {index}: {d['field']}: {d['message']}[/red]")
             continue
-        decision = apply_event(settings, runtime.store(), args.connection,
-                               event_from_canonical(order))
+        decision = apply_event(rt, args.connection, event_from_canonical(order))
         console.print(f"{order.external_id}\t{decision.job_id or '-'}\t{decision.outcome}"
                       + (f" ({decision.detail})" if decision.detail else ""))
     return 1 if failed else 0
 
 
-def cmd_connect(args: argparse.Namespace) -> int:
+def cmd_connect(settings: Settings, args: argparse.Namespace) -> int:
     """Give orderbridge its first (or a fresh) OAuth grant for a connection (Exact Online)."""
-    from workers import runtime
-    from workers.consent import ConsentError, connect
-    _settings().connection(args.connection)
+    from connectors.consent import ConsentError, connect
+    settings.connection(args.connection)
     try:
-        message = connect(runtime.connector(args.connection), code=args.code, auto=args.auto,
+        message = connect(_runtime(settings).connector(args.connection), code=args.code, auto=args.auto,
                           ask=lambda url: console.input(
                               f"Open this URL, consent, and paste the URL you were sent to "
                               f"(or the code):\n{url}\n> "))
@@ -142,9 +127,8 @@ def cmd_connect(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_status(args: argparse.Namespace) -> int:
-    from workers import runtime
-    store = runtime.store()
+def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
+    store = _runtime(settings).store
     if args.job_id:
         job = store.load_job(args.job_id)
         if job is None:
@@ -164,9 +148,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_dlq(args: argparse.Namespace) -> int:
-    from workers import deadletters, runtime
-    settings, store = _settings(), runtime.store()
+def cmd_dlq(settings: Settings, args: argparse.Namespace) -> int:
+    from tasks import deadletters
+    rt = _runtime(settings)
+    store = rt.store
     try:
         if args.action == "list":
             letters, total = store.dead_letters(0, 1000)
@@ -182,10 +167,10 @@ def cmd_dlq(args: argparse.Namespace) -> int:
                 raise deadletters.NotFound(f"no dead letter {args.id}")
             console.print_json(data=letter.model_dump(mode="json"))
         elif args.action == "replay" and args.all:
-            replayed = deadletters.replay_all(settings, store)
+            replayed = deadletters.replay_all(rt)
             console.print(f"replayed {len(replayed)} dead letter(s)")
         elif args.action == "replay":
-            letter = deadletters.replay(settings, store, _need_id(args))
+            letter = deadletters.replay(rt, _need_id(args))
             console.print(f"job {letter.job_id} queued again at {letter.step}")
         elif args.action == "drop":
             letter = deadletters.drop(store, _need_id(args))
@@ -251,8 +236,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Every command reads the configuration first, and a broken one stops it with a clear
+    `configuration error: <file>: <field>: <problem>` and exit code 2."""
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        settings = load_settings()
+        return int(args.func(settings, args) or 0)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -18,16 +18,18 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from core.runtime import Runtime
+from core.settings import REDIS_URL_ENV, Settings
+from core.store import Store
 from schemas.job import Job
-from simulators.registry import SIMULATORS
+from schemas.order import Order
+from simulators.registry import DEMO_SCENES, SIMULATORS
 from workers import demo_shops
 from workers.processes import Child, port_open, spawn, wait_until
-from workers.settings import Settings, get_settings
-from workers.store import Store
 from workers.supervise import redis_environment, stop_all
 
 console = Console()
-SHOPS = ("shopify", "woocommerce")
+SHOPS = demo_shops.SHOPS
 CUSTOMERS = [("Kari Nordmann", "kari@example.no"), ("Ola Hansen", "ola@example.no"),
              ("Fjord Kaffe AS", "post@fjordkaffe.example"), ("Ingrid Berg", "ingrid@example.no"),
              ("Nils Dahl", "nils@example.no"), ("Bryggen Bakeri AS", "hei@bryggen.example")]
@@ -56,8 +58,6 @@ def sample_orders(run: str, count: int) -> list[dict[str, Any]]:
                          "email": email, "billing_address": {"line1": "Storgata 1", "postal_code": "0155",
                                                              "city": "Oslo", "country": "NO"}},
             "lines": lines, "send_invoice": True if i == 2 else None})
-    # One order the ERP cannot take: a VAT rate with no sales account configured.
-    orders[-1]["lines"][0]["vat_rate"] = "0.10"
     return orders
 
 
@@ -79,14 +79,13 @@ def start_simulators(settings: Settings, env: dict[str, str]) -> list[Child]:
     return started
 
 
-def run_demo(orders: int = 24) -> int:
-    settings = get_settings()
+def run_demo(settings: Settings, orders: int = 24) -> int:
     if not settings.connections:
         console.print("[red]no connections configured[/red] (ORDERBRIDGE_CONFIG="
                       "orderbridge.example.toml)")
         return 2
     children: list[Child] = []
-    with redis_environment() as env:
+    with redis_environment(settings) as env:
         try:
             children += start_simulators(settings, env)
             if port_open(settings.intake.port):
@@ -97,37 +96,47 @@ def run_demo(orders: int = 24) -> int:
             console.print(f"logs of the demo's processes: {logs}")
             children.append(spawn("intake", ["intake"], env, f"{logs}/intake.log"))
             children.append(spawn("worker", ["worker"], env, f"{logs}/worker.log"))
-            store = Store.from_url(env.get("ORDERBRIDGE_REDIS_URL", settings.redis_url))
+            rt = Runtime(settings, Store.from_url(env.get(REDIS_URL_ENV, settings.redis_url)))
             wait_until(lambda: port_open(settings.intake.port), 30, "the intake", children=children)
-            wait_until(lambda: any(store.redis.exists(f"ob:worker:{c.proc.pid}")
+            wait_until(lambda: any(rt.store.worker_alive(c.proc.pid)
                                    for c in children if c.name == "worker"), 60, "the worker",
                        children=children)
             for name in settings.connections:
-                _prepare(settings, name, env, logs)
-            return _send_and_show(settings, store, orders)
+                _prepare(rt, name, env, logs)
+            return _send_and_show(settings, rt.store, orders)
         finally:
             stop_all(children)
 
 
-def _prepare(settings: Settings, connection: str, env: dict[str, str], logs: str) -> None:
-    """Set the scene in each ERP simulator: a short outage, consent, master data."""
+def _prepare(rt: Runtime, connection: str, env: dict[str, str], logs: str) -> None:
+    """Set the scene: the shop's webhook, the ERP's consent, and the ERP simulator's own scene
+    (faults, master data it must already hold)."""
+    settings = rt.settings
     conn = settings.connections[connection]
     if conn.source in SHOPS and conn.shop.api_url:  # the shop delivers to our webhook URL
         demo_shops.subscribe(conn.source, conn.shop.api_url, f"http://127.0.0.1:"
                              f"{settings.intake.port}/webhooks/{conn.source}/{connection}")
-    erp, url = conn.erp, _simulator_url(settings, connection)
-    if not url:
-        return
-    if erp == "poweroffice":  # the second order's draft fails twice, then works
-        httpx.post(f"{url}/_sim/faults", json={"match": "POST /SalesOrders/Complete",
-                                               "mode": "status", "status": 503, "count": 2})
-    elif erp == "exact":  # OAuth consent (the simulator consents at once) and the items
+    if rt.connector(connection).consent() is not None:  # the simulator consents at once
         consent = spawn("connect", ["connect", connection, "--auto"], env, f"{logs}/connect.log")
         consent.proc.wait(timeout=60)
-        shipping = getattr(settings.connections[connection].erp_settings, "shipping_item_code",
-                           None)
-        for code in [a[0] for a in ARTICLES] + ([shipping] if shipping else []):
-            httpx.post(f"{url}/_sim/items", json={"Code": code, "Description": code})
+    url, scene = _simulator_url(settings, connection), DEMO_SCENES.get(conn.erp)
+    if not url or scene is None:
+        return
+    with httpx.Client(base_url=url, timeout=10) as sim:
+        for fault in scene.faults:
+            sim.post("/_sim/faults", json=fault).raise_for_status()
+        if scene.seed:
+            scene.seed(sim, _articles(rt, connection))
+
+
+def _articles(rt: Runtime, connection: str) -> list[tuple[str, str]]:
+    """Every article the demo's orders use, as this connection's ERP needs them."""
+    connector = rt.connector(connection)
+    found: dict[str, str] = {}
+    for raw in sample_orders("scene", len(ARTICLES)):
+        for spec in connector.products_for(Order.model_validate(raw)):
+            found.setdefault(spec.sku, spec.name)
+    return list(found.items())
 
 
 def _send_and_show(settings: Settings, store: Store, count: int) -> int:
@@ -135,8 +144,9 @@ def _send_and_show(settings: Settings, store: Store, count: int) -> int:
     plans = []
     for index, name in enumerate(settings.connections):
         orders = sample_orders(f"{run}{index}", max(4, count if index == 0 else 6))
-        if settings.connections[name].erp == "exact":  # an item Exact does not know
-            orders[-1]["lines"][0].update(sku="NOT-IN-EXACT", vat_rate="0.15")
+        scene = DEMO_SCENES.get(settings.connections[name].erp)
+        # One order the ERP cannot take (a dead letter with the ERP's reason).
+        orders[-1]["lines"][0].update(scene.refused_line if scene else {"vat_rate": "0.10"})
         token = settings.connections[name].api_token
         plans.append((name, token.get_secret_value() if token else "", orders))
     job_ids: dict[tuple[str, str], str] = {}

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import zlib
 from decimal import Decimal
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -88,21 +90,35 @@ def woocommerce_order(sample: dict[str, Any]) -> dict[str, Any]:
         "total_tax": _money(tax_total), "total": _money(net_total + tax_total)}
 
 
+@dataclass(frozen=True)
+class ShopProfile:
+    """How the demo speaks to one shop simulator: its webhook subscriptions and order shape."""
+    subscriptions_path: str
+    subscriptions: tuple[dict[str, str], ...]  # bodies; "{url}" is our webhook address
+    order: Callable[[dict[str, Any]], dict[str, Any]]
+
+
+SHOPS: dict[str, ShopProfile] = {
+    "shopify": ShopProfile("/_sim/subscriptions", (
+        {"topic": "orders/create", "address": "{url}"},
+        {"topic": "orders/paid", "address": "{url}"}), shopify_order),
+    "woocommerce": ShopProfile("/_sim/webhooks", (
+        {"topic": "order.created", "delivery_url": "{url}"},
+        {"topic": "order.updated", "delivery_url": "{url}"}), woocommerce_order),
+}
+
+
 def subscribe(source: str, shop_url: str, webhook_url: str) -> None:
-    if source == "shopify":
-        for topic in ("orders/create", "orders/paid"):
-            httpx.post(f"{shop_url}/_sim/subscriptions",
-                       json={"topic": topic, "address": webhook_url}).raise_for_status()
-    else:
-        for topic in ("order.created", "order.updated"):
-            httpx.post(f"{shop_url}/_sim/webhooks",
-                       json={"topic": topic, "delivery_url": webhook_url}).raise_for_status()
+    profile = SHOPS[source]
+    for body in profile.subscriptions:
+        filled = {k: v.replace("{url}", webhook_url) for k, v in body.items()}
+        httpx.post(f"{shop_url}{profile.subscriptions_path}", json=filled).raise_for_status()
 
 
 def place(source: str, shop_url: str, sample: dict[str, Any]) -> str:
     """Place the order in the shop simulator; returns the shop's order id."""
-    body = shopify_order(sample) if source == "shopify" else woocommerce_order(sample)
-    response = httpx.post(f"{shop_url}/_sim/orders", json=body, timeout=10)
+    response = httpx.post(f"{shop_url}/_sim/orders", json=SHOPS[source].order(sample),
+                          timeout=10)
     response.raise_for_status()
     answer = response.json()
     return str(answer.get("order", answer)["id"])

@@ -16,16 +16,15 @@ from rich.console import Console
 
 from workers.embedded_redis import ensure_redis
 from workers.processes import Child, spawn
-from workers.settings import REDIS_URL_ENV, child_environment, get_settings, redis_url_configured
+from core.settings import REDIS_URL_ENV, Settings, child_environment
 
 console = Console(stderr=True)
 
 
 @contextmanager
-def redis_environment() -> Iterator[dict[str, str]]:
+def redis_environment(settings: Settings) -> Iterator[dict[str, str]]:
     """The environment for children: the configured Redis, or an embedded one we start."""
-    settings = get_settings()
-    if redis_url_configured():
+    if settings.redis_url_explicit:
         yield child_environment({})
         return
     with ensure_redis(settings.redis_url) as started:
@@ -40,13 +39,12 @@ def stop_all(children: list[Child]) -> None:
         child.stop()
 
 
-def run_up() -> int:
+def run_up(settings: Settings) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    with redis_environment() as env:
+    with redis_environment(settings) as env:
         children = [spawn(name, [name], env) for name in ("intake", "worker", "beat")]
-        settings = get_settings()
         console.print(f"orderbridge up: intake on http://{settings.intake.host}:"
                       f"{settings.intake.port}, worker and beat running (Ctrl-C stops)")
         try:

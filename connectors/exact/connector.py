@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from connectors.base import InvoiceState, OrderRef, ProductSpec, TokenStore
+from connectors.base import Consent, InvoiceState, OrderRef, ProductSpec, TokenStore
 from connectors.errors import PermanentError, check, erp_message, response_body
 from connectors.exact import mapping, odata
 from connectors.exact.auth import ExactTokens
@@ -39,6 +39,9 @@ class ExactConnector:
         self.tokens = ExactTokens(settings, client, tokens)
         self.auth = BearerAuth(self.tokens)
         self._gl_account: str | None = None
+
+    def consent(self) -> Consent:
+        return self.tokens
 
     # --- plumbing -----------------------------------------------------------------------------
     def _get(self, path: str, params: dict[str, Any]) -> httpx.Response:

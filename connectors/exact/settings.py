@@ -31,8 +31,6 @@ class ExactSettings(BaseModel):
     minute_limit: int = Field(60, ge=1)
     minute_seconds: float = Field(60.0, gt=0)  # the length of Exact's "minute" (tests shorten it)
     day_limit: int = Field(5000, ge=1)
-    # Exact refuses a refresh before this age of the access token ("Access Token not expired").
-    refresh_not_before_seconds: float = 570.0
     refresh_margin_seconds: float = 30.0
 
     @model_validator(mode="after")

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from connectors.base import InvoiceState, OrderRef, ProductSpec, TokenStore
+from connectors.base import Consent, InvoiceState, OrderRef, ProductSpec, TokenStore
 from connectors.errors import ErpHttpError, StaleReference, check, classify
 from connectors.http import BearerAuth
 from connectors.poweroffice import mapping
@@ -37,6 +37,9 @@ class PowerOfficeConnector:
         self.base = settings.base_url.rstrip("/")
         self.auth = BearerAuth(PowerOfficeTokens(settings, client, tokens))
         self.headers = {"Ocp-Apim-Subscription-Key": settings.subscription_key.get_secret_value()}
+
+    def consent(self) -> Consent | None:
+        return None  # client credentials: no user grant needed
 
     # --- plumbing -----------------------------------------------------------------------------
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:

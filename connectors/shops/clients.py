@@ -14,7 +14,7 @@ from typing import Any, Iterator
 import httpx
 
 from connectors.errors import PermanentError, check
-from workers.settings import ShopSettings
+from connectors.shops.settings import ShopSettings
 
 PAGES_MAX = 200
 

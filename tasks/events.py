@@ -13,14 +13,14 @@ most one action, fast:
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
+from core.runtime import Runtime
+from core.store import new_id
+from schemas.job import Job, Step
 from schemas.order import Order
-from workers.queue import enqueue
-from workers.settings import Settings
-from workers.store import Store
-from workers.submit import submit_order
 
 TOMBSTONE_SECONDS = 30 * 86_400
 
@@ -47,7 +47,16 @@ class Decision:
         return {"job_id": self.job_id, "state": self.outcome, "detail": self.detail}
 
 
-def apply_event(settings: Settings, store: Store, connection: str, event: OrderEvent) -> Decision:
+@dataclass(frozen=True)
+class Submitted:
+    job_id: str
+    state: str
+    created: bool
+
+
+def apply_event(rt: Runtime, connection: str, event: OrderEvent) -> Decision:
+    """The one door from an order event (webhook, reconciliation, canonical API, CLI) to a job."""
+    store = rt.store
     if event.draft:
         return Decision(200, "ignored", detail="checkout draft")
     if event.updated_at and not store.claim_version(connection, event.order_id,
@@ -55,32 +64,56 @@ def apply_event(settings: Settings, store: Store, connection: str, event: OrderE
         return Decision(200, "ignored", store.job_id_for(connection, event.order_id),
                         "older than the state we already have")
     if event.cancelled:
-        return _cancelled(store, connection, event.order_id)
+        return _cancelled(rt, connection, event.order_id)
     job_id = store.job_id_for(connection, event.order_id)
-    conn = settings.connection(connection)
+    conn = rt.settings.connection(connection)
     invoice_now = event.paid and conn.invoice_on_payment
     if job_id is None:
         if event.order is None:
             return Decision(200, "ignored", detail="no order body to create a job from")
         order = event.order.model_copy(update={"send_invoice": True}) if invoice_now \
             else event.order
-        submitted = submit_order(settings, store, connection, order)
+        submitted = submit_order(rt, connection, order)
         if submitted.created:
             return Decision(202, "accepted", submitted.job_id, job_state=submitted.state)
         job_id = submitted.job_id  # another delivery created it a moment ago
     if invoice_now:
-        enqueue("order_paid", job_id)
+        rt.enqueue("order_paid", job_id)
         return Decision(200, "invoicing", job_id)
     return Decision(200, "exists", job_id)
 
 
-def _cancelled(store: Store, connection: str, order_id: str) -> Decision:
-    job_id = store.job_id_for(connection, order_id)
+def _cancelled(rt: Runtime, connection: str, order_id: str) -> Decision:
+    job_id = rt.store.job_id_for(connection, order_id)
     if job_id is None:
-        store.redis.set(store.key("cancelled", connection, order_id), "1", ex=TOMBSTONE_SECONDS)
+        rt.store.bury(connection, order_id, TOMBSTONE_SECONDS)
         return Decision(200, "cancelled", detail="cancelled before it reached us")
-    enqueue("order_cancelled", job_id)
+    rt.enqueue("order_cancelled", job_id)
     return Decision(200, "cancelled", job_id)
+
+
+def submit_order(rt: Runtime, connection: str, order: Order) -> Submitted:
+    """Record the job (or find the existing one: one per connection and external id) and
+    enqueue its first step if it is new."""
+    store = rt.store
+    conn = rt.settings.connection(connection)
+    send = conn.send_invoice if order.send_invoice is None else order.send_invoice
+    job = Job.new(new_id(), connection, conn.reference_for(order.external_id, order.number),
+                  order, send_invoice=send)
+    if store.cancelled_before_create(connection, order.external_id):
+        job.end("cancelled", "cancelled in the source before it was transferred")
+    # Due soon: if the enqueue below is lost, or the worker that takes the message dies before
+    # it leases the job, the sweeper sends the step again after `stale_after`.
+    due = time.time() + rt.settings.worker.stale_after_seconds
+    job_id, created = store.create_job(job, due)
+    if not created:
+        existing = store.load_job(job_id)
+        return Submitted(job_id, existing.state if existing else "queued", False)
+    if job.is_final:
+        store.clear_due(job_id)
+        return Submitted(job_id, job.state, True)
+    rt.enqueue(job.current_step or Step.UPSERT_CUSTOMER, job_id)
+    return Submitted(job_id, job.state, True)
 
 
 def event_from_canonical(order: Order) -> OrderEvent:

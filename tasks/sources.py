@@ -9,7 +9,7 @@ from schemas.shops.errors import MappingError
 from schemas.shops.shopify import shopify_order, shopify_status
 from schemas.shops.status import ShopStatus
 from schemas.shops.woocommerce import woocommerce_order, woocommerce_status
-from workers.events import OrderEvent
+from tasks.events import OrderEvent
 
 READERS: dict[str, tuple[Callable[..., Order], Callable[[dict[str, Any]], ShopStatus]]] = {
     "shopify": (shopify_order, shopify_status),

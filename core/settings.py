@@ -10,13 +10,22 @@ from __future__ import annotations
 
 import os
 import tomllib
-from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 
+from connectors.base import ErpSettings
 from connectors.registry import CONNECTORS
+from connectors.shops.settings import ShopSettings
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 CONFIG_ENV = "ORDERBRIDGE_CONFIG"
@@ -24,7 +33,27 @@ REDIS_URL_ENV = "ORDERBRIDGE_REDIS_URL"
 
 
 class ConfigError(Exception):
-    """The configuration cannot be used; the message says which key and why."""
+    """The configuration cannot be used: `<file>: <field>: <problem>`."""
+
+    def __init__(self, field: str, problem: str, file: str | None = None) -> None:
+        self.field, self.problem, self.file = field, problem, file
+        super().__init__(": ".join(p for p in (file, field, problem) if p))
+
+    def in_file(self, file: str | None) -> ConfigError:
+        return ConfigError(self.field, self.problem, file) if file and not self.file else self
+
+
+def _first_problem(exc: ValidationError, prefix: str) -> ConfigError:
+    """The first pydantic error as a dotted TOML key and its message."""
+    error = exc.errors()[0]
+    loc = [str(part) for part in error["loc"]]
+    if prefix == "orderbridge" and loc[:1] == ["connections"]:
+        field = ".".join(loc)
+    else:
+        field = ".".join([prefix, *loc])
+    problem = str(error["msg"]).removeprefix("Value error, ")
+    more = len(exc.errors()) - 1
+    return ConfigError(field, problem + (f" (and {more} more)" if more else ""))
 
 
 class RetrySettings(BaseModel):
@@ -41,7 +70,8 @@ class WorkerSettings(BaseModel):
     visibility_timeout_seconds: int = Field(900, ge=30)
     # A running step whose heartbeat is older than this is assumed dead and re-enqueued.
     stale_after_seconds: float = Field(45.0, gt=0)
-    # A queued job that nothing has started after this long is enqueued again.
+    # A job whose message has waited this long in the queue is sent again, even when the queue
+    # seems to still hold it (normally a queued job is looked at every stale_after_seconds).
     queued_stale_after_seconds: float = Field(600.0, gt=0)
     sweep_interval_seconds: float = Field(1.0, gt=0)
     http_timeout_seconds: float = Field(10.0, gt=0)
@@ -63,27 +93,6 @@ class IntakeSettings(BaseModel):
     max_body_bytes: int = 1024 * 1024
 
 
-class ShopSettings(BaseModel):
-    """Where a shop connection's orders come from: webhook secrets and the shop's REST API."""
-    model_config = ConfigDict(extra="forbid")
-    # Two secrets are accepted while a rotation is under way (Shopify may sign with the old one
-    # for up to an hour).
-    webhook_secret: SecretStr | None = None
-    previous_webhook_secret: SecretStr | None = None
-    api_url: str | None = None            # e.g. https://shop.myshopify.com or a WordPress site
-    api_version: str = "2024-10"          # Shopify Admin API version
-    access_token: SecretStr | None = None  # Shopify Admin API token
-    consumer_key: SecretStr | None = None  # WooCommerce REST API
-    consumer_secret: SecretStr | None = None
-    reconcile_seconds: float = Field(300.0, gt=0)
-    reconcile_overlap_seconds: float = Field(120.0, ge=0)
-    fallback_sku: str | None = None        # article for lines without a SKU; none: refuse them
-
-    def secrets(self) -> list[bytes]:
-        return [s.get_secret_value().encode() for s in (self.webhook_secret,
-                                                        self.previous_webhook_secret) if s]
-
-
 class ConnectionSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
@@ -97,11 +106,12 @@ class ConnectionSettings(BaseModel):
     reference_template: str = "{external_id}"
     requests_per_second: float | None = Field(None, gt=0)
     settings: dict[str, Any] = Field(default_factory=dict)
-    _erp_settings: BaseModel | None = PrivateAttr(None)
+    _erp_settings: ErpSettings | None = PrivateAttr(None)
 
     @property
-    def erp_settings(self) -> BaseModel:
-        assert self._erp_settings is not None, "validated by load_settings"
+    def erp_settings(self) -> ErpSettings:
+        if self._erp_settings is None:
+            raise ConfigError(f"connections.{self.name}.settings: not validated (load_settings)")
         return self._erp_settings
 
     def reference_for(self, external_id: str, number: str | None) -> str:
@@ -112,7 +122,8 @@ class ConnectionSettings(BaseModel):
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     redis_url: str = DEFAULT_REDIS_URL
-    redis_url_from_env: bool = False
+    # True when the user named a Redis (file or environment): then no embedded one is started.
+    redis_url_explicit: bool = False
     operator_token: SecretStr | None = None
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
@@ -137,7 +148,7 @@ class Settings(BaseModel):
         try:
             return self.connections[name]
         except KeyError:
-            raise ConfigError(f"unknown connection {name!r}") from None
+            raise ConfigError("connections", f"unknown connection {name!r}") from None
 
 
 def resolve_env_refs(data: Any, env: dict[str, str], where: str = "") -> Any:
@@ -151,7 +162,7 @@ def resolve_env_refs(data: Any, env: dict[str, str], where: str = "") -> Any:
         path = f"{where}.{key}" if where else key
         if key.endswith("_env") and isinstance(value, str):
             if value not in env:
-                raise ConfigError(f"{path}: environment variable {value} is not set")
+                raise ConfigError(path, f"environment variable {value} is not set")
             out[key[: -len("_env")]] = env[value]
         else:
             out[key] = resolve_env_refs(value, env, path)
@@ -159,27 +170,36 @@ def resolve_env_refs(data: Any, env: dict[str, str], where: str = "") -> Any:
 
 
 def parse_settings(raw: dict[str, Any], env: dict[str, str], path: str | None = None) -> Settings:
-    data = resolve_env_refs(raw, env)
+    try:
+        data = resolve_env_refs(raw, env)
+    except ConfigError as exc:
+        raise exc.in_file(path) from None
     top = dict(data.get("orderbridge", {}))
     connections = {name: {"name": name, **conf}
                    for name, conf in data.get("connections", {}).items()}
+    top["redis_url_explicit"] = "redis_url" in top or bool(env.get(REDIS_URL_ENV))
     if env.get(REDIS_URL_ENV):
         top["redis_url"] = env[REDIS_URL_ENV]
-        top["redis_url_from_env"] = True
+    unknown = sorted(set(data) - {"orderbridge", "connections"})
+    if unknown:
+        raise ConfigError(unknown[0], "unknown section (expected [orderbridge] or "
+                                      "[connections.NAME])", path)
     try:
         settings = Settings.model_validate({**top, "connections": connections,
                                             "config_path": path})
-    except ValueError as exc:
-        raise ConfigError(f"{path or 'configuration'}: {exc}") from exc
+    except ValidationError as exc:
+        raise _first_problem(exc, "orderbridge").in_file(path) from None
     for conn in settings.connections.values():
         spec = CONNECTORS.get(conn.erp)
         if spec is None:
-            raise ConfigError(f"connections.{conn.name}.erp: unknown ERP {conn.erp!r} "
-                              f"(known: {', '.join(sorted(CONNECTORS))})")
+            raise ConfigError(f"connections.{conn.name}.erp", f"unknown ERP {conn.erp!r} "
+                              f"(known: {', '.join(sorted(CONNECTORS))})", path)
         try:
-            conn._erp_settings = spec.settings_model.model_validate(conn.settings)
-        except ValueError as exc:
-            raise ConfigError(f"connections.{conn.name}.settings: {exc}") from exc
+            validated = spec.settings_model.model_validate(conn.settings)
+        except ValidationError as exc:
+            raise _first_problem(exc, f"connections.{conn.name}.settings").in_file(path) \
+                from None
+        conn._erp_settings = cast(ErpSettings, validated)
     return settings
 
 
@@ -190,30 +210,12 @@ def load_settings(path: str | None = None, env: dict[str, str] | None = None) ->
         return parse_settings({}, env)
     file = Path(path)
     if not file.is_file():
-        raise ConfigError(f"{CONFIG_ENV}={path}: no such file")
+        raise ConfigError(CONFIG_ENV, "no such file", path)
     try:
         raw = tomllib.loads(file.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError("(syntax)", str(exc), path) from None
     return parse_settings(raw, env, str(file))
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """The process-wide settings, loaded on first use."""
-    return load_settings()
-
-
-def redis_url_configured(env: dict[str, str] | None = None) -> bool:
-    """True when the user named a Redis explicitly (then we never start an embedded one)."""
-    env = dict(os.environ) if env is None else env
-    if env.get(REDIS_URL_ENV):
-        return True
-    path = env.get(CONFIG_ENV)
-    if path and Path(path).is_file():
-        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        return "redis_url" in raw.get("orderbridge", {})
-    return False
 
 
 def child_environment(overrides: dict[str, str]) -> dict[str, str]:

@@ -8,19 +8,21 @@ browser, which only a simulator (or a pre-approved test tenant) allows.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
 import httpx
+
+from connectors.base import Connector
 
 
 class ConsentError(Exception):
     pass
 
 
-def connect(connector: Any, code: str | None = None, auto: bool = False,
+def connect(connector: Connector, code: str | None = None, auto: bool = False,
             ask: Callable[[str], str] | None = None) -> str:
-    tokens = getattr(connector, "tokens", None)
-    if tokens is None or not hasattr(tokens, "exchange_code"):
+    tokens = connector.consent()
+    if tokens is None:
         raise ConsentError("this connection's ERP needs no OAuth consent")
     url = tokens.authorize_url()
     if auto:

@@ -1,4 +1,5 @@
-"""Everything orderbridge keeps in Redis: jobs, the due schedule, dead letters, caches, tokens.
+"""Everything orderbridge keeps in Redis: jobs, the due schedule, dead letters, caches, tokens,
+delivery and event markers, budgets, worker liveness.
 
 One place names the keys, so nothing else builds key strings. Three structures carry the
 delivery guarantees:
@@ -103,6 +104,7 @@ class Store:
         pipe.set(self.key("job", job.job_id), job.model_dump_json())
         if due_at is None:
             pipe.zrem(self.key("due"), job.job_id)
+            pipe.hdel(self.key("sent"), job.job_id)
         elif due_at is not Store._KEEP:
             pipe.zadd(self.key("due"), {job.job_id: due_at})  # type: ignore[dict-item]
         for name in counters:
@@ -129,6 +131,42 @@ class Store:
     def cancelled_before_create(self, connection: str, order_id: str) -> bool:
         return bool(self.redis.exists(self.key("cancelled", connection, order_id)))
 
+    def bury(self, connection: str, order_id: str, keep_seconds: int) -> None:
+        """A tombstone: the order was cancelled before it reached us; never create its job."""
+        self.redis.set(self.key("cancelled", connection, order_id), "1", ex=keep_seconds)
+
+    # --- deliveries seen (webhook dedupe) -----------------------------------------------------
+    def seen_before(self, connection: str, delivery_keys: list[str]) -> bool:
+        keys = [self.key("delivery", connection, k) for k in delivery_keys]
+        return bool(keys) and bool(self.redis.exists(*keys))
+
+    def mark_seen(self, connection: str, delivery_keys: list[str], keep_seconds: int) -> None:
+        if not delivery_keys:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for k in delivery_keys:
+            pipe.set(self.key("delivery", connection, k), "1", ex=keep_seconds)
+        pipe.execute()
+
+    # --- reconciliation -----------------------------------------------------------------------
+    def claim_reconcile(self, connection: str, interval_seconds: float) -> bool:
+        """True for the one process that may poll this shop now (once per interval)."""
+        return bool(self.redis.set(self.key("reconcile", connection), "1", nx=True,
+                                   ex=max(1, int(interval_seconds))))
+
+    # --- worker liveness ----------------------------------------------------------------------
+    def mark_worker_alive(self, pid: int, ttl_seconds: int = 30) -> None:
+        """Tells `up`, the demo and tests that this worker process is consuming."""
+        self.redis.set(self.key("worker", str(pid)), "ready", ex=ttl_seconds)
+
+    def worker_alive(self, pid: int) -> bool:
+        return bool(self.redis.exists(self.key("worker", str(pid))))
+
+    # --- request budgets ----------------------------------------------------------------------
+    def budget_key(self, name: str) -> str:
+        """The base key of the shared request budget named `name` (see core.budget)."""
+        return self.key("budget", name)
+
     def cursor(self, connection: str) -> float | None:
         raw = self.redis.get(self.key("cursor", connection))
         return float(raw) if raw else None
@@ -138,13 +176,42 @@ class Store:
 
     # --- the due schedule ---------------------------------------------------------------------
     def set_due(self, job_id: str, at: float) -> None:
+        """Only the holder of the job's lease (or its creator) sets the time outright."""
         self.redis.zadd(self.key("due"), {job_id: at})
 
+    def due_no_later_than(self, job_id: str, at: float) -> None:
+        """Bring the job's wake-up forward to `at` if it is later; never postpone it."""
+        self.redis.zadd(self.key("due"), {job_id: at}, lt=True)
+
     def clear_due(self, job_id: str) -> None:
-        self.redis.zrem(self.key("due"), job_id)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zrem(self.key("due"), job_id)
+        pipe.hdel(self.key("sent"), job_id)
+        pipe.execute()
 
     def due_at(self, job_id: str) -> float | None:
         return self.redis.zscore(self.key("due"), job_id)
+
+    def mark_sent(self, job_id: str, at: float) -> None:
+        """When the job's latest message was sent (the sweeper compares it with the queue)."""
+        self.redis.hset(self.key("sent"), job_id, at)
+
+    def sent_at(self, job_ids: list[str]) -> dict[str, float]:
+        if not job_ids:
+            return {}
+        values = self.redis.hmget(self.key("sent"), job_ids)
+        return {j: float(v) for j, v in zip(job_ids, values, strict=True) if v is not None}
+
+    def oldest_queued_sent_at(self, queue: str) -> float | None:
+        """The send time of the oldest message still waiting in the broker's `queue` (Celery's
+        Redis transport pushes at the head and consumers pop at the tail), or None if empty."""
+        raw = self.redis.lindex(queue, -1)
+        if raw is None:
+            return None
+        try:
+            return float(json.loads(raw)["headers"]["ob_sent_at"])
+        except (ValueError, KeyError, TypeError):
+            return None
 
     def claim_due(self, now: float, hold_until: float, limit: int = 200) -> list[str]:
         """Atomically take the jobs due by `now`, pushing each to `hold_until` so that no other
@@ -225,6 +292,7 @@ class Store:
         pipe.zadd(self.key("dlq"), {letter.id: letter.created_at.timestamp()})
         pipe.set(self.key("job", job.job_id), job.model_dump_json())
         pipe.zrem(self.key("due"), job.job_id)
+        pipe.hdel(self.key("sent"), job.job_id)
         pipe.hincrby(self.key("stats"), "dead_letters", 1)
         pipe.execute()
 

@@ -1,5 +1,5 @@
 """Shop webhooks in: signature on the raw body, dedupe of repeated deliveries, then the same
-event path as every other producer (`workers.events`). Nothing here talks to an ERP.
+event path as every other producer (`tasks.events.apply_event`). Nothing here talks to an ERP.
 
 Signatures are base64 HMAC-SHA256 of the exact bytes received, compared in constant time, with
 the previous secret still accepted during a rotation. A delivery seen before (Shopify: shop
@@ -13,21 +13,36 @@ import base64
 import hashlib
 import hmac
 import json
-from typing import Any
+from typing import Any, Callable
 
-from fastapi import Request
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from core.runtime import Runtime
+from core.settings import ConnectionSettings, Settings
 from schemas.shops.errors import MappingError
-from workers import runtime
-from workers.events import Decision, OrderEvent, apply_event
-from workers.intake_errors import ApiError
-from workers.settings import ConnectionSettings, Settings
-from workers.sources import event_from_shop
+from tasks.events import Decision, OrderEvent, apply_event
+from tasks.sources import event_from_shop
+from workers.intake.errors import ApiError
+from workers.intake.http import read_limited, runtime_of
 
 SHOPIFY_TOPICS = {"orders/create", "orders/updated", "orders/paid", "orders/cancelled"}
 WOO_TOPICS = {"order.created", "order.updated", "order.restored", "order.deleted"}
 SEEN_SECONDS = 7 * 86_400
+router = APIRouter()
+
+
+@router.post("/webhooks/shopify/{name}")
+async def shopify_webhook(name: str, request: Request) -> JSONResponse:
+    raw = await read_limited(request)
+    return await run_in_threadpool(shopify, runtime_of(request), name, request, raw)
+
+
+@router.post("/webhooks/woocommerce/{name}")
+async def woocommerce_webhook(name: str, request: Request) -> JSONResponse:
+    raw = await read_limited(request)
+    return await run_in_threadpool(woocommerce, runtime_of(request), name, request, raw)
 
 
 def signed(raw: bytes, signature: str | None, secrets: list[bytes]) -> bool:
@@ -60,22 +75,19 @@ def read_event(source: str, payload: Any, conn: ConnectionSettings) -> OrderEven
                        [{"field": exc.field or "body", "message": exc.message}]) from None
 
 
-def handle(settings: Settings, conn: ConnectionSettings, delivery_keys: list[str],
-           make_event: Any) -> JSONResponse:
+def handle(rt: Runtime, conn: ConnectionSettings, delivery_keys: list[str],
+           make_event: Callable[[], OrderEvent]) -> JSONResponse:
     """Answer a verified delivery: repeats at once, new ones through the event path. A key is
     written only after the event was applied, so a delivery that failed half-way is retried."""
-    store = runtime.store()
-    seen = [store.key("delivery", conn.name, key) for key in delivery_keys]
-    if seen and store.redis.exists(*seen):
+    if rt.store.seen_before(conn.name, delivery_keys):
         return JSONResponse({"state": "duplicate", "detail": "delivery seen before"})
-    decision: Decision = apply_event(settings, store, conn.name, make_event())
-    for key in seen:
-        store.redis.set(key, "1", ex=SEEN_SECONDS)
+    decision: Decision = apply_event(rt, conn.name, make_event())
+    rt.store.mark_seen(conn.name, delivery_keys, SEEN_SECONDS)
     return JSONResponse(decision.body(), status_code=decision.status)
 
 
-def shopify(settings: Settings, name: str, request: Request, raw: bytes) -> JSONResponse:
-    conn = shop_connection(settings, name, "shopify")
+def shopify(rt: Runtime, name: str, request: Request, raw: bytes) -> JSONResponse:
+    conn = shop_connection(rt.settings, name, "shopify")
     if not signed(raw, request.headers.get("x-shopify-hmac-sha256"), conn.shop.secrets()):
         raise ApiError(401, "bad_signature", "missing or wrong X-Shopify-Hmac-Sha256")
     topic = request.headers.get("x-shopify-topic", "")
@@ -88,12 +100,11 @@ def shopify(settings: Settings, name: str, request: Request, raw: bytes) -> JSON
         ("webhook", request.headers.get("x-shopify-webhook-id")),
         ("event", request.headers.get("x-shopify-event-id"))) if value]
     payload = parse_json(raw)
-    return handle(settings, conn, keys, lambda: read_event("shopify", payload, conn))
+    return handle(rt, conn, keys, lambda: read_event("shopify", payload, conn))
 
 
-def woocommerce(settings: Settings, name: str, request: Request, raw: bytes
-                      ) -> JSONResponse:
-    conn = shop_connection(settings, name, "woocommerce")
+def woocommerce(rt: Runtime, name: str, request: Request, raw: bytes) -> JSONResponse:
+    conn = shop_connection(rt.settings, name, "woocommerce")
     signature = request.headers.get("x-wc-webhook-signature")
     if signature is None and raw.startswith(b"webhook_id="):
         return JSONResponse({"state": "ping"})  # WooCommerce's creation ping: unsigned
@@ -108,9 +119,9 @@ def woocommerce(settings: Settings, name: str, request: Request, raw: bytes
         if not order_id:
             raise ApiError(422, "unusable_order", "order.deleted without an id",
                            [{"field": "id", "message": "required"}])
-        return handle(settings, conn, [], lambda: OrderEvent(order_id, None, cancelled=True))
+        return handle(rt, conn, [], lambda: OrderEvent(order_id, None, cancelled=True))
     event = read_event("woocommerce", payload, conn)
     source = request.headers.get("x-wc-webhook-source", "")
     stamp = event.updated_at.isoformat() if event.updated_at else ""
-    return handle(settings, conn, [f"woo:{source}:{event.order_id}:{topic}:{stamp}"],
+    return handle(rt, conn, [f"woo:{source}:{event.order_id}:{topic}:{stamp}"],
                   lambda: event)

@@ -16,35 +16,32 @@ import httpx
 
 from connectors.shops.clients import shopify_orders_since, woocommerce_orders_since
 from schemas.shops.errors import MappingError
-from workers import runtime
-from workers.events import apply_event
-from workers.logging import get_logger
-from workers.settings import get_settings
-from workers.sources import event_from_shop
+from core.logging import get_logger
+from core.runtime import Runtime
+from tasks.events import apply_event
+from tasks.sources import event_from_shop
 
 log = get_logger("orderbridge.reconcile")
 FIRST_LOOKBACK = timedelta(days=1)
 FETCHERS = {"shopify": shopify_orders_since, "woocommerce": woocommerce_orders_since}
 
 
-def reconcile_due() -> int:
+def reconcile_due(rt: Runtime) -> int:
     """Poll every shop connection whose interval has passed; returns orders looked at."""
-    settings, store = get_settings(), runtime.store()
     seen = 0
-    for name, conn in settings.connections.items():
+    for name, conn in rt.settings.connections.items():
         if conn.source not in FETCHERS or not conn.shop.api_url:
             continue
-        if store.redis.set(store.key("reconcile", name), "1", nx=True,
-                           ex=max(1, int(conn.shop.reconcile_seconds))):
+        if rt.store.claim_reconcile(name, conn.shop.reconcile_seconds):
             try:
-                seen += reconcile(name)
+                seen += reconcile(rt, name)
             except Exception as exc:  # a shop that is down is asked again next interval
                 log.warning("reconcile.failed", connection=name, error=str(exc))
     return seen
 
 
-def reconcile(name: str) -> int:
-    settings, store = get_settings(), runtime.store()
+def reconcile(rt: Runtime, name: str) -> int:
+    settings, store = rt.settings, rt.store
     conn = settings.connection(name)
     cursor = store.cursor(name)
     start = (datetime.fromtimestamp(cursor, timezone.utc) if cursor
@@ -60,7 +57,7 @@ def reconcile(name: str) -> int:
                 log.warning("reconcile.unmappable", connection=name, field=exc.field,
                             error=exc.message)
                 continue
-            decision = apply_event(settings, store, name, event)
+            decision = apply_event(rt, name, event)
             created += decision.outcome == "accepted"
             if event.updated_at:
                 newest = max(newest, event.updated_at.timestamp())

@@ -69,9 +69,9 @@ def now_ms() -> int:
 
 class RequestBudget:
     """`limit` requests per `window_seconds` (and optionally `day_limit` per UTC day), shared by
-    all processes that use the same `name` (the ERP's rate key)."""
+    all processes that use the same `key` (the store's key for the ERP's rate key)."""
 
-    def __init__(self, client: redis.Redis, name: str, limit: int, window_seconds: float = 1.0,
+    def __init__(self, client: redis.Redis, key: str, limit: int, window_seconds: float = 1.0,
                  day_limit: int = 0, max_wait: float = 20.0,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.limit = max(1, int(limit))
@@ -79,7 +79,7 @@ class RequestBudget:
         self.day_limit = max(0, int(day_limit))
         self.max_wait = max_wait
         self.redis = client
-        self._keys = [f"ob:budget:{name}", f"ob:budget:{name}:pause", f"ob:budget:{name}:day"]
+        self._keys = [key, f"{key}:pause", f"{key}:day"]
         self._take = client.register_script(_TAKE)
         self._pause_until = client.register_script(_PAUSE_UNTIL)
         self._sleep = sleep

@@ -1,0 +1,58 @@
+"""The operator API: jobs and dead letters (show, replay, drop), behind the operator token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from tasks import deadletters
+from workers.intake.errors import ApiError
+from workers.intake.http import require_operator
+
+router = APIRouter()
+
+
+@router.get("/v1/jobs/{job_id}")
+def get_job(job_id: str, request: Request) -> dict[str, Any]:
+    job = require_operator(request).store.load_job(job_id)
+    if job is None:
+        raise ApiError(404, "not_found", f"no job {job_id}")
+    return job.public_view()
+
+
+@router.get("/v1/dead-letters")
+def list_dead_letters(request: Request, offset: int = 0, limit: int = 100) -> dict[str, Any]:
+    store = require_operator(request).store
+    items, total = store.dead_letters(max(0, offset), min(max(1, limit), 1000))
+    return {"items": [i.model_dump(mode="json") for i in items], "total": total}
+
+
+@router.get("/v1/dead-letters/{letter_id}")
+def show_dead_letter(letter_id: str, request: Request) -> dict[str, Any]:
+    letter = require_operator(request).store.dead_letter(letter_id)
+    if letter is None:
+        raise ApiError(404, "not_found", f"no dead letter {letter_id}")
+    return letter.model_dump(mode="json")
+
+
+@router.post("/v1/dead-letters/{letter_id}/replay")
+def replay_dead_letter(letter_id: str, request: Request) -> dict[str, Any]:
+    rt = require_operator(request)
+    try:
+        letter = deadletters.replay(rt, letter_id)
+    except deadletters.NotFound as exc:
+        raise ApiError(404, "not_found", str(exc)) from None
+    except deadletters.Busy as exc:
+        raise ApiError(409, "busy", str(exc)) from None
+    return {"job_id": letter.job_id, "state": "queued", "step": letter.step}
+
+
+@router.delete("/v1/dead-letters/{letter_id}")
+def drop_dead_letter(letter_id: str, request: Request) -> dict[str, Any]:
+    store = require_operator(request).store
+    try:
+        letter = deadletters.drop(store, letter_id)
+    except deadletters.NotFound as exc:
+        raise ApiError(404, "not_found", str(exc)) from None
+    return {"dropped": letter.id, "job_id": letter.job_id}
