@@ -16,55 +16,21 @@ import httpx
 import pytest
 import redis
 
-from workers.processes import Child, free_port, port_open, spawn, wait_until
-from workers.store import Store
+pytest.register_assert_rewrite("tests.support")
+
+from core.store import Store  # noqa: E402  (after the assert rewrite is registered)
+from tests.support.config import (  # noqa: E402
+    OPERATOR_TOKEN,
+    SHOP_TOKEN,
+    orderbridge_toml,
+    poweroffice_connection,
+)
+from workers.processes import Child, free_port, port_open, spawn, wait_until  # noqa: E402
+
+__all__ = ["OPERATOR_TOKEN", "SHOP_TOKEN", "REDIS_URL", "Cluster", "Simulator", "poll"]
 
 REDIS_URL = os.environ.get("ORDERBRIDGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 ROOT = Path(__file__).resolve().parent.parent
-SHOP_TOKEN = "shop-token"
-OPERATOR_TOKEN = "op-token"
-
-CONFIG = """
-[orderbridge]
-redis_url = "{redis_url}"
-operator_token = "{operator_token}"
-log_format = "json"
-log_level = "INFO"
-
-[orderbridge.retry]
-base_seconds = {retry_base}
-cap_seconds = 2
-window_seconds = {retry_window}
-
-[orderbridge.worker]
-pool = "{pool}"
-concurrency = {concurrency}
-stale_after_seconds = {stale_after}
-queued_stale_after_seconds = 30
-sweep_interval_seconds = 0.2
-visibility_timeout_seconds = 60
-send_poll_seconds = 2
-
-[orderbridge.intake]
-port = {intake_port}
-
-{connection}
-"""
-
-POWEROFFICE_CONNECTION = """
-[connections.shop]
-erp = "poweroffice"
-api_token = "{shop_token}"
-send_invoice = {send_invoice}
-
-[connections.shop.settings]
-base_url = "http://127.0.0.1:{sim_port}/Demo/v2"
-token_url = "http://127.0.0.1:{sim_port}/Demo/OAuth/Token"
-application_key = "demo-app-key"
-client_key = "demo-client-key"
-subscription_key = "demo-subscription-key"
-"""
-
 
 def poll(condition: Callable[[], Any], timeout: float = 30, interval: float = 0.1,
          what: str = "condition") -> Any:
@@ -143,11 +109,33 @@ def start_simulator(erp: str, log_dir: Path) -> Simulator:
     return Simulator(child, port)
 
 
+class SimulatorPool:
+    """Simulator processes for the whole session, started on first use, one per kind."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.running: dict[str, Simulator] = {}
+
+    def get(self, name: str) -> Simulator:
+        if name not in self.running:
+            self.running[name] = start_simulator(name, self.log_dir)
+        return self.running[name]
+
+    def stop(self) -> None:
+        for sim in self.running.values():
+            sim.child.stop()
+
+
 @pytest.fixture(scope="session")
-def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
-    sim = start_simulator("poweroffice", tmp_path_factory.mktemp("sim"))
-    yield sim
-    sim.child.stop()
+def simulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatorPool]:
+    pool = SimulatorPool(tmp_path_factory.mktemp("sims"))
+    yield pool
+    pool.stop()
+
+
+@pytest.fixture(scope="session")
+def simulator(simulators: SimulatorPool) -> Simulator:
+    return simulators.get("poweroffice")
 
 
 @pytest.fixture
@@ -157,18 +145,21 @@ def sim(simulator: Simulator) -> Simulator:
 
 
 class Cluster:
-    """A config file plus the intake and worker processes that use it."""
+    """A config file plus the intake and worker processes that use it.
 
-    def __init__(self, tmp: Path, sim: Simulator, store: Store, **options: Any) -> None:
+    `connection` is the `[connections.shop]` table (default: PowerOffice on `sim`); `retry`
+    and the keyword options (`pool`, `concurrency`, `stale_after_seconds`, ...) override the
+    test defaults of `[orderbridge.retry]` and `[orderbridge.worker]`."""
+
+    def __init__(self, tmp: Path, sim: Simulator, store: Store,
+                 connection: dict[str, Any] | None = None, retry: dict[str, Any] | None = None,
+                 **worker: Any) -> None:
         self.tmp, self.sim, self.store = tmp, sim, store
         self.intake_port = free_port()
-        values = {"redis_url": REDIS_URL, "operator_token": OPERATOR_TOKEN, "retry_base": 0.2,
-                  "retry_window": 60, "concurrency": 8, "pool": "threads", "stale_after": 6, "send_invoice": "false",
-                  "shop_token": SHOP_TOKEN, "sim_port": sim.port, "intake_port": self.intake_port}
-        values.update(options)
-        values["connection"] = values.get("connection", POWEROFFICE_CONNECTION).format(**values)
         self.config = tmp / "orderbridge.toml"
-        self.config.write_text(CONFIG.format(**values))
+        self.config.write_text(orderbridge_toml(
+            redis_url=REDIS_URL, intake_port=self.intake_port, retry=retry or {}, worker=worker,
+            connections={"shop": connection or poweroffice_connection(sim.url)}))
         self.env = {**os.environ, "ORDERBRIDGE_CONFIG": str(self.config),
                     "ORDERBRIDGE_REDIS_URL": REDIS_URL}
         self.workers: list[Child] = []
@@ -179,7 +170,7 @@ class Cluster:
         index = len(self.workers)
         child = spawn(f"worker{index}", ["worker"], self.env, str(self.tmp / f"worker{index}.log"))
         self.workers.append(child)
-        wait_until(lambda: self.store.redis.exists(f"ob:worker:{child.proc.pid}"), 30,
+        wait_until(lambda: self.store.worker_alive(child.proc.pid), 30,
                    f"worker {index} to be ready", children=[child])
         return child
 

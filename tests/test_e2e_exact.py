@@ -11,29 +11,12 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from tests.conftest import Cluster, Simulator, poll, start_simulator
+from tests.conftest import Cluster, Simulator, SimulatorPool, poll
 from tests.factories import customer, order, product_line
+from tests.support.config import exact_connection
 
 pytestmark = pytest.mark.e2e
 
-EXACT_CONNECTION = """
-[connections.shop]
-erp = "exact"
-api_token = "{shop_token}"
-send_invoice = {send_invoice}
-
-[connections.shop.settings]
-base_url = "http://127.0.0.1:{sim_port}"
-division = 1
-client_id = "demo-exact-client"
-client_secret = "demo-exact-secret"
-redirect_uri = "http://127.0.0.1:8000/oauth/exact/callback"
-send_as = "{send_as}"
-warehouse_id = "{warehouse_id}"
-shipping_item_code = "SHIP"
-minute_limit = {minute_limit}
-minute_seconds = {minute_seconds}
-"""
 DOCUMENTS = {"order": "SalesOrders", "invoice": "SalesInvoices",
              "direct_invoice": "SalesInvoices", "sales_entry": "SalesEntries"}
 ENDPOINTS = {"order": "salesorder/SalesOrders", "invoice": "salesinvoice/SalesInvoices",
@@ -41,17 +24,11 @@ ENDPOINTS = {"order": "salesorder/SalesOrders", "invoice": "salesinvoice/SalesIn
              "sales_entry": "salesentry/SalesEntries"}
 
 
-@pytest.fixture(scope="session")
-def exact_simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
-    sim = start_simulator("exact", tmp_path_factory.mktemp("exact"))
-    yield sim
-    sim.child.stop()
-
-
 @pytest.fixture
-def exact_sim(exact_simulator: Simulator) -> Simulator:
-    exact_simulator.reset()
-    return exact_simulator
+def exact_sim(simulators: SimulatorPool) -> Simulator:
+    sim = simulators.get("exact")
+    sim.reset()
+    return sim
 
 
 def warehouse(sim: Simulator) -> str:
@@ -64,9 +41,10 @@ def exact_cluster(tmp_path, exact_sim: Simulator, store) -> Iterator[Callable[..
 
     def make(send_as: str = "order", workers: int = 1, minute_limit: int = 60,
              minute_seconds: int = 60, **options: Any) -> Cluster:
-        cluster = Cluster(tmp_path, exact_sim, store, connection=EXACT_CONNECTION,
-                          send_as=send_as, warehouse_id=warehouse(exact_sim),
-                          minute_limit=minute_limit, minute_seconds=minute_seconds, **options)
+        connection = exact_connection(exact_sim.url, settings={
+            "send_as": send_as, "warehouse_id": warehouse(exact_sim),
+            "minute_limit": minute_limit, "minute_seconds": minute_seconds})
+        cluster = Cluster(tmp_path, exact_sim, store, connection=connection, **options)
         made.append(cluster)
         code, out = cluster.cli("connect", "shop", "--auto")
         assert code == 0, out

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import random
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterator
@@ -17,7 +18,8 @@ import pytest
 
 from tests.conftest import Cluster, Simulator, poll, start_simulator
 from tests.factories import order
-from tests.unit.test_shop_mapping_payloads import (
+from tests.support.config import poweroffice_connection
+from tests.support.payloads import (
     shopify_classic_test_order,
     shopify_nok_order,
     woo_nok_order,
@@ -26,32 +28,6 @@ from workers.processes import Child, free_port, port_open, spawn, wait_until
 
 pytestmark = pytest.mark.e2e
 SECRET = "demo-webhook-secret"
-
-SHOP_CONNECTION = """
-[connections.shop]
-erp = "poweroffice"
-source = "{source}"
-api_token = "{shop_token}"
-invoice_on_payment = true
-
-[connections.shop.shop]
-webhook_secret = "{secret}"
-previous_webhook_secret = "old-secret"
-api_url = "{shop_url}"
-access_token = "demo-shopify-token"
-consumer_key = "ck_demo"
-consumer_secret = "cs_demo"
-reconcile_seconds = {reconcile_seconds}
-fallback_sku = "DIVERSE"
-
-[connections.shop.settings]
-base_url = "http://127.0.0.1:{sim_port}/Demo/v2"
-token_url = "http://127.0.0.1:{sim_port}/Demo/OAuth/Token"
-application_key = "demo-app-key"
-client_key = "demo-client-key"
-subscription_key = "demo-subscription-key"
-"""
-
 
 @pytest.fixture(scope="session")
 def shop_sims(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Simulator]]:
@@ -63,12 +39,17 @@ def shop_sims(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Si
 
 
 @pytest.fixture
-def shop_cluster(cluster_factory, shop_sims) -> Callable[..., Cluster]:
-    def make(source: str = "shopify", reconcile_seconds: int = 3600) -> Cluster:
+def shop_cluster(cluster_factory, shop_sims, sim: Simulator) -> Callable[..., Cluster]:
+    def make(source: str = "shopify", reconcile_seconds: int = 3600, **options: Any) -> Cluster:
         shop = shop_sims[source]
         shop.reset()
-        cluster = cluster_factory(connection=SHOP_CONNECTION, source=source, secret=SECRET,
-                                  shop_url=shop.url, reconcile_seconds=reconcile_seconds)
+        connection = poweroffice_connection(sim.url, source=source,
+                                            invoice_on_payment=True, shop={
+            "webhook_secret": SECRET, "previous_webhook_secret": "old-secret",
+            "api_url": shop.url, "access_token": "demo-shopify-token",
+            "consumer_key": "ck_demo", "consumer_secret": "cs_demo",
+            "reconcile_seconds": reconcile_seconds, "fallback_sku": "DIVERSE"})
+        cluster = cluster_factory(connection=connection, **options)
         cluster.shop = shop  # type: ignore[attr-defined]
         cluster.start_intake()
         cluster.start_worker()
@@ -198,6 +179,27 @@ def test_paid_before_create_is_created_and_invoiced_once(shop_cluster) -> None:
     job = cluster.wait_final(job_for(cluster, "7700010"))
     assert job["state"] == "done" and job["erp"].get("invoice_number"), job
     assert len(cluster.sim.state()["OutgoingInvoices"]) == 1
+    assert cluster.sim.calls_to("POST /SalesOrders/{id}/createAndSendInvoice") == 1
+
+
+def test_paid_order_created_five_times_at_once_reaches_the_erp_in_seconds(shop_cluster) -> None:
+    # Given the default wait for a queued job (ten minutes), so a postponed wake-up would show
+    cluster: Cluster = shop_cluster(queued_stale_after_seconds=600)
+    body = {**shopify_nok_order(), "id": 7700020, "financial_status": "paid",
+            "updated_at": "2026-11-04T10:00:00+01:00"}
+    deliveries = [shopify_delivery(body, topic="orders/create") for _ in range(5)]
+    # When Shopify delivers its orders/create five times at once (each its own delivery)
+    started = time.monotonic()
+    with ThreadPoolExecutor(5) as pool:
+        answers = list(pool.map(lambda d: post(cluster, *d), deliveries))
+    assert sorted(a.status_code for a in answers) == [200, 200, 200, 200, 202], \
+        [a.text for a in answers]
+    # Then the order is in the ERP, invoiced, within 10 s of the first delivery, exactly once
+    poll(lambda: cluster.sim.state()["OutgoingInvoices"], 10, 0.1, "the invoice in the ERP")
+    assert time.monotonic() - started < 10
+    job = cluster.wait_final(job_for(cluster, "7700020"), timeout=10)
+    assert job["state"] == "done" and job["erp"].get("invoice_number"), job
+    assert len(documents(cluster)) == 1
     assert cluster.sim.calls_to("POST /SalesOrders/{id}/createAndSendInvoice") == 1
 
 

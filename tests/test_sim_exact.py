@@ -14,7 +14,7 @@ import pytest
 from simulators.exact import WAREHOUSE_ID, create_app
 from simulators.registry import SIMULATORS
 from simulators.testing import running
-from tests.test_sim_exact_support import (  # noqa: F401 (fixtures)
+from tests.support.sim_exact import (  # noqa: F401 (fixtures)
     DAILY,
     MINUTELY,
     RATE_HEADERS,

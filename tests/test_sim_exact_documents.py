@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from simulators.exact import GL_ACCOUNT_1300_ID, GL_ACCOUNT_8010_ID, WAREHOUSE_ID
-from tests.test_sim_exact_support import (  # noqa: F401 (fixtures)
+from tests.support.sim_exact import (  # noqa: F401 (fixtures)
     api_fixture,
     created,
     entry_body,

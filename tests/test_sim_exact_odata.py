@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.test_sim_exact_support import (  # noqa: F401 (fixtures)
+from tests.support.sim_exact import (  # noqa: F401 (fixtures)
     api_fixture,
     created,
     error_text,

@@ -17,14 +17,14 @@ import pytest
 from schemas.shops import shopify_order
 from simulators.shops import create_shopify
 from simulators.testing import running
-from tests.test_sim_shops_support import (  # noqa: F401  (fixtures)
+from tests.support.payloads import shopify_nok_order
+from tests.support.sim_shops import (  # noqa: F401  (fixtures)
     Receiver,
     hmac_b64,
     receiver_fixture,
     receiver_server_fixture,
     settled,
 )
-from tests.unit.test_shop_mapping_payloads import shopify_nok_order
 
 TOKEN = {"X-Shopify-Access-Token": "demo-shopify-token"}
 ORDERS = "/admin/api/2025-01/orders.json"
@@ -104,8 +104,8 @@ def test_previous_link_leads_back(sim: httpx.Client) -> None:
     quiet_orders(sim, 5)
     first = sim.get(ORDERS, params={"limit": 2}, headers=TOKEN)
     second = sim.get(first.headers["link"].split(";")[0].strip("<>"), headers=TOKEN)
-    previous = [part.split(";")[0].strip("<> ") for part in second.headers["link"].split(", ")
-                if 'rel="previous"' in part][0]
+    previous = next(part.split(";")[0].strip("<> ") for part in second.headers["link"].split(", ")
+                    if 'rel="previous"' in part)
     assert sim.get(previous, headers=TOKEN).json() == first.json()
 
 

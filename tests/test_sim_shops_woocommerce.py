@@ -16,14 +16,14 @@ import pytest
 from schemas.shops import woocommerce_order
 from simulators.shops import create_woocommerce
 from simulators.testing import running
-from tests.test_sim_shops_support import (  # noqa: F401  (fixtures)
+from tests.support.payloads import woo_nok_order
+from tests.support.sim_shops import (  # noqa: F401  (fixtures)
     Receiver,
     hmac_b64,
     receiver_fixture,
     receiver_server_fixture,
     settled,
 )
-from tests.unit.test_shop_mapping_payloads import woo_nok_order
 
 ORDERS = "/wp-json/wc/v3/orders"
 BASIC = {"Authorization": "Basic " + base64.b64encode(b"ck_demo:cs_demo").decode()}

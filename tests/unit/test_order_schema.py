@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from schemas.order import Order
 from tests.factories import order, product_line
-from workers.intake import validation_details
+from workers.intake.errors import validation_details
 
 
 def fields_of(exc: ValidationError) -> set[str]:

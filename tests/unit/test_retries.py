@@ -7,7 +7,7 @@ from datetime import timedelta
 from connectors.errors import AmbiguousError, PermanentError, TransientError
 from schemas.job import utcnow
 from tasks.retries import GiveUp, Retry, backoff_seconds, decide
-from workers.settings import RetrySettings
+from core.settings import RetrySettings
 
 POLICY = RetrySettings(base_seconds=2, cap_seconds=600, window_seconds=86_400)
 

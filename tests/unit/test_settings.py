@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from workers.settings import ConfigError, load_settings, parse_settings
+from core.settings import ConfigError, load_settings, parse_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 CONNECTION = {"erp": "poweroffice", "api_token_env": "SHOP_TOKEN",

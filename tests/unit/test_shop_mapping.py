@@ -3,7 +3,7 @@ shipping and fees, customers, the total check, fallback articles, and the status
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -18,7 +18,7 @@ from schemas.shops import (
     woocommerce_order,
     woocommerce_status,
 )
-from tests.unit.test_shop_mapping_payloads import (
+from tests.support.payloads import (
     shopify_classic_test_order,
     shopify_current_test_order,
     shopify_nok_order,
@@ -55,7 +55,7 @@ def test_shopify_classic_test_notification_maps_to_its_total() -> None:
     assert order.external_id == "820982911946154508" and order.number == "#9999"
     assert order.source == "shopify" and order.currency == "USD"
     assert order.prices_include_vat is False
-    assert order.placed_at == datetime(2019, 6, 4, 17, 53, 6, tzinfo=timezone.utc)
+    assert order.placed_at == datetime(2019, 6, 4, 17, 53, 6, tzinfo=UTC)
     assert [(line.sku, line.unit_price, line.discount) for line in order.product_lines] == [
         ("IPOD2008PINK", D("199.00"), D("0")), ("IPOD2008PINK", D("199.00"), D("5.00"))]
     assert charge(order, 2).name == "Generic Shipping" and charge(order, 2).amount == D("10.00")
@@ -94,7 +94,7 @@ def test_shopify_nok_order_with_two_rates_discount_code_and_taxed_shipping() -> 
     assert (shipping.name, shipping.amount, shipping.vat_rate) == (
         "Bring Pakke til hentested", D("99.00"), D("0.25"))
     assert order.total == order.computed_total == D("1267.20")
-    assert order.placed_at == datetime(2026, 11, 4, 9, 14, 58, tzinfo=timezone.utc)
+    assert order.placed_at == datetime(2026, 11, 4, 9, 14, 58, tzinfo=UTC)
     assert order.customer.kind == "person" and order.customer.name == "Kari Nordmann"
     assert order.customer.external_id == "7001"
 
@@ -217,7 +217,7 @@ def test_shopify_status(financial: str, cancelled_at: str | None, paid: bool,
                         cancelled: bool) -> None:
     payload = {**shopify_nok_order(), "financial_status": financial, "cancelled_at": cancelled_at}
     assert shopify_status(payload) == ShopStatus(
-        order_id="5900000000001", updated_at=datetime(2026, 11, 4, 9, 15, 2, tzinfo=timezone.utc),
+        order_id="5900000000001", updated_at=datetime(2026, 11, 4, 9, 15, 2, tzinfo=UTC),
         paid=paid, cancelled=cancelled, draft=False, test=False)
     assert shopify_status(shopify_classic_test_order()).test is True
 
@@ -237,7 +237,7 @@ def test_woo_nok_order_with_two_rates_coupon_shipping_and_fee() -> None:
         "Bring Pakke til hentested", D("79.20"), D("0.25"))
     assert (fee.name, fee.amount, fee.vat_rate) == ("Gavepapir", D("40.00"), D("0.25"))
     assert order.total == order.computed_total == D("1073.20")  # 1318.10 − 244.90 tax
-    assert order.placed_at == datetime(2026, 11, 4, 9, 14, 58, tzinfo=timezone.utc)
+    assert order.placed_at == datetime(2026, 11, 4, 9, 14, 58, tzinfo=UTC)
     assert (order.customer.kind, order.customer.name, order.customer.external_id) == (
         "person", "Kari Nordmann", "26")
 
@@ -341,7 +341,7 @@ def test_woo_more_than_500_lines_with_shipping_and_fees_is_refused() -> None:
 ])
 def test_woo_status(status: str, paid: bool, cancelled: bool, draft: bool) -> None:
     assert woocommerce_status({**woo_nok_order(), "status": status}) == ShopStatus(
-        order_id="727", updated_at=datetime(2026, 11, 4, 9, 15, 3, tzinfo=timezone.utc),
+        order_id="727", updated_at=datetime(2026, 11, 4, 9, 15, 3, tzinfo=UTC),
         paid=paid, cancelled=cancelled, draft=draft, test=False)
 
 

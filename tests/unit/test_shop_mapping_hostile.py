@@ -23,7 +23,7 @@ from schemas.shops import (
     woocommerce_order,
     woocommerce_status,
 )
-from tests.unit.test_shop_mapping_payloads import (
+from tests.support.payloads import (
     shopify_classic_test_order,
     shopify_current_test_order,
     shopify_nok_order,

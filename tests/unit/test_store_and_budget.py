@@ -8,11 +8,11 @@ import time
 import pytest
 import redis
 
-from schemas.job import Job
+from schemas.job import CustomerResult, Job, Step
 from schemas.order import Order
 from tests.factories import order
-from workers.budget import RequestBudget
-from workers.store import Store
+from core.budget import RequestBudget
+from core.store import Store
 
 URL = "redis://127.0.0.1:6379/13"
 
@@ -64,7 +64,7 @@ def test_claim_due_hands_each_job_to_one_sweeper(client: redis.Redis) -> None:
 def test_ledger_transitions_resume_at_failed_step() -> None:
     job = new_job("x")
     job.start_step("upsert_customer")
-    job.finish_step("upsert_customer", {"customer_id": "1"})
+    job.finish_step(Step.UPSERT_CUSTOMER, CustomerResult(customer_id="1"))
     assert job.current_step == "upsert_products"
     job.requeue_at("create_draft")
     assert job.state == "queued" and job.current_step == "create_draft"

@@ -1,6 +1,9 @@
-"""Shared fixtures and factories of the Exact Online simulator tests (named `test_sim_exact_*` to
-sit with them; it holds no tests). The simulator runs under real uvicorn, and clients get their
-tokens through the real authorization-code flow, as a connector would."""
+"""Shared fixtures and factories of the Exact Online simulator tests (tests/test_sim_exact*.py).
+
+The simulator runs under real uvicorn, and clients get their tokens through the real
+authorization-code flow, as a connector would. Test modules import the fixture functions by name
+(`server_fixture`, `sim_fixture`, `api_fixture`) so pytest registers them there.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
-"""Shared pieces of the shop simulator tests (named `test_sim_shops_*` to sit with them; it holds
-no tests): a tiny webhook receiver that records every request, served under real uvicorn like
-the simulators, and polling with a deadline."""
+"""Shared pieces of the shop simulator tests (tests/test_sim_shops*.py): a tiny webhook receiver
+that records every request, served under real uvicorn like the simulators, and polling with a
+deadline. Test modules import the fixture functions by name (`receiver_server_fixture`,
+`receiver_fixture`) so pytest registers them there.
+"""
 
 from __future__ import annotations
 

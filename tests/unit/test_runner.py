@@ -1,0 +1,329 @@
+"""The step runner's outcomes, in-process: fakeredis for the store, a fake connector, and a list
+for what would be enqueued. No worker processes, no Celery, no HTTP."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import fakeredis
+import pytest
+
+from connectors.base import Consent, InvoiceState, OrderRef, ProductSpec
+from connectors.errors import PermanentError, RateLimited, StaleReference, TransientError
+from core.broker import QUEUE
+from core.runtime import Runtime
+from core.settings import parse_settings
+from core.store import Store
+from schemas.job import CustomerResult, Job, Step, utcnow
+from schemas.order import Customer, Order
+from tasks import deadletters, lifecycle
+from tasks.events import submit_order
+from tasks.lease import Lease
+from tasks.runner import Outcome, run_step
+from tasks.sweeper import sweep_once
+from tests.factories import order as order_json
+
+STALE = 45.0
+
+
+@dataclass
+class FakeConnector:
+    """Records calls; `fail` maps a method name to exceptions raised on its next calls."""
+    calls: list[str] = field(default_factory=list)
+    fail: dict[str, list[Exception]] = field(default_factory=dict)
+    orders: dict[str, OrderRef] = field(default_factory=dict)
+
+    def _call(self, name: str) -> None:
+        self.calls.append(name)
+        pending = self.fail.get(name)
+        if pending:
+            raise pending.pop(0)
+
+    def consent(self) -> Consent | None:
+        return None
+
+    def upsert_customer(self, customer: Customer, key: str) -> str:
+        self._call("upsert_customer")
+        return "C1"
+
+    def products_for(self, order: Order) -> list[ProductSpec]:
+        return [ProductSpec(line.sku, line.name, line.vat_rate) for line in order.product_lines]
+
+    def upsert_products(self, specs: list[ProductSpec]) -> dict[str, str]:
+        self._call("upsert_products")
+        return {s.sku: f"P-{s.sku}" for s in specs}
+
+    def find_order(self, reference: str, since: datetime | None) -> OrderRef | None:
+        self._call("find_order")
+        return self.orders.get(reference)
+
+    def create_order(self, order: Order, reference: str, customer_id: str,
+                     product_ids: dict[str, str] | None = None) -> OrderRef:
+        self._call("create_order")
+        ref = OrderRef(id=f"SO-{len(self.orders) + 1}", number=str(10000 + len(self.orders)))
+        self.orders[reference] = ref
+        return ref
+
+    def send_invoice(self, order_id: str, email: str | None) -> None:
+        self._call("send_invoice")
+
+    def cancel_order(self, order_id: str) -> str:
+        self._call("cancel_order")
+        return "removed"
+
+    def invoice_state(self, order_id: str) -> InvoiceState:
+        return InvoiceState("sent", invoice_number="F-1")
+
+
+class Enqueued(list[tuple[str, str]]):
+    def __call__(self, name: str, job_id: str) -> None:
+        self.append((str(name), job_id))
+
+
+def make_runtime(inline: bool = True, **worker: Any) -> tuple[Runtime, FakeConnector, Enqueued]:
+    settings = parse_settings({
+        "orderbridge": {"worker": {"inline_steps": inline, "stale_after_seconds": STALE,
+                                   **worker},
+                        "retry": {"base_seconds": 2, "cap_seconds": 60}},
+        "connections": {"shop": {"erp": "poweroffice", "invoice_on_payment": True, "settings": {
+            "application_key": "a", "client_key": "c", "subscription_key": "s"}}},
+    }, env={})
+    connector, enqueued = FakeConnector(), Enqueued()
+    store = Store(fakeredis.FakeRedis(decode_responses=True))
+    rt = Runtime(settings, store, enqueue=enqueued, connector_factory=lambda _: connector)
+    return rt, connector, enqueued
+
+
+def accept(rt: Runtime, external_id: str = "1001", **extra: Any) -> str:
+    submitted = submit_order(rt, "shop", Order.model_validate(order_json(external_id, **extra)))
+    assert submitted.created
+    return submitted.job_id
+
+
+def job_of(rt: Runtime, job_id: str) -> Job:
+    job = rt.store.load_job(job_id)
+    assert job is not None
+    return job
+
+
+def due_in(rt: Runtime, job_id: str) -> float | None:
+    at = rt.store.due_at(job_id)
+    return None if at is None else at - time.time()
+
+
+def test_advanced_records_the_step_and_enqueues_the_next() -> None:
+    rt, connector, enqueued = make_runtime(inline=False)
+    job_id = accept(rt)
+    enqueued.clear()
+    assert run_step(rt, job_id, Step.UPSERT_CUSTOMER) is Outcome.ADVANCED
+    job = job_of(rt, job_id)
+    assert job.step(Step.UPSERT_CUSTOMER).read(CustomerResult).customer_id == "C1"
+    assert job.current_step is Step.UPSERT_PRODUCTS
+    assert enqueued == [("upsert_products", job_id)]
+    assert 0 < (due_in(rt, job_id) or 0) <= STALE  # a lost message costs `stale_after`
+
+
+def test_inline_steps_finish_the_job_in_one_delivery() -> None:
+    rt, connector, enqueued = make_runtime(inline=True)
+    job_id = accept(rt)
+    enqueued.clear()
+    assert run_step(rt, job_id, Step.UPSERT_CUSTOMER) is Outcome.FINISHED
+    job = job_of(rt, job_id)
+    assert job.state == "done" and job.erp["order_id"] == "SO-1"
+    assert connector.calls == ["upsert_customer", "upsert_products", "find_order",
+                               "create_order"]
+    assert enqueued == [] and rt.store.due_at(job_id) is None
+
+
+def test_busy_brings_the_wake_up_forward_and_does_nothing() -> None:
+    rt, connector, enqueued = make_runtime()
+    job_id = accept(rt)
+    rt.store.set_due(job_id, time.time() + 3600)
+    holder = Lease(rt.store, job_id, STALE)
+    assert holder.acquire()
+    rt.store.set_due(job_id, time.time() + 3600)  # as if the holder had parked it far
+    assert run_step(rt, job_id, Step.UPSERT_CUSTOMER) is Outcome.BUSY
+    assert connector.calls == []
+    assert (due_in(rt, job_id) or 0) <= STALE
+
+
+def test_final_job_comes_off_the_schedule() -> None:
+    rt, connector, _ = make_runtime()
+    job_id = accept(rt)
+    run_step(rt, job_id, Step.UPSERT_CUSTOMER)
+    rt.store.set_due(job_id, time.time())
+    assert run_step(rt, job_id, Step.CREATE_DRAFT) is Outcome.FINAL
+    assert rt.store.due_at(job_id) is None
+    assert connector.calls.count("create_order") == 1
+
+
+def test_not_current_enqueues_the_current_step() -> None:
+    rt, connector, enqueued = make_runtime(inline=False)
+    job_id = accept(rt)
+    run_step(rt, job_id, Step.UPSERT_CUSTOMER)
+    enqueued.clear()
+    assert run_step(rt, job_id, Step.UPSERT_CUSTOMER) is Outcome.NOT_CURRENT
+    assert enqueued == [("upsert_products", job_id)]
+    assert connector.calls == ["upsert_customer"]
+
+
+def test_retry_then_early_duplicate_keeps_the_retry_time() -> None:
+    rt, connector, _ = make_runtime()
+    connector.fail["upsert_customer"] = [TransientError("ERP answered 503")]
+    job_id = accept(rt)
+    assert run_step(rt, job_id, Step.UPSERT_CUSTOMER) is Outcome.RETRY
+    record = job_of(rt, job_id).step(Step.UPSERT_CUSTOMER)
+    assert record.state == "waiting" and record.attempts == 1
+    assert record.next_attempt_at is not None
+    # A retry far enough out that a duplicate delivery comes early:
+    job = job_of(rt, job_id)
+    job.step(Step.UPSERT_CUSTOMER).next_attempt_at = utcnow() + timedelta(seconds=30)
+    rt.store.save_job(job, due_at=time.time())
+    assert run_step(rt, job_id, Step.UPSERT_CUSTOMER) is Outcome.EARLY
+    assert 28 < (due_in(rt, job_id) or 0) <= 30
+    assert connector.calls == ["upsert_customer"]
+
+
+def test_permanent_error_dead_letters_at_once_and_replay_resumes_there() -> None:
+    rt, connector, enqueued = make_runtime()
+    connector.fail["create_order"] = [PermanentError("VAT code 10 unknown", erp_status=400)]
+    job_id = accept(rt)
+    assert run_step(rt, job_id, Step.UPSERT_CUSTOMER) is Outcome.DEAD
+    job = job_of(rt, job_id)
+    assert job.state == "dead" and rt.store.due_at(job_id) is None
+    letters, total = rt.store.dead_letters()
+    assert total == 1 and letters[0].step is Step.CREATE_DRAFT
+    assert letters[0].erp_status == 400 and letters[0].reason == "permanent_error"
+    # Replay: back to queued at create_draft, finished steps not repeated
+    enqueued.clear()
+    deadletters.replay(rt, letters[0].id)
+    assert job_of(rt, job_id).state == "queued"
+    assert enqueued == [("create_draft", job_id)]
+    assert run_step(rt, job_id, Step.CREATE_DRAFT) is Outcome.FINISHED
+    assert connector.calls.count("upsert_customer") == 1
+    assert connector.calls.count("create_order") == 2
+
+
+def test_rate_limited_waits_without_counting_an_attempt() -> None:
+    rt, connector, _ = make_runtime()
+    connector.fail["upsert_customer"] = [RateLimited("budget used up", retry_after=30)]
+    job_id = accept(rt)
+    assert run_step(rt, job_id, Step.UPSERT_CUSTOMER) is Outcome.WAITING
+    record = job_of(rt, job_id).step(Step.UPSERT_CUSTOMER)
+    assert record.attempts == 0 and record.state == "waiting"
+    assert 28 < (due_in(rt, job_id) or 0) <= 30
+    assert rt.store.dead_letters()[1] == 0
+
+
+def test_stale_reference_refreshes_once_then_dead_letters() -> None:
+    rt, connector, enqueued = make_runtime(inline=False)
+    job_id = accept(rt)
+    for step in (Step.UPSERT_CUSTOMER, Step.UPSERT_PRODUCTS, Step.CHECK_DUPLICATE):
+        run_step(rt, job_id, step)
+    assert rt.store.cache_get("shop", "customer", "id:c-42") is not None
+    connector.fail["create_order"] = [StaleReference("customer", "Customer 7 not found")] * 2
+    enqueued.clear()
+    assert run_step(rt, job_id, Step.CREATE_DRAFT) is Outcome.REFRESH
+    assert enqueued == [("upsert_customer", job_id)]
+    assert job_of(rt, job_id).current_step is Step.UPSERT_CUSTOMER
+    assert rt.store.cache_get("shop", "customer", "id:c-42") is None
+    for step in (Step.UPSERT_CUSTOMER, Step.UPSERT_PRODUCTS, Step.CHECK_DUPLICATE):
+        run_step(rt, job_id, step)
+    assert connector.calls.count("upsert_customer") == 2
+    assert run_step(rt, job_id, Step.CREATE_DRAFT) is Outcome.DEAD
+
+
+def test_missing_job() -> None:
+    rt, _, _ = make_runtime()
+    assert run_step(rt, "no-such-job", Step.UPSERT_CUSTOMER) is Outcome.MISSING
+
+
+def test_a_paid_event_holding_the_lease_never_postpones_the_step() -> None:
+    # Given a new job whose first step arrives while the paid event holds the lease
+    rt, connector, enqueued = make_runtime(queued_stale_after_seconds=600)
+    job_id = accept(rt, send_invoice=False)
+    enqueued.clear()
+    event = Lease(rt.store, job_id, STALE)
+    assert event.acquire()
+    assert run_step(rt, job_id, Step.UPSERT_CUSTOMER) is Outcome.BUSY
+    event.release()
+    # When the paid event runs
+    assert lifecycle.order_paid(rt, job_id) == "invoicing"
+    # Then the job's step is sent again at once and its wake-up stays near
+    assert enqueued == [("upsert_customer", job_id)]
+    assert (due_in(rt, job_id) or 0) <= STALE
+    assert run_step(rt, job_id, Step.UPSERT_CUSTOMER) is Outcome.FINISHED
+    assert connector.calls.count("send_invoice") == 1
+
+
+def test_events_and_replay_share_the_one_lease() -> None:
+    rt, _, _ = make_runtime()
+    job_id = accept(rt)
+    step_lease = Lease(rt.store, job_id, STALE)
+    assert step_lease.acquire()
+    with pytest.raises(lifecycle.Busy):
+        lifecycle.order_paid(rt, job_id)
+    with pytest.raises(lifecycle.Busy):
+        lifecycle.order_cancelled(rt, job_id)
+    assert deadletters.Busy is lifecycle.Busy
+
+
+def queue_message(rt: Runtime, sent_at: float) -> None:
+    """A message as Celery's Redis transport keeps it, pushed at the head of the queue."""
+    rt.store.redis.lpush(QUEUE, json.dumps({"headers": {"ob_sent_at": sent_at}, "body": ""}))
+
+
+def sent_runtime() -> tuple[Runtime, Enqueued]:
+    rt, _, enqueued = make_runtime(queued_stale_after_seconds=600)
+    record = enqueued
+
+    def send(name: str, job_id: str) -> None:  # as Runtime._send does, without a broker
+        at = time.time()
+        rt.store.mark_sent(job_id, at)
+        queue_message(rt, at)
+        record(name, job_id)
+
+    rt.enqueue = send
+    return rt, enqueued
+
+
+def test_sweeper_leaves_a_job_whose_message_still_waits_in_the_queue() -> None:
+    rt, enqueued = sent_runtime()
+    job_id = accept(rt)
+    rt.store.set_due(job_id, time.time() - 1)  # due, but its message is still in the queue
+    assert sweep_once(rt) == 0
+    assert enqueued == [("upsert_customer", job_id)]  # only the first send
+    assert 0 < (due_in(rt, job_id) or 0) <= STALE
+
+
+def test_sweeper_resends_a_job_whose_message_left_the_queue_unleased() -> None:
+    rt, enqueued = sent_runtime()
+    job_id = accept(rt)
+    rt.store.redis.rpop(QUEUE)  # a worker took the message and died before leasing the job
+    queue_message(rt, time.time() + 1)  # other work queued after it
+    rt.store.set_due(job_id, time.time() - 1)
+    assert sweep_once(rt) == 1
+    assert enqueued == [("upsert_customer", job_id)] * 2
+
+
+def test_sweeper_resends_after_queued_patience() -> None:
+    rt, enqueued = sent_runtime()
+    job_id = accept(rt)
+    rt.store.mark_sent(job_id, time.time() - 601)
+    queue_message(rt, time.time() - 700)
+    rt.store.set_due(job_id, time.time() - 1)
+    assert sweep_once(rt) == 1
+
+
+def test_sweeper_drops_finished_jobs_from_the_schedule() -> None:
+    rt, _, enqueued = make_runtime()
+    job_id = accept(rt)
+    run_step(rt, job_id, Step.UPSERT_CUSTOMER)
+    rt.store.set_due(job_id, time.time() - 1)
+    enqueued.clear()
+    assert sweep_once(rt) == 0 and enqueued == []
+    assert rt.store.due_at(job_id) is None
