@@ -13,41 +13,42 @@ of a script that looks everything up every time (2 + 2 per line + 2). Redis data
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import redis
 
+from core.settings import RetrySettings, WorkerSettings
+from core.store import Store
+from tests.support.config import exact_connection, orderbridge_toml
 from workers.processes import Child, free_port, port_open, spawn, wait_until
 
 REDIS_URL = "redis://127.0.0.1:6379/11"
 MODES = ("order", "invoice", "direct_invoice", "sales_entry")
 LINES = 3
-CONFIG = """
-[orderbridge]
-redis_url = "{redis}"
-operator_token = "op"
-log_format = "json"
-[orderbridge.worker]
-concurrency = 8
-[orderbridge.intake]
-port = {intake}
-[connections.shop]
-erp = "exact"
-api_token = "shop"
-[connections.shop.settings]
-base_url = "http://127.0.0.1:{sim}"
-client_id = "demo-exact-client"
-client_secret = "demo-exact-secret"
-send_as = "{mode}"
-warehouse_id = "{warehouse}"
-minute_limit = 100000
-"""
+OPERATOR_TOKEN = "op"
+SHOP_TOKEN = "shop"
+STATS = Store.key("stats")
+
+
+def config_toml(mode: str, sim_url: str, intake_port: int, warehouse: str) -> str:
+    """A worker and an intake on one Exact connection sending as `mode`, at orderbridge's own
+    retry and worker defaults (8 threads) rather than the tests' fast clocks, with the
+    connector's minute limit lifted so that it never waits."""
+    connection = exact_connection(sim_url, api_token=SHOP_TOKEN, settings={
+        "send_as": mode, "warehouse_id": warehouse, "minute_limit": 100000})
+    connection["settings"].pop("shipping_item_code")  # our orders ship nothing: no such item
+    return orderbridge_toml(
+        redis_url=REDIS_URL, intake_port=intake_port, connections={"shop": connection},
+        operator_token=OPERATOR_TOKEN, log_format="json",
+        retry=RetrySettings().model_dump(),
+        worker={**WorkerSettings().model_dump(), "concurrency": 8})
 
 
 def order(external_id: str, customer: str) -> dict[str, Any]:
@@ -70,8 +71,7 @@ def run_mode(mode: str, count: int, sim_port: int, work: Path) -> dict[str, floa
     warehouse = sim.get("/_sim/config").json()["warehouse_id"]
     intake_port = free_port()
     config = work / f"{mode}.toml"
-    config.write_text(CONFIG.format(redis=REDIS_URL, intake=intake_port, sim=sim_port,
-                                    mode=mode, warehouse=warehouse))
+    config.write_text(config_toml(mode, f"http://127.0.0.1:{sim_port}", intake_port, warehouse))
     env = {**os.environ, "ORDERBRIDGE_CONFIG": str(config), "ORDERBRIDGE_REDIS_URL": REDIS_URL}
     children: list[Child] = []
     try:
@@ -80,10 +80,10 @@ def run_mode(mode: str, count: int, sim_port: int, work: Path) -> dict[str, floa
         children.append(spawn("intake", ["intake"], env, str(work / f"{mode}-intake.log")))
         children.append(spawn("worker", ["worker"], env, str(work / f"{mode}-worker.log")))
         wait_until(lambda: port_open(intake_port), 30, "intake", children=children)
-        wait_until(lambda: client.exists(f"ob:worker:{children[1].proc.pid}"), 60, "worker",
-                   children=children)
+        wait_until(functools.partial(Store(client).worker_alive, children[1].proc.pid), 60,
+                   "worker", children=children)
         intake = httpx.Client(base_url=f"http://127.0.0.1:{intake_port}", timeout=10,
-                              headers={"Authorization": "Bearer shop"})
+                              headers={"Authorization": f"Bearer {SHOP_TOKEN}"})
         new = _calls(sim, client, intake, [order(f"{mode}-n{i}", f"new{i}")
                                            for i in range(count)])
         intake.post("/v1/connections/shop/orders", json=order(f"{mode}-warm", "regular"))
@@ -99,7 +99,7 @@ def run_mode(mode: str, count: int, sim_port: int, work: Path) -> dict[str, floa
 def _calls(sim: httpx.Client, client: redis.Redis, intake: httpx.Client,
            orders: list[dict[str, Any]]) -> int:
     before = sim.get("/_sim/calls").json()["total"]
-    done_before = int(client.hget("ob:stats", "jobs_done") or 0)
+    done_before = int(client.hget(STATS, "jobs_done") or 0)
     for body in orders:
         intake.post("/v1/connections/shop/orders", json=body).raise_for_status()
     _wait(client, done_before + len(orders), sim)
@@ -108,10 +108,10 @@ def _calls(sim: httpx.Client, client: redis.Redis, intake: httpx.Client,
 
 def _wait(client: redis.Redis, done: int, sim: httpx.Client, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
-    while int(client.hget("ob:stats", "jobs_done") or 0) < done:
+    while int(client.hget(STATS, "jobs_done") or 0) < done:
         if time.monotonic() > deadline:
-            raise TimeoutError(f"only {client.hget('ob:stats', 'jobs_done')} of {done} done; "
-                               f"dead letters: {client.zcard('ob:dlq')}")
+            raise TimeoutError(f"only {client.hget(STATS, 'jobs_done')} of {done} done; "
+                               f"dead letters: {client.zcard(Store.key('dlq'))}")
         time.sleep(0.1)
 
 
@@ -130,11 +130,11 @@ def main() -> int:
     finally:
         sim.stop()
     naive = 2 + 2 * LINES + 2
-    lines = [f"# Exact Online: ERP calls per order ({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC)",
-             "", f"{args.orders} orders per row, {LINES} lines each; naive script: {naive} calls "
-             f"per order (2 + 2 per line + 2). Token calls included.", "",
-             "| send_as | new customer | returning customer | orders/day in 5,000 calls "
-             "(returning) |", "|---|---|---|---|"]
+    lines = [f"# Exact Online: ERP calls per order ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
+             "", (f"{args.orders} orders per row, {LINES} lines each; naive script: {naive} "
+                  "calls per order (2 + 2 per line + 2). Token calls included."), "",
+             ("| send_as | new customer | returning customer | orders/day in 5,000 calls "
+              "(returning) |"), "|---|---|---|---|"]
     for mode, r in results.items():
         lines.append(f"| {mode} | {r['new']:.2f} | {r['returning']:.2f} | "
                      f"{int(5000 / r['returning']) if r['returning'] else '-'} |")

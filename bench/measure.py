@@ -1,0 +1,172 @@
+"""What one benchmark run measured, and the machine and code it ran on.
+
+Kept apart from the harness that drives the processes so that the numbers' definitions (rates,
+percentiles, CPU seconds from /proc, worker log counts) can be read in one place, and so that
+the report can use them without the process machinery.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import redis
+
+
+@dataclass
+class RunResult:
+    scenario: str
+    run: int
+    orders: int
+    seconds: float
+    post_seconds: float = 0.0
+    erp_calls: int | None = None
+    by_endpoint: dict[str, int] = field(default_factory=dict)
+    states: dict[str, int] = field(default_factory=dict)
+    retries: int = 0
+    cpu: dict[str, float] = field(default_factory=dict)
+    ok: bool = True
+    note: str = ""
+    p50: float | None = None  # seconds from the first POST until half the jobs were final
+    p99: float | None = None  # ... until 99 % were final
+    events: dict[str, int] = field(default_factory=dict)  # counted in the worker logs
+
+    @property
+    def rate_p99(self) -> float | None:
+        """The rate up to the 99th percentile of completion: the steady state, without the
+        last stragglers."""
+        return None if not self.p99 else 0.99 * self.orders / self.p99
+
+    @property
+    def rate(self) -> float:
+        return self.orders / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def calls_per_order(self) -> float | None:
+        return None if self.erp_calls is None else self.erp_calls / self.orders
+
+
+def completion_percentiles(finished: list[float], start: float
+                           ) -> tuple[float | None, float | None]:
+    """(p50, p99): seconds from `start` until 50 % and 99 % of the sorted finish times."""
+    if not finished:
+        return None, None
+    return (finished[int(0.5 * len(finished)) - 1] - start,
+            finished[max(0, int(0.99 * len(finished)) - 1)] - start)
+
+
+# --- worker logs -------------------------------------------------------------------------------
+LOG_EVENTS = {
+    "step.busy": '"step.busy"',
+    "sweep.enqueued": '"sweep.enqueued"',
+    "step.retry": '"step.retry"',
+    "dlq.added": '"dlq.added"',
+    "not_current": "'not_current'",
+    "errors": '"level": "error"',
+    "tracebacks": "Traceback (most recent call last)",
+}
+
+
+def count_log_events(logs: dict[Path, int]) -> dict[str, int]:
+    """Count the notable lines (`LOG_EVENTS`) in each log file after its byte offset."""
+    counts = dict.fromkeys(LOG_EVENTS, 0)
+    for path, offset in logs.items():
+        with open(path, "rb") as log:
+            log.seek(offset)
+            text = log.read().decode("utf-8", "replace")
+        for key, needle in LOG_EVENTS.items():
+            counts[key] += text.count(needle)
+    return counts
+
+
+# --- CPU accounting ----------------------------------------------------------------------------
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process and its reaped children, from /proc (0 if unreadable)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = sum(int(v) for v in fields[11:15])
+        return ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def machine_cpu_seconds() -> tuple[float, float]:
+    """(busy, steal): CPU seconds the machine's cores ran something (not idle, iowait or steal)
+    and seconds the hypervisor took from this VM, both since boot."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        # user nice system idle iowait irq softirq steal [guest guest_nice, included in user]
+        steal = fields[7] if len(fields) > 7 else 0
+        busy = sum(fields[:8]) - fields[3] - fields[4] - steal
+        tick = os.sysconf("SC_CLK_TCK")
+        return busy / tick, steal / tick
+    except (OSError, ValueError, IndexError):
+        return 0.0, 0.0
+
+
+def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """CPU seconds per process between two snapshots (keys starting with `_` are the machine's
+    totals), plus `other processes` for everything else on the machine (other people's work on
+    a shared machine shows up here) and the hypervisor's steal."""
+    delta = {k: after[k] - before.get(k, 0.0) for k in after if not k.startswith("_")}
+    machine_total = after["_machine"] - before["_machine"]
+    delta["other processes"] = max(0.0, machine_total - sum(delta.values()))
+    delta["steal (hypervisor)"] = max(0.0, after["_steal"] - before["_steal"])
+    return delta
+
+
+# --- the machine and the code ------------------------------------------------------------------
+def machine(redis_url: str) -> dict[str, str]:
+    """Cores, CPU model, memory and the versions that matter, for the report."""
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info = redis.Redis.from_url(redis_url).info("server")
+
+    def version(pkg: str) -> str:
+        try:
+            return metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            return "?"
+
+    mem = ""
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f"{kb / 1024 / 1024:.1f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    return {"nproc": str(os.cpu_count()), "cpu": model or platform.processor(), "memory": mem,
+            "python": platform.python_version(), "platform": platform.platform(),
+            "celery": version("celery"), "kombu": version("kombu"), "redis-py": version("redis"),
+            "httpx": version("httpx"), "uvicorn": version("uvicorn"),
+            "redis-server": str(info.get("redis_version", "?"))}
+
+
+def code_under_test(root: Path) -> dict[str, str]:
+    """The commit the workers ran (read-only git), and the worker settings that shape a run."""
+    info: dict[str, str] = {}
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, text=True,
+                              capture_output=True, timeout=10, check=False).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                ".", ":(exclude)bench"],
+                               cwd=root, text=True, capture_output=True, timeout=10,
+                               check=False).stdout
+        info["commit"] = (head or "?") + (" (with uncommitted changes)" if dirty.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        info["commit"] = "?"
+    from core.settings import WorkerSettings
+    defaults = WorkerSettings()
+    for name in ("inline_steps", "inline_seconds", "task_events"):
+        if hasattr(defaults, name):
+            info[f"worker.{name}"] = str(getattr(defaults, name))
+    return info
