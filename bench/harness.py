@@ -130,7 +130,7 @@ class Bench:
         started: list[Child] = []
         for index in range(self.args.workers):
             name = f"bare-worker{index}"
-            log = open(self.tmp / f"{name}.log", "ab")  # noqa: SIM115 (Child.stop closes it)
+            log = open(self.tmp / f"{name}.log", "ab")
             proc = subprocess.Popen(
                 [sys.executable, "-m", "celery", "-A", "bench.bare_chain", "worker", "-P",
                  "threads", "-c", str(self.args.concurrency), "-Q", BARE_QUEUE,

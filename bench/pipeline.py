@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print("[red]interrupted[/red]")
         interrupted = True
         bench.failures.append("interrupted (partial results)")
-    except Exception as exc:  # noqa: BLE001 (any failure still ends in a partial report)
+    except Exception as exc:
         bench.failures.append(f"aborted: {type(exc).__name__}: {exc}")
         console.print(f"[red]aborted: {exc}[/red]")
     finally:

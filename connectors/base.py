@@ -8,10 +8,11 @@ and a token store; it never touches the job ledger, locks or retries.
 from __future__ import annotations
 
 import hashlib
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, ContextManager, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import httpx
 
@@ -96,7 +97,7 @@ class TokenStore(Protocol):
     def token_put(self, name: str, value: str, ttl_seconds: float) -> None: ...
     def token_drop(self, name: str) -> None: ...
     def locked(self, *parts: str, timeout: float = 30, wait: float = 30
-               ) -> ContextManager[None]: ...
+               ) -> AbstractContextManager[None]: ...
 
 
 class ConnectorFactory(Protocol):

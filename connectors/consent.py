@@ -8,7 +8,7 @@ browser, which only a simulator (or a pre-approved test tenant) allows.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import httpx
 

@@ -8,7 +8,8 @@ request, and a hook that feeds every answer's rate-limit signals (429, Retry-Aft
 
 from __future__ import annotations
 
-from typing import Callable, Generator, Protocol
+from collections.abc import Callable, Generator
+from typing import Protocol
 
 import httpx
 

@@ -111,7 +111,7 @@ class ConnectionSettings(BaseModel):
     @property
     def erp_settings(self) -> ErpSettings:
         if self._erp_settings is None:
-            raise ConfigError(f"connections.{self.name}.settings: not validated (load_settings)")
+            raise ConfigError(f"connections.{self.name}.settings", "not validated (load_settings)")
         return self._erp_settings
 
     def reference_for(self, external_id: str, number: str | None) -> str:

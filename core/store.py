@@ -16,8 +16,9 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, cast
 
 import redis
 
@@ -63,6 +64,10 @@ class Store:
         self._claim_due = client.register_script(_CLAIM_DUE)
         self._claim_version = client.register_script(_CLAIM_VERSION)
 
+    def _get(self, key: str) -> str | None:
+        """GET, typed (redis-py's annotations cover its asyncio client too)."""
+        return cast("str | None", self.redis.get(key))
+
     @classmethod
     def from_url(cls, url: str) -> Store:
         return cls(redis.Redis.from_url(url, decode_responses=True, socket_timeout=10,
@@ -88,7 +93,7 @@ class Store:
         return job.job_id, True
 
     def load_job(self, job_id: str) -> Job | None:
-        raw = self.redis.get(self.key("job", job_id))
+        raw = self._get(self.key("job", job_id))
         return Job.model_validate_json(raw) if raw else None
 
     _KEEP = object()
@@ -114,11 +119,11 @@ class Store:
         pipe.execute()
 
     def job_id_for(self, connection: str, external_id: str) -> str | None:
-        return self.redis.get(self.key("ref", connection, external_id))
+        return self._get(self.key("ref", connection, external_id))
 
     def iter_jobs(self) -> Iterator[Job]:
         for key in self.redis.scan_iter(self.key("job", "*"), count=500):
-            raw = self.redis.get(key)
+            raw = self._get(key)
             if raw:
                 yield Job.model_validate_json(raw)
 
@@ -168,7 +173,7 @@ class Store:
         return self.key("budget", name)
 
     def cursor(self, connection: str) -> float | None:
-        raw = self.redis.get(self.key("cursor", connection))
+        raw = self._get(self.key("cursor", connection))
         return float(raw) if raw else None
 
     def set_cursor(self, connection: str, value: float) -> None:
@@ -190,22 +195,22 @@ class Store:
         pipe.execute()
 
     def due_at(self, job_id: str) -> float | None:
-        return self.redis.zscore(self.key("due"), job_id)
+        return cast("float | None", self.redis.zscore(self.key("due"), job_id))
 
     def mark_sent(self, job_id: str, at: float) -> None:
         """When the job's latest message was sent (the sweeper compares it with the queue)."""
-        self.redis.hset(self.key("sent"), job_id, at)
+        self.redis.hset(self.key("sent"), job_id, str(at))
 
     def sent_at(self, job_ids: list[str]) -> dict[str, float]:
         if not job_ids:
             return {}
-        values = self.redis.hmget(self.key("sent"), job_ids)
+        values = cast("list[str | None]", self.redis.hmget(self.key("sent"), job_ids))
         return {j: float(v) for j, v in zip(job_ids, values, strict=True) if v is not None}
 
     def oldest_queued_sent_at(self, queue: str) -> float | None:
         """The send time of the oldest message still waiting in the broker's `queue` (Celery's
         Redis transport pushes at the head and consumers pop at the tail), or None if empty."""
-        raw = self.redis.lindex(queue, -1)
+        raw = cast("str | None", self.redis.lindex(queue, -1))
         if raw is None:
             return None
         try:
@@ -224,7 +229,8 @@ class Store:
 
     def purge_due(self, now: float, limit: int = 200) -> int:
         """Remove the order (the personal data) from jobs whose retention has run out."""
-        ids = self.redis.zrangebyscore(self.key("purge"), "-inf", now, start=0, num=limit)
+        ids = cast("list[str]", self.redis.zrangebyscore(self.key("purge"), "-inf", now,
+                                                          start=0, num=limit))
         for job_id in ids:
             job = self.load_job(job_id)
             if job is not None and job.order is not None:
@@ -236,15 +242,16 @@ class Store:
     # --- locks --------------------------------------------------------------------------------
     def lock(self, *parts: str, timeout: float, blocking_timeout: float | None = None
              ) -> redis.lock.Lock:
-        return self.redis.lock(self.key("lock", *parts), timeout=timeout,
-                               blocking_timeout=blocking_timeout, thread_local=False)
+        return cast("redis.lock.Lock", self.redis.lock(self.key("lock", *parts), timeout=timeout,
+                               blocking_timeout=blocking_timeout, thread_local=False))
 
     @contextmanager
     def locked(self, *parts: str, timeout: float = 30, wait: float = 30) -> Iterator[None]:
         """Hold a Redis lock around a find-then-create; raises LockError if it can't be had."""
         lock = self.lock(*parts, timeout=timeout, blocking_timeout=wait)
         if not lock.acquire():
-            raise redis.exceptions.LockError(f"lock {'/'.join(parts)} busy for {wait}s")
+            raise redis.exceptions.LockError(  # type: ignore[no-untyped-call]
+                f"lock {'/'.join(parts)} busy for {wait}s")
         try:
             yield
         finally:
@@ -255,14 +262,15 @@ class Store:
 
     # --- caches of ERP ids --------------------------------------------------------------------
     def cache_get(self, connection: str, kind: str, key: str) -> dict[str, Any] | None:
-        raw = self.redis.get(self.key("cache", connection, kind, key))
-        return json.loads(raw) if raw else None
+        raw = self._get(self.key("cache", connection, kind, key))
+        return cast("dict[str, Any]", json.loads(raw)) if raw else None
 
     def cache_get_many(self, connection: str, kind: str, keys: list[str]
                        ) -> dict[str, dict[str, Any]]:
         if not keys:
             return {}
-        raws = self.redis.mget([self.key("cache", connection, kind, k) for k in keys])
+        raws = cast("list[str | None]",
+                    self.redis.mget([self.key("cache", connection, kind, k) for k in keys]))
         return {k: json.loads(r) for k, r in zip(keys, raws, strict=True) if r}
 
     def cache_put(self, connection: str, kind: str, key: str, value: dict[str, Any],
@@ -276,7 +284,7 @@ class Store:
 
     # --- short-lived access tokens (the only secrets ever in Redis) ---------------------------
     def token_get(self, name: str) -> str | None:
-        return self.redis.get(self.key("token", name))
+        return self._get(self.key("token", name))
 
     def token_put(self, name: str, value: str, ttl_seconds: float) -> None:
         self.redis.set(self.key("token", name), value, px=max(1000, int(ttl_seconds * 1000)))
@@ -297,13 +305,14 @@ class Store:
         pipe.execute()
 
     def dead_letter(self, letter_id: str) -> DeadLetter | None:
-        raw = self.redis.get(self.key("dl", letter_id))
+        raw = self._get(self.key("dl", letter_id))
         return DeadLetter.model_validate_json(raw) if raw else None
 
     def dead_letters(self, offset: int = 0, limit: int = 100) -> tuple[list[DeadLetter], int]:
-        total = self.redis.zcard(self.key("dlq"))
-        ids = self.redis.zrange(self.key("dlq"), offset, offset + limit - 1)
-        raws = self.redis.mget([self.key("dl", i) for i in ids]) if ids else []
+        total = cast(int, self.redis.zcard(self.key("dlq")))
+        ids = cast("list[str]", self.redis.zrange(self.key("dlq"), offset, offset + limit - 1))
+        raws = cast("list[str | None]",
+                    self.redis.mget([self.key("dl", i) for i in ids]) if ids else [])
         return [DeadLetter.model_validate_json(r) for r in raws if r], total
 
     def remove_dead_letter(self, letter_id: str) -> bool:
@@ -317,7 +326,8 @@ class Store:
         self.redis.hincrby(self.key("stats"), name, amount)
 
     def counters(self) -> dict[str, int]:
-        return {k: int(v) for k, v in self.redis.hgetall(self.key("stats")).items()}
+        stats = cast("dict[str, str]", self.redis.hgetall(self.key("stats")))
+        return {k: int(v) for k, v in stats.items()}
 
     def ping(self) -> bool:
         return bool(self.redis.ping())

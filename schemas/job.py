@@ -10,7 +10,7 @@ back with `StepRecord.read(Model)` instead of dict keys.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal, TypeVar
 
@@ -74,7 +74,7 @@ FINAL_STATES: frozenset[str] = frozenset({"done", "duplicate", "dead", "cancelle
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class ErrorInfo(BaseModel):

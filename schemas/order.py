@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -28,7 +28,11 @@ Money = Annotated[Decimal, Field(max_digits=18, decimal_places=6, allow_inf_nan=
 Quantity = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=6, allow_inf_nan=False)]
 VatRate = Annotated[Decimal, Field(ge=0, lt=1, max_digits=8, decimal_places=6, allow_inf_nan=False)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
-RequiredText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+RequiredText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                                 max_length=200)]
+ShortText20 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)]
+ShortText40 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)]
+ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
 
 class _Model(BaseModel):
@@ -38,7 +42,7 @@ class _Model(BaseModel):
 class Address(_Model):
     line1: ShortText | None = None
     line2: ShortText | None = None
-    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] | None = None
+    postal_code: ShortText20 | None = None
     city: ShortText | None = None
     country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
 
@@ -48,8 +52,8 @@ class Customer(_Model):
     kind: Literal["person", "company"] = "person"
     name: ShortText | None = None
     company_name: ShortText | None = None
-    org_number: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
-    vat_number: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
+    org_number: ShortText40 | None = None
+    vat_number: ShortText40 | None = None
     email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254,
                                             pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
     phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
@@ -104,11 +108,11 @@ class ShippingLine(_Model):
     vat_rate: VatRate
 
 
-Line = Annotated[Union[ProductLine, TextLine, ShippingLine], Field(discriminator="type")]
+Line = Annotated[ProductLine | TextLine | ShippingLine, Field(discriminator="type")]
 
 
 class Order(_Model):
-    external_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    external_id: ExternalId
     number: ShortText | None = None
     source: ShortText | None = None
     placed_at: datetime | None = None

@@ -10,14 +10,14 @@ event's version dedupe them).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
 from connectors.shops.clients import shopify_orders_since, woocommerce_orders_since
-from schemas.shops.errors import MappingError
 from core.logging import get_logger
 from core.runtime import Runtime
+from schemas.shops.errors import MappingError
 from tasks.events import apply_event
 from tasks.sources import event_from_shop
 
@@ -44,8 +44,8 @@ def reconcile(rt: Runtime, name: str) -> int:
     settings, store = rt.settings, rt.store
     conn = settings.connection(name)
     cursor = store.cursor(name)
-    start = (datetime.fromtimestamp(cursor, timezone.utc) if cursor
-             else datetime.now(timezone.utc) - FIRST_LOOKBACK)
+    start = (datetime.fromtimestamp(cursor, UTC) if cursor
+             else datetime.now(UTC) - FIRST_LOOKBACK)
     since = start - timedelta(seconds=conn.shop.reconcile_overlap_seconds)
     newest, seen, created = start.timestamp(), 0, 0
     with httpx.Client(timeout=settings.worker.http_timeout_seconds) as client:

@@ -8,9 +8,9 @@ used up; permanent failures are dead-lettered at once, with no retries burned.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
 
 from connectors.errors import ErpError
 from core.settings import RetrySettings
@@ -31,7 +31,7 @@ def backoff_seconds(attempt: int, policy: RetrySettings, retry_after: float | No
                     rand: Callable[[], float] = random.random) -> float:
     """Full jitter: uniform in [0, min(cap, base * 2^(attempt-1))], but never before Retry-After."""
     ceiling = min(policy.cap_seconds, policy.base_seconds * 2 ** max(0, attempt - 1))
-    delay = rand() * ceiling
+    delay: float = rand() * ceiling
     if retry_after is not None:
         delay = max(delay, retry_after)
     return delay

@@ -182,7 +182,7 @@ def _succeeded(run: _Run, job: Job, step: Step, done: StepDone) -> Outcome:
 def _failed(run: _Run, job: Job, step: Step, error: ErpError) -> Outcome:
     store, settings = run.store, run.rt.settings
     record = job.step(step)
-    info = ErrorInfo(kind=error.kind, message=error.message,  # type: ignore[arg-type]
+    info = ErrorInfo(kind=error.kind, message=error.message,
                      erp_status=error.erp_status, erp_response=error.erp_response)
     if isinstance(error, (RateLimited, ConnectionBlocked)):
         return _wait_without_failing(run, job, step, error, info)

@@ -1,16 +1,17 @@
 """The five pipeline steps as plain functions: what each does, and what makes it idempotent.
 
 A step gets a `StepContext` (the job, its ledger record, the connector, the store) and returns a
-`StepDone` (its result model, the ERP ids learnt, and maybe a final state); it raises to fail. It never decides about retries or dead letters (that is
+`StepDone` (its result model, the ERP ids learnt, and maybe a final state); it raises to fail.
+It never decides about retries or dead letters (that is
 `tasks.retries`) and never enqueues anything (that is `tasks.runner`).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import Callable
 
 from connectors.base import Connector, ProductSpec, customer_key, fingerprint
 from connectors.errors import PermanentError, TransientError

@@ -7,7 +7,8 @@ test counts what the simulator holds and which calls it saw.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 

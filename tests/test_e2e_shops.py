@@ -10,8 +10,9 @@ import json
 import random
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -185,7 +186,7 @@ def test_paid_before_create_is_created_and_invoiced_once(shop_cluster) -> None:
 def test_paid_order_created_five_times_at_once_reaches_the_erp_in_seconds(shop_cluster) -> None:
     # Given the default wait for a queued job (ten minutes), so a postponed wake-up would show
     cluster: Cluster = shop_cluster(queued_stale_after_seconds=600)
-    body = {**shopify_nok_order(), "id": 7700020, "financial_status": "paid",
+    body = {**shopify_nok_order(), "id": 7700030, "financial_status": "paid",
             "updated_at": "2026-11-04T10:00:00+01:00"}
     deliveries = [shopify_delivery(body, topic="orders/create") for _ in range(5)]
     # When Shopify delivers its orders/create five times at once (each its own delivery)
@@ -197,7 +198,7 @@ def test_paid_order_created_five_times_at_once_reaches_the_erp_in_seconds(shop_c
     # Then the order is in the ERP, invoiced, within 10 s of the first delivery, exactly once
     poll(lambda: cluster.sim.state()["OutgoingInvoices"], 10, 0.1, "the invoice in the ERP")
     assert time.monotonic() - started < 10
-    job = cluster.wait_final(job_for(cluster, "7700020"), timeout=10)
+    job = cluster.wait_final(job_for(cluster, "7700030"), timeout=10)
     assert job["state"] == "done" and job["erp"].get("invoice_number"), job
     assert len(documents(cluster)) == 1
     assert cluster.sim.calls_to("POST /SalesOrders/{id}/createAndSendInvoice") == 1
@@ -220,7 +221,8 @@ def test_paid_after_the_draft_invoices_it(shop_cluster) -> None:
 def test_cancelled_before_and_after_the_draft(shop_cluster) -> None:
     cluster: Cluster = shop_cluster()
     # before: the cancellation arrives first; the order never goes out
-    early = {**shopify_nok_order(), "financial_status": "pending", "id": 7700020, "cancelled_at": "2026-11-04T10:00:00Z",
+    early = {**shopify_nok_order(), "financial_status": "pending", "id": 7700020,
+             "cancelled_at": "2026-11-04T10:00:00Z",
              "updated_at": "2026-11-04T10:00:00Z"}
     raw, headers = shopify_delivery(early, topic="orders/cancelled")
     assert post(cluster, raw, headers).status_code == 200

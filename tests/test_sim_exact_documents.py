@@ -43,7 +43,8 @@ def test_order_is_numbered_open_and_priced_from_its_lines(api: httpx.Client,
     first = created(api.post("/salesorder/SalesOrders", json=body))
     second = created(api.post("/salesorder/SalesOrders", json=body))  # same YourRef: accepted
 
-    assert isinstance(first["OrderNumber"], int) and second["OrderNumber"] == first["OrderNumber"] + 1
+    assert isinstance(first["OrderNumber"], int)
+    assert second["OrderNumber"] == first["OrderNumber"] + 1
     assert first["Status"] == 12 and first["OrderedBy"] == account["ID"]
     lines = first["SalesOrderLines"]["results"]
     assert [(line["Quantity"], line["UnitPrice"], line["NetPrice"], line["AmountFC"])

@@ -135,7 +135,8 @@ def test_pages_of_60_with_an_absolute_next_link(api: httpx.Client, sim: httpx.Cl
     for number in range(130):
         sim.post("/_sim/items", json={"Code": f"P-{number:03d}",
                                       "Description": "paged"}).raise_for_status()
-    url: str | None = f"{server}/api/v1/1/logistics/Items?$select=Code&$filter=Description eq 'paged'"
+    url: str | None = (f"{server}/api/v1/1/logistics/Items"
+                       "?$select=Code&$filter=Description eq 'paged'")
     sizes, codes = [], []
     while url is not None:
         body = api.get(url).json()["d"]

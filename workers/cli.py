@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -116,7 +113,8 @@ def cmd_connect(settings: Settings, args: argparse.Namespace) -> int:
     from connectors.consent import ConsentError, connect
     settings.connection(args.connection)
     try:
-        message = connect(_runtime(settings).connector(args.connection), code=args.code, auto=args.auto,
+        connector = _runtime(settings).connector(args.connection)
+        message = connect(connector, code=args.code, auto=args.auto,
                           ask=lambda url: console.input(
                               f"Open this URL, consent, and paste the URL you were sent to "
                               f"(or the code):\n{url}\n> "))
@@ -227,7 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="a job, or a summary of all jobs")
     status.add_argument("job_id", nargs="?")
     status.set_defaults(func=cmd_status)
-    dlq = sub.add_parser("dlq", help="dead letters: list | show ID | replay ID | replay --all | drop ID")
+    dlq = sub.add_parser("dlq", help="dead letters: list | show ID | replay ID | "
+                                     "replay --all | drop ID")
     dlq.add_argument("action", choices=["list", "show", "replay", "drop"])
     dlq.add_argument("id", nargs="?")
     dlq.add_argument("--all", action="store_true")

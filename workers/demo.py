@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -50,13 +50,14 @@ def sample_orders(run: str, count: int) -> list[dict[str, Any]]:
         lines.append({"type": "shipping", "name": "Frakt", "amount": "99.00", "vat_rate": "0.25"})
         orders.append({
             "external_id": f"{run}-{i + 1:03d}", "number": f"#{run[-4:]}{i + 1:03d}",
-            "source": "demo", "placed_at": datetime.now(timezone.utc).isoformat(),
+            "source": "demo", "placed_at": datetime.now(UTC).isoformat(),
             "currency": "NOK", "prices_include_vat": True,
             "customer": {"external_id": f"demo-{i % len(CUSTOMERS)}",
                          "kind": "company" if company else "person",
-                         "name": None if company else name, "company_name": name if company else None,
-                         "email": email, "billing_address": {"line1": "Storgata 1", "postal_code": "0155",
-                                                             "city": "Oslo", "country": "NO"}},
+                         "name": None if company else name,
+                         "company_name": name if company else None, "email": email,
+                         "billing_address": {"line1": "Storgata 1", "postal_code": "0155",
+                                             "city": "Oslo", "country": "NO"}},
             "lines": lines, "send_invoice": True if i == 2 else None})
     return orders
 
@@ -140,7 +141,7 @@ def _articles(rt: Runtime, connection: str) -> list[tuple[str, str]]:
 
 
 def _send_and_show(settings: Settings, store: Store, count: int) -> int:
-    run = datetime.now(timezone.utc).strftime("D%H%M%S")
+    run = datetime.now(UTC).strftime("D%H%M%S")
     plans = []
     for index, name in enumerate(settings.connections):
         orders = sample_orders(f"{run}{index}", max(4, count if index == 0 else 6))

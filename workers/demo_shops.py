@@ -5,9 +5,9 @@ webhook (the same path a real shop takes)."""
 from __future__ import annotations
 
 import zlib
-from decimal import Decimal
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import httpx

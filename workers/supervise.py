@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from rich.console import Console
 
+from core.settings import REDIS_URL_ENV, Settings, child_environment
 from workers.embedded_redis import ensure_redis
 from workers.processes import Child, spawn
-from core.settings import REDIS_URL_ENV, Settings, child_environment
 
 console = Console(stderr=True)
 

@@ -104,7 +104,8 @@ class ExactTokens:
 
     @staticmethod
     def code_from_redirect(location: str) -> str | None:
-        return (parse_qs(urlparse(location).query).get("code") or [None])[0]
+        codes = parse_qs(urlparse(location).query).get("code")
+        return codes[0] if codes else None
 
     # --- talking to the token endpoint --------------------------------------------------------
     def _redeem(self, grant: dict[str, str]) -> TokenPair:

@@ -7,8 +7,9 @@ A reference such as `O'Neil' or 1 eq 1` must match only itself, so every literal
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 
@@ -49,4 +50,4 @@ def parse_date(value: str | None) -> datetime | None:
     match = _DATE.fullmatch(value or "")
     if not match:
         return None
-    return datetime.fromtimestamp(int(match.group(1)) / 1000, tz=timezone.utc)
+    return datetime.fromtimestamp(int(match.group(1)) / 1000, tz=UTC)

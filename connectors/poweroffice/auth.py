@@ -55,7 +55,7 @@ class PowerOfficeTokens:
             headers={"Ocp-Apim-Subscription-Key": s.subscription_key.get_secret_value()},
         ))
         body = response.json()
-        token = body["access_token"]
+        token = str(body["access_token"])
         lifetime = float(body.get("expires_in") or 600)
         self.store.token_put(self.name, token, max(5.0, lifetime - RENEW_MARGIN_SECONDS))
         return token

@@ -87,7 +87,8 @@ class PowerOfficeConnector:
                 mapping.check_vat_account(found[spec.sku], spec, self.settings)
             if spec.sku not in ids:
                 body = mapping.product_payload(spec, self.settings)
-                ids[spec.sku] = str(check(self._request("POST", "/Products", json=body)).json()["Id"])
+                created = check(self._request("POST", "/Products", json=body))
+                ids[spec.sku] = str(created.json()["Id"])
         return {spec.sku: ids[spec.sku] for spec in specs}
 
     # --- sales orders -------------------------------------------------------------------------
@@ -104,8 +105,9 @@ class PowerOfficeConnector:
         for order in orders:
             if order.get("ExternalImportReference") == reference:
                 return OrderRef(str(order["Id"]), _str(order.get("SalesOrderNo")), existed=True)
+        from_date = (since - LOOKBACK).date().isoformat()
         invoices = self._list("/OutgoingInvoices", {"externalImportReferences": reference,
-                                                    "fromDate": (since - LOOKBACK).date().isoformat()})
+                                                    "fromDate": from_date})
         for invoice in invoices:
             if invoice.get("ExternalImportReference") == reference:
                 return OrderRef(str(invoice["Id"]), _str(invoice.get("OrderNo")), existed=True)

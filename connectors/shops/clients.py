@@ -8,8 +8,9 @@ connection is polled for orders changed since its cursor: Shopify's Admin API wi
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 

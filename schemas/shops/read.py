@@ -10,7 +10,7 @@ bound every number before doing arithmetic with it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, TypeVar
 
@@ -89,7 +89,7 @@ def text(value: Any, field: str, *, limit: int = 200, truncate: bool = False) ->
         if not truncate:
             raise MappingError(field, f"is {len(value)} characters long; at most {limit} allowed")
         value = value[:limit - 1].rstrip() + "…"
-    return value
+    return str(value)
 
 
 def identifier(value: Any, field: str) -> str:
@@ -181,8 +181,8 @@ def timestamp(value: Any, field: str) -> datetime | None:
     try:
         moment = datetime.fromisoformat(found)
         if moment.tzinfo is None:
-            return moment.replace(tzinfo=timezone.utc)
-        return moment.astimezone(timezone.utc)
+            return moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
     except (ValueError, OverflowError):
         raise MappingError(field, "is not an ISO 8601 date and time") from None
 

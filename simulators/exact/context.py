@@ -73,7 +73,7 @@ def optional_reference(ctx: Ctx, entity_set: EntitySet, key: Any) -> Row | None:
 
 
 def blank_row(entity_set: EntitySet) -> Row:
-    return {name: None for name in entity_set.props}
+    return dict.fromkeys(entity_set.props)
 
 
 def stamp(ctx: Ctx, row: Row, created: bool) -> Row:

@@ -78,7 +78,7 @@ def _match_template(template: str, segments: list[str]) -> dict[str, str] | None
     if len(parts) != len(segments):
         return None
     params: dict[str, str] = {}
-    for part, segment in zip(parts, segments):
+    for part, segment in zip(parts, segments, strict=False):
         if part.startswith("{"):
             if not segment:
                 return None

@@ -47,7 +47,7 @@ async def create(ctx: Ctx) -> Response:
     fields = writable(body, SCHEMA)
     now = ctx.store.clock.stamp()
     customer: dict[str, Any] = {
-        "Id": ctx.store.new_id(), **{name: None for name in SCHEMA}, "IsPerson": False,
+        "Id": ctx.store.new_id(), **dict.fromkeys(SCHEMA), "IsPerson": False,
         "IsArchived": False, "IsVatFree": False, "CurrencyCode": "NOK", **fields,
         "IsActive": True, "ContactCreatedDateTimeOffset": now,
         "CustomerCreatedDateTimeOffset": now, "LastChangedDateTimeOffset": now,
@@ -152,7 +152,7 @@ def _address(ctx: Ctx, address: dict[str, Any] | None) -> dict[str, Any] | None:
     for key in ("City", "ZipCode"):
         if not (fields.get(key) or "").strip():
             raise validation(ENTITY, f"MailAddress.{key} is required.")
-    return {"Id": address.get("Id") or ctx.store.new_id(), **{k: None for k in ADDRESS_SCHEMA},
+    return {"Id": address.get("Id") or ctx.store.new_id(), **dict.fromkeys(ADDRESS_SCHEMA),
             "CountryCode": "NO", **fields, "LastChangedDateTimeOffset": ctx.store.clock.stamp()}
 
 

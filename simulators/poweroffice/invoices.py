@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -46,7 +46,7 @@ async def send(ctx: Ctx) -> Response:
         raise validation("SalesOrder", f"The sales order with id = {order['Id']} is already "
                                        "being sent.")
     request = await _send_request(ctx)
-    due = datetime.now(timezone.utc) + timedelta(milliseconds=ctx.options.send_delay_ms)
+    due = datetime.now(UTC) + timedelta(milliseconds=ctx.options.send_delay_ms)
     ctx.store.sends[order["Id"]] = SendState(
         order["Id"], due, request["DeliveryType"], request["EmailAddress"],
         request["VoucherDate"], request["OverrideDueDate"], ctx.options.send_error)
@@ -112,7 +112,7 @@ async def get_invoice_lines(ctx: Ctx) -> Response:
 
 def settle(store: Store) -> None:
     """Finish every send whose delay has passed, in the order they fell due."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     while store.pending and store.pending[0][0] <= now:
         state = store.sends[heapq.heappop(store.pending)[1]]
         if state.error is not None:
@@ -150,7 +150,7 @@ async def _send_request(ctx: Ctx) -> dict[str, Any]:
     if body is not None and not isinstance(body, dict):
         raise validation("SalesOrder", "The request body must be a JSON object.")
     check_types("SalesOrder", body or {}, SEND_SCHEMA)
-    request = {name: None for name in SEND_SCHEMA} | writable(body or {}, SEND_SCHEMA)
+    request = dict.fromkeys(SEND_SCHEMA) | writable(body or {}, SEND_SCHEMA)
     request["DeliveryType"] = request["DeliveryType"] or "Auto"
     if request["DeliveryType"] not in SEND_DELIVERY_TYPES:
         raise validation("SalesOrder", f"DeliveryType '{request['DeliveryType']}' is not valid.")

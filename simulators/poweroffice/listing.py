@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 from uuid import UUID
@@ -97,7 +97,7 @@ def parse_timestamp(raw: str, name: str = "value") -> datetime:
         parsed = datetime.fromisoformat(text)
     except ValueError:
         raise cast_error(f"The value '{raw}' is not a valid date/time ({name}).") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def after(stamp: str | None, cursor: datetime | None) -> bool:

@@ -74,7 +74,7 @@ async def create(ctx: Ctx) -> Response:
     _check_line_refs(lines)
     now = ctx.store.clock.stamp()
     order: dict[str, Any] = {
-        "Id": order_id, "SalesOrderNo": None, **{k: None for k in HEADER_SCHEMA},
+        "Id": order_id, "SalesOrderNo": None, **dict.fromkeys(HEADER_SCHEMA),
         "CurrencyCode": customer["CurrencyCode"] or "NOK",
         "SalesOrderDate": ctx.store.clock.today().isoformat(), **fields,
         "CustomerId": customer["Id"], "CustomerNo": customer["Number"],
@@ -212,7 +212,7 @@ def _line(ctx: Ctx, raw: Any, index: int, order_id: str) -> dict[str, Any]:
         raise validation(ENTITY, f"Allowance must be between -1000 and 100 (line {index}).")
     product = product or {}
     line = {
-        "Id": str(uuid4()), "SalesOrderId": order_id, **{k: None for k in LINE_SCHEMA}, **fields,
+        "Id": str(uuid4()), "SalesOrderId": order_id, **dict.fromkeys(LINE_SCHEMA), **fields,
         "LineType": line_type, "ProductId": product.get("Id"), "ProductCode": product.get("Code"),
         "Description": fields.get("Description") or product.get("Name"),
         "UnitOfMeasureCode": fields.get("UnitOfMeasureCode") or product.get("UnitOfMeasureCode"),

@@ -49,7 +49,7 @@ async def create(ctx: Ctx) -> Response:
     check_types(ENTITY, body, SCHEMA)
     now = ctx.store.clock.stamp()
     product: dict[str, Any] = {
-        "Id": ctx.store.new_id(), **{name: None for name in SCHEMA}, "ProductType": "Product",
+        "Id": ctx.store.new_id(), **dict.fromkeys(SCHEMA), "ProductType": "Product",
         "IsArchived": False, **writable(body, SCHEMA), "CreatedDateTimeOffset": now,
         "LastChangedDateTimeOffset": now,
     }

@@ -8,7 +8,7 @@ between checking and writing, which makes uniqueness checks race-free like a dat
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -46,10 +46,10 @@ class Clock:
     """UTC time that never repeats, so `…GreaterThan` cursors never skip a change."""
 
     def __init__(self) -> None:
-        self._last = datetime.min.replace(tzinfo=timezone.utc)
+        self._last = datetime.min.replace(tzinfo=UTC)
 
     def now(self) -> datetime:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         self._last = now if now > self._last else self._last + timedelta(microseconds=1)
         return self._last
 
@@ -58,12 +58,12 @@ class Clock:
 
     @staticmethod
     def today() -> date:
-        return datetime.now(timezone.utc).date()
+        return datetime.now(UTC).date()
 
 
 def stamp(moment: datetime) -> str:
     """.NET DateTimeOffset style: seven fractional digits and an explicit offset."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0+00:00"
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0+00:00"
 
 
 def cents(value: Decimal) -> Decimal:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from starlette.requests import Request
@@ -30,7 +30,7 @@ class Clock:
         self.zone = timezone(timedelta(minutes=utc_offset_minutes))
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc).replace(microsecond=0)
+        return datetime.now(UTC).replace(microsecond=0)
 
     def stamp(self, moment: datetime | None = None) -> str:
         """ISO 8601 with the shop's offset, e.g. `2026-11-04T10:14:58+01:00` (Shopify)."""
@@ -39,7 +39,7 @@ class Clock:
 
 def gmt(moment: datetime) -> str:
     """WooCommerce's `*_gmt` style: UTC without offset."""
-    return moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds")
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
 
 
 def parse_time(value: str, naive_offset_minutes: int = 0) -> datetime | None:
@@ -51,7 +51,7 @@ def parse_time(value: str, naive_offset_minutes: int = 0) -> datetime | None:
                                                 value.strip()))
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=timezone(timedelta(minutes=naive_offset_minutes)))
-        return moment.astimezone(timezone.utc)
+        return moment.astimezone(UTC)
     except (ValueError, AttributeError, OverflowError):
         return None
 

@@ -27,7 +27,7 @@ import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -165,7 +165,7 @@ class ShopifySim:
         queued = []
         for topic in topics:
             event_id = str(uuid.uuid4())
-            triggered = datetime.now(timezone.utc).isoformat(timespec="microseconds")
+            triggered = datetime.now(UTC).isoformat(timespec="microseconds")
             for subscription in (s for s in self.webhooks if s["topic"] == topic):
                 headers = {
                     "Content-Type": "application/json", "User-Agent": "Shopify-Captain-Hook",

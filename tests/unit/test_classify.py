@@ -65,7 +65,8 @@ def test_erp_message_shapes() -> None:
     assert erp_message({"title": "Customer validation error(s)", "detail": "in use"}) == \
         "Customer validation error(s) - in use"
     assert erp_message({"error": {"code": "", "message": {"value": "x"}}}) is not None
-    assert erp_message({"error": "invalid_client", "error_description": "no"}) == "invalid_client - no"
+    body = {"error": "invalid_client", "error_description": "no"}
+    assert erp_message(body) == "invalid_client - no"
 
 
 def test_redact_removes_credentials() -> None:

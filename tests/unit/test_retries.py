@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from connectors.errors import AmbiguousError, PermanentError, TransientError
+from core.settings import RetrySettings
 from schemas.job import utcnow
 from tasks.retries import GiveUp, Retry, backoff_seconds, decide
-from core.settings import RetrySettings
 
 POLICY = RetrySettings(base_seconds=2, cap_seconds=600, window_seconds=86_400)
 

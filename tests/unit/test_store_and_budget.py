@@ -8,11 +8,11 @@ import time
 import pytest
 import redis
 
+from core.budget import RequestBudget
+from core.store import Store
 from schemas.job import CustomerResult, Job, Step
 from schemas.order import Order
 from tests.factories import order
-from core.budget import RequestBudget
-from core.store import Store
 
 URL = "redis://127.0.0.1:6379/13"
 
