@@ -20,7 +20,6 @@ from core.settings import Settings
 
 QUEUE = "orderbridge"
 TASK_PREFIX = "orderbridge."
-TASK_MODULE = "tasks.pipeline"
 
 app = Celery("orderbridge", set_as_current=False)
 

@@ -132,7 +132,6 @@ class Settings(BaseModel):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     intake: IntakeSettings = Field(default_factory=IntakeSettings)
     connections: dict[str, ConnectionSettings] = Field(default_factory=dict)
-    config_path: str | None = None
 
     @model_validator(mode="after")
     def _messages_never_outlive_visibility(self) -> Settings:
@@ -185,8 +184,7 @@ def parse_settings(raw: dict[str, Any], env: dict[str, str], path: str | None = 
         raise ConfigError(unknown[0], "unknown section (expected [orderbridge] or "
                                       "[connections.NAME])", path)
     try:
-        settings = Settings.model_validate({**top, "connections": connections,
-                                            "config_path": path})
+        settings = Settings.model_validate({**top, "connections": connections})
     except ValidationError as exc:
         raise _first_problem(exc, "orderbridge").in_file(path) from None
     for conn in settings.connections.values():

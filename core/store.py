@@ -289,8 +289,6 @@ class Store:
     def token_put(self, name: str, value: str, ttl_seconds: float) -> None:
         self.redis.set(self.key("token", name), value, px=max(1000, int(ttl_seconds * 1000)))
 
-    def token_drop(self, name: str) -> None:
-        self.redis.delete(self.key("token", name))
 
     # --- dead letters -------------------------------------------------------------------------
     def add_dead_letter(self, letter: DeadLetter, job: Job) -> None:

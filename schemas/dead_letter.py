@@ -30,4 +30,3 @@ class DeadLetter(BaseModel):
     attempts: int = 0
     created_at: datetime = Field(default_factory=utcnow)
     first_failure_at: datetime | None = None
-    replayed_at: datetime | None = None

@@ -150,7 +150,3 @@ class Order(_Model):
     @property
     def product_lines(self) -> list[ProductLine]:
         return [line for line in self.lines if isinstance(line, ProductLine)]
-
-    @property
-    def display_reference(self) -> str:
-        return self.number or self.external_id

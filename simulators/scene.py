@@ -20,5 +20,5 @@ class DemoScene:
     faults: tuple[dict[str, Any], ...] = ()
     seed: Seed | None = None
     # Changes to the first line of the last sample order that make this ERP refuse it.
+    # (The default: a VAT rate with no sales account configured.)
     refused_line: dict[str, str] = field(default_factory=lambda: {"vat_rate": "0.10"})
-    what_fails: str = "a VAT rate with no sales account configured"

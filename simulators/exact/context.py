@@ -68,10 +68,6 @@ def reference(ctx: Ctx, entity_set: EntitySet, key: Any) -> Row:
     return row
 
 
-def optional_reference(ctx: Ctx, entity_set: EntitySet, key: Any) -> Row | None:
-    return None if key is None else reference(ctx, entity_set, key)
-
-
 def blank_row(entity_set: EntitySet) -> Row:
     return dict.fromkeys(entity_set.props)
 

@@ -72,10 +72,6 @@ def text_error(status: int, text: str) -> ApiError:
     return ApiError(status, ("text", text))
 
 
-def mandatory(*fields: str) -> ApiError:
-    return ApiError(400, *(("mandatory", field) for field in fields))
-
-
 def render_message(message: Message, language: str) -> str:
     key, *args = message
     if key == "text":

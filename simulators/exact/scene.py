@@ -13,5 +13,5 @@ def _seed_items(client: httpx.Client, articles: list[tuple[str, str]]) -> None:
         client.post("/_sim/items", json={"Code": code, "Description": name}).raise_for_status()
 
 
-SCENE = DemoScene(seed=_seed_items, refused_line={"sku": "NOT-IN-EXACT", "vat_rate": "0.15"},
-                  what_fails="an item Exact does not know")
+# The refused order names an item Exact does not know.
+SCENE = DemoScene(seed=_seed_items, refused_line={"sku": "NOT-IN-EXACT", "vat_rate": "0.15"})
