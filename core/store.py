@@ -313,6 +313,13 @@ class Store:
                     self.redis.mget([self.key("dl", i) for i in ids]) if ids else [])
         return [DeadLetter.model_validate_json(r) for r in raws if r], total
 
+    def dead_letter_count(self) -> int:
+        return cast(int, self.redis.zcard(self.key("dlq")))
+
+    def jobs_in_flight(self) -> int:
+        """Jobs not finished (every such job has a place in the due-schedule)."""
+        return cast(int, self.redis.zcard(self.key("due")))
+
     def remove_dead_letter(self, letter_id: str) -> bool:
         pipe = self.redis.pipeline(transaction=True)
         pipe.delete(self.key("dl", letter_id))

@@ -9,6 +9,9 @@ most one action, fast:
 - paid, for a connection that invoices on payment, asks the job to invoice (a worker does it);
 - cancelled stops the job, or has a worker remove the draft from the ERP (`tasks.lifecycle`);
   a cancellation that arrives before the order leaves a tombstone, so the order never goes out.
+Every producer (intake, webhooks, reconciliation, CLI `enqueue`, a Python call) comes through
+`apply_event`; a new order becomes a job through `submit_order`, one per connection and external
+id, so the exactly-once rule at the door is the same everywhere.
 """
 
 from __future__ import annotations

@@ -33,9 +33,9 @@ class StoreCollector:
         yield CounterMetricFamily("orderbridge_retries", "Step attempts rescheduled",
                                   value=counters.get("retries", 0))
         yield GaugeMetricFamily("orderbridge_dead_letters", "Dead letters waiting",
-                                value=self.store.redis.zcard(self.store.key("dlq")))
+                                value=self.store.dead_letter_count())
         yield GaugeMetricFamily("orderbridge_jobs_in_flight", "Jobs not finished",
-                                value=self.store.redis.zcard(self.store.key("due")))
+                                value=self.store.jobs_in_flight())
 
 
 def metrics_response(store: Store) -> Response:
