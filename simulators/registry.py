@@ -12,6 +12,8 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp
 
+from simulators.duett import create_app as create_duett
+from simulators.duett.scene import SCENE as DUETT_SCENE
 from simulators.exact import create_app as create_exact
 from simulators.exact.scene import SCENE as EXACT_SCENE
 from simulators.poweroffice import create_app as create_poweroffice
@@ -22,6 +24,7 @@ from simulators.shops import create_shopify, create_woocommerce
 SIMULATORS: dict[str, tuple[Callable[..., ASGIApp], int]] = {
     "poweroffice": (create_poweroffice, 18081),
     "exact": (create_exact, 18082),
+    "duett": (create_duett, 18083),
     "shopify": (create_shopify, 18091),
     "woocommerce": (create_woocommerce, 18092),
 }
@@ -30,6 +33,7 @@ SIMULATORS: dict[str, tuple[Callable[..., ASGIApp], int]] = {
 DEMO_SCENES: dict[str, DemoScene] = {
     "poweroffice": POWEROFFICE_SCENE,
     "exact": EXACT_SCENE,
+    "duett": DUETT_SCENE,
 }
 
 

@@ -1,0 +1,74 @@
+"""Runtime options of the Duett simulator.
+
+Much of Duett's Open API v2 is unconfirmed (see erp/duett.md: the exact routes, whether
+`orderReference` is filterable, how an empty list answers); each open point is an option here, so
+a test can pin the reading it depends on and a connector can be checked against both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from simulators.admin import ConfigError, merged_options
+
+PRICE_MODES = ("net", "gross")
+DISCOUNT_CAPS = ("unit", "line")
+_PATHS = ("order_path", "customer_path", "article_path", "zipcodes_path",
+          "account_intervals_path", "stylesheets_path")
+
+
+@dataclass(frozen=True)
+class DuettSimOptions:
+    integration_key: str = "demo-duett-integration-key"  # X-Api-Integration-Key
+    client_key: str = "demo-duett-client-key"  # X-Api-Client-Key
+    auth_failure_status: int = 401  # the real answer to bad keys is unknown: 401 or 403
+    # Routes without the leading slash; the v2 paths of the core entities are best guesses.
+    order_path: str = "Order/v2"
+    customer_path: str = "Customer/v2"
+    article_path: str = "Article/v2"
+    zipcodes_path: str = "Register/v2/ZipCodes"
+    account_intervals_path: str = "Register/v2/AccountIntervals"
+    stylesheets_path: str = "Register/v2/GetEDIStyleSheet"
+    price_mode: str = "net"  # the company enters "net" or "gross" (VAT-inclusive) prices
+    amount_discount_cap: str = "unit"  # an amount discount is per unit (capped at the price)
+    order_reference_filterable: bool = True  # False: filter[orderReference] answers 400
+    list_404_when_empty: bool = False  # True: an empty list GET is 404 "Not Found" (v1 client)
+    foreign_postcode_dropped: bool = False  # True: a zipCodeKey abroad is dropped, not refused
+    max_take: int = 0  # most rows one list GET returns; 0 means no limit
+
+    def merged(self, changes: Mapping[str, Any]) -> DuettSimOptions:
+        """A copy with `changes` applied; ConfigError for unknown keys or bad values."""
+        normalised = {k: v.strip("/") if k in _PATHS and isinstance(v, str) else v
+                      for k, v in changes.items()}
+        return merged_options(self, normalised, _check)  # type: ignore[no-any-return]
+
+    def as_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def make_options(options: DuettSimOptions | Mapping[str, Any] | None) -> DuettSimOptions:
+    if isinstance(options, DuettSimOptions):
+        options = options.as_json()  # validated like any other set of changes
+    return DuettSimOptions().merged(options or {})
+
+
+def _check(name: str, value: Any, default: Any) -> None:
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    else:
+        ok = isinstance(value, str) and value != ""
+    if ok and name == "auth_failure_status":
+        ok = value in (401, 403)
+    if ok and name == "price_mode":
+        ok = value in PRICE_MODES
+    if ok and name == "amount_discount_cap":
+        ok = value in DISCOUNT_CAPS
+    if ok and name in _PATHS:
+        ok = "{" not in value and "?" not in value
+    if not ok:
+        raise ConfigError(f"bad value for {name}: {value!r}")
