@@ -33,10 +33,12 @@ class ProductSpec:
 
 @dataclass(frozen=True)
 class OrderRef:
-    """A sales document in the ERP."""
+    """A sales document in the ERP (and its invoice, for ERPs that invoice on create)."""
     id: str
     number: str | None = None
     existed: bool = False
+    invoice_number: str | None = None
+    document: bytes | None = field(default=None, repr=False)  # the invoice PDF, if handed back
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,11 @@ class Connector(Protocol):
 
     def consent(self) -> Consent | None:
         """The OAuth consent flow, or None when the ERP needs none."""
+        ...
+
+    def check_order(self, order: Order) -> list[tuple[str, str]]:
+        """What this ERP cannot take in the order, as (field, message), before it is accepted
+        (e.g. a serial article without serial numbers); empty when nothing."""
         ...
 
     def upsert_customer(self, customer: Customer, key: str) -> str: ...

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from connectors import exact, poweroffice
+from connectors import duett, exact, poweroffice
 from connectors.base import ConnectorFactory
 
 
@@ -23,4 +23,5 @@ class ConnectorSpec:
 CONNECTORS: dict[str, ConnectorSpec] = {
     "poweroffice": ConnectorSpec(poweroffice.PowerOfficeSettings, poweroffice.build),
     "exact": ConnectorSpec(exact.ExactSettings, exact.build),
+    "duett": ConnectorSpec(duett.DuettSettings, duett.build),
 }

@@ -13,6 +13,7 @@ delivery guarantees:
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import uuid
@@ -236,8 +237,18 @@ class Store:
             if job is not None and job.order is not None:
                 job.order = None
                 self.save_job(job)
+            self.redis.delete(self.key("doc", job_id))
             self.redis.zrem(self.key("purge"), job_id)
         return len(ids)
+
+    # --- invoice documents (PDFs an ERP handed back; personal data, kept for the retention) ----
+    def put_document(self, job_id: str, pdf: bytes, keep_seconds: float) -> None:
+        self.redis.set(self.key("doc", job_id), base64.b64encode(pdf).decode(),
+                       ex=max(1, int(keep_seconds)) + 86_400)
+
+    def document(self, job_id: str) -> bytes | None:
+        raw = self._get(self.key("doc", job_id))
+        return base64.b64decode(raw) if raw else None
 
     # --- locks --------------------------------------------------------------------------------
     def lock(self, *parts: str, timeout: float, blocking_timeout: float | None = None

@@ -32,6 +32,8 @@ RequiredText = Annotated[str, StringConstraints(strip_whitespace=True, min_lengt
                                                  max_length=200)]
 ShortText20 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)]
 ShortText40 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)]
+SerialNumber = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                                 max_length=100)]
 ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
 
@@ -80,11 +82,20 @@ class ProductLine(_Model):
     unit_price: Annotated[Money, Field(ge=0)]
     discount: Annotated[Money, Field(ge=0)] = Decimal("0")
     vat_rate: VatRate
+    # One per unit, for articles the ERP tracks by serial number (Duett's serial articles).
+    serial_numbers: Annotated[list[SerialNumber], Field(max_length=10_000)] | None = None
 
     @model_validator(mode="after")
     def _discount_within_gross(self) -> ProductLine:
         if self.discount > self.quantity * self.unit_price:
             raise ValueError("discount is larger than quantity × unit_price")
+        return self
+
+    @model_validator(mode="after")
+    def _one_serial_number_per_unit(self) -> ProductLine:
+        if self.serial_numbers is not None and len(self.serial_numbers) != self.quantity:
+            raise ValueError(f"serial_numbers: {len(self.serial_numbers)} given for quantity "
+                             f"{self.quantity} (one per unit)")
         return self
 
     @property

@@ -146,7 +146,8 @@ def _execute(run: _Run, job: Job, step: Step) -> Outcome:
     try:
         context = StepContext(job=job, record=record, connector=rt.connector(job.connection),
                               store=store, save=lambda: store.save_job(job), beat=lease.beat,
-                              send_poll_seconds=rt.settings.worker.send_poll_seconds)
+                              send_poll_seconds=rt.settings.worker.send_poll_seconds,
+                              retention_seconds=rt.settings.retention_days * 86_400)
         done = STEP_FUNCTIONS[step](context)
     except redis.exceptions.LockError as exc:
         return _failed(run, job, step, TransientError(f"busy: {exc}"))

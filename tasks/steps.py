@@ -13,7 +13,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
-from connectors.base import Connector, ProductSpec, customer_key, fingerprint
+from connectors.base import Connector, OrderRef, ProductSpec, customer_key, fingerprint
 from connectors.errors import PermanentError, TransientError
 from core.store import Store
 from schemas.job import (
@@ -41,6 +41,7 @@ class StepContext:
     save: Callable[[], None]
     beat: Callable[[], None]
     send_poll_seconds: float = 5.0
+    retention_seconds: float = 30 * 86_400
 
     @property
     def order(self) -> Order:
@@ -123,7 +124,7 @@ def create_draft(ctx: StepContext) -> StepDone:
     if sent_before:
         found = ctx.connector.find_order(ctx.job.reference, since=sent_before)
         if found is not None:
-            return _created(found.id, found.number, recovered=True)
+            return _created(found, recovered=True)
     record.state = "sending"
     record.record(DraftResult(sending_at=utcnow()))
     ctx.save()
@@ -131,17 +132,25 @@ def create_draft(ctx: StepContext) -> StepDone:
     if not customer_id:
         raise PermanentError("no ERP customer id recorded by upsert_customer")
     product_ids = ctx.job.step(Step.UPSERT_PRODUCTS).read(ProductsResult).products
-    ref = ctx.connector.create_order(ctx.order, ctx.job.reference, customer_id, product_ids)
+    # The job decides whether to invoice (the order's wish, else the connection's default):
+    # ERPs that invoice on create (Duett's direct invoicing) read it from the order.
+    order = ctx.order.model_copy(update={"send_invoice": ctx.job.send_invoice})
+    ref = ctx.connector.create_order(order, ctx.job.reference, customer_id, product_ids)
+    if ref.document:
+        ctx.store.put_document(ctx.job.job_id, ref.document, ctx.retention_seconds)
     if ref.existed and not sent_before:
-        return StepDone(DraftResult(order_id=ref.id, existed=True),
-                        erp={"order_id": ref.id, "order_number": ref.number},
+        return StepDone(DraftResult(order_id=ref.id, existed=True), erp=_ids(ref),
                         end="duplicate", message=f"already in the ERP as {ref.number or ref.id}")
-    return _created(ref.id, ref.number, recovered=ref.existed)
+    return _created(ref, recovered=ref.existed)
 
 
-def _created(order_id: str, number: str | None, recovered: bool) -> StepDone:
-    return StepDone(DraftResult(order_id=order_id, order_number=number, recovered=recovered),
-                    erp={"order_id": order_id, "order_number": number})
+def _created(ref: OrderRef, recovered: bool) -> StepDone:
+    return StepDone(DraftResult(order_id=ref.id, order_number=ref.number, recovered=recovered),
+                    erp=_ids(ref))
+
+
+def _ids(ref: OrderRef) -> dict[str, str | None]:
+    return {"order_id": ref.id, "order_number": ref.number, "invoice_number": ref.invoice_number}
 
 
 def send_invoice(ctx: StepContext) -> StepDone:

@@ -31,3 +31,4 @@ def test_make_demo_without_redis_prints_the_outcome_table() -> None:
     assert "sent twice: 2nd answered 200, same job" in out
     assert "unknown item(s) in Exact Online: NOT-IN-EXACT" in out
     assert "demo-exact" in out
+    assert "demo-duett" in out and "VAT rate 0.1 has no Duett tax code" in out

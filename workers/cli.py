@@ -102,6 +102,12 @@ def cmd_enqueue(settings: Settings, args: argparse.Namespace) -> int:
             for d in validation_details(exc):
                 console.print(f"[red]order {index}: {d['field']}: {d['message']}[/red]")
             continue
+        refused = rt.connector(args.connection).check_order(order)
+        if refused:
+            failed += 1
+            for field, message in refused:
+                console.print(f"[red]order {index}: {field}: {message}[/red]")
+            continue
         decision = apply_event(rt, args.connection, event_from_canonical(order))
         console.print(f"{order.external_id}\t{decision.job_id or '-'}\t{decision.outcome}"
                       + (f" ({decision.detail})" if decision.detail else ""))

@@ -43,6 +43,9 @@ class ExactConnector:
     def consent(self) -> Consent:
         return self.tokens
 
+    def check_order(self, order: Order) -> list[tuple[str, str]]:
+        return []  # serial numbers have no place here; they are ignored
+
     # --- plumbing -----------------------------------------------------------------------------
     def _get(self, path: str, params: dict[str, Any]) -> httpx.Response:
         return check(self.client.get(f"{self.settings.api}/{path}", params=params,

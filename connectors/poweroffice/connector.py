@@ -41,6 +41,9 @@ class PowerOfficeConnector:
     def consent(self) -> Consent | None:
         return None  # client credentials: no user grant needed
 
+    def check_order(self, order: Order) -> list[tuple[str, str]]:
+        return []  # serial numbers have no place here; they are ignored
+
     # --- plumbing -----------------------------------------------------------------------------
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {**self.headers, **kwargs.pop("headers", {})}

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.conftest import Cluster, Simulator
-from tests.support.config import exact_connection, poweroffice_connection
+from tests.support.config import duett_connection, exact_connection, poweroffice_connection
 
 State = dict[str, list[dict[str, Any]]]
 
@@ -62,4 +62,12 @@ TARGETS: dict[str, ContractTarget] = {
         create_endpoint="POST /salesorder/SalesOrders",
         customer_create_endpoint="POST /crm/Accounts",
         prepare=_exact_prepare),
+    "duett": ContractTarget(
+        erp="duett",
+        connection=lambda sim: duett_connection(sim.url),
+        customers=lambda state: state["customers"],
+        documents=lambda state: state["orders"],
+        reference=lambda doc: str(doc["orderReference"]),
+        create_endpoint="POST /Order/v2",
+        customer_create_endpoint="POST /Customer/v2"),
 }

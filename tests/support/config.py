@@ -65,3 +65,11 @@ def exact_connection(sim_url: str, **extra: Any) -> dict[str, Any]:
                                 "client_secret": "demo-exact-secret",
                                 "redirect_uri": "http://127.0.0.1:8000/oauth/exact/callback",
                                 "send_as": "order", "shipping_item_code": "SHIP"}}, extra)
+
+
+def duett_connection(sim_url: str, **extra: Any) -> dict[str, Any]:
+    """A Duett connection on the simulator at `sim_url` (its demo keys)."""
+    return merged({"erp": "duett", "api_token": SHOP_TOKEN, "send_invoice": False,
+                   "settings": {"base_url": sim_url,
+                                "integration_key": "demo-duett-integration-key",
+                                "client_key": "demo-duett-client-key"}}, extra)

@@ -46,6 +46,9 @@ class FakeConnector:
     def consent(self) -> Consent | None:
         return None
 
+    def check_order(self, order: Order) -> list[tuple[str, str]]:
+        return []
+
     def upsert_customer(self, customer: Customer, key: str) -> str:
         self._call("upsert_customer")
         return "C1"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.responses import Response
 
 from tasks import deadletters
 from workers.intake.errors import ApiError
@@ -19,6 +20,26 @@ def get_job(job_id: str, request: Request) -> dict[str, Any]:
     if job is None:
         raise ApiError(404, "not_found", f"no job {job_id}")
     return job.public_view()
+
+
+@router.get("/v1/jobs/{job_id}/invoice.pdf")
+def get_invoice_pdf(job_id: str, request: Request) -> Response:
+    """The invoice PDF the ERP handed back (Duett's direct invoicing), while it is kept."""
+    store = require_operator(request).store
+    job = store.load_job(job_id)
+    if job is None:
+        raise ApiError(404, "not_found", f"no job {job_id}")
+    pdf = store.document(job_id)
+    if pdf is None:
+        number = job.erp.get("invoice_number")
+        reason = ("the order is not invoiced" if not number else
+                  f"invoice {number} exists in the ERP, but no PDF was handed back to us (the "
+                  f"answer was lost, the ERP does not return one, or it was removed after the "
+                  f"retention period): get it from the ERP")
+        raise ApiError(404, "no_invoice_pdf", f"job {job_id}: {reason}")
+    number = job.erp.get("invoice_number") or job_id
+    return Response(pdf, media_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="invoice-{number}.pdf"'})
 
 
 @router.get("/v1/dead-letters")

@@ -50,6 +50,11 @@ async def post_order(name: str, request: Request) -> JSONResponse:
     token = conn.api_token.get_secret_value() if conn.api_token else None
     require_token(request, token, f"connection {name}")
     order = parse_order(await read_limited(request))
+    refused = rt.connector(name).check_order(order)
+    if refused:
+        raise ApiError(422, "validation_failed",
+                       "order is invalid: " + "; ".join(f"{f}: {m}" for f, m in refused[:5]),
+                       [{"field": f, "message": m} for f, m in refused])
     # Redis and the broker are blocking clients: keep them off the event loop.
     decision = await run_in_threadpool(apply_event, rt, name, event_from_canonical(order))
     log.info(f"intake.{decision.outcome}", connection=name, job_id=decision.job_id,
