@@ -160,9 +160,11 @@ class DuettConnector:
 
 
 def _ref(row: dict[str, Any], existed: bool) -> OrderRef:
-    number = row.get("number")
+    """Duett's order numbers restart every year: the number is shown with its year."""
+    number, year = row.get("number"), row.get("invoiceYear")
     invoice = row.get("invoiceNumber")
-    return OrderRef(id=str(row["id"]), number=str(number) if number is not None else None,
+    shown = None if number is None else f"{number}/{year}" if year else str(number)
+    return OrderRef(id=str(row["id"]), number=shown,
                     existed=existed, invoice_number=str(invoice) if invoice else None,
                     document=_pdf(row.get("attachment")))
 
