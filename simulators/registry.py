@@ -18,6 +18,8 @@ from simulators.exact import create_app as create_exact
 from simulators.exact.scene import SCENE as EXACT_SCENE
 from simulators.poweroffice import create_app as create_poweroffice
 from simulators.poweroffice.scene import SCENE as POWEROFFICE_SCENE
+from simulators.sapera import create_app as create_sapera
+from simulators.sapera.scene import SCENE as SAPERA_SCENE
 from simulators.scene import DemoScene
 from simulators.shops import create_shopify, create_woocommerce
 
@@ -25,6 +27,7 @@ SIMULATORS: dict[str, tuple[Callable[..., ASGIApp], int]] = {
     "poweroffice": (create_poweroffice, 18081),
     "exact": (create_exact, 18082),
     "duett": (create_duett, 18083),
+    "sapera": (create_sapera, 18084),
     "shopify": (create_shopify, 18091),
     "woocommerce": (create_woocommerce, 18092),
 }
@@ -34,6 +37,7 @@ DEMO_SCENES: dict[str, DemoScene] = {
     "poweroffice": POWEROFFICE_SCENE,
     "exact": EXACT_SCENE,
     "duett": DUETT_SCENE,
+    "sapera": SAPERA_SCENE,
 }
 
 

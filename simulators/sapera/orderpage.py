@@ -1,0 +1,114 @@
+"""`POST /api/financial/SalesOrder/GetSalesOrdersPage`: finding sales orders again.
+
+Filters (each `{"value": ...}`, bare accepted): `createdAt` and `updatedAt` `{from, to}` (ISO
+date-times, both ends inclusive, either may be null), `numericIdentifier` `{from, to}` on the
+order number, `salesOrderStates` `[codes]`, `salesOrderIds` `[ids]` (unconfirmed, by analogy
+with GetActorsPage's `ActorIds`). `salesOrderDispatchStates` is accepted and ignored
+(the simulator has no dispatch). Whether the customer reference can be filtered on is unknown:
+only with the `customer_reference_filterable` option (exact match); otherwise the filter is a
+Validation error, and a connector must page by date and match client-side. Items come with the
+SalesOrderItems flag (1) of `propertiesToLoad`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from simulators.sapera.context import Ctx, Route
+from simulators.sapera.envelope import validation
+from simulators.sapera.fields import Body
+from simulators.sapera.paging import SALES_ORDER_ITEMS, page, properties
+
+ENTRY = ("id", "number", "state", "stateCode", "actorId", "createdAt", "updatedAt",
+         "isModifiableWhenReady", "invoiceIds", "total")
+
+Row = dict[str, Any]
+Test = Callable[[Row], bool]
+
+
+def get_page(ctx: Ctx) -> dict[str, Any]:
+    body = ctx.body
+    tests = [*_date_tests(body), *_number_test(body), *_state_test(body), *_ids_test(body),
+             *_reference_test(ctx)]
+    body.array("salesOrderDispatchStates", wrapped=True)
+    rows = [order for order in ctx.store.orders.values() if all(t(order) for t in tests)]
+    with_items = bool(properties(body) & SALES_ORDER_ITEMS)
+    field = ctx.options.customer_reference_field
+    return page(body, rows, lambda order: entry(order, field, with_items))
+
+
+def entry(order: Row, reference_field: str, with_items: bool) -> Row:
+    """A page entry; the reference goes under the field name the API uses for it."""
+    found = {name: order[name] for name in ENTRY}
+    found[reference_field] = order["customerReference"]
+    if with_items:
+        found["items"] = [dict(item) for item in order["items"]]
+    return found
+
+
+def _date_tests(body: Body) -> list[Test]:
+    tests: list[Test] = []
+    for name in ("createdAt", "updatedAt"):
+        bounds = body.child(name, wrapped=True)
+        if bounds is None:
+            continue
+        low, high = _moment(bounds, "from"), _moment(bounds, "to")
+        tests.append(lambda order, n=name, lo=low, hi=high: (
+            (lo is None or _parse(order[n]) >= lo) and (hi is None or _parse(order[n]) <= hi)))
+    return tests
+
+
+def _number_test(body: Body) -> list[Test]:
+    bounds = body.child("numericIdentifier", wrapped=True)
+    if bounds is None:
+        return []
+    low, high = bounds.integer("from"), bounds.integer("to")
+    return [lambda order: (low is None or order["number"] >= low)
+            and (high is None or order["number"] <= high)]
+
+
+def _ids_test(body: Body) -> list[Test]:
+    """`salesOrderIds` `[ids]`: our guess by analogy with GetActorsPage's `ActorIds`."""
+    ids = body.array("salesOrderIds", wrapped=True)
+    if any(isinstance(i, bool) or not isinstance(i, int) for i in ids):
+        raise validation("salesOrderIds must be a list of sales order ids (integers).")
+    return [lambda order: order["id"] in ids] if ids else []
+
+
+def _state_test(body: Body) -> list[Test]:
+    states = body.array("salesOrderStates", wrapped=True)
+    if any(isinstance(s, bool) or not isinstance(s, int) for s in states):
+        raise validation("salesOrderStates must be a list of state codes (integers).")
+    return [lambda order: order["stateCode"] in states] if states else []
+
+
+def _reference_test(ctx: Ctx) -> list[Test]:
+    field = ctx.options.customer_reference_field
+    reference = ctx.body.text(field, wrapped=True)
+    if reference is None:
+        return []
+    if not ctx.options.customer_reference_filterable:
+        raise validation(f"'{field}' is not a filter of GetSalesOrdersPage.")
+    return [lambda order: order["customerReference"] == reference]
+
+
+def _moment(bounds: Body, name: str) -> datetime | None:
+    text = bounds.text(name)
+    if text is None:
+        return None
+    try:
+        return _parse(text)
+    except ValueError:
+        raise validation(f"{bounds.where}{name} '{text}' is not an ISO date-time.") from None
+
+
+def _parse(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.strip())
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def routes() -> list[Route]:
+    return [Route("api/financial/SalesOrder/GetSalesOrdersPage", get_page,
+                  "PageResult<SalesOrder>")]
