@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from connectors import duett, exact, poweroffice
+from connectors import duett, exact, poweroffice, sapera
 from connectors.base import ConnectorFactory
 
 
@@ -24,4 +24,5 @@ CONNECTORS: dict[str, ConnectorSpec] = {
     "poweroffice": ConnectorSpec(poweroffice.PowerOfficeSettings, poweroffice.build),
     "exact": ConnectorSpec(exact.ExactSettings, exact.build),
     "duett": ConnectorSpec(duett.DuettSettings, duett.build),
+    "sapera": ConnectorSpec(sapera.SaperaSettings, sapera.build),
 }

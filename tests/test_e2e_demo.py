@@ -32,3 +32,4 @@ def test_make_demo_without_redis_prints_the_outcome_table() -> None:
     assert "unknown item(s) in Exact Online: NOT-IN-EXACT" in out
     assert "demo-exact" in out
     assert "demo-duett" in out and "VAT rate 0.1 has no Duett tax code" in out
+    assert "demo-sapera" in out and "SAP-AVIS is booked on account 3050" in out

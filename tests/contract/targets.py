@@ -12,7 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.conftest import Cluster, Simulator
-from tests.support.config import duett_connection, exact_connection, poweroffice_connection
+from tests.support.config import (
+    duett_connection,
+    exact_connection,
+    poweroffice_connection,
+    sapera_connection,
+)
 
 State = dict[str, list[dict[str, Any]]]
 
@@ -70,4 +75,12 @@ TARGETS: dict[str, ContractTarget] = {
         reference=lambda doc: str(doc["orderReference"]),
         create_endpoint="POST /Order/v2",
         customer_create_endpoint="POST /Customer/v2"),
+    "sapera": ContractTarget(
+        erp="sapera",
+        connection=lambda sim: sapera_connection(sim.url),
+        customers=lambda state: state["actors"],
+        documents=lambda state: state["salesOrders"],
+        reference=lambda doc: str(doc["customerReference"]),
+        create_endpoint="POST /api/financial/SalesOrder/CreateSalesOrder",
+        customer_create_endpoint="POST /api/actors/Actor/CreateActor"),
 }

@@ -72,4 +72,15 @@ def duett_connection(sim_url: str, **extra: Any) -> dict[str, Any]:
     return merged({"erp": "duett", "api_token": SHOP_TOKEN, "send_invoice": False,
                    "settings": {"base_url": sim_url,
                                 "integration_key": "demo-duett-integration-key",
-                                "client_key": "demo-duett-client-key"}}, extra)
+                                "client_key": "demo-duett-client-key",
+                                # Duett publishes no limit: the simulator has none either
+                                "requests_per_second": 50}}, extra)
+
+
+def sapera_connection(sim_url: str, **extra: Any) -> dict[str, Any]:
+    """A Sapera connection on the simulator at `sim_url` (its demo tenant and user)."""
+    return merged({"erp": "sapera", "api_token": SHOP_TOKEN, "send_invoice": False,
+                   "settings": {"base_url": sim_url, "tenant": "demo",
+                                "user": "webshop@demo.example",
+                                "password": "demo-sapera-password",
+                                "requests_per_second": 50}}, extra)

@@ -1,0 +1,152 @@
+"""The canonical order in Sapera's command shapes, and the price rule that makes Sapera's amount
+equal what the customer paid.
+
+Sapera resolves a sale item's price and cost itself (instance, then variant, then product), and
+every price, discount and total includes VAT. We never send our price: the difference between
+Sapera's amount (price x quantity) and the shop's line amount including VAT goes in as the item's
+`manualDiscountAmount`. Checks before posting name the SKU and both values: a VAT rate that
+differs from the one Sapera books the product at, a product that needs a variant or instance,
+an instance ordered more than once, a shop price above Sapera's (a negative discount).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from typing import Any
+
+from connectors.errors import PermanentError
+from connectors.sapera.envelope import wrap
+from connectors.sapera.settings import SaperaSettings
+from schemas.order import Customer, Order, ProductLine, ShippingLine
+
+CENT = Decimal("0.01")
+
+
+def cents(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What a SKU is in Sapera: a product, one of its variants, or one of its instances."""
+    sku: str
+    product_id: int
+    product_identifier: str
+    variant_id: int | None
+    instance_id: int | None
+    price: Decimal | None  # Sapera's sales price including VAT (first non-null of the chain)
+    cost: Decimal | None
+    vat_rate: Decimal | None
+    account: str | None
+    requires: str | None = None  # "variant" | "instance" when the SKU names only the product
+
+    def ids(self) -> str:
+        """The compact form the pipeline caches: product/variant/instance."""
+        return "/".join("-" if v is None else str(v)
+                        for v in (self.product_id, self.variant_id, self.instance_id))
+
+
+@dataclass(frozen=True)
+class Item:
+    """One sale item as we will send it, with the shop's amount beside Sapera's."""
+    resolved: Resolved
+    quantity: Decimal
+    shop_amount: Decimal  # including VAT
+    discount: Decimal
+    price: Decimal | None = None  # only sent when the connection allows the shop's price
+
+
+def actor_command(customer: Customer, key: str) -> dict[str, Any]:
+    """CreateActor with customer roles, never `User` (it would create a login)."""
+    updates: list[dict[str, Any]] = []
+    if customer.kind == "company" and customer.company_name:
+        roles = ["CustomerOrganization", "Customer", "Organization"]
+        updates.append({"modelType": "ChangeOrganizationFieldsetUpdate",
+                        "organizationName": wrap(customer.company_name),
+                        "organizationalIdentifier": wrap(customer.org_number),
+                        "vatTaxRegistrationIdentifier": wrap(customer.vat_number)})
+    else:
+        roles = ["CustomerPerson", "Customer", "Person"]
+        first, _, last = (customer.name or customer.display_name).partition(" ")
+        updates.append({"modelType": "ChangePersonFieldsetUpdate",
+                        "firstName": wrap(first), "lastName": wrap(last or None)})
+    updates.append({"modelType": "ChangeContactFieldsetUpdate", "email": wrap(customer.email),
+                    "phone": wrap(customer.phone)})
+    updates.append({"modelType": "ChangeCustomerIdentifierFieldsetUpdate",
+                    "customerIdentifier": wrap(key)})
+    return {"modelType": "CreateActorCommand", "modelUpdates": updates, "roleNames": roles}
+
+
+def shop_gross(amount: Decimal, rate: Decimal, includes_vat: bool) -> Decimal:
+    return cents(amount) if includes_vat else cents(amount * (1 + rate))
+
+
+def plan_item(resolved: Resolved, quantity: Decimal, amount: Decimal, rate: Decimal,
+              includes_vat: bool, where: str, settings: SaperaSettings) -> Item:
+    """Check the line against what Sapera knows, and work out its manual discount."""
+    sku = resolved.sku
+    if resolved.requires:
+        raise PermanentError(f"{where}: {sku} names a product that needs a {resolved.requires}: "
+                             f"order one of its {resolved.requires}s' SKUs")
+    if resolved.instance_id is not None and quantity != 1:
+        raise PermanentError(f"{where}: {sku} is a product instance: quantity must be 1, "
+                             f"the shop line has {quantity.normalize()}")
+    if resolved.vat_rate is not None and resolved.vat_rate != rate:
+        raise PermanentError(
+            f"{where}: {sku} is booked on account {resolved.account} at "
+            f"{_percent(resolved.vat_rate)} VAT in Sapera, the shop line has {_percent(rate)}")
+    if resolved.price is None:
+        raise PermanentError(f"{where}: {sku} has no sales price in Sapera")
+    gross = shop_gross(amount, rate, includes_vat)
+    listed = cents(resolved.price * quantity)
+    if gross <= listed:
+        return Item(resolved, quantity, gross, listed - gross)
+    if settings.price_above_list == "refuse":
+        raise PermanentError(
+            f"{where}: {sku}: the shop charged {gross} for {quantity.normalize()}, above "
+            f"Sapera's {listed} ({resolved.price} each): a negative discount "
+            f"(settings.price_above_list = \"send_price\" sends the shop's price instead)")
+    price = (gross / quantity).quantize(CENT, rounding=ROUND_CEILING)
+    return Item(resolved, quantity, gross, cents(price * quantity) - gross, price)
+
+
+def item_update(item: Item) -> dict[str, Any]:
+    r = item.resolved
+    update: dict[str, Any] = {
+        "modelType": "CreateSalesOrderItemModelUpdate", "quantity": float(item.quantity),
+        "manualDiscountAmount": float(item.discount),
+        "inventoryItemData": {"productId": r.product_id, "variantId": r.variant_id,
+                              "instanceId": r.instance_id,
+                              "productIdentifier": r.product_identifier}}
+    if item.price is not None:
+        update["price"] = float(item.price)
+    return update
+
+
+def order_command(reference: str, actor_id: str, items: list[Item],
+                  settings: SaperaSettings) -> dict[str, Any]:
+    customer = {"modelType": "SetSalesOrderCustomerDataModelUpdate",
+                "actor": wrap({"actorId": int(actor_id)}),
+                settings.customer_reference_field: wrap(reference)}
+    return {"modelType": "CreateSalesOrderCommand",
+            "AllowModifyingWhenReady": wrap(settings.allow_modifying_when_ready),
+            "modelUpdates": [customer, *[item_update(i) for i in items]]}
+
+
+def lines_to_items(order: Order, settings: SaperaSettings
+                   ) -> list[tuple[str, str, Decimal, Decimal, Decimal]]:
+    """(where, sku, quantity, amount, rate) of every line Sapera gets an item for; text lines
+    have no place on a Sapera sales order."""
+    out = []
+    for index, line in enumerate(order.lines):
+        if isinstance(line, ProductLine):
+            out.append((f"lines.{index}", line.sku, line.quantity, line.amount, line.vat_rate))
+        elif isinstance(line, ShippingLine):
+            out.append((f"lines.{index}", settings.shipping_sku, Decimal(1), line.amount,
+                        line.vat_rate))
+    return out
+
+
+def _percent(rate: Decimal) -> str:
+    return f"{(rate * 100).normalize()} %"
