@@ -83,6 +83,23 @@ def check_type(name: str, value: Any, default: Any) -> None:
         raise ConfigError(f"bad value for {name}: {value!r}")
 
 
+def match_template(template: str, segments: list[str]) -> dict[str, str] | None:
+    """The `{name}` parameters of a path template for these path segments (case-insensitive
+    fixed parts), or None when the template does not match."""
+    parts = template.strip("/").split("/")
+    if len(parts) != len(segments):
+        return None
+    params: dict[str, str] = {}
+    for part, segment in zip(parts, segments, strict=True):
+        if part.startswith("{"):
+            if not segment:
+                return None
+            params[part.strip("{}")] = segment
+        elif part.lower() != segment.lower():
+            return None
+    return params
+
+
 def merged_options(options: Any, changes: Mapping[str, Any],
                    check: Callable[[str, Any, Any], None] = check_type) -> Any:
     """A copy of a simulator's frozen options dataclass with `changes` applied; ConfigError for

@@ -26,7 +26,7 @@ from tests.support.config import (  # noqa: E402
     orderbridge_toml,
     poweroffice_connection,
 )
-from workers.processes import Child, free_port, port_open, spawn, wait_until  # noqa: E402
+from workers.processes import Child, free_port, port_open, spawn, stop_all, wait_until  # noqa: E402
 
 __all__ = ["OPERATOR_TOKEN", "SHOP_TOKEN", "REDIS_URL", "Cluster", "Simulator", "poll"]
 
@@ -167,18 +167,41 @@ class Cluster:
         self.intake: Child | None = None
         self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.intake_port}", timeout=10)
 
+    def start(self, workers: int = 1) -> None:
+        """The intake and `workers` workers, started together (each takes a second to import)
+        and then waited for."""
+        intake = self._spawn_intake()
+        new = [self._spawn_worker() for _ in range(workers)]
+        self._wait_intake(intake)
+        for child in new:
+            self._wait_worker(child)
+
     def start_worker(self) -> Child:
-        index = len(self.workers)
-        child = spawn(f"worker{index}", ["worker"], self.env, str(self.tmp / f"worker{index}.log"))
-        self.workers.append(child)
-        wait_until(lambda: self.store.worker_alive(child.proc.pid), 30,
-                   f"worker {index} to be ready", children=[child])
+        child = self._spawn_worker()
+        self._wait_worker(child)
         return child
 
     def start_intake(self) -> Child:
+        intake = self._spawn_intake()
+        self._wait_intake(intake)
+        return intake
+
+    def _spawn_worker(self) -> Child:
+        index = len(self.workers)
+        child = spawn(f"worker{index}", ["worker"], self.env, str(self.tmp / f"worker{index}.log"))
+        self.workers.append(child)
+        return child
+
+    def _wait_worker(self, child: Child) -> None:
+        wait_until(lambda: self.store.worker_alive(child.proc.pid), 30,
+                   f"{child.name} to be ready", children=[child])
+
+    def _spawn_intake(self) -> Child:
         self.intake = spawn("intake", ["intake"], self.env, str(self.tmp / "intake.log"))
-        wait_until(lambda: port_open(self.intake_port), 20, "the intake", children=[self.intake])
         return self.intake
+
+    def _wait_intake(self, intake: Child) -> None:
+        wait_until(lambda: port_open(self.intake_port), 20, "the intake", children=[intake])
 
     def post_order(self, order: dict[str, Any], token: str = SHOP_TOKEN,
                    connection: str = "shop") -> httpx.Response:
@@ -209,8 +232,7 @@ class Cluster:
         return proc.returncode, proc.stdout + proc.stderr
 
     def stop(self) -> None:
-        for child in [*self.workers, *([self.intake] if self.intake else [])]:
-            child.stop()
+        stop_all([*([self.intake] if self.intake else []), *self.workers])
         self.http.close()
 
 
@@ -233,6 +255,5 @@ def cluster_factory(tmp_path: Path, sim: Simulator, store: Store
 def cluster(cluster_factory: Callable[..., Cluster]) -> Cluster:
     """Intake plus one worker, default options."""
     c = cluster_factory()
-    c.start_intake()
-    c.start_worker()
+    c.start()
     return c

@@ -57,8 +57,7 @@ def duett(simulators: SimulatorPool, store: Store, tmp_path: Path
             "price_mode": price_mode, "serial_skus": ["6543"], **settings})
         cluster = Cluster(tmp_path, sim, store, connection=connection)
         made.append(cluster)
-        cluster.start_intake()
-        cluster.start_worker()
+        cluster.start()
         return cluster
 
     yield make

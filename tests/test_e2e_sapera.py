@@ -47,9 +47,7 @@ def sapera(sapera_sim: Simulator, store: Store, tmp_path: Path
                                        settings=settings)
         cluster = Cluster(tmp_path, sapera_sim, store, connection=connection)
         made.append(cluster)
-        cluster.start_intake()
-        for _ in range(workers):
-            cluster.start_worker()
+        cluster.start(workers)
         return cluster
 
     yield make
@@ -153,3 +151,23 @@ def test_expired_tokens_in_a_burst_of_twenty_orders_make_one_refresh(sapera) -> 
     calls = cluster.sim.calls()["by_endpoint"]
     assert calls.get("POST /api/security/authentication/loginWithRefreshToken", 0) + \
         calls.get("POST /api/security/Authentication/Login", 0) == 2  # the login, one refresh
+
+
+def test_a_refused_login_blocks_the_connection_without_dead_letters(sapera) -> None:
+    # Given Sapera refuses our user's login (resultCode 2, invalid credentials)
+    cluster: Cluster = sapera()
+    cluster.sim.configure(login_result_code=2)
+    job_id = accept(cluster, order("S-5001", lines=[line("SAP-100", "1", "100.00")]))
+
+    # Then the job waits at its first step, says why, and nothing is dead-lettered
+    def waiting() -> dict[str, Any] | None:
+        job = cluster.job(job_id)
+        step = job["steps"][0]
+        return job if step["state"] == "waiting" and step["last_error"] else None
+
+    job = poll(waiting, 30, what="the job to wait")
+    assert "invalid credentials (resultCode 2)" in job["steps"][0]["last_error"]["message"]
+    assert job["steps"][0]["attempts"] == 0 and job["state"] != "dead"
+    assert cluster.operator("GET", "/v1/dead-letters").json()["total"] == 0
+    # and nobody tries the same password again while the connection is blocked
+    assert cluster.sim.calls_to("POST /api/security/Authentication/Login") == 1

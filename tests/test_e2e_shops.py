@@ -52,8 +52,7 @@ def shop_cluster(cluster_factory, shop_sims, sim: Simulator) -> Callable[..., Cl
             "reconcile_seconds": reconcile_seconds, "fallback_sku": "DIVERSE"})
         cluster = cluster_factory(connection=connection, **options)
         cluster.shop = shop  # type: ignore[attr-defined]
-        cluster.start_intake()
-        cluster.start_worker()
+        cluster.start()
         return cluster
     return make
 

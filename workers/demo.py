@@ -25,8 +25,8 @@ from schemas.job import Job
 from schemas.order import Order
 from simulators.registry import DEMO_SCENES, SIMULATORS
 from workers import demo_shops
-from workers.processes import Child, port_open, spawn, wait_until
-from workers.supervise import redis_environment, stop_all
+from workers.processes import Child, port_open, spawn, stop_all, wait_until
+from workers.supervise import redis_environment
 
 console = Console()
 SHOPS = demo_shops.SHOPS

@@ -7,6 +7,7 @@ deadline, never assumed after a sleep.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -23,14 +24,22 @@ class Child:
     name: str
     proc: subprocess.Popen[bytes]
     log: IO[bytes] | None = field(default=None, repr=False)
+    terminated: bool = False
 
     @property
     def alive(self) -> bool:
         return self.proc.poll() is None
 
+    def terminate(self) -> None:
+        """Ask the whole process group to stop (SIGTERM, once), without waiting."""
+        if self.alive and not self.terminated:
+            self.terminated = True
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+
     def stop(self, timeout: float = 15) -> None:
         if self.alive:
-            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.terminate()
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -44,6 +53,14 @@ class Child:
         if self.alive:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
+
+
+def stop_all(children: list[Child]) -> None:
+    """Stop every child: all are asked at once, then each is waited for (newest first)."""
+    for child in reversed(children):
+        child.terminate()
+    for child in reversed(children):
+        child.stop()
 
 
 def spawn(name: str, args: list[str], env: dict[str, str], log_path: str | None = None) -> Child:

@@ -16,7 +16,7 @@ from rich.console import Console
 
 from core.settings import REDIS_URL_ENV, Settings, child_environment
 from workers.embedded_redis import ensure_redis
-from workers.processes import Child, spawn
+from workers.processes import spawn, stop_all
 
 console = Console(stderr=True)
 
@@ -32,11 +32,6 @@ def redis_environment(settings: Settings) -> Iterator[dict[str, str]]:
             console.print(f"[yellow]no Redis answered; started an embedded one at "
                           f"{settings.redis_url}[/yellow]")
         yield child_environment({REDIS_URL_ENV: settings.redis_url})
-
-
-def stop_all(children: list[Child]) -> None:
-    for child in reversed(children):
-        child.stop()
 
 
 def run_up(settings: Settings) -> int:

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from simulators.admin import AdminHandler, SimApp
+from simulators.admin import AdminHandler, SimApp, match_template
 from simulators.duett import articles, customers, orders, register
 from simulators.duett.context import Ctx, Route
 from simulators.duett.options import DuettSimOptions, make_options
@@ -46,28 +46,13 @@ def match(table: list[Route], method: str, path: str
     segments = path.strip("/").split("/")
     same_path: Route | None = None
     for route in table:
-        params = _params(route[1], segments)
+        params = match_template(route[1], segments)
         if params is None:
             continue
         same_path = same_path or route
         if route[0] == method:
             return route, params, route
     return None, {}, same_path
-
-
-def _params(template: str, segments: list[str]) -> dict[str, str] | None:
-    parts = template.strip("/").split("/")
-    if len(parts) != len(segments):
-        return None
-    params: dict[str, str] = {}
-    for part, segment in zip(parts, segments, strict=True):
-        if part.startswith("{"):
-            if not segment:
-                return None
-            params[part.strip("{}")] = segment
-        elif part.lower() != segment.lower():
-            return None
-    return params
 
 
 class DuettSim:

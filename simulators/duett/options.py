@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from simulators.admin import ConfigError, merged_options
+from simulators.admin import ConfigError, check_type, merged_options
 
 PRICE_MODES = ("net", "gross")
 DISCOUNT_CAPS = ("unit", "line")
@@ -56,13 +56,9 @@ def make_options(options: DuettSimOptions | Mapping[str, Any] | None) -> DuettSi
 
 
 def _check(name: str, value: Any, default: Any) -> None:
-    if isinstance(default, bool):
-        ok = isinstance(value, bool)
-    elif isinstance(default, int):
-        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
-    else:
-        ok = isinstance(value, str) and value != ""
-    if ok and name == "auth_failure_status":
+    check_type(name, value, default)
+    ok = True
+    if name == "auth_failure_status":
         ok = value in (401, 403)
     if ok and name == "price_mode":
         ok = value in PRICE_MODES

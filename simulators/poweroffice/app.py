@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from simulators.admin import AdminHandler, SimApp
+from simulators.admin import AdminHandler, SimApp, match_template
 from simulators.poweroffice import customers, invoices, orders, products, reference
 from simulators.poweroffice.auth import Gateway
 from simulators.poweroffice.context import Ctx, Route
@@ -60,7 +60,7 @@ def match(method: str, rest: str) -> tuple[Route | None, dict[str, str], bool]:
     found: list[tuple[int, Route, dict[str, str]]] = []
     path_known = False
     for route in ROUTES:
-        params = _match_template(route[1], segments)
+        params = match_template(route[1], segments)
         if params is None:
             continue
         path_known = True
@@ -71,21 +71,6 @@ def match(method: str, rest: str) -> tuple[Route | None, dict[str, str], bool]:
         return None, {}, path_known
     _, route, params = max(found, key=lambda item: item[0])
     return route, params, True
-
-
-def _match_template(template: str, segments: list[str]) -> dict[str, str] | None:
-    parts = template.strip("/").split("/")
-    if len(parts) != len(segments):
-        return None
-    params: dict[str, str] = {}
-    for part, segment in zip(parts, segments, strict=False):
-        if part.startswith("{"):
-            if not segment:
-                return None
-            params[part.strip("{}")] = segment
-        elif part.lower() != segment.lower():
-            return None
-    return params
 
 
 class PowerOfficeSim:
@@ -137,7 +122,7 @@ class PowerOfficeSim:
             return f"{method} {rest}"
         route, _, _ = match(method, rest)
         if route is None:
-            route = next((r for r in ROUTES if _match_template(r[1], rest.strip("/").split("/"))
+            route = next((r for r in ROUTES if match_template(r[1], rest.strip("/").split("/"))
                           is not None), None)
         return f"{method} {route[1] if route else rest}"
 

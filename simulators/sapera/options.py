@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from simulators.admin import ConfigError, merged_options
+from simulators.admin import ConfigError, check_type, merged_options
 
 PATHS = ("create_order_path", "update_order_path", "set_ready_path", "create_invoice_path",
          "book_invoice_path", "blank_invoice_path", "get_invoice_path", "instances_path",
@@ -75,12 +75,8 @@ def make_options(options: SaperaSimOptions | Mapping[str, Any] | None) -> Sapera
 
 
 def _check(name: str, value: Any, default: Any) -> None:
-    if isinstance(default, bool):
-        ok = isinstance(value, bool)
-    elif isinstance(default, int):
-        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
-    else:
-        ok = isinstance(value, str) and value.strip() != ""
+    check_type(name, value, default)
+    ok = not isinstance(value, str) or value.strip() != ""
     if ok and name == "login_result_code":
         ok = 1 <= value <= 7
     if ok and name == "token_seconds":

@@ -71,9 +71,7 @@ def contract(target: ContractTarget, simulators: SimulatorPool, store: Store,
         cluster = Cluster(tmp_path, sim, store, connection=target.connection(sim), **worker)
         made.append(cluster)
         target.prepare(cluster)
-        cluster.start_intake()
-        for _ in range(workers):
-            cluster.start_worker()
+        cluster.start(workers)
         return Contract(target, cluster)
 
     yield make
