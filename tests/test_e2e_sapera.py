@@ -123,7 +123,7 @@ def test_a_ready_order_takes_new_lines_only_when_created_to_allow_it(sapera_sim,
     first = Order.model_validate(order("S-3001", lines=[line("SAP-100", "1", "100.00")]))
     actor = sapera.upsert_customer(first.customer, "id:c-42")
     created = sapera.create_order(first, "S-3001", actor)
-    sapera._call(sapera.paths.set_ready, {"id": int(created.id)}, command=True)
+    sapera._call(sapera.paths.set_ready, {"id": int(created.id.split(":")[0])}, command=True)
     more = Order.model_validate(order("S-3001", lines=[line("SAP-COFFEE", "1", "89.00")]))
     if allow:
         sapera.add_items(created.id, more)

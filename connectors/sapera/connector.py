@@ -165,7 +165,7 @@ class SaperaConnector:
         items = [self._item(order, where, sku, qty, amount, rate)
                  for where, sku, qty, amount, rate in mapping.lines_to_items(order, self.settings)]
         self._call(self.paths.update_order, {
-            "modelType": "UpdateSalesOrderCommand", "id": int(order_id),
+            "modelType": "UpdateSalesOrderCommand", "id": int(_split(order_id)[0]),
             "modelUpdates": [mapping.item_update(i) for i in items]}, command=True)
 
     # --- invoicing ----------------------------------------------------------------------------
@@ -173,10 +173,10 @@ class SaperaConnector:
         """Set ready, create the invoice, book it: each only if Sapera has not done it yet."""
         entry = self._order(order_id)
         if entry.get("state") not in READY_OR_LATER:
-            self._call(self.paths.set_ready, {"id": int(order_id)}, command=True)
+            self._call(self.paths.set_ready, {"id": int(entry["id"])}, command=True)
         invoice_ids = list(entry.get("invoiceIds") or [])
         if not invoice_ids:
-            created = self._call(self.paths.create_invoice, {"salesOrderId": int(order_id)},
+            created = self._call(self.paths.create_invoice, {"salesOrderId": int(entry["id"])},
                                  command=True)
             invoice_ids = [created["id"]]
         for invoice_id in invoice_ids:
@@ -202,15 +202,28 @@ class SaperaConnector:
                 f"(its API has no documented abort command)")
 
     def _order(self, order_id: str) -> dict[str, Any]:
-        entries = self._page(self.paths.orders_page, {"salesOrderIds": wrap([int(order_id)])})
-        for entry in entries:
-            if str(entry.get("id")) == str(order_id):
+        """One order read back by its number (`numericIdentifier` is a documented filter; an
+        id filter is not), then matched on its id."""
+        sales_order_id, number = _split(order_id)
+        bounds = wrap({"from": number, "to": number})
+        for entry in self._page(self.paths.orders_page, {"numericIdentifier": bounds}):
+            if str(entry.get("id")) == sales_order_id:
                 return entry
-        raise PermanentError(f"Sapera sales order {order_id} not found")
+        raise PermanentError(f"Sapera sales order {number} (id {sales_order_id}) not found")
 
 
 def _ref(row: dict[str, Any], existed: bool) -> OrderRef:
-    return OrderRef(id=str(row["id"]), number=_str(row.get("number")), existed=existed)
+    """Our handle on a sales order is `<id>:<number>`: the id the commands take, and the number
+    the documented page filter finds it by."""
+    number = _str(row.get("number"))
+    return OrderRef(id=f"{row['id']}:{number}", number=number, existed=existed)
+
+
+def _split(order_id: str) -> tuple[str, int]:
+    sales_order_id, _, number = order_id.partition(":")
+    if not number.isdigit():
+        raise PermanentError(f"not a Sapera sales order handle: {order_id!r} (id:number)")
+    return sales_order_id, int(number)
 
 
 def _same(a: Any, b: Any) -> bool:

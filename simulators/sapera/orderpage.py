@@ -2,8 +2,7 @@
 
 Filters (each `{"value": ...}`, bare accepted): `createdAt` and `updatedAt` `{from, to}` (ISO
 date-times, both ends inclusive, either may be null), `numericIdentifier` `{from, to}` on the
-order number, `salesOrderStates` `[codes]`, `salesOrderIds` `[ids]` (unconfirmed, by analogy
-with GetActorsPage's `ActorIds`). `salesOrderDispatchStates` is accepted and ignored
+order number, `salesOrderStates` `[codes]`. `salesOrderDispatchStates` is accepted and ignored
 (the simulator has no dispatch). Whether the customer reference can be filtered on is unknown:
 only with the `customer_reference_filterable` option (exact match); otherwise the filter is a
 Validation error, and a connector must page by date and match client-side. Items come with the
@@ -30,7 +29,7 @@ Test = Callable[[Row], bool]
 
 def get_page(ctx: Ctx) -> dict[str, Any]:
     body = ctx.body
-    tests = [*_date_tests(body), *_number_test(body), *_state_test(body), *_ids_test(body),
+    tests = [*_date_tests(body), *_number_test(body), *_state_test(body),
              *_reference_test(ctx)]
     body.array("salesOrderDispatchStates", wrapped=True)
     rows = [order for order in ctx.store.orders.values() if all(t(order) for t in tests)]
@@ -67,14 +66,6 @@ def _number_test(body: Body) -> list[Test]:
     low, high = bounds.integer("from"), bounds.integer("to")
     return [lambda order: (low is None or order["number"] >= low)
             and (high is None or order["number"] <= high)]
-
-
-def _ids_test(body: Body) -> list[Test]:
-    """`salesOrderIds` `[ids]`: our guess by analogy with GetActorsPage's `ActorIds`."""
-    ids = body.array("salesOrderIds", wrapped=True)
-    if any(isinstance(i, bool) or not isinstance(i, int) for i in ids):
-        raise validation("salesOrderIds must be a list of sales order ids (integers).")
-    return [lambda order: order["id"] in ids] if ids else []
 
 
 def _state_test(body: Body) -> list[Test]:
