@@ -345,11 +345,22 @@ class SimApp:
 
 
 async def read_json(request: Request) -> Any:
-    """The request body as JSON; ValueError when it is not."""
+    """The request body as JSON (an empty body is null); ValueError when it is not."""
+    raw = await request.body()
     try:
-        return json.loads(await request.body() or b"null")
+        return json.loads(raw if raw.strip() else b"null")
     except json.JSONDecodeError as exc:
         raise ValueError(f"body is not valid JSON: {exc}") from exc
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    """The request body as a JSON object (an empty body: {}); ValueError otherwise."""
+    body = await read_json(request)
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise ValueError("body must be a JSON object")
+    return body
 
 
 def admin_error(status: int, message: str) -> Response:

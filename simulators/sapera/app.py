@@ -12,7 +12,6 @@ AuthenticationRequired), then must be a known action called with POST (404, Meth
 from __future__ import annotations
 
 import copy
-import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -21,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from simulators.admin import AdminHandler, SimApp, admin_error, read_json
+from simulators.admin import AdminHandler, SimApp, admin_error, json_object, read_json
 from simulators.sapera import actors, inventory, invoices, orderpage, salesorders
 from simulators.sapera.auth import SUCCESS, Identity
 from simulators.sapera.catalogue import add_product, product_view, seed, set_demo_catalogue
@@ -100,7 +99,11 @@ class SaperaSim:
             raise SaperaError(Code.METHOD_NOT_FOUND,
                               f"No action {request.method} {request.url.path}; every action is "
                               "POST /api/<microservice>/<Controller>/<Action>.")
-        body = Body(await _json_object(request), self.options.strict_wrappers)
+        try:
+            raw = await json_object(request)
+        except ValueError as exc:
+            raise validation(f"The request {exc}.") from None
+        body = Body(raw, self.options.strict_wrappers)
         return route.handler(Ctx(body, self.store, self.options, self.identity,
                                  self._forced_login_code))
 
@@ -161,19 +164,6 @@ class SaperaSim:
                                 status_code=201)
         except ValueError as exc:
             return admin_error(400, str(exc))
-
-
-async def _json_object(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    try:
-        body = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise validation(f"The request body is not valid JSON: {exc.msg}.") from None
-    if not isinstance(body, dict):
-        raise validation("The request body must be a JSON object.")
-    return body
 
 
 def _seeded(options: SaperaSimOptions) -> Store:

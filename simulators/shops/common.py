@@ -6,7 +6,6 @@ this module holds the plain pieces both shops need to answer their own API.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta, timezone
@@ -94,20 +93,6 @@ class ShopSimApp(SimApp):
                     await response(scope, receive, send)
                     return
         await super().__call__(scope, receive, send)
-
-
-async def json_object(request: Request) -> dict[str, Any]:
-    """The request body as a JSON object (empty body: {}); ValueError otherwise."""
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    try:
-        body = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"body is not valid JSON: {exc}") from exc
-    if not isinstance(body, dict):
-        raise ValueError("body must be a JSON object")
-    return body
 
 
 def admin_handler(handler: TemplatedHandler) -> TemplatedHandler:

@@ -19,13 +19,12 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from simulators.admin import admin_error
+from simulators.admin import admin_error, json_object
 from simulators.shops.common import (
     TemplatedRoute,
     admin_handler,
     deliver_flag,
     gmt,
-    json_object,
     parse_time,
 )
 
