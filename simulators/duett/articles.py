@@ -13,7 +13,7 @@ from starlette.responses import Response
 from simulators.duett.context import Ctx, Route
 from simulators.duett.fields import choice, pick, read_object, read_patch, required
 from simulators.duett.listing import list_response
-from simulators.duett.patch import apply_patch
+from simulators.duett.patch import patch_entity
 from simulators.duett.pricing import ARTICLE_TAX_CODES
 from simulators.duett.problems import invalid, json_response, not_found
 
@@ -58,10 +58,7 @@ async def put(ctx: Ctx) -> Response:
 
 async def patch(ctx: Ctx) -> Response:
     article = _find(ctx)
-    patched = apply_patch(article, await read_patch(ctx.request))
-    for name in READ_ONLY:
-        if patched.get(name) != article[name]:
-            raise invalid(name, f"{name} is read-only.")
+    patched = patch_entity(article, await read_patch(ctx.request), READ_ONLY)
     _update(ctx, article, pick(patched, SCHEMA))
     return Response(status_code=204)
 

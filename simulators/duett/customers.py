@@ -16,7 +16,7 @@ from simulators.duett.addresses import address
 from simulators.duett.context import Ctx, Route
 from simulators.duett.fields import choice, convert, pick, read_object, read_patch, required
 from simulators.duett.listing import list_response
-from simulators.duett.patch import apply_patch
+from simulators.duett.patch import patch_entity
 from simulators.duett.problems import invalid, json_response, not_found
 from simulators.duett.register import customer_interval
 
@@ -71,10 +71,7 @@ async def put(ctx: Ctx) -> Response:
 
 async def patch(ctx: Ctx) -> Response:
     customer = _find(ctx)
-    patched = apply_patch(customer, await read_patch(ctx.request))
-    for name in READ_ONLY:
-        if patched.get(name) != customer[name]:
-            raise invalid(name, f"{name} is read-only.")
+    patched = patch_entity(customer, await read_patch(ctx.request), READ_ONLY)
     _store(ctx, customer, _validated(ctx, pick(patched, SCHEMA), customer))
     return Response(status_code=204)
 

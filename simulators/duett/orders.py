@@ -20,7 +20,7 @@ from simulators.duett.fields import choice, convert, pick, read_object, read_pat
 from simulators.duett.invoicing import invoice
 from simulators.duett.lines import build_lines
 from simulators.duett.listing import list_response
-from simulators.duett.patch import apply_patch
+from simulators.duett.patch import patch_entity
 from simulators.duett.pricing import Amounts, money
 from simulators.duett.problems import bad_request, invalid, json_response, not_found
 from simulators.duett.register import style_sheet
@@ -90,10 +90,7 @@ async def put(ctx: Ctx) -> Response:
 async def patch(ctx: Ctx) -> Response:
     """JSON Patch over the order as GET shows it, e.g. `replace /status` to orderReadyToSend."""
     order = _open(_find(ctx))
-    patched = apply_patch(order, await read_patch(ctx.request))
-    for name in READ_ONLY:
-        if patched.get(name) != order[name]:
-            raise invalid(name, f"{name} is read-only.")
+    patched = patch_entity(order, await read_patch(ctx.request), READ_ONLY)
     body = pick(patched, SCHEMA)
     _update(ctx, order, body, _raw_lines(body))
     return Response(status_code=204)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from simulators.duett.problems import bad_request
+from simulators.duett.problems import bad_request, invalid
 
 OPS = ("add", "remove", "replace", "move", "copy", "test")
 _MISSING = object()
@@ -47,6 +47,16 @@ def apply_patch(doc: dict[str, Any], ops: list[dict[str, Any]]) -> dict[str, Any
                 _remove(result, source)
             _add(result, path, copy.deepcopy(value))
     return result
+
+
+def patch_entity(entity: dict[str, Any], ops: list[dict[str, Any]],
+                 read_only: tuple[str, ...] | frozenset[str]) -> dict[str, Any]:
+    """The entity with the JSON Patch applied; a change to a read-only field is refused."""
+    patched = apply_patch(entity, ops)
+    for name in read_only:
+        if patched.get(name) != entity[name]:
+            raise invalid(name, f"{name} is read-only.")
+    return patched
 
 
 def _path(op: dict[str, Any], key: str) -> str:
