@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from collections.abc import Mapping
 from typing import Any, Literal, Protocol
 
 import httpx
@@ -47,6 +48,43 @@ class InvoiceState:
     invoice_number: str | None = None
     message: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InvoiceSnapshot:
+    """One invoice or credit note as the ERP shows it now. Shared code compares snapshots with
+    what it saw before to tell created / partly paid / paid, so a snapshot seen twice is harmless.
+    `balance` is what is left to pay (0 = paid; for a credit note, what is left to refund)."""
+    id: str
+    number: str
+    kind: Literal["invoice", "credit_note"]
+    total: Decimal
+    balance: Decimal
+    currency: str
+    order_id: str | None = None      # the ERP sales order (or document) it was made from
+    reference: str | None = None     # our reference on it, when the ERP keeps one
+    credited_invoice: str | None = None  # for a credit note: the invoice number it credits
+    changed_at: datetime | None = None   # the ERP's own change stamp, when it has one
+
+
+@dataclass(frozen=True)
+class InvoicePage:
+    """What one `invoices_since` call found, and the cursor to store once the events it
+    causes are stored. The cursor is the connector's own (opaque to shared code): it must be
+    safe to ask again with an older cursor (overlap is deduplicated, a gap is never allowed)."""
+    invoices: list[InvoiceSnapshot]
+    cursor: dict[str, str]
+    more: bool = False  # the ERP has more: call again at once with the new cursor
+
+
+@dataclass(frozen=True)
+class CreditSource:
+    """The original document a credit note refers to, as the original job recorded it."""
+    order_id: str
+    order_number: str | None
+    invoice_number: str | None
+    total: Decimal
+    currency: str
 
 
 class ErpSettings(Protocol):
@@ -96,6 +134,19 @@ class Connector(Protocol):
     def send_invoice(self, order_id: str, email: str | None) -> None: ...
     def cancel_order(self, order_id: str) -> str: ...
     def invoice_state(self, order_id: str) -> InvoiceState: ...
+
+    def invoices_since(self, cursor: Mapping[str, str]) -> InvoicePage:
+        """Invoices and credit notes that are new or whose balance changed since `cursor`
+        (empty: start from now, or from what the ERP lets us see cheaply). Never the lines."""
+        ...
+
+    def create_credit_note(self, order: Order, reference: str, customer_id: str,
+                           product_ids: dict[str, str] | None, original: CreditSource
+                           ) -> OrderRef:
+        """Create the credit note for `order` (positive quantities: what is credited) under
+        `reference`, linked to `original` as far as the ERP allows. Like `create_order`, an
+        `existed` answer means the reference was already used."""
+        ...
 
 
 class TokenStore(Protocol):

@@ -139,6 +139,9 @@ class Order(_Model):
     paid: bool | None = None
     cancelled: bool | None = None
     updated_at: datetime | None = None
+    # A refund: this order is a credit note for the order with this external id (same
+    # connection); its lines, with positive quantities, are what is credited.
+    credit_for: ExternalId | None = None
 
     @field_validator("total")
     @classmethod
