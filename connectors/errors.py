@@ -6,7 +6,8 @@
           │    │                   429, 502/503/504, a timeout on a read)
           │    ├── RateLimited     our request budget is used up until a known reset: wait,
           │    │                   without counting an attempt
-          │    └── ConnectionBlocked  the connection needs an operator (re-consent): its jobs wait
+          │    ├── ConnectionBlocked  the connection needs an operator (re-consent): its jobs wait
+          │    └── NotYet          what the step needs is not there yet (a refund's original)
           ├── AmbiguousError       a write may have been committed (read timeout or 500 on a
           │                        write, connection dropped after sending): look before writing
           └── PermanentError       repeating fails the same way (400/422, unknown article,
@@ -57,6 +58,11 @@ class RateLimited(TransientError):
 class ConnectionBlocked(TransientError):
     """The connection itself cannot work until an operator acts (e.g. the ERP refused our
     refresh token: re-consent is needed). Its jobs wait instead of dead-lettering one by one."""
+
+
+class NotYet(TransientError):
+    """What the step needs is not there yet (a refund whose original order has not reached
+    the ERP): it waits, without counting an attempt and without a dead letter."""
 
 
 class AmbiguousError(ErpError):

@@ -93,6 +93,32 @@ class IntakeSettings(BaseModel):
     max_body_bytes: int = 1024 * 1024
 
 
+class EventsSettings(BaseModel):
+    """`[connections.NAME.events]`: watch the ERP's invoices and tell the shop what changed.
+
+    Present = the invoice watch runs for the connection (every `poll_seconds`, one poller at a
+    time across all workers); with `webhook_url` the events are also POSTed there, signed with
+    `webhook_secret` (HMAC-SHA256 of the raw body), retried with backoff while the subscriber
+    fails, and dead-lettered (kind `delivery`) after `give_up_after_seconds`."""
+    model_config = ConfigDict(extra="forbid")
+    webhook_url: str | None = Field(None, pattern=r"^https?://")
+    webhook_secret: SecretStr | None = None
+    poll_seconds: float = Field(60.0, gt=0)
+    # The event stream per connection keeps this long (events older than this are trimmed).
+    keep_days: float = Field(30.0, gt=0)
+    retry_base_seconds: float = Field(2.0, gt=0)
+    retry_cap_seconds: float = Field(300.0, gt=0)
+    give_up_after_seconds: float = Field(86_400.0, gt=0)
+    timeout_seconds: float = Field(10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _signed(self) -> EventsSettings:
+        if self.webhook_url and self.webhook_secret is None:
+            raise ValueError("webhook_url needs webhook_secret (or webhook_secret_env): "
+                             "every event is signed")
+        return self
+
+
 class ConnectionSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
@@ -106,6 +132,7 @@ class ConnectionSettings(BaseModel):
     reference_template: str = "{external_id}"
     requests_per_second: float | None = Field(None, gt=0)
     settings: dict[str, Any] = Field(default_factory=dict)
+    events: EventsSettings | None = None
     _erp_settings: ErpSettings | None = PrivateAttr(None)
 
     @property

@@ -34,7 +34,20 @@ if existing then return existing end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('SET', KEYS[2], ARGV[2])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+redis.call('HSET', KEYS[4], ARGV[4], ARGV[1])
 return false
+"""
+
+# One invoice event, exactly once: the marker, the stream entry, the invoice's latest state and
+# the job's copy are written together, or (marker already there) only the state is refreshed.
+_RECORD_EVENT = """
+redis.call('HSET', KEYS[3], ARGV[3], ARGV[4])
+redis.call('ZADD', KEYS[4], ARGV[5], ARGV[3])
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', tonumber(ARGV[1])) then return false end
+local id = redis.call('XADD', KEYS[2], 'MINID', '~', ARGV[6], '*', 'event', ARGV[2])
+redis.call('RPUSH', KEYS[5], ARGV[2])
+redis.call('EXPIRE', KEYS[5], tonumber(ARGV[1]))
+return id
 """
 
 _CLAIM_DUE = """
@@ -64,6 +77,7 @@ class Store:
         self._create_job = client.register_script(_CREATE_JOB)
         self._claim_due = client.register_script(_CLAIM_DUE)
         self._claim_version = client.register_script(_CLAIM_VERSION)
+        self._record_event = client.register_script(_RECORD_EVENT)
 
     def _get(self, key: str) -> str | None:
         """GET, typed (redis-py's annotations cover its asyncio client too)."""
@@ -86,8 +100,8 @@ class Store:
         Returns (job id, created). When not created, the id is the existing job's."""
         existing = self._create_job(
             keys=[self.key("ref", job.connection, job.external_id), self.key("job", job.job_id),
-                  self.key("due")],
-            args=[job.job_id, job.model_dump_json(), due_at])
+                  self.key("due"), self.key("docjob", job.connection)],
+            args=[job.job_id, job.model_dump_json(), due_at, f"ref:{job.reference}"])
         if existing:
             return existing, False
         self.count("jobs_created")
@@ -159,6 +173,132 @@ class Store:
         """True for the one process that may poll this shop now (once per interval)."""
         return bool(self.redis.set(self.key("reconcile", connection), "1", nx=True,
                                    ex=max(1, int(interval_seconds))))
+
+    def claim_interval(self, what: str, connection: str, interval_seconds: float) -> bool:
+        """True for the one process that may do `what` for this connection now (once per
+        interval, across all workers)."""
+        return bool(self.redis.set(self.key("every", what, connection), "1", nx=True,
+                                   px=max(100, int(interval_seconds * 1000))))
+
+    # --- after the order: invoices, their events, and delivering them -------------------------
+    def index_erp_order(self, connection: str, order_id: str, job_id: str) -> None:
+        """Remember which job made an ERP order, so an invoice found later finds its job."""
+        self.redis.hset(self.key("docjob", connection), f"order:{order_id}", job_id)
+
+    def job_for_document(self, connection: str, reference: str | None,
+                         order_id: str | None) -> str | None:
+        fields = [f for f in (reference and f"ref:{reference}",
+                              order_id and f"order:{order_id}") if f]
+        if not fields:
+            return None
+        found = cast("list[str | None]", self.redis.hmget(self.key("docjob", connection),
+                                                          fields))
+        return next((f for f in found if f), None)
+
+    def invoice_cursor(self, connection: str) -> dict[str, str]:
+        raw = self._get(self.key("inv", "cursor", connection))
+        return cast("dict[str, str]", json.loads(raw)) if raw else {}
+
+    def set_invoice_cursor(self, connection: str, cursor: dict[str, str]) -> None:
+        self.redis.set(self.key("inv", "cursor", connection), json.dumps(cursor, sort_keys=True))
+
+    def invoice_view(self, connection: str, invoice_id: str) -> dict[str, Any] | None:
+        raw = cast("str | None", self.redis.hget(self.key("inv", "doc", connection), invoice_id))
+        return cast("dict[str, Any]", json.loads(raw)) if raw else None
+
+    def recent_invoices(self, connection: str, limit: int = 50) -> list[dict[str, Any]]:
+        ids = cast("list[str]", self.redis.zrevrange(self.key("inv", "recent", connection),
+                                                     0, limit - 1))
+        if not ids:
+            return []
+        raws = cast("list[str | None]", self.redis.hmget(self.key("inv", "doc", connection),
+                                                         ids))
+        return [json.loads(r) for r in raws if r]
+
+    def record_invoice_event(self, connection: str, event_id: str, event_json: str,
+                             job_id: str, invoice_id: str, view_json: str,
+                             keep_seconds: float) -> str | None:
+        """Append the event to the connection's stream unless this state change was recorded
+        before; always refresh the invoice's latest state. Returns the stream id, or None."""
+        now_ms = int(time.time() * 1000)
+        minid = max(0, now_ms - int(keep_seconds * 1000))
+        result = self._record_event(
+            keys=[self.key("inv", "seen", connection, event_id), self.key("events", connection),
+                  self.key("inv", "doc", connection), self.key("inv", "recent", connection),
+                  self.key("jobevents", job_id)],
+            args=[max(1, int(keep_seconds)), event_json, invoice_id, view_json, now_ms / 1000,
+                  minid])
+        return cast("str | None", result or None)
+
+    def put_invoice_view(self, connection: str, invoice_id: str, view_json: str) -> None:
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(self.key("inv", "doc", connection), invoice_id, view_json)
+        pipe.zadd(self.key("inv", "recent", connection), {invoice_id: time.time()})
+        pipe.execute()
+
+    def job_events(self, job_id: str) -> list[dict[str, Any]]:
+        raws = cast("list[str]", self.redis.lrange(self.key("jobevents", job_id), 0, -1))
+        return [json.loads(r) for r in raws]
+
+    def hold_unmatched(self, connection: str, invoice_id: str, snapshot_json: str,
+                       keep_seconds: float) -> None:
+        """An invoice whose job we cannot name yet (its order id is recorded a moment after the
+        ERP made it): looked at again on the next polls, for a while."""
+        key = self.key("inv", "unmatched", connection)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(key, invoice_id, snapshot_json)
+        pipe.expire(key, max(1, int(keep_seconds)))
+        pipe.execute()
+
+    def unmatched(self, connection: str) -> dict[str, str]:
+        return cast("dict[str, str]", self.redis.hgetall(self.key("inv", "unmatched",
+                                                                   connection)))
+
+    def drop_unmatched(self, connection: str, invoice_id: str) -> None:
+        self.redis.hdel(self.key("inv", "unmatched", connection), invoice_id)
+
+    def events_after(self, connection: str, after: str, count: int = 50
+                     ) -> list[tuple[str, dict[str, Any]]]:
+        """Stream entries after stream id `after` ("0" for all), oldest first."""
+        rows = cast("list[tuple[str, dict[str, str]]]",
+                    self.redis.xrange(self.key("events", connection), f"({after}"
+                                      if after != "0" else "-", "+", count=count))
+        return [(sid, json.loads(fields["event"])) for sid, fields in rows]
+
+    def delivery_state(self, connection: str) -> dict[str, str]:
+        return cast("dict[str, str]", self.redis.hgetall(self.key("deliv", connection)))
+
+    def set_delivery_state(self, connection: str, **fields: str | float | int) -> None:
+        self.redis.hset(self.key("deliv", connection), mapping=fields)
+
+    def delivered_stream_entry(self, connection: str, stream_id: str) -> None:
+        """Move the delivery cursor past `stream_id` and reset the failure count."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(self.key("deliv", connection),
+                  mapping={"cursor": stream_id, "attempts": 0, "first_failure_at": 0,
+                           "next_at": 0})
+        pipe.execute()
+
+    def redeliveries(self, connection: str) -> dict[str, Any] | None:
+        raw = cast("str | None", self.redis.lindex(self.key("redeliver", connection), 0))
+        return cast("dict[str, Any]", json.loads(raw)) if raw else None
+
+    def push_redelivery(self, connection: str, event: dict[str, Any]) -> None:
+        self.redis.rpush(self.key("redeliver", connection), json.dumps(event, default=str))
+
+    def redelivered(self, connection: str) -> None:
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.lpop(self.key("redeliver", connection))
+        pipe.hset(self.key("deliv", connection),
+                  mapping={"attempts": 0, "first_failure_at": 0, "next_at": 0})
+        pipe.execute()
+
+    def add_delivery_dead_letter(self, letter: DeadLetter) -> None:
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.set(self.key("dl", letter.id), letter.model_dump_json())
+        pipe.zadd(self.key("dlq"), {letter.id: letter.created_at.timestamp()})
+        pipe.hincrby(self.key("stats"), "dead_letters", 1)
+        pipe.execute()
 
     # --- worker liveness ----------------------------------------------------------------------
     def mark_worker_alive(self, pid: int, ttl_seconds: int = 30) -> None:

@@ -21,8 +21,8 @@ class DeadLetter(BaseModel):
     connection: str
     external_id: str
     reference: str
-    step: Step
-    kind: str
+    step: Step | None = None     # the failed pipeline step; None for an event delivery
+    kind: str                    # transient | ambiguous | permanent | delivery
     reason: str
     message: str
     erp_status: int | None = None
@@ -30,3 +30,6 @@ class DeadLetter(BaseModel):
     attempts: int = 0
     created_at: datetime = Field(default_factory=utcnow)
     first_failure_at: datetime | None = None
+    # kind `delivery`: the event that could not be delivered to the connection's webhook (its
+    # body holds no secrets: the signature is made again when it is sent).
+    event: dict[str, Any] | None = None

@@ -1,6 +1,8 @@
 """Operator actions on dead letters: list, show, replay, drop (used by the CLI and HTTP API).
 
-Replay resumes the same job at the failed step: finished steps stay done and are not repeated.
+A letter of kind `delivery` (an invoice event the shop's webhook kept refusing) is sent again
+by the deliverer, before the events that came after it. Any other replay resumes the same job at
+the failed step: finished steps stay done and are not repeated.
 It takes the job's lease like a step does (waiting a little for a step or event to finish), so
 it never races one; the job is back in `queued` before `replay` returns, and the letter is
 removed (the job keeps the history of its attempts).
@@ -12,6 +14,7 @@ from core.logging import get_logger
 from core.runtime import Runtime
 from core.store import Store
 from schemas.dead_letter import DeadLetter
+from tasks import delivery
 from tasks.lease import Busy, Lease
 
 log = get_logger("orderbridge.dlq")
@@ -29,6 +32,14 @@ def replay(rt: Runtime, letter_id: str) -> DeadLetter:
     letter = store.dead_letter(letter_id)
     if letter is None:
         raise NotFound(f"no dead letter {letter_id}")
+    if letter.kind == "delivery":
+        delivery.replay(rt, letter)
+        store.remove_dead_letter(letter_id)
+        log.info("dlq.replayed", dead_letter_id=letter_id, kind="delivery",
+                 event_id=(letter.event or {}).get("id"))
+        return letter
+    if letter.step is None:
+        raise NotFound(f"dead letter {letter_id} names no step to resume")
     lease = Lease(store, letter.job_id, rt.settings.worker.stale_after_seconds)
     if not lease.acquire(wait=REPLAY_WAIT_SECONDS):
         raise Busy(f"job {letter.job_id} is busy")

@@ -101,6 +101,8 @@ def submit_order(rt: Runtime, connection: str, order: Order) -> Submitted:
     store = rt.store
     conn = rt.settings.connection(connection)
     send = conn.send_invoice if order.send_invoice is None else order.send_invoice
+    if order.credit_for:
+        send = True  # a credit note is only a credit note once the ERP has booked it
     job = Job.new(new_id(), connection, conn.reference_for(order.external_id, order.number),
                   order, send_invoice=send)
     if store.cancelled_before_create(connection, order.external_id):

@@ -24,6 +24,7 @@ import structlog
 from connectors.errors import (
     ConnectionBlocked,
     ErpError,
+    NotYet,
     RateLimited,
     StaleReference,
     TransientError,
@@ -163,6 +164,8 @@ def _execute(run: _Run, job: Job, step: Step) -> Outcome:
 def _succeeded(run: _Run, job: Job, step: Step, done: StepDone) -> Outcome:
     store = run.store
     job.erp.update({k: v for k, v in done.erp.items() if v is not None})
+    if done.erp.get("order_id"):  # so that its invoice, found later, finds this job
+        store.index_erp_order(job.connection, str(done.erp["order_id"]), job.job_id)
     job.finish_step(step, done.result)
     log.info("step.done", **{k: v for k, v in done.result.model_dump().items()
                              if k.endswith("_id")})
@@ -185,7 +188,7 @@ def _failed(run: _Run, job: Job, step: Step, error: ErpError) -> Outcome:
     record = job.step(step)
     info = ErrorInfo(kind=error.kind, message=error.message,
                      erp_status=error.erp_status, erp_response=error.erp_response)
-    if isinstance(error, (RateLimited, ConnectionBlocked)):
+    if isinstance(error, (RateLimited, ConnectionBlocked, NotYet)):
         return _wait_without_failing(run, job, step, error, info)
     if isinstance(error, StaleReference) and \
             not getattr(record.read(DraftResult), f"refreshed_{error.what}", False):
@@ -221,7 +224,8 @@ def _wait_without_failing(run: _Run, job: Job, step: Step, error: ErpError,
     first_failure = job.first_failure_at
     job.fail_attempt(step, info, utcnow() + timedelta(seconds=delay))
     job.first_failure_at = first_failure
-    counter = "rate_limited_waits" if isinstance(error, RateLimited) else "blocked_waits"
+    counter = ("rate_limited_waits" if isinstance(error, RateLimited) else
+               "original_waits" if isinstance(error, NotYet) else "blocked_waits")
     run.store.save_job(job, due_at=time.time() + delay, counters=(counter,))
     log.info("step.waiting", reason=error.message, delay=round(delay, 2))
     return Outcome.WAITING

@@ -30,6 +30,7 @@ from schemas.job import (
     utcnow,
 )
 from schemas.order import Order
+from tasks import credits
 
 
 @dataclass
@@ -63,7 +64,13 @@ class StepDone:
 
 
 def upsert_customer(ctx: StepContext) -> StepDone:
-    """Find or create the customer; a per (connection, customer key) lock stops twins."""
+    """Find or create the customer; a per (connection, customer key) lock stops twins.
+    A credit note goes to the original's customer (and waits for the original first)."""
+    if ctx.order.credit_for:
+        original = credits.original_job(ctx.store, ctx.connection, ctx.order)
+        result = credits.customer_of(original)
+        return StepDone(result, erp={"customer_id": result.customer_id,
+                                     "credit_for_job": original.job_id})
     customer = ctx.order.customer
     key = customer_key(customer)
     wanted = fingerprint(customer.model_dump_json())
@@ -135,7 +142,12 @@ def create_draft(ctx: StepContext) -> StepDone:
     # The job decides whether to invoice (the order's wish, else the connection's default):
     # ERPs that invoice on create (Duett's direct invoicing) read it from the order.
     order = ctx.order.model_copy(update={"send_invoice": ctx.job.send_invoice})
-    ref = ctx.connector.create_order(order, ctx.job.reference, customer_id, product_ids)
+    if order.credit_for:
+        original = credits.original_job(ctx.store, ctx.connection, order)
+        ref = ctx.connector.create_credit_note(order, ctx.job.reference, customer_id,
+                                               product_ids, credits.source_of(original))
+    else:
+        ref = ctx.connector.create_order(order, ctx.job.reference, customer_id, product_ids)
     if ref.document:
         ctx.store.put_document(ctx.job.job_id, ref.document, ctx.retention_seconds)
     if ref.existed and not sent_before:

@@ -138,7 +138,8 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
         if job is None:
             console.print(f"[red]no job {args.job_id}[/red]")
             return 1
-        console.print_json(data=job.public_view())
+        console.print_json(data={**job.public_view(),
+                                 "invoice_events": store.job_events(job.job_id)})
         return 0
     counts: dict[tuple[str, str], int] = {}
     for job in store.iter_jobs():
@@ -162,7 +163,8 @@ def cmd_dlq(settings: Settings, args: argparse.Namespace) -> int:
             table = Table("id", "connection", "order", "step", "kind", "reason", "message",
                           title=f"dead letters ({total})")
             for letter in letters:
-                table.add_row(letter.id, letter.connection, letter.external_id, letter.step,
+                table.add_row(letter.id, letter.connection, letter.external_id,
+                              letter.step or "-",
                               letter.kind, letter.reason, letter.message[:80])
             console.print(table)
         elif args.action == "show":
@@ -175,13 +177,34 @@ def cmd_dlq(settings: Settings, args: argparse.Namespace) -> int:
             console.print(f"replayed {len(replayed)} dead letter(s)")
         elif args.action == "replay":
             letter = deadletters.replay(rt, _need_id(args))
-            console.print(f"job {letter.job_id} queued again at {letter.step}")
+            if letter.kind == "delivery":
+                console.print(f"event {(letter.event or {}).get('id')} will be delivered again")
+            else:
+                console.print(f"job {letter.job_id} queued again at {letter.step}")
         elif args.action == "drop":
             letter = deadletters.drop(store, _need_id(args))
             console.print(f"dropped {letter.id} (job {letter.job_id} stays dead)")
     except deadletters.NotFound as exc:
         console.print(f"[red]{exc}[/red]")
         return 1
+    return 0
+
+
+def cmd_invoices(settings: Settings, args: argparse.Namespace) -> int:
+    """The invoices and credit notes of our orders that the invoice watch has seen."""
+    conn = settings.connection(args.connection)
+    store = _runtime(settings).store
+    items = store.recent_invoices(conn.name, args.limit)
+    table = Table("invoice", "kind", "order reference", "total", "balance", "state",
+                  title=f"invoices of {conn.name} ({len(items)} most recent)")
+    for item in items:
+        table.add_row(item["invoice_number"], item["kind"], item["reference"],
+                      f"{item['total']} {item['currency']}",
+                      f"{item['balance']} {item['currency']}", item["state"])
+    console.print(table)
+    if conn.events is None:
+        console.print(f"[yellow]{conn.name} has no [connections.{conn.name}.events] section: "
+                      f"its invoices are not watched[/yellow]")
     return 0
 
 
@@ -231,6 +254,11 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="a job, or a summary of all jobs")
     status.add_argument("job_id", nargs="?")
     status.set_defaults(func=cmd_status)
+    invoices = sub.add_parser("invoices", help="recent invoices and credit notes of a "
+                                               "connection (number, reference, balance)")
+    invoices.add_argument("--connection", required=True)
+    invoices.add_argument("--limit", type=int, default=50)
+    invoices.set_defaults(func=cmd_invoices)
     dlq = sub.add_parser("dlq", help="dead letters: list | show ID | replay ID | "
                                      "replay --all | drop ID")
     dlq.add_argument("action", choices=["list", "show", "replay", "drop"])

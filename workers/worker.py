@@ -2,7 +2,7 @@
 
 The entry point loads the task code (`tasks.pipeline`), configures the broker and the process
 runtime, and starts the due-schedule sweeper when the worker is ready, so retries and recovery
-need no beat.
+need no beat; and the invoice watch with its event delivery (`tasks.afterorder`).
 """
 
 from __future__ import annotations
@@ -17,20 +17,22 @@ from core import runtime
 from core.broker import QUEUE, app
 from core.settings import Settings
 from tasks import pipeline  # noqa: F401  (registers the tasks on the app)
+from tasks.afterorder import AfterOrderThread
 from tasks.sweeper import BackgroundSweeper
 
-_sweeper: BackgroundSweeper | None = None
+_threads: list[BackgroundSweeper | AfterOrderThread] = []
 
 
 def _start_sweeper(**_: object) -> None:
-    global _sweeper
-    _sweeper = BackgroundSweeper(runtime.current())
-    _sweeper.start()
+    rt = runtime.current()
+    _threads[:] = [BackgroundSweeper(rt), AfterOrderThread(rt)]
+    for thread in _threads:
+        thread.start()
 
 
 def _stop_sweeper(**_: object) -> None:
-    if _sweeper is not None:
-        _sweeper.stop()
+    for thread in _threads:
+        thread.stop()
 
 
 def run_worker(settings: Settings, pool: str | None = None, concurrency: int | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,7 +13,15 @@ from typing import Any
 import fakeredis
 import pytest
 
-from connectors.base import Consent, InvoiceState, OrderRef, ProductSpec
+from connectors.base import (
+    Consent,
+    CreditSource,
+    InvoicePage,
+    InvoiceSnapshot,
+    InvoiceState,
+    OrderRef,
+    ProductSpec,
+)
 from connectors.errors import PermanentError, RateLimited, StaleReference, TransientError
 from core.broker import QUEUE
 from core.runtime import Runtime
@@ -36,6 +45,8 @@ class FakeConnector:
     calls: list[str] = field(default_factory=list)
     fail: dict[str, list[Exception]] = field(default_factory=dict)
     orders: dict[str, OrderRef] = field(default_factory=dict)
+    invoices: list[InvoiceSnapshot] = field(default_factory=list)
+    credits: list[tuple[str, CreditSource]] = field(default_factory=list)
 
     def _call(self, name: str) -> None:
         self.calls.append(name)
@@ -80,6 +91,23 @@ class FakeConnector:
 
     def invoice_state(self, order_id: str) -> InvoiceState:
         return InvoiceState("sent", invoice_number="F-1")
+
+    def invoices_since(self, cursor: Mapping[str, str]) -> InvoicePage:
+        """Serves `invoices` from position cursor["at"]; `page_size` at a time."""
+        self._call("invoices_since")
+        start = int(cursor.get("at", "0"))
+        page = self.invoices[start:start + 2]
+        end = start + len(page)
+        return InvoicePage(page, {"at": str(end)}, more=end < len(self.invoices))
+
+    def create_credit_note(self, order: Order, reference: str, customer_id: str,
+                           product_ids: dict[str, str] | None, original: CreditSource
+                           ) -> OrderRef:
+        self._call("create_credit_note")
+        self.credits.append((customer_id, original))
+        ref = OrderRef(id=f"CN-{len(self.credits)}", number=str(20000 + len(self.credits)))
+        self.orders[reference] = ref
+        return ref
 
 
 class Enqueued(list[tuple[str, str]]):

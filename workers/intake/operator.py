@@ -1,4 +1,5 @@
-"""The operator API: jobs and dead letters (show, replay, drop), behind the operator token."""
+"""The operator API: jobs, invoices and dead letters (show, replay, drop), behind the operator
+token."""
 
 from __future__ import annotations
 
@@ -19,7 +20,21 @@ def get_job(job_id: str, request: Request) -> dict[str, Any]:
     job = require_operator(request).store.load_job(job_id)
     if job is None:
         raise ApiError(404, "not_found", f"no job {job_id}")
-    return job.public_view()
+    view = job.public_view()
+    view["invoice_events"] = require_operator(request).store.job_events(job_id)
+    return view
+
+
+@router.get("/v1/connections/{name}/invoices")
+def list_invoices(name: str, request: Request, limit: int = 50) -> dict[str, Any]:
+    """The invoices and credit notes of our orders the invoice watch has seen, newest first."""
+    rt = require_operator(request)
+    if name not in rt.settings.connections:
+        raise ApiError(404, "not_found", f"no connection {name}")
+    conn = rt.settings.connections[name]
+    items = rt.store.recent_invoices(name, min(max(1, limit), 1000))
+    return {"connection": name, "watched": conn.events is not None,
+            "cursor": rt.store.invoice_cursor(name), "items": items}
 
 
 @router.get("/v1/jobs/{job_id}/invoice.pdf")
@@ -66,6 +81,9 @@ def replay_dead_letter(letter_id: str, request: Request) -> dict[str, Any]:
         raise ApiError(404, "not_found", str(exc)) from None
     except deadletters.Busy as exc:
         raise ApiError(409, "busy", str(exc)) from None
+    if letter.kind == "delivery":
+        return {"job_id": letter.job_id, "state": "redelivering",
+                "event_id": (letter.event or {}).get("id")}
     return {"job_id": letter.job_id, "state": "queued", "step": letter.step}
 
 

@@ -1,0 +1,188 @@
+"""After the order, end to end: invoices and payments in the ERP simulator become signed events
+at the shop's webhook, exactly once and in order; the subscriber being down loses nothing.
+
+Real Redis, real worker processes, simulators and the subscriber over loopback HTTP. Payments are
+made in the simulator (`POST /_sim/payments`), the way the customer's bank would.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.store import Store
+from tests.conftest import Cluster, Simulator, SimulatorPool, poll
+from tests.contract.targets import TARGETS
+from tests.factories import order
+from tests.support.config import merged
+from tests.support.subscriber import Subscriber, events_section, subscriber
+
+pytestmark = pytest.mark.e2e
+CREATED, PARTLY, PAID = "invoice.created", "invoice.partially_paid", "invoice.paid"
+
+
+@pytest.fixture
+def hook() -> Iterator[Subscriber]:
+    with subscriber() as sub:
+        yield sub
+
+
+@pytest.fixture
+def watched(simulators: SimulatorPool, store: Store, tmp_path: Path, hook: Subscriber
+            ) -> Iterator[Callable[..., Cluster]]:
+    """A cluster whose connection invoices every order and watches its invoices."""
+    made: list[Cluster] = []
+
+    def make(erp: str = "poweroffice", workers: int = 1, events: dict[str, Any] | None = None,
+             **worker: Any) -> Cluster:
+        target = TARGETS[erp]
+        sim: Simulator = simulators.get(erp)
+        sim.reset()
+        connection = merged(target.connection(sim), {
+            "send_invoice": True, "events": events_section(hook.url, **(events or {}))})
+        cluster = Cluster(tmp_path, sim, store, connection=connection, **worker)
+        made.append(cluster)
+        target.prepare(cluster)
+        cluster.start(workers)
+        return cluster
+
+    yield make
+    for cluster in made:
+        cluster.stop()
+
+
+def transfer(cluster: Cluster, external_id: str) -> dict[str, Any]:
+    response = cluster.post_order(order(external_id))
+    assert response.status_code == 202, response.text
+    job = cluster.wait_final(response.json()["job_id"])
+    assert job["state"] == "done", json.dumps(job)
+    return job
+
+
+def pay(sim: Simulator, invoice_id: str, amount: str | None = None) -> dict[str, Any]:
+    body = {"invoice_id": invoice_id} | ({"amount": amount} if amount else {})
+    response = sim.http.post("/_sim/payments", json=body)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def arrived(hook: Subscriber, kind: str, count: int = 1) -> list[dict[str, Any]]:
+    return poll(lambda: (found := [e for e in hook.received if e["type"] == kind])
+                and len(found) >= count and found, 60, what=f"{count} x {kind}")
+
+
+def quiet_polls(cluster: Cluster, polls: int = 3) -> None:
+    """Let the watch poll a few more times: nothing new may arrive from them."""
+    def done() -> int:
+        return cluster.store.counters().get("invoice_polls", 0)
+    target = done() + polls
+    poll(lambda: done() >= target, 30, what=f"{polls} more polls")
+    def delivered() -> bool:
+        last = cluster.store.redis.xrevrange("ob:events:shop", count=1)
+        cursor = cluster.store.delivery_state("shop").get("cursor")
+        return not last or last[0][0] == cursor
+    poll(delivered, 30, what="the deliverer to reach the end of the stream")
+
+
+@pytest.mark.parametrize("erp", ["poweroffice", "duett"])
+def test_invoice_paid_in_two_parts_arrives_once_each_in_order(
+        watched: Callable[..., Cluster], hook: Subscriber, erp: str) -> None:
+    cluster = watched(erp)
+    job = transfer(cluster, "inv-1")
+    created = arrived(hook, CREATED)[0]
+    assert created["job_id"] == job["job_id"]
+    assert created["reference"] == "inv-1"
+    assert created["invoice_number"] == str(job["erp"]["invoice_number"])
+    total = float(created["total"])
+    assert float(created["balance"]) == total > 0
+    pay(cluster.sim, created["invoice_id"], f"{total / 4:.2f}")
+    partly = arrived(hook, PARTLY)[0]
+    assert float(partly["balance"]) == pytest.approx(total - round(total / 4, 2))
+    pay(cluster.sim, created["invoice_id"])
+    arrived(hook, PAID)
+    quiet_polls(cluster)
+    assert hook.types() == [CREATED, PARTLY, PAID]
+    assert len(set(hook.ids())) == 3
+    assert hook.bad_signatures == 0
+    # the job's record shows its invoice events; the operator view shows the invoice paid
+    view = cluster.operator("GET", f"/v1/jobs/{job['job_id']}").json()
+    assert [e["type"] for e in view["invoice_events"]] == [CREATED, PARTLY, PAID]
+    invoices = cluster.operator("GET", "/v1/connections/shop/invoices").json()["items"]
+    assert [(i["invoice_number"], i["state"]) for i in invoices] == \
+        [(created["invoice_number"], "paid")]
+    code, out = cluster.cli("invoices", "--connection", "shop")
+    assert code == 0 and created["invoice_number"] in out and "paid" in out, out
+
+
+def test_same_second_payments_overlapping_polls_and_a_killed_poller(
+        watched: Callable[..., Cluster], hook: Subscriber) -> None:
+    # Two workers poll every 0.3 s; every invoice read takes 0.8 s, so a poll is in flight
+    # most of the time; the simulator stamps balance changes to the whole second, so two
+    # payments share one BalanceLastChangedDateTimeOffset.
+    cluster = watched("poweroffice", workers=2, events={"poll_seconds": 0.1},
+                      stale_after_seconds=3)
+    cluster.sim.configure(balance_stamp_resolution_seconds=1)
+    jobs = [transfer(cluster, f"same-{i}") for i in range(3)]
+    created = arrived(hook, CREATED, 3)
+    cluster.sim.fault(match="GET /OutgoingInvoices", mode="latency", ms=800, count=1000)
+    for event in created:  # a first part of each, in the same second
+        pay(cluster.sim, event["invoice_id"], "10.00")
+    # kill a worker while its poll waits for the ERP, and start another
+    poll(lambda: cluster.sim.calls_to("GET /OutgoingInvoices") > 0, 20, what="a poll")
+    victim = cluster.workers[0]
+    victim.proc.send_signal(signal.SIGKILL)
+    victim.proc.wait(10)
+    cluster.start_worker()
+    for event in created:
+        pay(cluster.sim, event["invoice_id"])
+    arrived(hook, PAID, 3)
+    cluster.sim.http.delete("/_sim/faults")
+    quiet_polls(cluster)
+    per_invoice: dict[str, list[str]] = {}
+    for event in hook.received:
+        per_invoice.setdefault(event["invoice_id"], []).append(event["type"])
+    assert sorted(per_invoice.values()) == [[CREATED, PARTLY, PAID]] * 3, per_invoice
+    assert len(set(hook.ids())) == len(hook.received) == 9
+    assert {e["job_id"] for e in hook.received} == {j["job_id"] for j in jobs}
+
+
+def test_subscriber_down_for_a_while_then_everything_arrives_once(
+        watched: Callable[..., Cluster], hook: Subscriber) -> None:
+    cluster = watched("poweroffice", events={"give_up_after_seconds": 60})
+    hook.down_for(8)  # "ten minutes" on this clock: many retries, all refused
+    jobs = [transfer(cluster, f"down-{i}") for i in range(3)]
+    poll(lambda: hook.refused >= 3, 20, what="refused deliveries")
+    created = arrived(hook, CREATED, 3)
+    assert hook.refused >= 3
+    assert [e["job_id"] for e in created] == [j["job_id"] for j in jobs]  # in order
+    quiet_polls(cluster)
+    assert len(hook.ids()) == len(set(hook.ids())) == 3
+    assert cluster.store.dead_letter_count() == 0
+
+
+def test_an_event_refused_past_the_window_is_a_dead_letter_that_replays(
+        watched: Callable[..., Cluster], hook: Subscriber) -> None:
+    cluster = watched("poweroffice", events={"give_up_after_seconds": 3})
+    first = transfer(cluster, "refused-1")
+    # refuse whatever the first event's id is: learn it from the job's record
+    event = poll(lambda: cluster.store.job_events(first["job_id"]), 30, what="the event")[0]
+    hook.refuse(event["id"])
+    poll(lambda: cluster.store.dead_letter_count() == 1, 30, what="a delivery dead letter")
+    letters = cluster.operator("GET", "/v1/dead-letters").json()["items"]
+    assert [(d["kind"], d["event"]["id"]) for d in letters] == [("delivery", event["id"])]
+    assert "500" in letters[0]["message"]
+    # the events after it go on
+    second = transfer(cluster, "refused-2")
+    assert arrived(hook, CREATED)[0]["job_id"] == second["job_id"]
+    hook.accept(event["id"])
+    replay = cluster.operator("POST", f"/v1/dead-letters/{letters[0]['id']}/replay")
+    assert replay.status_code == 200, replay.text
+    poll(lambda: event["id"] in hook.ids(), 30, what="the replayed event")
+    assert cluster.store.dead_letter_count() == 0
+    assert sorted(e["job_id"] for e in hook.received) == sorted(
+        [first["job_id"], second["job_id"]])
