@@ -19,6 +19,7 @@ SUBCOMMANDS = {
     "up": [], "demo": [], "worker": [], "beat": [], "intake": [], "flower": [],
     "simulate": ["poweroffice"], "enqueue": ["--connection", "shop", "orders.json"],
     "connect": ["shop"], "status": [], "dlq": ["list"],
+    "invoices": ["--connection", "shop"],
 }
 
 
