@@ -33,6 +33,8 @@ INVOICE_ORDER = "/api/financial/Invoice/CreateInvoiceFromSalesOrder"
 BOOK = "/api/financial/Invoice/BookInvoice"
 BLANK = "/api/financial/Invoice/CreateBlankInvoice"
 GET_INVOICE = "/api/financial/Invoice/GetInvoice"
+INVOICES_PAGE = "/api/financial/Invoice/GetInvoicesPage"
+CREDIT_INVOICE = "/api/financial/Invoice/CreateCreditNote"
 VALIDATION, AUTH_REQUIRED, METHOD_NOT_FOUND, NOT_EXISTS, ALREADY_EXISTS = 1, 3, 4, 5, 6
 
 
@@ -637,6 +639,151 @@ def test_paths_are_options(sim: httpx.Client, api: httpx.Client) -> None:
     assert "POST /api/financial/SalesOrder/Create" in sim.get("/_sim/calls").json()[
         "by_endpoint"]
     assert sim.post("/_sim/config", json={"create_order_path": "financial/x"}).status_code == 400
+
+
+# --- after the order: invoices read back, payments, credit notes ---------------------------------
+
+def booked_invoice(api: httpx.Client, items: list[dict[str, Any]], reference: str = "#9001"
+                   ) -> dict[str, int]:
+    created = create_order(api, items, make_person(api), reference)
+    value(api.post(SET_READY, json={"id": created["id"]}))
+    invoice = value(api.post(INVOICE_ORDER, json={"salesOrderId": created["id"]}))
+    value(api.post(BOOK, json={"id": invoice["id"]}))
+    return {"id": invoice["id"], "number": invoice["number"], "order": created["id"],
+            "orderNumber": created["number"]}
+
+
+def pay(sim: httpx.Client, body: Any) -> httpx.Response:
+    return sim.post("/_sim/payments", json=body)
+
+
+def test_invoice_reads_show_booking_payment_state_and_the_order(sim: httpx.Client,
+                                                               api: httpx.Client) -> None:
+    invoice = booked_invoice(api, [sku_item(api, "SAP-100", 2)])
+    shown = value(api.post(GET_INVOICE, json={"id": invoice["id"]}))
+    assert {k: shown[k] for k in ("isBooked", "state", "total", "remainingAmount",
+                                  "currencyCode", "salesOrderId", "salesOrderNumber",
+                                  "customerReference", "isCreditNote")} == {
+        "isBooked": True, "state": "Booked", "total": 200.0, "remainingAmount": 200.0,
+        "currencyCode": "DKK", "salesOrderId": invoice["order"],
+        "salesOrderNumber": invoice["orderNumber"], "customerReference": "#9001",
+        "isCreditNote": False}
+    assert shown["updatedAt"] == shown["bookedAt"] >= shown["createdAt"]
+    assert "payments" not in shown
+    sim.post("/_sim/config", json={"show_remaining_amount": False}).raise_for_status()
+    assert "remainingAmount" not in value(api.post(GET_INVOICE, json={"id": invoice["id"]}))
+
+
+def test_invoices_page_filters_on_change_time_and_number(sim: httpx.Client,
+                                                        api: httpx.Client) -> None:
+    first = booked_invoice(api, [sku_item(api, "SAP-100")])
+    second = booked_invoice(api, [sku_item(api, "SAP-COFFEE")], "#9002")
+    stamps = {i["id"]: i["updatedAt"] for i in sim.get("/_sim/state").json()["invoices"]}
+
+    def ids(**filters: Any) -> list[int]:
+        page = value(api.post(INVOICES_PAGE, json={"offset": 0, "count": 10, **filters}))
+        return [e["id"] for e in page["entries"]]
+
+    assert ids() == [first["id"], second["id"]]
+    assert ids(updatedAt={"value": {"from": stamps[second["id"]], "to": None}}) == [
+        second["id"]]  # inclusive
+    assert pay(sim, {"invoice_id": first["id"], "amount": "10.00"}).status_code == 200
+    assert ids(updatedAt={"value": {"from": stamps[second["id"]]}}) == [first["id"],
+                                                                        second["id"]]
+    assert ids(numericIdentifier={"value": {"from": second["number"]}}) == [second["id"]]
+    entries = value(api.post(INVOICES_PAGE, json={}))["entries"]
+    assert "items" not in entries[0] and entries[0]["remainingAmount"] == 90.0
+    with_items = value(api.post(INVOICES_PAGE, json={"propertiesToLoad": 1}))["entries"]
+    assert len(with_items[0]["items"]) == 1
+
+
+def test_payments_partial_then_the_rest(sim: httpx.Client, api: httpx.Client) -> None:
+    invoice = booked_invoice(api, [sku_item(api, "SAP-100", 2)])
+    before = value(api.post(GET_INVOICE, json={"id": invoice["id"]}))["updatedAt"]
+    part = pay(sim, {"invoice_id": str(invoice["id"]), "amount": "50.00"})
+    assert part.status_code == 200, part.text
+    assert (part.json()["remainingAmount"], part.json()["state"]) == (150.0, "PartlyPaid")
+    assert part.json()["updatedAt"] > before
+    rest = pay(sim, {"invoice_id": invoice["id"]}).json()
+    assert (rest["remainingAmount"], rest["state"]) == (0.0, "Paid")
+    shown = value(api.post(GET_INVOICE, json={"id": invoice["id"]}))
+    assert shown["remainingAmount"] == 0.0 and shown["updatedAt"] == rest["updatedAt"]
+    paid = next(i for i in sim.get("/_sim/state").json()["invoices"]
+                if i["id"] == invoice["id"])["payments"]
+    assert [p["amount"] for p in paid] == [50.0, 150.0]
+
+
+def test_a_payment_may_leave_the_change_stamp_alone(sim: httpx.Client,
+                                                    api: httpx.Client) -> None:
+    sim.post("/_sim/config", json={"payment_moves_updated_at": False}).raise_for_status()
+    invoice = booked_invoice(api, [sku_item(api, "SAP-100")])
+    before = value(api.post(GET_INVOICE, json={"id": invoice["id"]}))["updatedAt"]
+    after = pay(sim, {"invoice_id": invoice["id"], "amount": 100}).json()
+    assert (after["remainingAmount"], after["updatedAt"]) == (0.0, before)
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ([], "body must be"), ({"amount": "1"}, "body must be"),
+    ({"invoice_id": "x"}, "not an invoice id"), ({"invoice_id": 1}, "no invoice with id"),
+    ({"invoice_id": "{id}", "amount": "abc"}, "not a number"),
+    ({"invoice_id": "{id}", "amount": "0"}, "must be above 0"),
+    ({"invoice_id": "{id}", "amount": "100.01"}, "more than the 100.00 that remains"),
+    ({"invoice_id": "{draft}"}, "is a draft"),
+])
+def test_bad_payments_are_refused_clearly(sim: httpx.Client, api: httpx.Client, body: Any,
+                                          message: str) -> None:
+    invoice = booked_invoice(api, [sku_item(api, "SAP-100")])
+    draft = create_order(api, [sku_item(api, "SAP-100")], make_person(api))
+    value(api.post(SET_READY, json={"id": draft["id"]}))
+    draft_invoice = value(api.post(INVOICE_ORDER, json={"salesOrderId": draft["id"]}))
+    if isinstance(body, dict) and isinstance(body.get("invoice_id"), str):
+        body = {**body, "invoice_id": body["invoice_id"].format(
+            id=invoice["id"], draft=draft_invoice["id"])}
+    response = pay(sim, body)
+    assert response.status_code == 400 and message in response.json()["error"]["message"]
+    assert value(api.post(GET_INVOICE, json={"id": invoice["id"]}))["remainingAmount"] == 100.0
+
+
+def test_credit_note_from_a_booked_invoice(sim: httpx.Client, api: httpx.Client) -> None:
+    invoice = booked_invoice(api, [sku_item(api, "SAP-100", 2, 20)])
+    draft = create_order(api, [sku_item(api, "SAP-100")], make_person(api))
+    value(api.post(SET_READY, json={"id": draft["id"]}))
+    unbooked = value(api.post(INVOICE_ORDER, json={"salesOrderId": draft["id"]}))
+    assert "booked" in error(api.post(CREDIT_INVOICE, json={"invoiceId": unbooked["id"]}),
+                             VALIDATION)
+    note = value(api.post(CREDIT_INVOICE, json={"invoiceId": invoice["id"],
+                                                 "customerReference": {"value": "#9001-R"}}))
+    error(api.post(CREDIT_INVOICE, json={"invoiceId": invoice["id"]}), ALREADY_EXISTS)
+    value(api.post(BOOK, json={"id": note["id"]}))
+    shown = value(api.post(GET_INVOICE, json={"id": note["id"]}))
+    assert {k: shown[k] for k in ("isCreditNote", "total", "remainingAmount",
+                                  "creditedInvoiceId", "creditedInvoiceNumber",
+                                  "customerReference", "salesOrderId")} == {
+        "isCreditNote": True, "total": -180.0, "remainingAmount": -180.0,
+        "creditedInvoiceId": invoice["id"], "creditedInvoiceNumber": invoice["number"],
+        "customerReference": "#9001-R", "salesOrderId": None}
+    assert str(invoice["number"]) in shown["subject"]
+    assert [(i["quantity"], i["amount"]) for i in shown["items"]] == [(-2, -180.0)]
+    error(api.post(CREDIT_INVOICE, json={"invoiceId": note["id"]}), VALIDATION)
+    refunded = pay(sim, {"invoice_id": note["id"], "amount": "80"}).json()
+    assert refunded["remainingAmount"] == -100.0  # the refund paid out, towards zero
+    original = value(api.post(GET_INVOICE, json={"id": invoice["id"]}))
+    assert original["remainingAmount"] == 180.0  # crediting does not settle the original
+
+
+def test_returned_items_make_a_credit_note_unless_refused(sim: httpx.Client,
+                                                          api: httpx.Client) -> None:
+    returned = sku_item(api, "SAP-100", -2, 20)
+    invoice = booked_invoice(api, [returned])
+    shown = value(api.post(GET_INVOICE, json={"id": invoice["id"]}))
+    assert (shown["isCreditNote"], shown["total"], shown["remainingAmount"]) == (True, -180.0,
+                                                                                 -180.0)
+    assert shown["items"][0]["netAmount"] == -144.0
+    sim.post("/_sim/config", json={"negative_quantities": False}).raise_for_status()
+    assert "above 0" in error(api.post(CREATE_ORDER, json={"modelUpdates": [returned]}),
+                              VALIDATION)
+    error(api.post(CREATE_ORDER, json={"modelUpdates": [sku_item(api, "SAP-100", 0)]}),
+          VALIDATION)
 
 
 # --- faults, state, reset, registry --------------------------------------------------------------

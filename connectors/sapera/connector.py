@@ -1,4 +1,5 @@
-"""The Sapera connector: actors, SKU resolution, sales orders and their invoicing.
+"""The Sapera connector: actors, SKU resolution, sales orders, their invoicing, and after the
+order the invoices read back (invoices.py) and credit notes.
 
 Every call is a POST command or query with the answer in an `errorOrValue` envelope. Sapera has
 no idempotency key and no unique external reference, so exactly-once is ours: our reference goes
@@ -6,20 +7,37 @@ in the order's customer-reference field and orders are searched for it (`GetSale
 before creating and after any ambiguous failure. Invoicing is three commands (set ready, create
 the invoice, book it); each is skipped when Sapera's state says it was done, so a retry never
 creates or books an invoice twice.
+
+Credit notes: Sapera's UI credits a posted invoice ("Credit note", then "Post"); how its API
+does that is unconfirmed. Of the two plausible ways - a credit from the invoice's own endpoint,
+or a sales order of returned items (negative quantities) invoiced and booked - we take the
+second: it needs no URL beyond the ones orders already use, carries our reference where
+`find_order` looks, so a credit note is created exactly once like an order, credits any subset
+of lines, and is booked by the same `send_invoice`. Its link to the original is a text naming
+the invoice (`subject_field`); Sapera's own link between the two is what we give up.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
 
-from connectors.base import Consent, InvoiceState, OrderRef, ProductSpec, TokenStore
+from connectors.base import (
+    Consent,
+    CreditSource,
+    InvoicePage,
+    InvoiceState,
+    OrderRef,
+    ProductSpec,
+    TokenStore,
+)
 from connectors.errors import PermanentError
 from connectors.http import BearerAuth
-from connectors.sapera import mapping
+from connectors.sapera import invoices, mapping
 from connectors.sapera.auth import SaperaLogin
 from connectors.sapera.envelope import value_of, wrap
 from connectors.sapera.mapping import Item, Resolved
@@ -51,11 +69,12 @@ class SaperaConnector:
                                     headers={"Accept": "application/json"})
         return value_of(response, command)
 
-    def _page(self, path: str, body: dict[str, Any]) -> list[dict[str, Any]]:
-        """Every entry of a Get...Page query, page by page."""
+    def _page(self, path: str, body: dict[str, Any], pages: int = 100
+              ) -> list[dict[str, Any]]:
+        """Every entry of a Get...Page query, page by page (at most `pages` of them)."""
         rows: list[dict[str, Any]] = []
         size = self.settings.page_size
-        for offset in range(0, 100 * size, size):
+        for offset in range(0, pages * size, size):
             value = self._call(path, {**body, "offset": offset, "count": size,
                                       "includeOverallEntryCount": False})
             entries = (value or {}).get("entries") or []
@@ -145,14 +164,29 @@ class SaperaConnector:
 
     def create_order(self, order: Order, reference: str, customer_id: str,
                      product_ids: dict[str, str] | None = None) -> OrderRef:
-        items = [self._item(order, where, sku, qty, amount, rate)
-                 for where, sku, qty, amount, rate in mapping.lines_to_items(order, self.settings)]
-        if not items:
-            raise PermanentError("the order has no product or shipping line for Sapera")
+        items = self._items(order)
         value = self._call(self.paths.create_order,
                            mapping.order_command(reference, customer_id, items, self.settings),
                            command=True)
         return _ref(value, existed=False)
+
+    def create_credit_note(self, order: Order, reference: str, customer_id: str,
+                           product_ids: dict[str, str] | None, original: CreditSource
+                           ) -> OrderRef:
+        """A sales order of the returned lines (see the module docstring), under `reference`;
+        `send_invoice` invoices and books it like any order."""
+        items = self._items(order)
+        mapping.check_credit(items, original)
+        command = mapping.order_command(reference, customer_id, items, self.settings,
+                                        credit_text=mapping.credit_text(original))
+        return _ref(self._call(self.paths.create_order, command, command=True), existed=False)
+
+    def _items(self, order: Order) -> list[Item]:
+        items = [self._item(order, where, sku, qty, amount, rate)
+                 for where, sku, qty, amount, rate in mapping.lines_to_items(order, self.settings)]
+        if not items:
+            raise PermanentError("the order has no product or shipping line for Sapera")
+        return items
 
     def _item(self, order: Order, where: str, sku: str, quantity: Decimal, amount: Decimal,
               rate: Decimal) -> Item:
@@ -193,6 +227,13 @@ class SaperaConnector:
                                     extra={"total": invoice.get("total")})
         # Not booked yet: the send step runs the remaining commands (each only once).
         return InvoiceState("not_requested")
+
+    def invoices_since(self, cursor: Mapping[str, str]) -> InvoicePage:
+        """Booked invoices and credit notes changed since `cursor`; see invoices.py for what
+        Sapera can't say and what we poll instead."""
+        return invoices.invoices_since(
+            lambda body: self._page(self.paths.invoices_page, body, pages=1000),
+            self.settings, cursor)
 
     def cancel_order(self, order_id: str) -> str:
         entry = self._order(order_id)

@@ -7,6 +7,9 @@ Sapera's amount (price x quantity) and the shop's line amount including VAT goes
 `manualDiscountAmount`. Checks before posting name the SKU and both values: a VAT rate that
 differs from the one Sapera books the product at, a product that needs a variant or instance,
 an instance ordered more than once, a shop price above Sapera's (a negative discount).
+A credit note is the same command with the returned items' quantities negative (the price rule
+unchanged: the discount still lowers what changes hands), a text naming the credited invoice,
+and no more credited than the original was for.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from typing import Any
 
+from connectors.base import CreditSource
 from connectors.errors import PermanentError
 from connectors.sapera.envelope import wrap
 from connectors.sapera.settings import SaperaSettings
@@ -111,10 +115,13 @@ def plan_item(resolved: Resolved, quantity: Decimal, amount: Decimal, rate: Deci
     return Item(resolved, quantity, gross, cents(price * quantity) - gross, price)
 
 
-def item_update(item: Item) -> dict[str, Any]:
+def item_update(item: Item, returned: bool = False) -> dict[str, Any]:
+    """The sale item; a `returned` one (on a credit note) has a negative quantity, its price and
+    discount as for a sale."""
     r = item.resolved
+    quantity = -item.quantity if returned else item.quantity
     update: dict[str, Any] = {
-        "modelType": "CreateSalesOrderItemModelUpdate", "quantity": float(item.quantity),
+        "modelType": "CreateSalesOrderItemModelUpdate", "quantity": float(quantity),
         "manualDiscountAmount": float(item.discount),
         "inventoryItemData": {"productId": r.product_id, "variantId": r.variant_id,
                               "instanceId": r.instance_id,
@@ -125,13 +132,38 @@ def item_update(item: Item) -> dict[str, Any]:
 
 
 def order_command(reference: str, actor_id: str, items: list[Item],
-                  settings: SaperaSettings) -> dict[str, Any]:
+                  settings: SaperaSettings, credit_text: str | None = None) -> dict[str, Any]:
+    """CreateSalesOrder; with `credit_text` (naming what is credited) a credit note: a sales
+    order of returned items, which Sapera invoices as a negative invoice."""
     customer = {"modelType": "SetSalesOrderCustomerDataModelUpdate",
                 "actor": wrap({"actorId": int(actor_id)}),
                 settings.customer_reference_field: wrap(reference)}
-    return {"modelType": "CreateSalesOrderCommand",
-            "AllowModifyingWhenReady": wrap(settings.allow_modifying_when_ready),
-            "modelUpdates": [customer, *[item_update(i) for i in items]]}
+    returned = credit_text is not None
+    command: dict[str, Any] = {
+        "modelType": "CreateSalesOrderCommand",
+        "AllowModifyingWhenReady": wrap(settings.allow_modifying_when_ready),
+        "modelUpdates": [customer, *[item_update(i, returned) for i in items]]}
+    if credit_text is not None and settings.subject_field:
+        command[settings.subject_field] = wrap(credit_text)
+    return command
+
+
+def credit_text(original: CreditSource) -> str:
+    """What a credit note says it credits: the invoice, else the sales order."""
+    order = original.order_number or original.order_id
+    if original.invoice_number:
+        return f"Credit note for invoice {original.invoice_number} (sales order {order})"
+    return f"Credit note for sales order {order}"
+
+
+def check_credit(items: list[Item], original: CreditSource) -> None:
+    """A credit note may not give back more than the original was for."""
+    credited = sum((item.shop_amount for item in items), Decimal(0))
+    if credited > original.total:
+        what = f"invoice {original.invoice_number}" if original.invoice_number \
+            else f"sales order {original.order_number or original.order_id}"
+        raise PermanentError(f"the credit note is for {credited} {original.currency}, more than "
+                             f"the {original.total} {original.currency} of {what}")
 
 
 def lines_to_items(order: Order, settings: SaperaSettings

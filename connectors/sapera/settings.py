@@ -30,6 +30,7 @@ class SaperaPaths(BaseModel):
     create_invoice: str = "/api/financial/Invoice/CreateInvoiceFromSalesOrder"
     book_invoice: str = "/api/financial/Invoice/BookInvoice"
     get_invoice: str = "/api/financial/Invoice/GetInvoice"
+    invoices_page: str = "/api/financial/Invoice/GetInvoicesPage"
 
 
 class SaperaSettings(BaseModel):
@@ -51,6 +52,21 @@ class SaperaSettings(BaseModel):
     # user-defined prices).
     price_above_list: Literal["refuse", "send_price"] = "refuse"
     shipping_sku: str = "FRAKT"
+    # After the order (invoices.py): the invoice read's field for the UI's "Remaining amount"
+    # (unconfirmed); the currency when an invoice names none (Sapera's tenants are Danish).
+    remaining_amount_field: str = "remainingAmount"
+    currency: str = "DKK"
+    # The first poll looks this far back; each later one from the newest change it saw, less
+    # the overlap (a change saved late under an earlier stamp is still seen).
+    invoice_lookback_days: float = Field(3.0, gt=0)
+    invoice_overlap_seconds: float = Field(120.0, ge=0)
+    # Whether a payment moves an invoice's updatedAt is unconfirmed: this often (None: never,
+    # 0: every poll) the invoices created in the last `payment_sweep_days` are read again.
+    payment_sweep_minutes: float | None = Field(15.0, ge=0)
+    payment_sweep_days: float = Field(30.0, gt=0)
+    # Where a credit note names the invoice it credits (a root field of the sales-order
+    # command, after the UI's "Subject"; unconfirmed). None: not sent.
+    subject_field: str | None = "subject"
     refresh_margin_seconds: float = Field(60.0, ge=0)
     page_size: int = Field(100, ge=1, le=1000)
     # Sapera publishes no rate limit: stay polite.

@@ -3,7 +3,7 @@
 `create_app(options)` returns the ASGI app: login and refresh, the bearer-token check, the
 actors, inventory, sales-order and invoice actions (POST JSON in the `errorOrValue` envelope,
 unconfirmed URLs and names as options), and the shared `/_sim/...` admin and fault-injection
-routes (plus `POST /_sim/expire-tokens` and `POST /_sim/products`).
+routes (plus `POST /_sim/expire-tokens`, `POST /_sim/products` and `POST /_sim/payments`).
 """
 
 from __future__ import annotations

@@ -74,12 +74,13 @@ def create(ctx: Ctx) -> dict[str, Any]:
     if "User" in roles and ctx.store.user(email or "") is not None:
         raise already_exists(f"A user with the login name {email} already exists.")
     now = datetime.now(UTC).isoformat()
-    actor = {"id": ctx.store.new_id("actor"),
-             "displayName": fields["organizationName"] if is_organization
-             else " ".join(n.strip() for n in names if n and n.strip()),
-             **{name: fields.get(name) for group in FIELDSETS.values() for name in group},
-             "roleNames": roles, "isOrganization": is_organization,
-             "createdAt": now, "modifiedAt": now}
+    actor: dict[str, Any] = {
+        "id": ctx.store.new_id("actor"),
+        "displayName": fields["organizationName"] if is_organization
+        else " ".join(n.strip() for n in names if n and n.strip()),
+        **{name: fields.get(name) for group in FIELDSETS.values() for name in group},
+        "roleNames": roles, "isOrganization": is_organization,
+        "createdAt": now, "modifiedAt": now}
     ctx.store.actors[actor["id"]] = actor
     if "User" in roles:
         ctx.store.users.append({"id": ctx.store.new_id("user"), "actorId": actor["id"],

@@ -21,7 +21,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from simulators.admin import AdminHandler, SimApp, admin_error, json_object, read_json
-from simulators.sapera import actors, inventory, invoices, orderpage, salesorders
+from simulators.sapera import (
+    actors,
+    inventory,
+    invoicepage,
+    invoices,
+    orderpage,
+    payments,
+    salesorders,
+)
 from simulators.sapera.auth import SUCCESS, Identity
 from simulators.sapera.catalogue import add_product, product_view, seed, set_demo_catalogue
 from simulators.sapera.context import Ctx, Route
@@ -58,7 +66,8 @@ def routes(options: SaperaSimOptions) -> dict[str, Route]:
     table = [Route(LOGIN_PATH, login, "LoginResult", public=True),
              Route(REFRESH_PATH, refresh, "LoginResult", public=True),
              *actors.routes(), *inventory.routes(options), *salesorders.routes(options),
-             *orderpage.routes(), *invoices.routes(options)]
+             *orderpage.routes(), *invoices.routes(options),
+             *invoicepage.routes(options)]
     return {route.path.lower(): route for route in table}
 
 
@@ -152,7 +161,8 @@ class SaperaSim:
 
     def admin_routes(self) -> dict[str, AdminHandler]:
         return {"POST /_sim/expire-tokens": self._expire_tokens,
-                "POST /_sim/products": self._product}
+                "POST /_sim/products": self._product,
+                "POST /_sim/payments": self._payment}
 
     async def _expire_tokens(self, request: Request) -> Response:
         return JSONResponse({"expired": self.identity.expire_all()})
@@ -164,6 +174,16 @@ class SaperaSim:
                                 status_code=201)
         except ValueError as exc:
             return admin_error(400, str(exc))
+
+
+    async def _payment(self, request: Request) -> Response:
+        """A payment registered on an invoice (payments.py); answers the invoice as the API
+        now shows it."""
+        try:
+            invoice = payments.pay(self.store, self.options, await read_json(request))
+        except ValueError as exc:
+            return admin_error(400, str(exc))
+        return JSONResponse(invoices.view(invoice, self.options))
 
 
 def _seeded(options: SaperaSimOptions) -> Store:

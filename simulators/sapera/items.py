@@ -11,6 +11,9 @@
   saleFinancialAccountNumber`; a `financialData.vatRate` sent along must match it).
 - amount = price x quantity - manualDiscountAmount, VAT included; net = amount / (1 + rate);
   both rounded to 0.01 half-up on the line. A negative amount, or discount, is refused.
+- A negative quantity (a returned item; only with the `negative_quantities` option, as whether
+  the API takes one is unconfirmed) mirrors that: amount = -(price x |quantity| - discount), the
+  discount still positive and still lowering what changes hands.
 In `strict_wrappers` mode the scalars quantity, manualDiscountAmount and price must come as
 `{"value": X}` too, unless `strict_item_wrappers` is off (their wrapping is unconfirmed).
 """
@@ -30,10 +33,12 @@ ITEM_UPDATE = "CreateSalesOrderItemModelUpdate"
 Row = dict[str, Any]
 
 
-def resolve_item(store: Store, update: Body, item_id: int, wrapped: bool = True) -> Row:
-    """The sale item; `wrapped`: whether strict mode asks for the item scalars wrapped."""
+def resolve_item(store: Store, update: Body, item_id: int, wrapped: bool = True,
+                 negative: bool = False) -> Row:
+    """The sale item; `wrapped`: whether strict mode asks for the item scalars wrapped;
+    `negative`: whether a returned item (negative quantity) is allowed."""
     quantity = update.number("quantity", wrapped=wrapped, required=True) or ZERO
-    if quantity <= 0:
+    if quantity == 0 or (quantity < 0 and not negative):
         raise validation(f"{update.where}quantity must be above 0.")
     discount = update.number("manualDiscountAmount", wrapped=wrapped) or ZERO
     if discount < 0:
@@ -47,7 +52,7 @@ def resolve_item(store: Store, update: Body, item_id: int, wrapped: bool = True)
                      product["isProductInstancesSupported"])
     if variant is not None and not variant["isEnabled"]:
         raise validation(f"Variant {variant['identifier']} is disabled and can not be sold.")
-    if instance is not None and quantity != 1:
+    if instance is not None and abs(quantity) != 1:
         raise validation(f"{update.where}quantity must be 1 for the product instance "
                          f"{instance['identifier']}.")
     chain = [row for row in (instance, variant, product) if row is not None]
@@ -56,10 +61,11 @@ def resolve_item(store: Store, update: Body, item_id: int, wrapped: bool = True)
     if cost is None and product["isDefaultCostPriceApplicable"]:
         cost = dec(product["defaultCostPrice"])
     account, vat_rate = _account(store, product, update.child("financialData"))
-    amount = cents(price * quantity - discount)
-    if amount < 0:
-        raise validation(f"{update.where}: the amount {amount} (price {price} x {quantity} - "
+    size = cents(price * abs(quantity) - discount)
+    if size < 0:
+        raise validation(f"{update.where}: the amount {size} (price {price} x {abs(quantity)} - "
                          f"manualDiscountAmount {discount}) is negative.")
+    amount = size if quantity > 0 else -size
     net = cents(amount / (1 + vat_rate))
     most_specific = chain[0]
     return {"id": item_id, "productId": product["id"],

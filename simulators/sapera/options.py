@@ -2,7 +2,8 @@
 
 Much of the CRS platform API is unconfirmed (see erp/sapera.md): the URLs of every sales-order
 and invoice action, the name of the customer-reference field and whether it can be filtered, the
-refresh body, two fieldset names. Each open point is an option here, so a test can pin the
+refresh body, two fieldset names, what invoice reads say about payments, how a credit note is
+made. Each open point is an option here, so a test can pin the
 reading it depends on and a connector can be checked against another one. Paths are kept
 without the leading slash and with their `api/` prefix, as the call log shows them.
 """
@@ -17,8 +18,8 @@ from typing import Any
 from simulators.admin import ConfigError, check_type, merged_options
 
 PATHS = ("create_order_path", "update_order_path", "set_ready_path", "create_invoice_path",
-         "book_invoice_path", "blank_invoice_path", "get_invoice_path", "instances_path",
-         "accounts_path")
+         "book_invoice_path", "blank_invoice_path", "get_invoice_path", "invoices_page_path",
+         "credit_invoice_path", "instances_path", "accounts_path")
 _FIELD_NAMES = ("customer_reference_field", "refresh_token_field", "refresh_token_id_field",
                 "contact_fieldset", "customer_identifier_fieldset")
 
@@ -47,6 +48,17 @@ class SaperaSimOptions:
     refresh_token_id_field: str = "tokenId"
     contact_fieldset: str = "ChangeContactFieldsetUpdate"
     customer_identifier_fieldset: str = "ChangeCustomerIdentifierFieldsetUpdate"
+    # After the order (invoices.py, payments.py). Sapera's UI shows an invoice's status and
+    # "Remaining amount", credits a posted invoice and registers payments; what the API shows
+    # of that is unconfirmed. True: invoice reads carry `remainingAmount` (False: the API does
+    # not say how much is open).
+    show_remaining_amount: bool = True
+    # True: registering a payment moves the invoice's `updatedAt` (False: only booking does).
+    payment_moves_updated_at: bool = True
+    # True: a sale item may have a negative quantity (a returned item, which makes a sales
+    # order with only such items a credit note once invoiced and booked).
+    negative_quantities: bool = True
+    currency: str = "DKK"  # the tenant's currency, on every invoice
     # Unconfirmed URLs, by analogy with the confirmed ones.
     create_order_path: str = "api/financial/SalesOrder/CreateSalesOrder"
     update_order_path: str = "api/financial/SalesOrder/UpdateSalesOrder"
@@ -55,6 +67,8 @@ class SaperaSimOptions:
     book_invoice_path: str = "api/financial/Invoice/BookInvoice"
     blank_invoice_path: str = "api/financial/Invoice/CreateBlankInvoice"
     get_invoice_path: str = "api/financial/Invoice/GetInvoice"
+    invoices_page_path: str = "api/financial/Invoice/GetInvoicesPage"
+    credit_invoice_path: str = "api/financial/Invoice/CreateCreditNote"
     instances_path: str = "api/inventory/ProductInstance/GetProductInstances"
     accounts_path: str = "api/accounting/FinancialAccount/GetFinancialAccounts"
 

@@ -11,25 +11,21 @@ SalesOrderItems flag (1) of `propertiesToLoad`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from simulators.sapera.context import Ctx, Route
 from simulators.sapera.envelope import validation
 from simulators.sapera.fields import Body
+from simulators.sapera.filters import Row, Test, date_tests, number_test
 from simulators.sapera.paging import SALES_ORDER_ITEMS, page, properties
 
 ENTRY = ("id", "number", "state", "stateCode", "actorId", "createdAt", "updatedAt",
          "isModifiableWhenReady", "invoiceIds", "total")
 
-Row = dict[str, Any]
-Test = Callable[[Row], bool]
-
 
 def get_page(ctx: Ctx) -> dict[str, Any]:
     body = ctx.body
-    tests = [*_date_tests(body), *_number_test(body), *_state_test(body),
+    tests = [*date_tests(body), *number_test(body), *_state_test(body),
              *_reference_test(ctx)]
     body.array("salesOrderDispatchStates", wrapped=True)
     rows = [order for order in ctx.store.orders.values() if all(t(order) for t in tests)]
@@ -47,27 +43,6 @@ def entry(order: Row, reference_field: str, with_items: bool) -> Row:
     return found
 
 
-def _date_tests(body: Body) -> list[Test]:
-    tests: list[Test] = []
-    for name in ("createdAt", "updatedAt"):
-        bounds = body.child(name, wrapped=True)
-        if bounds is None:
-            continue
-        low, high = _moment(bounds, "from"), _moment(bounds, "to")
-        tests.append(lambda order, n=name, lo=low, hi=high: (
-            (lo is None or _parse(order[n]) >= lo) and (hi is None or _parse(order[n]) <= hi)))
-    return tests
-
-
-def _number_test(body: Body) -> list[Test]:
-    bounds = body.child("numericIdentifier", wrapped=True)
-    if bounds is None:
-        return []
-    low, high = bounds.integer("from"), bounds.integer("to")
-    return [lambda order: (low is None or order["number"] >= low)
-            and (high is None or order["number"] <= high)]
-
-
 def _state_test(body: Body) -> list[Test]:
     states = body.array("salesOrderStates", wrapped=True)
     if any(isinstance(s, bool) or not isinstance(s, int) for s in states):
@@ -83,21 +58,6 @@ def _reference_test(ctx: Ctx) -> list[Test]:
     if not ctx.options.customer_reference_filterable:
         raise validation(f"'{field}' is not a filter of GetSalesOrdersPage.")
     return [lambda order: order["customerReference"] == reference]
-
-
-def _moment(bounds: Body, name: str) -> datetime | None:
-    text = bounds.text(name)
-    if text is None:
-        return None
-    try:
-        return _parse(text)
-    except ValueError:
-        raise validation(f"{bounds.where}{name} '{text}' is not an ISO date-time.") from None
-
-
-def _parse(text: str) -> datetime:
-    moment = datetime.fromisoformat(text.strip())
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def routes() -> list[Route]:

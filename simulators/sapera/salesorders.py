@@ -7,6 +7,10 @@ is not idempotent: the same body twice makes two orders with consecutive numbers
 connector must search by its customer reference before it creates. The URLs are our guesses
 (options); so is the name of the customer-reference field (`customer_reference_field`).
 
+`subject` (wrapped, optional) is a free text copied to the invoices, after the UI's invoice
+column "Subject"; its API name is our guess. A sales order whose items all have negative
+quantities (see items.py) is invoiced as a credit note.
+
 States (codes our guess): Draft 1 -> Ready 2 -> Invoiced 3 -> Completed 4 (when its invoices are
 booked); Aborted 5. A line added to an invoiced order (when allowed) makes it Ready again.
 """
@@ -42,7 +46,8 @@ def create(ctx: Ctx) -> dict[str, int]:
     command(body, "CreateSalesOrderCommand")
     modifiable = body.flag("AllowModifyingWhenReady", wrapped=True) is True
     order: Row = {"id": 0, "number": 0, "state": STATES[DRAFT], "stateCode": DRAFT,
-                  "customerReference": None, "actorId": None, "createdAt": None,
+                  "customerReference": None, "subject": body.text("subject", wrapped=True),
+                  "actorId": None, "createdAt": None,
                   "updatedAt": None, "isModifiableWhenReady": modifiable, "invoiceIds": [],
                   "total": 0.0, "items": []}
     _apply(ctx, order, body)
@@ -106,7 +111,8 @@ def _apply(ctx: Ctx, order: Row, body: Body) -> int:
         if model_type == CUSTOMER_UPDATE:
             _customer_data(ctx, order, update)
         elif model_type == ITEM_UPDATE:
-            added.append(resolve_item(ctx.store, update, 0, ctx.options.strict_item_wrappers))
+            added.append(resolve_item(ctx.store, update, 0, ctx.options.strict_item_wrappers,
+                                      ctx.options.negative_quantities))
         else:
             raise validation(f"{update.where}modelType {model_type} is not supported here; use "
                              f"{CUSTOMER_UPDATE} or {ITEM_UPDATE}.")

@@ -7,8 +7,16 @@ from typing import Any
 
 import pytest
 
+from connectors.base import CreditSource
 from connectors.errors import PermanentError
-from connectors.sapera.mapping import Resolved, actor_command, order_command, plan_item
+from connectors.sapera.mapping import (
+    Resolved,
+    actor_command,
+    check_credit,
+    credit_text,
+    order_command,
+    plan_item,
+)
 from connectors.sapera.settings import SaperaSettings
 from schemas.order import Customer
 
@@ -69,3 +77,21 @@ def test_commands_carry_wrappers_roles_and_our_reference() -> None:
     assert customer_data["customerReference"] == {"value": "#1001"}
     assert customer_data["actor"] == {"value": {"actorId": 7}}
     assert line["manualDiscountAmount"] == 50.0 and line["inventoryItemData"]["variantId"] == 11
+
+
+def test_a_credit_note_returns_the_items_and_names_what_it_credits() -> None:
+    item = plan_item(shirt_m(), D(2), D("200.00"), D("0.25"), True, "lines.0", settings())
+    original = CreditSource("5001:10001", "10001", "20001", D("250.00"), "DKK")
+    command = order_command("#1001-R", "7", [item], settings(), credit_text(original))
+    line = command["modelUpdates"][1]
+    assert (line["quantity"], line["manualDiscountAmount"]) == (-2.0, 50.0)
+    assert command["subject"] == {"value": "Credit note for invoice 20001 (sales order 10001)"}
+    assert "subject" not in order_command("#1001-R", "7", [item], settings(subject_field=None),
+                                          credit_text(original))
+    assert "subject" not in order_command("#1001", "7", [item], settings())
+    assert credit_text(CreditSource("5001:10001", None, None, D(1), "DKK")) == \
+        "Credit note for sales order 5001:10001"
+    check_credit([item], original)
+    with pytest.raises(PermanentError, match="200.00 DKK, more than the 150.00 DKK of sales "
+                                             "order 10001"):
+        check_credit([item], CreditSource("5001:10001", "10001", None, D("150.00"), "DKK"))
