@@ -111,7 +111,7 @@ def _lines(root: dict[str, Any], current: bool, fallback_sku: str | None) -> lis
 
 def _product_line(raw: dict[str, Any], path: str, index: int, current: bool,
                   fallback_sku: str | None) -> ProductLine | None:
-    name = _line_name(raw, path)
+    name = line_name(raw, path)
     sku = read.text(raw.get("sku"), f"{path}.sku", limit=100)
     if sku is None:
         if fallback_sku is None:
@@ -119,7 +119,7 @@ def _product_line(raw: dict[str, Any], path: str, index: int, current: bool,
                                               "connection has no fallback article")
         sku = fallback_sku
     quantity = read.quantity(raw.get("quantity"), f"{path}.quantity")
-    discount = _line_discount(raw, path)
+    discount = line_discount(raw, path)
     if current and raw.get("current_quantity") is not None:
         now = read.quantity(raw["current_quantity"], f"{path}.current_quantity", allow_zero=True)
         if now == 0:
@@ -134,10 +134,10 @@ def _product_line(raw: dict[str, Any], path: str, index: int, current: bool,
     paths = {key: f"{path}.{value}" for key, value in LINE_PATHS.items()}
     return read.build(
         ProductLine, path, paths, type="product", sku=sku, name=name, quantity=quantity,
-        unit_price=unit_price, discount=discount, vat_rate=_rate(raw, path))
+        unit_price=unit_price, discount=discount, vat_rate=tax_rate(raw, path))
 
 
-def _line_name(raw: dict[str, Any], path: str) -> str:
+def line_name(raw: dict[str, Any], path: str) -> str:
     title = read.text(raw.get("title"), f"{path}.title", truncate=True)
     variant = read.text(raw.get("variant_title"), f"{path}.variant_title", truncate=True)
     name = f"{title} - {variant}" if title and variant else title
@@ -147,7 +147,7 @@ def _line_name(raw: dict[str, Any], path: str) -> str:
     return name[:200]
 
 
-def _line_discount(raw: dict[str, Any], path: str) -> Decimal:
+def line_discount(raw: dict[str, Any], path: str) -> Decimal:
     allocations = raw.get("discount_allocations")
     if allocations is None and raw.get("total_discount") is not None:
         return read.money(raw["total_discount"], f"{path}.total_discount")
@@ -160,7 +160,7 @@ def _allocated(allocations: Any, field: str) -> Decimal:
                 for index, entry in enumerate(entries)), Decimal("0"))
 
 
-def _rate(raw: dict[str, Any], path: str) -> Decimal:
+def tax_rate(raw: dict[str, Any], path: str) -> Decimal:
     if raw.get("taxable") is False:
         return Decimal("0")
     field = f"{path}.tax_lines"
@@ -187,7 +187,7 @@ def _shipping_line(raw: dict[str, Any], path: str, current: bool) -> ShippingLin
     paths = {"amount": f"{path}.discounted_price", "vat_rate": f"{path}.tax_lines",
              "name": f"{path}.title"}
     return read.build(ShippingLine, path, paths, type="shipping", name=name, amount=amount,
-                      vat_rate=_rate(raw, path))
+                      vat_rate=tax_rate(raw, path))
 
 
 def _tax(root: dict[str, Any], current: bool) -> Decimal:

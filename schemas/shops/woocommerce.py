@@ -62,7 +62,7 @@ def woocommerce_order(payload: dict[str, Any], *, fallback_sku: str | None) -> O
     """The canonical order for a WooCommerce order; MappingError names the field when it
     cannot be."""
     root = read.obj(payload, "", required=True)
-    lines = _lines(root, _rates(root), fallback_sku)
+    lines = _lines(root, tax_rates(root), fallback_sku)
     tax = read.money(root.get("total_tax"), "total_tax", default=ZERO)
     total = checked_total(lines, read.money(root.get("total"), "total"), "total", tax)
     return read.build(
@@ -75,7 +75,7 @@ def woocommerce_order(payload: dict[str, Any], *, fallback_sku: str | None) -> O
         placed_at=read.timestamp(root.get("date_created_gmt"), "date_created_gmt"),
         currency=read.currency(root.get("currency"), "currency"),
         prices_include_vat=False,
-        customer=_customer(root),
+        customer=order_customer(root),
         lines=lines,
         total=total)
 
@@ -98,7 +98,7 @@ def woocommerce_status(payload: dict[str, Any]) -> ShopStatus:
         test=False)
 
 
-def _rates(root: dict[str, Any]) -> dict[str, Decimal]:
+def tax_rates(root: dict[str, Any]) -> dict[str, Decimal]:
     """Rate id → fraction, for the order's simple (non-compound) rates that state a percent."""
     rates: dict[str, Decimal] = {}
     for index, entry in enumerate(read.objects(root.get("tax_lines"), "tax_lines", limit=1000)):
@@ -123,16 +123,16 @@ def _lines(root: dict[str, Any], rates: dict[str, Decimal], fallback_sku: str | 
     if not groups["line_items"]:
         raise MappingError("line_items", "the order has no line items")
     lines: list[CanonicalLine] = [
-        _product_line(raw, f"line_items.{index}", index, rates, fallback_sku)
+        product_line(raw, f"line_items.{index}", index, rates, fallback_sku)
         for index, raw in enumerate(groups["line_items"])]
-    lines.extend(_charge_line(raw, f"shipping_lines.{index}", "method_title", "Shipping", rates)
+    lines.extend(charge_line(raw, f"shipping_lines.{index}", "method_title", "Shipping", rates)
                  for index, raw in enumerate(groups["shipping_lines"]))
-    lines.extend(_charge_line(raw, f"fee_lines.{index}", "name", "Fee", rates)
+    lines.extend(charge_line(raw, f"fee_lines.{index}", "name", "Fee", rates)
                  for index, raw in enumerate(groups["fee_lines"]))
     return lines
 
 
-def _product_line(raw: dict[str, Any], path: str, index: int, rates: dict[str, Decimal],
+def product_line(raw: dict[str, Any], path: str, index: int, rates: dict[str, Decimal],
                   fallback_sku: str | None) -> ProductLine:
     sku = read.text(raw.get("sku"), f"{path}.sku", limit=100)
     name = read.text(raw.get("name"), f"{path}.name", truncate=True) or sku
@@ -156,7 +156,7 @@ def _product_line(raw: dict[str, Any], path: str, index: int, rates: dict[str, D
                       vat_rate=_rate(raw, path, rates, total, subtotal))
 
 
-def _charge_line(raw: dict[str, Any], path: str, name_key: str, default_name: str,
+def charge_line(raw: dict[str, Any], path: str, name_key: str, default_name: str,
                  rates: dict[str, Decimal]) -> ShippingLine:
     """A shipping or fee line: an amount with its own VAT rate and no article."""
     name = read.text(raw.get(name_key), f"{path}.{name_key}", truncate=True) or default_name
@@ -189,7 +189,7 @@ def _rate(raw: dict[str, Any], path: str, rates: dict[str, Decimal], total: Deci
     return read.derived_rate(subtotal_tax, subtotal, f"{path}.subtotal_tax")
 
 
-def _customer(root: dict[str, Any]) -> Customer:
+def order_customer(root: dict[str, Any]) -> Customer:
     billing = read.obj(root.get("billing"), "billing")
     shipping = read.obj(root.get("shipping"), "shipping")
     person = None
