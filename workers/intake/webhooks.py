@@ -23,12 +23,14 @@ from fastapi.responses import JSONResponse
 from core.runtime import Runtime
 from core.settings import ConnectionSettings, Settings
 from schemas.shops.errors import MappingError
+from schemas.shops.shopify_refund import shopify_refund
 from tasks.events import Decision, OrderEvent, apply_event
 from tasks.sources import event_from_shop
 from workers.intake.errors import ApiError
 from workers.intake.http import read_limited, runtime_of
 
-SHOPIFY_TOPICS = {"orders/create", "orders/updated", "orders/paid", "orders/cancelled"}
+SHOPIFY_TOPICS = {"orders/create", "orders/updated", "orders/paid", "orders/cancelled",
+                  "refunds/create"}
 WOO_TOPICS = {"order.created", "order.updated", "order.restored", "order.deleted"}
 SEEN_SECONDS = 7 * 86_400
 router = APIRouter()
@@ -101,7 +103,25 @@ def shopify(rt: Runtime, name: str, request: Request, raw: bytes) -> JSONRespons
         ("webhook", request.headers.get("x-shopify-webhook-id")),
         ("event", request.headers.get("x-shopify-event-id"))) if value]
     payload = parse_json(raw)
+    if topic == "refunds/create":
+        return handle(rt, conn, keys, lambda: read_refund(rt, payload, conn))
     return handle(rt, conn, keys, lambda: read_event("shopify", payload, conn))
+
+
+def read_refund(rt: Runtime, payload: Any, conn: ConnectionSettings) -> OrderEvent:
+    """A Shopify refund → a credit job for the refunded order (mapped against that order when
+    we have it; the credit job itself waits until the original has reached the ERP)."""
+    order_id = str(payload.get("order_id", "")) if isinstance(payload, dict) else ""
+    job_id = rt.store.job_id_for(conn.name, order_id) if order_id else None
+    original_job = rt.store.load_job(job_id) if job_id else None
+    try:
+        credit = shopify_refund(payload if isinstance(payload, dict) else {},
+                                original_job.order if original_job else None,
+                                fallback_sku=conn.shop.fallback_sku)
+    except MappingError as exc:
+        raise ApiError(422, "unusable_refund", exc.message,
+                       [{"field": exc.field or "body", "message": exc.message}]) from None
+    return OrderEvent(credit.external_id, credit)
 
 
 def woocommerce(rt: Runtime, name: str, request: Request, raw: bytes) -> JSONResponse:
