@@ -5,20 +5,34 @@ document's endpoint is searched for our reference in `YourRef` (quoted, so a ref
 or OData keywords matches only itself). Items are looked up 25 per call with an `or` chain and
 never created: a missing SKU is a permanent error naming it. Calls are counted against the
 division's 60/min and 5,000/day budget by the HTTP client the pipeline hands us.
+
+Refunds become credit notes in the connection's own kind of document (a credit invoice in
+sales-order mode, where Exact has no credit order); a credit invoice is processed through the
+same `send_invoice` path as an invoice. Invoice and payment state is polled (watch.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 import httpx
 
-from connectors.base import Consent, InvoiceState, OrderRef, ProductSpec, TokenStore
+from connectors.base import (
+    Consent,
+    CreditSource,
+    InvoicePage,
+    InvoiceState,
+    OrderRef,
+    ProductSpec,
+    TokenStore,
+)
 from connectors.errors import PermanentError, check, erp_message, response_body
 from connectors.exact import mapping, odata
 from connectors.exact.auth import ExactTokens
 from connectors.exact.settings import ExactSettings
+from connectors.exact.watch import InvoiceWatch
 from connectors.http import BearerAuth
 from schemas.order import Customer, Order
 
@@ -30,6 +44,8 @@ DOCUMENTS = {
     "sales_entry": ("salesentry/SalesEntries", "EntryID", "EntryNumber"),
 }
 PROCESSED = 50
+INVOICE_MODES = ("invoice", "direct_invoice")
+INVOICE_STATE_FIELDS = "InvoiceID,Status,InvoiceNumber"
 
 
 class ExactConnector:
@@ -55,6 +71,21 @@ class ExactConnector:
         return check(self.client.post(f"{self.settings.api}/{path}", json=body, auth=self.auth,
                                       headers={"Accept": "application/json",
                                                "Prefer": "return=representation"}))
+
+    def _rows(self, path: str, params: dict[str, str], max_pages: int
+              ) -> tuple[list[dict[str, Any]], bool]:
+        """Up to `max_pages` pages of a list, following Exact's absolute `__next` links; and
+        whether more pages were left."""
+        response = self._get(path, params)
+        rows = odata.results(response)
+        for _ in range(max_pages - 1):
+            link = odata.next_link(response)
+            if not link:
+                return rows, False
+            response = check(self.client.get(link, auth=self.auth,
+                                             headers={"Accept": "application/json"}))
+            rows.extend(odata.results(response))
+        return rows, odata.next_link(response) is not None
 
     def _first(self, path: str, filter_: str, select: str) -> dict[str, Any] | None:
         rows = odata.results(self._get(path, {"$filter": filter_, "$select": select,
@@ -114,9 +145,45 @@ class ExactConnector:
         gl = self._revenue_account() if self.settings.send_as == "sales_entry" else None
         payload = mapping.document_payload(order, reference, customer_id, product_ids or {}, gl,
                                            self.settings)
-        created = odata.entity(self._post(path, {k: v for k, v in payload.items()
-                                                 if v is not None}))
+        created = self._create(path, payload)
         return OrderRef(str(created[id_field]), _str(created.get(number_field)))
+
+    def _create(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        return odata.entity(self._post(path, {k: v for k, v in payload.items()
+                                              if v is not None}))
+
+    # --- credit notes -------------------------------------------------------------------------
+    def create_credit_note(self, order: Order, reference: str, customer_id: str,
+                           product_ids: dict[str, str] | None, original: CreditSource
+                           ) -> OrderRef:
+        mode = mapping.credit_mode(self.settings)
+        path, id_field, number_field = DOCUMENTS[mode]
+        if mode != self.settings.send_as:  # find_order looked among sales orders, not here
+            row = self._first(path, odata.eq("YourRef", reference), f"{id_field},{number_field}")
+            if row is not None:
+                return OrderRef(str(row[id_field]), _str(row.get(number_field)), existed=True)
+        gl = self._revenue_account() if mode == "sales_entry" else None
+        created = self._create(path, mapping.credit_payload(
+            order, reference, customer_id, product_ids or {}, gl, self.settings, original))
+        credit_id = str(created[id_field])
+        if float(created.get("AmountFC") or 0) > 0:
+            self._discard(path, credit_id)
+            raise PermanentError(
+                f"Exact Online booked the credit note for {reference} as a positive amount "
+                f"({created.get('AmountFC')}); it was removed. Check the connection's "
+                f"credit_note_quantities (now {self.settings.credit_note_quantities!r})")
+        if mode == "sales_entry":  # booked on create: final, nothing to process
+            return OrderRef(credit_id, _str(created.get(number_field)),
+                            invoice_number=_str(created.get("InvoiceNumber")))
+        return OrderRef(credit_id, _str(created.get(number_field)))
+
+    def _discard(self, path: str, document_id: str) -> None:
+        self.client.delete(f"{self.settings.api}/{path}(guid'{document_id}')", auth=self.auth,
+                           headers={"Accept": "application/json"})
+
+    # --- invoice and payment state ------------------------------------------------------------
+    def invoices_since(self, cursor: Mapping[str, str]) -> InvoicePage:
+        return InvoiceWatch(self.settings, self._rows).poll(cursor)
 
     def _revenue_account(self) -> str:
         if self._gl_account is None:
@@ -145,22 +212,35 @@ class ExactConnector:
 
     # --- invoicing ----------------------------------------------------------------------------
     def send_invoice(self, order_id: str, email: str | None) -> None:
-        self._invoices_only()
+        if self.settings.send_as not in INVOICE_MODES:
+            self._credit_invoice(order_id)
         self._post("salesinvoice/PrintedSalesInvoices",
                    {"InvoiceID": order_id, "SendEmailToCustomer": bool(email)})
 
     def invoice_state(self, order_id: str) -> InvoiceState:
-        self._invoices_only()
-        row = odata.entity(self._get(f"salesinvoice/SalesInvoices(guid'{order_id}')",
-                                     {"$select": "InvoiceID,Status,InvoiceNumber"}))
+        if self.settings.send_as in INVOICE_MODES:
+            row = odata.entity(self._get(f"salesinvoice/SalesInvoices(guid'{order_id}')",
+                                         {"$select": INVOICE_STATE_FIELDS}))
+        else:
+            row = self._credit_invoice(order_id)
         if int(row.get("Status") or 0) >= PROCESSED:
             return InvoiceState("sent", invoice_number=_str(row.get("InvoiceNumber")))
         return InvoiceState("not_requested")
 
-    def _invoices_only(self) -> None:
-        if self.settings.send_as not in ("invoice", "direct_invoice"):
+    def _credit_invoice(self, order_id: str) -> dict[str, Any]:
+        """In sales-order mode only our credit notes are invoices (looked up by a filter, not a
+        keyed GET, so a sales order's id costs no 404 from Exact's error budget)."""
+        row = None
+        if self.settings.send_as == "order":
+            try:
+                filter_ = odata.guid_eq("InvoiceID", order_id)
+            except ValueError:
+                raise PermanentError(f"not an Exact Online id: {order_id!r}") from None
+            row = self._first("salesinvoice/SalesInvoices", filter_, INVOICE_STATE_FIELDS)
+        if row is None:
             raise PermanentError(f"sending invoices needs send_as = invoice or direct_invoice "
                                  f"(this connection sends {self.settings.send_as})")
+        return row
 
 
 def _str(value: Any) -> str | None:

@@ -9,12 +9,13 @@ table when given, else Exact uses the item's or GL account's default.
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from connectors.base import ProductSpec
+from connectors.base import CreditSource, ProductSpec
 from connectors.errors import PermanentError
-from connectors.exact.settings import ExactSettings
+from connectors.exact.settings import ExactSettings, SendAs
 from schemas.order import Customer, Order, ProductLine, ShippingLine, TextLine
 
 CENT = Decimal("0.01")
@@ -125,18 +126,68 @@ def description(order: Order) -> str:
 
 
 def document_payload(order: Order, reference: str, account_id: str, items: dict[str, str],
-                     gl_account: str | None, settings: ExactSettings) -> dict[str, Any]:
+                     gl_account: str | None, settings: ExactSettings,
+                     send_as: SendAs | None = None) -> dict[str, Any]:
+    """The document for `order` in the connection's mode (or in `send_as`, when given)."""
+    mode = send_as or settings.send_as
     day = order.placed_at.date().isoformat() if order.placed_at else None
     common = {"YourRef": reference, "Description": description(order)}
-    if settings.send_as == "order":
+    if mode == "order":
         return {**common, "OrderedBy": account_id, "OrderDate": day,
                 "SalesOrderLines": _item_lines(order, items, settings)}
-    if settings.send_as in ("invoice", "direct_invoice"):
+    if mode in ("invoice", "direct_invoice"):
         payload = {**common, "Type": 8020, "Journal": settings.journal, "OrderedBy": account_id,
                    "InvoiceDate": day, "SalesInvoiceLines": _item_lines(order, items, settings)}
-        if settings.send_as == "direct_invoice":
+        if mode == "direct_invoice":
             payload.update(Type=8023, Warehouse=settings.warehouse_id)
         return payload
     return {**common, "Customer": account_id, "Journal": settings.journal, "EntryDate": day,
             "Currency": order.currency,
             "SalesEntryLines": _entry_lines(order, gl_account or "", settings)}
+
+
+# --- credit notes ---------------------------------------------------------------------------
+CREDIT_NOTE_TYPES = {"invoice": 8021, "direct_invoice": 8024}
+_CREDITED = re.compile(r"^Credit invoice (\S+?):")
+
+
+def credit_mode(settings: ExactSettings) -> SendAs:
+    """Where a credit note goes: Exact has no credit sales order, so order mode credits with a
+    credit invoice (8021); the other modes credit in their own kind of document."""
+    return "invoice" if settings.send_as == "order" else settings.send_as
+
+
+def credit_payload(order: Order, reference: str, account_id: str, items: dict[str, str],
+                   gl_account: str | None, settings: ExactSettings, original: CreditSource
+                   ) -> dict[str, Any]:
+    """The credit note for `order` (positive quantities: what is credited), built as the
+    document it credits and then turned negative the way Exact wants it: a credit invoice type
+    with negative quantities (or positive ones Exact negates, per `credit_note_quantities`), or
+    a sales entry with negative amounts (Exact then types it 21 itself). The REST API has no
+    field for the credited invoice, so its number leads the description."""
+    mode = credit_mode(settings)
+    payload = document_payload(order, reference, account_id, items, gl_account, settings, mode)
+    payload["Description"] = credit_description(order, original)
+    if mode == "sales_entry":
+        for line in payload["SalesEntryLines"]:
+            line["AmountFC"] = -line["AmountFC"]
+        return payload
+    payload["Type"] = CREDIT_NOTE_TYPES[mode]
+    if settings.credit_note_quantities == "negative":
+        for line in payload["SalesInvoiceLines"]:
+            line["Quantity"] = -line["Quantity"]
+    return payload
+
+
+def credit_description(order: Order, original: CreditSource) -> str:
+    if original.invoice_number:
+        head = f"Credit invoice {original.invoice_number}:"
+    else:
+        head = f"Credit order {original.order_number or original.order_id}:"
+    return f"{head} {description(order)}"[:60]
+
+
+def credited_invoice(text: str | None) -> str | None:
+    """The invoice number `credit_description` put in a credit note's description."""
+    found = _CREDITED.match(text or "")
+    return found.group(1) if found else None

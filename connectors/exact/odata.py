@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import httpx
 
@@ -25,6 +26,27 @@ def eq(field: str, value: str) -> str:
 def any_of(field: str, values: Iterable[str]) -> str:
     """`(F eq 'a' or F eq 'b')`, bracketed so that an `and` may follow."""
     return "(" + " or ".join(eq(field, v) for v in values) + ")"
+
+
+def any_number(field: str, values: Iterable[int]) -> str:
+    """`(F eq 1 or F eq 2)` for integer fields such as InvoiceNumber."""
+    return "(" + " or ".join(f"{field} eq {int(v)}" for v in values) + ")"
+
+
+def guid_eq(field: str, value: str) -> str:
+    """`F eq guid'…'`; ValueError when `value` is not a GUID (so nothing else gets in)."""
+    return f"{field} eq guid'{UUID(value)}'"
+
+
+def modified_since(moment: datetime) -> str:
+    """`Modified ge datetime'…'`: inclusive, so a change stamped at `moment` is seen again."""
+    return f"Modified ge datetime'{format_date(moment)}'"
+
+
+def format_date(moment: datetime) -> str:
+    """The wall-clock form Exact's `datetime'…'` literal takes (milliseconds, no zone): the
+    same clock its `/Date(ms)/` values read on, so a stamp read back filters as itself."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
 
 
 def results(response: httpx.Response) -> list[dict[str, Any]]:

@@ -32,6 +32,15 @@ class ExactSettings(BaseModel):
     minute_seconds: float = Field(60.0, gt=0)  # the length of Exact's "minute" (tests shorten it)
     day_limit: int = Field(5000, ge=1)
     refresh_margin_seconds: float = 30.0
+    # Unconfirmed in Exact's documentation: whether a credit note (8021/8024) is posted with
+    # negative quantities or with positive ones that Exact negates. Either way we check that the
+    # credit note came back negative, and remove it with a clear error if it did not.
+    credit_note_quantities: Literal["negative", "positive"] = "negative"
+    # The invoice watch: how far back a first poll looks, and how far each poll steps back
+    # behind the newest change it saw (Exact's Modified stamps are not a strict sequence).
+    invoice_lookback_days: float = Field(3.0, gt=0)
+    invoice_overlap_seconds: float = Field(300.0, ge=0)
+    invoice_pages_per_poll: int = Field(10, ge=1)
 
     @model_validator(mode="after")
     def _direct_invoice_needs_a_warehouse(self) -> ExactSettings:

@@ -2,7 +2,8 @@
 
 `create_app(options)` returns the ASGI app: the OAuth endpoints under `/api/oauth2`, the REST API
 under `/api/v1/{division}` and `/api/v1/current/Me`, and the shared `/_sim/...` admin and
-fault-injection routes (plus `POST /_sim/expire-tokens` and `POST /_sim/items`).
+fault-injection routes (plus `POST /_sim/expire-tokens`, `POST /_sim/items`, and for the
+invoice loop `POST /_sim/payments` and `POST /_sim/invoice-order`, see payments.py).
 """
 
 from __future__ import annotations

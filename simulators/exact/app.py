@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from simulators.admin import AdminHandler, SimApp, admin_error, read_json
-from simulators.exact import resources, schema
+from simulators.exact import payments, resources, schema
 from simulators.exact.context import Ctx
 from simulators.exact.errors import (
     GENERIC_500,
@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 AUTH_PATH, TOKEN_PATH, API_PREFIX = "/api/oauth2/auth", "/api/oauth2/token", "/api/v1/"
 _SEGMENT = re.compile(r"^([A-Za-z]+)(?:\((.*)\))?$")
 STATE_SETS = (schema.ACCOUNTS, schema.CONTACTS, schema.ITEMS, schema.SALES_ORDERS,
-              schema.SALES_INVOICES, schema.SALES_ENTRIES)
+              schema.SALES_INVOICES, schema.SALES_ENTRIES, schema.RECEIVABLES)
 
 
 @dataclass(frozen=True)
@@ -224,7 +224,17 @@ class ExactSim:
     def admin_routes(self) -> dict[str, AdminHandler]:
         return {"POST /_sim/expire-tokens": self._expire_tokens,
                 "POST /_sim/revoke-refresh-tokens": self._revoke_refresh_tokens,
-                "POST /_sim/items": self._item}
+                "POST /_sim/items": self._item,
+                "POST /_sim/payments": self._payment,
+                "POST /_sim/invoice-order": self._invoice_order}
+
+    async def _payment(self, request: Request) -> Response:
+        return await payments.payment(Ctx(request, self.store, self.options,
+                                          schema.RECEIVABLES, ""))
+
+    async def _invoice_order(self, request: Request) -> Response:
+        return await payments.invoice_order(Ctx(request, self.store, self.options,
+                                                schema.SALES_INVOICES, ""))
 
     async def _expire_tokens(self, request: Request) -> Response:
         return JSONResponse({"expired": self.identity.expire_all()})

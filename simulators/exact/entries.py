@@ -3,7 +3,9 @@
 No items here: each line is an amount excluding VAT on a G/L account (a GUID from
 financial/GLAccounts), with the account's VAT code unless the line names one. Customer, Journal
 (a sales journal's code) and at least one line are mandatory. The server numbers the entry from
-the journal's sequence and books it open (status 20).
+the journal's sequence, books it open (status 20) and opens its receivable at once (an entry is
+a booking, nothing is left to process). The server sets Type: a negative total is a credit
+note (21); a client that sends a Type contradicting the amounts is refused.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from simulators.exact.books import journal_number, sales_journal
 from simulators.exact.context import Ctx, Problems, Row, Writer, blank_row, reference, stamp
 from simulators.exact.errors import ApiError
 from simulators.exact.lines import party_names
+from simulators.exact.receivables import book_receivable
 from simulators.exact.values import decimal, money, new_guid, now_date, parse_date
 
 OPEN = 20
-TYPES = {20: "Sales entry", 21: "Sales credit note"}
+ENTRY, CREDIT = 20, 21
+TYPES = {ENTRY: "Sales entry", CREDIT: "Sales credit note"}
 NO_VAT = "0  "
 
 
@@ -41,7 +45,18 @@ def create_entry(ctx: Ctx, values: Row) -> Row:
     row["EntryNumber"] = journal_number(ctx, row["Journal"], row["EntryDate"])
     row["InvoiceNumber"] = row["InvoiceNumber"] or row["EntryNumber"]
     _add_totals(row, "AmountFC" in values)
-    return stamp(ctx, row, created=True)
+    _type_from_sign(row, values.get("Type"))
+    stamp(ctx, row, created=True)
+    book_receivable(ctx, row, row["Customer"], row["InvoiceNumber"], row["EntryDate"],
+                    row["EntryID"])
+    return row
+
+
+def _type_from_sign(row: Row, sent: int | None) -> None:
+    derived = CREDIT if decimal(row["AmountFC"]) < 0 else ENTRY
+    if sent is not None and sent != derived:
+        raise ApiError(400, ("invalid_value", "Type"))
+    row["Type"], row["TypeDescription"] = derived, TYPES[derived]
 
 
 def update_entry(ctx: Ctx, row: Row, values: Row) -> Row:
@@ -114,6 +129,7 @@ def entry_from_invoice(ctx: Ctx, invoice: Row) -> Row:
            "Status": OPEN, "StatusDescription": "Open", "SalesEntryLines": lines}
     _check_header(ctx, row)
     _add_totals(row, amount_given=False)
+    _type_from_sign(row, None)
     return stamp(ctx, row, created=True)
 
 

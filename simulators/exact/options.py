@@ -18,6 +18,7 @@ from simulators.exact.values import guid
 WAREHOUSE_ID = "0000a001-0000-4000-8000-00000000a001"
 
 LANGUAGES = ("en", "nl")
+CREDIT_QUANTITIES = ("negative", "positive")
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,14 @@ class ExactSimOptions:
     full_reply_without_prefer: bool = True  # False: POST without Prefer nulls unsent fields
     print_creates_sales_entry: bool = False  # processing an invoice books a SalesEntry
     pad_country: bool = False  # Country comes back as "NL " (3 characters)
+    # Unconfirmed: how a credit note's (8021/8024) lines carry the credit. "negative": the client
+    # sends negative quantities and positive ones are refused; "positive": the client sends
+    # positive quantities, Exact negates them and refuses negative ones.
+    credit_note_quantities: str = "negative"
+    # Unconfirmed: the sign of cashflow/Receivables amounts. False: an invoice's receivable is
+    # positive (what the customer owes), a credit note's negative; True: the other way round
+    # (one third-party report reads AmountDC as negative for debtors).
+    negative_receivables: bool = False
 
     def merged(self, changes: Mapping[str, Any]) -> ExactSimOptions:
         """A copy with `changes` applied; ConfigError for unknown keys or bad values."""
@@ -75,6 +84,8 @@ def _check(name: str, value: Any, default: Any) -> None:
         ok = isinstance(value, str) and value != ""
     if ok and name == "language":
         ok = value in LANGUAGES
+    if ok and name == "credit_note_quantities":
+        ok = value in CREDIT_QUANTITIES
     if ok and name == "warehouse_id":
         ok = guid(value) == value  # lowercase, without braces
     if not ok:

@@ -149,6 +149,17 @@ SALES_ENTRIES = EntitySet("salesentry", "SalesEntries", "SalesEntry", "EntryID",
     " PaymentCondition PaymentReference AmountFC:num AmountDC:num! VATAmountFC:num"
     " VATAmountDC:num! OrderNumber:int Document:guid" + _STAMPS), ALL, lines="SalesEntryLines")
 
+# The payment terms of booked sales documents (erp/exact-online.md has no section on them; the
+# properties are Exact's documented ones for CashflowReceivables). Read-only here: payments
+# arrive through the simulator's `/_sim/payments`, as a bank statement would match them.
+RECEIVABLES = EntitySet("cashflow", "Receivables", "Receivable", "ID", props(
+    "ID:guid! Account:guid! AccountCode! AccountName! AmountDC:num! AmountFC:num! Currency!"
+    " Description! DueDate:date! EndDate:date! EntryDate:date! EntryID:guid! EntryNumber:int!"
+    " InvoiceDate:date! InvoiceNumber:int! IsFullyPaid:bool! Journal! JournalDescription!"
+    " LastPaymentDate:date! OrderNumber:int! PaymentReference! Source:int! Status:int!"
+    " TransactionAmountDC:num! TransactionAmountFC:num! TransactionEntryID:guid!"
+    " TransactionIsReversal:bool! TransactionType:int! YourRef!" + _STAMPS))
+
 JOURNALS = EntitySet("financial", "Journals", "Journal", "ID", props(
     "ID:guid! Code Description Type:int TypeDescription GLAccount:guid GLAccountCode"
     " Currency Division:int!"))
@@ -172,7 +183,8 @@ ME = EntitySet("current", "Me", "Me", "UserID", props(
 ENTITY_SETS: dict[str, EntitySet] = {
     entity_set.path.lower(): entity_set for entity_set in (
         ACCOUNTS, CONTACTS, ITEMS, SALES_ORDERS, SALES_ORDER_LINES, SALES_INVOICES,
-        SALES_INVOICE_LINES, PRINTED_SALES_INVOICES, SALES_ENTRIES, SALES_ENTRY_LINES, JOURNALS,
+        SALES_INVOICE_LINES, PRINTED_SALES_INVOICES, SALES_ENTRIES, SALES_ENTRY_LINES, RECEIVABLES,
+        JOURNALS,
         GL_ACCOUNTS, VAT_CODES, WAREHOUSES, DIVISIONS, ME)
 }
 LINE_SETS: dict[str, EntitySet] = {

@@ -57,7 +57,8 @@ class Store:
         self.tables: dict[str, dict[Any, dict[str, Any]]] = {
             path: {} for path in (schema.ACCOUNTS.path, schema.CONTACTS.path, schema.ITEMS.path,
                                   schema.SALES_ORDERS.path, schema.SALES_INVOICES.path,
-                                  schema.SALES_ENTRIES.path)}
+                                  schema.SALES_ENTRIES.path,
+                                  schema.RECEIVABLES.path)}
         self.seed_reference()
         self._counters: dict[str, int] = {}
 
