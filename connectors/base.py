@@ -8,11 +8,11 @@ and a token store; it never touches the job ledger, locks or retries.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from collections.abc import Mapping
 from typing import Any, Literal, Protocol
 
 import httpx

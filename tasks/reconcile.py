@@ -49,7 +49,7 @@ def reconcile(rt: Runtime, name: str) -> int:
     since = start - timedelta(seconds=conn.shop.reconcile_overlap_seconds)
     newest, seen, created = start.timestamp(), 0, 0
     with httpx.Client(timeout=settings.worker.http_timeout_seconds) as client:
-        for payload in FETCHERS[conn.source](conn.shop, since, client):
+        for payload in FETCHERS[conn.source](conn.shop, since, client, rt.store):
             seen += 1
             try:
                 event = event_from_shop(conn.source, payload, conn.shop.fallback_sku)

@@ -171,6 +171,9 @@ def send_invoice(ctx: StepContext) -> StepDone:
     order_id = ctx.job.erp.get("order_id")
     if not order_id:
         raise PermanentError("no sales order to invoice (create_draft has no ERP id)")
+    if ctx.job.erp.get("invoice_number"):  # the ERP invoiced it on create (Duett's direct
+        # invoicing, Exact's sales entries and credit entries): nothing is left to send
+        return StepDone(InvoiceResult(invoice_number=ctx.job.erp["invoice_number"]))
     record = ctx.record
     requested = record.read(InvoiceResult).requested_at
     state = ctx.connector.invoice_state(order_id) if requested else None

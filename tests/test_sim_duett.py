@@ -561,6 +561,96 @@ def test_commit_then_status_commits(sim: httpx.Client, api: httpx.Client) -> Non
     assert api.get("/Order/v2", params={"filter[orderReference][EQ]": "#1001"}).json() == orders
 
 
+
+# --- customer ledger (voucher report), payments, credit orders ----------------------------------
+
+def invoiced(api: httpx.Client, customer: dict[str, Any], lines: list[dict[str, Any]],
+             **fields: Any) -> dict[str, Any]:
+    config = {"directInvoicing": True}
+    return created(api.post("/Order/v2", json=order_body(customer, lines, config=config,
+                                                         **fields)))
+
+
+def ledger_rows(api: httpx.Client, year: str, **filters: str) -> list[dict[str, Any]]:
+    params = {"filter[voucherYear][EQ]": year, "ledgerFilter[EQ]": "customerLedger",
+              **{f"filter[{k}][GT]": v for k, v in filters.items()}}
+    response = api.get("/Report/v2/Voucher", params=params)
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def test_invoices_are_posted_to_the_customer_ledger_and_payments_cross_them(
+        sim: httpx.Client, api: httpx.Client) -> None:
+    customer = make_customer(api)
+    article = make_article(api, "712", 50)
+    order = invoiced(api, customer, [{"articleId": article["id"], "countAgreed": 4,
+                                      "discountValue": 10}])
+    year = order["invoiceDate"][:4]
+    refused(api.get("/Report/v2/Voucher"), "filter[voucherYear]")
+    [row] = ledger_rows(api, year)
+    assert (row["voucherTypeId"], row["voucherNumber"], row["restAmount"], row["ledgerState"],
+            row["accountNumber"]) == (3, 10001, 225.0, "blank", customer["customerNumber"])
+    assert ledger_rows(api, str(int(year) - 1)) == []
+    paid = sim.post("/_sim/payments", json={"invoice_id": str(order["id"]), "amount": "100"})
+    assert paid.status_code == 200, paid.text
+    assert (paid.json()["restAmount"], paid.json()["ledgerState"]) == (125.0, "partCrossed")
+    assert paid.json()["rowVersion"] > row["rowVersion"]
+    changed = ledger_rows(api, year, rowVersion=str(row["rowVersion"]))
+    assert sorted(r["voucherTypeId"] for r in changed) == [2, 3]  # the payment and the invoice
+    rest = sim.post("/_sim/payments", json={"invoice_id": order["id"]}).json()
+    assert (rest["restAmount"], rest["ledgerState"]) == (0.0, "crossed")
+    for body in ({"invoice_id": order["id"]}, {"invoice_id": "nope"}, {"amount": "1"},
+                 {"invoice_id": order["id"], "amount": "-5"}):
+        bad = sim.post("/_sim/payments", json=body)
+        assert bad.status_code == 400 and "invoice_id" in bad.json()["error"]["message"]
+    sim.post("/_sim/config", json={"voucher_report": False,
+                                   "ledger_invoice_number_field": "refNumber"})
+    assert api.get("/Report/v2/Voucher", params={"filter[voucherYear][EQ]": year}
+                   ).status_code == 404
+    second = invoiced(api, customer, [{"articleId": article["id"], "countAgreed": 1}])
+    state = sim.get("/_sim/state").json()["ledger"]
+    assert [(r["refNumber"], r["voucherNumber"]) for r in state if r["voucherTypeId"] == 3][-1] \
+        == (str(second["invoiceNumber"]), 30004)  # after the invoice and two payments
+
+
+@pytest.mark.parametrize("sign", ["positive", "negative"])
+def test_credit_orders_refuse_the_other_sign_and_book_a_negative_ledger_row(
+        sim: httpx.Client, api: httpx.Client, sign: str) -> None:
+    sim.post("/_sim/config", json={"credit_line_sign": sign}).raise_for_status()
+    customer = make_customer(api)
+    article = make_article(api, "712", 50)
+    count = 2 if sign == "positive" else -2
+    wrong = [{"articleId": article["id"], "countAgreed": -count}]
+    refused(api.post("/Order/v2", json=order_body(customer, wrong, orderType="credit")),
+            "lines[0].countAgreed")
+    credit = invoiced(api, customer, [{"lineType": "text", "name": "Kreditnota"},
+                                      {"articleId": article["id"], "countAgreed": count}],
+                      orderType="credit")
+    assert credit["orderType"] == "credit" and credit["grossAmount"] == 125.0 * (count / 2)
+    assert credit["attachment"]["description"] == f"Kreditnota {credit['invoiceNumber']}"
+    [row] = ledger_rows(api, credit["invoiceDate"][:4])
+    assert (row["voucherTypeId"], row["amountGross"], row["restAmount"]) == (4, -125.0, -125.0)
+    refund = sim.post("/_sim/payments", json={"invoice_id": credit["id"], "amount": "25"})
+    assert refund.json()["restAmount"] == -100.0
+
+
+def test_credit_link_field_is_an_option(sim: httpx.Client, api: httpx.Client) -> None:
+    customer = make_customer(api)
+    article = make_article(api, "712", 50)
+    lines = [{"articleId": article["id"], "countAgreed": 1}]
+    original = invoiced(api, customer, lines)
+    linked = {"creditedInvoiceNumber": str(original["invoiceNumber"])}
+    ignored = created(api.post("/Order/v2", json=order_body(customer, lines, orderType="credit",
+                                                            **linked)))
+    assert "creditedInvoiceNumber" not in ignored
+    sim.post("/_sim/config", json={"credit_link_field": "creditedInvoiceNumber"})
+    refused(api.post("/Order/v2", json=order_body(
+        customer, lines, orderType="credit", creditedInvoiceNumber="99999")),
+        "creditedInvoiceNumber")
+    credit = created(api.post("/Order/v2", json=order_body(customer, lines, orderType="credit",
+                                                           **linked)))
+    assert credit["creditedInvoiceNumber"] == original["invoiceNumber"]
+
 def test_calls_are_named_by_endpoint_template(sim: httpx.Client, api: httpx.Client) -> None:
     order = seed_order(api)
     api.get(f"/Order/v2/{order['id']}")
@@ -575,7 +665,7 @@ def test_state_shape_and_reset(sim: httpx.Client, api: httpx.Client) -> None:
     seed_order(api)
     sim.post("/_sim/config", json={"price_mode": "gross"}).raise_for_status()
     state = sim.get("/_sim/state").json()
-    assert set(state) == {"customers", "articles", "orders"}
+    assert set(state) == {"customers", "articles", "orders", "ledger"}
     assert [len(state[k]) for k in ("customers", "articles", "orders")] == [1, 3, 1]
     order = state["orders"][0]
     for key in ("id", "number", "invoiceYear", "orderReference", "status", "invoiceNumber",
@@ -587,7 +677,8 @@ def test_state_shape_and_reset(sim: httpx.Client, api: httpx.Client) -> None:
     add_fault(sim, mode="status", count=None)
     assert sim.post("/_sim/config", json={"no_such_option": 1}).status_code == 400
     assert sim.post("/_sim/reset").status_code == 200
-    assert sim.get("/_sim/state").json() == {"customers": [], "articles": [], "orders": []}
+    assert sim.get("/_sim/state").json() == {"customers": [], "articles": [], "orders": [],
+                                             "ledger": []}
     assert sim.get("/_sim/faults").json() == []
     assert sim.get("/_sim/config").json()["price_mode"] == "net"
     assert len(api.get("/Register/v2/ZipCodes").json()) > 4  # registers stay

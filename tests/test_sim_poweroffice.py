@@ -357,6 +357,191 @@ def test_payment_and_invoice_filters(sim: httpx.Client, api: httpx.Client) -> No
     assert [i["Id"] for i in same_day.json()] == [order["Id"]]
 
 
+# --- outgoing invoices (erp/poweroffice-go.md §8) ----------------------------------------------
+
+def invoicing(sim: httpx.Client, api: httpx.Client, **options: Any) -> dict[str, Any]:
+    """Sends settle at once; returns the customer the invoices go to."""
+    sim.post("/_sim/config", json={"send_delay_ms": 0, **options}).raise_for_status()
+    make_product(api, StandardSalesAccount=3030)
+    return make_customer(api)
+
+
+def send_order(api: httpx.Client, customer: dict[str, Any], ref: str, quantity: float = 2,
+               **fields: Any) -> dict[str, Any]:
+    """A sales order of `quantity` × KAFFE-500 (207 for 2), sent; the outgoing invoice it became.
+    `fields` go on the order, except `send` (the createAndSendInvoice body)."""
+    send = fields.pop("send", {})
+    body = order_body(customer, ref=ref, **fields)
+    body["SalesOrderLines"][0]["Quantity"] = quantity
+    created = api.post("/SalesOrders/Complete", json=body)
+    assert created.status_code == 201, created.text
+    order_id = created.json()["Id"]
+    api.post(f"/SalesOrders/{order_id}/createAndSendInvoice", json=send).raise_for_status()
+    return poll(lambda: api.get(f"/OutgoingInvoices/{order_id}").status_code == 200 and
+                api.get(f"/OutgoingInvoices/{order_id}").json())
+
+
+def voucher_nos(response: httpx.Response) -> list[int]:
+    return [] if response.status_code == 204 else [i["VoucherNo"] for i in response.json()]
+
+
+def pay(sim: httpx.Client, invoice: dict[str, Any], amount: str | None = None
+        ) -> dict[str, Any]:
+    body = {"invoice_id": invoice["Id"]} | ({"amount": amount} if amount else {})
+    response = sim.post("/_sim/payments", json=body)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_invoice_dates_are_inclusive_voucher_dates(sim: httpx.Client, api: httpx.Client) -> None:
+    customer = invoicing(sim, api)
+    send_order(api, customer, "shop:1", send={"VoucherDate": "2026-03-01"})
+    send_order(api, customer, "shop:2", send={"VoucherDate": "2026-03-03"})
+    cases = [({"fromDate": "2026-03-01", "toDate": "2026-03-01"}, [10001]),
+             ({"fromDate": "2026-03-02"}, [10002]), ({"toDate": "2026-03-03"}, [10001, 10002]),
+             ({"toDate": "2026-03-02"}, [10001]), ({"fromDate": "2026-03-04"}, []),
+             # only the date counts, not the offset: this is still 3 March
+             ({"fromDate": "2026-03-03T23:30:00-05:00"}, [10002])]
+    for params, expected in cases:
+        assert voucher_nos(api.get("/OutgoingInvoices", params=params)) == expected, params
+    assert api.get("/OutgoingInvoices", params={"fromDate": "March"}).status_code == 400
+
+
+def test_voucher_number_ranges(sim: httpx.Client, api: httpx.Client) -> None:
+    customer = invoicing(sim, api)
+    for n in range(4):
+        send_order(api, customer, f"shop:{n}")
+    cases = {"10002-": [10002, 10003, 10004], "-10002": [10001, 10002],
+             "10002-10003": [10002, 10003], "10001, 10003-": [10001, 10003, 10004],
+             "10004": [10004], "10005-": []}
+    for ranges, expected in cases.items():
+        response = api.get("/OutgoingInvoices", params={"voucherNos": ranges})
+        assert voucher_nos(response) == expected, ranges
+    for bad in ("10003-10002", "-", "1-2-3", "x", "5 7"):
+        assert api.get("/OutgoingInvoices", params={"voucherNos": bad}).status_code == 400, bad
+    sim.post("/_sim/config", json={"open_start_ranges": False}).raise_for_status()
+    assert api.get("/OutgoingInvoices", params={"voucherNos": "-10002"}).status_code == 400
+
+
+def test_balance_changed_filter_is_exclusive(sim: httpx.Client, api: httpx.Client) -> None:
+    customer = invoicing(sim, api)
+    first = send_order(api, customer, "shop:1")
+    second = send_order(api, customer, "shop:2")
+    paid = pay(sim, first, "7.00")
+    stamp = paid["BalanceLastChangedDateTimeOffset"]
+    assert stamp > second["BalanceLastChangedDateTimeOffset"] and paid["Balance"] == 200
+    assert len(stamp.split(".")[1].split("+")[0]) == 7  # .NET's seven fractional digits
+
+    def changed_after(cursor: str) -> list[int]:
+        return voucher_nos(api.get("/OutgoingInvoices", params={
+            "balanceLastChangedDateTimeOffsetGreaterThan": cursor}))
+
+    assert changed_after(stamp) == []
+    assert changed_after(second["BalanceLastChangedDateTimeOffset"]) == [10001]
+    assert changed_after(first["BalanceLastChangedDateTimeOffset"]) == [10001, 10002]
+
+
+def test_payments_can_share_a_balance_stamp(sim: httpx.Client, api: httpx.Client) -> None:
+    customer = invoicing(sim, api, balance_stamp_resolution_seconds=3600)
+    first = send_order(api, customer, "shop:1")
+    second = send_order(api, customer, "shop:2")
+    one, two = pay(sim, first, "7.00"), pay(sim, second, "7.00")
+    stamp = one["BalanceLastChangedDateTimeOffset"]
+    assert two["BalanceLastChangedDateTimeOffset"] == stamp
+    after = {"balanceLastChangedDateTimeOffsetGreaterThan": stamp}
+    assert api.get("/OutgoingInvoices", params=after).status_code == 204  # both hidden
+    sim.post("/_sim/config", json={"balance_stamp_resolution_seconds": 0}).raise_for_status()
+    fine = pay(sim, first, "7.00")["BalanceLastChangedDateTimeOffset"]
+    assert fine > stamp and voucher_nos(api.get("/OutgoingInvoices", params=after)) == [10001]
+
+
+def test_only_unpaid_invoices(sim: httpx.Client, api: httpx.Client) -> None:
+    customer = invoicing(sim, api)
+    first = send_order(api, customer, "shop:1")
+    send_order(api, customer, "shop:2")
+    credit = send_order(api, customer, "shop:3", quantity=-1)
+    pay(sim, first)
+    unpaid = {"onlyUnpaidInvoices": "true"}
+    assert voucher_nos(api.get("/OutgoingInvoices", params=unpaid)) == [10002, 10003]
+    pay(sim, credit)
+    assert voucher_nos(api.get("/OutgoingInvoices", params=unpaid)) == [10002]
+    everything = {"onlyUnpaidInvoices": "false"}
+    assert voucher_nos(api.get("/OutgoingInvoices", params=everything)) == [10001, 10002, 10003]
+    assert api.get("/OutgoingInvoices", params={"onlyUnpaidInvoices": "yes"}).status_code == 400
+
+
+def test_outgoing_invoices_are_paged(sim: httpx.Client, api: httpx.Client) -> None:
+    customer = invoicing(sim, api)
+    for n in range(3):
+        send_order(api, customer, f"shop:{n}")
+    first = api.get("/OutgoingInvoices", params={"voucherNos": "10001-", "PageSize": 2})
+    assert voucher_nos(first) == [10001, 10002]
+    pagination = httpx.Response(200, content=first.headers["X-Pagination"]).json()
+    assert pagination["totalCount"] == 3
+    following = httpx.get(pagination["nextPageLink"], headers=api.headers)
+    assert voucher_nos(following) == [10003]
+    third = api.get("/OutgoingInvoices", params={"PageSize": 2, "PageNumber": 3})
+    assert third.status_code == 204
+
+
+def test_negative_order_becomes_a_credit_note(sim: httpx.Client, api: httpx.Client) -> None:
+    customer = invoicing(sim, api)
+    invoice = send_order(api, customer, "shop:1")
+    credit = send_order(api, customer, "shop:1-credit", quantity=-1,
+                        RelatedInvoiceNo=invoice["InvoiceNo"])
+    assert invoice["VoucherType"] == "OutgoingInvoice"
+    assert credit["VoucherType"] == "OutgoingCreditNote" and credit["InvoiceNo"] == 10002
+    # 1 × 100 less 10 % = 90 net, 15 % VAT: the credit note is -103.50 and so is its balance
+    assert (credit["NetAmount"], credit["TotalAmount"], credit["Balance"]) == (-90, -103.5, -103.5)
+    assert credit["TotalPostedAmount"] == -103.5 and credit["RelatedInvoiceNo"] == 10001
+    lines = api.get(f"/OutgoingInvoices/{credit['Id']}/Lines").json()
+    assert lines[0]["Quantity"] == -1 and lines[0]["TotalAmount"] == -103.5
+    refunded = pay(sim, credit, "50.00")
+    assert refunded["Balance"] == -53.5  # a refund moves a credit note's balance towards 0
+    assert pay(sim, credit)["Balance"] == 0
+
+
+def test_credit_note_amounts_can_be_shown_positive(sim: httpx.Client, api: httpx.Client) -> None:
+    customer = invoicing(sim, api, credit_note_amounts_negative=False)
+    credit = send_order(api, customer, "shop:1-credit", quantity=-1)
+    assert credit["VoucherType"] == "OutgoingCreditNote"
+    assert (credit["TotalAmount"], credit["Balance"]) == (103.5, 103.5)
+    assert pay(sim, credit, "3.50")["Balance"] == 100
+
+
+def test_related_invoice_only_on_credit_notes_for_real_invoices(sim: httpx.Client,
+                                                                api: httpx.Client) -> None:
+    customer = invoicing(sim, api)
+    invoice = send_order(api, customer, "shop:1")
+    on_invoice = order_body(customer, ref="shop:2", RelatedInvoiceNo=invoice["InvoiceNo"])
+    unknown = order_body(customer, ref="shop:3", RelatedInvoiceNo=99999)
+    unknown["SalesOrderLines"][0]["Quantity"] = -1
+    for body in (on_invoice, unknown):
+        response = api.post("/SalesOrders/Complete", json=body)
+        assert response.status_code == 400 and "RelatedInvoiceNo" in response.json()["detail"]
+    sim.post("/_sim/config", json={"related_invoice_checked": False}).raise_for_status()
+    assert api.post("/SalesOrders/Complete", json=unknown).status_code == 201
+
+
+def test_payment_bodies_are_checked(sim: httpx.Client, api: httpx.Client) -> None:
+    customer = invoicing(sim, api)
+    invoice = send_order(api, customer, "shop:1")
+    bad: list[Any] = [[], {"amount": "1.00"}, {"invoice_id": "nope"},
+                      {"invoice_id": str(uuid.uuid4())}, {"invoice_id": 5}]
+    bad += [{"invoice_id": invoice["Id"], "amount": amount}
+            for amount in ("abc", "-5", 0, "1.001", True, "NaN", "Infinity", {"v": 1})]
+    for body in bad:
+        response = sim.post("/_sim/payments", json=body)
+        assert response.status_code == 400, body
+        assert "invoice_id" in response.json()["error"]["message"]
+    assert sim.post("/_sim/payments", content=b"{not json").status_code == 400
+    assert api.get(f"/OutgoingInvoices/{invoice['Id']}").json()["Balance"] == 207  # untouched
+    assert pay(sim, invoice, "200")["Balance"] == 7
+    assert pay(sim, invoice)["Balance"] == 0  # no amount: the rest
+    nothing_left = sim.post("/_sim/payments", json={"invoice_id": invoice["Id"]})
+    assert nothing_left.status_code == 400 and "nothing left" in nothing_left.text
+
+
 # --- faults and admin -------------------------------------------------------------------------
 
 def add_fault(sim: httpx.Client, **fault: Any) -> dict[str, Any]:

@@ -1,4 +1,6 @@
-"""The Duett Økonomi connector: customers, articles and orders (optionally invoiced at once).
+"""The Duett Økonomi connector: customers, articles and orders (optionally invoiced at once),
+credit notes (`credit`), and the invoice watch (`invoices`: what Duett can't say about payment,
+and what we poll instead).
 
 Duett's POST is not idempotent and it has no unique external reference, so exactly-once is ours:
 before creating (and after any ambiguous failure) orders are searched by `orderReference`. Duett
@@ -11,15 +13,25 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 import httpx
 
-from connectors.base import Consent, InvoiceState, OrderRef, ProductSpec, TokenStore
-from connectors.duett import mapping
+from connectors.base import (
+    Consent,
+    CreditSource,
+    InvoicePage,
+    InvoiceState,
+    OrderRef,
+    ProductSpec,
+    TokenStore,
+)
+from connectors.duett import credit, mapping
+from connectors.duett.invoices import InvoiceWatch
 from connectors.duett.settings import DuettSettings
-from connectors.errors import PermanentError, check
+from connectors.errors import ErpHttpError, PermanentError, check
 from schemas.order import Customer, Order, ProductLine
 
 INVOICED = {"invoiceSent", "invoiceBooked", "invoicePreBooked", "invoicePaymentProposal"}
@@ -124,6 +136,35 @@ class DuettConnector:
         ref = _ref(answer, existed=False)
         mapping.check_after_posting(answer, payload.planned, ref.id)
         return ref
+
+    def create_credit_note(self, order: Order, reference: str, customer_id: str,
+                           product_ids: dict[str, str] | None, original: CreditSource
+                           ) -> OrderRef:
+        """An order of type credit, invoiced at once when the order asks for it; the sign of
+        its lines is unconfirmed, so a refusal of the first sign is answered with the other."""
+        problems = self.check_order(order)
+        if problems:
+            raise PermanentError("; ".join(f"{field}: {message}" for field, message in problems))
+        sign = self.settings.credit_line_sign
+        for attempt in (1, 2):
+            payload = credit.credit_payload(order, reference, customer_id, product_ids or {},
+                                            original, self.settings, sign)
+            mapping.check_before_posting(order, payload.planned, self.settings.price_mode)
+            try:
+                answer = self._create(self.paths.orders, payload.body)
+            except ErpHttpError as exc:
+                if attempt == 2 or not credit.sign_refused(exc.response):
+                    raise
+                sign = credit.other(sign)
+                continue
+            ref = _ref(answer, existed=False)
+            mapping.check_after_posting(answer, payload.planned, ref.id,
+                                        sign=1 if sign == "positive" else -1)
+            return ref
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def invoices_since(self, cursor: Mapping[str, str]) -> InvoicePage:
+        return InvoiceWatch(self.settings, self._list).page(cursor)
 
     def send_invoice(self, order_id: str, email: str | None) -> None:
         """Invoicing happens at create (direct invoicing). An order created without it is set

@@ -171,12 +171,14 @@ def check_before_posting(order: Order, planned: list[PlannedLine], mode: str) ->
 
 
 def check_after_posting(answer: dict[str, Any], planned: list[PlannedLine],
-                        order_id: str) -> None:
-    """Compare what Duett computed with what we planned, line by line."""
+                        order_id: str, sign: int = 1) -> None:
+    """Compare what Duett computed with what we planned, line by line (`sign` -1: the lines
+    were sent with negative counts, as credit notes may be)."""
     article_lines = [ln for ln in answer.get("lines") or [] if ln.get("lineType") not in
                      ("text", "sum")]
     for line, got in zip(planned, article_lines, strict=False):
-        duett = Decimal(str(got.get("grossAmount" if line.includes_vat else "netAmount", "0")))
+        duett = sign * Decimal(str(got.get("grossAmount" if line.includes_vat else "netAmount",
+                                           "0")))
         if abs(duett - line.duett_amount) > Decimal("0.01"):
             raise PermanentError(
                 f"{line.label}: Duett computed {duett}, the shop charged {line.shop_amount} "

@@ -5,22 +5,36 @@ order exist" call: we send our reference on every order, treat Go's "ExternalImp
 already in use" answer as the existing order, and, because that uniqueness rule is not confirmed
 for sales orders, after an ambiguous failure we also search the orders this integration changed
 since the attempt began before posting again.
+
+A credit note is a sales order like any other, only with negative quantities, so it goes the
+same way (created under our reference, then sent); the invoice watch is in `invoices.py`.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta
+import time
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
-from connectors.base import Consent, InvoiceState, OrderRef, ProductSpec, TokenStore
+from connectors.base import (
+    Consent,
+    CreditSource,
+    InvoicePage,
+    InvoiceState,
+    OrderRef,
+    ProductSpec,
+    TokenStore,
+)
 from connectors.errors import ErpHttpError, StaleReference, check, classify
 from connectors.http import BearerAuth
 from connectors.poweroffice import mapping
 from connectors.poweroffice.auth import PowerOfficeTokens
+from connectors.poweroffice.invoices import InvoiceCursor, snapshot
 from connectors.poweroffice.settings import PowerOfficeSettings
 from schemas.order import Customer, Order
 
@@ -55,6 +69,17 @@ class PowerOfficeConnector:
         if response.status_code == 204 or not response.content:
             return []
         return list(response.json())
+
+    def _pages(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Every item of a list, page by page, until a short page or 204 (§2)."""
+        size = self.settings.invoice_page_size
+        number = 1
+        while True:
+            page = self._list(path, {**params, "PageSize": size, "PageNumber": number})
+            yield from page
+            if len(page) < size:
+                return
+            number += 1
 
     # --- customers ----------------------------------------------------------------------------
     def upsert_customer(self, customer: Customer, key: str) -> str:
@@ -119,7 +144,18 @@ class PowerOfficeConnector:
     def create_order(self, order: Order, reference: str, customer_id: str,
                      product_ids: dict[str, str] | None = None) -> OrderRef:
         """Lines name articles by code (Go resolves them), so `product_ids` is not needed."""
-        payload = mapping.sales_order_payload(order, reference, customer_id, self.settings)
+        return self._create_sales_order(
+            mapping.sales_order_payload(order, reference, customer_id, self.settings))
+
+    def create_credit_note(self, order: Order, reference: str, customer_id: str,
+                           product_ids: dict[str, str] | None, original: CreditSource
+                           ) -> OrderRef:
+        """A credit-note draft: a sales order with negative quantities (see
+        `mapping.credit_note_payload`). `send_invoice` turns it into an OutgoingCreditNote."""
+        return self._create_sales_order(mapping.credit_note_payload(
+            order, reference, customer_id, self.settings, original))
+
+    def _create_sales_order(self, payload: dict[str, Any]) -> OrderRef:
         response = self._request("POST", "/SalesOrders/Complete", json=payload)
         existing_id = _already_in_use(response)
         if existing_id:
@@ -164,6 +200,30 @@ class PowerOfficeConnector:
         if state.get("IsInvoiceBeingProcessed"):
             return InvoiceState("processing")
         return InvoiceState("not_requested")
+
+    # --- invoice watch ------------------------------------------------------------------------
+    def invoices_since(self, cursor: Mapping[str, str]) -> InvoicePage:
+        """New invoices and credit notes (by voucher number) and changed balances (by stamp);
+        see `invoices.py` for why both and how the cursor stays behind. The balance bound also
+        steps back by however long the reads took: a payment on an invoice already read while
+        later pages were fetched is then seen next time."""
+        start = InvoiceCursor.parse(cursor, datetime.now(UTC).date(),
+                                    self.settings.invoice_lookback_days)
+        began = time.monotonic()
+        order = {"OrderBy": "VoucherNo"}  # new invoices come last: pages stay put while we read
+        new = list(self._pages("/OutgoingInvoices", {**start.new_invoices_query(), **order}))
+        changed = list(self._pages("/OutgoingInvoices", {**start.balance_query(), **order}))
+        overlap = timedelta(seconds=self.settings.invoice_overlap_seconds
+                            + time.monotonic() - began)
+        latest = {str(i["Id"]): i for i in [*new, *changed]}  # the later read is the fresher
+        invoices = sorted(latest.values(), key=lambda i: int(i.get("VoucherNo") or 0))
+        return InvoicePage([snapshot(i) for i in invoices],
+                           start.advanced(new, changed, overlap).as_dict())
+
+    def invoice_lines(self, invoice_id: str) -> list[dict[str, Any]]:
+        """The lines of one invoice or credit note as Go shows them (`OutgoingInvoiceLineDto`),
+        for an operator who asks; never read while polling."""
+        return list(self._pages(f"/OutgoingInvoices/{invoice_id}/Lines", {}))
 
 
 def _already_in_use(response: httpx.Response) -> str | None:

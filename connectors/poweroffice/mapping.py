@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from connectors.base import ProductSpec
+from connectors.base import CreditSource, ProductSpec
 from connectors.errors import PermanentError
 from connectors.poweroffice.settings import PowerOfficeSettings
 from schemas.order import Address, Customer, Order, ProductLine, ShippingLine, TextLine
@@ -156,3 +156,29 @@ def sales_order_payload(order: Order, reference: str, customer_id: str,
         "SalesOrderLines": order_lines(order, settings),
     }
     return {k: v for k, v in payload.items() if v is not None}
+
+
+def credit_note_payload(order: Order, reference: str, customer_id: str,
+                        settings: PowerOfficeSettings, original: CreditSource) -> dict[str, Any]:
+    """The sales order of `sales_order_payload` with its quantities negated: Go reads negative
+    quantities as credited and a negative total as a credit-note draft. It is tied to the
+    original by `RelatedInvoiceNo` (Go's own link, only for credit-note drafts and only when the
+    original was invoiced) and, for whoever reads it, by a first text line naming the original."""
+    payload = sales_order_payload(order, reference, customer_id, settings)
+    lines = [{"LineType": "Text", "Description": credit_text(original)},
+             *(_credited(line) for line in payload["SalesOrderLines"])]
+    payload["SalesOrderLines"] = [{**line, "SortOrder": n} for n, line in enumerate(lines)]
+    invoice_no = original.invoice_number
+    if invoice_no and invoice_no.isdigit() and order.computed_total > 0:
+        payload["RelatedInvoiceNo"] = int(invoice_no)
+    return payload
+
+
+def credit_text(original: CreditSource) -> str:
+    if original.invoice_number:
+        return f"Credit note for invoice {original.invoice_number}"
+    return f"Credit note for order {original.order_number or original.order_id}"
+
+
+def _credited(line: dict[str, Any]) -> dict[str, Any]:
+    return {**line, "Quantity": -line["Quantity"]} if "Quantity" in line else line

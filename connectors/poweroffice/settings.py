@@ -24,6 +24,12 @@ class PowerOfficeSettings(BaseModel):
     shipping_product_code: str = "FRAKT"
     product_batch_size: int = Field(50, ge=1, le=500)
     requests_per_second: float = 10.0
+    # The invoice watch: how far back the first poll looks, how far each later poll reaches
+    # back behind the newest balance stamp it saw (stamps can repeat and commit late), and the
+    # page size of its reads (Go's default is 5000, its maximum 20000).
+    invoice_lookback_days: int = Field(7, ge=0, le=366)
+    invoice_overlap_seconds: float = Field(5.0, ge=0, le=3600)
+    invoice_page_size: int = Field(5000, ge=1, le=20000)
 
     def rate_limits(self) -> tuple[int, float, int]:
         """(requests, per seconds, per day): 10/s per key; 10% slack on the window because

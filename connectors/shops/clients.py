@@ -1,9 +1,10 @@
-"""Shop REST clients for reconciliation: every order changed since a time, page by page.
+"""Shop clients for reconciliation: every order changed since a time, page by page.
 
 Webhooks get lost (WooCommerce never retries; Shopify gives up after 8 tries), so each shop
-connection is polled for orders changed since its cursor: Shopify's Admin API with
-`updated_at_min` and cursor paging in the `Link` header, WooCommerce's REST API with
-`modified_after` and numbered pages.
+connection is polled for orders changed since its cursor: Shopify's GraphQL Admin API
+(`shopify_graphql`; the legacy REST Orders API with `updated_at_min` and `Link` paging only when
+the connection says `api = "rest"`), WooCommerce's REST API with `modified_after` and numbered
+pages. Every fetcher takes the token store, so Shopify's short-lived tokens are shared.
 """
 
 from __future__ import annotations
@@ -14,31 +15,46 @@ from typing import Any
 
 import httpx
 
+from connectors.base import TokenStore
 from connectors.errors import PermanentError, check
+from connectors.shops import shopify_graphql
 from connectors.shops.settings import ShopSettings
+from connectors.shops.shopify_auth import ShopifyTokens
 
 PAGES_MAX = 200
 
 
-def shopify_orders_since(shop: ShopSettings, since: datetime, client: httpx.Client
-                         ) -> Iterator[dict[str, Any]]:
-    if not (shop.api_url and shop.access_token):
-        raise PermanentError("shop.api_url and shop.access_token are needed to reconcile")
+def shopify_orders_since(shop: ShopSettings, since: datetime, client: httpx.Client,
+                         store: TokenStore | None = None) -> Iterator[dict[str, Any]]:
+    if shop.api == "rest":
+        return shopify_rest_orders_since(shop, since, client, store)
+    return shopify_graphql.orders_since(shop, since, client, store)
+
+
+def shopify_rest_orders_since(shop: ShopSettings, since: datetime, client: httpx.Client,
+                              store: TokenStore | None = None) -> Iterator[dict[str, Any]]:
+    """The legacy REST Orders API, for connections that ask for it (`api = "rest"`)."""
+    tokens = ShopifyTokens(shop, client, store)
+    assert shop.api_url
     url: str | None = f"{shop.api_url.rstrip('/')}/admin/api/{shop.api_version}/orders.json"
     params: dict[str, str] | None = {"status": "any", "limit": "250",
                                      "updated_at_min": since.isoformat()}
-    headers = {"X-Shopify-Access-Token": shop.access_token.get_secret_value()}
     for _ in range(PAGES_MAX):
         if url is None:
             return
-        response = check(client.get(url, params=params, headers=headers))
+        token = tokens.get()
+        response = client.get(url, params=params, headers={"X-Shopify-Access-Token": token})
+        if response.status_code == 401:
+            response = client.get(url, params=params, headers={
+                "X-Shopify-Access-Token": tokens.refresh(stale=token)})
+        check(response)
         yield from response.json().get("orders", [])
         url = response.links.get("next", {}).get("url")
         params = None  # the next link carries its own query
 
 
-def woocommerce_orders_since(shop: ShopSettings, since: datetime, client: httpx.Client
-                             ) -> Iterator[dict[str, Any]]:
+def woocommerce_orders_since(shop: ShopSettings, since: datetime, client: httpx.Client,
+                             store: TokenStore | None = None) -> Iterator[dict[str, Any]]:
     if not (shop.api_url and shop.consumer_key and shop.consumer_secret):
         raise PermanentError("shop.api_url, consumer_key and consumer_secret are needed")
     url = f"{shop.api_url.rstrip('/')}/wp-json/wc/v3/orders"

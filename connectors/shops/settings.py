@@ -1,6 +1,8 @@
-"""A shop connection's settings: webhook secrets and the shop's REST API for reconciliation."""
+"""A shop connection's settings: webhook secrets and the shop's API for reconciliation."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -14,7 +16,12 @@ class ShopSettings(BaseModel):
     previous_webhook_secret: SecretStr | None = None
     api_url: str | None = None            # e.g. https://shop.myshopify.com or a WordPress site
     api_version: str = "2024-10"          # Shopify Admin API version
-    access_token: SecretStr | None = None  # Shopify Admin API token
+    access_token: SecretStr | None = None  # Shopify: static Admin API token (apps made before 2026)
+    # Shopify Dev Dashboard apps: client-credentials grant for short-lived tokens (instead of
+    # access_token; `client_secret_env` names an environment variable as for any secret).
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    api: Literal["graphql", "rest"] = "graphql"  # Shopify: "rest" is the legacy Orders API
     consumer_key: SecretStr | None = None  # WooCommerce REST API
     consumer_secret: SecretStr | None = None
     reconcile_seconds: float = Field(300.0, gt=0)

@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from simulators.admin import AdminHandler, SimApp, match_template
-from simulators.duett import articles, customers, orders, register
+from simulators.duett import articles, customers, ledger, orders, register
 from simulators.duett.context import Ctx, Route
 from simulators.duett.options import DuettSimOptions, make_options
 from simulators.duett.problems import ApiError, problem, rate_limited, usual_error
@@ -36,7 +36,9 @@ def routes(options: DuettSimOptions) -> list[Route]:
             *customers.routes(f"/{options.customer_path}"),
             *articles.routes(f"/{options.article_path}"),
             *register.routes(f"/{options.zipcodes_path}", f"/{options.account_intervals_path}",
-                             f"/{options.stylesheets_path}")]
+                             f"/{options.stylesheets_path}"),
+            *(ledger.routes(f"/{options.voucher_report_path}") if options.voucher_report
+              else [])]
 
 
 def match(table: list[Route], method: str, path: str
@@ -103,7 +105,8 @@ class DuettSim:
     def state(self) -> dict[str, list[Any]]:
         return {"customers": list(self.store.customers.values()),
                 "articles": list(self.store.articles.values()),
-                "orders": list(self.store.orders.values())}
+                "orders": list(self.store.orders.values()),
+                "ledger": list(self.store.ledger.values())}
 
     def reset(self) -> None:
         self.options = self.initial_options
@@ -123,7 +126,7 @@ class DuettSim:
         return self.options.as_json()
 
     def admin_routes(self) -> dict[str, AdminHandler]:
-        return {}
+        return {"POST /_sim/payments": ledger.payment_route(lambda: self.store)}
 
 
 def create_app(options: DuettSimOptions | Mapping[str, Any] | None = None) -> SimApp:

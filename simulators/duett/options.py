@@ -16,8 +16,10 @@ from simulators.admin import ConfigError, check_type, merged_options
 
 PRICE_MODES = ("net", "gross")
 DISCOUNT_CAPS = ("unit", "line")
+CREDIT_SIGNS = ("positive", "negative")
+LEDGER_INVOICE_FIELDS = ("voucherNumber", "refNumber")
 _PATHS = ("order_path", "customer_path", "article_path", "zipcodes_path",
-          "account_intervals_path", "stylesheets_path")
+          "account_intervals_path", "stylesheets_path", "voucher_report_path")
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,20 @@ class DuettSimOptions:
     list_404_when_empty: bool = False  # True: an empty list GET is 404 "Not Found" (v1 client)
     foreign_postcode_dropped: bool = False  # True: a zipCodeKey abroad is dropped, not refused
     max_take: int = 0  # most rows one list GET returns; 0 means no limit
+    # The voucher report (customer ledger: restAmount, ledgerState) is documented, its route
+    # is not: a guess. False: the route does not exist, so nothing tells an invoice is paid.
+    voucher_report_path: str = "Report/v2/Voucher"
+    voucher_report: bool = True
+    # Which voucher report field holds the invoice number on an outgoing invoice's ledger row
+    # (unconfirmed); the other one then holds something else.
+    ledger_invoice_number_field: str = "voucherNumber"
+    # Credit orders (orderType credit): "positive" - lines carry positive counts and the type
+    # makes them a credit; "negative" - lines must carry negative counts. The wrong sign is
+    # refused (400 on lines[i].countAgreed). Duett's real convention is unconfirmed.
+    credit_line_sign: str = "positive"
+    # The order field that links a credit order to the invoice it credits (unconfirmed; empty:
+    # there is none and such a field is ignored like any unknown property).
+    credit_link_field: str = ""
 
     def merged(self, changes: Mapping[str, Any]) -> DuettSimOptions:
         """A copy with `changes` applied; ConfigError for unknown keys or bad values."""
@@ -56,6 +72,10 @@ def make_options(options: DuettSimOptions | Mapping[str, Any] | None) -> DuettSi
 
 
 def _check(name: str, value: Any, default: Any) -> None:
+    if name == "credit_link_field":
+        if not isinstance(value, str) or not (value == "" or value.isidentifier()):
+            raise ConfigError(f"bad value for {name}: {value!r}")
+        return
     check_type(name, value, default)
     ok = True
     if name == "auth_failure_status":
@@ -64,6 +84,10 @@ def _check(name: str, value: Any, default: Any) -> None:
         ok = value in PRICE_MODES
     if ok and name == "amount_discount_cap":
         ok = value in DISCOUNT_CAPS
+    if ok and name == "credit_line_sign":
+        ok = value in CREDIT_SIGNS
+    if ok and name == "ledger_invoice_number_field":
+        ok = value in LEDGER_INVOICE_FIELDS
     if ok and name in _PATHS:
         ok = "{" not in value and "?" not in value
     if not ok:

@@ -15,6 +15,7 @@ from typing import Any
 from starlette.responses import Response
 
 from simulators.duett.context import Ctx, Route
+from simulators.duett.credit import check_credit_lines, credit_link
 from simulators.duett.customers import DISCOUNT_TYPES, SEND_OPTIONS
 from simulators.duett.fields import choice, convert, pick, read_object, read_patch, required
 from simulators.duett.invoicing import invoice
@@ -50,21 +51,25 @@ READ_ONLY = ("id", "number", "invoiceNumber", "invoiceDate", "netAmount", "vatAm
 FILTERABLE = {"id": "int", "number": "int", "invoiceYear": "int", "customerId": "int",
               "orderCategory": "str", "orderType": "str", "status": "str", "orderDate": "date",
               "ourReference": "str", "yourReference": "str", "orderReference": "str",
-              "internalReference": "str", "invoiceNumber": "int", "show": "bool",
-              "rowVersion": "int"}
+              "internalReference": "str", "invoiceNumber": "int", "invoiceDate": "date",
+              "show": "bool", "rowVersion": "int"}
 
 
 async def create(ctx: Ctx) -> Response:
-    body = pick(await read_object(ctx.request), SCHEMA)
+    raw = await read_object(ctx.request)
+    body = pick(raw, SCHEMA)
     header = _header(ctx, body, None)
     direct = _direct_invoicing(body.get("config"), header)
     lines, totals = build_lines(ctx, _raw_lines(body), header["discountType"], [])
     order = _order(header, lines, totals)
+    if header["orderType"] == "credit":
+        check_credit_lines(lines, ctx.options.credit_line_sign)
+        order.update(credit_link(ctx, raw, header["customerId"]))
     order["id"] = ctx.store.new_id("order")
     order["number"] = ctx.store.order_number(header["invoiceYear"])
     order["rowVersion"] = ctx.store.row_version()
-    attachment = invoice(ctx.store, order, ctx.store.customers[header["customerId"]]) \
-        if direct else None
+    attachment = invoice(ctx.store, order, ctx.store.customers[header["customerId"]],
+                         ctx.options) if direct else None
     ctx.store.orders[order["id"]] = order
     return json_response({**order, "attachment": attachment} if direct else order, 201)
 
@@ -99,9 +104,11 @@ async def patch(ctx: Ctx) -> Response:
 def _update(ctx: Ctx, order: dict[str, Any], body: dict[str, Any], raw_lines: Any) -> None:
     header = _header(ctx, body, order)
     lines, totals = build_lines(ctx, raw_lines, header["discountType"], order["lines"])
+    if header["orderType"] == "credit":
+        check_credit_lines(lines, ctx.options.credit_line_sign)
     updated = _order(header, lines, totals)
-    updated.update({key: order[key] for key in ("id", "number", "invoiceNumber", "invoiceDate",
-                                                "show")})
+    kept = ("id", "number", "invoiceNumber", "invoiceDate", "show", ctx.options.credit_link_field)
+    updated.update({key: order[key] for key in kept if key in order})
     updated["rowVersion"] = ctx.store.row_version()
     ctx.store.orders[order["id"]] = updated
 

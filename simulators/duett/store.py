@@ -1,4 +1,5 @@
-"""The simulated Duett company: its customers, articles and orders, and the counters behind them.
+"""The simulated Duett company: its customers, articles, orders and customer ledger, and the
+counters behind them.
 
 Entities are kept in the API's own camelCase shape, so `/_sim/state` and the API answer from the
 same data. `rowVersion` is one growing counter over every write, like SQL Server's rowversion,
@@ -11,8 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-FIRST_IDS = {"customer": 1001, "article": 2001, "order": 5001, "line": 90001}
+FIRST_IDS = {"customer": 1001, "article": 2001, "order": 5001, "line": 90001,
+             "ledger": 700001}
 FIRST_INVOICE_NUMBER = 10001
+FIRST_VOUCHER_NUMBER = 30001
 
 
 @dataclass
@@ -20,6 +23,8 @@ class Store:
     customers: dict[int, dict[str, Any]] = field(default_factory=dict)
     articles: dict[int, dict[str, Any]] = field(default_factory=dict)
     orders: dict[int, dict[str, Any]] = field(default_factory=dict)
+    ledger: dict[int, dict[str, Any]] = field(default_factory=dict)  # voucher report rows
+    ledger_of_order: dict[int, int] = field(default_factory=dict)  # order id -> its invoice row
     article_numbers: dict[str, int] = field(default_factory=dict)  # lowercased number -> id
     customer_numbers: set[str] = field(default_factory=set)
     series_next: dict[int, int] = field(default_factory=dict)  # number series id -> next free
@@ -27,6 +32,7 @@ class Store:
     _row_version: int = 0
     _order_numbers: dict[int, int] = field(default_factory=dict)  # invoiceYear -> last number
     _next_invoice: int = FIRST_INVOICE_NUMBER
+    _voucher_numbers: dict[int, int] = field(default_factory=dict)  # voucherYear -> last number
     _next_article_number: int = 1
 
     def new_id(self, kind: str) -> int:
@@ -45,6 +51,12 @@ class Store:
     def invoice_number(self) -> int:
         self._next_invoice += 1
         return self._next_invoice - 1
+
+    def voucher_number(self, year: int) -> int:
+        """Voucher numbers restart every year, like order numbers: (number, year) is unique."""
+        last = self._voucher_numbers.get(year, FIRST_VOUCHER_NUMBER - 1)
+        self._voucher_numbers[year] = last + 1
+        return last + 1
 
     def auto_article_number(self) -> str:
         """A number for an article created without one: the next unused integer."""

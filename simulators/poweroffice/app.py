@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from simulators.admin import AdminHandler, SimApp, match_template
-from simulators.poweroffice import customers, invoices, orders, products, reference
+from simulators.poweroffice import customers, invoices, orders, payments, products, reference
 from simulators.poweroffice.auth import Gateway
 from simulators.poweroffice.context import Ctx, Route
 from simulators.poweroffice.listing import Query
@@ -108,11 +108,11 @@ class PowerOfficeSim:
             return Response(status_code=405) if known else gateway_error(404, "Resource not found")
         if not self.gateway.authorized(request):
             return unauthorized()
-        query = Query(request.query_params.multi_items())
+        query = Query(request.query_params.multi_items(), self.options.open_start_ranges)
         if query.odata_keys():
             raise invalid_resource(f"OData query options are not supported: "
                                    f"{', '.join(query.odata_keys())}.")
-        invoices.settle(self.store)
+        invoices.settle(self.store, self.options)
         api_base = str(request.base_url).rstrip("/") + base
         return await route[2](Ctx(request, params, query, self.store, self.options, api_base))
 
@@ -127,7 +127,7 @@ class PowerOfficeSim:
         return f"{method} {route[1] if route else rest}"
 
     def state(self) -> dict[str, list[Any]]:
-        invoices.settle(self.store)
+        invoices.settle(self.store, self.options)
         return {"Customers": list(self.store.customers.values()),
                 "Products": list(self.store.products.values()),
                 "SalesOrders": list(self.store.orders.values()),
@@ -154,7 +154,9 @@ class PowerOfficeSim:
         return self.options.as_json()
 
     def admin_routes(self) -> dict[str, AdminHandler]:
-        return {"POST /_sim/payments": invoices.payment_route(lambda: self.store)}
+        # Lambdas, not values: a reset or a config change replaces the store and the options.
+        return {"POST /_sim/payments": payments.payment_route(lambda: self.store,
+                                                              lambda: self.options)}
 
 
 def create_app(options: PowerOfficeSimOptions | Mapping[str, Any] | None = None) -> SimApp:

@@ -3,24 +3,23 @@
 The real send is asynchronous: 202 at once, then the draft leaves `/SalesOrders` and reappears in
 `/OutgoingInvoices` with the same Id, or the send ends with `LastErrorMessage`. Here the change is
 settled lazily, at the start of every request, once the send's delay has passed; no background
-task is needed and the outcome depends only on the clock.
+task is needed and the outcome depends only on the clock. A sent order with a negative total
+becomes an `OutgoingCreditNote` (Go: "a negative total = credit-note draft"). Payments are in
+`payments.py`.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
-from starlette.requests import Request
 from starlette.responses import Response
 
-from simulators.admin import admin_error, read_json
 from simulators.poweroffice.context import Ctx, Route
 from simulators.poweroffice.fields import check_types, read_body, writable
 from simulators.poweroffice.listing import after, in_ranges, list_response, parse_uuid
+from simulators.poweroffice.options import PowerOfficeSimOptions
 from simulators.poweroffice.orders import find
 from simulators.poweroffice.problems import ApiError, json_response, not_found, validation
 from simulators.poweroffice.store import PAYMENT_TERM_DAYS, SendState, Store, decimal, money
@@ -110,7 +109,7 @@ async def get_invoice_lines(ctx: Ctx) -> Response:
     return list_response(ctx.request.url, ctx.query, ctx.store.invoice_lines[_find_invoice(ctx)])
 
 
-def settle(store: Store) -> None:
+def settle(store: Store, options: PowerOfficeSimOptions) -> None:
     """Finish every send whose delay has passed, in the order they fell due."""
     now = datetime.now(UTC)
     while store.pending and store.pending[0][0] <= now:
@@ -119,30 +118,9 @@ def settle(store: Store) -> None:
             state.state, state.last_error = "failed", state.error
             continue
         order = store.orders.pop(state.order_id)
-        store.invoices[order["Id"]] = _invoice(store, order, state)
+        store.invoices[order["Id"]] = _invoice(store, order, state, options)
         store.invoice_lines[order["Id"]] = _invoice_lines(store, order)
         state.state = "sent"
-
-
-def payment_route(current: Callable[[], Store]) -> Callable[[Request], Awaitable[Response]]:
-    """`POST /_sim/payments {"invoice_id", "amount"}`: a customer pays (part of) an invoice."""
-
-    async def pay(request: Request) -> Response:
-        store = current()  # reset replaces the store
-        settle(store)
-        try:
-            body = await read_json(request)
-            invoice = store.invoices[parse_uuid(str(body["invoice_id"]), "invoice_id")]
-            amount = Decimal(str(body["amount"]))
-        except (ValueError, KeyError, TypeError, ArithmeticError, ApiError):
-            return admin_error(400, 'body must be {"invoice_id": "<known invoice uuid>", '
-                                    '"amount": "100.00"}')
-        invoice["Balance"] = money(decimal(invoice["Balance"]) - amount)
-        invoice["BalanceLastChangedDateTimeOffset"] = invoice["LastChangedDateTimeOffset"] = \
-            store.clock.stamp()
-        return json_response(invoice)
-
-    return pay
 
 
 async def _send_request(ctx: Ctx) -> dict[str, Any]:
@@ -157,26 +135,34 @@ async def _send_request(ctx: Ctx) -> dict[str, Any]:
     return request
 
 
-def _invoice(store: Store, order: dict[str, Any], state: SendState) -> dict[str, Any]:
+def _invoice(store: Store, order: dict[str, Any], state: SendState,
+             options: PowerOfficeSimOptions) -> dict[str, Any]:
+    """The outgoing invoice a sent order becomes; a negative total makes it a credit note."""
     sent = store.clock.stamp()
+    credit = order["TotalAmount"] < 0
+    # Header amounts keep the order's sign unless credit notes are shown positive (an option).
+    sign = -1 if credit and not options.credit_note_amounts_negative else 1
     voucher_date = date.fromisoformat((state.voucher_date or store.clock.today().isoformat())[:10])
     due_date = state.due_date[:10] if state.due_date else (
         voucher_date + timedelta(days=PAYMENT_TERM_DAYS)).isoformat()
     number = store.new_invoice_no()
     rate = decimal(order["CurrencyExchangeRate"] or 1)
-    posted_total = money(decimal(order["TotalAmount"]) * rate)
+    posted_total = money(decimal(order["TotalAmount"]) * rate * sign)
     keep = ("Id", "CustomerId", "CustomerNo", "CurrencyCode", "CurrencyExchangeRate",
             "CustomerReference", "PurchaseOrderReference", "ExternalImportReference",
             "ImportedOrderNo", "CustomMatchingReference", "DeliveryDate", "DepartmentId",
-            "ProjectId", "ContractNo", "IsCreatedByCurrentIntegration", "NetAmount", "TotalAmount")
+            "ProjectId", "ContractNo", "IsCreatedByCurrentIntegration", "RelatedInvoiceNo")
     return {
         **{key: order[key] for key in keep}, "VoucherNo": number, "InvoiceNo": number,
-        "VoucherType": "OutgoingCreditNote" if order["TotalAmount"] < 0 else "OutgoingInvoice",
+        "VoucherType": "OutgoingCreditNote" if credit else "OutgoingInvoice",
+        "NetAmount": money(decimal(order["NetAmount"]) * sign),
+        "TotalAmount": money(decimal(order["TotalAmount"]) * sign),
         "VoucherDate": voucher_date.isoformat(), "DueDate": due_date,
         "OrderNo": order["SalesOrderNo"], "OrderDate": order["SalesOrderDate"], "Cid": _kid(number),
-        "NetPostedAmount": money(decimal(order["NetAmount"]) * rate),
-        "TotalPostedAmount": posted_total,
-        "Balance": posted_total, "BalanceLastChangedDateTimeOffset": sent,
+        "NetPostedAmount": money(decimal(order["NetAmount"]) * rate * sign),
+        "TotalPostedAmount": posted_total, "Balance": posted_total,
+        "BalanceLastChangedDateTimeOffset": store.clock.balance_stamp(
+            options.balance_stamp_resolution_seconds),
         "InvoiceDeliveryType": INVOICE_DELIVERY[state.delivery_type], "SentDateTimeOffset": sent,
         "IsReversed": False, "CreatedDateTimeOffset": sent, "LastChangedDateTimeOffset": sent,
     }

@@ -21,16 +21,20 @@ from simulators.poweroffice.problems import cast_error, invalid_resource, json_r
 
 DEFAULT_PAGE_SIZE = 5000
 MAX_PAGE_SIZE = 20000
-_RANGE_PART = re.compile(r"^\s*(-?\d+)\s*(?:(-)\s*(\d+)?)?\s*$")
+_RANGE_PART = re.compile(r"^\s*(\d+)?\s*(-)?\s*(\d+)?\s*$")
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 _LOST_PLUS = re.compile(r" (\d{2}:?\d{2})$")
 
 
 class Query:
-    """Case-insensitive view of the query string with the parsers the filters need."""
+    """Case-insensitive view of the query string with the parsers the filters need.
 
-    def __init__(self, items: list[tuple[str, str]]) -> None:
+    `open_start_ranges`: whether a range may leave out its start ("-7" = up to 7). The spec
+    only shows open ends ("13000-"); the open start is unconfirmed, so it is an option."""
+
+    def __init__(self, items: list[tuple[str, str]], open_start_ranges: bool = True) -> None:
         self._values = {key.lower(): value for key, value in items}
+        self._open_start = open_start_ranges
 
     def get(self, name: str) -> str | None:
         value = self._values.get(name.lower())
@@ -43,10 +47,11 @@ class Query:
         raw = self.get(name)
         return None if raw is None else [part.strip() for part in raw.split(",") if part.strip()]
 
-    def ranges(self, name: str) -> list[tuple[int, int | None]] | None:
-        """`"10-20, 25, 30-"` as inclusive (low, high) pairs; high None means open."""
+    def ranges(self, name: str) -> list[tuple[int | None, int | None]] | None:
+        """`"10-20, 25, 30-, -5"` as inclusive (low, high) pairs; None means open."""
         parts = self.strings(name)
-        return None if parts is None else [_parse_range(name, part) for part in parts]
+        return None if parts is None else [_parse_range(name, part, self._open_start)
+                                           for part in parts]
 
     def uuids(self, name: str) -> list[str] | None:
         parts = self.strings(name)
@@ -76,9 +81,9 @@ class Query:
         return None if raw is None else parse_timestamp(raw, name).date()
 
 
-def in_ranges(value: int | None, ranges: list[tuple[int, int | None]]) -> bool:
+def in_ranges(value: int | None, ranges: list[tuple[int | None, int | None]]) -> bool:
     return value is not None and any(
-        low <= value and (high is None or value <= high) for low, high in ranges)
+        (low is None or low <= value) and (high is None or value <= high) for low, high in ranges)
 
 
 def parse_uuid(raw: str, name: str) -> str:
@@ -127,15 +132,20 @@ def list_response(url: URL, query: Query, items: list[dict[str, Any]]) -> Respon
     return json_response(page, headers={"X-Pagination": json.dumps(pagination)})
 
 
-def _parse_range(name: str, part: str) -> tuple[int, int | None]:
+def _parse_range(name: str, part: str, open_start: bool) -> tuple[int | None, int | None]:
+    """"5" → (5, 5), "5-" → (5, None), "3-9" → (3, 9), "-7" → (None, 7) when allowed."""
     found = _RANGE_PART.match(part)
-    if not found or int(found[1]) < 0:
+    if found is None:
         raise cast_error(f"{name} contains an invalid number or range: '{part}'.")
-    low = int(found[1])
-    if not found[2]:
+    low, dash, high = (int(found[1]) if found[1] else None, found[2],
+                       int(found[3]) if found[3] else None)
+    if not dash:
+        if low is None or high is not None:
+            raise cast_error(f"{name} contains an invalid number or range: '{part}'.")
         return low, low
-    high = int(found[3]) if found[3] else None
-    if high is not None and high < low:
+    if (low is None and high is None) or (low is None and not open_start):
+        raise cast_error(f"{name} contains an invalid range: '{part}'.")
+    if low is not None and high is not None and high < low:
         raise cast_error(f"{name} contains an invalid range: '{part}'.")
     return low, high
 

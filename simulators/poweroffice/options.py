@@ -32,6 +32,16 @@ class PowerOfficeSimOptions:
     send_privilege: bool = True  # False: createAndSendInvoice answers 403
     send_delay_ms: int = 200  # how long an invoice send stays "being processed"
     send_error: str | None = None  # when set, sends fail with this LastErrorMessage
+    # "-7" in voucherNos & co. means "up to 7"; the spec only shows open ends (unconfirmed).
+    open_start_ranges: bool = True
+    # A credit note's header amounts and Balance carry a minus sign, as its ledger entry does
+    # (the spec's line examples are negative; the header sign is unconfirmed). False: positive.
+    credit_note_amounts_negative: bool = True
+    # RelatedInvoiceNo on a credit-note draft must name an outgoing invoice (unconfirmed).
+    related_invoice_checked: bool = True
+    # 0: BalanceLastChangedDateTimeOffset has the fine clock resolution and never repeats.
+    # N: balance stamps fall on N-second steps, so changes close together share one stamp.
+    balance_stamp_resolution_seconds: int = 0
 
     def merged(self, changes: Mapping[str, Any]) -> PowerOfficeSimOptions:
         """A copy with `changes` applied; ConfigError for unknown keys or bad values."""

@@ -83,6 +83,7 @@ async def create(ctx: Ctx) -> Response:
         "SalesOrderLines": sorted(lines, key=lambda line: line["SortOrder"]),
     }
     _add_totals(order)
+    _check_related_invoice(ctx, order)
     order["SalesOrderNo"] = ctx.store.new_order_no()  # only once valid: no gaps in numbers
     ctx.store.orders[order_id] = order
     return json_response(order, 201)
@@ -128,6 +129,7 @@ async def patch(ctx: Ctx) -> Response:
     if patched["CustomerId"] != order["CustomerId"]:
         patched["CustomerNo"] = _customer(ctx, patched["CustomerId"], None)["Number"]
     _check_header(ctx, patched, order["Id"])
+    _check_related_invoice(ctx, patched)
     patched["LastChangedDateTimeOffset"] = ctx.store.clock.stamp()
     ctx.store.orders[order["Id"]] = patched
     return json_response(header(patched))
@@ -191,6 +193,22 @@ def _check_header(ctx: Ctx, fields: dict[str, Any], order_id: str) -> None:
     if owner is not None and owner != order_id:
         raise validation(ENTITY, f"ExternalImportReference is already in use. '{ref}' is used "
                                  f"on (sales order) Id = {owner}.")
+
+
+def _check_related_invoice(ctx: Ctx, order: dict[str, Any]) -> None:
+    """RelatedInvoiceNo "can only be set for sales orders that are credit note drafts" (a
+    negative total); that it must name an existing invoice is unconfirmed (an option)."""
+    number = order.get("RelatedInvoiceNo")
+    if number is None:
+        return
+    if order["TotalAmount"] >= 0:
+        raise validation(ENTITY, "RelatedInvoiceNo can only be set on credit note drafts (a "
+                                 "sales order with a negative total).")
+    invoices = ctx.store.invoices.find("InvoiceNo", number)
+    if ctx.options.related_invoice_checked and not any(
+            i["VoucherType"] == "OutgoingInvoice" for i in invoices):
+        raise validation(ENTITY, f"RelatedInvoiceNo {number}: no outgoing invoice with that "
+                                 "number.")
 
 
 def _line(ctx: Ctx, raw: Any, index: int, order_id: str) -> dict[str, Any]:

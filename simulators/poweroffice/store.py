@@ -43,10 +43,12 @@ def sales_account_by_id(account_id: int) -> SalesAccount | None:
 
 
 class Clock:
-    """UTC time that never repeats, so `…GreaterThan` cursors never skip a change."""
+    """UTC time that never repeats, so `…GreaterThan` cursors never skip a change; balance stamps
+    may be made coarse on purpose (`balance_stamp`) to let tests meet stamps that repeat."""
 
     def __init__(self) -> None:
         self._last = datetime.min.replace(tzinfo=UTC)
+        self.origin = datetime.now(UTC)  # when the simulated company was created (or reset)
 
     def now(self) -> datetime:
         now = datetime.now(UTC)
@@ -55,6 +57,16 @@ class Clock:
 
     def stamp(self) -> str:
         return stamp(self.now())
+
+    def balance_stamp(self, resolution_s: int) -> str:
+        """Now, floored to whole `resolution_s` steps counted from the company's creation (0: the
+        fine resolution). Counting from creation rather than the epoch lets a test that runs for
+        less than one step be sure that all its balance changes share one stamp."""
+        now = self.now()
+        if resolution_s > 0:
+            step = timedelta(seconds=resolution_s)
+            now = self.origin + (now - self.origin) // step * step
+        return stamp(now)
 
     @staticmethod
     def today() -> date:
@@ -143,7 +155,7 @@ class Store:
         "ExternalImportReference", "ExternalNumber", "Number"))
     products: Table = field(default_factory=lambda: Table("Code"))
     orders: Table = field(default_factory=lambda: Table("ExternalImportReference"))
-    invoices: Table = field(default_factory=lambda: Table("ExternalImportReference"))
+    invoices: Table = field(default_factory=lambda: Table("ExternalImportReference", "InvoiceNo"))
     invoice_lines: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     sends: dict[str, SendState] = field(default_factory=dict)
     pending: list[tuple[datetime, str]] = field(default_factory=list)  # heap of (due, order id)

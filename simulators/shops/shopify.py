@@ -1,20 +1,30 @@
-"""A small faithful Shopify store: the REST Orders API a connector polls, and the signed
-webhooks it pushes (sources/webshops.md).
+"""A small faithful Shopify store: the Admin API a connector polls (GraphQL, and the legacy REST
+Orders API), the token endpoint new apps authenticate at, and the signed webhooks it pushes
+(sources/webshops.md).
 
-API (header `X-Shopify-Access-Token`, 401 otherwise):
+GraphQL: `POST /admin/api/{version}/graphql.json` (see `shopify_graphql`: orders with search,
+cursor paging and the calculated-cost throttle). Tokens: `POST /admin/oauth/access_token`
+with the client-credentials grant (see `shopify_tokens`); issued tokens and the static
+`access_token` of older apps are both accepted.
+
+REST API (header `X-Shopify-Access-Token`, 401 otherwise):
 `GET /admin/api/{version}/orders.json` with `status` (open by default, closed, cancelled, any),
 `updated_at_min/max`, `created_at_min/max`, `ids`, `fields`, `limit` (default 50, at most 250)
 and cursor paging: newest first, a `Link` header with `rel="previous"`/`rel="next"` URLs whose
 opaque `page_info` may be combined only with `limit` and `fields`;
-`GET /admin/api/{version}/orders/{id}.json`.
+`GET /admin/api/{version}/orders/{id}.json`; `GET /admin/api/{version}/orders/{id}/refunds.json`.
 
 Admin routes: `POST /_sim/subscriptions` `{"topic", "address"}`; `POST /_sim/orders` (a partial
 order; id, name, numbers, timestamps assigned; `updated_at` and `created_at` may be given to
 backdate) sends `orders/create` (and `orders/paid` when created paid); `POST /_sim/orders/{id}/pay`
 and `/cancel` send `orders/paid` or `orders/cancelled` plus `orders/updated`; every one takes
-`"deliver": false` to stay silent. `POST /_sim/orders/{id}/redeliver` `{"topic", "times",
-"concurrent"}` sends the last delivery of that topic again, byte for byte and with the same
-webhook id, as Shopify's retries do. `GET /_sim/deliveries` lists every attempt.
+`"deliver": false` to stay silent. `POST /_sim/orders/{id}/refunds` `{"refund_line_items":
+[{"line_item_id", "quantity", "restock_type"?}], "note"?}` records a refund (see
+`shopify_refunds`) and sends `refunds/create` (body: the refund) and `orders/updated`.
+`POST /_sim/tokens/expire` ends every issued token.
+`POST /_sim/orders/{id}/redeliver` `{"topic", "times", "concurrent"}` sends the last delivery
+of that topic again, byte for byte and with the same webhook id, as Shopify's retries do.
+`GET /_sim/deliveries` lists every attempt.
 Deliveries are not retried on failure (Shopify retries 8 times over 4 hours; use redeliver).
 """
 
@@ -45,8 +55,12 @@ from simulators.shops.common import (
     template_match,
 )
 from simulators.shops.delivery import Delivery, Outbox, signature
+from simulators.shops.shopify_graphql import Bucket, execute
+from simulators.shops.shopify_tokens import TokenIssuer, grant
 
 LIST, ONE = "/admin/api/{version}/orders.json", "/admin/api/{version}/orders/{id}.json"
+REFUNDS = "/admin/api/{version}/orders/{id}/refunds.json"
+GRAPHQL, TOKEN = "/admin/api/{version}/graphql.json", "/admin/oauth/access_token"
 MAX_LIMIT, DEFAULT_LIMIT = 250, 50
 STATUSES = ("open", "closed", "cancelled", "any")
 TIME_FILTERS = {"updated_at_min": ("updated_at", 1), "updated_at_max": ("updated_at", -1),
@@ -67,6 +81,13 @@ class ShopifySimOptions:
     currency: str = "NOK"
     utc_offset_minutes: int = 60  # the shop's time zone, in every timestamp it writes
     delivery_timeout_ms: int = 5000  # Shopify: 1 s to connect, 5 s in all
+    client_id: str = "demo-shopify-client-id"  # Dev Dashboard app: client-credentials grant
+    client_secret: str = "demo-shopify-client-secret"
+    token_lifetime_seconds: int = 86399  # what Shopify answers in expires_in (about a day)
+    graphql_bucket_size: int = 2000  # Standard plan: 2000 points, restored at 100 per second
+    graphql_restore_rate: int = 100
+    graphql_max_query_cost: int = 1000  # a single query may cost at most this
+    graphql_throttled_status: int = 200  # unconfirmed (200 or 429): see shopify_graphql
 
     def merged(self, changes: Mapping[str, Any]) -> ShopifySimOptions:
         return merged_options(self, changes)
@@ -89,6 +110,10 @@ class ShopifySim:
         self.outbox.reset()
         self.outbox.timeout = self._timeout()
         self.next_id, self.next_number, self.next_webhook_id = 5_900_000_000_001, 1, 1_100_001
+        self.next_refund_id, self.next_refund_line_id = 9_100_000_000_001, 7_100_000_000_001
+        self.next_transaction_id = 8_100_000_000_001
+        self.tokens = TokenIssuer()
+        self.bucket = Bucket(self.options.graphql_bucket_size, self.options.graphql_restore_rate)
 
     def _timeout(self) -> httpx.Timeout:
         return httpx.Timeout(self.options.delivery_timeout_ms / 1000, connect=1.0)
@@ -101,23 +126,59 @@ class ShopifySim:
 
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        response = self._respond(request)
+        if request.url.path.rstrip("/") == TOKEN:
+            if request.method != "POST":
+                response = Response(status_code=405)
+            else:
+                o = self.options
+                response = await grant(request, self.tokens, o.client_id, o.client_secret,
+                                       o.token_lifetime_seconds)
+        elif template_match(GRAPHQL, request.url.path) is not None:
+            response = await self._graphql(request)
+        else:
+            response = self._respond(request)
         await response(scope, receive, send)
+
+    def authorized(self, request: Request) -> bool:
+        return self.tokens.valid(request.headers.get("x-shopify-access-token"),
+                                 self.options.access_token)
+
+    async def _graphql(self, request: Request) -> Response:
+        if request.method != "POST":
+            return Response(status_code=405)
+        if not self.authorized(request):
+            return error(401)
+        try:
+            body = json.loads(await request.body() or b"null")
+        except ValueError:
+            body = None
+        shop = {"name": self.options.shop_domain.split(".")[0],
+                "domain": self.options.shop_domain, "currency": self.options.currency,
+                "timezone": "Europe/Oslo"}
+        answer, throttled = execute(body, self.orders, shop, self.bucket,
+                                    self.options.graphql_max_query_cost,
+                                    self.options.utc_offset_minutes)
+        status = self.options.graphql_throttled_status if throttled else 200
+        return JSONResponse(answer, status_code=status)
 
     def _respond(self, request: Request) -> Response:
         path = request.url.path
-        found = [(template, params) for template in (LIST, ONE)
+        found = [(template, params) for template in (LIST, ONE, REFUNDS)
                  if (params := template_match(template, path)) is not None]
         if not found:
             return error(404)
         if request.method != "GET":
             return Response(status_code=405)
-        if request.headers.get("x-shopify-access-token") != self.options.access_token:
+        if not self.authorized(request):
             return error(401)
         template, params = found[0]
-        if template == ONE:
+        if template in (ONE, REFUNDS):
             order = self.orders.get(int(params["id"])) if params["id"].isdigit() else None
-            return JSONResponse({"order": order}) if order else error(404)
+            if order is None:
+                return error(404)
+            if template == REFUNDS:
+                return JSONResponse({"refunds": order.get("refunds") or []})
+            return JSONResponse({"order": order})
         return self._list(request)
 
     def _list(self, request: Request) -> Response:
@@ -159,9 +220,12 @@ class ShopifySim:
 
     # --- webhooks -----------------------------------------------------------------------------
 
-    def emit(self, order: dict[str, Any], topics: list[str]) -> list[Delivery]:
-        """Queue one delivery per subscription to each topic, signed over the exact body."""
-        body = json.dumps(order, ensure_ascii=False, separators=(",", ":")).encode()
+    def emit(self, payload: dict[str, Any], topics: list[str], order_id: Any = None
+             ) -> list[Delivery]:
+        """Queue one delivery per subscription to each topic, signed over the exact body (the
+        order, or for refunds/create the refund: pass its order's id as `order_id`)."""
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        order_id = payload["id"] if order_id is None else order_id
         queued = []
         for topic in topics:
             event_id = str(uuid.uuid4())
@@ -177,7 +241,7 @@ class ShopifySim:
                     "X-Shopify-Event-Id": event_id,
                     "X-Shopify-Triggered-At": triggered.replace("+00:00", "Z")}
                 delivery = self.outbox.new("webhook", topic, subscription["address"], headers,
-                                           body, headers["X-Shopify-Webhook-Id"], str(order["id"]))
+                                           body, headers["X-Shopify-Webhook-Id"], str(order_id))
                 self.outbox.queue(delivery)
                 queued.append(delivery)
         return queued
@@ -185,7 +249,7 @@ class ShopifySim:
     # --- what the admin layer needs -----------------------------------------------------------
 
     def endpoint(self, method: str, path: str) -> str:
-        for template in (LIST, ONE):
+        for template in (LIST, ONE, REFUNDS, GRAPHQL, TOKEN):
             if template_match(template, path) is not None:
                 return f"{method} {template}"
         return f"{method} {path}"
@@ -214,6 +278,9 @@ class ShopifySim:
     def set_config(self, changes: Mapping[str, Any]) -> dict[str, Any]:
         self.options = self.options.merged(changes)
         self.outbox.timeout = self._timeout()
+        if {"graphql_bucket_size", "graphql_restore_rate"} & set(changes):
+            self.bucket = Bucket(self.options.graphql_bucket_size,
+                                 self.options.graphql_restore_rate)
         return self.options.as_json()
 
     def admin_routes(self) -> dict[str, AdminHandler]:

@@ -22,6 +22,7 @@ from simulators.shops.common import (
     positive_int,
 )
 from simulators.shops.delivery import Delivery
+from simulators.shops.shopify_refunds import make_refund
 
 if TYPE_CHECKING:
     from simulators.shops.shopify import ShopifySim
@@ -103,6 +104,23 @@ def routes(sim: ShopifySim) -> list[TemplatedRoute]:
             _in_sequence(sim, copies)
         return JSONResponse({"redelivered": [copy.seq for copy in copies]})
 
+    async def refund(request: Request, params: dict[str, str]) -> Response:
+        body = await json_object(request)
+        deliver = deliver_flag(body)
+        order = sim.orders.get(_id(params))
+        if order is None:
+            return admin_error(404, "unknown order")
+        made = make_refund(sim, order, body)
+        queued = []
+        if deliver:
+            queued = (sim.emit(made, ["refunds/create"], order_id=order["id"])
+                      + sim.emit(order, ["orders/updated"]))
+        return JSONResponse({"refund": made, "order": order,
+                             "deliveries": [d.seq for d in queued]}, status_code=201)
+
+    async def expire_tokens(request: Request, params: dict[str, str]) -> Response:
+        return JSONResponse({"expired": sim.tokens.expire_all()})
+
     async def deliveries(request: Request, params: dict[str, str]) -> Response:
         return JSONResponse(sim.outbox.as_json())
 
@@ -111,6 +129,8 @@ def routes(sim: ShopifySim) -> list[TemplatedRoute]:
             ("POST", "/_sim/orders/{id}/pay", admin_handler(pay)),
             ("POST", "/_sim/orders/{id}/cancel", admin_handler(cancel)),
             ("POST", "/_sim/orders/{id}/redeliver", admin_handler(redeliver)),
+            ("POST", "/_sim/orders/{id}/refunds", admin_handler(refund)),
+            ("POST", "/_sim/tokens/expire", admin_handler(expire_tokens)),
             ("GET", "/_sim/deliveries", admin_handler(deliveries))]
 
 

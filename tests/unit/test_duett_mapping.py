@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
+from connectors.base import CreditSource
 from connectors.duett.amounts import duett_line, plan_line
+from connectors.duett.credit import credit_payload, credited_invoice
 from connectors.duett.mapping import (
     address_body,
     check_before_posting,
@@ -119,3 +121,29 @@ def test_serial_numbers_must_match_the_quantity() -> None:
     line = {**product_line("6543", "4", "199.00"), "serial_numbers": ["S1"]}
     with pytest.raises(ValueError, match="serial_numbers: 1 given for quantity 4"):
         Order.model_validate(order("W-4", lines=[line]))
+
+
+def test_credit_payload_signs_lines_names_the_invoice_and_reads_it_back() -> None:
+    canonical = Order.model_validate(order("W-5", lines=[product_line("A", "2", "50.00")],
+                                           send_invoice=True, credit_for="W-1"))
+    source = CreditSource("5001", "1/2026", "10001", D("100.00"), "NOK")
+    text = settings(credit_text="Kreditnota {{ref}} for faktura {invoice}.",
+                    credit_link_field="creditedInvoiceNumber")
+    body = credit_payload(canonical, "W-5", "1", {"A": "1"}, source, text, "negative").body
+    assert body["orderType"] == "credit" and body["config"]["directInvoicing"] is True
+    assert body["lines"][0] == {"lineType": "text",
+                                "name": "Kreditnota {ref} for faktura 10001."}
+    assert body["lines"][1]["countAgreed"] == "-2"
+    assert body["creditedInvoiceNumber"] == "10001"
+    assert credited_invoice({"lines": body["lines"]}, text) == "10001"
+    plain = credit_payload(canonical, "W-5", "1", {"A": "1"}, source, settings(), "positive")
+    assert plain.body["lines"][1]["countAgreed"] == "2" and "creditedInvoiceNumber" not in \
+        plain.body
+    assert credited_invoice({"lines": [{"lineType": "text", "name": "Kreditnota"}]},
+                            settings()) is None
+
+
+@pytest.mark.parametrize("text", ["Kreditnota", "{invoice} {x}", "{invoice} {invoice}"])
+def test_credit_text_must_name_the_invoice_once(text: str) -> None:
+    with pytest.raises(ValueError, match="credit_text"):
+        settings(credit_text=text)
