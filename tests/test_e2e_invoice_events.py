@@ -121,28 +121,34 @@ def test_invoice_paid_in_two_parts_arrives_once_each_in_order(
 
 def test_same_second_payments_overlapping_polls_and_a_killed_poller(
         watched: Callable[..., Cluster], hook: Subscriber) -> None:
-    # Two workers poll every 0.3 s; every invoice read takes 0.8 s, so a poll is in flight
-    # most of the time; the simulator stamps balance changes to the whole second, so two
-    # payments share one BalanceLastChangedDateTimeOffset.
+    # Two workers poll every 0.1 s. The simulator stamps balance changes to 60 s steps, so
+    # every payment below shares one BalanceLastChangedDateTimeOffset: a watch whose cursor
+    # sat at the stamp it saw (the filter is exclusive) would never see the second payments.
     cluster = watched("poweroffice", workers=2, events={"poll_seconds": 0.1},
                       stale_after_seconds=3)
-    cluster.sim.configure(balance_stamp_resolution_seconds=1)
+    cluster.sim.configure(balance_stamp_resolution_seconds=60)
     jobs = [transfer(cluster, f"same-{i}") for i in range(3)]
     created = arrived(hook, CREATED, 3)
-    cluster.sim.fault(match="GET /OutgoingInvoices", mode="latency", ms=800, count=1000)
-    for event in created:  # a first part of each, in the same second
+    for event in created:
         pay(cluster.sim, event["invoice_id"], "10.00")
-    # kill a worker while its poll waits for the ERP, and start another
-    poll(lambda: cluster.sim.calls_to("GET /OutgoingInvoices") > 0, 20, what="a poll")
+    arrived(hook, PARTLY, 3)
+    # every invoice read now takes 0.8 s, so a poll is in flight most of the time: kill a
+    # worker while its poll waits for the ERP, start another, and pay the rest meanwhile
+    cluster.sim.fault(match="GET /OutgoingInvoices", mode="latency", ms=800, count=1000)
+    reads = cluster.sim.calls_to("GET /OutgoingInvoices")
+    poll(lambda: cluster.sim.calls_to("GET /OutgoingInvoices") > reads, 20, what="a poll")
     victim = cluster.workers[0]
     victim.proc.send_signal(signal.SIGKILL)
     victim.proc.wait(10)
-    cluster.start_worker()
     for event in created:
         pay(cluster.sim, event["invoice_id"])
+    cluster.start_worker()
     arrived(hook, PAID, 3)
     cluster.sim.http.delete("/_sim/faults")
     quiet_polls(cluster)
+    stamps = {i["BalanceLastChangedDateTimeOffset"] for i in cluster.sim.state()[
+        "OutgoingInvoices"]}
+    assert len(stamps) == 1  # the premise: one shared stamp
     per_invoice: dict[str, list[str]] = {}
     for event in hook.received:
         per_invoice.setdefault(event["invoice_id"], []).append(event["type"])
@@ -168,10 +174,9 @@ def test_subscriber_down_for_a_while_then_everything_arrives_once(
 def test_an_event_refused_past_the_window_is_a_dead_letter_that_replays(
         watched: Callable[..., Cluster], hook: Subscriber) -> None:
     cluster = watched("poweroffice", events={"give_up_after_seconds": 3})
+    hook.refuse("refused-1")  # every event of this order is answered 500
     first = transfer(cluster, "refused-1")
-    # refuse whatever the first event's id is: learn it from the job's record
     event = poll(lambda: cluster.store.job_events(first["job_id"]), 30, what="the event")[0]
-    hook.refuse(event["id"])
     poll(lambda: cluster.store.dead_letter_count() == 1, 30, what="a delivery dead letter")
     letters = cluster.operator("GET", "/v1/dead-letters").json()["items"]
     assert [(d["kind"], d["event"]["id"]) for d in letters] == [("delivery", event["id"])]
@@ -179,7 +184,7 @@ def test_an_event_refused_past_the_window_is_a_dead_letter_that_replays(
     # the events after it go on
     second = transfer(cluster, "refused-2")
     assert arrived(hook, CREATED)[0]["job_id"] == second["job_id"]
-    hook.accept(event["id"])
+    hook.accept("refused-1")
     replay = cluster.operator("POST", f"/v1/dead-letters/{letters[0]['id']}/replay")
     assert replay.status_code == 200, replay.text
     poll(lambda: event["id"] in hook.ids(), 30, what="the replayed event")

@@ -40,11 +40,12 @@ class Subscriber:
     def down_for(self, seconds: float) -> None:
         self.down_until = time.monotonic() + seconds
 
-    def refuse(self, event_id: str) -> None:
-        self.refuse_ids.add(event_id)
+    def refuse(self, key: str) -> None:
+        """Answer 500 to every event with this id or order reference, until `accept`."""
+        self.refuse_ids.add(key)
 
-    def accept(self, event_id: str) -> None:
-        self.refuse_ids.discard(event_id)
+    def accept(self, key: str) -> None:
+        self.refuse_ids.discard(key)
 
     def types(self) -> list[str]:
         with self._lock:
@@ -62,7 +63,8 @@ class Subscriber:
             self.bad_signatures += 1
             return JSONResponse({"error": "bad signature"}, status_code=401)
         event = json.loads(raw)
-        if time.monotonic() < self.down_until or event["id"] in self.refuse_ids:
+        if time.monotonic() < self.down_until or self.refuse_ids & {
+                event["id"], event["reference"]}:
             self.refused += 1
             return JSONResponse({"error": "down"}, status_code=500)
         with self._lock:
