@@ -195,3 +195,148 @@ def test_repeated_failures_disable_the_webhook_without_retries(sim: httpx.Client
     assert len(deliveries) == 8 and len(receiver.requests) == 8  # ping + 7, no retries
     enabled = sim.post(f"/_sim/webhooks/{webhook_state(sim)['id']}", json={"status": "active"})
     assert enabled.json()["webhook"]["status"] == "active"
+
+
+# --- refunds ----------------------------------------------------------------------------------
+
+def nok_order(sim: httpx.Client, **fields: Any) -> dict[str, Any]:
+    """`woo_nok_order` placed in the simulator (its line ids 315 to 321 kept)."""
+    payload = {k: v for k, v in woo_nok_order().items() if k not in ("id", "number")}
+    return place(sim, **{**payload, **fields})
+
+
+def refund(sim: httpx.Client, order: dict[str, Any], **body: Any) -> httpx.Response:
+    return sim.post(f"/_sim/orders/{order['id']}/refunds", json=body)
+
+
+def test_refund_is_recorded_as_woocommerce_records_it(sim: httpx.Client) -> None:
+    order = nok_order(sim, deliver=False)
+    made = refund(sim, order, line_items=[{"id": 316, "quantity": 1}], refund_shipping=True,
+                  reason="Kaffe returnert", deliver=False)
+    assert made.status_code == 201, made.text
+    body = made.json()["refund"]
+    assert (body["id"], body["amount"], body["reason"]) == (order["id"] + 1, "233.55",
+                                                           "Kaffe returnert")
+    [coffee] = body["line_items"]
+    assert (coffee["quantity"], coffee["subtotal"], coffee["total"], coffee["total_tax"],
+            coffee["sku"], coffee["price"]) == (-1, "-117.00", "-117.00", "-17.55", "KAFFE-500",
+                                                -117)
+    assert coffee["taxes"] == [{"id": 2, "total": "-17.55", "subtotal": "-17.55"}]
+    assert coffee["meta_data"][-1]["key"] == "_refunded_item_id"
+    assert coffee["meta_data"][-1]["value"] == "316"
+    assert coffee["id"] not in (315, 316, 317, 318, 319, 320, 321)  # a new order item
+    [freight] = body["shipping_lines"]
+    assert (freight["total"], freight["total_tax"], freight["taxes"]) == (
+        "-79.20", "-19.80", [{"id": 1, "total": "-19.8", "subtotal": ""}])
+    assert {(t["rate_id"], t["tax_total"], t["shipping_tax_total"]) for t in body["tax_lines"]} == {
+        (2, "-17.55", "0.00"), (1, "0.00", "-19.80")}
+    assert body["_links"]["up"][0]["href"].endswith(f"/wp-json/wc/v3/orders/{order['id']}")
+    shown = made.json()["order"]
+    assert shown["refunds"] == [{"id": body["id"], "reason": "Kaffe returnert",
+                                 "total": "-233.55"}]
+    assert shown["status"] == "processing"  # 1084.55 is left to refund
+
+
+def test_partial_units_are_priced_at_six_decimals_and_the_amount_at_cents(
+        sim: httpx.Client) -> None:
+    line = {"id": 401, "name": "Filter", "product_id": 5, "variation_id": 0, "quantity": 3,
+            "tax_class": "", "subtotal": "100.00", "subtotal_tax": "25.00", "total": "100.00",
+            "total_tax": "25.00", "taxes": [{"id": 1, "total": "25", "subtotal": "25"}],
+            "meta_data": [], "sku": "FILTER", "price": 33.333333}
+    order = place(sim, deliver=False, line_items=[line], total="125.00", total_tax="25.00")
+    body = refund(sim, order, line_items=[{"id": 401, "quantity": 1}]).json()["refund"]
+    [item] = body["line_items"]
+    assert (item["total"], item["total_tax"], item["taxes"][0]["total"], item["price"]) == (
+        "-33.33", "-8.33", "-8.333333", -33.333333)
+    assert body["amount"] == "41.67"
+    two = refund(sim, order, line_items=[{"id": 401, "quantity": 2}]).json()["refund"]
+    assert two["line_items"][0]["price"] == -66.666667  # total / max(1, quantity)
+
+
+def test_refund_sends_order_updated_and_moves_date_modified(sim: httpx.Client,
+                                                            receiver: Receiver) -> None:
+    add_webhook(sim, receiver, topic="order.updated")
+    order = nok_order(sim, date_modified_gmt="2020-01-01T10:00:00")
+    made = refund(sim, order, line_items=[{"id": 315, "quantity": 1}]).json()
+    update = receiver.got(2)[1]  # the ping, then the update
+    assert update.headers["x-wc-webhook-topic"] == "order.updated"
+    assert update.headers["x-wc-webhook-signature"] == hmac_b64(update.body)
+    sent = json.loads(update.body)
+    assert sent["refunds"] == [{"id": made["refund"]["id"], "reason": "", "total": "-900.00"}]
+    assert sent["date_modified_gmt"] > "2020-01-01T10:00:00"
+    found = sim.get(ORDERS, params={"modified_after": "2020-01-01T10:00:00Z"}, headers=BASIC)
+    assert [o["id"] for o in found.json()] == [order["id"]]
+
+
+def test_refunding_everything_marks_the_order_refunded(sim: httpx.Client) -> None:
+    order = nok_order(sim, deliver=False)
+    first = refund(sim, order, line_items=[{"id": 315, "quantity": 1}, {"id": 316, "quantity": 2}],
+                   refund_shipping=True).json()
+    assert first["order"]["status"] == "processing"  # the fee is not refunded yet
+    last = refund(sim, order, refund_fees=True).json()
+    assert last["refund"]["amount"] == "50.00" and last["order"]["status"] == "refunded"
+    assert [r["id"] for r in last["order"]["refunds"]] == [last["refund"]["id"],
+                                                           first["refund"]["id"]]
+    assert sum(Decimal(r["total"]) for r in last["order"]["refunds"]) == -Decimal("1318.10")
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ({"line_items": [{"id": 999, "quantity": 1}]}, "999 is not a line item"),
+    ({"line_items": [{"id": 316, "quantity": 3}]}, "more than the 2 unit(s)"),
+    ({"line_items": [{"id": 316, "quantity": 2}, {"id": 316, "quantity": 1}]}, "more than the 0"),
+    ({"line_items": [{"id": 316, "quantity": 0}]}, "positive integer"),
+    ({"line_items": [{"id": 317, "quantity": 1}]}, "317 is not a line item"),  # shipping
+    ({}, "nothing to refund"),
+    ({"refund_shipping": "yes"}, "refund_shipping must be true or false"),
+])
+def test_refund_refusals(sim: httpx.Client, body: dict[str, Any], message: str) -> None:
+    order = nok_order(sim, deliver=False)
+    refused = refund(sim, order, **body)
+    assert refused.status_code == 400 and message in refused.json()["error"]["message"]
+    state = sim.get("/_sim/state").json()
+    assert state["refunds"] == [] and state["orders"][0]["refunds"] == []
+
+
+def test_units_and_charges_already_refunded_cannot_be_refunded_again(sim: httpx.Client) -> None:
+    order = nok_order(sim, deliver=False)
+    assert refund(sim, order, line_items=[{"id": 316, "quantity": 1}],
+                  refund_shipping=True).status_code == 201
+    again = refund(sim, order, line_items=[{"id": 316, "quantity": 2}])
+    assert again.status_code == 400 and "more than the 1 unit(s)" in again.text
+    shipping = refund(sim, order, refund_shipping=True)
+    assert shipping.status_code == 400 and "already refunded" in shipping.text
+    assert refund(sim, order, line_items=[{"id": 316, "quantity": 1}]).status_code == 201
+    assert sim.post("/_sim/orders/1/refunds", json={}).status_code == 404
+
+
+def test_refunds_api(sim: httpx.Client) -> None:
+    order, other = nok_order(sim, deliver=False), nok_order(sim, deliver=False)
+    first = refund(sim, order, line_items=[{"id": 315, "quantity": 1}]).json()["refund"]
+    second = refund(sim, order, refund_shipping=True).json()["refund"]
+    path = f"{ORDERS}/{order['id']}/refunds"
+    assert sim.get(path).status_code == 401
+    assert sim.get(f"{path}/{first['id']}", headers=BASIC).json() == first
+    listed = sim.get(path, headers=BASIC)
+    assert [r["id"] for r in listed.json()] == [second["id"], first["id"]]  # newest first
+    assert listed.headers["x-wp-total"] == "2"
+    assert sim.get(f"{ORDERS}/{other['id']}/refunds", headers=BASIC).json() == []
+    unknown = sim.get(f"{path}/99999", headers=BASIC)
+    assert (unknown.status_code, unknown.json()["code"]) == (
+        404, "woocommerce_rest_shop_order_refund_invalid_id")
+    # another order's refund: WooCommerce hands WordPress a bare 404 as error data, read as 500
+    foreign = sim.get(f"{ORDERS}/{other['id']}/refunds/{first['id']}", headers=BASIC)
+    assert (foreign.status_code, foreign.json()) == (500, {
+        "code": "woocommerce_rest_invalid_order_refund_id",
+        "message": "Invalid order refund ID.", "data": 404})
+    sim.post("/_sim/config", json={"foreign_refund_status": 404}).raise_for_status()
+    assert sim.get(f"{path}/{order['id']}", headers=BASIC).status_code == 404  # an order's id
+    assert sim.get(f"{path}/abc", headers=BASIC).json()["code"] == "rest_no_route"
+
+
+def test_refund_body_typos_are_refused_not_ignored(sim: httpx.Client) -> None:
+    order = nok_order(sim, deliver=False)
+    typo = refund(sim, order, refund_shiping=True)
+    assert typo.status_code == 400 and "refund_shiping" in typo.json()["error"]["message"]
+    bare = place(sim, deliver=False, line_items=[{"name": "no id", "quantity": 1,
+                                                  "total": "10.00"}])
+    assert refund(sim, bare, line_items=[{"quantity": 1}]).status_code == 400

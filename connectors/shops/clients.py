@@ -67,3 +67,25 @@ def woocommerce_orders_since(shop: ShopSettings, since: datetime, client: httpx.
         yield from response.json()
         if page >= int(response.headers.get("X-WP-TotalPages", "1") or 1):
             return
+
+
+def woocommerce_refund_resource(shop: ShopSettings, order_id: str, refund_id: str,
+                                client: httpx.Client) -> dict[str, Any]:
+    """One refund of an order, `GET /wp-json/wc/v3/orders/{order_id}/refunds/{refund_id}`: the
+    order body lists refunds without their lines, and the credit note needs the lines.
+
+    The ids come from an order body, so they are checked to be WooCommerce ids (digits) before
+    they go into the path. A refund that is not the order's answers 404 or, as WooCommerce's
+    code reads, 500 with `"data": 404`; both go to `check` like any unexpected answer."""
+    if not (shop.api_url and shop.consumer_key and shop.consumer_secret):
+        raise PermanentError("shop.api_url, consumer_key and consumer_secret are needed")
+    for name, value in (("order id", order_id), ("refund id", refund_id)):
+        if not (value.isascii() and value.isdigit()):
+            raise PermanentError(f"WooCommerce {name} must be digits, got {value!r}")
+    url = f"{shop.api_url.rstrip('/')}/wp-json/wc/v3/orders/{order_id}/refunds/{refund_id}"
+    auth = (shop.consumer_key.get_secret_value(), shop.consumer_secret.get_secret_value())
+    body = check(client.get(url, auth=auth)).json()
+    if not isinstance(body, dict):
+        raise PermanentError(f"WooCommerce answered refund {refund_id} of order {order_id} "
+                             f"with {type(body).__name__}, not an object")
+    return body

@@ -5,7 +5,14 @@ API (HTTP Basic with consumer key and secret, or `consumer_key`/`consumer_secret
 `GET /wp-json/wc/v3/orders` with `modified_after`/`modified_before`, `after`/`before` (created),
 `dates_are_gmt`, `status` (any by default, or a comma-separated list), `orderby` (date, id,
 modified), `order` (desc by default), `per_page` (default 10, 1 to 100) and `page`, answered with
-`X-WP-Total`, `X-WP-TotalPages` and a `Link` header; `GET /wp-json/wc/v3/orders/{id}`.
+`X-WP-Total`, `X-WP-TotalPages` and a `Link` header; `GET /wp-json/wc/v3/orders/{id}`;
+`GET /wp-json/wc/v3/orders/{order_id}/refunds` (newest first, paged alike; an unknown order has
+none, as WooCommerce queries refunds by parent) and `.../refunds/{id}` (see `woocommerce_refunds`).
+An unknown refund id is 404 `woocommerce_rest_shop_order_refund_invalid_id`. A known id that is
+not a refund of that order gets `woocommerce_rest_invalid_order_refund_id` (or
+`woocommerce_rest_invalid_order_id` for an unknown order) with `"data": 404`: WooCommerce passes
+the status where WordPress wants `{"status": 404}`, so as the code reads WordPress answers 500
+[I: read from the code, not seen on a live site]; option `foreign_refund_status`.
 The site's clock is `utc_offset_minutes` ahead of UTC: `date_*` fields are site-local,
 `date_*_gmt` UTC, and times without offset in filters are site-local unless `dates_are_gmt`.
 
@@ -36,7 +43,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from simulators.admin import AdminHandler, merged_options
-from simulators.shops import woocommerce_admin
+from simulators.shops import woocommerce_admin, woocommerce_refunds
 from simulators.shops.common import (
     Clock,
     ShopSimApp,
@@ -47,12 +54,15 @@ from simulators.shops.common import (
 from simulators.shops.delivery import Delivery, Outbox, signature
 
 LIST, ONE = "/wp-json/wc/v3/orders", "/wp-json/wc/v3/orders/{id}"
+REFUNDS, REFUND = f"{LIST}/{{order_id}}/refunds", f"{LIST}/{{order_id}}/refunds/{{id}}"
 STATUSES = ("pending", "processing", "on-hold", "completed", "cancelled", "refunded", "failed",
             "trash", "checkout-draft")
 TIME_FILTERS = {"modified_after": ("date_modified_gmt", 1), "modified_before":
                 ("date_modified_gmt", -1), "after": ("date_created_gmt", 1),
                 "before": ("date_created_gmt", -1)}
 ORDERBY = {"date": "date_created_gmt", "id": "id", "modified": "date_modified_gmt"}
+REFUND_ORDERBY = {"date": "date_created_gmt", "id": "id"}
+NO_ROUTE = "No route was found matching the URL and request method."
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,7 @@ class WooCommerceSimOptions:
     delivery_timeout_ms: int = 60_000  # WooCommerce waits a minute
     wc_version: str = "9.4.0"
     wp_version: str = "6.7.1"
+    foreign_refund_status: int = 500  # see the module docstring; 404 models a fixed WooCommerce
 
     def merged(self, changes: Mapping[str, Any]) -> WooCommerceSimOptions:
         return merged_options(self, changes)
@@ -87,9 +98,10 @@ class WooCommerceSim:
         self.orders: dict[int, dict[str, Any]] = {}
         self.webhooks: dict[int, dict[str, Any]] = {}
         self.secrets: dict[int, str] = {}
+        self.refunds: dict[int, dict[str, Any]] = {}  # stored with their order's id, parent_id
         self.outbox.reset()
         self.outbox.timeout = self._timeout()
-        self.next_id, self.next_webhook_id = 5001, 1
+        self.next_id, self.next_webhook_id, self.next_meta_id = 5001, 1, 1001
 
     def _timeout(self) -> httpx.Timeout:
         return httpx.Timeout(self.options.delivery_timeout_ms / 1000)
@@ -112,15 +124,22 @@ class WooCommerceSim:
     def _respond(self, request: Request) -> Response:
         path = request.url.path
         params = template_match(ONE, path)
-        if template_match(LIST, path) is None and params is None:
-            return wp_error(404, "rest_no_route",
-                            "No route was found matching the URL and request method.")
+        refund_route = next(((template, found) for template in (REFUNDS, REFUND)
+                             if (found := template_match(template, path)) is not None), None)
+        if refund_route is not None and not all(v.isdigit() for v in refund_route[1].values()):
+            refund_route = None  # WooCommerce's refund routes take digits only
+        if template_match(LIST, path) is None and params is None and refund_route is None:
+            return wp_error(404, "rest_no_route", NO_ROUTE)
         if request.method != "GET":
-            return wp_error(404, "rest_no_route",
-                            "No route was found matching the URL and request method.")
+            return wp_error(404, "rest_no_route", NO_ROUTE)
         refusal = self._authenticate(request)
         if refusal is not None:
             return refusal
+        if refund_route is not None:
+            template, found = refund_route
+            if template == REFUND:
+                return self._refund(int(found["order_id"]), int(found["id"]))
+            return self._refund_list(request, int(found["order_id"]))
         if params is not None:
             order = self.orders.get(int(params["id"])) if params["id"].isdigit() else None
             if order is None:
@@ -150,13 +169,9 @@ class WooCommerceSim:
 
     def _list(self, request: Request) -> Response:
         query = request.query_params
-        per_page, page = positive_int(query.get("per_page", "10")), positive_int(
-            query.get("page", "1"))
-        if per_page is None or per_page > 100:
-            return invalid_param("per_page", "per_page must be between 1 (inclusive) and 100 "
-                                             "(inclusive)")
-        if page is None:
-            return invalid_param("page", "page must be greater than or equal to 1")
+        paging = paging_params(request)
+        if isinstance(paging, Response):
+            return paging
         wanted = [part.strip() for part in query.get("status", "any").split(",") if part.strip()]
         if any(status != "any" and status not in STATUSES for status in wanted):
             return invalid_param("status", f"status[0] is not one of any, {', '.join(STATUSES)}.")
@@ -178,15 +193,36 @@ class WooCommerceSim:
         key = ORDERBY[query.get("orderby", "date")]
         selected.sort(key=lambda order: (order[key], order["id"]),
                       reverse=query.get("order", "desc") == "desc")
-        total, pages = len(selected), math.ceil(len(selected) / per_page)
-        response = JSONResponse(selected[(page - 1) * per_page:page * per_page])
-        response.headers["X-WP-Total"], response.headers["X-WP-TotalPages"] = str(total), str(pages)
-        links = [f'<{request.url.include_query_params(page=number)}>; rel="{rel}"'
-                 for rel, number in (("prev", page - 1), ("next", page + 1))
-                 if 1 <= number <= pages]
-        if links:
-            response.headers["Link"] = ", ".join(links)
-        return response
+        return paged(request, selected, *paging)
+
+    def _refund(self, order_id: int, refund_id: int) -> Response:
+        """WC_REST_CRUD_Controller::get_item, then the refund controller's parent checks."""
+        refund = self.refunds.get(refund_id)
+        if refund is None and refund_id not in self.orders:
+            return wp_error(404, "woocommerce_rest_shop_order_refund_invalid_id", "Invalid ID.")
+        status = self.options.foreign_refund_status
+        if order_id not in self.orders and order_id not in self.refunds:
+            return JSONResponse({"code": "woocommerce_rest_invalid_order_id",
+                                 "message": "Invalid order ID.", "data": 404}, status)
+        if refund is None or refund["parent_id"] != order_id:
+            return JSONResponse({"code": "woocommerce_rest_invalid_order_refund_id",
+                                 "message": "Invalid order refund ID.", "data": 404}, status)
+        return JSONResponse(woocommerce_refunds.resource(self, refund))
+
+    def _refund_list(self, request: Request, order_id: int) -> Response:
+        query = request.query_params
+        paging = paging_params(request)
+        if isinstance(paging, Response):
+            return paging
+        if query.get("order", "desc") not in ("asc", "desc"):
+            return invalid_param("order", "order is not one of asc and desc.")
+        if query.get("orderby", "date") not in REFUND_ORDERBY:
+            return invalid_param("orderby", f"orderby is not one of {', '.join(REFUND_ORDERBY)}.")
+        key = REFUND_ORDERBY[query.get("orderby", "date")]
+        selected = sorted(woocommerce_refunds.refunds_of(self, order_id),
+                          key=lambda refund: (refund[key], refund["id"]),
+                          reverse=query.get("order", "desc") == "desc")
+        return paged(request, [woocommerce_refunds.resource(self, r) for r in selected], *paging)
 
     def _filter_time(self, value: str, gmt: bool) -> datetime | None:
         """A filter time; without an offset it is site-local unless `dates_are_gmt`."""
@@ -230,13 +266,14 @@ class WooCommerceSim:
     # --- what the admin layer needs -----------------------------------------------------------
 
     def endpoint(self, method: str, path: str) -> str:
-        for template in (LIST, ONE):
+        for template in (LIST, ONE, REFUNDS, REFUND):
             if template_match(template, path) is not None:
                 return f"{method} {template}"
         return f"{method} {path}"
 
     def state(self) -> dict[str, list[Any]]:
         return {"orders": [self.orders[key] for key in sorted(self.orders)],
+                "refunds": [self.refunds[key] for key in sorted(self.refunds)],
                 "webhooks": [self.webhooks[key] for key in sorted(self.webhooks)]}
 
     def reset(self) -> None:
@@ -264,6 +301,33 @@ class WooCommerceSim:
 
     def admin_routes(self) -> dict[str, AdminHandler]:
         return {}
+
+
+def paging_params(request: Request) -> tuple[int, int] | Response:
+    """`per_page` (1 to 100, default 10) and `page` (default 1), or WordPress's refusal."""
+    query = request.query_params
+    per_page, page = positive_int(query.get("per_page", "10")), positive_int(
+        query.get("page", "1"))
+    if per_page is None or per_page > 100:
+        return invalid_param("per_page", "per_page must be between 1 (inclusive) and 100 "
+                                         "(inclusive)")
+    if page is None:
+        return invalid_param("page", "page must be greater than or equal to 1")
+    return per_page, page
+
+
+def paged(request: Request, selected: list[dict[str, Any]], per_page: int, page: int
+          ) -> Response:
+    """One page of a collection with WordPress's `X-WP-Total(Pages)` and `Link` headers."""
+    total, pages = len(selected), math.ceil(len(selected) / per_page)
+    response = JSONResponse(selected[(page - 1) * per_page:page * per_page])
+    response.headers["X-WP-Total"], response.headers["X-WP-TotalPages"] = str(total), str(pages)
+    links = [f'<{request.url.include_query_params(page=number)}>; rel="{rel}"'
+             for rel, number in (("prev", page - 1), ("next", page + 1))
+             if 1 <= number <= pages]
+    if links:
+        response.headers["Link"] = ", ".join(links)
+    return response
 
 
 def within(order: dict[str, Any], limits: dict[str, datetime]) -> bool:

@@ -6,7 +6,13 @@ headers), answering with the webhook and the ping's outcome. `POST /_sim/webhook
 `{"status"}` pauses or re-enables one (the failure count stays: only a success resets it).
 `POST /_sim/orders` stores a (partial) order (id, number, order key and dates assigned; the
 `date_*_gmt` fields may be given to backdate) and sends `order.created` unless it is a draft;
-`POST /_sim/orders/{id}/status` `{"status"}` sends `order.updated`. Both take `"deliver": false`.
+`POST /_sim/orders/{id}/status` `{"status"}` sends `order.updated`.
+`POST /_sim/orders/{id}/refunds` `{"line_items": [{"id": <order line item id>, "quantity": n}],
+"reason"?, "refund_shipping"?: bool, "refund_fees"?: bool}` refunds as the order screen does
+(`woocommerce_refunds`), moves the order's date_modified (so polling by `modified_after` sees
+the refund [I: WooCommerce saving the order on a refund is assumed, not confirmed]), answers 201
+`{"refund", "order", "deliveries"}` and sends `order.updated` (its hooks include
+`woocommerce_order_refunded`). All three take `"deliver": false`.
 `GET /_sim/deliveries` lists every attempt, pings included.
 """
 
@@ -20,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from simulators.admin import admin_error, json_object
+from simulators.shops import woocommerce_refunds
 from simulators.shops.common import (
     TemplatedRoute,
     admin_handler,
@@ -109,6 +116,22 @@ def routes(sim: WooCommerceSim) -> list[TemplatedRoute]:
         queued = sim.emit(order, "order.updated") if deliver else []
         return JSONResponse({"order": order, "deliveries": [d.seq for d in queued]})
 
+    async def refund(request: Request, params: dict[str, str]) -> Response:
+        body = await json_object(request)
+        deliver = deliver_flag(body)
+        order = sim.orders.get(int(params["id"])) if params["id"].isdigit() else None
+        if order is None:
+            return admin_error(404, "unknown order")
+        now = sim.clock.now()
+        made, fully = woocommerce_refunds.make_refund(sim, order, body,
+                                                      _dates(sim, "date_created", now))
+        order.update(_dates(sim, "date_modified", now))
+        if fully:
+            order["status"] = "refunded"
+        queued = sim.emit(order, "order.updated") if deliver else []
+        return JSONResponse({"refund": woocommerce_refunds.resource(sim, made), "order": order,
+                             "deliveries": [d.seq for d in queued]}, status_code=201)
+
     async def deliveries(request: Request, params: dict[str, str]) -> Response:
         return JSONResponse(sim.outbox.as_json())
 
@@ -116,6 +139,7 @@ def routes(sim: WooCommerceSim) -> list[TemplatedRoute]:
             ("POST", "/_sim/webhooks/{id}", admin_handler(update_webhook)),
             ("POST", "/_sim/orders", admin_handler(place)),
             ("POST", "/_sim/orders/{id}/status", admin_handler(set_status)),
+            ("POST", "/_sim/orders/{id}/refunds", admin_handler(refund)),
             ("GET", "/_sim/deliveries", admin_handler(deliveries))]
 
 
