@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -41,13 +42,18 @@ def shop_sims(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Si
 
 @pytest.fixture
 def shop_cluster(cluster_factory, shop_sims, sim: Simulator) -> Callable[..., Cluster]:
-    def make(source: str = "shopify", reconcile_seconds: int = 3600, **options: Any) -> Cluster:
+    def make(source: str = "shopify", reconcile_seconds: int = 3600,
+             client_credentials: bool = False, **options: Any) -> Cluster:
         shop = shop_sims[source]
         shop.reset()
+        # a Dev Dashboard app (client-credentials grant) or an older app's static token
+        auth = ({"client_id": "demo-shopify-client-id",
+                 "client_secret": "demo-shopify-client-secret"} if client_credentials
+                else {"access_token": "demo-shopify-token"})
         connection = poweroffice_connection(sim.url, source=source,
                                             invoice_on_payment=True, shop={
             "webhook_secret": SECRET, "previous_webhook_secret": "old-secret",
-            "api_url": shop.url, "access_token": "demo-shopify-token",
+            "api_url": shop.url, **auth,
             "consumer_key": "ck_demo", "consumer_secret": "cs_demo",
             "reconcile_seconds": reconcile_seconds, "fallback_sku": "DIVERSE"})
         cluster = cluster_factory(connection=connection, **options)
@@ -247,12 +253,72 @@ def test_cancelled_before_and_after_the_draft(shop_cluster) -> None:
 
 
 def test_missed_webhook_is_picked_up_by_reconciliation(shop_cluster) -> None:
-    cluster: Cluster = shop_cluster(reconcile_seconds=3)
+    # A Dev Dashboard app: the worker gets a short-lived token by the client-credentials grant
+    # and reads orders through the GraphQL Admin API.
+    cluster: Cluster = shop_cluster(reconcile_seconds=3, client_credentials=True)
     placed = place(cluster, shopify_nok_order(), deliver=False, updated_at=None)
     # within one polling interval (plus the time the order takes to go through)
     job = cluster.wait_final(job_for(cluster, str(placed["id"])), timeout=20)
     assert job["state"] == "done"
     assert len(documents(cluster)) == 1
+    calls = cluster.shop.calls()["by_endpoint"]  # type: ignore[attr-defined]
+    assert calls.get("POST /admin/oauth/access_token", 0) >= 1, calls
+    assert any("graphql.json" in endpoint for endpoint in calls), calls
+    assert not any(endpoint.endswith("/orders.json") for endpoint in calls), calls
+
+
+def three_line_shopify_order() -> dict[str, Any]:
+    """Shopify's NOK sample with a third line (a 50.00 filter at 25 % VAT, prices incl. VAT)."""
+    body = shopify_nok_order()
+    body["line_items"].append({
+        "id": 3, "sku": "FILTER-4", "title": "Kaffefilter", "name": "Kaffefilter",
+        "quantity": 1, "price": "50.00", "taxable": True, "total_discount": "0.00",
+        "discount_allocations": [],
+        "tax_lines": [{"title": "MVA 25 %", "rate": 0.25, "price": "10.00"}]})
+    for key, add in (("total_line_items_price", "50.00"), ("subtotal_price", "50.00"),
+                     ("total_price", "50.00"), ("current_total_price", "50.00"),
+                     ("total_tax", "10.00"), ("current_total_tax", "10.00")):
+        body[key] = str(Decimal(body[key]) + Decimal(add))
+    return body
+
+
+def test_refund_of_two_of_three_lines_is_one_credit_note_linked_to_the_invoice(
+        shop_cluster) -> None:
+    cluster: Cluster = shop_cluster()
+    subscribe(cluster, "orders/create", "refunds/create")
+    placed = place(cluster, three_line_shopify_order())  # paid: invoiced on payment
+    original = cluster.wait_final(job_for(cluster, str(placed["id"])))
+    assert original["state"] == "done" and original["erp"]["invoice_number"], original
+    made = cluster.shop.http.post(  # type: ignore[attr-defined]
+        f"/_sim/orders/{placed['id']}/refunds", json={"refund_line_items": [
+            {"line_item_id": 2, "quantity": 2}, {"line_item_id": 3, "quantity": 1}]})
+    assert made.status_code == 201, made.text
+    refund = made.json()["refund"]
+    credit = cluster.wait_final(job_for(cluster, f"refund-{refund['id']}"))
+    assert credit["state"] == "done", json.dumps(credit)
+    # the same refunds/create again (a second subscription: another webhook id) → no twin
+    raw, headers = shopify_delivery(refund, topic="refunds/create")
+    again = post(cluster, raw, headers)
+    assert again.status_code == 200 and again.json()["state"] == "exists", again.text
+    notes = [i for i in cluster.sim.state()["OutgoingInvoices"]
+             if i["VoucherType"] == "OutgoingCreditNote"]
+    assert len(notes) == 1
+    invoice = next(i for i in cluster.sim.state()["OutgoingInvoices"]
+                   if i["VoucherType"] == "OutgoingInvoice")
+    assert str(notes[0]["RelatedInvoiceNo"]) == str(invoice["InvoiceNo"])
+    lines = cluster.sim.api("GET", f"/OutgoingInvoices/{notes[0]['Id']}/Lines").json()
+    credited = sorted((line["ProductCode"], line["Quantity"]) for line in lines
+                      if line["LineType"] == "Normal")
+    assert credited == [("FILTER-4", -1), ("KAFFE-500", -2)]
+    invoiced = cluster.sim.api("GET", f"/OutgoingInvoices/{invoice['Id']}/Lines").json()
+    invoiced = cluster.sim.api("GET", f"/OutgoingInvoices/{invoice['Id']}/Lines").json()
+    # exactly what those lines were invoiced at (2 x 149.00 less 29.80, and 50.00, incl. VAT,
+    # as Go computed them from our net price and percent allowance)
+    was = sum(Decimal(str(line["TotalAmount"])) for line in invoiced
+              if line["ProductCode"] in ("KAFFE-500", "FILTER-4"))
+    assert Decimal(str(notes[0]["TotalAmount"])) == -was
+    assert abs(was - Decimal("318.20")) <= Decimal("0.01")
+    assert cluster.store.job_events(original["job_id"]) == []  # no watch on this connection
 
 
 def test_woocommerce_ping_and_signed_order(shop_cluster) -> None:
