@@ -174,6 +174,10 @@ class Store:
         return bool(self.redis.set(self.key("reconcile", connection), "1", nx=True,
                                    ex=max(1, int(interval_seconds))))
 
+    def reconcile_soon(self, connection: str) -> None:
+        """Let the next sweep poll this shop at once (a webhook said there is more to read)."""
+        self.redis.delete(self.key("reconcile", connection))
+
     def claim_interval(self, what: str, connection: str, interval_seconds: float) -> bool:
         """True for the one process that may do `what` for this connection now (once per
         interval, across all workers)."""

@@ -5,7 +5,8 @@ Every worker's sweeper calls `reconcile_due()` each round; a Redis key per conne
 polling interval as its lifetime makes sure one worker polls each shop once per interval. The
 cursor moves to the newest `updated_at` seen, and each poll starts a little before it (overlap),
 because shops commit changes out of order; repeats are harmless (the job's reference and the
-event's version dedupe them).
+event's version dedupe them). Refunds an order shows that have no credit job yet are read and
+submitted too (`tasks.refunds`), so a refund whose webhook never came is credited anyway.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from core.logging import get_logger
 from core.runtime import Runtime
 from schemas.shops.errors import MappingError
 from tasks.events import apply_event
+from tasks.refunds import credit_missing_refunds
 from tasks.sources import event_from_shop
 
 log = get_logger("orderbridge.reconcile")
@@ -59,6 +61,11 @@ def reconcile(rt: Runtime, name: str) -> int:
                 continue
             decision = apply_event(rt, name, event)
             created += decision.outcome == "accepted"
+            try:
+                created += credit_missing_refunds(rt, conn, payload, event.order, client)
+            except Exception as exc:  # the refund reads are tried again next interval
+                log.warning("reconcile.refunds_failed", connection=name, error=str(exc))
+                newest = min(newest, since.timestamp())  # keep this order in the next poll
             if event.updated_at:
                 newest = max(newest, event.updated_at.timestamp())
     store.set_cursor(name, newest)

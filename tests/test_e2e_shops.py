@@ -311,7 +311,6 @@ def test_refund_of_two_of_three_lines_is_one_credit_note_linked_to_the_invoice(
                       if line["LineType"] == "Normal")
     assert credited == [("FILTER-4", -1), ("KAFFE-500", -2)]
     invoiced = cluster.sim.api("GET", f"/OutgoingInvoices/{invoice['Id']}/Lines").json()
-    invoiced = cluster.sim.api("GET", f"/OutgoingInvoices/{invoice['Id']}/Lines").json()
     # exactly what those lines were invoiced at (2 x 149.00 less 29.80, and 50.00, incl. VAT,
     # as Go computed them from our net price and percent allowance)
     was = sum(Decimal(str(line["TotalAmount"])) for line in invoiced
@@ -319,6 +318,37 @@ def test_refund_of_two_of_three_lines_is_one_credit_note_linked_to_the_invoice(
     assert Decimal(str(notes[0]["TotalAmount"])) == -was
     assert abs(was - Decimal("318.20")) <= Decimal("0.01")
     assert cluster.store.job_events(original["job_id"]) == []  # no watch on this connection
+
+
+def test_woocommerce_refund_is_read_from_the_shop_and_credited_once(shop_cluster) -> None:
+    # order.updated lists only the refund's total: the worker reads its lines from the shop
+    cluster: Cluster = shop_cluster(source="woocommerce")
+    woo = cluster.shop.http  # type: ignore[attr-defined]
+    woo.post("/_sim/webhooks", json={"topic": "order.created", "delivery_url":
+             f"{intake(cluster)}/webhooks/woocommerce/shop"}).raise_for_status()
+    woo.post("/_sim/webhooks", json={"topic": "order.updated", "delivery_url":
+             f"{intake(cluster)}/webhooks/woocommerce/shop"}).raise_for_status()
+    placed = place(cluster, woo_nok_order())
+    original = cluster.wait_final(job_for(cluster, str(placed["id"])))
+    assert original["state"] == "done" and original["erp"]["invoice_number"], original
+    made = woo.post(f"/_sim/orders/{placed['id']}/refunds",
+                    json={"line_items": [{"id": 316, "quantity": 1}]})
+    assert made.status_code == 201, made.text
+    refund = made.json()["refund"]
+    credit = cluster.wait_final(job_for(cluster, f"refund-{refund['id']}"))
+    assert credit["state"] == "done", json.dumps(credit)
+    notes = [i for i in cluster.sim.state()["OutgoingInvoices"]
+             if i["VoucherType"] == "OutgoingCreditNote"]
+    assert len(notes) == 1
+    lines = cluster.sim.api("GET", f"/OutgoingInvoices/{notes[0]['Id']}/Lines").json()
+    assert [(line["ProductCode"], line["Quantity"]) for line in lines
+            if line["LineType"] == "Normal"] == [("KAFFE-500", -1)]
+    # the same order.updated again, and another reconciliation: still one credit note
+    cluster.store.reconcile_soon("shop")
+    poll(lambda: cluster.store.redis.exists("ob:reconcile:shop"), 20, what="a reconcile")
+    assert len([i for i in cluster.sim.state()["OutgoingInvoices"]
+                if i["VoucherType"] == "OutgoingCreditNote"]) == 1
+    assert cluster.sim.count("SalesOrders") == 0
 
 
 def test_woocommerce_ping_and_signed_order(shop_cluster) -> None:

@@ -33,6 +33,10 @@ from schemas.shops.errors import MappingError
 MANUAL = "create this credit note in the ERP by hand"
 
 
+def credit_external_id(refund_id: str) -> str:
+    return f"refund-{refund_id}"
+
+
 def credit_number(order_number: str | None, order_id: str, refund_id: str) -> str:
     return f"{order_number or order_id}-R{refund_id}"
 
@@ -61,7 +65,7 @@ def credit_order(*, shop: str, refund_id: str, order_id: str, order_number: str 
     `paths` (canonical name → shop path)."""
     return read.build(
         Order, "", {"external_id": "id", "credit_for": "order_id", "number": "id", **paths},
-        external_id=f"refund-{refund_id}",
+        external_id=credit_external_id(refund_id),
         credit_for=order_id,
         number=credit_number(order_number, order_id, refund_id),
         source=shop,

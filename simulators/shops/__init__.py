@@ -3,7 +3,8 @@
 Unlike the ERP simulators, shops push: each one keeps orders that its admin routes create and
 change, answers its own Orders API for reconciliation polling, and sends signed webhooks the way
 the real shop does, recording every attempt for tests to inspect (`GET /_sim/deliveries`).
-State entities: `orders` and `webhooks` (WooCommerce also `refunds`). See `shopify` and `woocommerce` for routes and options.
+State entities: `orders` and `webhooks` (WooCommerce also `refunds`). See `shopify` and
+`woocommerce` for routes and options.
 """
 
 from __future__ import annotations

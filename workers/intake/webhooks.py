@@ -22,8 +22,10 @@ from fastapi.responses import JSONResponse
 
 from core.runtime import Runtime
 from core.settings import ConnectionSettings, Settings
+from schemas.shops.credit import credit_external_id
 from schemas.shops.errors import MappingError
 from schemas.shops.shopify_refund import shopify_refund
+from schemas.shops.woocommerce_refund import woocommerce_refund_ids
 from tasks.events import Decision, OrderEvent, apply_event
 from tasks.sources import event_from_shop
 from workers.intake.errors import ApiError
@@ -142,6 +144,11 @@ def woocommerce(rt: Runtime, name: str, request: Request, raw: bytes) -> JSONRes
                            [{"field": "id", "message": "required"}])
         return handle(rt, conn, [], lambda: OrderEvent(order_id, None, cancelled=True))
     event = read_event("woocommerce", payload, conn)
+    if any(rt.store.job_id_for(conn.name, credit_external_id(i)) is None
+           for i in woocommerce_refund_ids(payload)):
+        # the body lists only refund totals; the worker's reconciliation reads each new
+        # refund's lines from the shop's API and makes its credit job
+        rt.store.reconcile_soon(conn.name)
     source = request.headers.get("x-wc-webhook-source", "")
     stamp = event.updated_at.isoformat() if event.updated_at else ""
     return handle(rt, conn, [f"woo:{source}:{event.order_id}:{topic}:{stamp}"],
