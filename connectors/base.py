@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import httpx
 
@@ -147,6 +147,14 @@ class Connector(Protocol):
         `reference`, linked to `original` as far as the ERP allows. Like `create_order`, an
         `existed` answer means the reference was already used."""
         ...
+
+
+@runtime_checkable
+class InvoiceLines(Protocol):
+    """Optional: a connector that can read one invoice's lines (for an operator who asks;
+    the invoice watch never reads lines)."""
+
+    def invoice_lines(self, invoice_id: str) -> list[dict[str, Any]]: ...
 
 
 class TokenStore(Protocol):

@@ -240,6 +240,20 @@ class Store:
         pipe.zadd(self.key("inv", "recent", connection), {invoice_id: time.time()})
         pipe.execute()
 
+    def trim_invoice_views(self, connection: str, keep: int) -> int:
+        """Forget all but the `keep` most recently seen invoices (the operator view's memory;
+        the events themselves live in the stream)."""
+        recent = self.key("inv", "recent", connection)
+        excess = cast(int, self.redis.zcard(recent)) - keep
+        if excess <= 0:
+            return 0
+        old = cast("list[str]", self.redis.zrange(recent, 0, excess - 1))
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.zrem(recent, *old)
+        pipe.hdel(self.key("inv", "doc", connection), *old)
+        pipe.execute()
+        return len(old)
+
     def job_events(self, job_id: str) -> list[dict[str, Any]]:
         raws = cast("list[str]", self.redis.lrange(self.key("jobevents", job_id), 0, -1))
         return [json.loads(r) for r in raws]

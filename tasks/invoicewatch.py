@@ -30,6 +30,7 @@ from schemas.job import Job
 log = get_logger("orderbridge.invoices")
 MAX_PAGES_PER_POLL = 50
 UNMATCHED_KEEP_SECONDS = 3_600
+VIEWS_KEPT = 20_000  # invoices the operator view remembers per connection
 
 
 def watch_due(rt: Runtime) -> int:
@@ -71,6 +72,7 @@ def poll(rt: Runtime, connection: str) -> int:
         if not page.more:
             break
     store.count("invoice_polls")
+    store.trim_invoice_views(connection, VIEWS_KEPT)
     if recorded:
         log.info("invoices.recorded", connection=connection, events=recorded)
     return recorded

@@ -234,7 +234,7 @@ def test_refund_is_recorded_and_sent_as_signed_refunds_create(sim: httpx.Client,
     assert request.headers["x-shopify-hmac-sha256"] == hmac_b64(request.body)
     refund = json.loads(request.body)
     assert refund["order_id"] == order["id"]
-    assert set(refund) == set(load("shopify_refund"))  # the documented example's shape
+    assert set(refund) == set(load("refunds/shopify_refund"))  # the documented example's shape
     items = {item["line_item_id"]: item for item in refund["refund_line_items"]}
     assert items[1]["quantity"] == 1 and items[1]["subtotal_set"]["shop_money"]["amount"] == \
         "900.00" and items[1]["total_tax_set"]["shop_money"]["amount"] == "180.00"

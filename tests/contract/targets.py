@@ -32,6 +32,8 @@ class ContractTarget:
     create_endpoint: str  # the order create, as the simulator logs it
     customer_create_endpoint: str
     prepare: Callable[[Cluster], None] = field(default=lambda cluster: None)
+    # connection settings under which every order is invoiced (for the invoice watch)
+    invoicing: dict[str, Any] = field(default_factory=dict)
 
 
 # Exact's "minute" runs at 6 s here, in the simulator and in the connector alike: the same
@@ -66,7 +68,9 @@ TARGETS: dict[str, ContractTarget] = {
         reference=lambda doc: str(doc["YourRef"]),
         create_endpoint="POST /salesorder/SalesOrders",
         customer_create_endpoint="POST /crm/Accounts",
-        prepare=_exact_prepare),
+        prepare=_exact_prepare,
+        # a sales order is invoiced in Exact's screens; we invoice by creating the invoice
+        invoicing={"settings": {"send_as": "invoice"}}),
     "duett": ContractTarget(
         erp="duett",
         connection=lambda sim: duett_connection(sim.url),

@@ -234,3 +234,13 @@ def test_events_settings_are_checked(events: dict[str, Any], problem: str) -> No
     with pytest.raises(ConfigError, match=problem):
         runtime({k: v for k, v in events.items() if v is not None} | (
             {} if events.get("webhook_secret", 1) else {"webhook_secret": None}))
+
+
+def test_the_operator_view_keeps_the_most_recent_invoices() -> None:
+    rt, connector = runtime()
+    finish(rt, accept(rt, "1001"))
+    connector.invoices = [snap(f"I{i}", "200.00") for i in range(5)]
+    invoicewatch.poll(rt, "shop")
+    assert rt.store.trim_invoice_views("shop", keep=2) == 3
+    assert len(rt.store.recent_invoices("shop")) == 2
+    assert len(rt.store.redis.hgetall("ob:inv:doc:shop")) == 2

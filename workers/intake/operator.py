@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from connectors.base import InvoiceLines
+from connectors.errors import ErpError
 from tasks import deadletters
 from workers.intake.errors import ApiError
 from workers.intake.http import require_operator
@@ -35,6 +38,25 @@ def list_invoices(name: str, request: Request, limit: int = 50) -> dict[str, Any
     items = rt.store.recent_invoices(name, min(max(1, limit), 1000))
     return {"connection": name, "watched": conn.events is not None,
             "cursor": rt.store.invoice_cursor(name), "items": items}
+
+
+@router.get("/v1/connections/{name}/invoices/{invoice_id}/lines")
+def invoice_lines(name: str, invoice_id: str, request: Request) -> dict[str, Any]:
+    """One invoice's lines, read from the ERP now (the watch never reads them)."""
+    rt = require_operator(request)
+    if name not in rt.settings.connections:
+        raise ApiError(404, "not_found", f"no connection {name}")
+    connector = rt.connector(name)
+    if not isinstance(connector, InvoiceLines):
+        raise ApiError(404, "not_supported", f"the {rt.settings.connections[name].erp} "
+                                             f"connector cannot read invoice lines")
+    try:
+        lines = connector.invoice_lines(invoice_id)
+    except ErpError as exc:
+        raise ApiError(502, "erp_error", exc.message) from None
+    except httpx.HTTPError as exc:
+        raise ApiError(502, "erp_unreachable", str(exc)) from None
+    return {"connection": name, "invoice_id": invoice_id, "lines": lines}
 
 
 @router.get("/v1/jobs/{job_id}/invoice.pdf")
