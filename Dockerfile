@@ -4,6 +4,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY schemas schemas
 COPY connectors connectors
+COPY core core
 COPY tasks tasks
 COPY workers workers
 COPY simulators simulators

@@ -8,15 +8,26 @@ The app object exists from import on, but reads no configuration: an entry point
 - a visibility timeout well above any step's run time: long waits (backoff, budgets) never hold
   a message, they go to the Redis due-schedule and the sweeper re-enqueues the step when due.
 Tasks are sent by name, so this module never imports the task code (`tasks.pipeline`).
+
+Every message names its job's connection and order reference besides the job id (keyword
+arguments), so an operator finds an order in Flower's task list without opening Redis. They are
+looked up here, once per job and process, from the job record; never personal data.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import time
+from collections.abc import Callable
+from typing import Any, cast
 
+import redis
 from celery import Celery
 
 from core.settings import Settings
+from core.store import Store
+from schemas.job import Step
 
 QUEUE = "orderbridge"
 TASK_PREFIX = "orderbridge."
@@ -51,6 +62,8 @@ def configure(settings: Settings) -> Celery:
         },
         timezone="UTC",
     )
+    global _lookup
+    _lookup = _cached_labels(Store.from_url(settings.redis_url))
     return app
 
 
@@ -58,8 +71,48 @@ def task_name(name: str) -> str:
     return f"{TASK_PREFIX}{name}"
 
 
-def enqueue(name: str, job_id: str, sent_at: float | None = None) -> None:
+Labels = tuple[str, str]  # (connection, order reference)
+_STEPS = frozenset(str(step) for step in Step)
+_lookup: Callable[[str], Labels | None] | None = None  # set by configure()
+
+
+def task_kwargs(name: str, job_id: str, labels: Labels | None) -> dict[str, str]:
+    """The keyword arguments of a job's message: what Flower shows and searches (`kwargs:`)."""
+    kwargs = {"job_id": str(job_id)}
+    if labels is not None:
+        kwargs["connection"], kwargs["reference"] = labels
+    if str(name) in _STEPS:
+        kwargs["step"] = str(name)
+    return kwargs
+
+
+def enqueue(name: str, job_id: str, sent_at: float | None = None,
+            labels: Labels | None = None) -> None:
     """Send the task `name` (a step or a lifecycle event) for one job. `sent_at` travels in a
-    header, so the sweeper can tell how old the oldest waiting message is."""
-    app.send_task(task_name(name), args=[job_id],
+    header, so the sweeper can tell how old the oldest waiting message is; `labels` (connection,
+    reference) are looked up from the job when the caller does not give them."""
+    if labels is None and _lookup is not None:
+        labels = _lookup(job_id)
+    app.send_task(task_name(name), kwargs=task_kwargs(name, job_id, labels),
                   headers={"ob_sent_at": time.time() if sent_at is None else sent_at})
+
+
+def _cached_labels(store: Store, size: int = 4096) -> Callable[[str], Labels | None]:
+    """A job's (connection, reference), read once per process: they never change, and a job is
+    enqueued again by the same process (retries, the steps after an inline run's deadline)."""
+
+    @functools.lru_cache(maxsize=size)
+    def cached(job_id: str) -> Labels:
+        raw = cast("str | None", store.redis.get(store.key("job", job_id)))
+        if not raw:
+            raise LookupError(job_id)  # not cached: a job created later is labelled then
+        job: dict[str, Any] = json.loads(raw)
+        return str(job["connection"]), str(job["reference"])
+
+    def labels(job_id: str) -> Labels | None:
+        try:
+            return cached(job_id)
+        except (LookupError, ValueError, redis.RedisError):
+            return None  # an unlabelled message still runs; only Flower shows less
+
+    return labels

@@ -152,6 +152,9 @@ class Settings(BaseModel):
     # True when the user named a Redis (file or environment): then no embedded one is started.
     redis_url_explicit: bool = False
     operator_token: SecretStr | None = None
+    # `flower_basic_auth_env = "FLOWER_BASIC_AUTH"`: `user:password` (several separated by
+    # commas) that `orderbridge flower` requires of its pages and its HTTP API.
+    flower_basic_auth: SecretStr | None = None
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
     retention_days: int = 30
@@ -168,6 +171,18 @@ class Settings(BaseModel):
         if limit <= max(self.worker.stale_after_seconds, self.retry.cap_seconds):
             raise ValueError(f"worker.visibility_timeout_seconds ({limit}) must be above "
                              f"worker.stale_after_seconds and retry.cap_seconds")
+        return self
+
+    @model_validator(mode="after")
+    def _flower_credentials(self) -> Settings:
+        """Flower splits the value at commas and compares `user:password` pairs; a malformed one
+        would lock everyone out (the value itself is never shown)."""
+        if self.flower_basic_auth is not None:
+            pairs = self.flower_basic_auth.get_secret_value().split(",")
+            if not all(user and password for user, _, password in
+                       (pair.strip().partition(":") for pair in pairs)):
+                raise ValueError("flower_basic_auth must be user:password (several separated "
+                                 "by commas)")
         return self
 
     def connection(self, name: str) -> ConnectionSettings:

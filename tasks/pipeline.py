@@ -1,28 +1,66 @@
-"""The Celery tasks: one per pipeline step, each taking a job id and nothing else, plus the
-lifecycle events and the periodic sweeps.
+"""The Celery tasks: one per pipeline step, each taking a job id (and, for the operator's eyes,
+its connection and order reference), plus the lifecycle events and the periodic sweeps.
 
 Tasks are thin on purpose: the work is in `tasks.steps`, the bookkeeping in `tasks.runner`, and
 the process's settings, store and connectors in the runtime its entry point configured.
 Each step enqueues the next when it is done (rather than a prebuilt Celery chain), so a job can
 stop early (duplicate, dead letter), wait in the due-schedule, or resume at any step on replay.
+
+A step task is named after the step its message starts at, but may run the steps after it in
+the same delivery (`tasks.runner`); its return value, which Flower shows as the task's result
+(from the `task-succeeded` event, with no result backend), says which steps it ran and how
+that ended: `shop 1001: upsert_customer → … → create_draft: finished as done (4 steps)`.
+Messages sent before the keyword arguments existed (a bare job id) are still accepted.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 from celery import Task
 
 from core import runtime
 from core.broker import app, task_name
-from schemas.job import Step
+from schemas.job import Job, Step, utcnow
 from tasks import lifecycle, reconcile, sweeper
-from tasks.runner import run_step
+from tasks.runner import Outcome, run_step
+
+
+def steps_run(job: Job, since: datetime, until: datetime) -> tuple[list[Step], int]:
+    """The steps one delivery worked on between `since` and `until`, in pipeline order (those
+    it finished, and the one that failed or waited), and how many it finished. Read from the
+    ledger after the run: the runner records every step's end and every failure's time."""
+    touched, finished = [], 0
+    for record in job.steps:
+        if record.finished_at is not None and since <= record.finished_at <= until:
+            touched.append(record.name)
+            finished += 1
+        elif record.last_error is not None and since <= record.last_error.at <= until:
+            touched.append(record.name)
+    return touched, finished
+
+
+def describe_run(job: Job | None, job_id: str, outcome: Outcome, since: datetime,
+                 until: datetime) -> str:
+    """What a step task returns: the order, the steps it ran, and how the delivery ended."""
+    if job is None:
+        return f"job {job_id}: {outcome}"
+    touched, finished = steps_run(job, since, until)
+    ran = " → ".join(touched) if touched else "no step run"
+    ended = f"finished as {job.state}" if outcome is Outcome.FINISHED else str(outcome)
+    count = f" ({finished} step{'' if finished == 1 else 's'})" if touched else ""
+    return f"{job.connection} {job.reference}: {ran}: {ended}{count}"
 
 
 def _register_step(step: Step) -> Task:
-    def step_task(job_id: str) -> str:
-        return str(run_step(runtime.current(), job_id, step))
+    def step_task(job_id: str, **labels: str) -> str:
+        """`labels` (connection, reference, step) are for Flower; the job record is the truth."""
+        rt = runtime.current()
+        since = utcnow()
+        outcome = run_step(rt, job_id, step)
+        until = utcnow()
+        return describe_run(rt.store.load_job(job_id), job_id, outcome, since, until)
 
     step_task.__name__ = str(step)
     step_task.__doc__ = f"Run the {step} step of a job (see tasks.steps.{step})."
@@ -34,11 +72,13 @@ STEP_TASKS: dict[Step, Task] = {step: _register_step(step) for step in Step}
 
 def _event_task(name: str, handle: Callable[[runtime.Runtime, str], str]) -> Task:
     @app.task(name=task_name(name), bind=True, ignore_result=True, max_retries=None)
-    def event_task(self: Task, job_id: str) -> str:
+    def event_task(self: Task, job_id: str, connection: str = "", reference: str = "",
+                   **_: str) -> str:
         try:
-            return handle(runtime.current(), job_id)
+            done = handle(runtime.current(), job_id)
         except lifecycle.Busy as exc:
             raise self.retry(countdown=1, exc=exc) from exc
+        return f"{connection} {reference}: {name}: {done}" if connection else done
 
     return event_task
 

@@ -48,6 +48,7 @@ def cmd_beat(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_flower(settings: Settings, args: argparse.Namespace) -> int:
     from workers.worker import run_flower
+    _setup_logging(settings)
     run_flower(settings, args.port, args.address)
     return 0
 
@@ -231,7 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
     intake.add_argument("--host")
     intake.add_argument("--port", type=int)
     intake.set_defaults(func=cmd_intake)
-    flower = sub.add_parser("flower", help="run Flower to watch the workers")
+    flower = sub.add_parser("flower", help="run Flower to watch the workers (basic auth with "
+                                           "flower_basic_auth_env)")
     flower.add_argument("--port", type=int, default=5555)
     flower.add_argument("--address", default="127.0.0.1")
     flower.set_defaults(func=cmd_flower)
