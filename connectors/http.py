@@ -3,7 +3,8 @@
 The client carries the cross-cutting parts so connectors stay about their ERP: timeouts, a hook
 that takes a slot of the shared request budget (and beats the step's heartbeat) before every
 request, and a hook that feeds every answer's rate-limit signals (429, Retry-After,
-`X-RateLimit-*`) back into that budget.
+`X-RateLimit-*`) back into that budget; and, when asked, an observer told of every request's
+method, path and status (None when no answer came), which is how metrics count ERP calls.
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ class Budget(Protocol):
     def observe(self, response: httpx.Response) -> None: ...
 
 
+# (method, URL path, status or None when the request got no answer)
+Observer = Callable[[str, str, int | None], None]
+
+
 class TokenSource(Protocol):
     def get(self) -> str: ...
     def refresh(self, stale: str | None) -> str: ...
@@ -27,8 +32,12 @@ class TokenSource(Protocol):
 def build_client(*, timeout: float, budget: Budget | None = None,
                  heartbeat: Callable[[], None] | None = None,
                  transport: httpx.BaseTransport | None = None,
-                 max_connections: int = 50) -> httpx.Client:
+                 max_connections: int = 50, observer: Observer | None = None) -> httpx.Client:
     """An HTTP client for one connection: timeouts, shared budget, throttling feedback."""
+    limits = httpx.Limits(max_connections=max_connections,
+                          max_keepalive_connections=max_connections)
+    if observer is not None:
+        transport = ObservedTransport(transport or httpx.HTTPTransport(limits=limits), observer)
 
     def before_request(request: httpx.Request) -> None:
         if heartbeat:
@@ -42,12 +51,32 @@ def build_client(*, timeout: float, budget: Budget | None = None,
 
     return httpx.Client(
         timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-        limits=httpx.Limits(max_connections=max_connections,
-                            max_keepalive_connections=max_connections),
+        limits=limits,
         event_hooks={"request": [before_request], "response": [after_response]},
         transport=transport,
         follow_redirects=False,
     )
+
+
+class ObservedTransport(httpx.BaseTransport):
+    """Tells `observer` of each request that goes out (every retry and token refresh too: each
+    is a call the ERP counts), including the ones that get no answer. The observer must not
+    raise and must not block: it runs on the request's own thread."""
+
+    def __init__(self, inner: httpx.BaseTransport, observer: Observer) -> None:
+        self.inner, self.observer = inner, observer
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            response = self.inner.handle_request(request)
+        except httpx.TransportError:
+            self.observer(request.method, request.url.path, None)
+            raise
+        self.observer(request.method, request.url.path, response.status_code)
+        return response
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 class BearerAuth(httpx.Auth):

@@ -8,6 +8,7 @@ after what the ERP actually limits (PowerOffice: 10/s per subscription key; Exac
 name, and the daily remainder the ERP reports replaces our own count.
 Long waits are not done in place: past `max_wait` the caller gets `RateLimited` and the step is
 rescheduled for when the budget resets, without counting as a failed attempt.
+Each request that had to wait is reported to `on_waited` (seconds waited), for the metrics.
 """
 
 from __future__ import annotations
@@ -73,7 +74,8 @@ class RequestBudget:
 
     def __init__(self, client: redis.Redis, key: str, limit: int, window_seconds: float = 1.0,
                  day_limit: int = 0, max_wait: float = 20.0,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 on_waited: Callable[[float], None] | None = None) -> None:
         self.limit = max(1, int(limit))
         self.window_ms = int(window_seconds * 1000)
         self.day_limit = max(0, int(day_limit))
@@ -83,6 +85,7 @@ class RequestBudget:
         self._take = client.register_script(_TAKE)
         self._pause_until = client.register_script(_PAUSE_UNTIL)
         self._sleep = sleep
+        self._on_waited = on_waited
 
     def try_take(self) -> float:
         """Take one slot if free; else return the seconds until one may be free."""
@@ -96,8 +99,12 @@ class RequestBudget:
         while True:
             wait = self.try_take()
             if wait <= 0:
+                if waited and self._on_waited:
+                    self._on_waited(waited)
                 return
             if waited + wait > self.max_wait:
+                if self._on_waited:
+                    self._on_waited(waited)
                 raise RateLimited(f"request budget used up; next slot in {wait:.1f}s",
                                   retry_after=wait)
             if on_wait:

@@ -20,6 +20,7 @@ from connectors.http import build_client
 from connectors.registry import CONNECTORS
 from core import broker
 from core.budget import RequestBudget
+from core.metrics_store import Recorder
 from core.settings import Settings
 from core.store import Store
 
@@ -47,7 +48,8 @@ def reset_heartbeat(token: contextvars.Token[Callable[[], None] | None]) -> None
 
 
 class Runtime:
-    """The process's settings, store, connectors and enqueue function, passed explicitly."""
+    """The process's settings, store, connectors and enqueue function, passed explicitly; and
+    the process's metrics `Recorder`, which its connectors' clients and budgets report to."""
 
     def __init__(self, settings: Settings, store: Store, enqueue: Enqueue | None = None,
                  connector_factory: ConnectorFactory | None = None) -> None:
@@ -57,6 +59,7 @@ class Runtime:
         self._factory = connector_factory or self._build_connector
         self._connectors: dict[str, Connector] = {}
         self._lock = threading.Lock()
+        self.metrics = Recorder(store.redis)
 
     def connector(self, connection_name: str) -> Connector:
         """The connector for a connection, built once per process."""
@@ -83,7 +86,9 @@ class Runtime:
             # The window carries a little slack (e.g. 1.1 s for "per second"); not the count.
             limit = max(1, int(conn.requests_per_second * max(1.0, window - 0.1)))
         return RequestBudget(self.store.redis, self.store.budget_key(erp_settings.budget_key()),
-                             limit=limit, window_seconds=window, day_limit=day_limit)
+                             limit=limit, window_seconds=window, day_limit=day_limit,
+                             on_waited=lambda seconds: self.metrics.budget_wait(
+                                 connection_name, seconds))
 
     def _build_connector(self, connection_name: str) -> Connector:
         conn = self.settings.connection(connection_name)
@@ -91,7 +96,9 @@ class Runtime:
         worker = self.settings.worker
         client = build_client(timeout=worker.http_timeout_seconds,
                               budget=self.budget_for(connection_name), heartbeat=beat,
-                              max_connections=max(10, worker.concurrency * 2))
+                              max_connections=max(10, worker.concurrency * 2),
+                              observer=lambda method, path, status: self.metrics.erp_call(
+                                  connection_name, method, path, status))
         return spec.factory(conn.erp_settings, client, self.store)
 
 

@@ -35,6 +35,7 @@ redis.call('SET', KEYS[1], ARGV[1])
 redis.call('SET', KEYS[2], ARGV[2])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 redis.call('HSET', KEYS[4], ARGV[4], ARGV[1])
+for i = 5, #ARGV do redis.call('HINCRBY', KEYS[5], ARGV[i], 1) end
 return false
 """
 
@@ -94,17 +95,19 @@ class Store:
         return ":".join((PREFIX, *parts))
 
     # --- jobs ---------------------------------------------------------------------------------
-    def create_job(self, job: Job, due_at: float) -> tuple[str, bool]:
-        """Store a new job unless one exists for its (connection, external id).
+    def create_job(self, job: Job, due_at: float, counters: tuple[str, ...] = ()
+                   ) -> tuple[str, bool]:
+        """Store a new job unless one exists for its (connection, external id); only then add
+        to `jobs_created` and `counters`, in the same script.
 
         Returns (job id, created). When not created, the id is the existing job's."""
         existing = self._create_job(
             keys=[self.key("ref", job.connection, job.external_id), self.key("job", job.job_id),
-                  self.key("due"), self.key("docjob", job.connection)],
-            args=[job.job_id, job.model_dump_json(), due_at, f"ref:{job.reference}"])
+                  self.key("due"), self.key("docjob", job.connection), self.key("stats")],
+            args=[job.job_id, job.model_dump_json(), due_at, f"ref:{job.reference}",
+                  "jobs_created", *counters])
         if existing:
             return existing, False
-        self.count("jobs_created")
         return job.job_id, True
 
     def load_job(self, job_id: str) -> Job | None:

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
+from core import metrics_store
 from core.runtime import Runtime
 from core.store import new_id
 from schemas.job import Job, Step
@@ -110,7 +111,10 @@ def submit_order(rt: Runtime, connection: str, order: Order) -> Submitted:
     # Due soon: if the enqueue below is lost, or the worker that takes the message dies before
     # it leases the job, the sweeper sends the step again after `stale_after`.
     due = time.time() + rt.settings.worker.stale_after_seconds
-    job_id, created = store.create_job(job, due)
+    counters: tuple[str, ...] = (metrics_store.accepted_field(connection),)
+    if job.is_final:  # cancelled before it reached us: accepted and finished at once
+        counters += (metrics_store.finished_field(connection, job.state),)
+    job_id, created = store.create_job(job, due, counters=counters)
     if not created:
         existing = store.load_job(job_id)
         return Submitted(job_id, existing.state if existing else "queued", False)

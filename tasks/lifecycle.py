@@ -13,6 +13,7 @@ job busy and was dropped, so after the event an unfinished job's current step is
 from __future__ import annotations
 
 from connectors.errors import ErpError, classify
+from core import metrics_store
 from core.logging import get_logger
 from core.runtime import Runtime
 from core.store import Store
@@ -77,7 +78,8 @@ def _end_cancelled(store: Store, job: Job, note: str) -> str:
     letter = job.dead_letter_id
     job.end("cancelled", note)
     job.dead_letter_id = None
-    store.save_job(job, due_at=None, counters=("jobs_cancelled",))
+    store.save_job(job, due_at=None, counters=(
+        "jobs_cancelled", metrics_store.finished_field(job.connection, "cancelled")))
     if letter:
         store.remove_dead_letter(letter)
     log.info("event.cancelled", job_id=job.job_id, outcome=note)

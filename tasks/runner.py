@@ -10,6 +10,8 @@ Every delivery of a step message goes through `run_step`:
    dead letter.
 Everything the runner needs comes in a `Runtime` (settings, store, connectors, enqueue), so the
 outcomes can be exercised in-process against fakeredis and a fake connector.
+Metrics ride along: per-connection counters go in the `counters` of the job's own save, step
+run times (and the ERP calls the steps made) are written once when the delivery ends.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from connectors.errors import (
     TransientError,
     classify,
 )
+from core import metrics_store as metrics
 from core.logging import get_logger
 from core.runtime import Runtime, reset_heartbeat, set_heartbeat
 from core.store import new_id
@@ -99,6 +102,7 @@ def run_step(rt: Runtime, job_id: str, step: Step) -> Outcome:
         # Only after the lease is free: a next step delivered at once must not find it busy.
         for next_step in run.follow_up:
             rt.enqueue(next_step, job_id)
+        rt.metrics.flush()  # this delivery's step times and ERP calls, in one round trip
 
 
 def _continue_inline(run: _Run, job: Job, outcome: Outcome) -> Outcome:
@@ -144,6 +148,7 @@ def _execute(run: _Run, job: Job, step: Step) -> Outcome:
     lease.beat_later()
     log.info("step.start")
     token = set_heartbeat(lease.beat)
+    started = time.perf_counter()
     try:
         context = StepContext(job=job, record=record, connector=rt.connector(job.connection),
                               store=store, save=lambda: store.save_job(job), beat=lease.beat,
@@ -158,6 +163,7 @@ def _execute(run: _Run, job: Job, step: Step) -> Outcome:
         return _failed(run, job, step, classify(exc))
     finally:
         reset_heartbeat(token)
+        rt.metrics.step_ran(job.connection, step, time.perf_counter() - started)
     return _succeeded(run, job, step, done)
 
 
@@ -167,12 +173,14 @@ def _succeeded(run: _Run, job: Job, step: Step, done: StepDone) -> Outcome:
     if done.erp.get("order_id"):  # so that its invoice, found later, finds this job
         store.index_erp_order(job.connection, str(done.erp["order_id"]), job.job_id)
     job.finish_step(step, done.result)
+    run.rt.metrics.unblocked(job.connection)  # it worked: nothing blocks the connection now
     log.info("step.done", **{k: v for k, v in done.result.model_dump().items()
                              if k.endswith("_id")})
     if done.end or job.current_step is None:
         job.end(done.end or "done", done.message)
-        store.save_job(job, due_at=None, counters=(f"step_done:{step}", f"jobs_{job.state}"),
-                       purge_at=_purge_time(run))
+        store.save_job(job, due_at=None, counters=(
+            f"step_done:{step}", f"jobs_{job.state}",
+            metrics.finished_field(job.connection, job.state)), purge_at=_purge_time(run))
         log.info("job.finished", state=job.state)
         return Outcome.FINISHED
     # The next step is enqueued once the lease is free (or run inline); until a worker takes
@@ -197,7 +205,8 @@ def _failed(run: _Run, job: Job, step: Step, error: ErpError) -> Outcome:
                               settings.retry)
     if isinstance(decision, retries.Retry):
         job.fail_attempt(step, info, decision.at)
-        store.save_job(job, due_at=decision.at.timestamp(), counters=("retries",))
+        store.save_job(job, due_at=decision.at.timestamp(),
+                       counters=("retries", metrics.retried_field(job.connection)))
         log.warning("step.retry", kind=error.kind, error=error.message,
                     erp_status=error.erp_status, delay=round(decision.delay, 2))
         return Outcome.RETRY
@@ -208,6 +217,7 @@ def _failed(run: _Run, job: Job, step: Step, error: ErpError) -> Outcome:
                         attempts=record.attempts, first_failure_at=job.first_failure_at)
     job.kill(step, info, letter.id)
     store.add_dead_letter(letter, job)
+    run.rt.metrics.count(metrics.finished_field(job.connection, "dead"))
     store.schedule_purge(job.job_id, _purge_time(run))
     log.error("dlq.added", dead_letter_id=letter.id, reason=decision.reason, kind=error.kind,
               error=error.message, erp_status=error.erp_status)
@@ -224,9 +234,13 @@ def _wait_without_failing(run: _Run, job: Job, step: Step, error: ErpError,
     first_failure = job.first_failure_at
     job.fail_attempt(step, info, utcnow() + timedelta(seconds=delay))
     job.first_failure_at = first_failure
-    counter = ("rate_limited_waits" if isinstance(error, RateLimited) else
-               "original_waits" if isinstance(error, NotYet) else "blocked_waits")
-    run.store.save_job(job, due_at=time.time() + delay, counters=(counter,))
+    reason = ("rate_limited" if isinstance(error, RateLimited) else
+              "not_yet" if isinstance(error, NotYet) else "blocked")
+    counter = "original_waits" if reason == "not_yet" else f"{reason}_waits"
+    run.store.save_job(job, due_at=time.time() + delay,
+                       counters=(counter, metrics.waited_field(job.connection, reason)))
+    if reason == "blocked":
+        run.rt.metrics.blocked(job.connection, until=time.time() + delay)
     log.info("step.waiting", reason=error.message, delay=round(delay, 2))
     return Outcome.WAITING
 

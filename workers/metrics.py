@@ -1,44 +1,149 @@
-"""Prometheus metrics, read from Redis at scrape time so they cover every worker process."""
+"""Prometheus metrics, read from Redis at scrape time so they cover every worker process.
+
+What each process recorded lives in Redis (`core.metrics_store`); this module only turns one
+snapshot of it into metric families. Names follow celery-exporter where they overlap (`_total`
+counters, `_seconds` histograms, `queue_length{queue_name}`), except `active_workers` for its
+`active_worker_count`, which promtool's lint refuses (a gauge named `_count`). Labels are
+connection, step, final state, ERP endpoint template and status class: never an order or job
+id. Per-connection gauges carry every configured connection, at 0 when there is nothing to
+report, so alert rules see them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
 
+from core import metrics_store as m
+from core.broker import QUEUE
 from core.store import Store
 
+# family in Redis -> (exposed name without `_total`, help, label names)
+COUNTERS: dict[str, tuple[str, str, list[str]]] = {
+    m.ACCEPTED: ("orderbridge_orders_accepted", "Orders accepted (jobs created)", ["connection"]),
+    m.FINISHED: ("orderbridge_orders_finished",
+                 "Jobs that reached a final state (done, duplicate, dead, cancelled)",
+                 ["connection", "state"]),
+    m.RETRIED: ("orderbridge_step_retried", "Step attempts that failed and were rescheduled",
+                ["connection"]),
+    m.STEP_WAITS: ("orderbridge_step_waits",
+                   "Steps put off without counting an attempt (rate_limited, blocked, not_yet)",
+                   ["connection", "reason"]),
+    m.ERP_REQUESTS: ("orderbridge_erp_requests", "HTTP requests to the ERP, by endpoint "
+                     "template and status class (error: no answer)",
+                     ["connection", "endpoint", "status_class"]),
+    m.ERP_RATE_LIMITED: ("orderbridge_erp_rate_limited", "429 answers from the ERP",
+                         ["connection"]),
+    m.BUDGET_WAITS: ("orderbridge_budget_waits",
+                     "Requests that waited for a slot of the shared request budget",
+                     ["connection"]),
+    m.BUDGET_WAIT_SECONDS: ("orderbridge_budget_wait_seconds",
+                            "Time requests spent waiting for the shared request budget",
+                            ["connection"]),
+}
 
-class StoreCollector:
-    def __init__(self, store: Store) -> None:
+
+class StoreCollector(Collector):
+    """Every orderbridge metric family, from one Redis snapshot per scrape."""
+
+    def __init__(self, store: Store, connections: Iterable[str] = (),
+                 cache: m.FactCache | None = None) -> None:
         self.store = store
+        self.connections = list(connections)
+        self.cache = cache
 
     def collect(self) -> Iterator[Metric]:
-        counters = self.store.counters()
-        steps = CounterMetricFamily("orderbridge_steps_done", "Pipeline steps finished",
-                                    labels=["step"])
-        jobs = CounterMetricFamily("orderbridge_jobs_finished", "Jobs finished, by final state",
-                                   labels=["state"])
-        for name, value in counters.items():
-            if name.startswith("step_done:"):
-                steps.add_metric([name.split(":", 1)[1]], value)
-            elif name.startswith("jobs_") and name != "jobs_created":
-                jobs.add_metric([name.removeprefix("jobs_")], value)
-        yield steps
-        yield jobs
-        yield CounterMetricFamily("orderbridge_jobs_created", "Jobs accepted",
-                                  value=counters.get("jobs_created", 0))
-        yield CounterMetricFamily("orderbridge_retries", "Step attempts rescheduled",
-                                  value=counters.get("retries", 0))
-        yield GaugeMetricFamily("orderbridge_dead_letters", "Dead letters waiting",
-                                value=self.store.dead_letter_count())
-        yield GaugeMetricFamily("orderbridge_jobs_in_flight", "Jobs not finished",
-                                value=self.store.jobs_in_flight())
+        now = time.time()
+        snap = m.read_snapshot(self.store.redis, now, self.cache)
+        yield from _older_families(snap)
+        for family, (name, help_text, labels) in COUNTERS.items():
+            counter = CounterMetricFamily(name, help_text, labels=labels)
+            for values, value in sorted(snap.counters.get(family, {}).items()):
+                if len(values) == len(labels):
+                    counter.add_metric(list(values), value)
+            yield counter
+        yield _step_runtime(snap)
+        connections = sorted({*self.connections, *snap.dead_letters, *snap.oldest_job_age,
+                              *snap.blocked_until})
+        yield _per_connection("orderbridge_dead_letters", "Dead letters waiting for an operator",
+                              connections, {c: float(v) for c, v in snap.dead_letters.items()})
+        yield _per_connection("orderbridge_oldest_job_age_seconds",
+                              "Age of the oldest unfinished job (0: none)", connections,
+                              snap.oldest_job_age)
+        yield _per_connection("orderbridge_connection_blocked",
+                              "1 while the connection's jobs wait for an operator "
+                              "(e.g. ERP consent refused)", connections,
+                              {c: 1.0 for c, until in snap.blocked_until.items() if until > now})
+        queue = GaugeMetricFamily("orderbridge_queue_length", "Messages waiting in the broker "
+                                  "queue", labels=["queue_name"])
+        queue.add_metric([QUEUE], snap.queue_length)
+        yield queue
+        yield GaugeMetricFamily("orderbridge_active_workers",
+                                "Worker processes alive (their liveness key is fresh)",
+                                value=snap.workers_alive)
 
 
-def metrics_response(store: Store) -> Response:
+def _older_families(snap: m.Snapshot) -> Iterator[Metric]:
+    """The first metrics, without a connection label; kept as they were."""
+    steps = CounterMetricFamily("orderbridge_steps_done", "Pipeline steps finished",
+                                labels=["step"])
+    jobs = CounterMetricFamily("orderbridge_jobs_finished", "Jobs finished, by final state",
+                               labels=["state"])
+    for name, value in sorted(snap.stats.items()):
+        if name.startswith("step_done:"):
+            steps.add_metric([name.split(":", 1)[1]], value)
+        elif name.startswith("jobs_") and name != "jobs_created":
+            jobs.add_metric([name.removeprefix("jobs_")], value)
+    yield steps
+    yield jobs
+    yield CounterMetricFamily("orderbridge_jobs_created", "Jobs accepted",
+                              value=snap.stats.get("jobs_created", 0))
+    yield CounterMetricFamily("orderbridge_retries", "Step attempts rescheduled",
+                              value=snap.stats.get("retries", 0))
+    yield GaugeMetricFamily("orderbridge_jobs_in_flight", "Jobs not finished",
+                            value=snap.jobs_in_flight)
+
+
+def _step_runtime(snap: m.Snapshot) -> HistogramMetricFamily:
+    family = HistogramMetricFamily("orderbridge_step_runtime_seconds",
+                                   "Run time of one execution of a pipeline step (its ERP calls "
+                                   "included, failed attempts too)", labels=["connection", "step"])
+    for (connection, step), histogram in sorted(snap.histograms.items()):
+        cumulative, buckets = 0, []
+        for bound in m.BUCKETS:
+            le = m.bucket_of(bound)
+            cumulative += histogram.buckets.get(le, 0)
+            buckets.append((le, float(cumulative)))
+        family.add_metric([connection, step], buckets, histogram.sum)
+    return family
+
+
+def _per_connection(name: str, help_text: str, connections: list[str],
+                    values: dict[str, float]) -> GaugeMetricFamily:
+    gauge = GaugeMetricFamily(name, help_text, labels=["connection"])
+    for connection in connections:
+        gauge.add_metric([connection], values.get(connection, 0.0))
+    return gauge
+
+
+def metrics_text(store: Store, connections: Iterable[str] = (),
+                 cache: m.FactCache | None = None) -> bytes:
+    """The exposition text; keep one `cache` per process so a scrape reads only new records."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(StoreCollector(store))  # type: ignore[arg-type]
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    registry.register(StoreCollector(store, connections, cache))
+    return generate_latest(registry)
+
+
+def metrics_response(store: Store, connections: Iterable[str] = (),
+                     cache: m.FactCache | None = None) -> Response:
+    return Response(metrics_text(store, connections, cache), media_type=CONTENT_TYPE_LATEST)

@@ -1,4 +1,5 @@
-"""`GET /healthz` (Redis answers?) and `GET /metrics` (Prometheus, read from Redis)."""
+"""`GET /healthz` (Redis answers?) and `GET /metrics` (Prometheus, read from Redis, so one scrape
+of the intake covers every worker process; see `workers.metrics`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import redis
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from core.metrics_store import FactCache
 from workers.intake.http import runtime_of
 from workers.metrics import metrics_response
 
@@ -23,4 +25,8 @@ def healthz(request: Request) -> JSONResponse:
 
 @router.get("/metrics")
 def metrics(request: Request) -> Response:
-    return metrics_response(runtime_of(request).store)
+    rt = runtime_of(request)
+    state = request.app.state
+    if getattr(state, "metrics_cache", None) is None:  # one per app: scrapes read new records
+        state.metrics_cache = FactCache()
+    return metrics_response(rt.store, rt.settings.connections, state.metrics_cache)
