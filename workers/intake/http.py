@@ -1,9 +1,11 @@
-"""Request helpers every intake router shares: the process runtime, bearer tokens, a body read
-with a size limit."""
+"""Request helpers every intake router shares: the process runtime, bearer tokens and the status
+page's session cookie, a body read with a size limit."""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+from urllib.parse import urlsplit
 
 from fastapi import Request
 
@@ -28,10 +30,51 @@ def require_token(request: Request, expected: str | None, what: str) -> None:
         raise ApiError(401, "unauthorized", f"missing or wrong bearer token for {what}")
 
 
+# --- the session cookie -------------------------------------------------------------------------
+# The status page's session (workers.intake.status): an HMAC of the operator token in an
+# HttpOnly, SameSite=Strict cookie, accepted by the operator API only on calls the page's own
+# script makes (`same_origin_call`: the CSRF guard, the cookie alone is never enough).
+OPERATOR_COOKIE = "ob_operator"
+OPERATOR_HEADER = "x-orderbridge-operator"  # what the page's fetch() calls send, value "1"
+
+
+def session_value(token: str) -> str:
+    """The cookie's value: derived from the token, useless as a bearer token."""
+    return hmac.new(token.encode(), b"orderbridge status session v1", hashlib.sha256).hexdigest()
+
+
+def origin_is_ours(request: Request) -> bool:
+    """No Origin header (not a cross-origin call), or one naming the host that was asked."""
+    origin = request.headers.get("origin")
+    return origin is None or urlsplit(origin).netloc == request.headers.get("host", "")
+
+
+def same_origin_call(request: Request) -> bool:
+    """A call the page's own script made: the custom header (a cross-origin page needs a CORS
+    preflight to send it, which the intake never grants; a form or an image cannot send it),
+    and Origin / Sec-Fetch-Site, when the browser sends them, naming this very site."""
+    if request.headers.get(OPERATOR_HEADER) != "1":
+        return False
+    return origin_is_ours(request) and \
+        request.headers.get("sec-fetch-site", "same-origin") == "same-origin"
+
+
+def session_ok(request: Request, expected: str | None) -> bool:
+    """The request carries the session cookie of the operator token `expected`."""
+    cookie = request.cookies.get(OPERATOR_COOKIE, "")
+    return bool(expected and cookie) and \
+        hmac.compare_digest(cookie.encode(), session_value(expected or "").encode())
+
+
 def require_operator(request: Request) -> Runtime:
+    """The operator token as a bearer header, or the status page's session cookie on a call its
+    own script made (`same_origin_call`: the cookie alone is never enough)."""
     rt = runtime_of(request)
     token = rt.settings.operator_token
-    require_token(request, token.get_secret_value() if token else None, "the operator API")
+    expected = token.get_secret_value() if token else None
+    if not bearer(request) and same_origin_call(request) and session_ok(request, expected):
+        return rt
+    require_token(request, expected, "the operator API")
     return rt
 
 

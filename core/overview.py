@@ -1,0 +1,203 @@
+"""Per-connection figures for the status page, read from the store without changing anything.
+
+The store keeps no per-connection counters, so the figures come from the indexes it already has:
+- unfinished jobs: every job not finished has a place in the due-schedule (`ob:due`); their
+  records say queued or running (a step running, or waiting for its retry) and when they began;
+- done today: a finished job is put on the retention schedule (`ob:purge`) at its finish time
+  plus `retention_days`, so today's finishes are the entries scored after midnight (UTC) plus
+  the retention; their records are read to keep only `done` ones finished today. (After a
+  change of `retention_days` the figure is off until the next day; with `retention_days = 0`
+  purged jobs leave the index at once and are not counted.)
+- dead letters: the dead-letter index (`ob:dlq`);
+- budget left: the shared request budget's own keys (see `core.budget`), peeked at: no slot is
+  taken;
+- blocked: a connection needing an operator (Exact re-consent, a Sapera login refused) makes
+  its jobs wait with `ConnectionBlocked` instead of failing. It is blocked when the metrics'
+  record of blocked connections (`core.metrics_store.BLOCKED_KEY`: connection -> blocked until;
+  removed when one of its steps succeeds) names it with a time not long past, or when one of its
+  unfinished jobs waits on a step whose last error is such a wait: a transient error whose
+  message says the connection's jobs wait (the wording both connectors use, `BLOCKED_MARKER`);
+  that job's message is what the page shows.
+Everything is read in a few round trips whose size is bounded by the unfinished jobs (at most
+`SCAN_LIMIT` of them are read), today's finished jobs and the dead letters, not by the history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import cast
+
+from core.metrics_store import BLOCKED_KEY
+from core.runtime import Runtime
+from core.store import Store
+from schemas.dead_letter import DeadLetter
+from schemas.job import Job
+
+BLOCKED_MARKER = "jobs wait until then"
+BLOCKED_GRACE_SECONDS = 120.0  # a blocked-until this far past still counts (waits are ~15-30 s)
+GENERIC_BLOCK = "its jobs wait for an operator (re-consent or credentials; see the worker log)"
+CHUNK = 500
+SCAN_LIMIT = 10_000
+
+
+@dataclass(frozen=True)
+class BudgetLeft:
+    """What is left of a connection's shared request budget at one moment."""
+    limit: int
+    window_seconds: float
+    left: int
+    paused_seconds: float = 0.0
+    day_limit: int = 0
+    day_left: int | None = None
+
+
+@dataclass
+class ConnectionFigures:
+    name: str
+    erp: str = "?"
+    queued: int = 0
+    running: int = 0
+    done_today: int = 0
+    dead_letters: int = 0
+    oldest_unfinished_at: datetime | None = None
+    budget: BudgetLeft | None = None
+    blocked: str | None = None
+
+    def oldest_age_seconds(self, now: datetime) -> float | None:
+        if self.oldest_unfinished_at is None:
+            return None
+        return max(0.0, (now - self.oldest_unfinished_at).total_seconds())
+
+
+@dataclass
+class Overview:
+    now: datetime
+    connections: list[ConnectionFigures]
+    dead_letters: list[DeadLetter] = field(default_factory=list)  # newest first
+    dead_letters_total: int = 0
+    unfinished_total: int = 0
+    unfinished_read: int = 0  # fewer than the total when there were more than SCAN_LIMIT
+
+
+def overview(rt: Runtime, dead_letter_limit: int = 200) -> Overview:
+    """The figures of every configured connection (and of any connection the store still has
+    jobs or dead letters for), plus the newest dead letters."""
+    store = rt.store
+    now = redis_now(store)
+    figures: dict[str, ConnectionFigures] = {
+        name: ConnectionFigures(name=name, erp=conn.erp)
+        for name, conn in rt.settings.connections.items()}
+
+    def of(name: str) -> ConnectionFigures:
+        return figures.setdefault(name, ConnectionFigures(name=name))
+
+    due = cast("list[str]", store.redis.zrange(Store.key("due"), 0, SCAN_LIMIT - 1))
+    for job in _jobs(store, due):
+        if job.is_final:
+            continue
+        fig = of(job.connection)
+        if job.state == "queued":
+            fig.queued += 1
+        else:
+            fig.running += 1
+        if fig.oldest_unfinished_at is None or job.created_at < fig.oldest_unfinished_at:
+            fig.oldest_unfinished_at = job.created_at
+        if fig.blocked is None:
+            fig.blocked = blocked_by(job)
+    for name, count in done_today(store, rt.settings.retention_days, now).items():
+        of(name).done_today = count
+    letters = all_dead_letters(store)
+    for letter in letters:
+        of(letter.connection).dead_letters += 1
+    for name, until in blocked_until(store).items():
+        if until >= now.timestamp() - BLOCKED_GRACE_SECONDS:
+            of(name).blocked = of(name).blocked or GENERIC_BLOCK
+    for name, fig in figures.items():
+        if name in rt.settings.connections:
+            fig.budget = budget_left(rt, name, now)
+    letters.sort(key=lambda letter: letter.created_at, reverse=True)
+    return Overview(now=now, connections=[figures[n] for n in sorted(figures)],
+                    dead_letters=letters[:dead_letter_limit], dead_letters_total=len(letters),
+                    unfinished_total=cast(int, store.redis.zcard(Store.key("due"))),
+                    unfinished_read=len(due))
+
+
+def redis_now(store: Store) -> datetime:
+    """Redis's clock: the one the request budget counts with."""
+    seconds, micros = cast("tuple[int, int]", store.redis.time())
+    return datetime.fromtimestamp(seconds + micros / 1_000_000, UTC)
+
+
+def _jobs(store: Store, ids: list[str]) -> Iterator[Job]:
+    for start in range(0, len(ids), CHUNK):
+        keys = [Store.key("job", i) for i in ids[start:start + CHUNK]]
+        for raw in cast("list[str | None]", store.redis.mget(keys)):
+            if raw:
+                yield Job.model_validate_json(raw)
+
+
+def blocked_until(store: Store) -> dict[str, float]:
+    raw = cast("dict[str, str]", store.redis.hgetall(BLOCKED_KEY))
+    return {name: float(until) for name, until in raw.items()}
+
+
+def done_today(store: Store, retention_days: int, now: datetime) -> dict[str, int]:
+    """Jobs finished `done` since midnight UTC, by connection (see the module's note)."""
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    since = midnight.timestamp() + retention_days * 86_400
+    ids = cast("list[str]", store.redis.zrangebyscore(Store.key("purge"), since, "+inf"))
+    counts: dict[str, int] = {}
+    for job in _jobs(store, ids):
+        if job.state == "done" and job.finished_at is not None and job.finished_at >= midnight:
+            counts[job.connection] = counts.get(job.connection, 0) + 1
+    return counts
+
+
+def all_dead_letters(store: Store) -> list[DeadLetter]:
+    ids = cast("list[str]", store.redis.zrange(Store.key("dlq"), 0, -1))
+    letters: list[DeadLetter] = []
+    for start in range(0, len(ids), CHUNK):
+        keys = [Store.key("dl", i) for i in ids[start:start + CHUNK]]
+        raws = cast("list[str | None]", store.redis.mget(keys))
+        letters.extend(DeadLetter.model_validate_json(r) for r in raws if r)
+    return letters
+
+
+def blocked_by(job: Job) -> str | None:
+    """The message of the `ConnectionBlocked` wait the job's current step is in, if any."""
+    if job.current_step is None:
+        return None
+    record = job.step(job.current_step)
+    error = record.last_error
+    if record.state == "waiting" and error is not None and error.kind == "transient" \
+            and BLOCKED_MARKER in error.message:
+        return error.message
+    return None
+
+
+def budget_left(rt: Runtime, connection: str, now: datetime) -> BudgetLeft:
+    """Peek at the connection's shared budget (the keys `core.budget.RequestBudget` uses)."""
+    budget = rt.budget_for(connection)
+    key = rt.store.budget_key(rt.settings.connection(connection).erp_settings.budget_key())
+    return peek_budget(rt.store, key, budget.limit, budget.window_ms / 1000, budget.day_limit,
+                       now)
+
+
+def peek_budget(store: Store, key: str, limit: int, window_seconds: float, day_limit: int,
+                now: datetime) -> BudgetLeft:
+    now_ms = int(now.timestamp() * 1000)
+    window_ms = int(window_seconds * 1000)
+    pipe = store.redis.pipeline(transaction=False)
+    pipe.zcount(key, f"({now_ms - window_ms}", "+inf")
+    pipe.get(f"{key}:pause")
+    pipe.hmget(f"{key}:day", ["used", "reset"])
+    used, paused, day = cast("tuple[int, str | None, list[str | None]]", pipe.execute())
+    paused_ms = max(0, int(paused or 0) - now_ms)
+    day_left: int | None = None
+    if day_limit:
+        day_used = int(day[0] or 0) if int(day[1] or 0) > now_ms else 0
+        day_left = max(0, day_limit - day_used)
+    return BudgetLeft(limit=limit, window_seconds=window_seconds, left=max(0, limit - used),
+                      paused_seconds=paused_ms / 1000, day_limit=day_limit, day_left=day_left)

@@ -1,0 +1,83 @@
+"""The status page in a real headless Chromium: log in with the form, see a dead letter, click
+Replay, see it gone and the job done; the store agrees.
+
+Real Redis, a real worker process and the PowerOffice simulator over HTTP (`Cluster`); the browser
+is Debian's `chromium` driven by Selenium (`tests/support/browser.py`). Skipped only when no
+chromium binary exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+
+from tests.conftest import OPERATOR_TOKEN, Cluster, poll
+from tests.factories import order
+from tests.support.browser import find_chromium, headless_chromium
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(find_chromium() is None, reason="no chromium binary (Debian package "
+                       "`chromium`, with `chromium-driver`; `make test` installs them)"),
+]
+
+
+def cell(browser: WebDriver, connection: str, field: str) -> str:
+    found = browser.find_elements(
+        By.CSS_SELECTOR, f'tr[data-connection="{connection}"] td[data-field="{field}"]')
+    return found[0].text if found else ""
+
+
+def test_replay_a_dead_letter_by_clicking(cluster_factory: Callable[..., Cluster]) -> None:
+    cluster = cluster_factory()
+    cluster.start()
+    # Given an order the ERP refused once (400 on the create: a dead letter at once)
+    cluster.sim.fault(match="POST /SalesOrders/Complete", mode="status", status=400,
+                      count=1)
+    accepted = cluster.post_order(order("ST-1001"))
+    assert accepted.status_code == 202, accepted.text
+    job_id = accepted.json()["job_id"]
+    assert cluster.wait_final(job_id, 30)["state"] == "dead"
+    letters, _ = cluster.store.dead_letters()
+    assert [(d.job_id, d.step, d.erp_status) for d in letters] == \
+        [(job_id, "create_draft", 400)]
+    reference = letters[0].reference
+
+    with headless_chromium() as browser:
+        # When the operator opens the page, gets the login form and logs in
+        browser.get(f"http://127.0.0.1:{cluster.intake_port}/status")
+        assert browser.find_elements(By.ID, "login") and "Dead letters" not in \
+            browser.page_source
+        browser.find_element(By.ID, "token").send_keys(OPERATOR_TOKEN)
+        browser.find_element(By.CSS_SELECTOR, "#login button[type=submit]").click()
+        poll(lambda: browser.find_elements(By.ID, "connections"), 10,
+             what="the page after logging in")
+        assert browser.current_url.endswith("/status")  # no token in the address
+        assert browser.execute_script("return document.cookie") == ""  # HttpOnly
+
+        # Then the connection shows one dead letter, and the letter its order and reason
+        assert cell(browser, "shop", "dead-letters") == "1"
+        row = browser.find_element(By.CSS_SELECTOR, "tr[data-dead-letter]")
+        assert reference in row.text and "create_draft" in row.text and "400" in row.text
+
+        # When they click Replay
+        row.find_element(By.CSS_SELECTOR, "button.replay").click()
+
+        # Then the row is gone, the job is followed to done, and the figures say so
+        poll(lambda: not browser.find_elements(By.CSS_SELECTOR, "tr[data-dead-letter]"),
+             10, what="the dead letter's row to go")
+        poll(lambda: browser.find_elements(By.CSS_SELECTOR,
+                                           f'.notice[data-job="{job_id}"][data-state="done"]'),
+             20, what="the page to report the job done")
+        poll(lambda: cell(browser, "shop", "done-today") == "1" and
+             cell(browser, "shop", "dead-letters") == "0", 10,
+             what="the live figures to show the job done")
+        assert browser.find_elements(By.ID, "no-dead-letters")
+
+    # And the store agrees: the job is done with its sales order, no dead letter is left
+    job = cluster.store.load_job(job_id)
+    assert job is not None and job.state == "done" and job.erp.get("order_id")
+    assert cluster.store.dead_letter_count() == 0
