@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from connectors.base import InvoiceLines
 from connectors.errors import ErpError
 from tasks import deadletters
-from workers.intake.errors import ApiError
+from workers.intake.errors import ApiError, error_responses
 from workers.intake.http import require_operator
 
 router = APIRouter()
@@ -40,7 +40,8 @@ def list_invoices(name: str, request: Request, limit: int = 50) -> dict[str, Any
             "cursor": rt.store.invoice_cursor(name), "items": items}
 
 
-@router.get("/v1/connections/{name}/invoices/{invoice_id}/lines")
+@router.get("/v1/connections/{name}/invoices/{invoice_id}/lines",
+            responses=error_responses(502))
 def invoice_lines(name: str, invoice_id: str, request: Request) -> dict[str, Any]:
     """One invoice's lines, read from the ERP now (the watch never reads them)."""
     rt = require_operator(request)
@@ -94,7 +95,7 @@ def show_dead_letter(letter_id: str, request: Request) -> dict[str, Any]:
     return letter.model_dump(mode="json")
 
 
-@router.post("/v1/dead-letters/{letter_id}/replay")
+@router.post("/v1/dead-letters/{letter_id}/replay", responses=error_responses(409))
 def replay_dead_letter(letter_id: str, request: Request) -> dict[str, Any]:
     rt = require_operator(request)
     try:

@@ -3,25 +3,46 @@
 An order is checked (token, size, JSON, schema, totals), recorded as a job and enqueued, and the
 answer is 202 with the job id; the same order again is 200 with the existing job. Bad input gets
 a 4xx whose JSON names the field. Never any ERP work inline.
+
+The body is parsed here by hand (one `json.loads`, one `Order.model_validate`, our own 422
+naming the field), so FastAPI cannot describe it; the route says in `/openapi.json` that its body
+is the `Order` schema, and `PUBLISHED_MODELS` puts that schema into the document's components
+(`workers.intake.app`).
 """
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from core.logging import get_logger
 from schemas.order import Order
 from tasks.events import apply_event, event_from_canonical
-from workers.intake.errors import ApiError, validation_details
+from workers.intake.errors import ApiError, error_responses, validation_details
 from workers.intake.http import read_limited, require_token, runtime_of
 
 log = get_logger("orderbridge.intake")
 router = APIRouter()
+
+# Models the document describes though no route parses them through FastAPI.
+PUBLISHED_MODELS: dict[str, type[BaseModel]] = {"Order": Order}
+ORDER_BODY: dict[str, Any] = {"requestBody": {
+    "required": True,
+    "description": "A canonical order (see `examples/` in the repository). Money and "
+                   "quantities as strings or numbers; VAT rates as fractions (0.25). With "
+                   "`credit_for` = the original's `external_id` it is a refund (a credit note).",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Order"}}}}}
+
+
+class OrderAnswer(BaseModel):
+    job_id: str | None = Field(description="for `GET /v1/jobs/{id}` and `orderbridge status`")
+    state: str = Field(examples=["queued"])
+    detail: str | None = None
 
 
 def parse_order(raw: bytes) -> Order:
@@ -41,7 +62,13 @@ def parse_order(raw: bytes) -> Order:
                                                         for d in details[:5]), details) from None
 
 
-@router.post("/v1/connections/{name}/orders", status_code=202)
+@router.post(
+    "/v1/connections/{name}/orders", status_code=202, openapi_extra=ORDER_BODY,
+    summary="Submit a canonical order", response_model=None,
+    responses={202: {"model": OrderAnswer, "description": "A new job, queued."},
+               200: {"model": OrderAnswer, "description": "This order was sent before: the "
+                                                          "existing job (or the event ignored)."},
+               **error_responses(400, 401, 404, 413, 422, 503)})
 async def post_order(name: str, request: Request) -> JSONResponse:
     rt = runtime_of(request)
     conn = rt.settings.connections.get(name)
