@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
@@ -26,9 +27,26 @@ pytestmark = [
 
 
 def cell(browser: WebDriver, connection: str, field: str) -> str:
-    found = browser.find_elements(
-        By.CSS_SELECTOR, f'tr[data-connection="{connection}"] td[data-field="{field}"]')
-    return found[0].text if found else ""
+    """A figure's text ("" while the live refresh is replacing the table under us)."""
+    try:
+        found = browser.find_elements(
+            By.CSS_SELECTOR, f'tr[data-connection="{connection}"] td[data-field="{field}"]')
+        return found[0].text if found else ""
+    except StaleElementReferenceException:
+        return ""
+
+
+def replay_row(browser: WebDriver, *needles: str) -> bool:
+    """Click Replay on the dead letter's row once it shows every needle; False (try again)
+    while the live refresh replaces the row between finding and clicking."""
+    try:
+        row = browser.find_element(By.CSS_SELECTOR, "tr[data-dead-letter]")
+        if not all(needle in row.text for needle in needles):
+            return False
+        row.find_element(By.CSS_SELECTOR, "button.replay").click()
+        return True
+    except StaleElementReferenceException:
+        return False
 
 
 def test_replay_a_dead_letter_by_clicking(cluster_factory: Callable[..., Cluster]) -> None:
@@ -59,12 +77,11 @@ def test_replay_a_dead_letter_by_clicking(cluster_factory: Callable[..., Cluster
         assert browser.execute_script("return document.cookie") == ""  # HttpOnly
 
         # Then the connection shows one dead letter, and the letter its order and reason
-        assert cell(browser, "shop", "dead-letters") == "1"
-        row = browser.find_element(By.CSS_SELECTOR, "tr[data-dead-letter]")
-        assert reference in row.text and "create_draft" in row.text and "400" in row.text
-
-        # When they click Replay
-        row.find_element(By.CSS_SELECTOR, "button.replay").click()
+        poll(lambda: cell(browser, "shop", "dead-letters") == "1", 10,
+             what="one dead letter in the figures")
+        # When they click Replay on its row (showing its order, step and the ERP's status)
+        poll(lambda: replay_row(browser, reference, "create_draft", "400"), 10,
+             what="the dead letter's row, clicked")
 
         # Then the row is gone, the job is followed to done, and the figures say so
         poll(lambda: not browser.find_elements(By.CSS_SELECTOR, "tr[data-dead-letter]"),
