@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install bench up clean browser
+.PHONY: demo test install bench chaos up clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ up: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m workers.embedded_redis --port 6379 -- $(PY) -m bench.pipeline
+
+# Chaos: 3 runs of 1,000 orders under ERP faults, worker SIGKILLs and a Redis restart; writes
+# bench/reports/chaos.md. Starts its own redis-server on a free port (never the machine's Redis).
+chaos: $(STAMP)
+	$(PY) -m bench.chaos
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
