@@ -128,14 +128,15 @@ class PowerOfficeConnector:
         if since is None:
             return None
         after = (since - LOOKBACK).isoformat()
-        orders = self._list("/SalesOrders", {"onlyCreatedByCurrentIntegration": "true",
-                                             "lastChangedDateTimeOffsetGreaterThan": after})
+        # every page: on a busy day more orders than one page holds change in the look-back
+        orders = self._pages("/SalesOrders", {"onlyCreatedByCurrentIntegration": "true",
+                                              "lastChangedDateTimeOffsetGreaterThan": after})
         for order in orders:
             if order.get("ExternalImportReference") == reference:
                 return OrderRef(str(order["Id"]), _str(order.get("SalesOrderNo")), existed=True)
         from_date = (since - LOOKBACK).date().isoformat()
-        invoices = self._list("/OutgoingInvoices", {"externalImportReferences": reference,
-                                                    "fromDate": from_date})
+        invoices = self._pages("/OutgoingInvoices", {"externalImportReferences": reference,
+                                                     "fromDate": from_date})
         for invoice in invoices:
             if invoice.get("ExternalImportReference") == reference:
                 return OrderRef(str(invoice["Id"]), _str(invoice.get("OrderNo")), existed=True)
