@@ -3,9 +3,9 @@
     Exception
      └── ErpError                  anything an ERP call can fail with, classified
           ├── TransientError       the ERP did not act; safe to try again (connect errors,
-          │    │                   429, 502/503/504, a timeout on a read)
-          │    ├── RateLimited     our request budget is used up until a known reset: wait,
-          │    │                   without counting an attempt
+          │    │                   502/503/504, a timeout on a read)
+          │    ├── RateLimited     our request budget is used up until a known reset, or the ERP
+          │    │                   answered 429: wait, without counting an attempt
           │    ├── ConnectionBlocked  the connection needs an operator (re-consent): its jobs wait
           │    └── NotYet          what the step needs is not there yet (a refund's original)
           ├── AmbiguousError       a write may have been committed (read timeout or 500 on a
@@ -31,6 +31,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SECRET_KEYS = re.compile(r"(token|secret|password|authorization|client_key|api_key|"
                          r"subscription)", re.IGNORECASE)
 MAX_RESPONSE_CHARS = 4000
+RATE_LIMIT_WAIT = 5.0  # seconds to wait after a 429 that says nothing of when to come back
 
 
 class ErpError(Exception):
@@ -132,7 +133,10 @@ def _classify_response(response: httpx.Response) -> ErpError:
     method = response.request.method
     text = f"{method} {response.request.url.path} answered {status}: {detail}"
     common = {"erp_status": status, "erp_response": body}
-    if status == 429 or status in (502, 503, 504, 408):
+    if status == 429:  # the ERP's own limit: a wait, never an attempt (and never a dead letter)
+        return RateLimited(text, retry_after=retry_after_seconds(response) or RATE_LIMIT_WAIT,
+                           **common)
+    if status in (502, 503, 504, 408):
         return TransientError(text, retry_after=retry_after_seconds(response), **common)
     if status >= 500:
         if method in SAFE_METHODS:

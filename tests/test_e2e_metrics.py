@@ -81,7 +81,9 @@ def test_metrics_after_done_dead_and_throttled_orders(cluster: Cluster) -> None:
     assert total(samples, requests, endpoint=f"GET {BASE}/Customers", **shop) == \
         sim.calls_to("GET /Customers")
     assert total(samples, "orderbridge_erp_rate_limited_total", **shop) == 2
-    assert total(samples, "orderbridge_step_retried_total", **shop) == 2
+    # a 429 is a wait, never an attempt: no retry counted, two waits
+    assert total(samples, "orderbridge_step_retried_total", **shop) == 0
+    assert total(samples, "orderbridge_step_waits_total", reason="rate_limited", **shop) == 2
     assert total(samples, "orderbridge_budget_waits_total", **shop) >= 1  # the 429's pause
     # the process-wide gauges
     assert total(samples, "orderbridge_active_workers") == 1

@@ -9,6 +9,7 @@ from connectors.errors import (
     AmbiguousError,
     ErpHttpError,
     PermanentError,
+    RateLimited,
     TransientError,
     classify,
     erp_message,
@@ -26,7 +27,7 @@ def answer(status: int, method: str = "POST", body: object = None,
 @pytest.mark.parametrize("status, method, kind", [
     (400, "POST", PermanentError), (401, "GET", PermanentError), (403, "POST", PermanentError),
     (404, "GET", PermanentError), (409, "POST", PermanentError), (422, "POST", PermanentError),
-    (408, "POST", TransientError), (429, "POST", TransientError), (429, "GET", TransientError),
+    (408, "POST", TransientError), (429, "POST", RateLimited), (429, "GET", RateLimited),
     (500, "POST", AmbiguousError), (500, "PATCH", AmbiguousError), (500, "GET", TransientError),
     (502, "POST", TransientError), (503, "POST", TransientError), (504, "GET", TransientError),
 ])
@@ -57,6 +58,7 @@ def test_exception_policy(exc: Exception, kind: type) -> None:
 
 def test_retry_after_header_and_body() -> None:
     assert classify(answer(429, headers={"Retry-After": "7"})).retry_after == 7.0
+    assert classify(answer(429)).retry_after == 5.0  # no hint: a short wait, then again
     body = {"statusCode": "429", "message": "Rate limit is exceeded. Try again in 3 seconds."}
     assert classify(answer(429, body=body)).retry_after == 3.0
 
