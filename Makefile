@@ -40,6 +40,7 @@ up: $(STAMP)
 	ORDERBRIDGE_CONFIG=$${ORDERBRIDGE_CONFIG:-orderbridge.example.toml} $(VENV)/bin/orderbridge up
 
 bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,bench]'
 	$(PY) -m workers.embedded_redis --port 6379 -- $(PY) -m bench.pipeline
 
 # Chaos: 3 runs of 1,000 orders under ERP faults, worker SIGKILLs and a Redis restart; writes

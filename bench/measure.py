@@ -34,6 +34,18 @@ class RunResult:
     p50: float | None = None  # seconds from the first POST until half the jobs were final
     p99: float | None = None  # ... until 99 % were final
     events: dict[str, int] = field(default_factory=dict)  # counted in the worker logs
+    draft_p50: float | None = None  # seconds from accepting an order to its draft in the ERP
+    draft_p99: float | None = None
+    system: str = ""        # orderbridge, user chain, script, bare chain
+    kind: str = ""          # new, returning
+    latency_ms: int = 0     # added to every simulator call
+    processes: tuple[str, ...] = ()  # the processes doing this system's work (CPU per order)
+
+    @property
+    def cpu_per_order_ms(self) -> float | None:
+        if not self.processes or not self.orders:
+            return None
+        return 1000 * sum(self.cpu.get(p, 0.0) for p in self.processes) / self.orders
 
     @property
     def rate_p99(self) -> float | None:
@@ -48,6 +60,14 @@ class RunResult:
     @property
     def calls_per_order(self) -> float | None:
         return None if self.erp_calls is None else self.erp_calls / self.orders
+
+
+def percentiles(values: list[float]) -> tuple[float | None, float | None]:
+    """(p50, p99) of sorted `values`."""
+    if not values:
+        return None, None
+    return (values[max(0, int(0.5 * len(values)) - 1)],
+            values[max(0, int(0.99 * len(values)) - 1)])
 
 
 def completion_percentiles(finished: list[float], start: float
@@ -170,3 +190,39 @@ def code_under_test(root: Path) -> dict[str, str]:
         if hasattr(defaults, name):
             info[f"worker.{name}"] = str(getattr(defaults, name))
     return info
+
+
+# --- memory ------------------------------------------------------------------------------------
+def _status_kb(pid: int, field_name: str) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field_name + ":"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def descendants(pid: int) -> list[int]:
+    """`pid` and every process below it (from /proc/*/stat parent ids)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        parents.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(parents.get(current, []))
+    return found
+
+
+def peak_rss_mib(pid: int) -> dict[int, float]:
+    """Peak resident memory (VmHWM) in MiB of `pid` and of each process below it."""
+    return {p: _status_kb(p, "VmHWM") / 1024 for p in descendants(pid)
+            if _status_kb(p, "VmHWM")}

@@ -103,8 +103,10 @@ def load_jobs(client: redis.Redis, job_ids: list[str]) -> list[dict[str, Any]]:
 
 
 def wait_jobs(client: redis.Redis, job_ids: list[str], timeout: float,
-              check_alive: Callable[[], None]) -> tuple[dict[str, int], list[float], int]:
-    """Wait until every job is final; returns (states, sorted finish times, retries)."""
+              check_alive: Callable[[], None]
+              ) -> tuple[dict[str, int], list[float], int, list[float]]:
+    """Wait until every job is final; returns (states, sorted finish times, retries, sorted
+    seconds from each job's creation (the intake's accept) to its create_draft step done)."""
     want = len(job_ids)
     last_progress, last_count = time.monotonic(), -1
     deadline = time.monotonic() + timeout
@@ -124,13 +126,79 @@ def wait_jobs(client: redis.Redis, job_ids: list[str], timeout: float,
         time.sleep(0.05)
     states: dict[str, int] = {}
     finished: list[float] = []
+    to_draft: list[float] = []
     for start in range(0, want, 200):
         for job in load_jobs(client, job_ids[start:start + 200]):
             states[job["state"]] = states.get(job["state"], 0) + 1
             if job.get("finished_at"):
                 finished.append(datetime.fromisoformat(job["finished_at"]).timestamp())
+            seconds = draft_seconds(job)
+            if seconds is not None:
+                to_draft.append(seconds)
     retries = int(client.hget(Store.key("stats"), "retries") or 0)
-    return states, sorted(finished), retries
+    return states, sorted(finished), retries, sorted(to_draft)
+
+
+def draft_seconds(job: dict[str, Any]) -> float | None:
+    """Seconds from the job's creation (the intake accepted the order) until its create_draft
+    step finished, from the job ledger."""
+    draft = next((s for s in job.get("steps", []) if s.get("name") == "create_draft"), None)
+    if not draft or not draft.get("finished_at") or not job.get("created_at"):
+        return None
+    return (datetime.fromisoformat(draft["finished_at"])
+            - datetime.fromisoformat(job["created_at"])).total_seconds()
+
+
+def send_user_chains(orders: list[dict[str, Any]], senders: int) -> tuple[float, float]:
+    """Send one user chain (`bench.user_chain`) per order from a few threads, each carrying the
+    time it was sent; returns (start wall time, seconds)."""
+    from bench.user_chain import make_chain
+    senders = max(1, min(senders, len(orders)))
+    slices = [orders[i::senders] for i in range(senders)]
+    barrier = threading.Barrier(senders + 1)
+
+    def send(batch: list[dict[str, Any]]) -> None:
+        barrier.wait()
+        for order in batch:
+            make_chain(order, time.time()).apply_async()
+
+    with ThreadPoolExecutor(senders) as pool:
+        futures = [pool.submit(send, batch) for batch in slices]
+        barrier.wait()
+        start = time.time()
+        for f in futures:
+            f.result()
+        sent = time.time() - start
+    return start, sent
+
+
+def wait_counter(client: redis.Redis, key: str, want: int, check_alive: Callable[[], None],
+                 stall_seconds: float = 90) -> int:
+    """Wait until the counter `key` reaches `want`, or stops moving for `stall_seconds`."""
+    last_count, last_progress = -1, time.monotonic()
+    while True:
+        count = int(client.get(key) or 0)
+        if count >= want:
+            return count
+        now = time.monotonic()
+        if count != last_count:
+            last_count, last_progress = count, now
+        if now - last_progress > stall_seconds:
+            console.print(f"[red]stopped waiting: {count}/{want} finished[/red]")
+            return count
+        check_alive()
+        time.sleep(0.02)
+
+
+def user_timings(client: redis.Redis) -> tuple[list[float], list[float]]:
+    """(sorted finish times, sorted accept-to-draft seconds) recorded by the user's code."""
+    from bench import user_erp
+    finished = sorted(float(t) for t in client.lrange(user_erp.TIMES_KEY, 0, -1))
+    to_draft = []
+    for raw in client.lrange(user_erp.DRAFTS_KEY, 0, -1):
+        sent, done = (float(v) for v in raw.split())
+        to_draft.append(done - sent)
+    return finished, sorted(to_draft)
 
 
 def wait_warm_up(client: redis.Redis, redis_url: str, job_ids: list[str],
