@@ -58,6 +58,9 @@ class Runtime:
         self.enqueue: Enqueue = self._send if enqueue is None else enqueue
         self._factory = connector_factory or self._build_connector
         self._connectors: dict[str, Connector] = {}
+        # The intake hands new jobs to the workers through a Redis list (written in the same
+        # script as the job) instead of publishing to Celery itself: see `tasks.handoff`.
+        self.hand_off = False
         self._lock = threading.Lock()
         self.metrics = Recorder(store.redis)
 

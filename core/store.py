@@ -31,13 +31,16 @@ PREFIX = "ob"
 _CREATE_JOB = """
 local existing = redis.call('GET', KEYS[1])
 if existing then return existing end
+if ARGV[6] == '1' and redis.call('EXISTS', KEYS[7]) == 1 then return '!tombstone' end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('SET', KEYS[2], ARGV[2])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 redis.call('HSET', KEYS[4], ARGV[4], ARGV[1])
-for i = 5, #ARGV do redis.call('HINCRBY', KEYS[5], ARGV[i], 1) end
+if ARGV[5] ~= '' then redis.call('LPUSH', KEYS[6], ARGV[5]) end
+for i = 7, #ARGV do redis.call('HINCRBY', KEYS[5], ARGV[i], 1) end
 return false
 """
+TOMBSTONE = "!tombstone"
 
 # One invoice event, exactly once: the marker, the stream entry, the invoice's latest state and
 # the job's copy are written together, or (marker already there) only the state is refreshed.
@@ -95,20 +98,37 @@ class Store:
         return ":".join((PREFIX, *parts))
 
     # --- jobs ---------------------------------------------------------------------------------
-    def create_job(self, job: Job, due_at: float, counters: tuple[str, ...] = ()
+    def create_job(self, job: Job, due_at: float, counters: tuple[str, ...] = (),
+                   hand_off: str | None = None, check_tombstone: bool = False
                    ) -> tuple[str, bool]:
         """Store a new job unless one exists for its (connection, external id); only then add
-        to `jobs_created` and `counters`, in the same script.
+        to `jobs_created` and `counters`, and (`hand_off`, a step name) put it on the hand-off
+        list for a worker to enqueue, all in the one script: the intake's accept is one round
+        trip. With `check_tombstone`, an order cancelled before it reached us is not created
+        and the id returned is `TOMBSTONE`.
 
         Returns (job id, created). When not created, the id is the existing job's."""
         existing = self._create_job(
             keys=[self.key("ref", job.connection, job.external_id), self.key("job", job.job_id),
-                  self.key("due"), self.key("docjob", job.connection), self.key("stats")],
+                  self.key("due"), self.key("docjob", job.connection), self.key("stats"),
+                  self.key("handoff"), self.key("cancelled", job.connection, job.external_id)],
             args=[job.job_id, job.model_dump_json(), due_at, f"ref:{job.reference}",
-                  "jobs_created", *counters])
+                  f"{hand_off} {job.job_id}" if hand_off else "",
+                  "1" if check_tombstone else "0", "jobs_created", *counters])
         if existing:
             return existing, False
         return job.job_id, True
+
+    def take_handoffs(self, wait_seconds: float, limit: int = 100) -> list[tuple[str, str]]:
+        """The (step, job id) pairs the intake handed off, oldest first; waits up to
+        `wait_seconds` for the first."""
+        key = self.key("handoff")
+        first = cast("tuple[str, str] | None", self.redis.brpop([key], timeout=wait_seconds))
+        if first is None:
+            return []
+        rest = cast("list[str] | None", self.redis.rpop(key, limit - 1)) or []
+        pairs = [entry.split(" ", 1) for entry in [first[1], *rest]]
+        return [(p[0], p[1]) for p in pairs if len(p) == 2]
 
     def load_job(self, job_id: str) -> Job | None:
         raw = self._get(self.key("job", job_id))

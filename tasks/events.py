@@ -22,7 +22,7 @@ from datetime import datetime
 
 from core import metrics_store
 from core.runtime import Runtime
-from core.store import new_id
+from core.store import TOMBSTONE, new_id
 from schemas.job import Job, Step
 from schemas.order import Order
 
@@ -106,22 +106,26 @@ def submit_order(rt: Runtime, connection: str, order: Order) -> Submitted:
         send = True  # a credit note is only a credit note once the ERP has booked it
     job = Job.new(new_id(), connection, conn.reference_for(order.external_id, order.number),
                   order, send_invoice=send)
-    if store.cancelled_before_create(connection, order.external_id):
-        job.end("cancelled", "cancelled in the source before it was transferred")
     # Due soon: if the enqueue below is lost, or the worker that takes the message dies before
     # it leases the job, the sweeper sends the step again after `stale_after`.
     due = time.time() + rt.settings.worker.stale_after_seconds
-    counters: tuple[str, ...] = (metrics_store.accepted_field(connection),)
-    if job.is_final:  # cancelled before it reached us: accepted and finished at once
-        counters += (metrics_store.finished_field(connection, job.state),)
-    job_id, created = store.create_job(job, due, counters=counters)
+    step = job.current_step or Step.UPSERT_CUSTOMER
+    accepted = (metrics_store.accepted_field(connection),)
+    # One round trip: the tombstone check, the job, and (intake) the hand-off to the workers.
+    job_id, created = store.create_job(job, due, counters=accepted, check_tombstone=True,
+                                       hand_off=step if rt.hand_off else None)
+    if job_id == TOMBSTONE:  # cancelled before it reached us: accepted and finished at once
+        job.end("cancelled", "cancelled in the source before it was transferred")
+        job_id, created = store.create_job(
+            job, due, counters=(*accepted, metrics_store.finished_field(connection, job.state)))
+        if created:
+            store.clear_due(job_id)
+            return Submitted(job_id, job.state, True)
     if not created:
         existing = store.load_job(job_id)
         return Submitted(job_id, existing.state if existing else "queued", False)
-    if job.is_final:
-        store.clear_due(job_id)
-        return Submitted(job_id, job.state, True)
-    rt.enqueue(job.current_step or Step.UPSERT_CUSTOMER, job_id)
+    if not rt.hand_off:
+        rt.enqueue(step, job_id)
     return Submitted(job_id, job.state, True)
 
 

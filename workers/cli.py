@@ -58,7 +58,9 @@ def cmd_intake(settings: Settings, args: argparse.Namespace) -> int:
 
     from workers.intake import create_app
     _setup_logging(settings)
-    uvicorn.run(create_app(_runtime(settings)), host=args.host or settings.intake.host,
+    rt = _runtime(settings)
+    rt.hand_off = True  # new jobs go to the workers through Redis (tasks.handoff)
+    uvicorn.run(create_app(rt), host=args.host or settings.intake.host,
                 port=args.port or settings.intake.port, log_level="warning", lifespan="off")
     return 0
 

@@ -26,14 +26,15 @@ from core.logging import get_logger
 from core.settings import Settings
 from tasks import pipeline  # noqa: F401  (registers the tasks on the app)
 from tasks.afterorder import AfterOrderThread
+from tasks.handoff import HandoffThread
 from tasks.sweeper import BackgroundSweeper
 
-_threads: list[BackgroundSweeper | AfterOrderThread] = []
+_threads: list[BackgroundSweeper | AfterOrderThread | HandoffThread] = []
 
 
 def _start_sweeper(**_: object) -> None:
     rt = runtime.current()
-    _threads[:] = [BackgroundSweeper(rt), AfterOrderThread(rt)]
+    _threads[:] = [BackgroundSweeper(rt), AfterOrderThread(rt), HandoffThread(rt)]
     for thread in _threads:
         thread.start()
 
