@@ -69,18 +69,20 @@ def apply_event(rt: Runtime, connection: str, event: OrderEvent) -> Decision:
                         "older than the state we already have")
     if event.cancelled:
         return _cancelled(rt, connection, event.order_id)
-    job_id = store.job_id_for(connection, event.order_id)
     conn = rt.settings.connection(connection)
     invoice_now = event.paid and conn.invoice_on_payment
-    if job_id is None:
-        if event.order is None:
-            return Decision(200, "ignored", detail="no order body to create a job from")
+    if event.order is not None:  # create it, or learn it exists: one round trip either way
         order = event.order.model_copy(update={"send_invoice": True}) if invoice_now \
             else event.order
         submitted = submit_order(rt, connection, order)
         if submitted.created:
             return Decision(202, "accepted", submitted.job_id, job_state=submitted.state)
-        job_id = submitted.job_id  # another delivery created it a moment ago
+        job_id = submitted.job_id
+    else:
+        found = store.job_id_for(connection, event.order_id)
+        if found is None:
+            return Decision(200, "ignored", detail="no order body to create a job from")
+        job_id = found
     if invoice_now:
         rt.enqueue("order_paid", job_id)
         return Decision(200, "invoicing", job_id)

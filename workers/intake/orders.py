@@ -83,7 +83,7 @@ async def post_order(name: str, request: Request) -> JSONResponse:
                        "order is invalid: " + "; ".join(f"{f}: {m}" for f, m in refused[:5]),
                        [{"field": f, "message": m} for f, m in refused])
     # Redis and the broker are blocking clients: keep them off the event loop.
-    decision = await run_in_threadpool(apply_event, rt, name, event_from_canonical(order))
+    decision = apply_event(rt, name, event_from_canonical(order))
     log.info(f"intake.{decision.outcome}", connection=name, job_id=decision.job_id,
              reference=order.external_id)
     state = decision.outcome
