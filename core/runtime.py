@@ -22,7 +22,7 @@ from core import broker
 from core.budget import RequestBudget
 from core.metrics_store import Recorder
 from core.settings import Settings
-from core.store import Store
+from core.store import HandedOff, Store
 
 Enqueue = Callable[[str, str], None]
 ConnectorFactory = Callable[[str], Connector]
@@ -72,6 +72,19 @@ class Runtime:
                 found = self._factory(connection_name)
                 self._connectors[connection_name] = found
             return found
+
+    def send_handed_off(self, items: list[HandedOff]) -> None:
+        """Publish what the intake handed off: one write of their send times, then a message
+        each, labelled from the hand-off (no job read). A runtime built with its own `enqueue`
+        (tests) gets a call per item instead."""
+        if self.enqueue != self._send:
+            for name, job_id, _ in items:
+                self.enqueue(name, job_id)
+            return
+        at = time.time()
+        self.store.mark_sent_many([job_id for _, job_id, _ in items], at)
+        for name, job_id, labels in items:
+            broker.enqueue(name, job_id, sent_at=at, labels=labels)
 
     def _send(self, name: str, job_id: str) -> None:
         """Record when the job's message went out, then send it (see `tasks.sweeper`)."""

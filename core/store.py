@@ -41,6 +41,9 @@ for i = 7, #ARGV do redis.call('HINCRBY', KEYS[5], ARGV[i], 1) end
 return false
 """
 TOMBSTONE = "!tombstone"
+HANDOFF_SEP = "\x1f"  # step, job id, connection, reference (the labels the task carries)
+
+HandedOff = tuple[str, str, tuple[str, str] | None]
 
 # One invoice event, exactly once: the marker, the stream entry, the invoice's latest state and
 # the job's copy are written together, or (marker already there) only the state is refreshed.
@@ -113,22 +116,33 @@ class Store:
                   self.key("due"), self.key("docjob", job.connection), self.key("stats"),
                   self.key("handoff"), self.key("cancelled", job.connection, job.external_id)],
             args=[job.job_id, job.model_dump_json(), due_at, f"ref:{job.reference}",
-                  f"{hand_off} {job.job_id}" if hand_off else "",
+                  HANDOFF_SEP.join((hand_off, job.job_id, job.connection, job.reference))
+                  if hand_off else "",
                   "1" if check_tombstone else "0", "jobs_created", *counters])
         if existing:
             return existing, False
         return job.job_id, True
 
-    def take_handoffs(self, wait_seconds: float, limit: int = 100) -> list[tuple[str, str]]:
-        """The (step, job id) pairs the intake handed off, oldest first; waits up to
-        `wait_seconds` for the first."""
+    def take_handoffs(self, wait_seconds: float, limit: int = 100) -> list[HandedOff]:
+        """What the intake handed off, oldest first: (step, job id, (connection, reference));
+        waits up to `wait_seconds` for the first."""
         key = self.key("handoff")
         first = cast("tuple[str, str] | None", self.redis.brpop([key], timeout=wait_seconds))
         if first is None:
             return []
         rest = cast("list[str] | None", self.redis.rpop(key, limit - 1)) or []
-        pairs = [entry.split(" ", 1) for entry in [first[1], *rest]]
-        return [(p[0], p[1]) for p in pairs if len(p) == 2]
+        taken: list[HandedOff] = []
+        for entry in [first[1], *rest]:
+            parts = entry.split(HANDOFF_SEP)
+            if len(parts) == 4:
+                taken.append((parts[0], parts[1], (parts[2], parts[3])))
+            elif len(parts) == 2:
+                taken.append((parts[0], parts[1], None))
+        return taken
+
+    def mark_sent_many(self, job_ids: list[str], at: float) -> None:
+        if job_ids:
+            self.redis.hset(self.key("sent"), mapping=dict.fromkeys(job_ids, str(at)))
 
     def load_job(self, job_id: str) -> Job | None:
         raw = self._get(self.key("job", job_id))

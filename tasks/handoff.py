@@ -22,8 +22,8 @@ WAIT_SECONDS = 1.0
 def pass_on(rt: Runtime, wait_seconds: float = WAIT_SECONDS) -> int:
     """Publish what the intake handed off (waiting up to `wait_seconds` for the first)."""
     taken = rt.store.take_handoffs(wait_seconds)
-    for step, job_id in taken:
-        rt.enqueue(step, job_id)
+    if taken:
+        rt.send_handed_off(taken)
     return len(taken)
 
 
