@@ -271,12 +271,6 @@ class Store:
                   minid])
         return cast("str | None", result or None)
 
-    def put_invoice_view(self, connection: str, invoice_id: str, view_json: str) -> None:
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(self.key("inv", "doc", connection), invoice_id, view_json)
-        pipe.zadd(self.key("inv", "recent", connection), {invoice_id: time.time()})
-        pipe.execute()
-
     def trim_invoice_views(self, connection: str, keep: int) -> int:
         """Forget all but the `keep` most recently seen invoices (the operator view's memory;
         the events themselves live in the stream)."""

@@ -61,29 +61,29 @@ def deliver_due(rt: Runtime, client: httpx.Client) -> int:
 
 
 def deliver(rt: Runtime, connection: str, events: EventsSettings, client: httpx.Client) -> int:
-    """Send due events in order until one fails or none is left; returns how many arrived."""
+    """Send due events in order (replays first, then up to `BATCH` from the stream) until one
+    fails or none is left; returns how many arrived."""
     store = rt.store
+    state = store.delivery_state(connection)
+    if float(state.get("next_at") or 0) > time.time():
+        return 0
     sent = 0
-    while True:
-        state = store.delivery_state(connection)
-        if float(state.get("next_at") or 0) > time.time():
+    while (replayed := store.redeliveries(connection)) is not None:
+        outcome = _attempt(rt, connection, events, client, replayed, state)
+        if outcome == LATER:
             return sent
-        replayed = store.redeliveries(connection)
-        if replayed is not None:
-            outcome = _attempt(rt, connection, events, client, replayed, state)
-            if outcome == LATER:
-                return sent
-            store.redelivered(connection)
-        else:
-            pending = store.events_after(connection, state.get("cursor") or "0", count=1)
-            if not pending:
-                return sent
-            stream_id, event = pending[0]
-            outcome = _attempt(rt, connection, events, client, event, state)
-            if outcome == LATER:
-                return sent
-            store.delivered_stream_entry(connection, stream_id)
+        store.redelivered(connection)
+        state = {"cursor": state.get("cursor") or "0"}  # the failure count starts again
         sent += outcome == SENT
+    for stream_id, event in store.events_after(connection, state.get("cursor") or "0",
+                                               count=BATCH):
+        outcome = _attempt(rt, connection, events, client, event, state)
+        if outcome == LATER:
+            return sent
+        store.delivered_stream_entry(connection, stream_id)
+        state = {"cursor": stream_id}
+        sent += outcome == SENT
+    return sent
 
 
 SENT, GAVE_UP, LATER = "sent", "gave_up", "later"

@@ -45,7 +45,7 @@ class Decision:
     outcome: str  # accepted | exists | ignored | cancelled | invoicing
     job_id: str | None = None
     detail: str | None = None
-    job_state: str | None = None  # the new job's state, when one was created
+    job_state: str | None = None  # the job's state, when the door read it (new or existing)
 
     def body(self) -> dict[str, str | None]:
         return {"job_id": self.job_id, "state": self.outcome, "detail": self.detail}
@@ -71,13 +71,14 @@ def apply_event(rt: Runtime, connection: str, event: OrderEvent) -> Decision:
         return _cancelled(rt, connection, event.order_id)
     conn = rt.settings.connection(connection)
     invoice_now = event.paid and conn.invoice_on_payment
+    state: str | None = None
     if event.order is not None:  # create it, or learn it exists: one round trip either way
         order = event.order.model_copy(update={"send_invoice": True}) if invoice_now \
             else event.order
         submitted = submit_order(rt, connection, order)
         if submitted.created:
             return Decision(202, "accepted", submitted.job_id, job_state=submitted.state)
-        job_id = submitted.job_id
+        job_id, state = submitted.job_id, submitted.state
     else:
         found = store.job_id_for(connection, event.order_id)
         if found is None:
@@ -86,7 +87,7 @@ def apply_event(rt: Runtime, connection: str, event: OrderEvent) -> Decision:
     if invoice_now:
         rt.enqueue("order_paid", job_id)
         return Decision(200, "invoicing", job_id)
-    return Decision(200, "exists", job_id)
+    return Decision(200, "exists", job_id, job_state=state)
 
 
 def _cancelled(rt: Runtime, connection: str, order_id: str) -> Decision:

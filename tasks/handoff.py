@@ -10,12 +10,9 @@ entry and publishing it: the job is in the due-schedule, and the sweeper sends i
 
 from __future__ import annotations
 
-import threading
-
-from core.logging import get_logger
 from core.runtime import Runtime
+from tasks.background import BackgroundLoop
 
-log = get_logger("orderbridge.handoff")
 WAIT_SECONDS = 1.0
 
 
@@ -27,27 +24,15 @@ def pass_on(rt: Runtime, wait_seconds: float = WAIT_SECONDS) -> int:
     return len(taken)
 
 
-class HandoffThread:
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+class HandoffThread(BackgroundLoop):
+    name = "orderbridge-handoff"
+    failure_event = "handoff.failed"  # Redis away for a moment: the sweeper covers the gap
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                pass_on(self.rt)
-            except Exception as exc:  # Redis away for a moment: the sweeper covers the gap
-                log.warning("handoff.failed", error=str(exc))
-                self._stop.wait(WAIT_SECONDS)
+    def one_round(self) -> None:
+        pass_on(self.rt)
 
-    def start(self) -> None:
-        if self._thread and self._thread.is_alive():
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="orderbridge-handoff",
-                                        daemon=True)
-        self._thread.start()
+    def pause(self) -> float:
+        return 0.0  # `pass_on` itself waits for work
 
-    def stop(self) -> None:
-        self._stop.set()
+    def pause_after_failure(self) -> float:
+        return WAIT_SECONDS

@@ -94,6 +94,7 @@ def record(rt: Runtime, connection: str, snapshot: InvoiceSnapshot,
     view = _view(snapshot, job).model_dump_json()
     keep = events.keep_days * 86_400
     new = 0
+    # every snapshot implies at least `created`, and each call also refreshes the latest view
     for kind in implied_events(snapshot):
         event = _event(connection, kind, snapshot, job)
         if store.record_invoice_event(connection, event.id, event.model_dump_json(), job.job_id,
@@ -101,8 +102,6 @@ def record(rt: Runtime, connection: str, snapshot: InvoiceSnapshot,
             new += 1
             log.info("invoices.event", connection=connection, type=str(kind),
                      invoice_number=snapshot.number, job_id=job.job_id)
-    if not new:
-        store.put_invoice_view(connection, snapshot.id, view)
     return new
 
 

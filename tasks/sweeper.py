@@ -20,12 +20,12 @@ again regardless, in case that evidence misleads.
 from __future__ import annotations
 
 import os
-import threading
 import time
 
 from core.broker import QUEUE
 from core.logging import get_logger
 from core.runtime import Runtime
+from tasks.background import BackgroundLoop
 from tasks.reconcile import reconcile_due
 
 log = get_logger("orderbridge.sweeper")
@@ -62,32 +62,13 @@ def _still_queued(sent_at: float | None, oldest: float | None, now: float,
     return sent_at >= oldest and now - sent_at < patience
 
 
-class BackgroundSweeper:
+class BackgroundSweeper(BackgroundLoop):
     """The sweeper thread every worker runs, so retries and recovery need no beat."""
 
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+    name = "orderbridge-sweeper"
+    failure_event = "sweep.failed"
 
-    def _loop(self) -> None:
-        interval = self.rt.settings.worker.sweep_interval_seconds
-        while not self._stop.is_set():
-            try:
-                self.rt.store.mark_worker_alive(os.getpid())
-                sweep_once(self.rt)
-                reconcile_due(self.rt)
-            except Exception as exc:  # Redis away for a moment: try again next round
-                log.warning("sweep.failed", error=str(exc))
-            self._stop.wait(interval)
-
-    def start(self) -> None:
-        if self._thread and self._thread.is_alive():
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="orderbridge-sweeper",
-                                        daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
+    def one_round(self) -> None:
+        self.rt.store.mark_worker_alive(os.getpid())
+        sweep_once(self.rt)
+        reconcile_due(self.rt)

@@ -13,25 +13,14 @@ import pytest
 
 from simulators.duett import create_app
 from simulators.registry import DEMO_SCENES, SIMULATORS
-from simulators.testing import running
+from tests.support.sim_server import simulator_fixtures
 
 KEYS = {"X-Api-Integration-Key": "demo-duett-integration-key",
         "X-Api-Client-Key": "demo-duett-client-key"}
 PATCH = {"Content-Type": "application/json-patch+json"}
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with running(create_app()) as base_url:
-        yield base_url
-
-
-@pytest.fixture
-def sim(server: str) -> Iterator[httpx.Client]:
-    """The admin API, on a freshly reset simulator."""
-    with httpx.Client(base_url=server, timeout=10) as client:
-        client.post("/_sim/reset").raise_for_status()
-        yield client
+server, sim = simulator_fixtures(create_app)
 
 
 @pytest.fixture

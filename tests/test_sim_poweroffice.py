@@ -13,26 +13,14 @@ import httpx
 import pytest
 
 from simulators.poweroffice import create_app
-from simulators.testing import running
+from tests.support.sim_server import simulator_fixtures
 
 SUBSCRIPTION = {"Ocp-Apim-Subscription-Key": "demo-subscription-key"}
 GOOD_BASIC = base64.b64encode(b"demo-app-key:demo-client-key").decode()
 POLL_DEADLINE_S = 5.0
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with running(create_app()) as base_url:
-        yield base_url
-
-
-@pytest.fixture
-def sim(server: str) -> Iterator[httpx.Client]:
-    """The admin API, on a freshly reset simulator; throttling off unless a test turns it on."""
-    with httpx.Client(base_url=server, timeout=10) as client:
-        client.post("/_sim/reset").raise_for_status()
-        client.post("/_sim/config", json={"rate_limit_per_second": 0}).raise_for_status()
-        yield client
+server, sim = simulator_fixtures(create_app, rate_limit_per_second=0)
 
 
 def token(sim: httpx.Client, path: str = "/Demo/OAuth/Token",

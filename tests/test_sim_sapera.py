@@ -13,7 +13,7 @@ import pytest
 
 from simulators.registry import DEMO_SCENES, SIMULATORS
 from simulators.sapera import create_app
-from simulators.testing import running
+from tests.support.sim_server import simulator_fixtures
 
 CREDENTIALS = {"tenantDomainName": "demo", "userNameOrEMail": "webshop@demo.example",
                "password": "demo-sapera-password"}
@@ -38,18 +38,7 @@ CREDIT_INVOICE = "/api/financial/Invoice/CreateCreditNote"
 VALIDATION, AUTH_REQUIRED, METHOD_NOT_FOUND, NOT_EXISTS, ALREADY_EXISTS = 1, 3, 4, 5, 6
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with running(create_app()) as base_url:
-        yield base_url
-
-
-@pytest.fixture
-def sim(server: str) -> Iterator[httpx.Client]:
-    """The admin API, on a freshly reset simulator."""
-    with httpx.Client(base_url=server, timeout=10) as client:
-        client.post("/_sim/reset").raise_for_status()
-        yield client
+server, sim = simulator_fixtures(create_app)
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ from connectors.shops.settings import ShopSettings
 from connectors.shops.shopify_graphql import order_refunds
 from schemas.shops import shopify_order
 from simulators.shops import create_shopify
-from simulators.testing import running
 from tests.support.payloads import load, shopify_nok_order
+from tests.support.sim_server import simulator_fixtures
 from tests.support.sim_shops import (  # noqa: F401  (fixtures)
     Receiver,
     hmac_b64,
@@ -41,17 +41,7 @@ ORDERS_PAGE = """query Page($first: Int!, $after: String, $query: String) {
 }"""
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with running(create_shopify()) as base_url:
-        yield base_url
-
-
-@pytest.fixture
-def sim(server: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server, timeout=10) as client:
-        client.post("/_sim/reset").raise_for_status()
-        yield client
+server, sim = simulator_fixtures(create_shopify)
 
 
 def place(sim: httpx.Client, **fields: Any) -> dict[str, Any]:

@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import httpx
-import pytest
 
 from schemas.shops import shopify_order
 from simulators.shops import create_shopify
-from simulators.testing import running
 from tests.support.payloads import shopify_nok_order
+from tests.support.sim_server import simulator_fixtures
 from tests.support.sim_shops import (  # noqa: F401  (fixtures)
     Receiver,
     hmac_b64,
@@ -30,17 +28,7 @@ TOKEN = {"X-Shopify-Access-Token": "demo-shopify-token"}
 ORDERS = "/admin/api/2025-01/orders.json"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with running(create_shopify()) as base_url:
-        yield base_url
-
-
-@pytest.fixture
-def sim(server: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server, timeout=10) as client:
-        client.post("/_sim/reset").raise_for_status()
-        yield client
+server, sim = simulator_fixtures(create_shopify)
 
 
 def subscribe(sim: httpx.Client, receiver: Receiver, *topics: str) -> str:

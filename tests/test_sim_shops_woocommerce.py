@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -15,8 +14,8 @@ import pytest
 
 from schemas.shops import woocommerce_order
 from simulators.shops import create_woocommerce
-from simulators.testing import running
 from tests.support.payloads import woo_nok_order
+from tests.support.sim_server import simulator_fixtures
 from tests.support.sim_shops import (  # noqa: F401  (fixtures)
     Receiver,
     hmac_b64,
@@ -29,17 +28,7 @@ ORDERS = "/wp-json/wc/v3/orders"
 BASIC = {"Authorization": "Basic " + base64.b64encode(b"ck_demo:cs_demo").decode()}
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with running(create_woocommerce()) as base_url:
-        yield base_url
-
-
-@pytest.fixture
-def sim(server: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server, timeout=10) as client:
-        client.post("/_sim/reset").raise_for_status()
-        yield client
+server, sim = simulator_fixtures(create_woocommerce)
 
 
 def add_webhook(sim: httpx.Client, receiver: Receiver, topic: str = "order.created",

@@ -26,10 +26,11 @@ from core.logging import get_logger
 from core.settings import Settings
 from tasks import pipeline  # noqa: F401  (registers the tasks on the app)
 from tasks.afterorder import AfterOrderThread
+from tasks.background import BackgroundLoop
 from tasks.handoff import HandoffThread
 from tasks.sweeper import BackgroundSweeper
 
-_threads: list[BackgroundSweeper | AfterOrderThread | HandoffThread] = []
+_threads: list[BackgroundLoop] = []
 
 
 def _start_sweeper(**_: object) -> None:

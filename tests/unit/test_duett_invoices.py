@@ -18,24 +18,13 @@ from connectors.duett import DuettSettings, build
 from core.store import Store
 from schemas.order import Order
 from simulators.duett import create_app
-from simulators.testing import running
 from tests.factories import order, product_line
+from tests.support.sim_server import simulator_fixtures
 
 KEYS = {"integration_key": "demo-duett-integration-key", "client_key": "demo-duett-client-key"}
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with running(create_app()) as base_url:
-        yield base_url
-
-
-@pytest.fixture
-def sim(server: str) -> Iterator[httpx.Client]:
-    """The admin API, on a freshly reset simulator."""
-    with httpx.Client(base_url=server, timeout=10) as client:
-        client.post("/_sim/reset").raise_for_status()
-        yield client
+server, sim = simulator_fixtures(create_app)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -22,25 +22,13 @@ from connectors.poweroffice.invoices import parse_stamp
 from core.store import Store
 from schemas.order import Order
 from simulators.poweroffice import create_app
-from simulators.testing import running
 from tests.factories import order, product_line
+from tests.support.sim_server import simulator_fixtures
 
 DEADLINE_S = 5.0
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with running(create_app()) as base_url:
-        yield base_url
-
-
-@pytest.fixture
-def sim(server: str) -> Iterator[httpx.Client]:
-    """The simulator's admin API, reset; sends settle at once, no throttling."""
-    with httpx.Client(base_url=server, timeout=10) as client:
-        client.post("/_sim/reset").raise_for_status()
-        configure(client, rate_limit_per_second=0, send_delay_ms=0)
-        yield client
+server, sim = simulator_fixtures(create_app, rate_limit_per_second=0, send_delay_ms=0)
 
 
 def connector_for(server: str, **settings: Any) -> PowerOfficeConnector:

@@ -18,23 +18,13 @@ from connectors.sapera import SaperaConnector, SaperaSettings
 from core.store import Store
 from schemas.order import Order
 from simulators.sapera import create_app
-from simulators.testing import running
 from tests.factories import order, product_line
+from tests.support.sim_server import simulator_fixtures
 
 GET_INVOICE = "/api/financial/Invoice/GetInvoice"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with running(create_app()) as base_url:
-        yield base_url
-
-
-@pytest.fixture
-def sim(server: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server, timeout=10) as client:
-        client.post("/_sim/reset").raise_for_status()
-        yield client
+server, sim = simulator_fixtures(create_app)
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
@@ -87,11 +86,8 @@ async def post_order(name: str, request: Request) -> JSONResponse:
     log.info(f"intake.{decision.outcome}", connection=name, job_id=decision.job_id,
              reference=order.external_id)
     state = decision.outcome
-    if decision.outcome == "accepted":
-        state = decision.job_state or "queued"
-    elif decision.outcome == "exists" and decision.job_id:
-        job = await run_in_threadpool(rt.store.load_job, decision.job_id)
-        state = job.state if job else "queued"
+    if decision.outcome in ("accepted", "exists") and decision.job_id:
+        state = decision.job_state or "queued"  # read at the door: no second job load
     return JSONResponse({"job_id": decision.job_id, "state": state,
                          **({"detail": decision.detail} if decision.detail else {})},
                         status_code=decision.status)
