@@ -208,6 +208,12 @@ class Cluster:
         return self.http.post(f"/v1/connections/{connection}/orders", json=order,
                               headers={"Authorization": f"Bearer {token}"})
 
+    def accept(self, order: dict[str, Any], connection: str = "shop") -> str:
+        """Post a new order; it must be accepted (202). Returns its job id."""
+        response = self.post_order(order, connection=connection)
+        assert response.status_code == 202, response.text
+        return str(response.json()["job_id"])
+
     def operator(self, method: str, path: str) -> httpx.Response:
         return self.http.request(method, path,
                                  headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"})

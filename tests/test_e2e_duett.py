@@ -65,12 +65,6 @@ def duett(simulators: SimulatorPool, store: Store, tmp_path: Path
         cluster.stop()
 
 
-def accept(cluster: Cluster, body: dict[str, Any]) -> str:
-    response = cluster.post_order(body)
-    assert response.status_code == 202, response.text
-    return str(response.json()["job_id"])
-
-
 def amounts(doc: dict[str, Any]) -> tuple[Decimal, Decimal, Decimal]:
     return (Decimal(str(doc["netAmount"])), Decimal(str(doc["vatAmount"])),
             Decimal(str(doc["grossAmount"])))
@@ -78,7 +72,7 @@ def amounts(doc: dict[str, Any]) -> tuple[Decimal, Decimal, Decimal]:
 
 def test_seed_order_net_prices_in_a_net_company(duett) -> None:
     cluster: Cluster = duett(price_mode="net")
-    job = cluster.wait_final(accept(cluster, seed_order("D-1001", include_vat=False)))
+    job = cluster.wait_final(cluster.accept(seed_order("D-1001", include_vat=False)))
     assert job["state"] == "done", json.dumps(job)
     [doc] = cluster.sim.state()["orders"]
     assert doc["orderReference"] == "D-1001"
@@ -94,7 +88,7 @@ def test_seed_order_net_prices_in_a_net_company(duett) -> None:
 @pytest.mark.parametrize("mode", ["gross", "net"])
 def test_gross_shop_prices_keep_the_shop_total_in_either_price_mode(duett, mode: str) -> None:
     cluster: Cluster = duett(price_mode=mode)
-    job = cluster.wait_final(accept(cluster, seed_order(f"D-2{mode}", include_vat=True)))
+    job = cluster.wait_final(cluster.accept(seed_order(f"D-2{mode}", include_vat=True)))
     assert job["state"] == "done", json.dumps(job)
     [doc] = cluster.sim.state()["orders"]
     assert amounts(doc)[2] == Decimal("1056.00")
@@ -102,7 +96,7 @@ def test_gross_shop_prices_keep_the_shop_total_in_either_price_mode(duett, mode:
 
 def test_direct_invoicing_keeps_the_pdf_with_the_job(duett) -> None:
     cluster: Cluster = duett(send_invoice=True)
-    job_id = accept(cluster, seed_order("D-3001", include_vat=False))
+    job_id = cluster.accept(seed_order("D-3001", include_vat=False))
     job = cluster.wait_final(job_id)
     assert job["state"] == "done", json.dumps(job)
     number = job["erp"]["invoice_number"]
@@ -114,7 +108,7 @@ def test_direct_invoicing_keeps_the_pdf_with_the_job(duett) -> None:
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
     assert number in text
     # A job without an invoice says why there is no PDF
-    other = cluster.wait_final(accept(cluster, seed_order("D-3002", False, send_invoice=False)))
+    other = cluster.wait_final(cluster.accept(seed_order("D-3002", False, send_invoice=False)))
     missing = cluster.operator("GET", f"/v1/jobs/{other['job_id']}/invoice.pdf")
     assert missing.status_code == 404 and "not invoiced" in missing.json()["error"]["message"]
 
@@ -142,7 +136,7 @@ def test_unknown_postcode_is_a_dead_letter_quoting_duett(duett) -> None:
     cluster: Cluster = duett()
     buyer = customer("c-9999", "Ola Nordmann", "ola@example.no")
     buyer["billing_address"]["postal_code"] = "9999"
-    job = cluster.wait_final(accept(cluster, order("D-5001", cust=buyer)))
+    job = cluster.wait_final(cluster.accept(order("D-5001", cust=buyer)))
     assert job["state"] == "dead"
     [letter] = cluster.operator("GET", "/v1/dead-letters").json()["items"]
     assert letter["step"] == "upsert_customer"
@@ -152,7 +146,7 @@ def test_unknown_postcode_is_a_dead_letter_quoting_duett(duett) -> None:
 
 def test_vat_rate_without_a_duett_code_is_a_dead_letter_naming_it(duett) -> None:
     cluster: Cluster = duett()
-    job = cluster.wait_final(accept(cluster, order("D-5002", lines=[
+    job = cluster.wait_final(cluster.accept(order("D-5002", lines=[
         product_line("TEN", "1", "100.00", vat_rate="0.10")])))
     assert job["state"] == "dead"
     [letter] = cluster.operator("GET", "/v1/dead-letters").json()["items"]

@@ -63,19 +63,13 @@ def add_items(sim: Simulator, *codes: str) -> None:
                       ).raise_for_status()
 
 
-def accept(cluster: Cluster, body: dict[str, Any]) -> str:
-    response = cluster.post_order(body)
-    assert response.status_code == 202, response.text
-    return str(response.json()["job_id"])
-
-
 @pytest.mark.parametrize("send_as", ["order", "invoice", "direct_invoice", "sales_entry"])
 def test_each_mode_transfers_thirty_skus_with_two_item_lookups(exact_cluster, send_as) -> None:
     cluster: Cluster = exact_cluster(send_as=send_as)
     skus = [f"ART-{i:02d}" for i in range(30)]
     add_items(cluster.sim, *skus)
     body = order("NL-1001", lines=[product_line(s, "1", "12.10", vat_rate="0.21") for s in skus])
-    job = cluster.wait_final(accept(cluster, body), timeout=90)
+    job = cluster.wait_final(cluster.accept(body), timeout=90)
     assert job["state"] == "done", job
     documents = cluster.sim.state()[DOCUMENTS[send_as]]
     assert [d["YourRef"] for d in documents] == ["NL-1001"]
@@ -93,7 +87,7 @@ def test_same_order_twice_and_reference_already_in_exact(exact_cluster, store) -
     assert cluster.wait_final(first.json()["job_id"])["state"] == "done"
     # Another installation (or lost state) sends the same order: Exact already has it
     store.redis.delete("ob:ref:shop:NL-2001")
-    job = cluster.wait_final(accept(cluster, body))
+    job = cluster.wait_final(cluster.accept(body))
     assert job["state"] == "duplicate", job
     assert len(cluster.sim.state()["SalesInvoices"]) == 1
     assert job["erp"]["order_id"] == cluster.sim.state()["SalesInvoices"][0]["InvoiceID"]
@@ -102,12 +96,12 @@ def test_same_order_twice_and_reference_already_in_exact(exact_cluster, store) -
 def test_reference_with_quotes_and_keywords_matches_only_itself(exact_cluster, store) -> None:
     cluster: Cluster = exact_cluster(send_as="order")
     add_items(cluster.sim, "KAFFE-500")
-    assert cluster.wait_final(accept(cluster, order("other")))["state"] == "done"
+    assert cluster.wait_final(cluster.accept(order("other")))["state"] == "done"
     tricky = "O'Neil' or 1 eq 1"
-    job = cluster.wait_final(accept(cluster, order(tricky)))
+    job = cluster.wait_final(cluster.accept(order(tricky)))
     assert job["state"] == "done", job  # not mistaken for the order "other"
     store.redis.delete(f"ob:ref:shop:{tricky}")
-    again = cluster.wait_final(accept(cluster, order(tricky)))
+    again = cluster.wait_final(cluster.accept(order(tricky)))
     assert again["state"] == "duplicate"
     refs = sorted(d["YourRef"] for d in cluster.sim.state()["SalesOrders"])
     assert refs == sorted(["other", tricky])
@@ -116,7 +110,7 @@ def test_reference_with_quotes_and_keywords_matches_only_itself(exact_cluster, s
 def test_missing_sku_dead_letters_then_replay_after_adding_it(exact_cluster) -> None:
     cluster: Cluster = exact_cluster(send_as="order")
     add_items(cluster.sim, "KNOWN")
-    job_id = accept(cluster, order("NL-3001", lines=[product_line("KNOWN"),
+    job_id = cluster.accept(order("NL-3001", lines=[product_line("KNOWN"),
                                                      product_line("MISSING-7")]))
     job = cluster.wait_final(job_id)
     assert job["state"] == "dead"
@@ -134,10 +128,10 @@ def test_twenty_jobs_on_an_expired_token_make_one_refresh(exact_cluster) -> None
     cluster: Cluster = exact_cluster(send_as="order", concurrency=20)
     add_items(cluster.sim, "KAFFE-500")
     cust = customer("c-exp", "Jan Jansen", "jan@example.nl")
-    assert cluster.wait_final(accept(cluster, order("NL-4000", cust=cust)))["state"] == "done"
+    assert cluster.wait_final(cluster.accept(order("NL-4000", cust=cust)))["state"] == "done"
     refreshes_before = cluster.sim.calls_to("POST /api/oauth2/token")
     cluster.sim.http.post("/_sim/expire-tokens").raise_for_status()
-    jobs = [accept(cluster, order(f"NL-40{i:02d}", cust=cust)) for i in range(1, 21)]
+    jobs = [cluster.accept(order(f"NL-40{i:02d}", cust=cust)) for i in range(1, 21)]
     assert {cluster.wait_final(j, timeout=90)["state"] for j in jobs} == {"done"}
     assert cluster.sim.calls_to("POST /api/oauth2/token") - refreshes_before == 1
     assert cluster.operator("GET", "/v1/dead-letters").json()["total"] == 0
@@ -157,7 +151,7 @@ def test_three_hundred_orders_under_a_sixty_per_minute_limit(exact_cluster) -> N
     cluster.sim.configure(minute_limit=60, minute_seconds=MINUTE)
     add_items(cluster.sim, "KAFFE-500")
     cust = customer("c-300", "Piet Pietersen", "piet@example.nl")
-    jobs = [accept(cluster, order(f"NL-5{i:03d}", cust=cust)) for i in range(300)]
+    jobs = [cluster.accept(order(f"NL-5{i:03d}", cust=cust)) for i in range(300)]
     finals = [cluster.wait_final(j, timeout=240) for j in jobs]
     assert {f["state"] for f in finals} == {"done"}
     assert cluster.operator("GET", "/v1/dead-letters").json()["total"] == 0
@@ -180,7 +174,7 @@ def test_refused_refresh_token_blocks_the_connection_until_reconsent(exact_clust
     # Given Exact no longer accepts our refresh token (revoked) and the access token expired
     cluster.sim.http.post("/_sim/revoke-refresh-tokens").raise_for_status()
     cluster.sim.http.post("/_sim/expire-tokens").raise_for_status()
-    jobs = [accept(cluster, order(f"NL-60{i}")) for i in range(3)]
+    jobs = [cluster.accept(order(f"NL-60{i}")) for i in range(3)]
     # Then the jobs wait (no dead letters), the job shows why
     poll(lambda: all((store.load_job(j).step("upsert_customer").last_error or None)
                      for j in jobs), 30, what="jobs to report the blocked connection")

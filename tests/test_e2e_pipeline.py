@@ -18,15 +18,9 @@ from tests.factories import customer, order, product_line, three_line_order
 pytestmark = pytest.mark.e2e
 
 
-def accept(cluster: Cluster, body: dict) -> str:
-    response = cluster.post_order(body)
-    assert response.status_code == 202, response.text
-    return response.json()["job_id"]
-
-
 def test_happy_path_creates_customer_products_and_one_order(cluster: Cluster) -> None:
     # Given an order for a new customer with 3 new products
-    job_id = accept(cluster, three_line_order("1001"))
+    job_id = cluster.accept(three_line_order("1001"))
     job = cluster.wait_final(job_id)
     # Then the ERP holds 1 customer, 3 products, 1 sales order with our reference
     assert job["state"] == "done", __import__("json").dumps(job)
@@ -37,7 +31,7 @@ def test_happy_path_creates_customer_products_and_one_order(cluster: Cluster) ->
     assert job["erp"]["order_id"] == state["SalesOrders"][0]["Id"]
     assert all(s["state"] in ("done", "skipped") for s in job["steps"])
     # When a second order for the same customer arrives, no customer is added
-    second = cluster.wait_final(accept(cluster, three_line_order("1002")))
+    second = cluster.wait_final(cluster.accept(three_line_order("1002")))
     assert second["state"] == "done"
     state = cluster.sim.state()
     assert len(state["Customers"]) == 1
@@ -50,7 +44,7 @@ def test_commit_then_drop_without_reference_uniqueness(cluster: Cluster) -> None
     # accept the same reference twice, the look-up before the second POST prevents a twin.
     cluster.sim.configure(order_ref_unique=False)
     cluster.sim.fault(match="POST /SalesOrders/Complete", mode="commit_then_drop", count=1)
-    job = cluster.wait_final(accept(cluster, order("3101")))
+    job = cluster.wait_final(cluster.accept(order("3101")))
     assert job["state"] == "done", __import__("json").dumps(job)
     assert cluster.sim.count("SalesOrders") == 1
 
@@ -62,7 +56,7 @@ def test_prefork_worker_killed_during_create_draft_recovers(cluster_factory) -> 
     worker = cluster.start_worker()
     # Given create_draft is in flight (the ERP is slow to answer)
     cluster.sim.fault(match="POST /SalesOrders/Complete", mode="latency", ms=3000, count=1)
-    job_id = accept(cluster, order("4001"))
+    job_id = cluster.accept(order("4001"))
     poll(lambda: cluster.sim.calls_to("POST /SalesOrders/Complete") >= 1, 30,
          what="the sales order POST to arrive")
     # When the whole worker (main process and any pool children) is SIGKILLed, and a new one
@@ -97,7 +91,7 @@ def test_rejected_order_is_dead_lettered_and_replay_resumes_at_failed_step(
         cluster: Cluster) -> None:
     # Given the ERP rejects the sales order once (400, as for an unknown product)
     cluster.sim.fault(match="POST /SalesOrders/Complete", mode="status", status=400, count=1)
-    job_id = accept(cluster, three_line_order("7001"))
+    job_id = cluster.accept(three_line_order("7001"))
     job = cluster.wait_final(job_id)
     # Then a dead letter names step, kind and the ERP's message, and no retries were burned
     assert job["state"] == "dead"
@@ -126,7 +120,7 @@ def test_rejected_order_is_dead_lettered_and_replay_resumes_at_failed_step(
 
 def test_replay_over_http_sets_job_queued_before_answering(cluster: Cluster) -> None:
     cluster.sim.fault(match="POST /SalesOrders/Complete", mode="status", status=422, count=1)
-    job_id = accept(cluster, order("7201"))
+    job_id = cluster.accept(order("7201"))
     assert cluster.wait_final(job_id)["state"] == "dead"
     letter = cluster.operator("GET", "/v1/dead-letters").json()["items"][0]
     cluster.workers[0].stop()  # so nothing can move the job on before we look
@@ -141,13 +135,13 @@ def test_replay_over_http_sets_job_queued_before_answering(cluster: Cluster) -> 
 def test_article_deleted_in_erp_is_created_again(cluster: Cluster) -> None:
     # Given the articles are cached as known, but one was deleted in the ERP meanwhile (with
     # the draft that used it, since Go refuses to delete an article in use)
-    first = cluster.wait_final(accept(cluster, three_line_order("7101")))
+    first = cluster.wait_final(cluster.accept(three_line_order("7101")))
     assert first["state"] == "done"
     assert cluster.sim.api("DELETE", f"/SalesOrders/{first['erp']['order_id']}").status_code == 200
     gone = next(p for p in cluster.sim.state()["Products"] if p["Code"] == "SKU-2")
     assert cluster.sim.api("DELETE", f"/Products/{gone['Id']}").status_code == 200
     # When the next order uses it, the ERP answers "Product ... not found"
-    job = cluster.wait_final(accept(cluster, three_line_order("7102")))
+    job = cluster.wait_final(cluster.accept(three_line_order("7102")))
     # Then we forget the cached ids, create the article again and finish the order
     assert job["state"] == "done", __import__("json").dumps(job)
     assert sorted(p["Code"] for p in cluster.sim.state()["Products"]) == ["SKU-1", "SKU-2", "SKU-3"]
@@ -157,16 +151,16 @@ def test_article_deleted_in_erp_is_created_again(cluster: Cluster) -> None:
 
 
 def test_customer_unknown_to_a_fresh_erp_is_created_again(cluster: Cluster) -> None:
-    assert cluster.wait_final(accept(cluster, order("7301")))["state"] == "done"
+    assert cluster.wait_final(cluster.accept(order("7301")))["state"] == "done"
     cluster.sim.reset()  # the ERP forgets everything; our cache still has the ids
-    job = cluster.wait_final(accept(cluster, order("7302")))
+    job = cluster.wait_final(cluster.accept(order("7302")))
     assert job["state"] == "done", __import__("json").dumps(job)
     state = cluster.sim.state()
     assert len(state["Customers"]) == 1 and len(state["SalesOrders"]) == 1
 
 
 def test_send_invoice_when_asked(cluster: Cluster) -> None:
-    job = cluster.wait_final(accept(cluster, order("8001", send_invoice=True)))
+    job = cluster.wait_final(cluster.accept(order("8001", send_invoice=True)))
     assert job["state"] == "done", __import__("json").dumps(job)
     state = cluster.sim.state()
     assert len(state["OutgoingInvoices"]) == 1
@@ -177,7 +171,7 @@ def test_send_invoice_when_asked(cluster: Cluster) -> None:
 
 def test_logs_carry_ids_but_no_secrets_or_personal_data(cluster: Cluster) -> None:
     cust = customer("c-log", "Solveig Secretsen", "solveig@example.no", phone="+4799988877")
-    job_id = accept(cluster, order("8101", cust=cust, send_invoice=True))
+    job_id = cluster.accept(order("8101", cust=cust, send_invoice=True))
     assert cluster.wait_final(job_id)["state"] == "done"
     logs = "".join((cluster.tmp / name).read_text() for name in ("worker0.log", "intake.log"))
     assert job_id in logs and "step.done" in logs
@@ -188,7 +182,7 @@ def test_logs_carry_ids_but_no_secrets_or_personal_data(cluster: Cluster) -> Non
 
 def test_dlq_cli_list_show_drop_and_replay_all(cluster: Cluster) -> None:
     cluster.sim.fault(match="POST /SalesOrders/Complete", mode="status", status=400, count=3)
-    jobs = [accept(cluster, order(f"880{i}")) for i in range(3)]
+    jobs = [cluster.accept(order(f"880{i}")) for i in range(3)]
     assert [cluster.wait_final(j)["state"] for j in jobs] == ["dead"] * 3
     code, listing = cluster.cli("dlq", "list")
     assert code == 0 and "dead letters (3)" in listing and "create_draft" in listing

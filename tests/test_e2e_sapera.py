@@ -55,12 +55,6 @@ def sapera(sapera_sim: Simulator, store: Store, tmp_path: Path
         cluster.stop()
 
 
-def accept(cluster: Cluster, body: dict[str, Any]) -> str:
-    response = cluster.post_order(body)
-    assert response.status_code == 202, response.text
-    return str(response.json()["job_id"])
-
-
 def money(value: Any) -> Decimal:
     return Decimal(str(value)).quantize(Decimal("0.01"))
 
@@ -71,7 +65,7 @@ def test_prices_costs_and_discounts_resolved_by_sapera_and_a_booked_invoice(sape
                                   line("SAP-SHIRT-L", "1", "150.00"),
                                   line("SAP-BIKE-0042", "1", "8490.00"),
                                   line("SAP-COFFEE", "3", "89.00")], total="9107.00")
-    job = cluster.wait_final(accept(cluster, body))
+    job = cluster.wait_final(cluster.accept(body))
     assert job["state"] == "done", json.dumps(job)
     [sales_order] = cluster.sim.state()["salesOrders"]
     assert sales_order["customerReference"] == "S-1001"
@@ -103,7 +97,7 @@ def test_prices_costs_and_discounts_resolved_by_sapera_and_a_booked_invoice(sape
 def test_what_sapera_cannot_take_is_a_dead_letter_naming_sku_and_values(sapera, lines: Any,
                                                                         reason: str) -> None:
     cluster: Cluster = sapera()
-    job = cluster.wait_final(accept(cluster, order("S-2001", lines=lines)))
+    job = cluster.wait_final(cluster.accept(order("S-2001", lines=lines)))
     assert job["state"] == "dead"
     [letter] = cluster.operator("GET", "/v1/dead-letters").json()["items"]
     assert reason in letter["message"]
@@ -137,12 +131,12 @@ def test_a_ready_order_takes_new_lines_only_when_created_to_allow_it(sapera_sim,
 
 def test_expired_tokens_in_a_burst_of_twenty_orders_make_one_refresh(sapera) -> None:
     cluster: Cluster = sapera(workers=2)
-    jobs = [accept(cluster, order(f"S-4{i:03d}", lines=[line("SAP-100", "1", "100.00")]))
+    jobs = [cluster.accept(order(f"S-4{i:03d}", lines=[line("SAP-100", "1", "100.00")]))
             for i in range(10)]
     poll(lambda: any(cluster.store.load_job(j).is_final for j in jobs), 30,  # type: ignore[union-attr]
          what="the first orders")
     cluster.sim.http.post("/_sim/expire-tokens").raise_for_status()
-    jobs += [accept(cluster, order(f"S-4{i:03d}", lines=[line("SAP-100", "1", "100.00")]))
+    jobs += [cluster.accept(order(f"S-4{i:03d}", lines=[line("SAP-100", "1", "100.00")]))
              for i in range(10, 20)]
     finals = [cluster.wait_final(j, timeout=90) for j in jobs]
     assert {f["state"] for f in finals} == {"done"}
@@ -157,7 +151,7 @@ def test_a_refused_login_blocks_the_connection_without_dead_letters(sapera) -> N
     # Given Sapera refuses our user's login (resultCode 2, invalid credentials)
     cluster: Cluster = sapera()
     cluster.sim.configure(login_result_code=2)
-    job_id = accept(cluster, order("S-5001", lines=[line("SAP-100", "1", "100.00")]))
+    job_id = cluster.accept(order("S-5001", lines=[line("SAP-100", "1", "100.00")]))
 
     # Then the job waits at its first step, says why, and nothing is dead-lettered
     def waiting() -> dict[str, Any] | None:

@@ -35,9 +35,7 @@ class Contract:
         self.target, self.cluster, self.sim = target, cluster, cluster.sim
 
     def accept(self, body: dict[str, Any]) -> str:
-        response = self.cluster.post_order(body)
-        assert response.status_code == 202, response.text
-        return str(response.json()["job_id"])
+        return self.cluster.accept(body)
 
     def documents(self) -> list[dict[str, Any]]:
         return self.target.documents(self.sim.state())
