@@ -41,6 +41,7 @@ for i = 7, #ARGV do redis.call('HINCRBY', KEYS[5], ARGV[i], 1) end
 return false
 """
 TOMBSTONE = "!tombstone"
+RECONCILE = "reconcile"  # what `claim_interval` calls a shop's reconciliation poll
 HANDOFF_SEP = "\x1f"  # step, job id, connection, reference (the labels the task carries)
 
 HandedOff = tuple[str, str, tuple[str, str] | None]
@@ -151,10 +152,12 @@ class Store:
     _KEEP = object()
 
     def save_job(self, job: Job, due_at: float | None | object = _KEEP,
-                 counters: tuple[str, ...] = (), purge_at: float | None = None) -> None:
+                 counters: tuple[str, ...] = (), purge_at: float | None = None,
+                 erp_order_id: str | None = None) -> None:
         """Write the job, and in the same round trip its place in the due-schedule (a time, or
-        None to take it off), counters and its retention date."""
-        if due_at is Store._KEEP and not counters and purge_at is None:
+        None to take it off), counters, its retention date, and the index from a new ERP order
+        id to the job (so that its invoice, found later, finds the job)."""
+        if due_at is Store._KEEP and not counters and purge_at is None and not erp_order_id:
             self.redis.set(self.key("job", job.job_id), job.model_dump_json())
             return
         pipe = self.redis.pipeline(transaction=True)
@@ -168,6 +171,8 @@ class Store:
             pipe.hincrby(self.key("stats"), name, 1)
         if purge_at is not None:
             pipe.zadd(self.key("purge"), {job.job_id: purge_at})
+        if erp_order_id:
+            pipe.hset(self.key("docjob", job.connection), f"order:{erp_order_id}", job.job_id)
         pipe.execute()
 
     def job_id_for(self, connection: str, external_id: str) -> str | None:
@@ -205,27 +210,18 @@ class Store:
             pipe.set(self.key("delivery", connection, k), "1", ex=keep_seconds)
         pipe.execute()
 
-    # --- reconciliation -----------------------------------------------------------------------
-    def claim_reconcile(self, connection: str, interval_seconds: float) -> bool:
-        """True for the one process that may poll this shop now (once per interval)."""
-        return bool(self.redis.set(self.key("reconcile", connection), "1", nx=True,
-                                   ex=max(1, int(interval_seconds))))
-
-    def reconcile_soon(self, connection: str) -> None:
-        """Let the next sweep poll this shop at once (a webhook said there is more to read)."""
-        self.redis.delete(self.key("reconcile", connection))
-
+    # --- work done once per interval per connection (shop reconciliation, invoice polls) ------
     def claim_interval(self, what: str, connection: str, interval_seconds: float) -> bool:
         """True for the one process that may do `what` for this connection now (once per
         interval, across all workers)."""
-        return bool(self.redis.set(self.key("every", what, connection), "1", nx=True,
+        return bool(self.redis.set(self.key(what, connection), "1", nx=True,
                                    px=max(100, int(interval_seconds * 1000))))
 
-    # --- after the order: invoices, their events, and delivering them -------------------------
-    def index_erp_order(self, connection: str, order_id: str, job_id: str) -> None:
-        """Remember which job made an ERP order, so an invoice found later finds its job."""
-        self.redis.hset(self.key("docjob", connection), f"order:{order_id}", job_id)
+    def reconcile_soon(self, connection: str) -> None:
+        """Let the next sweep poll this shop at once (a webhook said there is more to read)."""
+        self.redis.delete(self.key(RECONCILE, connection))
 
+    # --- after the order: invoices, their events, and delivering them -------------------------
     def job_for_document(self, connection: str, reference: str | None,
                          order_id: str | None) -> str | None:
         fields = [f for f in (reference and f"ref:{reference}",

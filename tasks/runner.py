@@ -170,8 +170,7 @@ def _execute(run: _Run, job: Job, step: Step) -> Outcome:
 def _succeeded(run: _Run, job: Job, step: Step, done: StepDone) -> Outcome:
     store = run.store
     job.erp.update({k: v for k, v in done.erp.items() if v is not None})
-    if done.erp.get("order_id"):  # so that its invoice, found later, finds this job
-        store.index_erp_order(job.connection, str(done.erp["order_id"]), job.job_id)
+    order_id = str(done.erp["order_id"]) if done.erp.get("order_id") else None
     job.finish_step(step, done.result)
     run.rt.metrics.unblocked(job.connection)  # it worked: nothing blocks the connection now
     log.info("step.done", **{k: v for k, v in done.result.model_dump().items()
@@ -180,13 +179,14 @@ def _succeeded(run: _Run, job: Job, step: Step, done: StepDone) -> Outcome:
         job.end(done.end or "done", done.message)
         store.save_job(job, due_at=None, counters=(
             f"step_done:{step}", f"jobs_{job.state}",
-            metrics.finished_field(job.connection, job.state)), purge_at=_purge_time(run))
+            metrics.finished_field(job.connection, job.state)), purge_at=_purge_time(run),
+            erp_order_id=order_id)
         log.info("job.finished", state=job.state)
         return Outcome.FINISHED
     # The next step is enqueued once the lease is free (or run inline); until a worker takes
     # it, the wake-up stays near, so a lost message or a killed worker costs `stale_after`.
     store.save_job(job, due_at=time.time() + run.lease.stale_after,
-                   counters=(f"step_done:{step}",))
+                   counters=(f"step_done:{step}",), erp_order_id=order_id)
     run.follow_up.append(job.current_step)
     return Outcome.ADVANCED
 
