@@ -74,6 +74,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--script-orders-slow", type=int, default=None,
                         help="orders for the sequential script at --latency-ms (default 40, "
                              "--quick 10)")
+    parser.add_argument("--only", default=None,
+                        help="run only the scenarios whose name contains this text (e.g. "
+                             "'new 0 ms'), for a quick A/B; the report says so")
     parser.add_argument("--out", default=str(ROOT / "bench" / "reports" / "pipeline.md"),
                         help="where the markdown report is written (the chart beside it)")
     args = parser.parse_args(argv)
@@ -110,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             console.print(f"starting {args.workers} orderbridge, bare and user-chain worker(s)")
             bench.start_workers()
             scenarios.warm_up(bench)
-            bench.run_all(scenarios.plan(bench))
+            bench.run_all(scenarios.plan(bench, args.only))
     except KeyboardInterrupt:
         console.print("[red]interrupted[/red]")
         interrupted = True

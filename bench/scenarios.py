@@ -147,9 +147,9 @@ def warm_up(bench: Bench) -> None:
     bench.run_user_chains("warm-up", 0, new_customer_orders(bench.tag("warmu"), 20))
 
 
-def plan(bench: Bench) -> list[tuple[str, Scenario]]:
+def plan(bench: Bench, only: str | None = None) -> list[tuple[str, Scenario]]:
     """The scenarios of one run, by name, in the order they run: the three systems side by
-    side for each kind of customer and latency."""
+    side for each kind of customer and latency (with `only`, those whose name contains it)."""
     latency = bench.args.latency_ms
     steps: list[tuple[str, Scenario]] = [(BARE, lambda run: bare_chain(bench, run))]
     for kind in KINDS:
@@ -157,7 +157,7 @@ def plan(bench: Bench) -> list[tuple[str, Scenario]]:
             for system in SYSTEMS:
                 steps.append((scenario_name(system, kind, ms),
                               lambda run, s=system, k=kind, m=ms: measured(bench, run, s, k, m)))
-    return steps
+    return [step for step in steps if only is None or only in step[0]]
 
 
 def intake_loads(bench: Bench) -> None:
