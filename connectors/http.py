@@ -5,10 +5,13 @@ that takes a slot of the shared request budget (and beats the step's heartbeat) 
 request, and a hook that feeds every answer's rate-limit signals (429, Retry-After,
 `X-RateLimit-*`) back into that budget; and, when asked, an observer told of every request's
 method, path and status (None when no answer came), which is how metrics count ERP calls.
+Each thread gets its own small connection pool (`PerThreadTransport`) under the one client.
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Callable, Generator
 from typing import Protocol
 
@@ -33,11 +36,14 @@ def build_client(*, timeout: float, budget: Budget | None = None,
                  heartbeat: Callable[[], None] | None = None,
                  transport: httpx.BaseTransport | None = None,
                  max_connections: int = 50, observer: Observer | None = None) -> httpx.Client:
-    """An HTTP client for one connection: timeouts, shared budget, throttling feedback."""
-    limits = httpx.Limits(max_connections=max_connections,
-                          max_keepalive_connections=max_connections)
+    """An HTTP client for one connection: timeouts, shared budget, throttling feedback.
+    `max_connections` bounds each thread's own pool (a thread uses one at a time)."""
+    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=1)
+    if transport is None:
+        tls = httpx.create_ssl_context()  # built once: loading the CA bundle is not cheap
+        transport = PerThreadTransport(lambda: httpx.HTTPTransport(verify=tls, limits=limits))
     if observer is not None:
-        transport = ObservedTransport(transport or httpx.HTTPTransport(limits=limits), observer)
+        transport = ObservedTransport(transport, observer)
 
     def before_request(request: httpx.Request) -> None:
         if heartbeat:
@@ -56,6 +62,44 @@ def build_client(*, timeout: float, budget: Budget | None = None,
         transport=transport,
         follow_redirects=False,
     )
+
+
+class PerThreadTransport(httpx.BaseTransport):
+    """A connection pool per thread instead of one pool shared by all of a worker's threads.
+
+    httpcore's pool does work on every request and every answer that grows with the number of
+    connections it holds (the square of it for idle ones: each is checked with a system call and
+    counted against the others) under one lock for all threads. With a 32-thread worker calling
+    an ERP that answers fast, that was a large part of the CPU an ERP call cost. A worker thread
+    makes one request at a time, so a pool of its own keeps one connection alive and checks only
+    that one; the total stays one connection per busy thread, as before."""
+
+    def __init__(self, factory: Callable[[], httpx.BaseTransport]) -> None:
+        self._factory = factory
+        self._local = threading.local()
+        # Weak: a pool lives as long as its thread (the thread-local holds it); `close` closes
+        # those still alive.
+        self._pools: weakref.WeakSet[httpx.BaseTransport] = weakref.WeakSet()
+        self._guard = threading.Lock()
+
+    def _pool(self) -> httpx.BaseTransport:
+        pool: httpx.BaseTransport | None = getattr(self._local, "pool", None)
+        if pool is None:
+            pool = self._local.pool = self._factory()
+            with self._guard:
+                self._pools.add(pool)
+        return pool
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self._pool().handle_request(request)
+
+    def close(self) -> None:
+        with self._guard:
+            pools = list(self._pools)
+            self._pools.clear()
+        for pool in pools:
+            pool.close()
+        self._local = threading.local()  # a thread that goes on gets a fresh pool
 
 
 class ObservedTransport(httpx.BaseTransport):
