@@ -65,6 +65,44 @@ return ids
 """
 
 
+# The job lease in one round trip: the lock (SET NX with our token), the job's wake-up ("now +
+# stale" when taken, else only brought forward) and, when asked, the job itself.
+# KEYS: lock, due schedule, job. ARGV: token, lock ms, wake-up time, job id, '1' to read the job.
+_TAKE_LEASE = """
+if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+  if ARGV[5] == '1' then return {1, redis.call('GET', KEYS[3])} end
+  return {1}
+end
+redis.call('ZADD', KEYS[2], 'LT', ARGV[3], ARGV[4])
+return {0}
+"""
+
+# Locks held under one token: take all of KEYS or none (ARGV: token, ms), extend, release.
+_LOCK_ALL = """
+for _, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then return 0 end
+end
+for _, key in ipairs(KEYS) do redis.call('SET', key, ARGV[1], 'PX', ARGV[2]) end
+return 1
+"""
+_EXTEND_LOCKS = """
+local n = 0
+for _, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then redis.call('PEXPIRE', key, ARGV[2]); n = n + 1 end
+end
+return n
+"""
+_UNLOCK_ALL = """
+local n = 0
+for _, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then redis.call('DEL', key); n = n + 1 end
+end
+return n
+"""
+LOCK_POLL_SECONDS = 0.05
+
+
 _CLAIM_VERSION = """
 local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
 if tonumber(ARGV[1]) < current then return 0 end
@@ -86,6 +124,10 @@ class Store:
         self._claim_due = client.register_script(_CLAIM_DUE)
         self._claim_version = client.register_script(_CLAIM_VERSION)
         self._record_event = client.register_script(_RECORD_EVENT)
+        self._take_lease = client.register_script(_TAKE_LEASE)
+        self._lock_all = client.register_script(_LOCK_ALL)
+        self._extend_locks = client.register_script(_EXTEND_LOCKS)
+        self._unlock_all = client.register_script(_UNLOCK_ALL)
 
     def _get(self, key: str) -> str | None:
         """GET, typed (redis-py's annotations cover its asyncio client too)."""
@@ -456,6 +498,47 @@ class Store:
             except redis.exceptions.LockNotOwnedError:
                 pass  # it expired while we worked; the work itself is idempotent
 
+    # --- the job lease and locks taken together -----------------------------------------------
+    def take_lease(self, job_id: str, token: str, lock_seconds: float, wake_at: float,
+                   load: bool = False) -> tuple[bool, Job | None]:
+        """Take the job's lock and set its wake-up (or only bring the wake-up forward when
+        someone else holds it) in one round trip; with `load`, the job comes back too."""
+        reply = self._take_lease(
+            keys=[self.key("lock", "job", job_id), self.key("due"), self.key("job", job_id)],
+            args=[token, max(1, int(lock_seconds * 1000)), wake_at, job_id, int(load)])
+        raw = reply[1] if len(reply) > 1 else None
+        return bool(reply[0]), Job.model_validate_json(raw) if raw else None
+
+    def extend_locks(self, keys: list[str], token: str, lock_seconds: float) -> int:
+        """Push the expiry of the locks in `keys` still held under `token`; how many were."""
+        return int(self._extend_locks(keys=keys, args=[token, max(1, int(lock_seconds * 1000))]))
+
+    def release_locks(self, keys: list[str], token: str) -> int:
+        """Drop the locks in `keys` still held under `token` (an expired one is left alone)."""
+        return int(self._unlock_all(keys=keys, args=[token]))
+
+    def lease_key(self, job_id: str) -> str:
+        return self.key("lock", "job", job_id)
+
+    @contextmanager
+    def locked_all(self, scope: tuple[str, ...], names: list[str], timeout: float = 30,
+                   wait: float = 30) -> Iterator[None]:
+        """Hold the locks `scope + name` for every name at once (all or none, one round trip
+        per try, so two callers with overlapping names can never each hold a part); raises
+        LockError when they can't be had within `wait` seconds. Compatible with `locked`."""
+        keys = [self.key("lock", *scope, name) for name in sorted(set(names))]
+        token = new_id()
+        deadline = time.monotonic() + wait
+        while not self._lock_all(keys=keys, args=[token, max(1, int(timeout * 1000))]):
+            if time.monotonic() >= deadline:
+                raise redis.exceptions.LockError(  # type: ignore[no-untyped-call]
+                    f"lock {'/'.join(scope)} busy for {wait}s")
+            time.sleep(LOCK_POLL_SECONDS)
+        try:
+            yield
+        finally:
+            self.release_locks(keys, token)  # an expired one is left; the work is idempotent
+
     # --- caches of ERP ids --------------------------------------------------------------------
     def cache_get(self, connection: str, kind: str, key: str) -> dict[str, Any] | None:
         raw = self._get(self.key("cache", connection, kind, key))
@@ -473,6 +556,13 @@ class Store:
                   ttl_seconds: int = 7 * 86_400) -> None:
         self.redis.set(self.key("cache", connection, kind, key), json.dumps(value),
                        ex=ttl_seconds)
+
+    def cache_put_many(self, connection: str, kind: str, values: dict[str, dict[str, Any]],
+                       ttl_seconds: int = 7 * 86_400) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        for key, value in values.items():
+            pipe.set(self.key("cache", connection, kind, key), json.dumps(value), ex=ttl_seconds)
+        pipe.execute()
 
     def cache_drop(self, connection: str, kind: str, keys: list[str]) -> None:
         if keys:

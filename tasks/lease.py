@@ -3,7 +3,7 @@
 A lease is a Redis lock plus the job's place in the due-schedule. Whoever holds it owns the job's
 next wake-up: taking it sets the wake-up to "now + stale" (if the holder dies, a sweeper looks
 again that soon), and the heartbeat keeps pushing it while work goes on. Whoever finds the lease
-taken only ever brings the wake-up forward (`due_no_later_than`), never postpones it, so no
+taken only ever brings the wake-up forward (in the same round trip), never postpones it, so no
 event, duplicate delivery or replay can leave a job whose only wake-up is far away while nothing
 works on it.
 """
@@ -13,9 +13,8 @@ from __future__ import annotations
 import time
 from types import TracebackType
 
-import redis
-
-from core.store import Store
+from core.store import LOCK_POLL_SECONDS, Store, new_id
+from schemas.job import Job
 
 BEAT_EVERY_SECONDS = 2.0
 
@@ -33,20 +32,32 @@ class Lease:
         self.stale_after = stale_after
         # The lock expires sooner than the schedule fires, so a redelivery after a crash finds
         # the lock free.
-        self.lock = store.lock("job", job_id, timeout=stale_after * 0.6)
+        self.lock_seconds = stale_after * 0.6
+        self.key = store.lease_key(job_id)
+        self.token = new_id()
         self._last_beat = 0.0
 
     def acquire(self, wait: float = 0.0) -> bool:
         """Take the lease (waiting up to `wait` seconds). Either way the job's wake-up is at most
         `stale_after` away afterwards: ours to keep alive, or a look-again if the holder dies."""
-        got = bool(self.lock.acquire(blocking=wait > 0, blocking_timeout=wait or None))
-        soon = time.time() + self.stale_after
+        deadline = time.monotonic() + wait
+        while True:
+            got, _ = self._take(load=False)
+            if got or time.monotonic() >= deadline:
+                return got
+            time.sleep(LOCK_POLL_SECONDS)
+
+    def acquire_and_load(self) -> tuple[bool, Job | None]:
+        """Take the lease without waiting and, if it is ours, read the job in the same round
+        trip (what every step delivery does first)."""
+        return self._take(load=True)
+
+    def _take(self, load: bool) -> tuple[bool, Job | None]:
+        got, job = self.store.take_lease(self.job_id, self.token, self.lock_seconds,
+                                         time.time() + self.stale_after, load=load)
         if got:
-            self.store.set_due(self.job_id, soon)
             self._last_beat = time.monotonic()
-        else:
-            self.store.due_no_later_than(self.job_id, soon)
-        return got
+        return got, job
 
     def beat_later(self) -> None:
         """The schedule was just written with the job: the next beat can wait."""
@@ -57,17 +68,13 @@ class Lease:
         if not force and now - self._last_beat < BEAT_EVERY_SECONDS:
             return
         self._last_beat = now
-        try:
-            self.lock.extend(self.stale_after * 0.6, replace_ttl=True)
-        except redis.exceptions.LockError:
-            pass  # lost it: a sweeper may rerun the step; the ledger keeps that harmless
+        # A lost lock (expired) is not renewed: a sweeper may rerun the step; the ledger keeps
+        # that harmless.
+        self.store.extend_locks([self.key], self.token, self.lock_seconds)
         self.store.set_due(self.job_id, time.time() + self.stale_after)
 
     def release(self) -> None:
-        try:
-            self.lock.release()
-        except redis.exceptions.LockError:
-            pass
+        self.store.release_locks([self.key], self.token)
 
     def __enter__(self) -> Lease:
         if not self.acquire():

@@ -24,7 +24,7 @@ from core import runtime
 from core.broker import app, task_name
 from schemas.job import Job, Step, utcnow
 from tasks import lifecycle, reconcile, sweeper
-from tasks.runner import Outcome, run_step
+from tasks.runner import Outcome, run_step_for_task
 
 
 def steps_run(job: Job, since: datetime, until: datetime) -> tuple[list[Step], int]:
@@ -58,9 +58,8 @@ def _register_step(step: Step) -> Task:
         """`labels` (connection, reference, step) are for Flower; the job record is the truth."""
         rt = runtime.current()
         since = utcnow()
-        outcome = run_step(rt, job_id, step)
-        until = utcnow()
-        return describe_run(rt.store.load_job(job_id), job_id, outcome, since, until)
+        outcome, job = run_step_for_task(rt, job_id, step)
+        return describe_run(job, job_id, outcome, since, utcnow())
 
     step_task.__name__ = str(step)
     step_task.__doc__ = f"Run the {step} step of a job (see tasks.steps.{step})."

@@ -70,32 +70,56 @@ class Outcome(StrEnum):
 
 
 class _Run:
-    """One delivery: the runtime, the lease, and the steps to enqueue once the lease is free."""
+    """One delivery: the runtime, the lease, the steps to enqueue once the lease is free, and
+    the save a finished step still owes (see `_succeeded`)."""
 
     def __init__(self, rt: Runtime, lease: Lease) -> None:
         self.rt, self.store, self.lease = rt, rt.store, lease
         self.follow_up: list[Step] = []
+        self.job: Job | None = None
+        self.owed_counters: tuple[str, ...] = ()
+        self.owed_order_id: str | None = None
+        self.owes_save = False
+
+    def save(self, job: Job, due_at: float) -> None:
+        """Save the job with what a finished step still owes (its counters, its ERP order id)."""
+        counters, order_id = self.owed_counters, self.owed_order_id
+        self.owed_counters, self.owed_order_id, self.owes_save = (), None, False
+        self.store.save_job(job, due_at=due_at, counters=counters, erp_order_id=order_id)
+
+    def settle(self) -> None:
+        """Write the save a finished step still owes, if no next step wrote it."""
+        if self.owes_save and self.job is not None:
+            self.save(self.job, due_at=time.time() + self.lease.stale_after)
 
 
 def run_step(rt: Runtime, job_id: str, step: Step) -> Outcome:
     """Run `step` for `job_id` if it is due, and say what happened."""
+    return run_step_for_task(rt, job_id, step)[0]
+
+
+def run_step_for_task(rt: Runtime, job_id: str, step: Step) -> tuple[Outcome, Job | None]:
+    """`run_step`, also handing back the job as this delivery left it (for the task's result)."""
     step = Step(step)
     lease = Lease(rt.store, job_id, rt.settings.worker.stale_after_seconds)
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(job_id=job_id, step=str(step))
-    if not lease.acquire():
+    got, job = lease.acquire_and_load()
+    if not got:
         log.info("step.busy")  # the wake-up was brought forward; the holder hands on
-        return Outcome.BUSY
+        return Outcome.BUSY, rt.store.load_job(job_id)
     run = _Run(rt, lease)
     try:
-        job = rt.store.load_job(job_id)
         if job is None:
             rt.store.clear_due(job_id)
             log.warning("job.missing")
-            return Outcome.MISSING
+            return Outcome.MISSING, None
+        run.job = job
         structlog.contextvars.bind_contextvars(connection=job.connection, reference=job.reference)
         outcome = _run_loaded(run, job, step)
-        return _continue_inline(run, job, outcome)
+        outcome = _continue_inline(run, job, outcome)
+        run.settle()
+        return outcome, job
     finally:
         lease.release()
         structlog.contextvars.clear_contextvars()
@@ -144,7 +168,7 @@ def _execute(run: _Run, job: Job, step: Step) -> Outcome:
     store, lease, rt = run.store, run.lease, run.rt
     record = job.start_step(step)
     structlog.contextvars.bind_contextvars(attempt=record.attempts)
-    store.save_job(job, due_at=time.time() + lease.stale_after)
+    run.save(job, due_at=time.time() + lease.stale_after)  # with the step before it, if owed
     lease.beat_later()
     log.info("step.start")
     token = set_heartbeat(lease.beat)
@@ -185,8 +209,13 @@ def _succeeded(run: _Run, job: Job, step: Step, done: StepDone) -> Outcome:
         return Outcome.FINISHED
     # The next step is enqueued once the lease is free (or run inline); until a worker takes
     # it, the wake-up stays near, so a lost message or a killed worker costs `stale_after`.
-    store.save_job(job, due_at=time.time() + run.lease.stale_after,
-                   counters=(f"step_done:{step}",), erp_order_id=order_id)
+    # The save is owed rather than made: run inline, the next step's first save writes both
+    # (one round trip less, and no state in between that a crash could leave: the step is
+    # done in memory only, as it is between the ERP's answer and any save); otherwise
+    # `settle` writes it before the lease is let go.
+    run.owed_counters += (f"step_done:{step}",)
+    run.owed_order_id = order_id or run.owed_order_id
+    run.owes_save = True
     run.follow_up.append(job.current_step)
     return Outcome.ADVANCED
 

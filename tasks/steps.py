@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 from connectors.base import Connector, OrderRef, ProductSpec, customer_key, fingerprint
@@ -87,22 +86,21 @@ def upsert_customer(ctx: StepContext) -> StepDone:
 
 
 def upsert_products(ctx: StepContext) -> StepDone:
-    """Make sure every article exists; per (connection, SKU) locks, taken in SKU order."""
+    """Make sure every article exists; the order's missing SKUs are locked together (all or
+    none, per (connection, SKU)), so two orders sharing an article never both create it."""
     specs = ctx.connector.products_for(ctx.order)
     known = _known_products(ctx, specs)
     missing = [s for s in specs if s.sku not in known]
     if missing:
-        with ExitStack() as stack:
-            for sku in sorted({s.sku for s in missing}):
-                stack.enter_context(ctx.store.locked(ctx.connection, "product", sku))
+        with ctx.store.locked_all((ctx.connection, "product"), [s.sku for s in missing]):
             known.update(_known_products(ctx, missing))
             still_missing = [s for s in missing if s.sku not in known]
             if still_missing:
                 ids = ctx.connector.upsert_products(still_missing)
-                for spec in still_missing:
-                    ctx.store.cache_put(ctx.connection, "product", spec.sku,
-                                        {"id": ids[spec.sku], "fp": spec.fingerprint})
-                    known[spec.sku] = ids[spec.sku]
+                ctx.store.cache_put_many(ctx.connection, "product", {
+                    spec.sku: {"id": ids[spec.sku], "fp": spec.fingerprint}
+                    for spec in still_missing})
+                known.update({spec.sku: ids[spec.sku] for spec in still_missing})
     return StepDone(ProductsResult(products={s.sku: known[s.sku] for s in specs},
                                    created_or_checked=len(missing)))
 

@@ -168,6 +168,22 @@ def test_inline_steps_finish_the_job_in_one_delivery() -> None:
     assert connector.calls == ["upsert_customer", "upsert_products", "find_order",
                                "create_order"]
     assert enqueued == [] and rt.store.due_at(job_id) is None
+    counters = rt.store.counters()  # each step's save (some written with the next step's)
+    assert [counters.get(f"step_done:{s}") for s in (
+        "upsert_customer", "upsert_products", "check_duplicate", "create_draft")] == [1, 1, 1, 1]
+
+
+def test_a_step_failing_inline_keeps_the_steps_before_it_done() -> None:
+    rt, connector, enqueued = make_runtime(inline=True)
+    job_id = accept(rt)
+    connector.fail["find_order"] = [TransientError("down")]
+    assert run_step(rt, job_id, Step.UPSERT_CUSTOMER) is Outcome.RETRY
+    job = job_of(rt, job_id)
+    assert [job.step(s).state for s in (Step.UPSERT_CUSTOMER, Step.UPSERT_PRODUCTS,
+                                         Step.CHECK_DUPLICATE)] == ["done", "done", "waiting"]
+    assert job.step(Step.CHECK_DUPLICATE).attempts == 1
+    counters = rt.store.counters()
+    assert counters.get("step_done:upsert_products") == 1 and counters.get("retries") == 1
 
 
 def test_busy_brings_the_wake_up_forward_and_does_nothing() -> None:

@@ -111,3 +111,74 @@ def test_day_limit_and_header_feedback(client: redis.Redis) -> None:
     budget.observe(httpx.Response(429, headers={"X-RateLimit-Minutely-Remaining": "0",
                                                 "X-RateLimit-Minutely-Reset": str(minute_reset)}))
     assert 3.0 < budget.try_take() <= 5.0
+
+
+def lock_key(name: str) -> str:
+    return Store.key("lock", "shop", "product", name)
+
+
+def test_locks_taken_together_are_all_or_none(client: redis.Redis) -> None:
+    store = Store(client)
+    with store.locked("shop", "product", "B", wait=1):
+        with pytest.raises(redis.exceptions.LockError), \
+                store.locked_all(("shop", "product"), ["A", "B"], wait=0.2):
+            pass
+        assert not client.exists(lock_key("A"))  # no part of the set was kept
+    with store.locked_all(("shop", "product"), ["A", "B", "A"]):
+        assert client.exists(lock_key("A")) and client.exists(lock_key("B"))
+        with pytest.raises(redis.exceptions.LockError), \
+                store.locked("shop", "product", "A", wait=0.1):
+            pass  # the single-key lock sees the set's lock
+    assert not client.exists(lock_key("A")) and not client.exists(lock_key("B"))
+
+
+def test_overlapping_lock_sets_never_hold_at_once(client: redis.Redis) -> None:
+    store = Store(client)
+    inside: list[list[str]] = []
+    overlaps: list[list[str]] = []
+
+    def work(names: list[str]) -> None:
+        for _ in range(15):
+            with store.locked_all(("shop", "product"), names, wait=10):
+                inside.append(names)
+                if len(inside) > 1:
+                    overlaps.append(names)
+                time.sleep(0.002)
+                inside.remove(names)
+
+    threads = [threading.Thread(target=work, args=(names,))
+               for names in (["A", "B"], ["B", "C"], ["C", "A"], ["C", "B", "A"])]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert overlaps == []
+    assert not any(client.exists(lock_key(n)) for n in "ABC")
+
+
+def test_an_expired_set_lock_never_drops_the_next_holders(client: redis.Redis) -> None:
+    store = Store(client)
+    with store.locked_all(("shop", "product"), ["A"], timeout=0.05):
+        deadline = time.monotonic() + 5
+        while client.exists(lock_key("A")) and time.monotonic() < deadline:
+            time.sleep(0.01)  # waiting for the expiry under test, not for another thread
+        assert store.lock("shop", "product", "A", timeout=5).acquire(blocking=False)
+    assert client.exists(lock_key("A"))  # the new holder's lock survived our release
+
+
+def test_taking_the_lease_reads_the_job_and_never_postpones_a_wake_up(
+        client: redis.Redis) -> None:
+    store = Store(client)
+    store.create_job(new_job("j1"), time.time())
+    now = time.time()
+    got, job = store.take_lease("j1", "t1", 5, now + 45, load=True)
+    assert got and job is not None and job.job_id == "j1"
+    assert store.due_at("j1") == pytest.approx(now + 45)
+    store.set_due("j1", now + 10)
+    assert store.take_lease("j1", "t2", 5, now + 45, load=True) == (False, None)
+    assert store.due_at("j1") == pytest.approx(now + 10)  # held: brought forward only
+    assert store.take_lease("j1", "t2", 5, now + 5) == (False, None)
+    assert store.due_at("j1") == pytest.approx(now + 5)
+    assert store.release_locks([store.lease_key("j1")], "t2") == 0  # not ours to drop
+    assert store.release_locks([store.lease_key("j1")], "t1") == 1
+    assert store.take_lease("nope", "t3", 5, now + 45, load=True) == (True, None)
