@@ -18,7 +18,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, cast
 
 import redis
@@ -483,20 +483,10 @@ class Store:
         return cast("redis.lock.Lock", self.redis.lock(self.key("lock", *parts), timeout=timeout,
                                blocking_timeout=blocking_timeout, thread_local=False))
 
-    @contextmanager
-    def locked(self, *parts: str, timeout: float = 30, wait: float = 30) -> Iterator[None]:
+    def locked(self, *parts: str, timeout: float = 30, wait: float = 30
+               ) -> AbstractContextManager[None]:
         """Hold a Redis lock around a find-then-create; raises LockError if it can't be had."""
-        lock = self.lock(*parts, timeout=timeout, blocking_timeout=wait)
-        if not lock.acquire():
-            raise redis.exceptions.LockError(  # type: ignore[no-untyped-call]
-                f"lock {'/'.join(parts)} busy for {wait}s")
-        try:
-            yield
-        finally:
-            try:
-                lock.release()
-            except redis.exceptions.LockNotOwnedError:
-                pass  # it expired while we worked; the work itself is idempotent
+        return self.locked_all(parts[:-1], [parts[-1]], timeout=timeout, wait=wait)
 
     # --- the job lease and locks taken together -----------------------------------------------
     def take_lease(self, job_id: str, token: str, lock_seconds: float, wake_at: float,
@@ -504,7 +494,7 @@ class Store:
         """Take the job's lock and set its wake-up (or only bring the wake-up forward when
         someone else holds it) in one round trip; with `load`, the job comes back too."""
         reply = self._take_lease(
-            keys=[self.key("lock", "job", job_id), self.key("due"), self.key("job", job_id)],
+            keys=[self.lease_key(job_id), self.key("due"), self.key("job", job_id)],
             args=[token, max(1, int(lock_seconds * 1000)), wake_at, job_id, int(load)])
         raw = reply[1] if len(reply) > 1 else None
         return bool(reply[0]), Job.model_validate_json(raw) if raw else None
@@ -525,14 +515,14 @@ class Store:
                    wait: float = 30) -> Iterator[None]:
         """Hold the locks `scope + name` for every name at once (all or none, one round trip
         per try, so two callers with overlapping names can never each hold a part); raises
-        LockError when they can't be had within `wait` seconds. Compatible with `locked`."""
+        LockError when they can't be had within `wait` seconds."""
         keys = [self.key("lock", *scope, name) for name in sorted(set(names))]
         token = new_id()
         deadline = time.monotonic() + wait
         while not self._lock_all(keys=keys, args=[token, max(1, int(timeout * 1000))]):
             if time.monotonic() >= deadline:
                 raise redis.exceptions.LockError(  # type: ignore[no-untyped-call]
-                    f"lock {'/'.join(scope)} busy for {wait}s")
+                    f"lock {'/'.join(scope)}/{','.join(names)} busy for {wait}s")
             time.sleep(LOCK_POLL_SECONDS)
         try:
             yield
