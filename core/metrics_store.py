@@ -178,7 +178,6 @@ class Recorder:
     parent counted is written once, by the parent."""
 
     def __init__(self, client: redis.Redis, flush_every: float = FLUSH_EVERY_SECONDS) -> None:
-        self.redis = client
         self.flush_every = flush_every
         self._add = client.register_script(_ADD)
         self._reset()
@@ -332,10 +331,20 @@ def read_snapshot(client: redis.Redis, now: float | None = None,
         dead_letters_total=cast(int, dlq_total),
         oldest_job_age=_oldest(cache.facts(client, "job", cast("list[str]", due)), now),
         jobs_in_flight=cast(int, due_total),
-        blocked_until={c: float(u) for c, u in cast("dict[str, str]", blocked).items()},
+        blocked_until=parse_blocked(cast("dict[str, str]", blocked)),
         queue_length=cast(int, queue),
         workers_alive=sum(1 for _ in client.scan_iter(WORKER_PATTERN, count=500)),
     )
+
+
+def blocked_until(client: redis.Redis) -> dict[str, float]:
+    """The record of blocked connections: connection -> blocked until (epoch seconds)."""
+    return parse_blocked(cast("dict[str, str]", client.hgetall(BLOCKED_KEY)))
+
+
+def parse_blocked(raw: dict[str, str]) -> dict[str, float]:
+    """`BLOCKED_KEY` as read from Redis, its times as numbers."""
+    return {connection: float(until) for connection, until in raw.items()}
 
 
 def _histograms(raw: dict[str, str]) -> dict[Labels, Histogram]:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import cast
 
-from core.metrics_store import BLOCKED_KEY
+from core.metrics_store import blocked_until
 from core.runtime import Runtime
 from core.store import Store
 from schemas.dead_letter import DeadLetter
@@ -108,10 +108,10 @@ def overview(rt: Runtime, dead_letter_limit: int = 200) -> Overview:
             fig.blocked = blocked_by(job)
     for name, count in done_today(store, rt.settings.retention_days, now).items():
         of(name).done_today = count
-    letters = all_dead_letters(store)
+    letters, _ = store.dead_letters(limit=None)
     for letter in letters:
         of(letter.connection).dead_letters += 1
-    for name, until in blocked_until(store).items():
+    for name, until in blocked_until(store.redis).items():
         if until >= now.timestamp() - BLOCKED_GRACE_SECONDS:
             of(name).blocked = of(name).blocked or GENERIC_BLOCK
     for name, fig in figures.items():
@@ -120,7 +120,7 @@ def overview(rt: Runtime, dead_letter_limit: int = 200) -> Overview:
     letters.sort(key=lambda letter: letter.created_at, reverse=True)
     return Overview(now=now, connections=[figures[n] for n in sorted(figures)],
                     dead_letters=letters[:dead_letter_limit], dead_letters_total=len(letters),
-                    unfinished_total=cast(int, store.redis.zcard(Store.key("due"))),
+                    unfinished_total=store.jobs_in_flight(),
                     unfinished_read=len(due))
 
 
@@ -138,11 +138,6 @@ def _jobs(store: Store, ids: list[str]) -> Iterator[Job]:
                 yield Job.model_validate_json(raw)
 
 
-def blocked_until(store: Store) -> dict[str, float]:
-    raw = cast("dict[str, str]", store.redis.hgetall(BLOCKED_KEY))
-    return {name: float(until) for name, until in raw.items()}
-
-
 def done_today(store: Store, retention_days: int, now: datetime) -> dict[str, int]:
     """Jobs finished `done` since midnight UTC, by connection (see the module's note)."""
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -153,16 +148,6 @@ def done_today(store: Store, retention_days: int, now: datetime) -> dict[str, in
         if job.state == "done" and job.finished_at is not None and job.finished_at >= midnight:
             counts[job.connection] = counts.get(job.connection, 0) + 1
     return counts
-
-
-def all_dead_letters(store: Store) -> list[DeadLetter]:
-    ids = cast("list[str]", store.redis.zrange(Store.key("dlq"), 0, -1))
-    letters: list[DeadLetter] = []
-    for start in range(0, len(ids), CHUNK):
-        keys = [Store.key("dl", i) for i in ids[start:start + CHUNK]]
-        raws = cast("list[str | None]", store.redis.mget(keys))
-        letters.extend(DeadLetter.model_validate_json(r) for r in raws if r)
-    return letters
 
 
 def blocked_by(job: Job) -> str | None:

@@ -44,7 +44,7 @@ TOMBSTONE = "!tombstone"
 RECONCILE = "reconcile"  # what `claim_interval` calls a shop's reconciliation poll
 HANDOFF_SEP = "\x1f"  # step, job id, connection, reference (the labels the task carries)
 
-HandedOff = tuple[str, str, tuple[str, str] | None]
+HandedOff = tuple[str, str, tuple[str, str]]
 
 # One invoice event, exactly once: the marker, the stream entry, the invoice's latest state and
 # the job's copy are written together, or (marker already there) only the state is refreshed.
@@ -101,6 +101,7 @@ end
 return n
 """
 LOCK_POLL_SECONDS = 0.05
+DEAD_LETTER_CHUNK = 500  # letters read per MGET
 
 
 _CLAIM_VERSION = """
@@ -179,8 +180,6 @@ class Store:
             parts = entry.split(HANDOFF_SEP)
             if len(parts) == 4:
                 taken.append((parts[0], parts[1], (parts[2], parts[3])))
-            elif len(parts) == 2:
-                taken.append((parts[0], parts[1], None))
         return taken
 
     def mark_sent_many(self, job_ids: list[str], at: float) -> None:
@@ -231,9 +230,6 @@ class Store:
         """Record the order's newest known state; False when `updated_at` is older than it."""
         return bool(self._claim_version(keys=[self.key("version", connection, order_id)],
                                         args=[updated_at, keep_seconds]))
-
-    def cancelled_before_create(self, connection: str, order_id: str) -> bool:
-        return bool(self.redis.exists(self.key("cancelled", connection, order_id)))
 
     def bury(self, connection: str, order_id: str, keep_seconds: int) -> None:
         """A tombstone: the order was cancelled before it reached us; never create its job."""
@@ -355,15 +351,17 @@ class Store:
     def delivery_state(self, connection: str) -> dict[str, str]:
         return cast("dict[str, str]", self.redis.hgetall(self.key("deliv", connection)))
 
-    def set_delivery_state(self, connection: str, **fields: str | float | int) -> None:
-        self.redis.hset(self.key("deliv", connection), mapping=fields)
-
-    def delivered_stream_entry(self, connection: str, stream_id: str) -> None:
-        """Move the delivery cursor past `stream_id` and reset the failure count."""
+    def set_delivery_state(self, connection: str, counters: tuple[str, ...] = (),
+                           **fields: str | float | int) -> None:
+        """Write `fields` of the connection's delivery state (its cursor, failure count, next
+        try) and, in the same round trip, add one to each of `counters`."""
+        if not counters:
+            self.redis.hset(self.key("deliv", connection), mapping=fields)
+            return
         pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(self.key("deliv", connection),
-                  mapping={"cursor": stream_id, "attempts": 0, "first_failure_at": 0,
-                           "next_at": 0})
+        pipe.hset(self.key("deliv", connection), mapping=fields)
+        for name in counters:
+            pipe.hincrby(self.key("stats"), name, 1)
         pipe.execute()
 
     def redeliveries(self, connection: str) -> dict[str, Any] | None:
@@ -373,18 +371,15 @@ class Store:
     def push_redelivery(self, connection: str, event: dict[str, Any]) -> None:
         self.redis.rpush(self.key("redeliver", connection), json.dumps(event, default=str))
 
-    def redelivered(self, connection: str) -> None:
+    def redelivered(self, connection: str, counters: tuple[str, ...] = ()) -> None:
+        """The first replayed event is dealt with: drop it, reset the failure count and add
+        one to each of `counters`, together."""
         pipe = self.redis.pipeline(transaction=True)
         pipe.lpop(self.key("redeliver", connection))
         pipe.hset(self.key("deliv", connection),
                   mapping={"attempts": 0, "first_failure_at": 0, "next_at": 0})
-        pipe.execute()
-
-    def add_delivery_dead_letter(self, letter: DeadLetter) -> None:
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.set(self.key("dl", letter.id), letter.model_dump_json())
-        pipe.zadd(self.key("dlq"), {letter.id: letter.created_at.timestamp()})
-        pipe.hincrby(self.key("stats"), "dead_letters", 1)
+        for name in counters:
+            pipe.hincrby(self.key("stats"), name, 1)
         pipe.execute()
 
     # --- worker liveness ----------------------------------------------------------------------
@@ -411,10 +406,6 @@ class Store:
     def set_due(self, job_id: str, at: float) -> None:
         """Only the holder of the job's lease (or its creator) sets the time outright."""
         self.redis.zadd(self.key("due"), {job_id: at})
-
-    def due_no_later_than(self, job_id: str, at: float) -> None:
-        """Bring the job's wake-up forward to `at` if it is later; never postpone it."""
-        self.redis.zadd(self.key("due"), {job_id: at}, lt=True)
 
     def clear_due(self, job_id: str) -> None:
         pipe = self.redis.pipeline(transaction=False)
@@ -567,14 +558,16 @@ class Store:
 
 
     # --- dead letters -------------------------------------------------------------------------
-    def add_dead_letter(self, letter: DeadLetter, job: Job) -> None:
-        """Store the letter and the dead job together, and take the job off the schedule."""
+    def add_dead_letter(self, letter: DeadLetter, job: Job | None = None) -> None:
+        """Store the letter and (if given; a delivery's letter has none) the dead job together,
+        and take the job off the schedule."""
         pipe = self.redis.pipeline(transaction=True)
         pipe.set(self.key("dl", letter.id), letter.model_dump_json())
         pipe.zadd(self.key("dlq"), {letter.id: letter.created_at.timestamp()})
-        pipe.set(self.key("job", job.job_id), job.model_dump_json())
-        pipe.zrem(self.key("due"), job.job_id)
-        pipe.hdel(self.key("sent"), job.job_id)
+        if job is not None:
+            pipe.set(self.key("job", job.job_id), job.model_dump_json())
+            pipe.zrem(self.key("due"), job.job_id)
+            pipe.hdel(self.key("sent"), job.job_id)
         pipe.hincrby(self.key("stats"), "dead_letters", 1)
         pipe.execute()
 
@@ -582,12 +575,19 @@ class Store:
         raw = self._get(self.key("dl", letter_id))
         return DeadLetter.model_validate_json(raw) if raw else None
 
-    def dead_letters(self, offset: int = 0, limit: int = 100) -> tuple[list[DeadLetter], int]:
+    def dead_letters(self, offset: int = 0, limit: int | None = 100
+                     ) -> tuple[list[DeadLetter], int]:
+        """The letters from `offset` on, oldest first, `limit` of them (None: all there are),
+        and how many there are in all."""
         total = cast(int, self.redis.zcard(self.key("dlq")))
-        ids = cast("list[str]", self.redis.zrange(self.key("dlq"), offset, offset + limit - 1))
-        raws = cast("list[str | None]",
-                    self.redis.mget([self.key("dl", i) for i in ids]) if ids else [])
-        return [DeadLetter.model_validate_json(r) for r in raws if r], total
+        end = -1 if limit is None else offset + limit - 1
+        ids = cast("list[str]", self.redis.zrange(self.key("dlq"), offset, end))
+        letters: list[DeadLetter] = []
+        for start in range(0, len(ids), DEAD_LETTER_CHUNK):
+            keys = [self.key("dl", i) for i in ids[start:start + DEAD_LETTER_CHUNK]]
+            raws = cast("list[str | None]", self.redis.mget(keys))
+            letters.extend(DeadLetter.model_validate_json(r) for r in raws if r)
+        return letters, total
 
     def dead_letter_count(self) -> int:
         return cast(int, self.redis.zcard(self.key("dlq")))

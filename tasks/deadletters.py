@@ -41,10 +41,7 @@ def replay(rt: Runtime, letter_id: str) -> DeadLetter:
     if letter.step is None:
         raise NotFound(f"dead letter {letter_id} names no step to resume")
     lease = Lease(store, letter.job_id, rt.settings.worker.stale_after_seconds)
-    if not lease.acquire(wait=REPLAY_WAIT_SECONDS):
-        raise Busy(f"job {letter.job_id} is busy")
-    try:
-        job = store.load_job(letter.job_id)
+    with lease.holding(wait=REPLAY_WAIT_SECONDS) as job:  # Busy if it stays taken
         if job is None:
             store.clear_due(letter.job_id)
             store.remove_dead_letter(letter_id)
@@ -52,8 +49,6 @@ def replay(rt: Runtime, letter_id: str) -> DeadLetter:
         job.requeue_at(letter.step)
         store.save_job(job)  # the lease set the wake-up to `stale_after`
         store.remove_dead_letter(letter_id)
-    finally:
-        lease.release()
     rt.enqueue(letter.step, letter.job_id)
     log.info("dlq.replayed", dead_letter_id=letter_id, job_id=letter.job_id, step=letter.step)
     return letter
@@ -61,8 +56,7 @@ def replay(rt: Runtime, letter_id: str) -> DeadLetter:
 
 def replay_all(rt: Runtime) -> list[DeadLetter]:
     """Replay every letter there is now (letters written meanwhile wait for the next call)."""
-    _, total = rt.store.dead_letters(0, 1)
-    letters, _ = rt.store.dead_letters(0, total)
+    letters, _ = rt.store.dead_letters(limit=None)
     return [replay(rt, letter.id) for letter in letters]
 
 

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import redis
 
 from core.logging import get_logger
 from core.runtime import Runtime
@@ -44,19 +45,15 @@ def deliver_due(rt: Runtime, client: httpx.Client) -> int:
     for name, conn in rt.settings.connections.items():
         if conn.events is None or not conn.events.webhook_url:
             continue
-        lock = rt.store.lock("delivery", name,
-                             timeout=conn.events.timeout_seconds * 2 + 30)
-        if not lock.acquire(blocking=False):
-            continue
         try:
-            delivered += deliver(rt, name, conn.events, client)
-        except Exception as exc:  # our Redis away for a moment: next round
-            log.warning("delivery.failed_round", connection=name, error=str(exc))
-        finally:
-            try:
-                lock.release()
-            except Exception:
-                pass
+            with rt.store.locked("delivery", name, timeout=conn.events.timeout_seconds * 2 + 30,
+                                 wait=0):
+                try:
+                    delivered += deliver(rt, name, conn.events, client)
+                except Exception as exc:  # our Redis away for a moment: next round
+                    log.warning("delivery.failed_round", connection=name, error=str(exc))
+        except redis.exceptions.LockError:
+            continue  # another worker is delivering this connection's events
     return delivered
 
 
@@ -72,7 +69,7 @@ def deliver(rt: Runtime, connection: str, events: EventsSettings, client: httpx.
         outcome = _attempt(rt, connection, events, client, replayed, state)
         if outcome == LATER:
             return sent
-        store.redelivered(connection)
+        store.redelivered(connection, counters=_counted(outcome))
         state = {"cursor": state.get("cursor") or "0"}  # the failure count starts again
         sent += outcome == SENT
     for stream_id, event in store.events_after(connection, state.get("cursor") or "0",
@@ -80,7 +77,9 @@ def deliver(rt: Runtime, connection: str, events: EventsSettings, client: httpx.
         outcome = _attempt(rt, connection, events, client, event, state)
         if outcome == LATER:
             return sent
-        store.delivered_stream_entry(connection, stream_id)
+        # past this entry, the failure count reset, and the delivery counted, in one write
+        store.set_delivery_state(connection, counters=_counted(outcome), cursor=stream_id,
+                                 attempts=0, first_failure_at=0, next_at=0)
         state = {"cursor": stream_id}
         sent += outcome == SENT
     return sent
@@ -89,14 +88,19 @@ def deliver(rt: Runtime, connection: str, events: EventsSettings, client: httpx.
 SENT, GAVE_UP, LATER = "sent", "gave_up", "later"
 
 
+def _counted(outcome: str) -> tuple[str, ...]:
+    """The counters the write that records `outcome` adds to."""
+    return ("events_delivered",) if outcome == SENT else ()
+
+
 def _attempt(rt: Runtime, connection: str, events: EventsSettings, client: httpx.Client,
              event: dict[str, Any], state: dict[str, str]) -> str:
-    """POST one event: SENT, GAVE_UP (now a dead letter) or LATER (retry scheduled)."""
+    """POST one event: SENT, GAVE_UP (now a dead letter) or LATER (retry scheduled). What
+    moves past a sent event also counts it (`_counted`)."""
     error = _post(events, client, event)
     if error is None:
         log.info("delivery.sent", connection=connection, event_id=event.get("id"),
                  type=event.get("type"))
-        rt.store.count("events_delivered")
         return SENT
     now = time.time()
     attempts = int(state.get("attempts") or 0) + 1
@@ -140,7 +144,7 @@ def _dead_letter(rt: Runtime, connection: str, event: dict[str, Any], error: str
         message=f"{event.get('type')} {event.get('invoice_number')}: {error}",
         attempts=attempts, first_failure_at=datetime.fromtimestamp(first_failure, UTC),
         event=event)
-    rt.store.add_delivery_dead_letter(letter)
+    rt.store.add_dead_letter(letter)
     log.error("dlq.added", dead_letter_id=letter.id, kind="delivery", connection=connection,
               event_id=event.get("id"), error=error)
 

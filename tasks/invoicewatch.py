@@ -20,6 +20,8 @@ from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal
 
+import redis
+
 from connectors.base import InvoiceSnapshot
 from core.logging import get_logger
 from core.runtime import Runtime
@@ -41,18 +43,16 @@ def watch_due(rt: Runtime) -> int:
             continue
         if not rt.store.claim_interval("invoice-poll", name, conn.events.poll_seconds):
             continue
-        lock = rt.store.lock("invoice-poll", name, timeout=rt.settings.worker.stale_after_seconds)
-        if not lock.acquire(blocking=False):
-            continue  # another worker's poll of this connection is still running
         try:
-            recorded += poll(rt, name)
-        except Exception as exc:  # the ERP is down: asked again next interval
-            log.warning("invoices.poll_failed", connection=name, error=str(exc))
-        finally:
-            try:
-                lock.release()
-            except Exception:  # expired meanwhile; the poll's writes are idempotent
-                pass
+            # an expired lock is left alone on release; the poll's writes are idempotent
+            with rt.store.locked("invoice-poll", name,
+                                 timeout=rt.settings.worker.stale_after_seconds, wait=0):
+                try:
+                    recorded += poll(rt, name)
+                except Exception as exc:  # the ERP is down: asked again next interval
+                    log.warning("invoices.poll_failed", connection=name, error=str(exc))
+        except redis.exceptions.LockError:
+            continue  # another worker's poll of this connection is still running
     return recorded
 
 

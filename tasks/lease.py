@@ -11,7 +11,8 @@ works on it.
 from __future__ import annotations
 
 import time
-from types import TracebackType
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from core.store import LOCK_POLL_SECONDS, Store, new_id
 from schemas.job import Job
@@ -40,17 +41,32 @@ class Lease:
     def acquire(self, wait: float = 0.0) -> bool:
         """Take the lease (waiting up to `wait` seconds). Either way the job's wake-up is at most
         `stale_after` away afterwards: ours to keep alive, or a look-again if the holder dies."""
+        return self._acquire(wait, load=False)[0]
+
+    def acquire_and_load(self, wait: float = 0.0) -> tuple[bool, Job | None]:
+        """`acquire` and, if the lease is ours, read the job in the same round trip (what every
+        step delivery, event and replay does first)."""
+        return self._acquire(wait, load=True)
+
+    @contextmanager
+    def holding(self, wait: float = 0.0) -> Iterator[Job | None]:
+        """`with lease.holding() as job:` take the lease and the job (None if there is none),
+        raising `Busy` when the lease can't be had within `wait` seconds; released on exit."""
+        got, job = self.acquire_and_load(wait)
+        if not got:
+            raise Busy(f"job {self.job_id} is busy")
+        try:
+            yield job
+        finally:
+            self.release()
+
+    def _acquire(self, wait: float, load: bool) -> tuple[bool, Job | None]:
         deadline = time.monotonic() + wait
         while True:
-            got, _ = self._take(load=False)
+            got, job = self._take(load)
             if got or time.monotonic() >= deadline:
-                return got
+                return got, job
             time.sleep(LOCK_POLL_SECONDS)
-
-    def acquire_and_load(self) -> tuple[bool, Job | None]:
-        """Take the lease without waiting and, if it is ours, read the job in the same round
-        trip (what every step delivery does first)."""
-        return self._take(load=True)
 
     def _take(self, load: bool) -> tuple[bool, Job | None]:
         got, job = self.store.take_lease(self.job_id, self.token, self.lock_seconds,
@@ -75,12 +91,3 @@ class Lease:
 
     def release(self) -> None:
         self.store.release_locks([self.key], self.token)
-
-    def __enter__(self) -> Lease:
-        if not self.acquire():
-            raise Busy(f"job {self.job_id} is busy")
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.release()

@@ -26,8 +26,7 @@ __all__ = ["Busy", "order_cancelled", "order_paid"]
 
 
 def order_paid(rt: Runtime, job_id: str) -> str:
-    with Lease(rt.store, job_id, rt.settings.worker.stale_after_seconds):
-        job = rt.store.load_job(job_id)
+    with Lease(rt.store, job_id, rt.settings.worker.stale_after_seconds).holding() as job:
         if job is None or job.state in ("cancelled", "dead", "duplicate"):
             _settle(rt.store, job_id, job)
             return "ignored"
@@ -40,8 +39,7 @@ def order_paid(rt: Runtime, job_id: str) -> str:
 
 
 def order_cancelled(rt: Runtime, job_id: str) -> str:
-    with Lease(rt.store, job_id, rt.settings.worker.stale_after_seconds):
-        job = rt.store.load_job(job_id)
+    with Lease(rt.store, job_id, rt.settings.worker.stale_after_seconds).holding() as job:
         if job is None or job.state == "cancelled":
             _settle(rt.store, job_id, job)
             return "ignored"

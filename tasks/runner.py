@@ -76,21 +76,19 @@ class _Run:
     def __init__(self, rt: Runtime, lease: Lease) -> None:
         self.rt, self.store, self.lease = rt, rt.store, lease
         self.follow_up: list[Step] = []
-        self.job: Job | None = None
         self.owed_counters: tuple[str, ...] = ()
         self.owed_order_id: str | None = None
-        self.owes_save = False
 
     def save(self, job: Job, due_at: float) -> None:
         """Save the job with what a finished step still owes (its counters, its ERP order id)."""
         counters, order_id = self.owed_counters, self.owed_order_id
-        self.owed_counters, self.owed_order_id, self.owes_save = (), None, False
+        self.owed_counters, self.owed_order_id = (), None
         self.store.save_job(job, due_at=due_at, counters=counters, erp_order_id=order_id)
 
-    def settle(self) -> None:
+    def settle(self, job: Job) -> None:
         """Write the save a finished step still owes, if no next step wrote it."""
-        if self.owes_save and self.job is not None:
-            self.save(self.job, due_at=time.time() + self.lease.stale_after)
+        if self.owed_counters:
+            self.save(job, due_at=time.time() + self.lease.stale_after)
 
 
 def run_step(rt: Runtime, job_id: str, step: Step) -> Outcome:
@@ -114,11 +112,10 @@ def run_step_for_task(rt: Runtime, job_id: str, step: Step) -> tuple[Outcome, Jo
             rt.store.clear_due(job_id)
             log.warning("job.missing")
             return Outcome.MISSING, None
-        run.job = job
         structlog.contextvars.bind_contextvars(connection=job.connection, reference=job.reference)
         outcome = _run_loaded(run, job, step)
         outcome = _continue_inline(run, job, outcome)
-        run.settle()
+        run.settle(job)
         return outcome, job
     finally:
         lease.release()
@@ -215,7 +212,6 @@ def _succeeded(run: _Run, job: Job, step: Step, done: StepDone) -> Outcome:
     # `settle` writes it before the lease is let go.
     run.owed_counters += (f"step_done:{step}",)
     run.owed_order_id = order_id or run.owed_order_id
-    run.owes_save = True
     run.follow_up.append(job.current_step)
     return Outcome.ADVANCED
 
