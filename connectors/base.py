@@ -79,11 +79,13 @@ class InvoicePage:
 
 @dataclass(frozen=True)
 class CreditSource:
-    """The original document a credit note refers to, as the original job recorded it."""
+    """The original document a credit note refers to, as the original job recorded it.
+    `total` is what its product and shipping lines come to including VAT (`Order.gross_total`),
+    None when the original order is no longer kept (purged after the retention)."""
     order_id: str
     order_number: str | None
     invoice_number: str | None
-    total: Decimal
+    total: Decimal | None
     currency: str
 
 

@@ -8,7 +8,7 @@ both sums in the message, so a shop integrator sees at once which side is wrong.
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -162,5 +162,20 @@ class Order(_Model):
         return sum((line.amount for line in self.lines), Decimal("0"))
 
     @property
+    def gross_total(self) -> Decimal:
+        """What the product and shipping lines come to with VAT, each line in whole cents
+        (`gross`): the order's own amounts when its prices include VAT."""
+        return sum((gross(line.amount, line.vat_rate, self.prices_include_vat)
+                    for line in self.lines if isinstance(line, ProductLine | ShippingLine)),
+                   Decimal("0"))
+
+    @property
     def product_lines(self) -> list[ProductLine]:
         return [line for line in self.lines if isinstance(line, ProductLine)]
+
+
+def gross(amount: Decimal, rate: Decimal, includes_vat: bool) -> Decimal:
+    """A line amount with VAT, in whole cents (half up): `amount` as it is when it includes VAT,
+    else plus `rate`."""
+    value = amount if includes_vat else amount * (1 + rate)
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)

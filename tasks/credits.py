@@ -59,10 +59,13 @@ def customer_of(original: Job) -> CustomerResult:
 
 
 def source_of(original: Job) -> CreditSource:
+    """The original as a credit note refers to it. Its total includes VAT whatever the shop's
+    price mode (a credit note is compared line by line with VAT, as an ERP books it), and is
+    None when the order was purged after the retention: then the ERP judges, as in
+    `_check_amount`."""
     order = original.order
-    total = Decimal("0") if order is None else (
-        order.total if order.total is not None else order.computed_total)
     return CreditSource(order_id=str(original.erp["order_id"]),
                         order_number=original.erp.get("order_number"),
                         invoice_number=original.erp.get("invoice_number"),
-                        total=total, currency=order.currency if order else "")
+                        total=order.gross_total if order is not None else None,
+                        currency=order.currency if order else "")

@@ -22,7 +22,7 @@ from connectors.base import CreditSource
 from connectors.errors import PermanentError
 from connectors.sapera.envelope import wrap
 from connectors.sapera.settings import SaperaSettings
-from schemas.order import Customer, Order, ProductLine, ShippingLine
+from schemas.order import Customer, Order, ProductLine, ShippingLine, gross
 
 CENT = Decimal("0.01")
 
@@ -83,7 +83,9 @@ def actor_command(customer: Customer, key: str) -> dict[str, Any]:
 
 
 def shop_gross(amount: Decimal, rate: Decimal, includes_vat: bool) -> Decimal:
-    return cents(amount) if includes_vat else cents(amount * (1 + rate))
+    """The shop's line amount including VAT, in cents: `schemas.order.gross`, the rule the
+    original's total is computed by for `check_credit` too (`Order.gross_total`)."""
+    return gross(amount, rate, includes_vat)
 
 
 def plan_item(resolved: Resolved, quantity: Decimal, amount: Decimal, rate: Decimal,
@@ -102,17 +104,17 @@ def plan_item(resolved: Resolved, quantity: Decimal, amount: Decimal, rate: Deci
             f"{_percent(resolved.vat_rate)} VAT in Sapera, the shop line has {_percent(rate)}")
     if resolved.price is None:
         raise PermanentError(f"{where}: {sku} has no sales price in Sapera")
-    gross = shop_gross(amount, rate, includes_vat)
+    charged = shop_gross(amount, rate, includes_vat)
     listed = cents(resolved.price * quantity)
-    if gross <= listed:
-        return Item(resolved, quantity, gross, listed - gross)
+    if charged <= listed:
+        return Item(resolved, quantity, charged, listed - charged)
     if settings.price_above_list == "refuse":
         raise PermanentError(
-            f"{where}: {sku}: the shop charged {gross} for {quantity.normalize()}, above "
+            f"{where}: {sku}: the shop charged {charged} for {quantity.normalize()}, above "
             f"Sapera's {listed} ({resolved.price} each): a negative discount "
             f"(settings.price_above_list = \"send_price\" sends the shop's price instead)")
-    price = (gross / quantity).quantize(CENT, rounding=ROUND_CEILING)
-    return Item(resolved, quantity, gross, cents(price * quantity) - gross, price)
+    price = (charged / quantity).quantize(CENT, rounding=ROUND_CEILING)
+    return Item(resolved, quantity, charged, cents(price * quantity) - charged, price)
 
 
 def item_update(item: Item, returned: bool = False) -> dict[str, Any]:
@@ -157,7 +159,10 @@ def credit_text(original: CreditSource) -> str:
 
 
 def check_credit(items: list[Item], original: CreditSource) -> None:
-    """A credit note may not give back more than the original was for."""
+    """A credit note may not give back more than the original was for (both including VAT);
+    without the original's amount (its order purged after the retention) Sapera judges."""
+    if original.total is None:
+        return
     credited = sum((item.shop_amount for item in items), Decimal(0))
     if credited > original.total:
         what = f"invoice {original.invoice_number}" if original.invoice_number \
