@@ -54,12 +54,15 @@ class Decision:
 @dataclass(frozen=True)
 class Submitted:
     job_id: str
-    state: str
+    state: str | None  # an existing job's state only when asked for (`with_state`)
     created: bool
 
 
-def apply_event(rt: Runtime, connection: str, event: OrderEvent) -> Decision:
-    """The one door from an order event (webhook, reconciliation, canonical API, CLI) to a job."""
+def apply_event(rt: Runtime, connection: str, event: OrderEvent,
+                with_state: bool = False) -> Decision:
+    """The one door from an order event (webhook, reconciliation, canonical API, CLI) to a job.
+    `with_state`: also read an existing job's state into `Decision.job_state` (one more round
+    trip, for the canonical API's answer); a new job's state is known without it."""
     store = rt.store
     if event.draft:
         return Decision(200, "ignored", detail="checkout draft")
@@ -72,10 +75,13 @@ def apply_event(rt: Runtime, connection: str, event: OrderEvent) -> Decision:
     conn = rt.settings.connection(connection)
     invoice_now = event.paid and conn.invoice_on_payment
     state: str | None = None
-    if event.order is not None:  # create it, or learn it exists: one round trip either way
+    # Create it, or learn it exists: one round trip either way (plus the existing job's load
+    # when `with_state`).
+    if event.order is not None:
         order = event.order.model_copy(update={"send_invoice": True}) if invoice_now \
             else event.order
-        submitted = submit_order(rt, connection, order)
+        submitted = submit_order(rt, connection, order,
+                                 with_state=with_state and not invoice_now)
         if submitted.created:
             return Decision(202, "accepted", submitted.job_id, job_state=submitted.state)
         job_id, state = submitted.job_id, submitted.state
@@ -99,9 +105,10 @@ def _cancelled(rt: Runtime, connection: str, order_id: str) -> Decision:
     return Decision(200, "cancelled", job_id)
 
 
-def submit_order(rt: Runtime, connection: str, order: Order) -> Submitted:
+def submit_order(rt: Runtime, connection: str, order: Order,
+                 with_state: bool = False) -> Submitted:
     """Record the job (or find the existing one: one per connection and external id) and
-    enqueue its first step if it is new."""
+    enqueue its first step if it is new. An existing job's state is loaded only `with_state`."""
     store = rt.store
     conn = rt.settings.connection(connection)
     send = conn.send_invoice if order.send_invoice is None else order.send_invoice
@@ -125,6 +132,8 @@ def submit_order(rt: Runtime, connection: str, order: Order) -> Submitted:
             store.clear_due(job_id)
             return Submitted(job_id, job.state, True)
     if not created:
+        if not with_state:
+            return Submitted(job_id, None, False)
         existing = store.load_job(job_id)
         return Submitted(job_id, existing.state if existing else "queued", False)
     if not rt.hand_off:

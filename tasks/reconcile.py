@@ -6,7 +6,9 @@ polling interval as its lifetime makes sure one worker polls each shop once per 
 cursor moves to the newest `updated_at` seen, and each poll starts a little before it (overlap),
 because shops commit changes out of order; repeats are harmless (the job's reference and the
 event's version dedupe them). Refunds an order shows that have no credit job yet are read and
-submitted too (`tasks.refunds`), so a refund whose webhook never came is credited anyway.
+submitted too (`tasks.refunds`), so a refund whose webhook never came is credited anyway; a poll
+in which an order's refunds could not be read leaves the cursor where it was, so the next poll
+asks for that order again.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ def reconcile(rt: Runtime, name: str) -> int:
              else datetime.now(UTC) - FIRST_LOOKBACK)
     since = start - timedelta(seconds=conn.shop.reconcile_overlap_seconds)
     newest, seen, created = start.timestamp(), 0, 0
+    hold: float | None = None  # set when an order's refunds failed: the cursor stays put
     with httpx.Client(timeout=settings.worker.http_timeout_seconds) as client:
         for payload in FETCHERS[conn.source](conn.shop, since, client, rt.store):
             seen += 1
@@ -66,9 +69,12 @@ def reconcile(rt: Runtime, name: str) -> int:
                 created += credit_missing_refunds(rt, conn, payload, event.order, client)
             except Exception as exc:  # the refund reads are tried again next interval
                 log.warning("reconcile.refunds_failed", connection=name, error=str(exc))
-                newest = min(newest, since.timestamp())  # keep this order in the next poll
+                # Keep this order in the next poll: the cursor stays where this poll started,
+                # so the next one asks from the same `since` (not earlier: a refund that keeps
+                # failing must not walk the cursor back one overlap per poll).
+                hold = start.timestamp()
             if event.updated_at:
                 newest = max(newest, event.updated_at.timestamp())
-    store.set_cursor(name, newest)
+    store.set_cursor(name, newest if hold is None else min(newest, hold))
     log.info("reconcile.done", connection=name, seen=seen, created=created)
     return seen

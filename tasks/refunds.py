@@ -32,19 +32,25 @@ SHOPIFY_REFUNDED = frozenset({"partially_refunded", "refunded"})
 def credit_missing_refunds(rt: Runtime, conn: ConnectionSettings, payload: dict[str, Any],
                            order: Order | None, client: httpx.Client) -> int:
     """Create credit jobs for the order's refunds that have none yet; returns how many."""
+    order_id = str(payload.get("id"))
     if conn.source == "shopify":
         if payload.get("financial_status") not in SHOPIFY_REFUNDED:
             return 0
-        refunds = [r for r in order_refunds(conn.shop, str(payload.get("id")), client, rt.store)
-                   if _missing(rt, conn, str(r.get("id")))]
-        credits = [_mapped(lambda r=r: shopify_refund(r, _original(rt, conn, order, payload),
+        refunds = [r for r in order_refunds(conn.shop, order_id, client, rt.store)
+                   if missing_credit(rt, conn, str(r.get("id")))]
+        if not refunds:
+            return 0
+        original = original_order(rt, conn, order_id) or order
+        credits = [_mapped(lambda r=r: shopify_refund(r, original,
                                                       fallback_sku=conn.shop.fallback_sku),
                            conn, r) for r in refunds]
     elif conn.source == "woocommerce":
-        ids = [i for i in woocommerce_refund_ids(payload) if _missing(rt, conn, i)]
+        ids = [i for i in woocommerce_refund_ids(payload) if missing_credit(rt, conn, i)]
+        if not ids:
+            return 0
+        against = original_order(rt, conn, order_id) or order or payload
         credits = [_mapped(lambda i=i: woocommerce_refund(
-            woocommerce_refund_resource(conn.shop, str(payload.get("id")), i, client),
-            _original(rt, conn, order, payload) or payload,
+            woocommerce_refund_resource(conn.shop, order_id, i, client), against,
             fallback_sku=conn.shop.fallback_sku), conn, {"id": i}) for i in ids]
     else:
         return 0
@@ -56,16 +62,16 @@ def credit_missing_refunds(rt: Runtime, conn: ConnectionSettings, payload: dict[
     return made
 
 
-def _missing(rt: Runtime, conn: ConnectionSettings, refund_id: str) -> bool:
+def missing_credit(rt: Runtime, conn: ConnectionSettings, refund_id: str) -> bool:
+    """True when the shop refund `refund_id` has no credit job yet."""
     return rt.store.job_id_for(conn.name, credit_external_id(refund_id)) is None
 
 
-def _original(rt: Runtime, conn: ConnectionSettings, order: Order | None,
-              payload: dict[str, Any]) -> Order | None:
-    """The refunded order as we took it in (its job), else as just read from the shop."""
-    job_id = rt.store.job_id_for(conn.name, str(payload.get("id")))
+def original_order(rt: Runtime, conn: ConnectionSettings, order_id: str) -> Order | None:
+    """The refunded shop order as we took it in (its job's order), if we have it."""
+    job_id = rt.store.job_id_for(conn.name, order_id) if order_id else None
     job = rt.store.load_job(job_id) if job_id else None
-    return job.order if job and job.order else order
+    return job.order if job else None
 
 
 def _mapped(read: Any, conn: ConnectionSettings, refund: dict[str, Any]) -> Order | None:

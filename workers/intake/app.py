@@ -24,9 +24,16 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from core.logging import get_logger
+from core.metrics_store import FactCache
 from core.runtime import Runtime
 from workers.intake import health, operator, orders, status, webhooks
-from workers.intake.errors import ApiError, error_body, error_details, error_responses
+from workers.intake.errors import (
+    ApiError,
+    error_body,
+    error_details,
+    error_responses,
+    invalid_message,
+)
 
 log = get_logger("orderbridge.intake")
 
@@ -45,6 +52,7 @@ ROUTER_ERRORS: list[tuple[ModuleType, tuple[int, ...]]] = [
 def create_app(rt: Runtime) -> FastAPI:
     app = FastAPI(title="orderbridge intake", version="0.1.0", description=DESCRIPTION)
     app.state.runtime = rt
+    app.state.metrics_cache = FactCache()  # one per app: each scrape reads only new records
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -60,8 +68,8 @@ def create_app(rt: Runtime) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def _bad_parameter(_: Request, exc: RequestValidationError) -> JSONResponse:
         details = error_details(exc.errors())
-        return JSONResponse(error_body("validation_failed", "request is invalid: " + "; ".join(
-            f"{d['field']}: {d['message']}" for d in details[:5]), details), status_code=422)
+        return JSONResponse(error_body("validation_failed", invalid_message("request", details),
+                                       details), status_code=422)
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException) -> Response:

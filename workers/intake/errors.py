@@ -70,6 +70,12 @@ def error_body(code: str, message: str, details: list[dict[str, Any]] | None = N
     return {"error": {"code": code, "message": message, "details": details or []}}
 
 
+def invalid_message(subject: str, details: Sequence[dict[str, Any]]) -> str:
+    """`<subject> is invalid: field: message; …` naming the first five problems."""
+    return f"{subject} is invalid: " + "; ".join(f"{d['field']}: {d['message']}"
+                                                 for d in details[:5])
+
+
 def field_name(loc: tuple[Any, ...]) -> str:
     """('lines', 0, 'product', 'quantity') → 'lines.0.quantity' (drop union tags)."""
     parts = [str(p) for i, p in enumerate(loc)

@@ -7,7 +7,6 @@ import redis
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from core.metrics_store import FactCache
 from workers.intake.http import runtime_of
 from workers.metrics import metrics_response
 
@@ -26,7 +25,4 @@ def healthz(request: Request) -> JSONResponse:
 @router.get("/metrics")
 def metrics(request: Request) -> Response:
     rt = runtime_of(request)
-    state = request.app.state
-    if getattr(state, "metrics_cache", None) is None:  # one per app: scrapes read new records
-        state.metrics_cache = FactCache()
-    return metrics_response(rt.store, rt.settings.connections, state.metrics_cache)
+    return metrics_response(rt.store, rt.settings.connections, request.app.state.metrics_cache)

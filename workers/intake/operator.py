@@ -20,11 +20,12 @@ router = APIRouter()
 
 @router.get("/v1/jobs/{job_id}")
 def get_job(job_id: str, request: Request) -> dict[str, Any]:
-    job = require_operator(request).store.load_job(job_id)
+    store = require_operator(request).store
+    job = store.load_job(job_id)
     if job is None:
         raise ApiError(404, "not_found", f"no job {job_id}")
     view = job.public_view()
-    view["invoice_events"] = require_operator(request).store.job_events(job_id)
+    view["invoice_events"] = store.job_events(job_id)
     return view
 
 

@@ -22,11 +22,11 @@ from fastapi.responses import JSONResponse
 
 from core.runtime import Runtime
 from core.settings import ConnectionSettings, Settings
-from schemas.shops.credit import credit_external_id
 from schemas.shops.errors import MappingError
 from schemas.shops.shopify_refund import shopify_refund
 from schemas.shops.woocommerce_refund import woocommerce_refund_ids
 from tasks.events import Decision, OrderEvent, apply_event
+from tasks.refunds import missing_credit, original_order
 from tasks.sources import event_from_shop
 from workers.intake.errors import ApiError
 from workers.intake.http import read_limited, runtime_of
@@ -76,8 +76,20 @@ def read_event(source: str, payload: Any, conn: ConnectionSettings) -> OrderEven
     try:
         return event_from_shop(source, payload, conn.shop.fallback_sku)
     except MappingError as exc:
-        raise ApiError(422, "unusable_order", exc.message,
-                       [{"field": exc.field or "body", "message": exc.message}]) from None
+        raise unusable("unusable_order", exc) from None
+
+
+def read_refund_ids(payload: Any) -> list[str]:
+    """The refund ids a WooCommerce order body lists; 422 naming the field when unreadable."""
+    try:
+        return woocommerce_refund_ids(payload)
+    except MappingError as exc:
+        raise unusable("unusable_order", exc) from None
+
+
+def unusable(code: str, exc: MappingError) -> ApiError:
+    return ApiError(422, code, exc.message,
+                    [{"field": exc.field or "body", "message": exc.message}])
 
 
 def handle(rt: Runtime, conn: ConnectionSettings, delivery_keys: list[str],
@@ -114,15 +126,12 @@ def read_refund(rt: Runtime, payload: Any, conn: ConnectionSettings) -> OrderEve
     """A Shopify refund → a credit job for the refunded order (mapped against that order when
     we have it; the credit job itself waits until the original has reached the ERP)."""
     order_id = str(payload.get("order_id", "")) if isinstance(payload, dict) else ""
-    job_id = rt.store.job_id_for(conn.name, order_id) if order_id else None
-    original_job = rt.store.load_job(job_id) if job_id else None
     try:
         credit = shopify_refund(payload if isinstance(payload, dict) else {},
-                                original_job.order if original_job else None,
+                                original_order(rt, conn, order_id),
                                 fallback_sku=conn.shop.fallback_sku)
     except MappingError as exc:
-        raise ApiError(422, "unusable_refund", exc.message,
-                       [{"field": exc.field or "body", "message": exc.message}]) from None
+        raise unusable("unusable_refund", exc) from None
     return OrderEvent(credit.external_id, credit)
 
 
@@ -144,12 +153,17 @@ def woocommerce(rt: Runtime, name: str, request: Request, raw: bytes) -> JSONRes
                            [{"field": "id", "message": "required"}])
         return handle(rt, conn, [], lambda: OrderEvent(order_id, None, cancelled=True))
     event = read_event("woocommerce", payload, conn)
-    if any(rt.store.job_id_for(conn.name, credit_external_id(i)) is None
-           for i in woocommerce_refund_ids(payload)):
-        # the body lists only refund totals; the worker's reconciliation reads each new
-        # refund's lines from the shop's API and makes its credit job
-        rt.store.reconcile_soon(conn.name)
+    refund_ids = read_refund_ids(payload)
+
+    def with_refunds_noticed() -> OrderEvent:
+        # After the duplicate check: a repeated delivery costs no lookups. The body lists only
+        # refund totals; the worker's reconciliation reads each new refund's lines from the
+        # shop's API and makes its credit job.
+        if any(missing_credit(rt, conn, i) for i in refund_ids):
+            rt.store.reconcile_soon(conn.name)
+        return event
+
     source = request.headers.get("x-wc-webhook-source", "")
     stamp = event.updated_at.isoformat() if event.updated_at else ""
     return handle(rt, conn, [f"woo:{source}:{event.order_id}:{topic}:{stamp}"],
-                  lambda: event)
+                  with_refunds_noticed)
