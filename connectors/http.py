@@ -124,16 +124,18 @@ class ObservedTransport(httpx.BaseTransport):
 
 
 class BearerAuth(httpx.Auth):
-    """Adds `Authorization: Bearer`; on a 401 fetches a fresh token once and sends again."""
+    """Adds `Authorization: Bearer <token>` (or the token under another `header`, after another
+    `prefix`); on a 401 fetches a fresh token once and sends again."""
 
-    def __init__(self, tokens: TokenSource) -> None:
-        self.tokens = tokens
+    def __init__(self, tokens: TokenSource, header: str = "Authorization",
+                 prefix: str = "Bearer ") -> None:
+        self.tokens, self.header, self.prefix = tokens, header, prefix
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         token = self.tokens.get()
-        request.headers["Authorization"] = f"Bearer {token}"
+        request.headers[self.header] = f"{self.prefix}{token}"
         response = yield request
         if response.status_code == 401:
             fresh = self.tokens.refresh(stale=token)
-            request.headers["Authorization"] = f"Bearer {fresh}"
+            request.headers[self.header] = f"{self.prefix}{fresh}"
             yield request

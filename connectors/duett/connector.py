@@ -126,42 +126,44 @@ class DuettConnector:
 
     def create_order(self, order: Order, reference: str, customer_id: str,
                      product_ids: dict[str, str] | None = None) -> OrderRef:
-        problems = self.check_order(order)
-        if problems:
-            raise PermanentError("; ".join(f"{field}: {message}" for field, message in problems))
-        payload = mapping.order_payload(order, reference, customer_id, product_ids or {},
-                                        self.settings)
-        mapping.check_before_posting(order, payload.planned, self.settings.price_mode)
-        answer = self._create(self.paths.orders, payload.body)
-        ref = _ref(answer, existed=False)
-        mapping.check_after_posting(answer, payload.planned, ref.id)
-        return ref
+        self._refuse_problems(order)
+        return self._post_order(order, mapping.order_payload(
+            order, reference, customer_id, product_ids or {}, self.settings))
 
     def create_credit_note(self, order: Order, reference: str, customer_id: str,
                            product_ids: dict[str, str] | None, original: CreditSource
                            ) -> OrderRef:
         """An order of type credit, invoiced at once when the order asks for it; the sign of
         its lines is unconfirmed, so a refusal of the first sign is answered with the other."""
+        self._refuse_problems(order)
+
+        def post(sign: credit.Sign) -> OrderRef:
+            payload = credit.credit_payload(order, reference, customer_id, product_ids or {},
+                                            original, self.settings, sign)
+            return self._post_order(order, payload, sign=1 if sign == "positive" else -1)
+
+        sign = self.settings.credit_line_sign
+        try:
+            return post(sign)
+        except ErpHttpError as exc:
+            if not credit.sign_refused(exc.response):
+                raise
+        return post(credit.other(sign))  # a refusal created nothing: once with the other sign
+
+    def _refuse_problems(self, order: Order) -> None:
         problems = self.check_order(order)
         if problems:
             raise PermanentError("; ".join(f"{field}: {message}" for field, message in problems))
-        sign = self.settings.credit_line_sign
-        for attempt in (1, 2):
-            payload = credit.credit_payload(order, reference, customer_id, product_ids or {},
-                                            original, self.settings, sign)
-            mapping.check_before_posting(order, payload.planned, self.settings.price_mode)
-            try:
-                answer = self._create(self.paths.orders, payload.body)
-            except ErpHttpError as exc:
-                if attempt == 2 or not credit.sign_refused(exc.response):
-                    raise
-                sign = credit.other(sign)
-                continue
-            ref = _ref(answer, existed=False)
-            mapping.check_after_posting(answer, payload.planned, ref.id,
-                                        sign=1 if sign == "positive" else -1)
-            return ref
-        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _post_order(self, order: Order, payload: mapping.OrderPayload, sign: int = 1
+                    ) -> OrderRef:
+        """Check the predicted amounts, create the order, and check Duett's against them
+        (`sign` -1: the lines went with negative counts)."""
+        mapping.check_before_posting(order, payload.planned, self.settings.price_mode)
+        answer = self._create(self.paths.orders, payload.body)
+        ref = _ref(answer, existed=False)
+        mapping.check_after_posting(answer, payload.planned, ref.id, sign=sign)
+        return ref
 
     def invoices_since(self, cursor: Mapping[str, str]) -> InvoicePage:
         return InvoiceWatch(self.settings, self._list).page(cursor)

@@ -31,7 +31,7 @@ The first poll (empty cursor) reads what was invoiced or posted in the last few 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -40,6 +40,7 @@ from typing import Any
 from connectors.base import InvoicePage, InvoiceSnapshot
 from connectors.duett.credit import credited_invoice
 from connectors.duett.settings import DuettSettings
+from connectors.watch import batches
 
 Lister = Callable[[str, list[tuple[str, str]]], list[dict[str, Any]]]
 Row = dict[str, Any]
@@ -136,9 +137,8 @@ class InvoiceWatch:
                               if (key := self._ledger_key(row)) is not None and key in wanted})
         return found
 
-    def _batches(self, keys: list[Key]) -> Iterable[list[Key]]:
-        size = self.settings.invoice_page_size
-        return (keys[i:i + size] for i in range(0, len(keys), size))
+    def _batches(self, keys: list[Key]) -> list[list[Key]]:
+        return batches(keys, self.settings.invoice_page_size)
 
     # --- shapes -------------------------------------------------------------------------------
     def snapshot(self, order: Row, ledger_row: Row | None) -> InvoiceSnapshot:

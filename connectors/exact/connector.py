@@ -76,16 +76,14 @@ class ExactConnector:
               ) -> tuple[list[dict[str, Any]], bool]:
         """Up to `max_pages` pages of a list, following Exact's absolute `__next` links; and
         whether more pages were left."""
-        response = self._get(path, params)
-        rows = odata.results(response)
+        rows, link = odata.page(self._get(path, params))
         for _ in range(max_pages - 1):
-            link = odata.next_link(response)
             if not link:
                 return rows, False
-            response = check(self.client.get(link, auth=self.auth,
-                                             headers={"Accept": "application/json"}))
-            rows.extend(odata.results(response))
-        return rows, odata.next_link(response) is not None
+            more, link = odata.page(check(self.client.get(
+                link, auth=self.auth, headers={"Accept": "application/json"})))
+            rows.extend(more)
+        return rows, link is not None
 
     def _first(self, path: str, filter_: str, select: str) -> dict[str, Any] | None:
         rows = odata.results(self._get(path, {"$filter": filter_, "$select": select,
@@ -133,7 +131,11 @@ class ExactConnector:
 
     # --- documents ----------------------------------------------------------------------------
     def find_order(self, reference: str, since: datetime | None) -> OrderRef | None:
-        path, id_field, number_field = DOCUMENTS[self.settings.send_as]
+        return self._find(self.settings.send_as, reference)
+
+    def _find(self, mode: str, reference: str) -> OrderRef | None:
+        """The document of kind `mode` (a DOCUMENTS key) carrying `reference` in YourRef."""
+        path, id_field, number_field = DOCUMENTS[mode]
         row = self._first(path, odata.eq("YourRef", reference), f"{id_field},{number_field}")
         if row is None:
             return None
@@ -159,9 +161,9 @@ class ExactConnector:
         mode = mapping.credit_mode(self.settings)
         path, id_field, number_field = DOCUMENTS[mode]
         if mode != self.settings.send_as:  # find_order looked among sales orders, not here
-            row = self._first(path, odata.eq("YourRef", reference), f"{id_field},{number_field}")
-            if row is not None:
-                return OrderRef(str(row[id_field]), _str(row.get(number_field)), existed=True)
+            found = self._find(mode, reference)
+            if found is not None:
+                return found
         gl = self._revenue_account() if mode == "sales_entry" else None
         created = self._create(path, mapping.credit_payload(
             order, reference, customer_id, product_ids or {}, gl, self.settings, original))

@@ -49,16 +49,18 @@ def format_date(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
 
 
+def page(response: httpx.Response) -> tuple[list[dict[str, Any]], str | None]:
+    """The rows of a list answer `{"d": {"results": [...], "__next": ...}}` (or the older
+    `{"d": [...]}`) and its next-page link, the body parsed once."""
+    body = response.json().get("d", {})
+    if isinstance(body, dict):
+        return list(body.get("results", [])), body.get("__next")
+    return list(body), None
+
+
 def results(response: httpx.Response) -> list[dict[str, Any]]:
-    """The rows of a list answer `{"d": {"results": [...]}}` (or the older `{"d": [...]}`)."""
-    body = response.json().get("d", {})
-    return list(body.get("results", []) if isinstance(body, dict) else body)
-
-
-def next_link(response: httpx.Response) -> str | None:
-    body = response.json().get("d", {})
-    return body.get("__next") if isinstance(body, dict) else None
-
+    """The rows of a list answer (see `page`)."""
+    return page(response)[0]
 
 def entity(response: httpx.Response) -> dict[str, Any]:
     """The object of a keyed GET or a POST answer `{"d": {...}}`."""

@@ -34,8 +34,9 @@ from typing import Any, Literal
 
 from connectors.base import InvoicePage, InvoiceSnapshot
 from connectors.exact import odata
-from connectors.exact.mapping import credited_invoice
+from connectors.exact.mapping import CREDIT_NOTE_TYPES, credited_invoice
 from connectors.exact.settings import ExactSettings
+from connectors.watch import batches
 
 Row = dict[str, Any]
 # (path, params, max pages) -> (rows, more pages left)
@@ -59,7 +60,7 @@ class DocumentKind:
 INVOICES = DocumentKind(
     "salesinvoice/SalesInvoices", "InvoiceID", "InvoiceNumber",
     "InvoiceID,InvoiceNumber,Type,Status,AmountFC,Currency,YourRef,Description,OrderNumber,"
-    "Modified", (8021, 8024), processed_only=True)
+    "Modified", tuple(CREDIT_NOTE_TYPES.values()), processed_only=True)
 ENTRIES = DocumentKind(
     "salesentry/SalesEntries", "EntryID", "EntryNumber",
     "EntryID,EntryNumber,InvoiceNumber,Type,AmountFC,Currency,YourRef,Description,Modified",
@@ -83,7 +84,7 @@ class InvoiceWatch:
         wanted = set(by_number) | {int(r["InvoiceNumber"]) for r in changed_receivables
                                    if r.get("InvoiceNumber") is not None}
         missing = sorted(wanted - set(by_number))
-        for batch in _batches(missing):
+        for batch in batches(missing, BATCH):
             rows, _ = self.list_rows(self.kind.path, {
                 "$filter": f"{odata.any_number('InvoiceNumber', batch)} and {self.journal}"
                            f"{self._processed()}", "$select": self.kind.select}, 1_000)
@@ -125,7 +126,7 @@ class InvoiceWatch:
     # --- what each invoice needs --------------------------------------------------------------
     def _receivables(self, numbers: list[int]) -> dict[int, list[Row]]:
         found: dict[int, list[Row]] = {}
-        for batch in _batches(numbers):
+        for batch in batches(numbers, BATCH):
             rows, _ = self.list_rows(RECEIVABLES, {
                 "$filter": f"{odata.any_number('InvoiceNumber', batch)} and {self.journal}",
                 "$select": "ID,InvoiceNumber,AmountFC,Status,Modified"}, 1_000)
@@ -139,7 +140,7 @@ class InvoiceWatch:
             return {}
         numbers = sorted({int(d["OrderNumber"]) for d in documents if d.get("OrderNumber")})
         found: dict[int, str] = {}
-        for batch in _batches(numbers):
+        for batch in batches(numbers, BATCH):
             rows, _ = self.list_rows("salesorder/SalesOrders", {
                 "$filter": odata.any_number("OrderNumber", batch),
                 "$select": "OrderID,OrderNumber"}, 1_000)
@@ -185,7 +186,3 @@ def _advance(cursor: dict[str, str], feed: str, rows: list[Row], more: bool) -> 
 
 def _format(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
-
-
-def _batches(values: list[int]) -> list[list[int]]:
-    return [values[i:i + BATCH] for i in range(0, len(values), BATCH)]

@@ -20,6 +20,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from connectors.base import InvoiceSnapshot
+from connectors.watch import parse_stamp  # Go's DateTimeOffset: seven fractional digits
 
 CENT = Decimal("0.01")
 CREDIT_NOTE = "OutgoingCreditNote"
@@ -102,12 +103,6 @@ def snapshot(invoice: dict[str, Any]) -> InvoiceSnapshot:
         reference=invoice.get("ExternalImportReference"),
         credited_invoice=str(related) if credit and related is not None else None,
         changed_at=parse_stamp(stamp) if stamp else None)
-
-
-def parse_stamp(raw: str) -> datetime:
-    """Go's DateTimeOffset (seven fractional digits, a space or a T); no offset means UTC."""
-    parsed = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _cents(value: Decimal) -> Decimal:

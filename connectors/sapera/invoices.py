@@ -34,6 +34,7 @@ from connectors.base import InvoicePage, InvoiceSnapshot
 from connectors.sapera.envelope import wrap
 from connectors.sapera.mapping import cents
 from connectors.sapera.settings import SaperaSettings
+from connectors.watch import parse_stamp
 
 Rows = list[dict[str, Any]]
 Pager = Callable[[dict[str, Any]], Rows]  # a GetInvoicesPage query -> every entry
@@ -94,10 +95,9 @@ def _moment(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
-        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        return parse_stamp(value)
     except ValueError:
         return None  # an unreadable cursor is a first poll: earlier, never later
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _dec(value: Any) -> Decimal | None:

@@ -17,6 +17,7 @@ import httpx
 
 from connectors.base import TokenStore
 from connectors.errors import PermanentError, check
+from connectors.http import BearerAuth
 from connectors.shops import shopify_graphql
 from connectors.shops.settings import ShopSettings
 from connectors.shops.shopify_auth import ShopifyTokens
@@ -34,7 +35,8 @@ def shopify_orders_since(shop: ShopSettings, since: datetime, client: httpx.Clie
 def shopify_rest_orders_since(shop: ShopSettings, since: datetime, client: httpx.Client,
                               store: TokenStore | None = None) -> Iterator[dict[str, Any]]:
     """The legacy REST Orders API, for connections that ask for it (`api = "rest"`)."""
-    tokens = ShopifyTokens(shop, client, store)
+    auth = BearerAuth(ShopifyTokens(shop, client, store), header="X-Shopify-Access-Token",
+                      prefix="")
     assert shop.api_url
     url: str | None = f"{shop.api_url.rstrip('/')}/admin/api/{shop.api_version}/orders.json"
     params: dict[str, str] | None = {"status": "any", "limit": "250",
@@ -42,12 +44,7 @@ def shopify_rest_orders_since(shop: ShopSettings, since: datetime, client: httpx
     for _ in range(PAGES_MAX):
         if url is None:
             return
-        token = tokens.get()
-        response = client.get(url, params=params, headers={"X-Shopify-Access-Token": token})
-        if response.status_code == 401:
-            response = client.get(url, params=params, headers={
-                "X-Shopify-Access-Token": tokens.refresh(stale=token)})
-        check(response)
+        response = check(client.get(url, params=params, auth=auth))
         yield from response.json().get("orders", [])
         url = response.links.get("next", {}).get("url")
         params = None  # the next link carries its own query

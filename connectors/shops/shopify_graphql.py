@@ -27,6 +27,7 @@ import httpx
 
 from connectors.base import TokenStore
 from connectors.errors import PermanentError, RateLimited, check
+from connectors.http import BearerAuth
 from connectors.shops.settings import ShopSettings
 from connectors.shops.shopify_auth import ShopifyTokens
 
@@ -83,6 +84,7 @@ class ShopifyGraphQL:
     def __init__(self, shop: ShopSettings, client: httpx.Client, store: TokenStore | None,
                  sleep: Sleep = time.sleep) -> None:
         self.tokens = ShopifyTokens(shop, client, store)
+        self.auth = BearerAuth(self.tokens, header="X-Shopify-Access-Token", prefix="")
         self.client, self.sleep = client, sleep
         assert shop.api_url
         self.url = f"{shop.api_url.rstrip('/')}/admin/api/{shop.api_version}/graphql.json"
@@ -117,13 +119,7 @@ class ShopifyGraphQL:
 
     def _post(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         payload = {"query": query, "variables": variables}
-        token = self.tokens.get()
-        response = self.client.post(self.url, json=payload,
-                                    headers={"X-Shopify-Access-Token": token})
-        if response.status_code == 401:
-            token = self.tokens.refresh(stale=token)
-            response = self.client.post(self.url, json=payload,
-                                        headers={"X-Shopify-Access-Token": token})
+        response = self.client.post(self.url, json=payload, auth=self.auth)
         if response.status_code == 429:
             try:
                 return dict(response.json())  # a THROTTLED body, handled by the caller
@@ -250,9 +246,7 @@ def rest_shipping(node: dict[str, Any]) -> dict[str, Any]:
                                  for d in node.get("discountAllocations") or []]}
     current = node.get("currentDiscountedPriceSet")
     if current is not None:
-        money = current.get("shopMoney") or {}
-        line["current_discounted_price_set"] = {"shop_money": {
-            "amount": amount(current), "currency_code": money.get("currencyCode")}}
+        line["current_discounted_price_set"] = rest_money_set(current)
     return line
 
 

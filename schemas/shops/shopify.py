@@ -112,29 +112,44 @@ def _lines(root: dict[str, Any], current: bool, fallback_sku: str | None) -> lis
 def _product_line(raw: dict[str, Any], path: str, index: int, current: bool,
                   fallback_sku: str | None) -> ProductLine | None:
     name = line_name(raw, path)
-    sku = read.text(raw.get("sku"), f"{path}.sku", limit=100)
+    ordered = quantity = read.quantity(raw.get("quantity"), f"{path}.quantity")
+    if current and raw.get("current_quantity") is not None:
+        quantity = read.quantity(raw["current_quantity"], f"{path}.current_quantity",
+                                 allow_zero=True)
+        if quantity == 0:
+            return None
+    return priced_line(raw, path, name, f"line {index + 1}", quantity, ordered, fallback_sku)
+
+
+def priced_line(item: dict[str, Any], item_path: str, name: str, label: str,
+                quantity: Decimal, ordered: Decimal, fallback_sku: str | None, *,
+                path: str | None = None, quantity_path: str | None = None) -> ProductLine:
+    """`quantity` of the `ordered` units of line item `item` (at `item_path`) as a product line:
+    the SKU (else the fallback article; without one refused naming the line by `label` and
+    `name`), unit price = `price`, and the line's discount, in proportion when fewer units than
+    ordered are taken (units refunded or removed take their share), rounded to cents. `path` and
+    `quantity_path` name the line and its quantity when they are not the item's own."""
+    sku = read.text(item.get("sku"), f"{item_path}.sku", limit=100)
     if sku is None:
         if fallback_sku is None:
-            raise MappingError(f"{path}.sku", f"line {index + 1} ({name!r}) has no SKU and the "
-                                              "connection has no fallback article")
+            raise MappingError(f"{item_path}.sku", f"{label} ({name!r}) has no SKU and the "
+                                                   "connection has no fallback article")
         sku = fallback_sku
-    quantity = read.quantity(raw.get("quantity"), f"{path}.quantity")
-    discount = line_discount(raw, path)
-    if current and raw.get("current_quantity") is not None:
-        now = read.quantity(raw["current_quantity"], f"{path}.current_quantity", allow_zero=True)
-        if now == 0:
-            return None
-        if now < quantity:  # units refunded or removed take their share of the discount
-            discount = (discount * now / quantity).quantize(read.CENT, rounding=ROUND_HALF_UP)
-        quantity = now
-    unit_price = read.money(raw.get("price"), f"{path}.price")
+    unit_price = read.money(item.get("price"), f"{item_path}.price")
+    discount = line_discount(item, item_path)
+    if quantity < ordered:
+        discount = (discount * quantity / ordered).quantize(read.CENT, rounding=ROUND_HALF_UP)
     if discount > quantity * unit_price:
-        raise MappingError(f"{path}.discount_allocations", f"the discount {discount} is larger "
-                                                           "than the line's price × quantity")
-    paths = {key: f"{path}.{value}" for key, value in LINE_PATHS.items()}
+        raise MappingError(f"{item_path}.discount_allocations", f"the discount {discount} is "
+                                                                "larger than the line's price "
+                                                                "× quantity")
+    paths = {key: f"{item_path}.{value}" for key, value in LINE_PATHS.items()}
+    if quantity_path is not None:
+        paths["quantity"] = quantity_path
     return read.build(
-        ProductLine, path, paths, type="product", sku=sku, name=name, quantity=quantity,
-        unit_price=unit_price, discount=discount, vat_rate=tax_rate(raw, path))
+        ProductLine, path or item_path, paths, type="product", sku=sku, name=name,
+        quantity=quantity, unit_price=unit_price, discount=discount,
+        vat_rate=tax_rate(item, item_path))
 
 
 def line_name(raw: dict[str, Any], path: str) -> str:

@@ -44,15 +44,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
-from schemas.order import MAX_LINES, Order, ProductLine, ShippingLine
+from schemas.order import MAX_LINES, Order, ShippingLine
 from schemas.shops import read
 from schemas.shops.common import CanonicalLine, checked_total
 from schemas.shops.credit import MANUAL, amount_only_refund, credit_order, stand_in_customer
 from schemas.shops.errors import MappingError
-from schemas.shops.shopify import LINE_PATHS, line_discount, line_name, tax_rate
+from schemas.shops.shopify import line_discount, line_name, priced_line, tax_rate
 
 ZERO = Decimal("0")
 ITEMS = "refund_line_items"
@@ -120,24 +120,8 @@ def _product_line(raw: dict[str, Any], index: int, fallback_sku: str | None) -> 
     if quantity > ordered:
         raise MappingError(f"{path}.quantity", f"refunds {quantity} of {name!r} but the order "
                                                f"line has {ordered}")
-    sku = read.text(item.get("sku"), f"{item_path}.sku", limit=100)
-    if sku is None:
-        if fallback_sku is None:
-            raise MappingError(f"{item_path}.sku", f"refunded line {index + 1} ({name!r}) has no "
-                                                   "SKU and the connection has no fallback article")
-        sku = fallback_sku
-    price = read.money(item.get("price"), f"{item_path}.price")
-    discount = line_discount(item, item_path)
-    if quantity < ordered:
-        discount = (discount * quantity / ordered).quantize(read.CENT, rounding=ROUND_HALF_UP)
-    if discount > quantity * price:
-        raise MappingError(f"{item_path}.discount_allocations",
-                           f"the discount {discount} is larger than the line's price × quantity")
-    paths = {key: f"{item_path}.{value}" for key, value in LINE_PATHS.items()}
-    paths["quantity"] = f"{path}.quantity"
-    line = read.build(ProductLine, path, paths, type="product", sku=sku, name=name,
-                      quantity=quantity, unit_price=price, discount=discount,
-                      vat_rate=tax_rate(item, item_path))
+    line = priced_line(item, item_path, name, f"refunded line {index + 1}", quantity, ordered,
+                       fallback_sku, path=path, quantity_path=f"{path}.quantity")
     stated = _amount(raw, "subtotal_set", "subtotal", path)
     if stated is None:
         raise MappingError(f"{path}.subtotal", "is required")
