@@ -156,6 +156,16 @@ def parse_fault(spec: Any, fault_id: int) -> Fault:
     return Fault(fault_id, match, mode, count, status if mode in DEFAULT_FAULT_STATUS else None, ms)
 
 
+def mod10_kid(number: int | str) -> str:
+    """A KID (Norwegian customer payment reference): the invoice number with its MOD10 (Luhn)
+    check digit."""
+    total = 0
+    for index, digit in enumerate(reversed(str(number))):
+        value = int(digit) * (2 if index % 2 == 0 else 1)
+        total += value - 9 if value > 9 else value
+    return f"{number}{(10 - total % 10) % 10}"
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 

@@ -23,7 +23,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from simulators.admin import admin_error, read_json
+from simulators.admin import admin_error, json_object, mod10_kid
 from simulators.duett.context import Ctx, Route
 from simulators.duett.listing import list_response
 from simulators.duett.options import DuettSimOptions
@@ -62,7 +62,7 @@ def post_invoice(store: Store, order: dict[str, Any], customer: dict[str, Any],
         "refNumber": None if in_voucher else invoice_number,
         "amountNetto": money(net * rate), "currencyGross": money(gross),
         "currencyRestAmount": money(gross), "restAmount": money(gross * rate),
-        "dueDate": order["dueDate"], "kid": _kid(invoice_number), "payType": order["payType"],
+        "dueDate": order["dueDate"], "kid": mod10_kid(invoice_number), "payType": order["payType"],
         "description": f"{'Kreditnota' if credit else 'Faktura'} {invoice_number}"})
     store.ledger[row["id"]] = row
     store.ledger_of_order[order["id"]] = row["id"]
@@ -113,15 +113,6 @@ def _row(store: Store, customer: dict[str, Any], year: int, voucher_type: int, d
             "rowVersion": store.row_version()}
 
 
-def _kid(number: str) -> str:
-    """The invoice number with a MOD10 (Luhn) check digit, as Norwegian KIDs usually are."""
-    total = 0
-    for index, digit in enumerate(reversed(number)):
-        value = int(digit) * (2 if index % 2 == 0 else 1)
-        total += value - 9 if value > 9 else value
-    return f"{number}{(10 - total % 10) % 10}"
-
-
 async def list_vouchers(ctx: Ctx) -> Response:
     """GET the voucher report: `filter[voucherYear][EQ]` is required; `ledgerFilter[EQ]`
     picks a ledger (every row here is on a customer account)."""
@@ -152,8 +143,8 @@ def payment_route(current: Callable[[], Store]) -> Callable[[Request], Awaitable
 
     async def handler(request: Request) -> Response:
         try:
-            body = await read_json(request)
-            if not isinstance(body, dict) or not str(body.get("invoice_id", "")).isdigit():
+            body = await json_object(request)
+            if not str(body.get("invoice_id", "")).isdigit():
                 raise ValueError("invoice_id must be the invoiced order's id")
             raw = body.get("amount")
             amount = None if raw is None else Decimal(str(raw))

@@ -16,6 +16,7 @@ from typing import Any
 
 from starlette.responses import Response
 
+from simulators.admin import mod10_kid
 from simulators.poweroffice.context import Ctx, Route
 from simulators.poweroffice.fields import check_types, read_body, writable
 from simulators.poweroffice.listing import after, in_ranges, list_response, parse_uuid
@@ -158,7 +159,8 @@ def _invoice(store: Store, order: dict[str, Any], state: SendState,
         "NetAmount": money(decimal(order["NetAmount"]) * sign),
         "TotalAmount": money(decimal(order["TotalAmount"]) * sign),
         "VoucherDate": voucher_date.isoformat(), "DueDate": due_date,
-        "OrderNo": order["SalesOrderNo"], "OrderDate": order["SalesOrderDate"], "Cid": _kid(number),
+        "OrderNo": order["SalesOrderNo"], "OrderDate": order["SalesOrderDate"],
+        "Cid": mod10_kid(number),
         "NetPostedAmount": money(decimal(order["NetAmount"]) * rate * sign),
         "TotalPostedAmount": posted_total, "Balance": posted_total,
         "BalanceLastChangedDateTimeOffset": store.clock.balance_stamp(
@@ -196,13 +198,6 @@ def _find_invoice(ctx: Ctx) -> str:
     if invoice_id is None:
         raise not_found(f"OutgoingInvoice with id = {ctx.params['id']} not found.")
     return invoice_id
-
-
-def _kid(number: int) -> str:
-    """A KID (customer payment reference): the invoice number with its MOD10 check digit."""
-    digits = [int(d) for d in reversed(str(number))]
-    total = sum(sum(divmod(d * (2 - i % 2), 10)) for i, d in enumerate(digits))
-    return f"{number}{(10 - total % 10) % 10}"
 
 
 ROUTES: list[Route] = [

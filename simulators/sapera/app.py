@@ -180,7 +180,7 @@ class SaperaSim:
         """A payment registered on an invoice (payments.py); answers the invoice as the API
         now shows it."""
         try:
-            invoice = payments.pay(self.store, self.options, await read_json(request))
+            invoice = payments.pay(self.store, self.options, await json_object(request))
         except ValueError as exc:
             return admin_error(400, str(exc))
         return JSONResponse(invoices.view(invoice, self.options))

@@ -19,9 +19,9 @@ from simulators.sapera.store import Store
 USAGE = 'body must be {"invoice_id": "<invoice id>", "amount": "100.00"} (amount optional)'
 
 
-def pay(store: Store, options: SaperaSimOptions, body: Any) -> dict[str, Any]:
+def pay(store: Store, options: SaperaSimOptions, body: dict[str, Any]) -> dict[str, Any]:
     """The invoice after the payment; ValueError with the reason for a bad request."""
-    if not isinstance(body, dict) or "invoice_id" not in body:
+    if "invoice_id" not in body:
         raise ValueError(USAGE)
     invoice = store.invoices.get(_int(body["invoice_id"]))
     if invoice is None:

@@ -7,15 +7,16 @@ this module holds the plain pieces both shops need to answer their own API.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from simulators.admin import SimApp, SimulatedErp, admin_error
+from simulators.admin import SimApp, SimulatedErp, admin_error, json_object
 
 TemplatedHandler = Callable[[Request, dict[str, str]], Awaitable[Response]]
 TemplatedRoute = tuple[str, str, TemplatedHandler]  # (method, "/_sim/orders/{id}/pay", handler)
@@ -95,11 +96,18 @@ class ShopSimApp(SimApp):
         await super().__call__(scope, receive, send)
 
 
+class UnknownOrder(Exception):
+    """An admin route named an order the shop does not have; `admin_handler` answers 404."""
+
+
 def admin_handler(handler: TemplatedHandler) -> TemplatedHandler:
-    """Turn a ValueError from a handler into the admin layer's 400 answer."""
+    """Turn a ValueError from a handler into the admin layer's 400 answer, UnknownOrder into
+    its 404 "unknown order"."""
     async def guarded(request: Request, params: dict[str, str]) -> Response:
         try:
             return await handler(request, params)
+        except UnknownOrder:
+            return admin_error(404, "unknown order")
         except ValueError as exc:
             return admin_error(400, str(exc))
 
@@ -111,3 +119,36 @@ def deliver_flag(body: dict[str, Any]) -> bool:
     if not isinstance(deliver, bool):
         raise ValueError("deliver must be true or false")
     return deliver
+
+
+async def order_change(request: Request, orders: Mapping[int, dict[str, Any]], raw_id: str,
+                       parse_id: Callable[[str], int | None]
+                       ) -> tuple[dict[str, Any], bool, dict[str, Any]]:
+    """The opening of an admin route that changes one order (under `admin_handler`): the JSON
+    body without its `deliver` flag, that flag, and the order. In this order: a bad body or
+    flag is a ValueError (400), then `parse_id(raw_id)` may raise its own ValueError (400) or
+    give None, and an id that names no order is UnknownOrder (404)."""
+    body = await json_object(request)
+    deliver = deliver_flag(body)
+    order_id = parse_id(raw_id)
+    order = None if order_id is None else orders.get(order_id)
+    if order is None:
+        raise UnknownOrder(raw_id)
+    return body, deliver, order
+
+
+def refund_quantity(where: str, request: dict[str, Any], earlier: list[Any], id_key: str,
+                    line_id: str, remaining: Callable[[], int | Decimal]) -> int:
+    """The units a refund line (`request`, at `where` in the body) asks for: a positive integer,
+    at most the line's `remaining()` units less what the `earlier` lines of the same refund ask
+    for the same line (matched on their `id_key`); ValueError otherwise."""
+    quantity = positive_int(request.get("quantity"))
+    if quantity is None:
+        raise ValueError(f"{where}.quantity must be a positive integer")
+    asked_before = sum(int(r.get("quantity") or 0) for r in earlier
+                       if isinstance(r, dict) and str(r.get(id_key)) == line_id)
+    left = remaining() - asked_before
+    if quantity > left:
+        raise ValueError(f"{where}.quantity {quantity} is more than the {left} unit(s) of line "
+                         f"item {line_id} that can still be refunded")
+    return quantity

@@ -201,14 +201,19 @@ class Parser:
         return Field(name, alias, arguments, selections)
 
     def arguments(self) -> dict[str, Any]:
+        if not self.peek("("):
+            return {}
+        self.take("(")
+        return self._pairs(")")
+
+    def _pairs(self, close: str) -> dict[str, Any]:
+        """`name: value` pairs up to `close`, taken too (the opening bracket already is)."""
         found: dict[str, Any] = {}
-        if self.peek("("):
-            self.take("(")
-            while not self.peek(")"):
-                name = self.take(kind="name")
-                self.take(":")
-                found[name] = self.value()
-            self.take(")")
+        while not self.peek(close):
+            name = self.take(kind="name")
+            self.take(":")
+            found[name] = self.value()
+        self.take(close)
         return found
 
     def value(self) -> Any:
@@ -225,13 +230,7 @@ class Parser:
             return items
         if text == "{":
             self.take()
-            fields = {}
-            while not self.peek("}"):
-                name = self.take(kind="name")
-                self.take(":")
-                fields[name] = self.value()
-            self.take("}")
-            return fields
+            return self._pairs("}")
         self.take()
         if kind == "number":
             return float(text) if any(c in text for c in ".eE") else int(text)

@@ -45,7 +45,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from simulators.admin import AdminHandler, merged_options
+from simulators.admin import AdminHandler, merged_options, read_json
 from simulators.shops import shopify_admin
 from simulators.shops.common import (
     Clock,
@@ -149,7 +149,7 @@ class ShopifySim:
         if not self.authorized(request):
             return error(401)
         try:
-            body = json.loads(await request.body() or b"null")
+            body = await read_json(request)
         except ValueError:
             body = None
         shop = {"name": self.options.shop_domain.split(".")[0],

@@ -18,6 +18,7 @@ from simulators.shops.common import (
     TemplatedRoute,
     admin_handler,
     deliver_flag,
+    order_change,
     parse_time,
     positive_int,
 )
@@ -56,11 +57,7 @@ def routes(sim: ShopifySim) -> list[TemplatedRoute]:
         return _changed(sim, order, topics, deliver, status=201)
 
     async def pay(request: Request, params: dict[str, str]) -> Response:
-        body = await json_object(request)
-        deliver = deliver_flag(body)
-        order = sim.orders.get(_id(params))
-        if order is None:
-            return admin_error(404, "unknown order")
+        _, deliver, order = await order_change(request, sim.orders, params["id"], _id)
         if order["financial_status"] not in OPEN_PAYMENT or order.get("cancelled_at"):
             return JSONResponse({"error": {"code": "conflict", "message":
                                  f"order is {order['financial_status']}"}}, status_code=409)
@@ -70,11 +67,7 @@ def routes(sim: ShopifySim) -> list[TemplatedRoute]:
         return _changed(sim, order, ["orders/paid", "orders/updated"], deliver)
 
     async def cancel(request: Request, params: dict[str, str]) -> Response:
-        body = await json_object(request)
-        deliver = deliver_flag(body)
-        order = sim.orders.get(_id(params))
-        if order is None:
-            return admin_error(404, "unknown order")
+        body, deliver, order = await order_change(request, sim.orders, params["id"], _id)
         if order.get("cancelled_at"):
             return JSONResponse({"error": {"code": "conflict", "message": "already cancelled"}},
                                 status_code=409)
@@ -87,7 +80,7 @@ def routes(sim: ShopifySim) -> list[TemplatedRoute]:
 
     async def redeliver(request: Request, params: dict[str, str]) -> Response:
         body = await json_object(request)
-        order_id, topic = str(_id(params)), body.get("topic", "orders/create")
+        order_id, topic = str(_id(params["id"])), body.get("topic", "orders/create")
         times = positive_int(body.get("times", 1))
         if times is None or times > MAX_REDELIVERIES:
             raise ValueError(f"times must be an integer from 1 to {MAX_REDELIVERIES}")
@@ -105,11 +98,7 @@ def routes(sim: ShopifySim) -> list[TemplatedRoute]:
         return JSONResponse({"redelivered": [copy.seq for copy in copies]})
 
     async def refund(request: Request, params: dict[str, str]) -> Response:
-        body = await json_object(request)
-        deliver = deliver_flag(body)
-        order = sim.orders.get(_id(params))
-        if order is None:
-            return admin_error(404, "unknown order")
+        body, deliver, order = await order_change(request, sim.orders, params["id"], _id)
         made = make_refund(sim, order, body)
         queued = []
         if deliver:
@@ -171,10 +160,10 @@ def _changed(sim: ShopifySim, order: dict[str, Any], topics: list[str], deliver:
                         status_code=status)
 
 
-def _id(params: dict[str, str]) -> int:
-    if not params["id"].isdigit() or len(params["id"]) > 18:
+def _id(raw: str) -> int:
+    if not raw.isdigit() or len(raw) > 18:
         raise ValueError("order id must be a number")
-    return int(params["id"])
+    return int(raw)
 
 
 def _last_per_address(sim: ShopifySim, order_id: str, topic: str) -> list[Delivery]:

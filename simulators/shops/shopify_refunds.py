@@ -23,7 +23,7 @@ import copy
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
-from simulators.shops.common import positive_int
+from simulators.shops.common import refund_quantity
 
 if TYPE_CHECKING:
     from simulators.shops.shopify import ShopifySim
@@ -101,16 +101,9 @@ def _requested(order: dict[str, Any], request: Any, index: int, earlier: list[An
     if line is None:
         raise ValueError(f"{where}.line_item_id {request.get('line_item_id')!r} is not a line "
                          f"item of order {order['id']}")
-    quantity = positive_int(request.get("quantity"))
-    if quantity is None:
-        raise ValueError(f"{where}.quantity must be a positive integer")
-    asked_before = sum(int(r.get("quantity") or 0) for r in earlier
-                       if isinstance(r, dict)
-                       and str(r.get("line_item_id")) == str(line["id"]))
-    left = int(line.get("quantity") or 0) - refunded_quantity(order, line["id"]) - asked_before
-    if quantity > left:
-        raise ValueError(f"{where}.quantity {quantity} is more than the {left} unit(s) of line "
-                         f"item {line['id']} that can still be refunded")
+    quantity = refund_quantity(
+        where, request, earlier, "line_item_id", str(line["id"]),
+        lambda: int(line.get("quantity") or 0) - refunded_quantity(order, line["id"]))
     restock = request.get("restock_type", "no_restock")
     if restock not in RESTOCK_TYPES:
         raise ValueError(f"{where}.restock_type must be one of {', '.join(RESTOCK_TYPES)}")

@@ -56,10 +56,6 @@ class TokenIssuer:
             self.issued = dict.fromkeys(self.issued, 0.0)
         return count
 
-    def reset(self) -> None:
-        with self.lock:
-            self.issued.clear()
-
 
 async def grant(request: Request, issuer: TokenIssuer, client_id: str, client_secret: str,
                 lifetime_seconds: int) -> Response:

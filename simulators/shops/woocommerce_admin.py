@@ -32,6 +32,7 @@ from simulators.shops.common import (
     admin_handler,
     deliver_flag,
     gmt,
+    order_change,
     parse_time,
 )
 
@@ -101,11 +102,7 @@ def routes(sim: WooCommerceSim) -> list[TemplatedRoute]:
                             status_code=201)
 
     async def set_status(request: Request, params: dict[str, str]) -> Response:
-        body = await json_object(request)
-        deliver = deliver_flag(body)
-        order = sim.orders.get(int(params["id"])) if params["id"].isdigit() else None
-        if order is None:
-            return admin_error(404, "unknown order")
+        body, deliver, order = await order_change(request, sim.orders, params["id"], _number)
         status = _status(body.get("status"))
         now = sim.clock.now()
         order.update(status=status, **_dates(sim, "date_modified", now))
@@ -117,11 +114,7 @@ def routes(sim: WooCommerceSim) -> list[TemplatedRoute]:
         return JSONResponse({"order": order, "deliveries": [d.seq for d in queued]})
 
     async def refund(request: Request, params: dict[str, str]) -> Response:
-        body = await json_object(request)
-        deliver = deliver_flag(body)
-        order = sim.orders.get(int(params["id"])) if params["id"].isdigit() else None
-        if order is None:
-            return admin_error(404, "unknown order")
+        body, deliver, order = await order_change(request, sim.orders, params["id"], _number)
         now = sim.clock.now()
         made, fully = woocommerce_refunds.make_refund(sim, order, body,
                                                       _dates(sim, "date_created", now))
@@ -176,6 +169,11 @@ def new_order(sim: WooCommerceSim, body: dict[str, Any]) -> dict[str, Any]:
         order.update(_dates(sim, "date_paid", now))
     sim.orders[order_id] = order
     return order
+
+
+def _number(raw: str) -> int | None:
+    """A path id: digits, else None (WooCommerce answers 404 for any id it has not)."""
+    return int(raw) if raw.isdigit() else None
 
 
 def _status(value: Any) -> str:

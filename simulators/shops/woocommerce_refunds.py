@@ -30,7 +30,7 @@ import copy
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from simulators.shops.common import positive_int
+from simulators.shops.common import refund_quantity
 
 if TYPE_CHECKING:
     from simulators.shops.woocommerce import WooCommerceSim
@@ -161,15 +161,8 @@ def _requested(order: dict[str, Any], request: Any, index: int, earlier: list[An
     if line is None:
         raise ValueError(f"{where}.id {request.get('id')!r} is not a line item of order "
                          f"{order['id']}")
-    quantity = positive_int(request.get("quantity"))
-    if quantity is None:
-        raise ValueError(f"{where}.quantity must be a positive integer")
-    asked_before = sum(int(r.get("quantity") or 0) for r in earlier
-                       if isinstance(r, dict) and str(r.get("id")) == _id(line))
-    left = _units(line) - refunded.get(_id(line), ZERO) - asked_before
-    if quantity > left:
-        raise ValueError(f"{where}.quantity {quantity} is more than the {left} unit(s) of line "
-                         f"item {_id(line)} that can still be refunded")
+    quantity = refund_quantity(where, request, earlier, "id", _id(line),
+                               lambda: _units(line) - refunded.get(_id(line), ZERO))
     return line, quantity
 
 

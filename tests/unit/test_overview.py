@@ -22,7 +22,7 @@ from schemas.job import ErrorInfo, Job, Step, utcnow
 from schemas.order import Order
 from tests.factories import order
 from tests.support.config import OPERATOR_TOKEN, exact_connection, poweroffice_connection
-from workers.intake import status
+from workers.intake import http, status
 from workers.intake.app import create_app
 
 RETENTION_DAYS = 30
@@ -242,14 +242,14 @@ def test_same_origin_guard(rt: Runtime) -> None:
                {"host": "127.0.0.1:8000", **headers}.items()]
         return Request({"type": "http", "method": "POST", "path": "/", "headers": raw})
 
-    assert status.same_origin_call(request({status.OPERATOR_HEADER: "1"}))
-    assert status.same_origin_call(request({status.OPERATOR_HEADER: "1",
+    assert http.same_origin_call(request({http.OPERATOR_HEADER: "1"}))
+    assert http.same_origin_call(request({http.OPERATOR_HEADER: "1",
                                             "Origin": "http://127.0.0.1:8000",
                                             "Sec-Fetch-Site": "same-origin"}))
-    assert not status.same_origin_call(request({}))
-    assert not status.same_origin_call(request({status.OPERATOR_HEADER: "1",
+    assert not http.same_origin_call(request({}))
+    assert not http.same_origin_call(request({http.OPERATOR_HEADER: "1",
                                                 "Origin": "https://evil.example"}))
-    assert not status.same_origin_call(request({status.OPERATOR_HEADER: "1",
+    assert not http.same_origin_call(request({http.OPERATOR_HEADER: "1",
                                                 "Sec-Fetch-Site": "same-site"}))
 
 

@@ -24,9 +24,20 @@ def bearer(request: Request) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
+def operator_token(request: Request) -> str | None:
+    """The configured operator token, None when there is none."""
+    token = runtime_of(request).settings.operator_token
+    return token.get_secret_value() if token else None
+
+
+def token_matches(given: str, expected: str | None) -> bool:
+    """`given` is the (non-empty) token `expected`, compared in constant time."""
+    return bool(given and expected) and \
+        hmac.compare_digest(given.encode(), (expected or "").encode())
+
+
 def require_token(request: Request, expected: str | None, what: str) -> None:
-    given = bearer(request)
-    if not expected or not given or not hmac.compare_digest(given.encode(), expected.encode()):
+    if not token_matches(bearer(request), expected):
         raise ApiError(401, "unauthorized", f"missing or wrong bearer token for {what}")
 
 
@@ -61,17 +72,15 @@ def same_origin_call(request: Request) -> bool:
 
 def session_ok(request: Request, expected: str | None) -> bool:
     """The request carries the session cookie of the operator token `expected`."""
-    cookie = request.cookies.get(OPERATOR_COOKIE, "")
-    return bool(expected and cookie) and \
-        hmac.compare_digest(cookie.encode(), session_value(expected or "").encode())
+    return bool(expected) and \
+        token_matches(request.cookies.get(OPERATOR_COOKIE, ""), session_value(expected or ""))
 
 
 def require_operator(request: Request) -> Runtime:
     """The operator token as a bearer header, or the status page's session cookie on a call its
     own script made (`same_origin_call`: the cookie alone is never enough)."""
     rt = runtime_of(request)
-    token = rt.settings.operator_token
-    expected = token.get_secret_value() if token else None
+    expected = operator_token(request)
     if not bearer(request) and same_origin_call(request) and session_ok(request, expected):
         return rt
     require_token(request, expected, "the operator API")

@@ -10,17 +10,15 @@ Behind the operator token. Scripts send it as a bearer header; a browser logs in
 form (or opens `/status?token=...`, which is turned into the cookie and dropped from the address)
 and then carries an HttpOnly, SameSite=Strict session cookie. The cookie holds an HMAC of the
 token, not the token, so it never works as a bearer token and changing the token ends every
-session. The page itself only reads. The operator API (Replay) is to accept the cookie only
-together with the same-origin guard `same_origin_call` (a custom header, and a matching Origin
-and Sec-Fetch-Site when the browser sends them), which a cross-site form or script cannot
-satisfy; until `workers/intake/http.py` does, the script sends the token typed into the login
-form (kept in the tab's sessionStorage) as a bearer header. Behind a reverse proxy the `Host`
-header must reach the intake unchanged (Origin is compared with it).
+session. The page itself only reads. The operator API (Replay) accepts the cookie only
+together with the same-origin guard `same_origin_call` in `workers/intake/http.py` (a custom
+header, and a matching Origin and Sec-Fetch-Site when the browser sends them), which a
+cross-site form or script cannot satisfy. Behind a reverse proxy the `Host` header must reach
+the intake unchanged (Origin is compared with it).
 """
 
 from __future__ import annotations
 
-import hmac
 from datetime import datetime
 from html import escape
 from pathlib import Path
@@ -32,16 +30,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from core.overview import BudgetLeft, ConnectionFigures, Overview, overview
 from schemas.dead_letter import DeadLetter
-from workers.intake.http import (  # noqa: F401  (OPERATOR_HEADER, same_origin_call: tests)
+from workers.intake.http import (
     OPERATOR_COOKIE,
-    OPERATOR_HEADER,
     bearer,
+    operator_token,
     origin_is_ours,
     read_limited,
     runtime_of,
-    same_origin_call,
     session_ok,
     session_value,
+    token_matches,
 )
 
 router = APIRouter()
@@ -60,20 +58,10 @@ SECURITY_HEADERS = {
 
 
 # --- who is asking -------------------------------------------------------------------------------
-def operator_token(request: Request) -> str | None:
-    token = runtime_of(request).settings.operator_token
-    return token.get_secret_value() if token else None
-
-
-def _same(given: str, expected: str) -> bool:
-    return bool(given) and hmac.compare_digest(given.encode(), expected.encode())
-
-
 def page_allowed(request: Request) -> bool:
     """The page (a read) opens with the bearer token or the session cookie."""
     expected = operator_token(request)
-    return bool(expected) and (_same(bearer(request), expected or "") or
-                               session_ok(request, expected))
+    return token_matches(bearer(request), expected) or session_ok(request, expected)
 
 
 def _with_session(response: Response, request: Request, token: str) -> Response:
@@ -89,7 +77,7 @@ async def status_page(request: Request) -> Response:
     expected = operator_token(request)
     query_token = request.query_params.get("token")
     if query_token is not None:
-        if expected and _same(query_token, expected):  # into the cookie, out of the address
+        if expected and token_matches(query_token, expected):  # into the cookie, out of the address
             return _with_session(RedirectResponse("/status", status_code=303), request, expected)
         return _html(login_page("That token is not the operator token."), 401)
     if not page_allowed(request):
@@ -107,7 +95,7 @@ async def login(request: Request) -> Response:
     form = parse_qs((await read_limited(request)).decode("utf-8", "replace"))
     given = (form.get("token") or [""])[0].strip()
     expected = operator_token(request)
-    if not expected or not _same(given, expected):
+    if not expected or not token_matches(given, expected):
         return _html(login_page("That token is not the operator token."), 401)
     return _with_session(RedirectResponse("/status", status_code=303), request, expected)
 
