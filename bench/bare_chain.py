@@ -20,6 +20,8 @@ import redis
 from celery import Celery, chain
 from celery.signals import worker_ready
 
+from bench.measure import RECORD_FINISH
+
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 QUEUE = "bench-bare"
 COUNTER_KEY = "bench:bare:done"
@@ -27,16 +29,6 @@ LAST_KEY = "bench:bare:last"
 TIMES_KEY = "bench:bare:times"
 READY_KEY = "bench:bare:worker:{pid}"
 CHAIN_LENGTH = 5
-
-# INCR the counter, keep the latest finishing time (chains end concurrently, so "latest" is a
-# max, not the last write) and every finishing time (for percentiles).
-_COUNT = """
-redis.call('INCR', KEYS[1])
-local last = tonumber(redis.call('GET', KEYS[2]) or '0')
-if tonumber(ARGV[1]) > last then redis.call('SET', KEYS[2], ARGV[1]) end
-redis.call('RPUSH', KEYS[3], ARGV[1])
-return 1
-"""
 
 app = Celery("bench_bare", broker=REDIS_URL)
 app.conf.update(
@@ -53,7 +45,7 @@ app.conf.update(
 )
 
 _redis = redis.Redis.from_url(REDIS_URL)
-_count = _redis.register_script(_COUNT)
+_count = _redis.register_script(RECORD_FINISH)
 
 
 @app.task(name="bench.noop", ignore_result=True)

@@ -12,7 +12,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-FINAL = frozenset({"done", "duplicate", "dead", "cancelled"})
+from schemas.job import FINAL_STATES
+
+FINAL = FINAL_STATES  # the job states that end a job
 
 
 @dataclass

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import redis
 from rich.console import Console
@@ -24,11 +24,15 @@ from bench.chaos_cluster import SHOP_TOKEN, Cluster, RedisRestart, WorkerKiller
 from bench.chaos_count import FINAL, Counts, count_run
 from bench.chaos_faults import WRITES, FaultDriver, FaultRate, applied
 from bench.chaos_orders import Posted, make_orders, post_paced
+from bench.measure import count_log_events
+from bench.traffic import load_jobs
 from core.store import Store
 
 console = Console()
 ROOT = Path(__file__).resolve().parent.parent
 # Worker log lines worth counting (JSON logs): retries, sweeps, busy leases, errors, tracebacks.
+# Not `bench.measure.LOG_EVENTS`: the chaos report's columns come in this order, and the bare
+# `not_current` needle also counts the quoted forms.
 LOG_EVENTS = {"step.retry": '"step.retry"', "sweep.enqueued": '"sweep.enqueued"',
               "step.busy": '"step.busy"', "dlq.added": '"dlq.added"',
               "not_current": "not_current", "errors": '"level": "error"',
@@ -124,7 +128,7 @@ def run_once(args: argparse.Namespace, run: int, base: Path) -> RunReport:
         report.erp_calls = int(calls["total"])
         report.erp_writes = sum(int(calls["by_endpoint"].get(w, 0)) for w in WRITES)
         report.counts = count_run(posted.accepted, batch.invalid, state, dead, jobs)
-        report.events = count_log_events(cluster.worker_logs())
+        report.events = count_log_events(dict.fromkeys(cluster.worker_logs(), 0), LOG_EVENTS)
         (tmp / "dead_letters.json").write_text(json.dumps(dead, indent=1, default=str))
         (tmp / "sim_state.json").write_text(json.dumps(state, default=str))
     except Exception as exc:  # noted in the report; the next run still runs
@@ -156,13 +160,12 @@ def _restart_later(cluster: Cluster, how: str, at: float, report: RunReport
 
 
 def _load_jobs(store: Store, accepted: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """job id -> stored job (`{"state": "missing"}` for an unknown id), read 200 at a time."""
     ids = list(accepted.values())
     jobs: dict[str, dict[str, Any]] = {}
     for start in range(0, len(ids), 200):
         chunk = ids[start:start + 200]
-        raws = cast("list[str | None]", store.redis.mget([Store.key("job", j) for j in chunk]))
-        for job_id, raw in zip(chunk, raws, strict=True):
-            jobs[job_id] = json.loads(raw) if raw else {"state": "missing"}
+        jobs.update(zip(chunk, load_jobs(store.redis, chunk), strict=True))
     return jobs
 
 
@@ -188,11 +191,3 @@ def _wait_final(store: Store, accepted: dict[str, str], timeout: float
         time.sleep(0.5)
 
 
-def count_log_events(logs: list[Path]) -> dict[str, int]:
-    """How often each of `LOG_EVENTS` occurs in the logs of every worker the run started."""
-    counts = dict.fromkeys(LOG_EVENTS, 0)
-    for path in logs:
-        text = path.read_text(encoding="utf-8", errors="replace")
-        for name, needle in LOG_EVENTS.items():
-            counts[name] += text.count(needle)
-    return counts

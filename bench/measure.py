@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -62,12 +63,16 @@ class RunResult:
         return None if self.erp_calls is None else self.erp_calls / self.orders
 
 
+def percentile(sorted_values: list[float], q: float) -> float | None:
+    """The `q` quantile (0 to 1) of sorted values: the value at rank int(q * n), 1-based."""
+    if not sorted_values:
+        return None
+    return sorted_values[min(len(sorted_values) - 1, max(0, int(q * len(sorted_values)) - 1))]
+
+
 def percentiles(values: list[float]) -> tuple[float | None, float | None]:
     """(p50, p99) of sorted `values`."""
-    if not values:
-        return None, None
-    return (values[max(0, int(0.5 * len(values)) - 1)],
-            values[max(0, int(0.99 * len(values)) - 1)])
+    return percentile(values, 0.5), percentile(values, 0.99)
 
 
 def completion_percentiles(finished: list[float], start: float
@@ -77,6 +82,20 @@ def completion_percentiles(finished: list[float], start: float
         return None, None
     return (finished[int(0.5 * len(finished)) - 1] - start,
             finished[max(0, int(0.99 * len(finished)) - 1)] - start)
+
+
+# --- finishing times recorded in Redis ---------------------------------------------------------
+# The benchmark's own recording in the bare chain's and the user's last task (not part of the
+# code they model): KEYS counter, latest time, list of times; ARGV[1] the time (`repr(time())`).
+# INCR the counter, keep the latest finishing time (chains end concurrently, so "latest" is a
+# max, not the last write) and every finishing time (for percentiles).
+RECORD_FINISH = """
+redis.call('INCR', KEYS[1])
+local last = tonumber(redis.call('GET', KEYS[2]) or '0')
+if tonumber(ARGV[1]) > last then redis.call('SET', KEYS[2], ARGV[1]) end
+redis.call('RPUSH', KEYS[3], ARGV[1])
+return 1
+"""
 
 
 # --- worker logs -------------------------------------------------------------------------------
@@ -91,14 +110,16 @@ LOG_EVENTS = {
 }
 
 
-def count_log_events(logs: dict[Path, int]) -> dict[str, int]:
-    """Count the notable lines (`LOG_EVENTS`) in each log file after its byte offset."""
-    counts = dict.fromkeys(LOG_EVENTS, 0)
+def count_log_events(logs: Mapping[Path, int], events: Mapping[str, str] = LOG_EVENTS
+                     ) -> dict[str, int]:
+    """Count the notable lines (`events`, name -> needle; `LOG_EVENTS` by default) in each log
+    file after its byte offset; the counts keep the order of `events`."""
+    counts = dict.fromkeys(events, 0)
     for path, offset in logs.items():
         with open(path, "rb") as log:
             log.seek(offset)
             text = log.read().decode("utf-8", "replace")
-        for key, needle in LOG_EVENTS.items():
+        for key, needle in events.items():
             counts[key] += text.count(needle)
     return counts
 

@@ -17,6 +17,8 @@ import contextlib
 import time
 from dataclasses import dataclass
 
+from bench.measure import percentile
+
 
 @dataclass
 class LoadResult:
@@ -31,16 +33,6 @@ class LoadResult:
     achieved: float      # answered ok per second, from the first scheduled send to the last answer
     seconds: float
     cpu: dict[str, float]
-
-    @property
-    def error_rate(self) -> float:
-        return self.errors / self.sent if self.sent else 0.0
-
-
-def percentile(sorted_values: list[float], q: float) -> float | None:
-    if not sorted_values:
-        return None
-    return sorted_values[min(len(sorted_values) - 1, max(0, int(q * len(sorted_values)) - 1))]
 
 
 async def _run(url: str, path: str, bodies: list[bytes], rate: float, headers: dict[str, str],

@@ -137,9 +137,6 @@ def events_text(events: dict[str, int]) -> str:
 
 
 # --- what binds -----------------------------------------------------------------------------------
-OURS = ("redis-server", "simulator")
-
-
 def binding(r: RunResult, cores: int) -> str:
     """Which limit the run met, from CPU seconds per process over its wall time: one of our
     Python processes near one core is bound by its own CPU (the interpreter lock allows one

@@ -79,9 +79,7 @@ def bare_chain(bench: Bench, run: int, chains: int | None = None) -> RunResult:
     """`--orders` Celery chains of 5 empty tasks (`bench.bare_chain`): the floor."""
     chains = chains or bench.args.orders
     bench.prepare(0)
-    result = bench.run_chains(BARE, run, chains)
-    result.system = BARE
-    return result
+    return bench.run_chains(BARE, run, chains)
 
 
 def _orders(bench: Bench, run: int, system: str, kind: str, latency_ms: int, count: int

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import redis
@@ -27,6 +27,25 @@ from schemas.job import FINAL_STATES
 ORDERS_PATH = "/v1/connections/shop/orders"
 
 console = Console()
+T = TypeVar("T")
+
+
+def _timed_threads(work: Callable[[int], T], threads: int) -> tuple[float, float, list[T]]:
+    """Run `work(0)` ... `work(threads - 1)` on as many threads, released together by a barrier;
+    returns (start wall time, seconds until the last one returned, their results in order)."""
+    barrier = threading.Barrier(threads + 1)
+
+    def run(index: int) -> T:
+        barrier.wait()
+        return work(index)
+
+    with ThreadPoolExecutor(threads) as pool:
+        futures = [pool.submit(run, i) for i in range(threads)]
+        barrier.wait()
+        start = time.time()
+        results = [f.result() for f in futures]
+        seconds = time.time() - start
+    return start, seconds, results
 
 
 def post_orders(intake_url: str, token: str, orders: list[dict[str, Any]], posters: int
@@ -36,11 +55,9 @@ def post_orders(intake_url: str, token: str, orders: list[dict[str, Any]], poste
     slices = [orders[i::posters] for i in range(posters)]
     headers = {"Authorization": f"Bearer {token}"}
     clients = [httpx.Client(base_url=intake_url, timeout=60) for _ in range(posters)]
-    barrier = threading.Barrier(posters + 1)
 
     def post_slice(index: int) -> list[str]:
         client, ids = clients[index], []
-        barrier.wait()
         for body in slices[index]:
             response = client.post(ORDERS_PATH, json=body, headers=headers)
             if response.status_code != 202:
@@ -50,16 +67,11 @@ def post_orders(intake_url: str, token: str, orders: list[dict[str, Any]], poste
         return ids
 
     try:
-        with ThreadPoolExecutor(posters) as pool:
-            futures = [pool.submit(post_slice, i) for i in range(posters)]
-            barrier.wait()
-            start = time.time()
-            job_ids = [job_id for f in futures for job_id in f.result()]
-            posted = time.time() - start
+        start, posted, posted_ids = _timed_threads(post_slice, posters)
     finally:
         for client in clients:
             client.close()
-    return start, posted, job_ids
+    return start, posted, [job_id for ids in posted_ids for job_id in ids]
 
 
 def send_chains(chains: int, senders: int) -> tuple[float, float]:
@@ -67,21 +79,13 @@ def send_chains(chains: int, senders: int) -> tuple[float, float]:
     time, seconds)."""
     from bench.bare_chain import make_chain
     senders = max(1, min(senders, chains))
-    barrier = threading.Barrier(senders + 1)
+    counts = [chains // senders + (1 if i < chains % senders else 0) for i in range(senders)]
 
-    def send(count: int) -> None:
-        barrier.wait()
-        for _ in range(count):
+    def send(index: int) -> None:
+        for _ in range(counts[index]):
             make_chain().apply_async()
 
-    counts = [chains // senders + (1 if i < chains % senders else 0) for i in range(senders)]
-    with ThreadPoolExecutor(senders) as pool:
-        futures = [pool.submit(send, c) for c in counts]
-        barrier.wait()
-        start = time.time()
-        for f in futures:
-            f.result()
-        sent = time.time() - start
+    start, sent, _ = _timed_threads(send, senders)
     return start, sent
 
 
@@ -155,20 +159,12 @@ def send_user_chains(orders: list[dict[str, Any]], senders: int) -> tuple[float,
     from bench.user_chain import make_chain
     senders = max(1, min(senders, len(orders)))
     slices = [orders[i::senders] for i in range(senders)]
-    barrier = threading.Barrier(senders + 1)
 
-    def send(batch: list[dict[str, Any]]) -> None:
-        barrier.wait()
-        for order in batch:
+    def send(index: int) -> None:
+        for order in slices[index]:
             make_chain(order, time.time()).apply_async()
 
-    with ThreadPoolExecutor(senders) as pool:
-        futures = [pool.submit(send, batch) for batch in slices]
-        barrier.wait()
-        start = time.time()
-        for f in futures:
-            f.result()
-        sent = time.time() - start
+    start, sent, _ = _timed_threads(send, senders)
     return start, sent
 
 

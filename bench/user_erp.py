@@ -22,6 +22,8 @@ from typing import Any
 import httpx
 import redis
 
+from bench.measure import RECORD_FINISH
+
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 SIM_URL = os.environ.get("BENCH_SIM_URL", "http://127.0.0.1:8080")
 BASE = f"{SIM_URL}/Demo/v2"
@@ -37,14 +39,6 @@ TIMES_KEY = "bench:user:times"      # every finishing time
 DRAFTS_KEY = "bench:user:drafts"    # "sent_at done_at" of every draft created
 READY_KEY = "bench:user:worker:{pid}"
 
-_DONE = """
-redis.call('INCR', KEYS[1])
-local last = tonumber(redis.call('GET', KEYS[2]) or '0')
-if tonumber(ARGV[1]) > last then redis.call('SET', KEYS[2], ARGV[1]) end
-redis.call('RPUSH', KEYS[3], ARGV[1])
-return 1
-"""
-
 _lock = threading.Lock()
 _state: dict[str, Any] = {}
 
@@ -57,7 +51,7 @@ def _clients() -> tuple[httpx.Client, redis.Redis]:
             _state["http"] = httpx.Client(timeout=60, limits=httpx.Limits(
                 max_connections=64, max_keepalive_connections=64))
             _state["redis"] = redis.Redis.from_url(REDIS_URL)
-            _state["done"] = _state["redis"].register_script(_DONE)
+            _state["done"] = _state["redis"].register_script(RECORD_FINISH)
     return _state["http"], _state["redis"]
 
 

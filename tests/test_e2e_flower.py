@@ -79,9 +79,7 @@ def start_flower(cluster: Cluster) -> Iterator[Any]:
 
 
 def post_and_find(cluster: Cluster, flower: Flower, reference: str) -> dict[str, Any]:
-    response = cluster.post_order(three_line_order(reference))
-    assert response.status_code == 202, response.text
-    cluster.wait_final(response.json()["job_id"], timeout=20)
+    cluster.wait_final(cluster.accept(three_line_order(reference)), timeout=20)
     [task] = poll(lambda: flower.tasks_of(reference), 10, 0.2, f"Flower to show {reference}")
     return task
 

@@ -20,6 +20,7 @@ from tests.conftest import Cluster, Simulator, SimulatorPool, poll
 from tests.contract.targets import TARGETS
 from tests.factories import order, product_line
 from tests.support.config import merged
+from tests.support.sim_server import pay
 from tests.support.subscriber import Subscriber, events_section, subscriber
 
 pytestmark = pytest.mark.e2e
@@ -57,18 +58,9 @@ def watched(simulators: SimulatorPool, store: Store, tmp_path: Path, hook: Subsc
 
 
 def transfer(cluster: Cluster, external_id: str) -> dict[str, Any]:
-    response = cluster.post_order(order(external_id))
-    assert response.status_code == 202, response.text
-    job = cluster.wait_final(response.json()["job_id"])
+    job = cluster.wait_final(cluster.accept(order(external_id)))
     assert job["state"] == "done", json.dumps(job)
     return job
-
-
-def pay(sim: Simulator, invoice_id: str, amount: str | None = None) -> dict[str, Any]:
-    body = {"invoice_id": invoice_id} | ({"amount": amount} if amount else {})
-    response = sim.http.post("/_sim/payments", json=body)
-    assert response.status_code == 200, response.text
-    return dict(response.json())
 
 
 def arrived(hook: Subscriber, kind: str, count: int = 1) -> list[dict[str, Any]]:
@@ -100,10 +92,10 @@ def test_invoice_paid_in_two_parts_then_a_refund_credited(
     assert created["invoice_number"] == str(job["erp"]["invoice_number"])
     total = float(created["total"])
     assert float(created["balance"]) == total > 0
-    pay(cluster.sim, created["invoice_id"], f"{total / 4:.2f}")
+    pay(cluster.sim.http, created["invoice_id"], f"{total / 4:.2f}")
     partly = arrived(hook, PARTLY)[0]
     assert float(partly["balance"]) == pytest.approx(total - round(total / 4, 2))
-    pay(cluster.sim, created["invoice_id"])
+    pay(cluster.sim.http, created["invoice_id"])
     arrived(hook, PAID)
     # the shop refunds one of the two coffees: one credit note, however often it is sent
     refund = order("inv-1-R1", lines=[product_line("KAFFE-500", "1", "100.00", "10.00", "0.15")],
@@ -155,7 +147,7 @@ def test_same_second_payments_overlapping_polls_and_a_killed_poller(
     jobs = [transfer(cluster, f"same-{i}") for i in range(3)]
     created = arrived(hook, CREATED, 3)
     for event in created:
-        pay(cluster.sim, event["invoice_id"], "10.00")
+        pay(cluster.sim.http, event["invoice_id"], "10.00")
     arrived(hook, PARTLY, 3)
     # every invoice read now takes 0.8 s, so a poll is in flight most of the time: kill a
     # worker while its poll waits for the ERP, start another, and pay the rest meanwhile
@@ -166,7 +158,7 @@ def test_same_second_payments_overlapping_polls_and_a_killed_poller(
     victim.proc.send_signal(signal.SIGKILL)
     victim.proc.wait(10)
     for event in created:
-        pay(cluster.sim, event["invoice_id"])
+        pay(cluster.sim.http, event["invoice_id"])
     cluster.start_worker()
     arrived(hook, PAID, 3)
     cluster.sim.http.delete("/_sim/faults")

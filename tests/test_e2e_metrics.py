@@ -15,12 +15,6 @@ pytestmark = pytest.mark.e2e
 BASE = "/Demo/v2"
 
 
-def accept(cluster: Cluster, body: dict) -> str:
-    response = cluster.post_order(body)
-    assert response.status_code == 202, response.text
-    return response.json()["job_id"]
-
-
 def scrape(cluster: Cluster) -> list[Sample]:
     response = cluster.http.get("/metrics")
     assert response.status_code == 200
@@ -37,11 +31,11 @@ def test_metrics_after_done_dead_and_throttled_orders(cluster: Cluster) -> None:
     sim = cluster.sim
     # Given an order the ERP refuses (400 on create: dead-lettered at once)
     sim.fault(match="POST /SalesOrders/Complete", mode="status", status=400, count=1)
-    assert cluster.wait_final(accept(cluster, order("M-1")))["state"] == "dead"
+    assert cluster.wait_final(cluster.accept(order("M-1")))["state"] == "dead"
     # And three orders of new customers that run into two 429s on the customer look-up
     sim.fault(match="GET /Customers", mode="rate_limit", count=2)
-    jobs = [accept(cluster, three_line_order(f"M-{i}", cust=customer(f"c-{i}",
-                                                                     email=f"m{i}@example.no")))
+    jobs = [cluster.accept(three_line_order(f"M-{i}", cust=customer(f"c-{i}",
+                                                                    email=f"m{i}@example.no")))
             for i in (2, 3, 4)]
     assert {cluster.wait_final(j)["state"] for j in jobs} == {"done"}
 

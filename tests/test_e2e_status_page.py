@@ -8,8 +8,6 @@ chromium binary exists.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
@@ -49,15 +47,11 @@ def replay_row(browser: WebDriver, *needles: str) -> bool:
         return False
 
 
-def test_replay_a_dead_letter_by_clicking(cluster_factory: Callable[..., Cluster]) -> None:
-    cluster = cluster_factory()
-    cluster.start()
+def test_replay_a_dead_letter_by_clicking(cluster: Cluster) -> None:
     # Given an order the ERP refused once (400 on the create: a dead letter at once)
     cluster.sim.fault(match="POST /SalesOrders/Complete", mode="status", status=400,
                       count=1)
-    accepted = cluster.post_order(order("ST-1001"))
-    assert accepted.status_code == 202, accepted.text
-    job_id = accepted.json()["job_id"]
+    job_id = cluster.accept(order("ST-1001"))
     assert cluster.wait_final(job_id, 30)["state"] == "dead"
     letters, _ = cluster.store.dead_letters()
     assert [(d.job_id, d.step, d.erp_status) for d in letters] == \

@@ -4,6 +4,9 @@
 
 `server` (module scope) serves the simulator on a free port over real HTTP; `sim` is an admin
 client on it, reset before each test, with `config` applied (`POST /_sim/config`).
+
+`pay(sim, invoice_id, amount)` is a customer's payment through `POST /_sim/payments`, which every
+ERP simulator with invoices (Duett, Exact, PowerOffice, Sapera) takes with the same body.
 """
 
 from __future__ import annotations
@@ -34,3 +37,12 @@ def simulator_fixtures(create_app: Callable[[], ASGIApp], **config: Any) -> tupl
             yield client
 
     return server, sim
+
+
+def pay(sim: httpx.Client, invoice_id: str, amount: str | None = None) -> dict[str, Any]:
+    """`POST /_sim/payments {"invoice_id", "amount"}` (no amount: the rest); it must answer 200.
+    Returns the simulator's answer (the invoice as the ERP now shows it)."""
+    body = {"invoice_id": invoice_id} | ({} if amount is None else {"amount": amount})
+    response = sim.post("/_sim/payments", json=body)
+    assert response.status_code == 200, response.text
+    return dict(response.json())

@@ -19,7 +19,7 @@ from core.store import Store
 from schemas.order import Order
 from simulators.duett import create_app
 from tests.factories import order, product_line
-from tests.support.sim_server import simulator_fixtures
+from tests.support.sim_server import pay, simulator_fixtures
 
 KEYS = {"integration_key": "demo-duett-integration-key", "client_key": "demo-duett-client-key"}
 
@@ -60,14 +60,6 @@ def invoiced(duett: Connector, reference: str, unit_price: str = "100.00",
     canonical, ref = transfer(duett, data, reference)
     assert ref.invoice_number is not None
     return canonical, ref
-
-
-def pay(sim: httpx.Client, invoice_id: str, amount: str | None = None) -> dict[str, Any]:
-    body = {"invoice_id": invoice_id} if amount is None else \
-        {"invoice_id": invoice_id, "amount": amount}
-    response = sim.post("/_sim/payments", json=body)
-    assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
 
 
 def poll_all(duett: Connector, cursor: dict[str, str]) -> tuple[list[InvoiceSnapshot],

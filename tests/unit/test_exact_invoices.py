@@ -18,18 +18,12 @@ from connectors.errors import ErpHttpError, PermanentError
 from connectors.exact import ExactConnector, ExactSettings, odata
 from core.store import Store
 from schemas.order import Order
-from simulators.exact import WAREHOUSE_ID, create_app
-from simulators.testing import running
+from simulators.exact import WAREHOUSE_ID
 from tests.factories import order, product_line
+from tests.support.sim_exact import server_fixture  # noqa: F401 (fixture)
+from tests.support.sim_server import pay
 
-ROOMY = {"minute_limit": 100_000, "day_limit": 1_000_000}
 SKU = "KAFFE-500"
-
-
-@pytest.fixture(scope="module", name="server")
-def server_fixture() -> Iterator[str]:
-    with running(create_app(ROOMY)) as base_url:
-        yield base_url
 
 
 @pytest.fixture(name="sim")
@@ -80,14 +74,6 @@ def only(page: InvoicePage, document_id: str) -> InvoiceSnapshot:
     found = [s for s in page.invoices if s.id == document_id]
     assert len(found) == 1, page.invoices
     return found[0]
-
-
-def pay(sim: httpx.Client, document_id: str, amount: str | None = None) -> dict[str, Any]:
-    reply = sim.post("/_sim/payments", json={"invoice_id": document_id,
-                                             **({"amount": amount} if amount else {})})
-    assert reply.status_code == 200, reply.text
-    body: dict[str, Any] = reply.json()
-    return body
 
 
 # --- the watch --------------------------------------------------------------------------------

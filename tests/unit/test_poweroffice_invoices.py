@@ -5,8 +5,6 @@ payments, repeated balance stamps, credit notes, and a cursor that never leaves 
 from __future__ import annotations
 
 import random
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -22,8 +20,9 @@ from connectors.poweroffice.invoices import parse_stamp
 from core.store import Store
 from schemas.order import Order
 from simulators.poweroffice import create_app
+from tests.conftest import poll
 from tests.factories import order, product_line
-from tests.support.sim_server import simulator_fixtures
+from tests.support.sim_server import pay, simulator_fixtures
 
 DEADLINE_S = 5.0
 
@@ -51,16 +50,6 @@ def configure(sim: httpx.Client, **options: Any) -> None:
     sim.post("/_sim/config", json=options).raise_for_status()
 
 
-def poll(check: Callable[[], Any]) -> Any:
-    deadline = time.monotonic() + DEADLINE_S
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.02)
-    raise AssertionError("condition not met before the deadline")
-
-
 def net_order(external_id: str, lines: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Prices without VAT, so Go's sums are round: 2 × 100 at 25 % is 250.00 by default."""
     return order(external_id, prices_include_vat=False,
@@ -83,16 +72,10 @@ def transfer(go: PowerOfficeConnector, payload: dict[str, Any]) -> OrderRef:
 def invoice(go: PowerOfficeConnector, ref: OrderRef) -> str:
     """Send the draft and wait until Go has turned it into an invoice; its number."""
     go.send_invoice(ref.id, None)
-    state = poll(lambda: (s := go.invoice_state(ref.id)).state == "sent" and s)
+    state = poll(lambda: (s := go.invoice_state(ref.id)).state == "sent" and s, DEADLINE_S,
+                 0.02, f"draft {ref.id} to be sent as an invoice")
     assert state.invoice_number
     return str(state.invoice_number)
-
-
-def pay(sim: httpx.Client, invoice_id: str, amount: str | None = None) -> dict[str, Any]:
-    body = {"invoice_id": invoice_id} | ({"amount": amount} if amount else {})
-    response = sim.post("/_sim/payments", json=body)
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def go_invoices(sim: httpx.Client) -> dict[str, dict[str, Any]]:

@@ -19,7 +19,7 @@ from core.store import Store
 from schemas.order import Order
 from simulators.sapera import create_app
 from tests.factories import order, product_line
-from tests.support.sim_server import simulator_fixtures
+from tests.support.sim_server import pay, simulator_fixtures
 
 GET_INVOICE = "/api/financial/Invoice/GetInvoice"
 
@@ -56,13 +56,6 @@ def transfer(sapera: SaperaConnector, reference: str, lines: list[dict[str, Any]
     if book:
         sapera.send_invoice(created.id, None)
     return created
-
-
-def pay(sim: httpx.Client, invoice_id: str, amount: str | None = None) -> dict[str, Any]:
-    body = {"invoice_id": invoice_id} | ({"amount": amount} if amount else {})
-    response = sim.post("/_sim/payments", json=body)
-    assert response.status_code == 200, response.text
-    return dict(response.json())
 
 
 def only(snapshots: list[InvoiceSnapshot], reference: str) -> InvoiceSnapshot:

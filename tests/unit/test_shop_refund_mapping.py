@@ -10,12 +10,8 @@ coffee and the shipping of `woo_nok_order`.
 
 from __future__ import annotations
 
-import copy
-import json
 import random
 from decimal import Decimal
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,26 +25,16 @@ from schemas.shops import (
     woocommerce_refund,
     woocommerce_refund_ids,
 )
-from tests.support.payloads import shopify_nok_order, woo_nok_order
+from tests.support.payloads import load, shopify_nok_order, woo_nok_order
 from tests.unit.test_shop_mapping_hostile import DEEP, NASTY, _mutate
 
 D = Decimal
-REFUNDS_DIR = Path(__file__).resolve().parent.parent / "data" / "shops" / "refunds"
-
-
-@cache
-def _parsed(name: str) -> Any:
-    return json.loads((REFUNDS_DIR / f"{name}.json").read_text(encoding="utf-8"))
-
-
-def sample(name: str) -> Any:
-    return copy.deepcopy(_parsed(name))
 
 
 def shopify_three_line_order() -> dict[str, Any]:
     """`shopify_nok_order` with a third line: three filters at 39.00 with 10 % off (105.30)."""
     payload = shopify_nok_order()
-    payload["line_items"].append(sample("shopify_refund_third_line_item"))
+    payload["line_items"].append(load("refunds/shopify_refund_third_line_item"))
     payload.update(current_total_price="1372.50", total_price="1372.50")
     return payload
 
@@ -59,14 +45,12 @@ def original() -> Order:
 
 def refund_body() -> dict[str, Any]:
     """Refunds the grinder (900.00) and two of the three filters (70.20): 970.20 returned."""
-    result: dict[str, Any] = sample("shopify_refunds_create")
-    return result
+    return load("refunds/shopify_refunds_create")
 
 
 def woo_refund_body() -> dict[str, Any]:
     """One coffee (117.00 + 17.55 tax) and the shipping (79.20 + 19.80 tax): 233.55 returned."""
-    result: dict[str, Any] = sample("woo_refund")
-    return result
+    return load("refunds/woo_refund")
 
 
 def products(order: Order) -> list[tuple[str, Decimal, Decimal, Decimal, Decimal]]:
@@ -246,13 +230,8 @@ def test_shopify_bad_refund_values_are_refused_on_the_shop_field(change: Any, fi
 
 
 def test_shopify_simulator_refund_sample_maps_line_for_line() -> None:
-    # Given the refunds/create body the Shopify simulator sends (its own sample, when present)
-    found = [path for path in (REFUNDS_DIR / "shopify_refund.json",
-                               REFUNDS_DIR.parent / "shopify_refund.json") if path.exists()]
-    if not found:
-        pytest.skip("the Shopify simulator's refund sample is not in this tree")
-    path = found[0]
-    payload = json.loads(path.read_text(encoding="utf-8"))
+    # Given the refunds/create body the Shopify simulator sends (its own sample)
+    payload = load("refunds/shopify_refund")
     credit = shopify_refund(payload, None, fallback_sku="FB")
     assert credit.credit_for == str(payload["order_id"])
     assert [line.quantity for line in credit.product_lines] == [

@@ -4,7 +4,6 @@ credit order for exactly the refunded lines."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -18,8 +17,8 @@ from connectors.shops.settings import ShopSettings
 from schemas.order import ProductLine
 from schemas.shops import woocommerce_refund, woocommerce_refund_ids
 from simulators.shops import create_woocommerce
-from simulators.testing import running
 from tests.support.payloads import woo_nok_order
+from tests.support.sim_server import simulator_fixtures
 
 D = Decimal
 FILTERS = {"id": 330, "name": "Kaffefilter", "product_id": 41, "variation_id": 0, "quantity": 3,
@@ -28,17 +27,7 @@ FILTERS = {"id": 330, "name": "Kaffefilter", "product_id": 41, "variation_id": 0
            "meta_data": [], "sku": "FILTER-100", "price": 27}
 
 
-@pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
-    with running(create_woocommerce()) as url:
-        yield url
-
-
-@pytest.fixture
-def client(base_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=10) as http:
-        http.post(f"{base_url}/_sim/reset").raise_for_status()
-        yield http
+server, sim = simulator_fixtures(create_woocommerce)
 
 
 def shop(base_url: str, secret: str = "cs_demo") -> ShopSettings:
@@ -46,30 +35,30 @@ def shop(base_url: str, secret: str = "cs_demo") -> ShopSettings:
                         consumer_secret=SecretStr(secret))
 
 
-def three_line_order(client: httpx.Client, base_url: str) -> dict[str, Any]:
+def three_line_order(sim: httpx.Client) -> dict[str, Any]:
     """`woo_nok_order` with three filters added (81.00 after the coupon + 20.25 tax)."""
     payload = {k: v for k, v in woo_nok_order().items() if k not in ("id", "number")}
     payload["line_items"].append(FILTERS)
     payload.update(total="1419.35", total_tax="265.15", deliver=False)
-    placed = client.post(f"{base_url}/_sim/orders", json=payload)
+    placed = sim.post("/_sim/orders", json=payload)
     assert placed.status_code == 201, placed.text
     order: dict[str, Any] = placed.json()["order"]
     return order
 
 
 def test_two_of_three_lines_refunded_become_a_credit_order_for_those_lines(
-        client: httpx.Client, base_url: str) -> None:
-    order = three_line_order(client, base_url)
-    made = client.post(f"{base_url}/_sim/orders/{order['id']}/refunds", json={
+        sim: httpx.Client, server: str) -> None:
+    order = three_line_order(sim)
+    made = sim.post(f"/_sim/orders/{order['id']}/refunds", json={
         "line_items": [{"id": 315, "quantity": 1}, {"id": 330, "quantity": 2}],
         "reason": "Kvern og filter returnert", "deliver": False})
     assert made.status_code == 201, made.text
     # what the pipeline does on order.updated: the order body names the refunds
-    order_payload = client.get(f"{base_url}/wp-json/wc/v3/orders/{order['id']}",
-                               auth=("ck_demo", "cs_demo")).json()
+    order_payload = sim.get(f"/wp-json/wc/v3/orders/{order['id']}",
+                            auth=("ck_demo", "cs_demo")).json()
     [refund_id] = woocommerce_refund_ids(order_payload)
 
-    resource = woocommerce_refund_resource(shop(base_url), str(order["id"]), refund_id, client)
+    resource = woocommerce_refund_resource(shop(server), str(order["id"]), refund_id, sim)
 
     assert resource["id"] == int(refund_id) and resource["amount"] == "967.50"
     credit = woocommerce_refund(resource, order_payload, fallback_sku=None)
@@ -84,16 +73,16 @@ def test_two_of_three_lines_refunded_become_a_credit_order_for_those_lines(
     assert credit.customer.email == "kari@example.no" and credit.currency == "NOK"
 
 
-def test_unexpected_answers_and_bad_ids_are_errors(client: httpx.Client, base_url: str) -> None:
-    order = three_line_order(client, base_url)
+def test_unexpected_answers_and_bad_ids_are_errors(sim: httpx.Client, server: str) -> None:
+    order = three_line_order(sim)
     with pytest.raises(ErpHttpError) as missing:
-        woocommerce_refund_resource(shop(base_url), str(order["id"]), "99999", client)
+        woocommerce_refund_resource(shop(server), str(order["id"]), "99999", sim)
     assert missing.value.response.status_code == 404
     with pytest.raises(ErpHttpError) as refused:
-        woocommerce_refund_resource(shop(base_url, "cs_wrong"), str(order["id"]), "1", client)
+        woocommerce_refund_resource(shop(server, "cs_wrong"), str(order["id"]), "1", sim)
     assert refused.value.response.status_code == 401
     for order_id, refund_id in (("1/../2", "1"), (str(order["id"]), "7?x=1"), ("", "1")):
         with pytest.raises(PermanentError):
-            woocommerce_refund_resource(shop(base_url), order_id, refund_id, client)
+            woocommerce_refund_resource(shop(server), order_id, refund_id, sim)
     with pytest.raises(PermanentError):
-        woocommerce_refund_resource(ShopSettings(api_url=base_url), "1", "2", client)
+        woocommerce_refund_resource(ShopSettings(api_url=server), "1", "2", sim)
