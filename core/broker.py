@@ -29,7 +29,7 @@ from core.settings import Settings
 from core.store import Store
 from schemas.job import Step
 
-QUEUE = "orderbridge"
+QUEUE = "orderbridge"  # periodic tasks and messages whose connection is unknown
 TASK_PREFIX = "orderbridge."
 
 app = Celery("orderbridge", set_as_current=False)
@@ -71,6 +71,17 @@ def task_name(name: str) -> str:
     return f"{TASK_PREFIX}{name}"
 
 
+def queue_for(connection: str | None) -> str:
+    """A connection's own queue: a worker limited to some connections consumes only theirs.
+    Admission (`core.admission`) keeps each one short, so one FIFO per connection is fair."""
+    return f"{QUEUE}:{connection}" if connection else QUEUE
+
+
+def queues(connections: list[str]) -> list[str]:
+    """The queues a worker serving `connections` consumes (the shared one included)."""
+    return [QUEUE, *(queue_for(name) for name in connections)]
+
+
 Labels = tuple[str, str]  # (connection, order reference)
 _STEPS = frozenset(str(step) for step in Step)
 _lookup: Callable[[str], Labels | None] | None = None  # set by configure()
@@ -94,6 +105,7 @@ def enqueue(name: str, job_id: str, sent_at: float | None = None,
     if labels is None and _lookup is not None:
         labels = _lookup(job_id)
     app.send_task(task_name(name), kwargs=task_kwargs(name, job_id, labels),
+                  queue=queue_for(labels[0] if labels else None),
                   headers={"ob_sent_at": time.time() if sent_at is None else sent_at})
 
 

@@ -9,6 +9,9 @@ name, and the daily remainder the ERP reports replaces our own count.
 Long waits are not done in place: past `max_wait` the caller gets `RateLimited` and the step is
 rescheduled for when the budget resets, without counting as a failed attempt.
 Each request that had to wait is reported to `on_waited` (seconds waited), for the metrics.
+Urgent jobs (a POS sale printed at the counter) go first: an urgent caller's try, taken or not,
+holds the others off for `URGENT_HOLD_MS`, so the next free slot is its; a busy budget's
+backlog never stands before an urgent order.
 """
 
 from __future__ import annotations
@@ -22,12 +25,21 @@ import redis
 
 from connectors.errors import RateLimited, retry_after_seconds
 
-# KEYS: window zset, pause key, day counter. ARGV: window ms, limit, member, day limit.
+URGENT_HOLD_MS = 400  # bridges an urgent job's own work between two calls
+URGENT_YIELD_MS = 50  # how long the others step back before they look again
+
+# KEYS: window zset, pause key, day counter, urgent hold.
+# ARGV: window ms, limit, member, day limit, '1' when urgent, hold ms, yield ms.
 _TAKE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local paused = tonumber(redis.call('GET', KEYS[2]) or '0')
 if paused > now then return paused - now end
+if ARGV[5] == '1' then
+  redis.call('SET', KEYS[4], '1', 'PX', ARGV[6])
+elseif redis.call('EXISTS', KEYS[4]) == 1 then
+  return tonumber(ARGV[7])
+end
 local day_limit = tonumber(ARGV[4])
 if day_limit > 0 then
   local used = tonumber(redis.call('HGET', KEYS[3], 'used') or '0')
@@ -75,13 +87,15 @@ class RequestBudget:
     def __init__(self, client: redis.Redis, key: str, limit: int, window_seconds: float = 1.0,
                  day_limit: int = 0, max_wait: float = 20.0,
                  sleep: Callable[[float], None] = time.sleep,
-                 on_waited: Callable[[float], None] | None = None) -> None:
+                 on_waited: Callable[[float], None] | None = None,
+                 urgent: Callable[[], bool] | None = None) -> None:
         self.limit = max(1, int(limit))
         self.window_ms = int(window_seconds * 1000)
         self.day_limit = max(0, int(day_limit))
         self.max_wait = max_wait
         self.redis = client
-        self._keys = [key, f"{key}:pause", f"{key}:day"]
+        self._keys = [key, f"{key}:pause", f"{key}:day", f"{key}:urgent"]
+        self._urgent = urgent
         self._take = client.register_script(_TAKE)
         self._pause_until = client.register_script(_PAUSE_UNTIL)
         self._sleep = sleep
@@ -89,8 +103,10 @@ class RequestBudget:
 
     def try_take(self) -> float:
         """Take one slot if free; else return the seconds until one may be free."""
+        urgent = "1" if self._urgent is not None and self._urgent() else "0"
         wait_ms = self._take(keys=self._keys, args=[self.window_ms, self.limit,
-                                                    uuid.uuid4().hex, self.day_limit])
+                                                    uuid.uuid4().hex, self.day_limit, urgent,
+                                                    URGENT_HOLD_MS, URGENT_YIELD_MS])
         return int(wait_ms) / 1000.0
 
     def take(self, on_wait: Callable[[], None] | None = None) -> None:

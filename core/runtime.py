@@ -19,10 +19,12 @@ from connectors.base import Connector, ErpSettings
 from connectors.http import build_client
 from connectors.registry import CONNECTORS
 from core import broker
+from core.admission import Admission, Admitted, Lane, in_flight_cap
 from core.budget import RequestBudget
 from core.metrics_store import Recorder
 from core.settings import Settings
-from core.store import HandedOff, Store
+from core.store import Store
+from schemas.job import Job
 
 Enqueue = Callable[[str, str], None]
 ConnectorFactory = Callable[[str], Connector]
@@ -47,6 +49,46 @@ def reset_heartbeat(token: contextvars.Token[Callable[[], None] | None]) -> None
     _heartbeat.reset(token)
 
 
+class Delivery:
+    """What the running step's delivery is: urgent or not (its ERP calls go before the
+    others' on a shared budget), how many ERP calls it made (admission learns from it) and
+    whether the ERP answered the last one (admission's outage breaker closes on that)."""
+
+    def __init__(self, urgent: bool = False) -> None:
+        self.urgent = urgent
+        self.calls = 0
+        self.erp_answered: bool | None = None  # the last call: answered below 500, or not
+
+    def called(self, status: int | None) -> None:
+        self.calls += 1
+        self.erp_answered = status is not None and status < 500
+
+
+_delivery: contextvars.ContextVar[Delivery | None] = contextvars.ContextVar(
+    "orderbridge_delivery", default=None)
+
+
+def start_delivery(urgent: bool) -> tuple[Delivery, contextvars.Token[Delivery | None]]:
+    delivery = Delivery(urgent)
+    return delivery, _delivery.set(delivery)
+
+
+def end_delivery(token: contextvars.Token[Delivery | None]) -> None:
+    _delivery.reset(token)
+
+
+def urgent_now() -> bool:
+    """Is the calling thread working on an urgent job? (the budget asks before each call)"""
+    delivery = _delivery.get()
+    return delivery is not None and delivery.urgent
+
+
+def _counted_call(status: int | None) -> None:
+    delivery = _delivery.get()
+    if delivery is not None:
+        delivery.called(status)
+
+
 class Runtime:
     """The process's settings, store, connectors and enqueue function, passed explicitly; and
     the process's metrics `Recorder`, which its connectors' clients and budgets report to."""
@@ -58,11 +100,10 @@ class Runtime:
         self.enqueue: Enqueue = self._send if enqueue is None else enqueue
         self._factory = connector_factory or self._build_connector
         self._connectors: dict[str, Connector] = {}
-        # The intake hands new jobs to the workers through a Redis list (written in the same
-        # script as the job) instead of publishing to Celery itself: see `tasks.handoff`.
-        self.hand_off = False
         self._lock = threading.Lock()
         self.metrics = Recorder(store.redis)
+        self.admission = Admission(store.redis)
+        self._lanes: list[Lane] | None = None
 
     def connector(self, connection_name: str) -> Connector:
         """The connector for a connection, built once per process."""
@@ -73,18 +114,52 @@ class Runtime:
                 self._connectors[connection_name] = found
             return found
 
-    def send_handed_off(self, items: list[HandedOff]) -> None:
-        """Publish what the intake handed off: one write of their send times, then a message
-        each, labelled from the hand-off (no job read). A runtime built with its own `enqueue`
-        (tests) gets a call per item instead."""
-        if self.enqueue != self._send:
-            for name, job_id, _ in items:
-                self.enqueue(name, job_id)
+    def submit(self, job: Job) -> None:
+        """The job is ready to run its current step: it waits for admission (oldest first,
+        urgent before the rest), which hands it to the workers as its ERP's budget allows."""
+        if job.current_step is None:
             return
-        at = time.time()
-        self.store.mark_sent_many([job_id for _, job_id, _ in items], at)
-        for name, job_id, labels in items:
-            broker.enqueue(name, job_id, sent_at=at, labels=labels)
+        recheck = time.time() + self.settings.worker.queued_stale_after_seconds
+        self.admission.submit(job.connection, job.job_id, str(job.current_step), job.reference,
+                              job.created_at.timestamp(), self.is_urgent(job), recheck_at=recheck)
+
+    def is_urgent(self, job: Job) -> bool:
+        conn = self.settings.connections.get(job.connection)
+        return job.urgent or bool(conn and conn.urgent)
+
+    def dispatch(self, most: int = 200) -> list[Admitted]:
+        """One admission round: publish the jobs that may go to the workers now."""
+        worker = self.settings.worker
+        admitted = self.admission.admit(self.lanes(), worker.stale_after_seconds,
+                                        worker.concurrency, most=most)
+        for item in admitted:
+            if self.enqueue != self._send:  # a runtime with its own enqueue (tests)
+                self.enqueue(item.step, item.job_id)
+            else:
+                broker.enqueue(item.step, item.job_id, sent_at=item.sent_at,
+                               labels=(item.connection, item.reference))
+        return admitted
+
+    def lanes(self) -> list[Lane]:
+        """Every connection as admission sees it (its budget never changes in a process)."""
+        if self._lanes is None:
+            lanes = []
+            for name, conn in sorted(self.settings.connections.items()):
+                key, limit, window, day_limit = self.budget_terms(name)
+                lanes.append(Lane(connection=name, weight=conn.weight, group=key,
+                                  cap=in_flight_cap(limit, window, conn.max_in_flight),
+                                  pause_key=f"{key}:pause", day_key=f"{key}:day",
+                                  day_limit=day_limit))
+            self._lanes = lanes
+        return self._lanes
+
+    def requests_per_second(self, connection_name: str) -> float:
+        _, limit, window, _ = self.budget_terms(connection_name)
+        return limit / window
+
+    def rates(self) -> dict[str, float]:
+        """Every connection's budget in requests per second (for backlog estimates)."""
+        return {name: self.requests_per_second(name) for name in self.settings.connections}
 
     def _send(self, name: str, job_id: str) -> None:
         """Record when the job's message went out, then send it (see `tasks.sweeper`)."""
@@ -92,17 +167,23 @@ class Runtime:
         self.store.mark_sent(job_id, at)
         broker.enqueue(name, job_id, sent_at=at)
 
-    def budget_for(self, connection_name: str) -> RequestBudget:
-        """The shared budget of the ERP key this connection uses (the connector says which key
-        and what limits; the connection may lower the per-window count)."""
+    def budget_terms(self, connection_name: str) -> tuple[str, int, float, int]:
+        """The connection's shared budget: (its Redis key, requests per window, window
+        seconds, per day or 0). The connector says which ERP key and what limits; the
+        connection may lower the per-window count."""
         conn = self.settings.connection(connection_name)
         erp_settings: ErpSettings = conn.erp_settings
         limit, window, day_limit = erp_settings.rate_limits()
         if conn.requests_per_second:
             # The window carries a little slack (e.g. 1.1 s for "per second"); not the count.
             limit = max(1, int(conn.requests_per_second * max(1.0, window - 0.1)))
-        return RequestBudget(self.store.redis, self.store.budget_key(erp_settings.budget_key()),
-                             limit=limit, window_seconds=window, day_limit=day_limit,
+        return self.store.budget_key(erp_settings.budget_key()), limit, window, day_limit
+
+    def budget_for(self, connection_name: str) -> RequestBudget:
+        """The shared budget of the ERP key this connection uses (see `budget_terms`)."""
+        key, limit, window, day_limit = self.budget_terms(connection_name)
+        return RequestBudget(self.store.redis, key, limit=limit, window_seconds=window,
+                             day_limit=day_limit, urgent=urgent_now,
                              on_waited=lambda seconds: self.metrics.budget_wait(
                                  connection_name, seconds))
 
@@ -113,9 +194,14 @@ class Runtime:
         client = build_client(timeout=worker.http_timeout_seconds,
                               budget=self.budget_for(connection_name), heartbeat=beat,
                               max_connections=max(10, worker.concurrency * 2),
-                              observer=lambda method, path, status: self.metrics.erp_call(
+                              observer=lambda method, path, status: self._observed(
                                   connection_name, method, path, status))
         return spec.factory(conn.erp_settings, client, self.store)
+
+    def _observed(self, connection_name: str, method: str, path: str, status: int | None
+                  ) -> None:
+        _counted_call(status)
+        self.metrics.erp_call(connection_name, method, path, status)
 
 
 _current: Runtime | None = None

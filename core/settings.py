@@ -131,6 +131,13 @@ class ConnectionSettings(BaseModel):
     shop: ShopSettings = Field(default_factory=ShopSettings)
     reference_template: str = "{external_id}"
     requests_per_second: float | None = Field(None, gt=0)
+    # Admission (core.admission): this connection's share of the workers and of a shared ERP
+    # budget against the others with jobs ready (2 = twice the share of 1).
+    weight: float = Field(1.0, gt=0, le=100)
+    # Every job of this connection goes before its backlog (e.g. a point-of-sale shop).
+    urgent: bool = False
+    # At most this many of its jobs in flight (default: what its ERP budget can keep busy).
+    max_in_flight: int | None = Field(None, ge=1, le=10_000)
     settings: dict[str, Any] = Field(default_factory=dict)
     events: EventsSettings | None = None
     _erp_settings: ErpSettings | None = PrivateAttr(None)

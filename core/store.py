@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from typing import Any, cast
 
 import redis
@@ -36,15 +37,18 @@ redis.call('SET', KEYS[1], ARGV[1])
 redis.call('SET', KEYS[2], ARGV[2])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 redis.call('HSET', KEYS[4], ARGV[4], ARGV[1])
-if ARGV[5] ~= '' then redis.call('LPUSH', KEYS[6], ARGV[5]) end
-for i = 7, #ARGV do redis.call('HINCRBY', KEYS[5], ARGV[i], 1) end
+if ARGV[5] ~= '' then
+  redis.call('ZADD', KEYS[8], ARGV[5], ARGV[1])
+  redis.call('HSET', KEYS[9], ARGV[1], ARGV[7])
+  redis.call('LPUSH', KEYS[6], '1')
+  redis.call('LTRIM', KEYS[6], 0, 9)
+end
+for i = 8, #ARGV do redis.call('HINCRBY', KEYS[5], ARGV[i], 1) end
 return false
 """
 TOMBSTONE = "!tombstone"
 RECONCILE = "reconcile"  # what `claim_interval` calls a shop's reconciliation poll
-HANDOFF_SEP = "\x1f"  # step, job id, connection, reference (the labels the task carries)
-
-HandedOff = tuple[str, str, tuple[str, str]]
+HANDOFF_SEP = "\x1f"  # between the parts of an admission label (step, reference)
 
 # One invoice event, exactly once: the marker, the stream entry, the invoice's latest state and
 # the job's copy are written together, or (marker already there) only the state is refreshed.
@@ -116,6 +120,15 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
+@dataclass(frozen=True)
+class WaitEntry:
+    """Where a new job waits for admission: the keys (wait set, labels, nudge list) and its
+    score and label there; made by `core.admission.Admission.entry`."""
+    keys: tuple[str, str, str]
+    score: float
+    label: str
+
+
 class Store:
     """Typed access to orderbridge's Redis keys. Thread-safe (redis-py pools connections)."""
 
@@ -146,45 +159,27 @@ class Store:
 
     # --- jobs ---------------------------------------------------------------------------------
     def create_job(self, job: Job, due_at: float, counters: tuple[str, ...] = (),
-                   hand_off: str | None = None, check_tombstone: bool = False
+                   admit: WaitEntry | None = None, check_tombstone: bool = False
                    ) -> tuple[str, bool]:
         """Store a new job unless one exists for its (connection, external id); only then add
-        to `jobs_created` and `counters`, and (`hand_off`, a step name) put it on the hand-off
-        list for a worker to enqueue, all in the one script: the intake's accept is one round
-        trip. With `check_tombstone`, an order cancelled before it reached us is not created
-        and the id returned is `TOMBSTONE`.
+        to `jobs_created` and `counters`, and (`admit`) put it in its connection's wait set for
+        admission to hand to the workers (`core.admission`), all in the one script: the
+        intake's accept is one round trip. With `check_tombstone`, an order cancelled before it
+        reached us is not created and the id returned is `TOMBSTONE`.
 
         Returns (job id, created). When not created, the id is the existing job's."""
+        wait_keys = list(admit.keys) if admit else ["", "", ""]
         existing = self._create_job(
             keys=[self.key("ref", job.connection, job.external_id), self.key("job", job.job_id),
                   self.key("due"), self.key("docjob", job.connection), self.key("stats"),
-                  self.key("handoff"), self.key("cancelled", job.connection, job.external_id)],
+                  wait_keys[2], self.key("cancelled", job.connection, job.external_id),
+                  wait_keys[0], wait_keys[1]],
             args=[job.job_id, job.model_dump_json(), due_at, f"ref:{job.reference}",
-                  HANDOFF_SEP.join((hand_off, job.job_id, job.connection, job.reference))
-                  if hand_off else "",
-                  "1" if check_tombstone else "0", "jobs_created", *counters])
+                  admit.score if admit else "", "1" if check_tombstone else "0",
+                  admit.label if admit else "", "jobs_created", *counters])
         if existing:
             return existing, False
         return job.job_id, True
-
-    def take_handoffs(self, wait_seconds: float, limit: int = 100) -> list[HandedOff]:
-        """What the intake handed off, oldest first: (step, job id, (connection, reference));
-        waits up to `wait_seconds` for the first."""
-        key = self.key("handoff")
-        first = cast("tuple[str, str] | None", self.redis.brpop([key], timeout=wait_seconds))
-        if first is None:
-            return []
-        rest = cast("list[str] | None", self.redis.rpop(key, limit - 1)) or []
-        taken: list[HandedOff] = []
-        for entry in [first[1], *rest]:
-            parts = entry.split(HANDOFF_SEP)
-            if len(parts) == 4:
-                taken.append((parts[0], parts[1], (parts[2], parts[3])))
-        return taken
-
-    def mark_sent_many(self, job_ids: list[str], at: float) -> None:
-        if job_ids:
-            self.redis.hset(self.key("sent"), mapping=dict.fromkeys(job_ids, str(at)))
 
     def load_job(self, job_id: str) -> Job | None:
         raw = self._get(self.key("job", job_id))
@@ -403,9 +398,17 @@ class Store:
         self.redis.set(self.key("cursor", connection), value)
 
     # --- the due schedule ---------------------------------------------------------------------
-    def set_due(self, job_id: str, at: float) -> None:
-        """Only the holder of the job's lease (or its creator) sets the time outright."""
-        self.redis.zadd(self.key("due"), {job_id: at})
+    def set_due(self, job_id: str, at: float, also: str | None = None) -> None:
+        """Only the holder of the job's lease (or its creator) sets the time outright. `also`:
+        a sorted set where the job's score moves to `at` too if it is there (its admission
+        slot, which lapses when its holder stops beating)."""
+        if also is None:
+            self.redis.zadd(self.key("due"), {job_id: at})
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zadd(self.key("due"), {job_id: at})
+        pipe.zadd(also, {job_id: at}, xx=True)
+        pipe.execute()
 
     def clear_due(self, job_id: str) -> None:
         pipe = self.redis.pipeline(transaction=False)

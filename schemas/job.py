@@ -110,6 +110,7 @@ class Job(BaseModel):
     external_id: str
     reference: str
     send_invoice: bool
+    urgent: bool = False  # goes before its connection's backlog (core.admission)
     state: JobState = "queued"
     current_step: Step | None = Step.UPSERT_CUSTOMER
     created_at: datetime = Field(default_factory=utcnow)
@@ -129,7 +130,8 @@ class Job(BaseModel):
         if not send_invoice:
             steps[-1].state = "skipped"
         return cls(job_id=job_id, connection=connection, external_id=order.external_id,
-                   reference=reference, send_invoice=send_invoice, order=order, steps=steps)
+                   reference=reference, send_invoice=send_invoice, order=order, steps=steps,
+                   urgent=bool(order.urgent))
 
     def step(self, name: Step) -> StepRecord:
         for record in self.steps:

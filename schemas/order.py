@@ -133,6 +133,9 @@ class Order(_Model):
     lines: Annotated[list[Line], Field(min_length=1, max_length=MAX_LINES)]
     total: Money | None = None
     send_invoice: bool | None = None
+    # Urgent (e.g. a point-of-sale sale printed at the counter): goes before the connection's
+    # backlog, and its ERP calls before the others' on the same budget.
+    urgent: bool | None = None
     # The order's life in the source, for producers that report it (shops, the canonical API):
     # paid orders are invoiced when the connection invoices on payment, cancelled ones stopped,
     # and a state older than one we already have is ignored.

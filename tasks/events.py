@@ -116,14 +116,17 @@ def submit_order(rt: Runtime, connection: str, order: Order,
         send = True  # a credit note is only a credit note once the ERP has booked it
     job = Job.new(new_id(), connection, conn.reference_for(order.external_id, order.number),
                   order, send_invoice=send)
-    # Due soon: if the enqueue below is lost, or the worker that takes the message dies before
-    # it leases the job, the sweeper sends the step again after `stale_after`.
-    due = time.time() + rt.settings.worker.stale_after_seconds
+    # It waits for admission (core.admission), which hands it to the workers; the schedule's
+    # wake-up is only a safety net while it waits (the wait set loses nothing).
+    due = time.time() + rt.settings.worker.queued_stale_after_seconds
     step = job.current_step or Step.UPSERT_CUSTOMER
     accepted = (metrics_store.accepted_field(connection),)
-    # One round trip: the tombstone check, the job, and (intake) the hand-off to the workers.
+    # One round trip: the tombstone check, the job, and its place in the wait set.
+    job.urgent = rt.is_urgent(job)
+    entry = rt.admission.entry(connection, str(step), job.reference,
+                               job.created_at.timestamp(), job.urgent)
     job_id, created = store.create_job(job, due, counters=accepted, check_tombstone=True,
-                                       hand_off=step if rt.hand_off else None)
+                                       admit=entry)
     if job_id == TOMBSTONE:  # cancelled before it reached us: accepted and finished at once
         job.end("cancelled", "cancelled in the source before it was transferred")
         job_id, created = store.create_job(
@@ -136,8 +139,6 @@ def submit_order(rt: Runtime, connection: str, order: Order,
             return Submitted(job_id, None, False)
         existing = store.load_job(job_id)
         return Submitted(job_id, existing.state if existing else "queued", False)
-    if not rt.hand_off:
-        rt.enqueue(step, job_id)
     return Submitted(job_id, job.state, True)
 
 

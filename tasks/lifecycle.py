@@ -68,8 +68,9 @@ def _settle(store: Store, job_id: str, job: Job | None) -> None:
 
 
 def _hand_on(rt: Runtime, job: Job) -> None:
+    """The job has a step to run again: it waits for admission like any ready job."""
     if not job.is_final and job.current_step:
-        rt.enqueue(job.current_step, job.job_id)
+        rt.submit(job)
 
 
 def _end_cancelled(store: Store, job: Job, note: str) -> str:

@@ -33,8 +33,15 @@ from connectors.errors import (
     classify,
 )
 from core import metrics_store as metrics
+from core.admission import flight_key
 from core.logging import get_logger
-from core.runtime import Runtime, reset_heartbeat, set_heartbeat
+from core.runtime import (
+    Runtime,
+    end_delivery,
+    reset_heartbeat,
+    set_heartbeat,
+    start_delivery,
+)
 from core.store import new_id
 from schemas.dead_letter import DeadLetter
 from schemas.job import (
@@ -78,6 +85,7 @@ class _Run:
         self.follow_up: list[Step] = []
         self.owed_counters: tuple[str, ...] = ()
         self.owed_order_id: str | None = None
+        self.parked = False  # back in the wait set: its slot in flight is already given up
 
     def save(self, job: Job, due_at: float) -> None:
         """Save the job with what a finished step still owes (its counters, its ERP order id)."""
@@ -107,22 +115,29 @@ def run_step_for_task(rt: Runtime, job_id: str, step: Step) -> tuple[Outcome, Jo
         log.info("step.busy")  # the wake-up was brought forward; the holder hands on
         return Outcome.BUSY, rt.store.load_job(job_id)
     run = _Run(rt, lease)
+    delivery, delivery_token = start_delivery(job is not None and rt.is_urgent(job))
     try:
         if job is None:
             rt.store.clear_due(job_id)
             log.warning("job.missing")
             return Outcome.MISSING, None
         structlog.contextvars.bind_contextvars(connection=job.connection, reference=job.reference)
+        lease.flight_key = flight_key(job.connection)  # the heartbeat keeps its slot too
         outcome = _run_loaded(run, job, step)
         outcome = _continue_inline(run, job, outcome)
         run.settle(job)
         return outcome, job
     finally:
+        end_delivery(delivery_token)
         lease.release()
         structlog.contextvars.clear_contextvars()
         # Only after the lease is free: a next step delivered at once must not find it busy.
         for next_step in run.follow_up:
             rt.enqueue(next_step, job_id)
+        if job is not None and not run.follow_up and not run.parked:
+            # Nothing more to send: its slot goes to the next job admission picks.
+            rt.admission.done(job.connection, job_id, delivery.calls,
+                              erp_answered=delivery.erp_answered is True)
         rt.metrics.flush()  # this delivery's step times and ERP calls, in one round trip
 
 
@@ -177,7 +192,7 @@ def _execute(run: _Run, job: Job, step: Step) -> Outcome:
                               retention_seconds=rt.settings.retention_days * 86_400)
         done = STEP_FUNCTIONS[step](context)
     except redis.exceptions.LockError as exc:
-        return _failed(run, job, step, TransientError(f"busy: {exc}"))
+        return _failed(run, job, step, TransientError(f"busy: {exc}"), from_erp=False)
     except redis.exceptions.RedisError:
         raise  # our own store is down: the message is redelivered, the schedule recovers it
     except Exception as exc:  # every other failure is classified, none is lost
@@ -216,7 +231,8 @@ def _succeeded(run: _Run, job: Job, step: Step, done: StepDone) -> Outcome:
     return Outcome.ADVANCED
 
 
-def _failed(run: _Run, job: Job, step: Step, error: ErpError) -> Outcome:
+def _failed(run: _Run, job: Job, step: Step, error: ErpError, from_erp: bool = True
+            ) -> Outcome:
     store, settings = run.store, run.rt.settings
     record = job.step(step)
     info = ErrorInfo(kind=error.kind, message=error.message,
@@ -228,6 +244,9 @@ def _failed(run: _Run, job: Job, step: Step, error: ErpError) -> Outcome:
         return _refresh_and_resume(run, job, step, error, info)
     decision = retries.decide(error, record.attempts, job.first_failure_at, utcnow(),
                               settings.retry)
+    if isinstance(decision, retries.Retry) and from_erp and _looks_like_outage(error) and \
+            run.rt.admission.outage(job.connection):
+        return _park_in_outage(run, job, step, error, info)
     if isinstance(decision, retries.Retry):
         job.fail_attempt(step, info, decision.at)
         store.save_job(job, due_at=decision.at.timestamp(),
@@ -247,6 +266,27 @@ def _failed(run: _Run, job: Job, step: Step, error: ErpError) -> Outcome:
     log.error("dlq.added", dead_letter_id=letter.id, reason=decision.reason, kind=error.kind,
               error=error.message, erp_status=error.erp_status)
     return Outcome.DEAD
+
+
+def _looks_like_outage(error: ErpError) -> bool:
+    """No answer, or a 5xx: the ERP itself is in trouble, not this order."""
+    return error.kind in ("transient", "ambiguous") and \
+        (error.erp_status is None or error.erp_status >= 500)
+
+
+def _park_in_outage(run: _Run, job: Job, step: Step, error: ErpError, info: ErrorInfo
+                    ) -> Outcome:
+    """The connection's breaker is open: the attempt counts, but instead of a backoff of its
+    own the job goes back to its place in the wait set (oldest first), where admission lets
+    one probe through at a time until the ERP answers again; then the backlog drains at the
+    budget's pace, in order, without a burst."""
+    job.fail_attempt(step, info, utcnow())
+    run.store.save_job(job, counters=("retries", metrics.retried_field(job.connection)))
+    run.rt.submit(job)
+    run.parked = True
+    log.warning("step.parked", kind=error.kind, error=error.message,
+                erp_status=error.erp_status, reason="erp_outage")
+    return Outcome.RETRY
 
 
 def _wait_without_failing(run: _Run, job: Job, step: Step, error: ErpError,

@@ -1,28 +1,32 @@
-"""The sweeper: turns the due-schedule into Celery messages.
+"""The sweeper: the due-schedule's safety net, turned into jobs ready for admission.
 
 A job is in `ob:due` while it is not finished, scored by when it next needs attention: its retry
 time, or "last sign of life + stale time". The sweeper claims what is due (atomically, so many
-sweepers never enqueue the same job twice in one round) and enqueues the job's current step.
-This one loop gives us scheduled retries without holding messages past the visibility timeout,
-recovery from workers killed outright, and recovery from an enqueue lost between two writes.
+sweepers never take the same job twice in one round) and puts the job back in its connection's
+wait set (`core.admission`), from where it goes to the workers as its ERP's budget allows, oldest
+first. This one loop gives us scheduled retries without holding messages past the visibility
+timeout, recovery from workers killed outright, and recovery from a message lost between two
+writes; and since every due job passes admission, an ERP that comes back after an outage gets
+its backlog at the budget's pace, never all at once.
 It also removes personal data from jobs whose retention has run out, and polls shops for
 orders whose webhooks never came (`tasks.reconcile`).
 
-No wake-up is ever far while nothing works on a job: a job handed on to the queue is due in
-`stale_after`, and so is a claimed one. A due job whose message is provably still waiting in the
-broker's queue (sent no earlier than the oldest message there, and the queue is first in, first
-out) is not sent again, only looked at again later; so a backlog earns no duplicates, while a
-message that left the queue without its job being leased (lost, or taken by a worker that died)
-is sent again within `stale_after`. After `queued_stale_after_seconds` in the queue a job is sent
-again regardless, in case that evidence misleads.
+A job waiting in its wait set is safe there (the wait set is Redis, like the schedule); its
+wake-up is only pushed on. A due job whose message is provably still waiting in its
+connection's broker queue (sent no earlier than the oldest message there, and the queue is first
+in, first out) is not sent again either, only looked at again later; while a message that left
+the queue without its job being leased (lost, or taken by a worker that died) is sent again
+within `stale_after`. After `queued_stale_after_seconds` in the queue a job is sent again
+regardless, in case that evidence misleads.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import time
 
-from core.broker import QUEUE
+from core.broker import queue_for
 from core.logging import get_logger
 from core.runtime import Runtime
 from tasks.background import BackgroundLoop
@@ -32,26 +36,32 @@ log = get_logger("orderbridge.sweeper")
 
 
 def sweep_once(rt: Runtime) -> int:
-    """Enqueue every due job's current step; returns how many were enqueued."""
+    """Put every due job back in its wait set; returns how many were."""
     store, worker = rt.store, rt.settings.worker
     now = time.time()
     claimed = store.claim_due(now, now + worker.stale_after_seconds)
-    oldest = store.oldest_queued_sent_at(QUEUE)
     sent = store.sent_at(claimed)
-    enqueued = 0
+    oldest: dict[str, float | None] = {}
+    submitted = 0
     for job_id in claimed:
-        sent_at = sent.get(job_id)
-        if _still_queued(sent_at, oldest, now, worker.queued_stale_after_seconds):
-            continue
         job = store.load_job(job_id)
         if job is None or job.is_final or not job.current_step:
             store.clear_due(job_id)
             continue
-        rt.enqueue(job.current_step, job_id)
-        enqueued += 1
-        log.info("sweep.enqueued", job_id=job_id, step=job.current_step, state=job.state)
+        if rt.admission.is_waiting(job.connection, job_id):
+            store.set_due(job_id, now + worker.queued_stale_after_seconds)
+            continue
+        queue = queue_for(job.connection)
+        if queue not in oldest:
+            oldest[queue] = store.oldest_queued_sent_at(queue)
+        if _still_queued(sent.get(job_id), oldest[queue], now,
+                         worker.queued_stale_after_seconds):
+            continue
+        rt.submit(job)
+        submitted += 1
+        log.info("sweep.submitted", job_id=job_id, step=job.current_step, state=job.state)
     store.purge_due(now)
-    return enqueued
+    return submitted
 
 
 def _still_queued(sent_at: float | None, oldest: float | None, now: float,
@@ -70,5 +80,11 @@ class BackgroundSweeper(BackgroundLoop):
 
     def one_round(self) -> None:
         self.rt.store.mark_worker_alive(os.getpid())
+        self.rt.admission.register_worker(worker_id(), self.rt.settings.worker.concurrency)
         sweep_once(self.rt)
         reconcile_due(self.rt)
+
+
+def worker_id() -> str:
+    """This worker process among all hosts (its threads count towards admission's limit)."""
+    return f"{socket.gethostname()}:{os.getpid()}"

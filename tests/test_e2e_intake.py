@@ -23,7 +23,8 @@ def intake_only(cluster_factory: Callable[..., Cluster]) -> Cluster:
 
 
 def nothing_enqueued(cluster: Cluster) -> None:
-    assert cluster.store.redis.llen("orderbridge") == 0
+    assert cluster.store.redis.llen("orderbridge:shop") == 0
+    assert cluster.store.redis.zcard("ob:adm:wait:shop") == 0
     assert not list(cluster.store.redis.scan_iter("ob:job:*"))
 
 
@@ -40,8 +41,8 @@ def test_accepts_and_repeats(intake_only: Cluster) -> None:
     assert first.json()["state"] == "queued"
     again = intake_only.post_order(body)
     assert again.status_code == 200 and again.json()["job_id"] == first.json()["job_id"]
-    # one hand-off to the workers (none run here), not two
-    assert intake_only.store.redis.llen("ob:handoff") == 1
+    # one place in the wait set for admission (no worker runs here), not two
+    assert intake_only.store.redis.zcard("ob:adm:wait:shop") == 1
     job = intake_only.operator("GET", f"/v1/jobs/{first.json()['job_id']}").json()
     assert job["state"] == "queued" and job["external_id"] == "9001"
     assert [s["name"] for s in job["steps"]] == ["upsert_customer", "upsert_products",

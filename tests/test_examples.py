@@ -54,14 +54,20 @@ def settings() -> Settings:
 
 
 class Intake:
-    """The intake app over a fakeredis store; `enqueued` lists (task, job id) sent."""
+    """The intake app over a fakeredis store; `enqueued` lists (task, job id) a worker's
+    dispatcher sends of what the intake accepted."""
 
     def __init__(self, redis: fakeredis.FakeRedis | None = None) -> None:
-        self.enqueued: list[tuple[str, str]] = []
+        self._sent: list[tuple[str, str]] = []
         store = Store(redis or fakeredis.FakeRedis(decode_responses=True))
         self.rt = Runtime(settings(), store,
-                          enqueue=lambda name, job_id: self.enqueued.append((name, job_id)))
+                          enqueue=lambda name, job_id: self._sent.append((name, job_id)))
         self.http = TestClient(create_app(self.rt), base_url="http://127.0.0.1")
+
+    @property
+    def enqueued(self) -> list[tuple[str, str]]:
+        self.rt.dispatch()
+        return self._sent
 
     def post_order(self, connection: str, body: bytes, **headers: str) -> Any:
         return self.http.post(f"/v1/connections/{connection}/orders", content=body,

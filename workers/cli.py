@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from core import runtime
+from core.admission import describe_eta
 from core.logging import configure as configure_logging
 from core.settings import ConfigError, Settings, load_settings
 
@@ -35,7 +36,13 @@ def _setup_logging(settings: Settings) -> None:
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     from workers.worker import run_worker
     _setup_logging(settings)
-    run_worker(settings, pool=args.pool, concurrency=args.concurrency)
+    only = [name.strip() for name in (args.connections or "").split(",") if name.strip()]
+    unknown = [name for name in only if name not in settings.connections]
+    if unknown:
+        console.print(f"[red]--connections: unknown connection {unknown[0]!r}[/red]; known: "
+                      f"{', '.join(sorted(settings.connections)) or '(none)'}")
+        return 2
+    run_worker(settings, pool=args.pool, concurrency=args.concurrency, connections=only)
     return 0
 
 
@@ -59,7 +66,6 @@ def cmd_intake(settings: Settings, args: argparse.Namespace) -> int:
     from workers.intake import create_app
     _setup_logging(settings)
     rt = _runtime(settings)
-    rt.hand_off = True  # new jobs go to the workers through Redis (tasks.handoff)
     uvicorn.run(create_app(rt), host=args.host or settings.intake.host,
                 port=args.port or settings.intake.port, log_level="warning", lifespan="off")
     return 0
@@ -135,7 +141,8 @@ def cmd_connect(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
-    store = _runtime(settings).store
+    rt = _runtime(settings)
+    store = rt.store
     if args.job_id:
         job = store.load_job(args.job_id)
         if job is None:
@@ -151,6 +158,13 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     for (conn, state), n in sorted(counts.items()):
         table.add_row(conn, state, str(n))
     console.print(table)
+    admission = Table("connection", "waiting", "urgent", "in flight", "backlog",
+                      title="waiting for the ERP budget (admission)")
+    for name, waiting in sorted(rt.admission.figures(settings.connections).items()):
+        admission.add_row(name, f"{waiting.waiting:,}", str(waiting.urgent),
+                          str(waiting.in_flight),
+                          describe_eta(waiting, rt.requests_per_second(name)) or "none waiting")
+    console.print(admission)
     _, total = store.dead_letters(0, 1)
     console.print(f"dead letters: {total}")
     return 0
@@ -228,6 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run a Celery worker for the pipeline")
     worker.add_argument("--pool", choices=["threads", "prefork", "solo"])
     worker.add_argument("--concurrency", type=int)
+    worker.add_argument("--connections", metavar="A,B",
+                        help="serve only these connections (dedicated capacity); default: all")
     worker.set_defaults(func=cmd_worker)
     sub.add_parser("beat", help="run Celery beat (periodic sweeps)").set_defaults(func=cmd_beat)
     intake = sub.add_parser("intake", help="run the HTTP intake")

@@ -2,7 +2,9 @@
 
 The entry point loads the task code (`tasks.pipeline`), configures the broker and the process
 runtime, and starts the due-schedule sweeper when the worker is ready, so retries and recovery
-need no beat; and the invoice watch with its event delivery (`tasks.afterorder`).
+need no beat; the invoice watch with its event delivery (`tasks.afterorder`); and the
+dispatcher (`tasks.dispatch`), which hands ready jobs to the workers as admission allows.
+A worker consumes every connection's queue, or with `--connections` only those.
 
 `orderbridge flower` runs Flower on the same app: task events are switched on in every worker at
 once (Flower itself first does so after 5 s, then every 5 s for workers started later) and off
@@ -21,21 +23,21 @@ from celery.signals import worker_ready, worker_shutting_down
 from kombu.exceptions import OperationalError
 
 from core import runtime
-from core.broker import QUEUE, app
+from core.broker import app, queues
 from core.logging import get_logger
 from core.settings import Settings
 from tasks import pipeline  # noqa: F401  (registers the tasks on the app)
 from tasks.afterorder import AfterOrderThread
 from tasks.background import BackgroundLoop
-from tasks.handoff import HandoffThread
-from tasks.sweeper import BackgroundSweeper
+from tasks.dispatch import DispatchThread
+from tasks.sweeper import BackgroundSweeper, worker_id
 
 _threads: list[BackgroundLoop] = []
 
 
 def _start_sweeper(**_: object) -> None:
     rt = runtime.current()
-    _threads[:] = [BackgroundSweeper(rt), AfterOrderThread(rt), HandoffThread(rt)]
+    _threads[:] = [BackgroundSweeper(rt), AfterOrderThread(rt), DispatchThread(rt)]
     for thread in _threads:
         thread.start()
 
@@ -43,15 +45,21 @@ def _start_sweeper(**_: object) -> None:
 def _stop_sweeper(**_: object) -> None:
     for thread in _threads:
         thread.stop()
+    with contextlib.suppress(Exception):  # its threads no longer count for admission
+        runtime.current().admission.unregister_worker(worker_id())
 
 
-def run_worker(settings: Settings, pool: str | None = None, concurrency: int | None = None
-               ) -> None:
+def run_worker(settings: Settings, pool: str | None = None, concurrency: int | None = None,
+               connections: list[str] | None = None) -> None:
+    if concurrency:
+        settings = settings.model_copy(update={"worker": settings.worker.model_copy(
+            update={"concurrency": concurrency})})
     runtime.configure(settings)
     worker_ready.connect(_start_sweeper, weak=False)
     worker_shutting_down.connect(_stop_sweeper, weak=False)
     argv = ["worker", "-P", pool or settings.worker.pool,
-            "-c", str(concurrency or settings.worker.concurrency), "-Q", QUEUE,
+            "-c", str(settings.worker.concurrency),
+            "-Q", ",".join(queues(connections or sorted(settings.connections))),
             "-n", f"orderbridge-{os.getpid()}@%h", "--loglevel", settings.log_level,
             "--without-mingle", "--without-gossip"]
     if settings.worker.task_events:

@@ -246,27 +246,27 @@ def test_the_operator_view_keeps_the_most_recent_invoices() -> None:
     assert len(rt.store.redis.hgetall("ob:inv:doc:shop")) == 2
 
 
-# --- the intake's hand-off to the workers ----------------------------------------------------
+# --- the hand-off to the workers: the wait set and admission --------------------------------
 
-def test_a_handed_off_job_is_enqueued_by_a_worker_once_and_a_repeat_is_not_handed_off() -> None:
-    from tasks.handoff import pass_on
+def test_a_new_job_waits_for_admission_once_and_a_repeat_is_not_added() -> None:
+    from tasks.dispatch import dispatch_round
     rt, _ = runtime()
-    rt.hand_off = True
     enqueued: Enqueued = rt.enqueue  # type: ignore[assignment]
     first = submit_order(rt, "shop", Order.model_validate(order_json("2001")))
     again = submit_order(rt, "shop", Order.model_validate(order_json("2001")))
     assert first.created and not again.created and enqueued == []  # the intake sent nothing
-    assert pass_on(rt, wait_seconds=0.1) == 1
+    assert rt.admission.is_waiting("shop", first.job_id)
+    assert dispatch_round(rt, wait_seconds=0.1) == 1
     assert enqueued == [("upsert_customer", first.job_id)]
-    assert pass_on(rt, wait_seconds=0.1) == 0
+    assert rt.admission.is_in_flight("shop", first.job_id)
+    assert dispatch_round(rt, wait_seconds=0.1) == 0
 
 
 def test_an_order_cancelled_before_it_arrived_is_not_handed_off() -> None:
-    from tasks.handoff import pass_on
+    from tasks.dispatch import dispatch_round
     rt, _ = runtime()
-    rt.hand_off = True
     rt.store.bury("shop", "2002", 60)
     submitted = submit_order(rt, "shop", Order.model_validate(order_json("2002")))
     assert submitted.created and submitted.state == "cancelled"
-    assert pass_on(rt, wait_seconds=0.1) == 0
+    assert dispatch_round(rt, wait_seconds=0.1) == 0
     assert rt.store.due_at(submitted.job_id) is None

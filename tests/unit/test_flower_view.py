@@ -60,9 +60,10 @@ def test_enqueue_sends_keywords_and_keeps_the_sent_at_header(monkeypatch: pytest
         ("orderbridge.upsert_customer", {
             "kwargs": {"job_id": job_id, "connection": "shop", "reference": "3003",
                        "step": "upsert_customer"},
-            "headers": {"ob_sent_at": 123.5}}),
+            "queue": "orderbridge:shop", "headers": {"ob_sent_at": 123.5}}),
         ("orderbridge.order_paid", {
             "kwargs": {"job_id": job_id, "connection": "given", "reference": "G-1"},
+            "queue": "orderbridge:given",
             "headers": {"ob_sent_at": sent[1][1]["headers"]["ob_sent_at"]}}),
     ]
 

@@ -23,7 +23,7 @@ from connectors.base import (
     ProductSpec,
 )
 from connectors.errors import PermanentError, RateLimited, StaleReference, TransientError
-from core.broker import QUEUE
+from core.broker import queue_for
 from core.runtime import Runtime
 from core.settings import parse_settings
 from core.store import Store
@@ -130,8 +130,10 @@ def make_runtime(inline: bool = True, **worker: Any) -> tuple[Runtime, FakeConne
 
 
 def accept(rt: Runtime, external_id: str = "1001", **extra: Any) -> str:
+    """Accept an order and admit it, as the intake and a worker's dispatcher would."""
     submitted = submit_order(rt, "shop", Order.model_validate(order_json(external_id, **extra)))
     assert submitted.created
+    rt.dispatch()
     return submitted.job_id
 
 
@@ -248,7 +250,8 @@ def test_permanent_error_dead_letters_at_once_and_replay_resumes_there() -> None
     # Replay: back to queued at create_draft, finished steps not repeated
     enqueued.clear()
     deadletters.replay(rt, letters[0].id)
-    assert job_of(rt, job_id).state == "queued"
+    assert job_of(rt, job_id).state == "queued" and enqueued == []  # it waits for admission
+    rt.dispatch()
     assert enqueued == [("create_draft", job_id)]
     assert run_step(rt, job_id, Step.CREATE_DRAFT) is Outcome.FINISHED
     assert connector.calls.count("upsert_customer") == 1
@@ -300,7 +303,9 @@ def test_a_paid_event_holding_the_lease_never_postpones_the_step() -> None:
     event.release()
     # When the paid event runs
     assert lifecycle.order_paid(rt, job_id) == "invoicing"
-    # Then the job's step is sent again at once and its wake-up stays near
+    # Then the job's step is admitted again at once and its wake-up stays near
+    assert rt.admission.is_waiting("shop", job_id)
+    rt.dispatch()
     assert enqueued == [("upsert_customer", job_id)]
     assert (due_in(rt, job_id) or 0) <= STALE
     assert run_step(rt, job_id, Step.UPSERT_CUSTOMER) is Outcome.FINISHED
@@ -321,7 +326,8 @@ def test_events_and_replay_share_the_one_lease() -> None:
 
 def queue_message(rt: Runtime, sent_at: float) -> None:
     """A message as Celery's Redis transport keeps it, pushed at the head of the queue."""
-    rt.store.redis.lpush(QUEUE, json.dumps({"headers": {"ob_sent_at": sent_at}, "body": ""}))
+    rt.store.redis.lpush(queue_for("shop"),
+                         json.dumps({"headers": {"ob_sent_at": sent_at}, "body": ""}))
 
 
 def sent_runtime() -> tuple[Runtime, Enqueued]:
@@ -350,10 +356,12 @@ def test_sweeper_leaves_a_job_whose_message_still_waits_in_the_queue() -> None:
 def test_sweeper_resends_a_job_whose_message_left_the_queue_unleased() -> None:
     rt, enqueued = sent_runtime()
     job_id = accept(rt)
-    rt.store.redis.rpop(QUEUE)  # a worker took the message and died before leasing the job
+    rt.store.redis.rpop(queue_for("shop"))  # a worker took it and died before leasing the job
     queue_message(rt, time.time() + 1)  # other work queued after it
     rt.store.set_due(job_id, time.time() - 1)
     assert sweep_once(rt) == 1
+    assert rt.admission.is_waiting("shop", job_id)  # back in line, sent when admitted
+    rt.dispatch()
     assert enqueued == [("upsert_customer", job_id)] * 2
 
 
