@@ -29,7 +29,6 @@ from typing import cast
 import redis
 from redis.client import NEVER_DECODE
 
-from core.broker import QUEUE
 from core.logging import get_logger
 from core.store import Store
 
@@ -291,7 +290,6 @@ class Snapshot:
     oldest_job_age: dict[str, float]              # connection -> seconds
     jobs_in_flight: int
     blocked_until: dict[str, float]               # connection -> epoch seconds
-    queue_length: int
     workers_alive: int
 
 
@@ -306,12 +304,11 @@ def read_snapshot(client: redis.Redis, now: float | None = None,
     pipe.hgetall(COUNTS_KEY)
     pipe.hgetall(HIST_KEY)
     pipe.hgetall(BLOCKED_KEY)
-    pipe.llen(QUEUE)
     pipe.zcard(DLQ_KEY)
     pipe.zcard(DUE_KEY)
     pipe.zrange(DLQ_KEY, 0, SCAN_LIMIT - 1)
     pipe.zrange(DUE_KEY, 0, SCAN_LIMIT - 1)
-    stats, counts, hist, blocked, queue, dlq_total, due_total, letters, due = cast(
+    stats, counts, hist, blocked, dlq_total, due_total, letters, due = cast(
         "list[object]", pipe.execute())
     counters: dict[str, dict[Labels, float]] = defaultdict(lambda: defaultdict(float))
     plain: dict[str, int] = {}
@@ -332,7 +329,6 @@ def read_snapshot(client: redis.Redis, now: float | None = None,
         oldest_job_age=_oldest(cache.facts(client, "job", cast("list[str]", due)), now),
         jobs_in_flight=cast(int, due_total),
         blocked_until=parse_blocked(cast("dict[str, str]", blocked)),
-        queue_length=cast(int, queue),
         workers_alive=sum(1 for _ in client.scan_iter(WORKER_PATTERN, count=500)),
     )
 

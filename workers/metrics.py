@@ -12,7 +12,7 @@ report, so alert rules see them.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -25,7 +25,8 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from core import metrics_store as m
-from core.broker import QUEUE
+from core.admission import Admission
+from core.broker import QUEUE, queue_for
 from core.store import Store
 
 # family in Redis -> (exposed name without `_total`, help, label names)
@@ -57,10 +58,12 @@ class StoreCollector(Collector):
     """Every orderbridge metric family, from one Redis snapshot per scrape."""
 
     def __init__(self, store: Store, connections: Iterable[str] = (),
-                 cache: m.FactCache | None = None) -> None:
+                 cache: m.FactCache | None = None, rates: Mapping[str, float] | None = None
+                 ) -> None:
         self.store = store
         self.connections = list(connections)
         self.cache = cache
+        self.rates = dict(rates or {})  # connection -> its budget's requests per second
 
     def collect(self) -> Iterator[Metric]:
         now = time.time()
@@ -84,13 +87,44 @@ class StoreCollector(Collector):
                               "1 while the connection's jobs wait for an operator "
                               "(e.g. ERP consent refused)", connections,
                               {c: 1.0 for c, until in snap.blocked_until.items() if until > now})
-        queue = GaugeMetricFamily("orderbridge_queue_length", "Messages waiting in the broker "
-                                  "queue", labels=["queue_name"])
-        queue.add_metric([QUEUE], snap.queue_length)
-        yield queue
+        yield from self._admission(connections)
         yield GaugeMetricFamily("orderbridge_active_workers",
                                 "Worker processes alive (their liveness key is fresh)",
                                 value=snap.workers_alive)
+
+
+    def _admission(self, connections: list[str]) -> Iterator[Metric]:
+        """Per connection: jobs waiting for admission, in flight, the backlog's time to drain
+        at the budget's rate, an open outage breaker; and each broker queue's length."""
+        figures = Admission(self.store.redis).figures(connections)
+        pipe = self.store.redis.pipeline(transaction=False)
+        for name in [QUEUE, *(queue_for(c) for c in connections)]:
+            pipe.llen(name)
+        lengths = pipe.execute()
+        yield _per_connection("orderbridge_jobs_waiting",
+                              "Jobs ready to run, waiting for admission (their ERP budget, "
+                              "their turn)", connections,
+                              {c: float(f.waiting) for c, f in figures.items()})
+        yield _per_connection("orderbridge_jobs_admitted",
+                              "Jobs handed to the workers and not yet through (queued or "
+                              "running)", connections,
+                              {c: float(f.in_flight) for c, f in figures.items()})
+        yield _per_connection("orderbridge_backlog_drain_seconds",
+                              "Estimated seconds until the waiting jobs are through at the "
+                              "budget's rate (0: none wait)", connections,
+                              {c: f.eta_seconds(self.rates.get(c, 0.0)) or 0.0
+                               for c, f in figures.items()})
+        yield _per_connection("orderbridge_erp_outage",
+                              "1 while the ERP fails as in an outage and only one probe job "
+                              "at a time is let through", connections,
+                              {c: 1.0 for c, f in figures.items() if f.outage})
+        queue = GaugeMetricFamily("orderbridge_queue_length", "Messages waiting in the broker "
+                                  "queue (one per connection, and the shared one)",
+                                  labels=["queue_name"])
+        for name, length in zip([QUEUE, *(queue_for(c) for c in connections)], lengths,
+                                strict=True):
+            queue.add_metric([name], float(length))
+        yield queue
 
 
 def _older_families(snap: m.Snapshot) -> Iterator[Metric]:
@@ -137,13 +171,16 @@ def _per_connection(name: str, help_text: str, connections: list[str],
 
 
 def metrics_text(store: Store, connections: Iterable[str] = (),
-                 cache: m.FactCache | None = None) -> bytes:
+                 cache: m.FactCache | None = None, rates: Mapping[str, float] | None = None
+                 ) -> bytes:
     """The exposition text; keep one `cache` per process so a scrape reads only new records."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(StoreCollector(store, connections, cache))
+    registry.register(StoreCollector(store, connections, cache, rates))
     return generate_latest(registry)
 
 
 def metrics_response(store: Store, connections: Iterable[str] = (),
-                     cache: m.FactCache | None = None) -> Response:
-    return Response(metrics_text(store, connections, cache), media_type=CONTENT_TYPE_LATEST)
+                     cache: m.FactCache | None = None, rates: Mapping[str, float] | None = None
+                     ) -> Response:
+    return Response(metrics_text(store, connections, cache, rates),
+                    media_type=CONTENT_TYPE_LATEST)

@@ -25,4 +25,5 @@ def healthz(request: Request) -> JSONResponse:
 @router.get("/metrics")
 def metrics(request: Request) -> Response:
     rt = runtime_of(request)
-    return metrics_response(rt.store, rt.settings.connections, request.app.state.metrics_cache)
+    return metrics_response(rt.store, rt.settings.connections, request.app.state.metrics_cache,
+                            rates=rt.rates())

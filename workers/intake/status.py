@@ -1,7 +1,8 @@
 """`GET /status`: the page a shop manager or operator opens to see whether orders flow.
 
-Per connection: queued, running, done today, dead letters, the oldest unfinished job, what is
-left of the request budget, and whether the connection is blocked (re-consent); below, the dead
+Per connection: queued, running, done today, dead letters, the oldest unfinished job, the jobs
+waiting for their ERP budget with an estimate of when they are through, what is left of the
+request budget, and whether the connection is blocked (re-consent); below, the dead
 letters with their reason and a Replay button that calls the operator API
 (`POST /v1/dead-letters/{id}/replay`). Plain server-rendered HTML, every value escaped; one
 small script (`status_page/status.js`) for the button and a live refresh; no external assets.
@@ -163,7 +164,8 @@ def status_html(view: Overview) -> str:
         f'seconds.{_partial(view)}</p>'
         '<section><h2>Connections</h2><table id="connections"><thead><tr>'
         '<th>Connection</th><th>Queued</th><th>Running</th><th>Done today</th>'
-        '<th>Dead letters</th><th>Oldest unfinished</th><th>Budget left</th><th>Blocked</th>'
+        '<th>Dead letters</th><th>Oldest unfinished</th><th>Waiting for budget</th>'
+        '<th>Budget left</th><th>Blocked</th>'
         f'</tr></thead><tbody>{rows}</tbody></table></section>'
         f'<section><h2>Dead letters ({view.dead_letters_total})</h2>{more}{letters_table}'
         '</section></div>'))
@@ -184,6 +186,7 @@ def _connection_row(fig: ConnectionFigures, now: datetime) -> str:
              _num("queued", fig.queued), _num("running", fig.running),
              _num("done-today", fig.done_today), _num("dead-letters", fig.dead_letters),
              f'<td data-field="oldest">{escape(_age(age)) if age is not None else "none"}</td>',
+             f'<td data-field="waiting">{escape(fig.backlog or "none")}</td>',
              f'<td data-field="budget">{escape(_budget(fig.budget))}</td>', blocked]
     return f'<tr data-connection="{escape(fig.name)}">{"".join(cells)}</tr>'
 
