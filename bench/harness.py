@@ -41,7 +41,8 @@ from bench.measure import (
     percentiles,
 )
 from bench.openloop import LoadResult, run_load
-from core.broker import QUEUE as PIPELINE_QUEUE
+from bench.traffic import PIPELINE_QUEUE
+from core.broker import QUEUE
 from core.store import Store
 from tests.support.config import orderbridge_toml, poweroffice_connection
 from workers.processes import Child, free_port, port_open, spawn, wait_until
@@ -241,7 +242,8 @@ class Bench:
     def wait_quiet(self, timeout: float = 120) -> None:
         """Nothing queued or unacknowledged, nothing due: the previous scenario is over."""
         def quiet() -> bool:
-            return (self.redis.llen(PIPELINE_QUEUE) == 0 and self.redis.llen(BARE_QUEUE) == 0
+            return (self.redis.llen(PIPELINE_QUEUE) == 0 and self.redis.llen(QUEUE) == 0
+                    and self.redis.llen(BARE_QUEUE) == 0
                     and self.redis.llen(USER_QUEUE) == 0 and self.redis.hlen("unacked") == 0
                     and self.redis.zcard(Store.key("due")) == 0)
         wait_until(quiet, timeout, "the queues to drain", interval=0.1, children=self.children)

@@ -162,7 +162,7 @@ def intake_loads(bench: Bench) -> None:
     """Open loop against the bare 202 endpoint and the intake, side by side at each load of
     `--loads`, with no worker running (the intake alone, as the issue measured it); results in
     `bench.loads`. A short load at the lowest rate first warms both up (not kept)."""
-    from core.broker import QUEUE
+    from bench.traffic import PIPELINE_QUEUE as QUEUE
     rates = bench.args.loads
     for target in LOAD_TARGETS:
         bench.run_intake_load(min(rates), 1.0, target)

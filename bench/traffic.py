@@ -19,12 +19,13 @@ import httpx
 import redis
 from rich.console import Console
 
-from core.broker import QUEUE as PIPELINE_QUEUE
-from core.broker import task_name
+from core.admission import wait_key
+from core.broker import queue_for, task_name
 from core.store import Store
 from schemas.job import FINAL_STATES
 
 ORDERS_PATH = "/v1/connections/shop/orders"
+PIPELINE_QUEUE = queue_for("shop")  # the benchmark's one connection
 
 console = Console()
 T = TypeVar("T")
@@ -225,6 +226,7 @@ def wait_warm_up(client: redis.Redis, redis_url: str, job_ids: list[str],
             if not pending or time.monotonic() > deadline:
                 return states, nudges
             idle = (client.llen(PIPELINE_QUEUE) == 0 and client.hlen("unacked") == 0
+                    and client.zcard(wait_key("shop")) == 0
                     and not any(client.exists(Store.key("lock", "job", job["job_id"]))
                                 for job in pending if "job_id" in job))
             if not idle:
