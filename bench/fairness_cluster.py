@@ -15,6 +15,7 @@ import functools
 import json
 import os
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ class FairCluster:
     duett_port: int = field(default_factory=free_port)
     intake_port: int = field(default_factory=free_port)
     children: list[Child] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.redis_server = RedisServer(self.tmp, fsync="no")
@@ -94,6 +96,7 @@ class FairCluster:
         config = self.tmp / "orderbridge.toml"
         config.write_text(self.config(), encoding="utf-8")
         env = {**env, "ORDERBRIDGE_CONFIG": str(config), "ORDERBRIDGE_REDIS_URL": self.redis_url}
+        self.env = env
         workers = [spawn(f"worker{i}", ["worker"], env, str(self.tmp / f"worker{i}.log"))
                    for i in range(self.workers)]
         intake = spawn("intake", ["intake"], env, str(self.tmp / "intake.log"))
@@ -105,6 +108,13 @@ class FairCluster:
         for child in workers:
             wait_until(functools.partial(store.worker_alive, child.proc.pid), 90,
                        f"{child.name} to be ready", children=[child])
+
+    def cli(self, *args: str) -> str:
+        """`orderbridge ARGS` against this run's configuration; its output (wide, no colour)."""
+        done = subprocess.run([sys.executable, "-m", "workers.cli", *args], env={
+            **self.env, "COLUMNS": "200", "NO_COLOR": "1"}, capture_output=True, text=True,
+            timeout=60, check=True)
+        return done.stdout
 
     def stop(self) -> None:
         for client in (self.po, self.duett, self.intake):

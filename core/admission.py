@@ -42,7 +42,7 @@ from typing import cast
 
 import redis
 
-from core.store import HANDOFF_SEP, PREFIX, WaitEntry
+from core.store import HANDOFF_SEP, Store, WaitEntry
 
 URGENT_SHIFT = 1e10  # urgent jobs score below every arrival time: they go first
 OUTAGE_THRESHOLD = 3  # consecutive outage failures that open a connection's breaker
@@ -53,7 +53,7 @@ HEADROOM = 0.25  # admitted beyond the free threads, so a finishing thread finds
 
 
 def key(*parts: str) -> str:
-    return ":".join((PREFIX, "adm", *parts))
+    return Store.key("adm", *parts)
 
 
 def wait_key(connection: str) -> str:
@@ -289,7 +289,7 @@ class Admission:
         Its due-schedule entry moves to `recheck_at`, a safety net: nothing is lost while it
         waits here, the sweeper only checks it is still here then."""
         self._submit(keys=[wait_key(connection), step_key(connection), flight_key(connection),
-                           f"{PREFIX}:due", f"{PREFIX}:sent", KICK],
+                           Store.key("due"), Store.key("sent"), KICK],
                      args=[job_id, score(arrived_at, urgent), label(step, reference),
                            recheck_at])
 
@@ -324,7 +324,7 @@ class Admission:
         """Take the jobs that may go to the workers now, fairly, in one atomic round."""
         if not lanes:
             return []
-        keys = [VT, COST, WORKERS, CAPACITY, f"{PREFIX}:due", f"{PREFIX}:sent"]
+        keys = [VT, COST, WORKERS, CAPACITY, Store.key("due"), Store.key("sent")]
         args: list[str | float | int] = [most, stale_seconds, own_threads, HEADROOM, DEFAULT_COST,
                                          OUTAGE_THRESHOLD, len(lanes)]
         for lane in lanes:

@@ -76,6 +76,12 @@ return until_ms
 """
 
 
+def budget_keys(key: str) -> tuple[str, str, str, str]:
+    """The keys of the budget named `key`: its window, pause, day counter and urgent hold
+    (admission and the status page read them too)."""
+    return key, f"{key}:pause", f"{key}:day", f"{key}:urgent"
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -94,7 +100,7 @@ class RequestBudget:
         self.day_limit = max(0, int(day_limit))
         self.max_wait = max_wait
         self.redis = client
-        self._keys = [key, f"{key}:pause", f"{key}:day", f"{key}:urgent"]
+        self._keys = list(budget_keys(key))
         self._urgent = urgent
         self._take = client.register_script(_TAKE)
         self._pause_until = client.register_script(_PAUSE_UNTIL)

@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from typing import cast
 
 from core.admission import Waiting, describe_eta
+from core.budget import budget_keys
 from core.metrics_store import blocked_until
 from core.runtime import Runtime
 from core.store import Store
@@ -183,10 +184,11 @@ def peek_budget(store: Store, key: str, limit: int, window_seconds: float, day_l
                 now: datetime) -> BudgetLeft:
     now_ms = int(now.timestamp() * 1000)
     window_ms = int(window_seconds * 1000)
+    _, pause_key, day_key, _ = budget_keys(key)
     pipe = store.redis.pipeline(transaction=False)
     pipe.zcount(key, f"({now_ms - window_ms}", "+inf")
-    pipe.get(f"{key}:pause")
-    pipe.hmget(f"{key}:day", ["used", "reset"])
+    pipe.get(pause_key)
+    pipe.hmget(day_key, ["used", "reset"])
     used, paused, day = cast("tuple[int, str | None, list[str | None]]", pipe.execute())
     paused_ms = max(0, int(paused or 0) - now_ms)
     day_left: int | None = None

@@ -20,7 +20,7 @@ from connectors.http import build_client
 from connectors.registry import CONNECTORS
 from core import broker
 from core.admission import Admission, Admitted, Lane, in_flight_cap
-from core.budget import RequestBudget
+from core.budget import RequestBudget, budget_keys
 from core.metrics_store import Recorder
 from core.settings import Settings
 from core.store import Store
@@ -146,10 +146,10 @@ class Runtime:
             lanes = []
             for name, conn in sorted(self.settings.connections.items()):
                 key, limit, window, day_limit = self.budget_terms(name)
+                _, pause_key, day_key, _ = budget_keys(key)
                 lanes.append(Lane(connection=name, weight=conn.weight, group=key,
                                   cap=in_flight_cap(limit, window, conn.max_in_flight),
-                                  pause_key=f"{key}:pause", day_key=f"{key}:day",
-                                  day_limit=day_limit))
+                                  pause_key=pause_key, day_key=day_key, day_limit=day_limit))
             self._lanes = lanes
         return self._lanes
 

@@ -33,20 +33,19 @@ __all__ = ["OPERATOR_TOKEN", "SHOP_TOKEN", "REDIS_URL", "Cluster", "Simulator", 
 REDIS_URL = os.environ.get("ORDERBRIDGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 ROOT = Path(__file__).resolve().parent.parent
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_itemcollected(item: pytest.Item) -> None:
     """Groups for `pytest -n 2 --dist loadgroup` (make test): each group runs in one process,
     in order, so tests that share Redis database 14 or the demo's fixed ports never overlap;
     the fairness scenarios (their own redis-server and free ports) and the unit tests run
-    beside them."""
-    for item in items:
-        path = Path(str(item.fspath))
-        if path.name == "test_e2e_fairness.py":
-            group = "fairness"
-        elif "unit" in path.parts:
-            group = "unit"
-        else:
-            group = "e2e"
-        item.add_marker(pytest.mark.xdist_group(group))
+    beside them. Marked as each test is collected, before xdist reads the groups."""
+    path = Path(str(item.fspath))
+    if path.name == "test_e2e_fairness.py":
+        group = "fairness"
+    elif "unit" in path.parts:
+        group = "unit"
+    else:
+        group = "e2e"
+    item.add_marker(pytest.mark.xdist_group(group))
 
 
 def poll(condition: Callable[[], Any], timeout: float = 30, interval: float = 0.1,

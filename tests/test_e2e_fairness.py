@@ -85,3 +85,7 @@ def test_metrics_show_the_backlog_and_when_it_is_through(cluster: FairCluster) -
     assert gauge(text, "orderbridge_jobs_waiting", B) == 0
     assert 0 < gauge(text, "orderbridge_jobs_admitted", A) <= 8
     assert f'orderbridge_queue_length{{queue_name="orderbridge:{B}"}}' in text
+    status = cluster.cli("status")
+    rows = [line for line in status.splitlines() if line.strip("│ ").startswith(f"{A} ")
+            and "waiting, about" in line]
+    assert len(rows) == 1 and "at 9.09 requests/s" in rows[0], status

@@ -258,3 +258,18 @@ def test_assets_are_served_and_nothing_else(rt: Runtime) -> None:
     assert client.get("/status/assets/status.js").headers["content-type"].startswith(
         "text/javascript")
     assert client.get("/status/assets/..%2Fstatus.py").status_code == 404
+
+
+def test_jobs_waiting_for_their_budget_and_when_they_are_through(rt: Runtime) -> None:
+    from tasks.events import submit_order
+    for i in range(40):
+        submit_order(rt, "shop", Order.model_validate(order(f"w-{i}")))
+    rt.store.redis.hset("ob:adm:cost", "shop", "4")  # four ERP calls per delivery, measured
+    figures = {fig.name: fig for fig in overview(rt).connections}
+    # 40 jobs x 4 calls at PowerOffice's 10 per 1.1 s: 17.6 s
+    assert figures["shop"].backlog == "40 waiting, about 18 s at 9.09 requests/s"
+    assert figures["exact"].backlog == ""
+    client = page_client(rt)
+    client.post("/status/login", data={"token": OPERATOR_TOKEN})
+    page = client.get("/status").text
+    assert '<td data-field="waiting">40 waiting, about 18 s at 9.09 requests/s</td>' in page
