@@ -27,18 +27,38 @@ from connectors.errors import RateLimited, retry_after_seconds
 
 URGENT_HOLD_MS = 400  # bridges an urgent job's own work between two calls
 URGENT_YIELD_MS = 50  # how long the others step back before they look again
+QUEUE_POLL_MS = 20  # a waiter behind older ones looks again this soon
+WAITER_GONE_MS = 2500  # a waiter not heard of this long has given up (or died)
 
-# KEYS: window zset, pause key, day counter, urgent hold.
-# ARGV: window ms, limit, member, day limit, '1' when urgent, hold ms, yield ms.
+# First come, first served: a caller that has to wait takes a ticket (its first try's time; 0 for
+# urgent ones) in the waiters' queue, and a free slot goes to the oldest tickets, not to whoever
+# polls first. Without it, a job could lose the race for slots again and again while newer jobs
+# took them, and a backlog would not drain in order. Waiters refresh their place as they poll;
+# one not heard of for WAITER_GONE_MS is dropped.
+# KEYS: window zset, pause key, day counter, urgent hold, waiters (by ticket), waiters (by poll).
+# ARGV: window ms, limit, ticket, day limit, '1' when urgent, hold ms, yield ms, ticket time,
+#       poll ms, gone ms.
 _TAKE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local function queue(wait)
+  redis.call('ZADD', KEYS[5], 'NX', ARGV[8], ARGV[3])
+  redis.call('ZADD', KEYS[6], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[5], 60000)
+  redis.call('PEXPIRE', KEYS[6], 60000)
+  return wait
+end
+local gone = redis.call('ZRANGEBYSCORE', KEYS[6], '-inf', now - tonumber(ARGV[10]))
+if #gone > 0 then
+  redis.call('ZREM', KEYS[5], unpack(gone))
+  redis.call('ZREM', KEYS[6], unpack(gone))
+end
 local paused = tonumber(redis.call('GET', KEYS[2]) or '0')
-if paused > now then return paused - now end
+if paused > now then return queue(paused - now) end
 if ARGV[5] == '1' then
   redis.call('SET', KEYS[4], '1', 'PX', ARGV[6])
 elseif redis.call('EXISTS', KEYS[4]) == 1 then
-  return tonumber(ARGV[7])
+  return queue(tonumber(ARGV[7]))
 end
 local day_limit = tonumber(ARGV[4])
 if day_limit > 0 then
@@ -49,19 +69,24 @@ if day_limit > 0 then
     reset = (math.floor(now / 86400000) + 1) * 86400000
     redis.call('HSET', KEYS[3], 'used', 0, 'reset', reset)
   end
-  if used >= day_limit then return reset - now end
+  if used >= day_limit then return queue(reset - now) end
 end
 local window = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if redis.call('ZCARD', KEYS[1]) < limit then
+local free = limit - redis.call('ZCARD', KEYS[1])
+if free > 0 then
+  local ahead = redis.call('ZCOUNT', KEYS[5], '-inf', '(' .. ARGV[8])
+  if ahead >= free then return queue(tonumber(ARGV[9])) end
   redis.call('ZADD', KEYS[1], now, ARGV[3])
   redis.call('PEXPIRE', KEYS[1], window)
+  redis.call('ZREM', KEYS[5], ARGV[3])
+  redis.call('ZREM', KEYS[6], ARGV[3])
   if day_limit > 0 then redis.call('HINCRBY', KEYS[3], 'used', 1) end
   return 0
 end
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return math.max(1, tonumber(oldest[2]) + window - now)
+return queue(math.max(1, tonumber(oldest[2]) + window - now))
 """
 
 _PAUSE_UNTIL = """
@@ -76,10 +101,11 @@ return until_ms
 """
 
 
-def budget_keys(key: str) -> tuple[str, str, str, str]:
-    """The keys of the budget named `key`: its window, pause, day counter and urgent hold
-    (admission and the status page read them too)."""
-    return key, f"{key}:pause", f"{key}:day", f"{key}:urgent"
+def budget_keys(key: str) -> tuple[str, str, str, str, str, str]:
+    """The keys of the budget named `key`: its window, pause, day counter, urgent hold and
+    waiters' queue (by ticket, by last poll). Admission and the status page read some too."""
+    return (key, f"{key}:pause", f"{key}:day", f"{key}:urgent", f"{key}:waiters",
+            f"{key}:polled")
 
 
 def now_ms() -> int:
@@ -107,19 +133,24 @@ class RequestBudget:
         self._sleep = sleep
         self._on_waited = on_waited
 
-    def try_take(self) -> float:
-        """Take one slot if free; else return the seconds until one may be free."""
-        urgent = "1" if self._urgent is not None and self._urgent() else "0"
-        wait_ms = self._take(keys=self._keys, args=[self.window_ms, self.limit,
-                                                    uuid.uuid4().hex, self.day_limit, urgent,
-                                                    URGENT_HOLD_MS, URGENT_YIELD_MS])
+    def try_take(self, ticket: str | None = None, since_ms: int | None = None) -> float:
+        """Take one slot if free and no older waiter is owed it; else return the seconds until
+        one may be. `ticket` and `since_ms` (the first try's time) keep a waiter's place in
+        line across tries; urgent callers stand first."""
+        urgent = self._urgent is not None and self._urgent()
+        wait_ms = self._take(keys=self._keys, args=[
+            self.window_ms, self.limit, ticket or uuid.uuid4().hex, self.day_limit,
+            "1" if urgent else "0", URGENT_HOLD_MS, URGENT_YIELD_MS,
+            0 if urgent else (since_ms if since_ms is not None else now_ms()),
+            QUEUE_POLL_MS, WAITER_GONE_MS])
         return int(wait_ms) / 1000.0
 
     def take(self, on_wait: Callable[[], None] | None = None) -> None:
         """Block until a slot is ours, or raise RateLimited when that would take too long."""
         waited = 0.0
+        ticket, since = uuid.uuid4().hex, now_ms()
         while True:
-            wait = self.try_take()
+            wait = self.try_take(ticket, since)
             if wait <= 0:
                 if waited and self._on_waited:
                     self._on_waited(waited)

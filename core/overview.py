@@ -184,7 +184,7 @@ def peek_budget(store: Store, key: str, limit: int, window_seconds: float, day_l
                 now: datetime) -> BudgetLeft:
     now_ms = int(now.timestamp() * 1000)
     window_ms = int(window_seconds * 1000)
-    _, pause_key, day_key, _ = budget_keys(key)
+    _, pause_key, day_key, *_ = budget_keys(key)
     pipe = store.redis.pipeline(transaction=False)
     pipe.zcount(key, f"({now_ms - window_ms}", "+inf")
     pipe.get(pause_key)

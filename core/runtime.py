@@ -146,7 +146,7 @@ class Runtime:
             lanes = []
             for name, conn in sorted(self.settings.connections.items()):
                 key, limit, window, day_limit = self.budget_terms(name)
-                _, pause_key, day_key, _ = budget_keys(key)
+                _, pause_key, day_key, *_ = budget_keys(key)
                 lanes.append(Lane(connection=name, weight=conn.weight, group=key,
                                   cap=in_flight_cap(limit, window, conn.max_in_flight),
                                   pause_key=pause_key, day_key=day_key, day_limit=day_limit))
