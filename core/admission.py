@@ -9,8 +9,9 @@ ones before the rest), and is handed to the broker only when
   flight than that budget can keep busy: `in_flight_cap`, derived from the budget's requests per
   second (a per-connection `max_in_flight` may lower it);
 - the budget is not paused (a 429 or the ERP's own rate headers) and its daily quota not used up;
-- its ERP is not in an outage (a breaker opened by consecutive 5xx/connection failures lets one
-  probe job through at a time until a step succeeds again: recovery without a stampede);
+- its ERP is not in an outage (a breaker, opened by 5xx/connection failures in a row while the
+  ERP has answered nothing for a few seconds, lets one probe job through at a time until the
+  ERP answers again: recovery without a stampede);
 - all workers together have a free thread (the live workers register their concurrency);
 - and it is the connection's turn: start-time fair queueing on a virtual clock, each admission
   charged the connection's ERP calls per delivery (a moving average) divided by its `weight`, so
@@ -27,7 +28,7 @@ Keys (this module owns the `ob:adm:*` family):
 - `ob:adm:flight:{connection}` zset job id -> time its slot lapses if nobody releases it
 - `ob:adm:vt`                 hash connection -> virtual time; `_sys` -> the clock itself
 - `ob:adm:cost`               hash connection -> ERP calls per delivery (moving average)
-- `ob:adm:health:{connection}` hash failures, open_until (the outage breaker)
+- `ob:adm:health:{connection}` hash failures, last_ok, opened, open_until (the outage breaker)
 - `ob:adm:workers`            zset worker id -> alive until; `ob:adm:capacity` hash -> threads
 - `ob:adm:kick`               list (at most 10 long): a nudge that wakes the dispatchers
 """
@@ -45,7 +46,8 @@ import redis
 from core.store import HANDOFF_SEP, Store, WaitEntry
 
 URGENT_SHIFT = 1e10  # urgent jobs score below every arrival time: they go first
-OUTAGE_THRESHOLD = 3  # consecutive outage failures that open a connection's breaker
+OUTAGE_THRESHOLD = 3  # outage failures in a row that open a connection's breaker ...
+OUTAGE_QUIET_SECONDS = 5.0  # ... when the ERP has answered nothing for this long
 PROBE_BACKOFF_CAP_SECONDS = 15.0
 CALL_SECONDS = 0.5  # a generous ERP call time: the budget's rate times this is kept busy
 DEFAULT_COST = 4.0  # calls per delivery assumed before any was measured
@@ -109,7 +111,12 @@ if calls >= 0 then
   if old >= 0 then new = old * 0.8 + calls * 0.2 end
   redis.call('HSET', KEYS[2], ARGV[2], tostring(new))
 end
-if ARGV[4] == '1' then redis.call('DEL', KEYS[3]) end
+if ARGV[4] == '1' then
+  local t = redis.call('TIME')
+  redis.call('DEL', KEYS[3])
+  redis.call('HSET', KEYS[3], 'last_ok', tonumber(t[1]))
+  redis.call('EXPIRE', KEYS[3], 86400)
+end
 if freed == 1 then
   redis.call('LPUSH', KEYS[4], '1')
   redis.call('LTRIM', KEYS[4], 0, 9)
@@ -117,29 +124,36 @@ end
 return freed
 """
 
-# An outage failure (5xx, no answer): count it; from the threshold on, the breaker is open for
-# a doubling pause. KEYS: health. ARGV: threshold, cap seconds, now. Returns 1 when open.
+# An outage failure (5xx, no answer): count it. The breaker opens (for a doubling pause) only
+# when the failures reach the threshold AND the ERP has answered nothing for `quiet` seconds:
+# an ERP that fails one call in ten is not down, its retries back off on their own.
+# KEYS: health. ARGV: threshold, cap seconds, now, quiet seconds. Returns 1 when open.
 OUTAGE = """
 local failures = redis.call('HINCRBY', KEYS[1], 'failures', 1)
-local threshold = tonumber(ARGV[1])
-if failures < threshold then return 0 end
-local pause = math.min(tonumber(ARGV[2]), 2 ^ (failures - threshold))
-redis.call('HSET', KEYS[1], 'open_until', tonumber(ARGV[3]) + pause)
 redis.call('EXPIRE', KEYS[1], 86400)
+local now = tonumber(ARGV[3])
+local open_until = redis.call('HGET', KEYS[1], 'open_until')
+if not open_until then
+  local last_ok = tonumber(redis.call('HGET', KEYS[1], 'last_ok') or '0')
+  if failures < tonumber(ARGV[1]) or now - last_ok < tonumber(ARGV[4]) then return 0 end
+  redis.call('HSET', KEYS[1], 'opened', failures)
+end
+local opened = tonumber(redis.call('HGET', KEYS[1], 'opened') or failures)
+local pause = math.min(tonumber(ARGV[2]), 2 ^ (failures - opened))
+redis.call('HSET', KEYS[1], 'open_until', now + pause)
 return 1
 """
 
 # One admission round. KEYS: vt, cost, workers, capacity, due, sent, then per connection six:
 # wait, step, flight, health, budget pause, budget day. ARGV: now, stale seconds, own threads,
-# headroom, default cost, threshold, n, then per connection five: name, weight, group, cap,
+# headroom, default cost, n, then per connection five: name, weight, group, cap,
 # day limit. ARGV[1] is the most to admit. Returns {now, connection index, job id, label, ...}.
 ADMIT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local now_ms = math.floor(now * 1000)
 local stale = tonumber(ARGV[2])
-local n = tonumber(ARGV[7])
-local threshold = tonumber(ARGV[6])
+local n = tonumber(ARGV[6])
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
 local live = redis.call('ZRANGE', KEYS[3], 0, -1)
 local threads = 0
@@ -155,7 +169,7 @@ local group_flight = {}
 local total = 0
 for i = 1, n do
   local k = 6 + (i - 1) * 6
-  local a = 8 + (i - 1) * 5
+  local a = 7 + (i - 1) * 5
   local c = {name = ARGV[a], weight = tonumber(ARGV[a + 1]), group = ARGV[a + 2],
              cap = tonumber(ARGV[a + 3]), day_limit = tonumber(ARGV[a + 4]), k = k}
   redis.call('ZREMRANGEBYSCORE', KEYS[k + 3], '-inf', now)
@@ -174,10 +188,9 @@ for i = 1, n do
       end
     end
     if ok then
-      local health = redis.call('HMGET', KEYS[k + 4], 'failures', 'open_until')
-      local failures = tonumber(health[1] or '0')
-      if failures >= threshold then
-        if tonumber(health[2] or '0') > now or c.flight > 0 then ok = false
+      local open_until = redis.call('HGET', KEYS[k + 4], 'open_until')
+      if open_until then
+        if tonumber(open_until) > now or c.flight > 0 then ok = false
         else c.probe = true end
       end
     end
@@ -310,7 +323,8 @@ class Admission:
         """The ERP failed as in an outage (5xx, no answer); True when the breaker is open now,
         so the caller parks the job in the wait set instead of a backoff of its own."""
         return bool(self._outage(keys=[health_key(connection)],
-                                 args=[OUTAGE_THRESHOLD, PROBE_BACKOFF_CAP_SECONDS, time.time()]))
+                                 args=[OUTAGE_THRESHOLD, PROBE_BACKOFF_CAP_SECONDS, time.time(),
+                                       OUTAGE_QUIET_SECONDS]))
 
     def is_waiting(self, connection: str, job_id: str) -> bool:
         return self.redis.zscore(wait_key(connection), job_id) is not None
@@ -326,7 +340,7 @@ class Admission:
             return []
         keys = [VT, COST, WORKERS, CAPACITY, Store.key("due"), Store.key("sent")]
         args: list[str | float | int] = [most, stale_seconds, own_threads, HEADROOM, DEFAULT_COST,
-                                         OUTAGE_THRESHOLD, len(lanes)]
+                                         len(lanes)]
         for lane in lanes:
             c = lane.connection
             keys += [wait_key(c), step_key(c), flight_key(c), health_key(c), lane.pause_key,
@@ -372,19 +386,16 @@ class Admission:
             pipe.zcard(wait_key(c))
             pipe.zcount(wait_key(c), "-inf", 0)
             pipe.zcount(flight_key(c), now, "+inf")
-            pipe.hmget(health_key(c), ["failures", "open_until"])
+            pipe.hget(health_key(c), "open_until")
         pipe.hmget(COST, names)
         replies = pipe.execute()
         costs = cast("list[str | None]", replies[-1])
         out = {}
         for i, c in enumerate(names):
-            waiting, urgent, flight, health = replies[i * 4: i * 4 + 4]
-            failures = int(health[0] or 0)
+            waiting, urgent, flight, open_until = replies[i * 4: i * 4 + 4]
             out[c] = Waiting(waiting=int(waiting), urgent=int(urgent), in_flight=int(flight),
-                             calls_per_job=_float(costs[i]),
-                             outage=failures >= OUTAGE_THRESHOLD,
-                             probe_at=float(health[1] or 0) if failures >= OUTAGE_THRESHOLD
-                             else None)
+                             calls_per_job=_float(costs[i]), outage=open_until is not None,
+                             probe_at=_float(open_until))
         return out
 
 

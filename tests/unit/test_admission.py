@@ -147,6 +147,13 @@ def test_an_outage_lets_one_probe_through_until_the_erp_answers() -> None:
         ["a-1", "a-2", "a-3", "a-4", "a-5"]
 
 
+def test_an_erp_that_fails_now_and_then_is_not_in_an_outage() -> None:
+    adm, _ = setup()
+    adm.done("a", "x", calls=3, erp_answered=True)  # it answered a moment ago
+    assert not any(adm.outage("a") for _ in range(OUTAGE_THRESHOLD * 3))
+    assert not adm.figures(["a"])["a"].outage
+
+
 def test_a_slot_whose_holder_died_lapses() -> None:
     adm, client = setup()
     fill(adm, "a", 3)
