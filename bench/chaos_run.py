@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Worker log lines worth counting (JSON logs): retries, sweeps, busy leases, errors, tracebacks.
 # Not `bench.measure.LOG_EVENTS`: the chaos report's columns come in this order, and the bare
 # `not_current` needle also counts the quoted forms.
-LOG_EVENTS = {"step.retry": '"step.retry"', "sweep.enqueued": '"sweep.enqueued"',
+LOG_EVENTS = {"step.retry": '"step.retry"', "sweep.submitted": '"sweep.submitted"',
               "step.busy": '"step.busy"', "dlq.added": '"dlq.added"',
               "not_current": "not_current", "errors": '"level": "error"',
               "tracebacks": "Traceback (most recent call last)"}

@@ -101,7 +101,7 @@ return 1
 # --- worker logs -------------------------------------------------------------------------------
 LOG_EVENTS = {
     "step.busy": '"step.busy"',
-    "sweep.enqueued": '"sweep.enqueued"',
+    "sweep.submitted": '"sweep.submitted"',
     "step.retry": '"step.retry"',
     "dlq.added": '"dlq.added"',
     "not_current": "'not_current'",

@@ -394,8 +394,8 @@ def _raw_runs(bench: Bench) -> list[str]:
     out += ["", ("p50/p99 here: seconds from the first send until 50 %/99 % of the orders were "
                  "finished. \"worker log\" counts lines in orderbridge's worker logs during the "
                  "run: `step.busy` (a step message found the job's lease taken and was dropped; "
-                 "the job then waits for the sweeper), `sweep.enqueued` (the sweeper re-enqueued "
-                 "a job), `not_current` (a stale message for a step already done), retries, dead "
+                 "the job then waits for the sweeper), `sweep.submitted` (the sweeper put a job "
+                 "back in its wait set), `not_current` (a stale message for a step already done), retries, dead "
                  "letters, errors.")]
     return out
 

@@ -26,6 +26,7 @@ Keys (this module owns the `ob:adm:*` family):
 - `ob:adm:wait:{connection}`  zset job id -> arrival time (minus `URGENT_SHIFT` when urgent)
 - `ob:adm:step:{connection}`  hash job id -> "step<US>reference" (what to publish)
 - `ob:adm:flight:{connection}` zset job id -> time its slot lapses if nobody releases it
+  (`stale_after` while queued; a few seconds while running, renewed by its worker's `hold`)
 - `ob:adm:vt`                 hash connection -> virtual time; `_sys` -> the clock itself
 - `ob:adm:cost`               hash connection -> ERP calls per delivery (moving average)
 - `ob:adm:health:{connection}` hash failures, last_ok, opened, open_until (the outage breaker)
@@ -52,6 +53,10 @@ PROBE_BACKOFF_CAP_SECONDS = 15.0
 CALL_SECONDS = 0.5  # a generous ERP call time: the budget's rate times this is kept busy
 DEFAULT_COST = 4.0  # calls per delivery assumed before any was measured
 HEADROOM = 0.25  # admitted beyond the free threads, so a finishing thread finds work queued
+# A running job's slot lapses this soon unless its worker holds it again (every second or so):
+# a worker killed outright gives its slots back within seconds, not after `stale_after`.
+RUNNING_LAPSE_SECONDS = 5.0
+WORKER_TTL_SECONDS = 5.0  # a worker's threads count for admission while it says so
 
 
 def key(*parts: str) -> str:
@@ -326,6 +331,17 @@ class Admission:
                                  args=[OUTAGE_THRESHOLD, PROBE_BACKOFF_CAP_SECONDS, time.time(),
                                        OUTAGE_QUIET_SECONDS]))
 
+    def hold(self, running: list[tuple[str, str]]) -> None:
+        """Keep the slots of the jobs this worker is running, (connection, job id) each, for
+        `RUNNING_LAPSE_SECONDS` more (a slot already given back stays given back)."""
+        if not running:
+            return
+        until = time.time() + RUNNING_LAPSE_SECONDS
+        pipe = self.redis.pipeline(transaction=False)
+        for connection, job_id in running:
+            pipe.zadd(flight_key(connection), {job_id: until}, xx=True)
+        pipe.execute()
+
     def is_waiting(self, connection: str, job_id: str) -> bool:
         return self.redis.zscore(wait_key(connection), job_id) is not None
 
@@ -363,7 +379,8 @@ class Admission:
         return got is not None
 
     # --- the workers' threads -----------------------------------------------------------------
-    def register_worker(self, worker_id: str, threads: int, ttl_seconds: float = 30.0) -> None:
+    def register_worker(self, worker_id: str, threads: int,
+                        ttl_seconds: float = WORKER_TTL_SECONDS) -> None:
         pipe = self.redis.pipeline(transaction=True)
         pipe.zadd(WORKERS, {worker_id: time.time() + ttl_seconds})
         pipe.hset(CAPACITY, worker_id, str(threads))

@@ -104,6 +104,7 @@ class Runtime:
         self.metrics = Recorder(store.redis)
         self.admission = Admission(store.redis)
         self._lanes: list[Lane] | None = None
+        self._running: dict[str, str] = {}  # job id -> connection, running in this process
 
     def connector(self, connection_name: str) -> Connector:
         """The connector for a connection, built once per process."""
@@ -122,6 +123,19 @@ class Runtime:
         recheck = time.time() + self.settings.worker.queued_stale_after_seconds
         self.admission.submit(job.connection, job.job_id, str(job.current_step), job.reference,
                               job.created_at.timestamp(), self.is_urgent(job), recheck_at=recheck)
+
+    def running(self, job_id: str, connection: str | None) -> None:
+        """Note that this process runs the job (`connection`) or no longer does (None); the
+        dispatcher keeps the slots of what runs here (`Admission.hold`)."""
+        with self._lock:
+            if connection is None:
+                self._running.pop(job_id, None)
+            else:
+                self._running[job_id] = connection
+
+    def running_jobs(self) -> list[tuple[str, str]]:
+        with self._lock:
+            return [(connection, job_id) for job_id, connection in self._running.items()]
 
     def is_urgent(self, job: Job) -> bool:
         conn = self.settings.connections.get(job.connection)

@@ -398,17 +398,9 @@ class Store:
         self.redis.set(self.key("cursor", connection), value)
 
     # --- the due schedule ---------------------------------------------------------------------
-    def set_due(self, job_id: str, at: float, also: str | None = None) -> None:
-        """Only the holder of the job's lease (or its creator) sets the time outright. `also`:
-        a sorted set where the job's score moves to `at` too if it is there (its admission
-        slot, which lapses when its holder stops beating)."""
-        if also is None:
-            self.redis.zadd(self.key("due"), {job_id: at})
-            return
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.zadd(self.key("due"), {job_id: at})
-        pipe.zadd(also, {job_id: at}, xx=True)
-        pipe.execute()
+    def set_due(self, job_id: str, at: float) -> None:
+        """Only the holder of the job's lease (or its creator) sets the time outright."""
+        self.redis.zadd(self.key("due"), {job_id: at})
 
     def clear_due(self, job_id: str) -> None:
         pipe = self.redis.pipeline(transaction=False)

@@ -10,11 +10,21 @@ the admitted job is due in `stale_after`, and the sweeper puts it back in its wa
 
 from __future__ import annotations
 
+import os
+import socket
+import time
+
 from core.runtime import Runtime
 from tasks.background import BackgroundLoop
 
 ROUND_SECONDS = 0.25
 BATCH = 200
+HOLD_EVERY_SECONDS = 1.0
+
+
+def worker_id() -> str:
+    """This worker process among all hosts (its threads count towards admission's limit)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def dispatch_round(rt: Runtime, wait_seconds: float = ROUND_SECONDS) -> int:
@@ -29,10 +39,17 @@ def dispatch_round(rt: Runtime, wait_seconds: float = ROUND_SECONDS) -> int:
 
 
 class DispatchThread(BackgroundLoop):
+    """Also, every second: this worker's threads registered for admission, and the slots of the
+    jobs it runs held (so a worker killed outright frees both within seconds)."""
     name = "orderbridge-dispatch"
     failure_event = "dispatch.failed"  # Redis away for a moment: the next round catches up
+    _held_at = 0.0
 
     def one_round(self) -> None:
+        if time.monotonic() - self._held_at >= HOLD_EVERY_SECONDS:
+            self.rt.admission.register_worker(worker_id(), self.rt.settings.worker.concurrency)
+            self.rt.admission.hold(self.rt.running_jobs())
+            self._held_at = time.monotonic()
         dispatch_round(self.rt)
 
     def pause(self) -> float:

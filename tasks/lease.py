@@ -37,8 +37,6 @@ class Lease:
         self.key = store.lease_key(job_id)
         self.token = new_id()
         self._last_beat = 0.0
-        # The job's slot in flight (core.admission), kept alive with the wake-up when known.
-        self.flight_key: str | None = None
 
     def acquire(self, wait: float = 0.0) -> bool:
         """Take the lease (waiting up to `wait` seconds). Either way the job's wake-up is at most
@@ -89,7 +87,7 @@ class Lease:
         # A lost lock (expired) is not renewed: a sweeper may rerun the step; the ledger keeps
         # that harmless.
         self.store.extend_locks([self.key], self.token, self.lock_seconds)
-        self.store.set_due(self.job_id, time.time() + self.stale_after, also=self.flight_key)
+        self.store.set_due(self.job_id, time.time() + self.stale_after)
 
     def release(self) -> None:
         self.store.release_locks([self.key], self.token)

@@ -33,7 +33,6 @@ from connectors.errors import (
     classify,
 )
 from core import metrics_store as metrics
-from core.admission import flight_key
 from core.logging import get_logger
 from core.runtime import (
     Runtime,
@@ -122,13 +121,14 @@ def run_step_for_task(rt: Runtime, job_id: str, step: Step) -> tuple[Outcome, Jo
             log.warning("job.missing")
             return Outcome.MISSING, None
         structlog.contextvars.bind_contextvars(connection=job.connection, reference=job.reference)
-        lease.flight_key = flight_key(job.connection)  # the heartbeat keeps its slot too
+        rt.running(job_id, job.connection)  # its slot is held while it runs here
         outcome = _run_loaded(run, job, step)
         outcome = _continue_inline(run, job, outcome)
         run.settle(job)
         return outcome, job
     finally:
         end_delivery(delivery_token)
+        rt.running(job_id, None)
         lease.release()
         structlog.contextvars.clear_contextvars()
         # Only after the lease is free: a next step delivered at once must not find it busy.

@@ -23,7 +23,6 @@ regardless, in case that evidence misleads.
 from __future__ import annotations
 
 import os
-import socket
 import time
 
 from core.broker import queue_for
@@ -80,11 +79,5 @@ class BackgroundSweeper(BackgroundLoop):
 
     def one_round(self) -> None:
         self.rt.store.mark_worker_alive(os.getpid())
-        self.rt.admission.register_worker(worker_id(), self.rt.settings.worker.concurrency)
         sweep_once(self.rt)
         reconcile_due(self.rt)
-
-
-def worker_id() -> str:
-    """This worker process among all hosts (its threads count towards admission's limit)."""
-    return f"{socket.gethostname()}:{os.getpid()}"

@@ -29,8 +29,8 @@ from core.settings import Settings
 from tasks import pipeline  # noqa: F401  (registers the tasks on the app)
 from tasks.afterorder import AfterOrderThread
 from tasks.background import BackgroundLoop
-from tasks.dispatch import DispatchThread
-from tasks.sweeper import BackgroundSweeper, worker_id
+from tasks.dispatch import DispatchThread, worker_id
+from tasks.sweeper import BackgroundSweeper
 
 _threads: list[BackgroundLoop] = []
 
