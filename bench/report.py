@@ -395,8 +395,8 @@ def _raw_runs(bench: Bench) -> list[str]:
                  "finished. \"worker log\" counts lines in orderbridge's worker logs during the "
                  "run: `step.busy` (a step message found the job's lease taken and was dropped; "
                  "the job then waits for the sweeper), `sweep.submitted` (the sweeper put a job "
-                 "back in its wait set), `not_current` (a stale message for a step already done), retries, dead "
-                 "letters, errors.")]
+                 "back in its wait set), `not_current` (a stale message for a step already "
+                 "done), retries, dead letters, errors.")]
     return out
 
 
