@@ -76,6 +76,11 @@ class PermanentError(ErpError):
     kind = "permanent"
 
 
+class InvalidId(PermanentError):
+    """A caller-supplied id that no resource of the ERP or shop can have (empty, a dot path,
+    over-long, not a GUID where the ERP's ids are GUIDs); nothing was sent."""
+
+
 class StaleReference(PermanentError):
     """The ERP no longer knows a customer or article we hold an id for (deleted, merged, or a
     connection re-pointed at another company): our cache is wrong, not the order. The pipeline

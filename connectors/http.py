@@ -14,8 +14,41 @@ import threading
 import weakref
 from collections.abc import Callable, Generator
 from typing import Protocol
+from urllib.parse import quote
+from uuid import UUID
 
 import httpx
+
+from connectors.errors import InvalidId
+
+MAX_ID_LENGTH = 200  # longer than any ERP's or shop's ids
+
+
+def segment(value: object) -> str:
+    """`value` as exactly one URL path segment: percent-encoded, so that no character of it
+    (`/`, `?`, `#`, `%`, a space, a control character) can make the request name another
+    resource than the one the caller meant. Empty, `.`, `..` and over-long values name no
+    resource at all: `InvalidId`, and nothing is sent. Every connector builds its paths with it."""
+    text = str(value)
+    if not text or text in (".", "..") or len(text) > MAX_ID_LENGTH:
+        raise InvalidId(f"not an id: {text[:40]!r}{'...' if len(text) > 40 else ''}")
+    return quote(text, safe="")
+
+
+def guid(value: object) -> str:
+    """A GUID id (Exact Online's) in its canonical form, or `InvalidId`."""
+    try:
+        return str(UUID(str(value)))
+    except ValueError:
+        raise InvalidId(f"not a GUID: {str(value)[:40]!r}") from None
+
+
+def digits(value: object) -> str:
+    """A numeric id (Shopify's, WooCommerce's), or `InvalidId`."""
+    text = str(value)
+    if not text.isascii() or not text.isdigit() or len(text) > 20:
+        raise InvalidId(f"not a numeric id: {text[:40]!r}")
+    return text
 
 
 class Budget(Protocol):

@@ -32,6 +32,7 @@ from connectors.duett import credit, mapping
 from connectors.duett.invoices import InvoiceWatch
 from connectors.duett.settings import DuettSettings
 from connectors.errors import ErpHttpError, PermanentError, check
+from connectors.http import segment
 from schemas.order import Customer, Order, ProductLine
 
 INVOICED = {"invoiceSent", "invoiceBooked", "invoicePreBooked", "invoicePaymentProposal"}
@@ -175,7 +176,7 @@ class DuettConnector:
         if row.get("invoiceNumber") or row.get("status") in INVOICED | {"orderReadyToSend"}:
             return
         patch = [{"op": "replace", "path": "/status", "value": "orderReadyToSend"}]
-        check(self._request("PATCH", f"{self.paths.orders}/{order_id}", json=patch,
+        check(self._request("PATCH", f"{self.paths.orders}/{segment(order_id)}", json=patch,
                             headers={"Content-Type": "application/json-patch+json"}))
 
     def invoice_state(self, order_id: str) -> InvoiceState:
@@ -191,14 +192,15 @@ class DuettConnector:
         if row.get("invoiceNumber"):
             return (f"Duett order {order_id} is already invoiced as {row['invoiceNumber']}: "
                     f"credit it in Duett")
-        response = self._request("DELETE", f"{self.paths.orders}/{order_id}")
+        response = self._request("DELETE", f"{self.paths.orders}/{segment(order_id)}")
         if response.status_code == 404:
             return f"Duett order {order_id} no longer exists"
         check(response)
         return f"Duett order {order_id} deleted"
 
     def _get_order(self, order_id: str) -> dict[str, Any]:
-        row: dict[str, Any] = check(self._request("GET", f"{self.paths.orders}/{order_id}")).json()
+        path = f"{self.paths.orders}/{segment(order_id)}"
+        row: dict[str, Any] = check(self._request("GET", path)).json()
         return row
 
 

@@ -33,7 +33,7 @@ from connectors.exact import mapping, odata
 from connectors.exact.auth import ExactTokens
 from connectors.exact.settings import ExactSettings
 from connectors.exact.watch import InvoiceWatch
-from connectors.http import BearerAuth
+from connectors.http import BearerAuth, guid
 from schemas.order import Customer, Order
 
 # send_as → (endpoint, id field, number field)
@@ -180,7 +180,7 @@ class ExactConnector:
         return OrderRef(credit_id, _str(created.get(number_field)))
 
     def _discard(self, path: str, document_id: str) -> None:
-        self.client.delete(f"{self.settings.api}/{path}(guid'{document_id}')", auth=self.auth,
+        self.client.delete(f"{self.settings.api}/{path}(guid'{guid(document_id)}')", auth=self.auth,
                            headers={"Accept": "application/json"})
 
     # --- invoice and payment state ------------------------------------------------------------
@@ -200,7 +200,7 @@ class ExactConnector:
     def cancel_order(self, order_id: str) -> str:
         """Delete the document; a processed (printed) invoice stays and needs a credit note."""
         path, _, _ = DOCUMENTS[self.settings.send_as]
-        response = self.client.delete(f"{self.settings.api}/{path}(guid'{order_id}')",
+        response = self.client.delete(f"{self.settings.api}/{path}(guid'{guid(order_id)}')",
                                       auth=self.auth, headers={"Accept": "application/json"})
         if response.is_success:
             return "document removed from Exact Online"
@@ -221,7 +221,7 @@ class ExactConnector:
 
     def invoice_state(self, order_id: str) -> InvoiceState:
         if self.settings.send_as in INVOICE_MODES:
-            row = odata.entity(self._get(f"salesinvoice/SalesInvoices(guid'{order_id}')",
+            row = odata.entity(self._get(f"salesinvoice/SalesInvoices(guid'{guid(order_id)}')",
                                          {"$select": INVOICE_STATE_FIELDS}))
         else:
             row = self._credit_invoice(order_id)

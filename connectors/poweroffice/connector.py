@@ -31,7 +31,7 @@ from connectors.base import (
     TokenStore,
 )
 from connectors.errors import ErpHttpError, StaleReference, check, classify
-from connectors.http import BearerAuth
+from connectors.http import BearerAuth, segment
 from connectors.poweroffice import mapping
 from connectors.poweroffice.auth import PowerOfficeTokens
 from connectors.poweroffice.invoices import InvoiceCursor, snapshot
@@ -94,7 +94,8 @@ class PowerOfficeConnector:
             return str(check(response).json()["Id"])
         ops = mapping.customer_patch(existing, desired)
         if ops:
-            check(self._request("PATCH", f"/Customers/{existing['Id']}", content=_json(ops),
+            check(self._request("PATCH", f"/Customers/{segment(existing['Id'])}",
+                                content=_json(ops),
                                 headers={"Content-Type": "application/json-patch+json"}))
         return str(existing["Id"])
 
@@ -167,11 +168,11 @@ class PowerOfficeConnector:
 
     def cancel_order(self, order_id: str) -> str:
         """Remove a draft; an order already invoiced stays (it needs a credit note)."""
-        response = self._request("DELETE", f"/SalesOrders/{order_id}")
+        response = self._request("DELETE", f"/SalesOrders/{segment(order_id)}")
         if response.is_success:
             return "draft removed from PowerOffice Go"
         if response.status_code == 404:
-            invoice = self._request("GET", f"/OutgoingInvoices/{order_id}")
+            invoice = self._request("GET", f"/OutgoingInvoices/{segment(order_id)}")
             if invoice.is_success:
                 return "already invoiced in PowerOffice Go: not removed (a credit note is needed)"
             return "not in PowerOffice Go any more (removed there already)"
@@ -183,7 +184,8 @@ class PowerOfficeConnector:
         body: dict[str, Any] = {"DeliveryType": self.settings.delivery_type}
         if email:
             body["EmailAddress"] = email
-        check(self._request("POST", f"/SalesOrders/{order_id}/createAndSendInvoice", json=body))
+        check(self._request("POST", f"/SalesOrders/{segment(order_id)}/createAndSendInvoice",
+                            json=body))
 
     def invoice_state(self, order_id: str) -> InvoiceState:
         response = self._request("GET", "/SalesOrders/sentState", params={"id": order_id})
@@ -224,7 +226,7 @@ class PowerOfficeConnector:
     def invoice_lines(self, invoice_id: str) -> list[dict[str, Any]]:
         """The lines of one invoice or credit note as Go shows them (`OutgoingInvoiceLineDto`),
         for an operator who asks; never read while polling."""
-        return list(self._pages(f"/OutgoingInvoices/{invoice_id}/Lines", {}))
+        return list(self._pages(f"/OutgoingInvoices/{segment(invoice_id)}/Lines", {}))
 
 
 def _already_in_use(response: httpx.Response) -> str | None:

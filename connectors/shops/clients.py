@@ -17,7 +17,7 @@ import httpx
 
 from connectors.base import TokenStore
 from connectors.errors import PermanentError, check
-from connectors.http import BearerAuth
+from connectors.http import BearerAuth, digits
 from connectors.shops import shopify_graphql
 from connectors.shops.settings import ShopSettings
 from connectors.shops.shopify_auth import ShopifyTokens
@@ -76,10 +76,8 @@ def woocommerce_refund_resource(shop: ShopSettings, order_id: str, refund_id: st
     code reads, 500 with `"data": 404`; both go to `check` like any unexpected answer."""
     if not (shop.api_url and shop.consumer_key and shop.consumer_secret):
         raise PermanentError("shop.api_url, consumer_key and consumer_secret are needed")
-    for name, value in (("order id", order_id), ("refund id", refund_id)):
-        if not (value.isascii() and value.isdigit()):
-            raise PermanentError(f"WooCommerce {name} must be digits, got {value!r}")
-    url = f"{shop.api_url.rstrip('/')}/wp-json/wc/v3/orders/{order_id}/refunds/{refund_id}"
+    url = (f"{shop.api_url.rstrip('/')}/wp-json/wc/v3/orders/{digits(order_id)}/refunds/"
+           f"{digits(refund_id)}")
     auth = (shop.consumer_key.get_secret_value(), shop.consumer_secret.get_secret_value())
     body = check(client.get(url, auth=auth)).json()
     if not isinstance(body, dict):

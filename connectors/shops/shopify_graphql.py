@@ -27,7 +27,7 @@ import httpx
 
 from connectors.base import TokenStore
 from connectors.errors import PermanentError, RateLimited, check
-from connectors.http import BearerAuth
+from connectors.http import BearerAuth, digits
 from connectors.shops.settings import ShopSettings
 from connectors.shops.shopify_auth import ShopifyTokens
 
@@ -173,7 +173,7 @@ def order_refunds(shop: ShopSettings, order_id: str | int, client: httpx.Client,
                   ) -> list[dict[str, Any]]:
     """An order's refunds in the REST shape of the `refunds/create` webhook."""
     api = ShopifyGraphQL(shop, client, store, sleep)
-    data = api.run(REFUNDS_QUERY, {"id": f"gid://shopify/Order/{order_id}"})
+    data = api.run(REFUNDS_QUERY, {"id": f"gid://shopify/Order/{digits(order_id)}"})
     order = data.get("order")
     if order is None:
         raise PermanentError(f"Shopify has no order {order_id}")

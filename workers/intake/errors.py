@@ -19,7 +19,8 @@ ERROR_STATUSES: dict[int, str] = {
     400: "The body is not valid JSON (`invalid_json`).",
     401: "Missing or wrong bearer token, or a webhook signature that does not match "
          "(`unauthorized`, `bad_signature`).",
-    404: "No such connection, job or dead letter (`unknown_connection`, `not_found`).",
+    404: "No such connection, job, dead letter or ERP document (`unknown_connection`, "
+         "`not_found`).",
     409: "Someone else holds the job right now; try again (`busy`).",
     413: "The body is larger than `[orderbridge.intake] max_body_bytes`, 1 MiB by default "
          "(`body_too_large`).",
@@ -27,8 +28,8 @@ ERROR_STATUSES: dict[int, str] = {
          "(`validation_failed`, `unusable_order`, `unusable_refund`).",
     502: "The ERP answered with an error or could not be reached (`erp_error`, "
          "`erp_unreachable`).",
-    503: "Redis (the queue) is not reachable; retry after `Retry-After` seconds "
-         "(`unavailable`).",
+    503: "Redis (the queue) is not reachable, or the ERP is down or busy; retry after "
+         "`Retry-After` seconds where given (`unavailable`, `erp_unavailable`).",
 }
 
 

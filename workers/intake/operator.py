@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from connectors.base import InvoiceLines
-from connectors.errors import ErpError
+from connectors.errors import InvalidId, classify
 from tasks import deadletters
 from workers.intake.errors import ApiError, error_responses
 from workers.intake.http import require_operator
@@ -42,7 +41,7 @@ def list_invoices(name: str, request: Request, limit: int = 50) -> dict[str, Any
 
 
 @router.get("/v1/connections/{name}/invoices/{invoice_id}/lines",
-            responses=error_responses(502))
+            responses=error_responses(404, 502, 503))
 def invoice_lines(name: str, invoice_id: str, request: Request) -> dict[str, Any]:
     """One invoice's lines, read from the ERP now (the watch never reads them)."""
     rt = require_operator(request)
@@ -54,11 +53,20 @@ def invoice_lines(name: str, invoice_id: str, request: Request) -> dict[str, Any
                                              f"connector cannot read invoice lines")
     try:
         lines = connector.invoice_lines(invoice_id)
-    except ErpError as exc:
-        raise ApiError(502, "erp_error", exc.message) from None
-    except httpx.HTTPError as exc:
-        raise ApiError(502, "erp_unreachable", str(exc)) from None
+    except Exception as exc:  # every failure is classified: none answers 500
+        raise erp_failure(exc, f"no invoice {invoice_id[:80]!r} at the ERP") from None
     return {"connection": name, "invoice_id": invoice_id, "lines": lines}
+
+
+def erp_failure(exc: Exception, not_found: str) -> ApiError:
+    """An ERP call's failure as our answer: an id that names nothing, or the ERP's own 404, is
+    our 404; an ERP that is down or busy our 503; any other refusal our 502."""
+    error = classify(exc)
+    if isinstance(error, InvalidId) or error.erp_status == 404:
+        return ApiError(404, "not_found", not_found)
+    if error.kind == "transient":
+        return ApiError(503, "erp_unavailable", error.message)
+    return ApiError(502, "erp_error", error.message)
 
 
 @router.get("/v1/jobs/{job_id}/invoice.pdf")
