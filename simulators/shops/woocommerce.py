@@ -1,7 +1,9 @@
 """A small faithful WooCommerce store: the REST v3 Orders API and the webhooks it pushes, as
 `class-wc-webhook.php` delivers them (sources/webshops.md).
 
-API (HTTP Basic with consumer key and secret, or `consumer_key`/`consumer_secret` in the query):
+API (OAuth 1.0a signatures as WooCommerce checks them over http, see `woocommerce_oauth`; or
+HTTP Basic with consumer key and secret, or `consumer_key`/`consumer_secret` in the query, as
+over https):
 `GET /wp-json/wc/v3/orders` with `modified_after`/`modified_before`, `after`/`before` (created),
 `dates_are_gmt`, `status` (any by default, or a comma-separated list), `orderby` (date, id,
 modified), `order` (desc by default), `per_page` (default 10, 1 to 100) and `page`, answered with
@@ -52,6 +54,7 @@ from simulators.shops.common import (
     template_match,
 )
 from simulators.shops.delivery import Delivery, Outbox, signature
+from simulators.shops.woocommerce_oauth import OAuthChecker, is_oauth
 
 LIST, ONE = "/wp-json/wc/v3/orders", "/wp-json/wc/v3/orders/{id}"
 REFUNDS, REFUND = f"{LIST}/{{order_id}}/refunds", f"{LIST}/{{order_id}}/refunds/{{id}}"
@@ -99,6 +102,7 @@ class WooCommerceSim:
         self.webhooks: dict[int, dict[str, Any]] = {}
         self.secrets: dict[int, str] = {}
         self.refunds: dict[int, dict[str, Any]] = {}  # stored with their order's id, parent_id
+        self.nonces: set[tuple[str, str, str]] = set()  # OAuth nonces taken (key, time, nonce)
         self.outbox.reset()
         self.outbox.timeout = self._timeout()
         self.next_id, self.next_webhook_id, self.next_meta_id = 5001, 1, 1001
@@ -148,6 +152,13 @@ class WooCommerceSim:
         return self._list(request)
 
     def _authenticate(self, request: Request) -> Response | None:
+        query = request.url.query
+        if is_oauth(query):  # a client signing as WooCommerce wants over plain http
+            base = f"{request.url.scheme}://{request.url.netloc}{request.url.path}"
+            checker = OAuthChecker(self.options.consumer_key, self.options.consumer_secret,
+                                   self.nonces)
+            refused = checker.refusal(request.method, base, query)
+            return None if refused is None else wp_error(401, *refused)
         key, secret = request.query_params.get("consumer_key"), request.query_params.get(
             "consumer_secret")
         auth = request.headers.get("authorization", "")
