@@ -5,9 +5,9 @@ Over http WooCommerce takes no Basic auth and no keys in the query: a client sig
 (one-legged: no token). The string signed is `METHOD&rawurlencode(URL without query)&`
 followed by the parameters (the query's as PHP reads it, `oauth_signature` left out), sorted by
 name, each name and value `rawurlencode`d, joined as `name=value`, each pair `rawurlencode`d
-again and the pairs joined with `%26`. The key is the consumer secret followed by `&`; HMAC-SHA1 or HMAC-SHA256, base64. The
-timestamp must be within 15 minutes of the site's clock and a nonce is taken once per key and
-timestamp. Each refusal is a 401 with WooCommerce's code and message.
+again and the pairs joined with `%26`. The key is the consumer secret followed by `&`; HMAC-SHA1
+or HMAC-SHA256, base64. The timestamp must be within 15 minutes of the site's clock and a nonce
+is taken once per key and timestamp. Each refusal is a 401 with WooCommerce's code and message.
 """
 
 from __future__ import annotations
