@@ -242,6 +242,7 @@ class Outage:
     recovered_to_drained: float
     dead_letters: int
     calls_during: int
+    calls_late: int  # in the outage's second half, once the breaker is open: the probes only
 
 
 def outage(cluster: FairCluster, orders: int, seconds: float, customers: int = 100,
@@ -291,7 +292,8 @@ def outage(cluster: FairCluster, orders: int, seconds: float, customers: int = 1
                   a_peak_calls_after=peak, displacement=displacement,
                   in_flight_cap=in_flight_cap(BUDGET_LIMIT, BUDGET_WINDOW),
                   recovered_to_drained=drained - recovered, dead_letters=dead,
-                  calls_during=sum(1 for c in calls if c["at"] < recovered))
+                  calls_during=sum(1 for c in calls if c["at"] < recovered),
+                  calls_late=sum(1 for c in calls if began + seconds / 2 <= c["at"] < recovered))
 
 
 @dataclass
@@ -399,9 +401,10 @@ def report(args: argparse.Namespace, alone: Alone, sale_run: Sale, down: Outage,
         f"the job record with its order, which a waiting job needs anyway; its place in the "
         f"wait set and its label are a few dozen bytes).",
         f"- A's outage: 503 to everything for {down.seconds:g} s while {down.orders} orders "
-        f"arrived; {down.calls_during} calls reached the ERP meanwhile (the first failures, then "
-        f"one probe at a time); 429s during: {down.a_429s_during}, after: "
-        f"{down.a_429s_after}; after recovery at most {down.a_peak_calls_after} API calls "
+        f"arrived; {down.calls_during} calls reached the ERP meanwhile (the first failures and "
+        f"their retries until the breaker opened, then one probe at a time: "
+        f"{down.calls_late} in the outage's second half, token requests included); 429s "
+        f"during: {down.a_429s_during}, after: {down.a_429s_after}; after recovery at most {down.a_peak_calls_after} API calls "
         f"(token requests aside) arrived within any one second (the ERP allows 10); drained "
         f"{down.recovered_to_drained:.0f} s after recovery; dead letters: {down.dead_letters}; "
         f"B's p90 {down_b:.2f} s ({len(down.b_latencies)} orders).",
