@@ -404,7 +404,8 @@ def report(args: argparse.Namespace, alone: Alone, sale_run: Sale, down: Outage,
         f"arrived; {down.calls_during} calls reached the ERP meanwhile (the first failures and "
         f"their retries until the breaker opened, then one probe at a time: "
         f"{down.calls_late} in the outage's second half, token requests included); 429s "
-        f"during: {down.a_429s_during}, after: {down.a_429s_after}; after recovery at most {down.a_peak_calls_after} API calls "
+        f"during: {down.a_429s_during}, after: {down.a_429s_after}; after recovery at most "
+        f"{down.a_peak_calls_after} API calls "
         f"(token requests aside) arrived within any one second (the ERP allows 10); drained "
         f"{down.recovered_to_drained:.0f} s after recovery; dead letters: {down.dead_letters}; "
         f"B's p90 {down_b:.2f} s ({len(down.b_latencies)} orders).",
