@@ -78,6 +78,9 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    def store(self) -> Store:
+        return Store(redis.Redis.from_url(self.url, decode_responses=True, socket_timeout=10))
+
     def start(self) -> float:
         """Start and wait until it answers (the AOF loaded); returns the seconds it took."""
         t0 = time.monotonic()
@@ -146,8 +149,7 @@ class Cluster:
         return self.redis_server.url
 
     def store(self) -> Store:
-        return Store(redis.Redis.from_url(self.redis_url, decode_responses=True,
-                                          socket_timeout=10))
+        return self.redis_server.store()
 
     def start(self, sim_options: dict[str, object]) -> None:
         self.redis_server.start()

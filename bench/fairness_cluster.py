@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import redis
 
 from bench.chaos_cluster import RedisServer
 from core.store import Store
@@ -66,8 +65,7 @@ class FairCluster:
         return self.redis_server.url
 
     def store(self) -> Store:
-        return Store(redis.Redis.from_url(self.redis_url, decode_responses=True,
-                                          socket_timeout=10))
+        return self.redis_server.store()
 
     def config(self) -> str:
         po_url = f"http://127.0.0.1:{self.po_port}"
