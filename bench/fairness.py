@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.fairness_cluster import A2, A, B, FairCluster
-from core.admission import flight_key, wait_key
+from core.admission import flight_key, in_flight_cap, wait_key
 from core.broker import queue_for
 from core.store import Store
 
@@ -283,7 +283,6 @@ def outage(cluster: FairCluster, orders: int, seconds: float, customers: int = 1
         while at - times[start] >= 1.0:  # the ERP's window: 10 calls in any second
             start += 1
         peak = max(peak, end - start + 1)
-    from core.admission import in_flight_cap
     dead = cluster.store().dead_letter_count()
     return Outage(orders=orders, seconds=seconds, b_latencies=latencies(cluster, b_ids),
                   a_429s_after=sum(1 for c in after if c["status"] == 429),

@@ -411,8 +411,7 @@ class Admission:
         for i, c in enumerate(names):
             waiting, urgent, flight, open_until = replies[i * 4: i * 4 + 4]
             out[c] = Waiting(waiting=int(waiting), urgent=int(urgent), in_flight=int(flight),
-                             calls_per_job=_float(costs[i]), outage=open_until is not None,
-                             probe_at=_float(open_until))
+                             calls_per_job=_float(costs[i]), outage=open_until is not None)
         return out
 
 
@@ -424,7 +423,6 @@ class Waiting:
     in_flight: int
     calls_per_job: float | None
     outage: bool = False
-    probe_at: float | None = None
 
     def eta_seconds(self, requests_per_second: float) -> float | None:
         """How long the waiting jobs need at the budget's rate (None: nothing waits)."""
