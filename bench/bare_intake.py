@@ -29,8 +29,10 @@ def create_app() -> FastAPI:
 
 def main(argv: list[str]) -> int:
     import uvicorn
-    uvicorn.run(create_app(), host="127.0.0.1", port=int(argv[0]), log_level="warning",
-                lifespan="off")
+
+    uvicorn.run(
+        create_app(), host="127.0.0.1", port=int(argv[0]), log_level="warning", lifespan="off"
+    )
     return 0
 
 

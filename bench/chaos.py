@@ -30,34 +30,61 @@ from bench.chaos_run import ROOT, RunReport, console, run_once
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m bench.chaos", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m bench.chaos",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--orders", type=int, default=1000, help="orders per run")
     p.add_argument("--runs", type=int, default=3, help="runs (PASS needs all of them)")
     p.add_argument("--rate", type=float, default=10.0, help="orders POSTed per second")
     p.add_argument("--posters", type=int, default=8, help="threads posting orders")
     p.add_argument("--customers", type=int, default=None, help="default: orders / 10")
     p.add_argument("--articles", type=int, default=60, help="articles in the catalogue")
-    p.add_argument("--invalid-share", type=float, default=0.01,
-                   help="orders the ERP must refuse (expected dead letters)")
+    p.add_argument(
+        "--invalid-share",
+        type=float,
+        default=0.01,
+        help="orders the ERP must refuse (expected dead letters)",
+    )
     p.add_argument("--rate-503", type=float, default=0.10, help="share of calls answering 503")
-    p.add_argument("--rate-commit-500", type=float, default=0.03,
-                   help="share of writes committed, then answered 500")
-    p.add_argument("--rate-commit-drop", type=float, default=0.02,
-                   help="share of writes committed, then the connection dropped")
+    p.add_argument(
+        "--rate-commit-500",
+        type=float,
+        default=0.03,
+        help="share of writes committed, then answered 500",
+    )
+    p.add_argument(
+        "--rate-commit-drop",
+        type=float,
+        default=0.02,
+        help="share of writes committed, then the connection dropped",
+    )
     p.add_argument("--burst-every", type=float, default=20.0, help="seconds between 429 bursts")
-    p.add_argument("--burst-seconds", type=float, default=1.0,
-                   help="a 429 burst takes as many calls as the last this many seconds made")
+    p.add_argument(
+        "--burst-seconds",
+        type=float,
+        default=1.0,
+        help="a 429 burst takes as many calls as the last this many seconds made",
+    )
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--concurrency", type=int, default=16, help="threads per worker")
-    p.add_argument("--kill-every", type=float, default=10.0,
-                   help="seconds between worker SIGKILLs (0: none)")
-    p.add_argument("--redis-restart", choices=("shutdown", "kill", "none"), default="shutdown",
-                   help="how Redis is restarted half-way through the posting")
+    p.add_argument(
+        "--kill-every", type=float, default=10.0, help="seconds between worker SIGKILLs (0: none)"
+    )
+    p.add_argument(
+        "--redis-restart",
+        choices=("shutdown", "kill", "none"),
+        default="shutdown",
+        help="how Redis is restarted half-way through the posting",
+    )
     p.add_argument("--appendfsync", choices=("everysec", "always"), default="everysec")
-    p.add_argument("--erp-unique", action="store_true",
-                   help="let the simulator refuse a second order reference or article code "
-                        "(default off: a twin is stored and counted)")
+    p.add_argument(
+        "--erp-unique",
+        action="store_true",
+        help="let the simulator refuse a second order reference or article code "
+        "(default off: a twin is stored and counted)",
+    )
     p.add_argument("--stale-after", type=float, default=45.0)
     p.add_argument("--queued-stale-after", type=float, default=600.0)
     p.add_argument("--sweep-interval", type=float, default=1.0)
@@ -65,12 +92,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--retry-base", type=float, default=0.5)
     p.add_argument("--retry-cap", type=float, default=10.0)
     p.add_argument("--retry-window", type=float, default=3600.0)
-    p.add_argument("--requests-per-second", type=float, default=50.0,
-                   help="orderbridge's own request budget for the connection")
-    p.add_argument("--drain-timeout", type=float, default=600.0,
-                   help="seconds to wait after the last POST for every job to be final")
-    p.add_argument("--settle", type=float, default=5.0,
-                   help="seconds to let late messages run before counting")
+    p.add_argument(
+        "--requests-per-second",
+        type=float,
+        default=50.0,
+        help="orderbridge's own request budget for the connection",
+    )
+    p.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=600.0,
+        help="seconds to wait after the last POST for every job to be final",
+    )
+    p.add_argument(
+        "--settle", type=float, default=5.0, help="seconds to let late messages run before counting"
+    )
     p.add_argument("--seed", type=int, default=11)
     p.add_argument("--out", default=str(ROOT / "bench" / "reports" / "chaos.md"))
     args = p.parse_args(argv)
@@ -97,9 +133,15 @@ def main(argv: list[str] | None = None) -> int:
             report = run_once(args, run, base)
             runs.append(report)
             c = report.counts
-            summary = (f"{c.orders_in} in, {c.documents} sales orders, {len(c.lost)} lost, "
-                       f"{len(c.duplicates)} duplicated, dead {c.dead_expected}+"
-                       f"{len(c.dead_unexpected)}, drain {report.drain_seconds}") if c else ""
+            summary = (
+                (
+                    f"{c.orders_in} in, {c.documents} sales orders, {len(c.lost)} lost, "
+                    f"{len(c.duplicates)} duplicated, dead {c.dead_expected}+"
+                    f"{len(c.dead_unexpected)}, drain {report.drain_seconds}"
+                )
+                if c
+                else ""
+            )
             console.print(f"run {run}: {'PASS' if report.passed else 'FAIL'} {summary}")
     except KeyboardInterrupt:
         interrupted = True

@@ -39,35 +39,52 @@ def redis_binary() -> str:
     if found:
         return found
     from workers.embedded_redis import redis_server_binary
+
     return redis_server_binary()
 
 
-def config_toml(args: argparse.Namespace, redis_url: str, sim_url: str, intake_port: int
-                ) -> str:
+def config_toml(args: argparse.Namespace, redis_url: str, sim_url: str, intake_port: int) -> str:
     """Production worker timings (WorkerSettings' defaults) unless the options say otherwise,
     and VAT rate 11 % mapped to an account Go does not have (the invalid orders)."""
     from bench.chaos_orders import INVALID_ACCOUNT, INVALID_VAT
     from connectors.poweroffice.settings import DEFAULT_VAT_ACCOUNTS
+
     connection = poweroffice_connection(
-        sim_url, api_token=SHOP_TOKEN,
-        settings={"requests_per_second": args.requests_per_second,
-                  "vat_accounts": {**DEFAULT_VAT_ACCOUNTS, INVALID_VAT: INVALID_ACCOUNT}})
+        sim_url,
+        api_token=SHOP_TOKEN,
+        settings={
+            "requests_per_second": args.requests_per_second,
+            "vat_accounts": {**DEFAULT_VAT_ACCOUNTS, INVALID_VAT: INVALID_ACCOUNT},
+        },
+    )
     return orderbridge_toml(
-        redis_url=redis_url, intake_port=intake_port, connections={"shop": connection},
-        operator_token=OPERATOR_TOKEN, log_format="json", log_level="INFO",
-        retry={"base_seconds": args.retry_base, "cap_seconds": args.retry_cap,
-               "window_seconds": args.retry_window},
-        worker={"pool": "threads", "concurrency": args.concurrency,
-                "stale_after_seconds": args.stale_after,
-                "queued_stale_after_seconds": args.queued_stale_after,
-                "sweep_interval_seconds": args.sweep_interval,
-                "visibility_timeout_seconds": args.visibility_timeout,
-                "send_poll_seconds": 2})
+        redis_url=redis_url,
+        intake_port=intake_port,
+        connections={"shop": connection},
+        operator_token=OPERATOR_TOKEN,
+        log_format="json",
+        log_level="INFO",
+        retry={
+            "base_seconds": args.retry_base,
+            "cap_seconds": args.retry_cap,
+            "window_seconds": args.retry_window,
+        },
+        worker={
+            "pool": "threads",
+            "concurrency": args.concurrency,
+            "stale_after_seconds": args.stale_after,
+            "queued_stale_after_seconds": args.queued_stale_after,
+            "sweep_interval_seconds": args.sweep_interval,
+            "visibility_timeout_seconds": args.visibility_timeout,
+            "send_poll_seconds": 2,
+        },
+    )
 
 
 @dataclass
 class RedisServer:
     """A private redis-server with the AOF on (`appendfsync` as given) in `workdir`."""
+
     workdir: Path
     fsync: str = "everysec"
     port: int = field(default_factory=free_port)
@@ -86,11 +103,30 @@ class RedisServer:
         t0 = time.monotonic()
         self.log = self.workdir / "redis.log"
         self.proc = subprocess.Popen(
-            [redis_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
-             "--dir", str(self.workdir), "--appendonly", "yes", "--appendfsync", self.fsync,
-             "--save", "", "--protected-mode", "yes", "--logfile", str(self.log)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-            start_new_session=True)
+            [
+                redis_binary(),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.workdir),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                self.fsync,
+                "--save",
+                "",
+                "--protected-mode",
+                "yes",
+                "--logfile",
+                str(self.log),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5, socket_timeout=2)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -124,7 +160,7 @@ class RedisServer:
 @dataclass
 class RedisRestart:
     how: str
-    at: float = 0.0          # wall time it went down
+    at: float = 0.0  # wall time it went down
     down_seconds: float = 0.0  # from the stop until it answered again
 
 
@@ -154,15 +190,28 @@ class Cluster:
     def start(self, sim_options: dict[str, object]) -> None:
         self.redis_server.start()
         import json
-        sim = spawn("simulator", ["simulate", "poweroffice", "--port", str(self.sim_port),
-                                  "--options", json.dumps(sim_options)],
-                    dict(os.environ), str(self.tmp / "simulator.log"))
+
+        sim = spawn(
+            "simulator",
+            [
+                "simulate",
+                "poweroffice",
+                "--port",
+                str(self.sim_port),
+                "--options",
+                json.dumps(sim_options),
+            ],
+            dict(os.environ),
+            str(self.tmp / "simulator.log"),
+        )
         self.children.append(sim)
         config = self.tmp / "orderbridge.toml"
-        config.write_text(config_toml(self.args, self.redis_url, self.sim_url,
-                                      self.intake_port))
-        self.env = {**os.environ, "ORDERBRIDGE_CONFIG": str(config),
-                    "ORDERBRIDGE_REDIS_URL": self.redis_url}
+        config.write_text(config_toml(self.args, self.redis_url, self.sim_url, self.intake_port))
+        self.env = {
+            **os.environ,
+            "ORDERBRIDGE_CONFIG": str(config),
+            "ORDERBRIDGE_REDIS_URL": self.redis_url,
+        }
         for slot in range(self.args.workers):
             self.spawn_worker(slot)
         intake = spawn("intake", ["intake"], self.env, str(self.tmp / "intake.log"))
@@ -173,8 +222,12 @@ class Cluster:
         store = self.store()
         for child in self.workers:
             assert child is not None
-            wait_until(functools.partial(store.worker_alive, child.proc.pid), 90,
-                       f"{child.name} to be ready", children=[child])
+            wait_until(
+                functools.partial(store.worker_alive, child.proc.pid),
+                90,
+                f"{child.name} to be ready",
+                children=[child],
+            )
 
     def spawn_worker(self, slot: int) -> Child:
         self.generation[slot] += 1
@@ -213,6 +266,7 @@ class Cluster:
 @dataclass
 class WorkerKiller:
     """SIGKILL a worker every `interval` seconds (slots in turn) and start its replacement."""
+
     cluster: Cluster
     interval: float = 10.0
     kills: list[tuple[float, str]] = field(default_factory=list)  # (wall time, worker name)

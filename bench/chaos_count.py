@@ -20,44 +20,57 @@ FINAL = FINAL_STATES  # the job states that end a job
 @dataclass
 class Counts:
     """The figures of one run. Lists hold order external ids (or ERP keys), for the evidence."""
-    orders_in: int = 0                  # accepted by the intake (202, or 200 for a re-POST)
-    invalid_in: int = 0                 # of those, made permanently invalid on purpose
-    documents: int = 0                  # sales orders in the ERP carrying one of our references
+
+    orders_in: int = 0  # accepted by the intake (202, or 200 for a re-POST)
+    invalid_in: int = 0  # of those, made permanently invalid on purpose
+    documents: int = 0  # sales orders in the ERP carrying one of our references
     duplicates: list[str] = field(default_factory=list)  # references on more than one document
-    extra_documents: int = 0            # documents beyond one per reference
+    extra_documents: int = 0  # documents beyond one per reference
     lost: list[str] = field(default_factory=list)  # accepted, no document, no dead letter
-    dead_expected: int = 0              # dead letters of the invalid orders
+    dead_expected: int = 0  # dead letters of the invalid orders
     dead_unexpected: list[str] = field(default_factory=list)  # dead letters of valid orders
     invalid_with_document: list[str] = field(default_factory=list)  # should have been refused
     invalid_not_dead: list[str] = field(default_factory=list)  # refused order, no dead letter
     duplicate_customers: list[str] = field(default_factory=list)  # customer keys seen twice
-    duplicate_products: list[str] = field(default_factory=list)   # article codes seen twice
+    duplicate_products: list[str] = field(default_factory=list)  # article codes seen twice
     not_final: list[str] = field(default_factory=list)  # jobs still running at the end
     states: dict[str, int] = field(default_factory=dict)  # job states at the end
-    foreign_documents: int = 0          # documents whose reference is none of ours
+    foreign_documents: int = 0  # documents whose reference is none of ours
     recovered_drafts: int = 0  # create_draft found the order an earlier, lost attempt created
-    retried_jobs: int = 0      # jobs with a step that took more than one attempt
+    retried_jobs: int = 0  # jobs with a step that took more than one attempt
 
     @property
     def passed(self) -> bool:
         """Nothing lost, nothing duplicated (documents, customers, articles), every job final,
         and exactly the invalid orders dead-lettered."""
-        return not (self.lost or self.duplicates or self.duplicate_customers
-                    or self.duplicate_products or self.dead_unexpected or self.not_final
-                    or self.invalid_with_document or self.invalid_not_dead
-                    or self.foreign_documents)
+        return not (
+            self.lost
+            or self.duplicates
+            or self.duplicate_customers
+            or self.duplicate_products
+            or self.dead_unexpected
+            or self.not_final
+            or self.invalid_with_document
+            or self.invalid_not_dead
+            or self.foreign_documents
+        )
 
     def problems(self) -> list[str]:
         """One line per failed rule, naming a few of the orders concerned."""
+
         def few(items: list[str]) -> str:
             return ", ".join(items[:5]) + (f" (+{len(items) - 5})" if len(items) > 5 else "")
-        rules = [("lost", self.lost), ("duplicated", self.duplicates),
-                 ("duplicate customers", self.duplicate_customers),
-                 ("duplicate articles", self.duplicate_products),
-                 ("unexpected dead letters", self.dead_unexpected),
-                 ("not final", self.not_final),
-                 ("invalid but in the ERP", self.invalid_with_document),
-                 ("invalid but not dead-lettered", self.invalid_not_dead)]
+
+        rules = [
+            ("lost", self.lost),
+            ("duplicated", self.duplicates),
+            ("duplicate customers", self.duplicate_customers),
+            ("duplicate articles", self.duplicate_products),
+            ("unexpected dead letters", self.dead_unexpected),
+            ("not final", self.not_final),
+            ("invalid but in the ERP", self.invalid_with_document),
+            ("invalid but not dead-lettered", self.invalid_not_dead),
+        ]
         lines = [f"{name}: {len(items)} ({few(items)})" for name, items in rules if items]
         if self.foreign_documents:
             lines.append(f"documents with unknown references: {self.foreign_documents}")
@@ -70,9 +83,13 @@ def repeated(values: Iterable[str | None]) -> list[str]:
     return sorted(v for v, n in counts.items() if n > 1)
 
 
-def count_run(accepted: Mapping[str, str], invalid: set[str], state: Mapping[str, list[Any]],
-              dead_letters: list[Mapping[str, Any]], jobs: Mapping[str, Mapping[str, Any]]
-              ) -> Counts:
+def count_run(
+    accepted: Mapping[str, str],
+    invalid: set[str],
+    state: Mapping[str, list[Any]],
+    dead_letters: list[Mapping[str, Any]],
+    jobs: Mapping[str, Mapping[str, Any]],
+) -> Counts:
     """Count one run.
 
     accepted: external id -> job id of every order the intake accepted;
@@ -107,8 +124,11 @@ def count_run(accepted: Mapping[str, str], invalid: set[str], state: Mapping[str
     customers = state.get("Customers", [])
     counts.duplicate_customers = sorted(
         set(repeated(c.get("ExternalImportReference") for c in customers))
-        | {f"email:{e}" for e in repeated((c.get("EmailAddress") or "").lower() or None
-                                          for c in customers)})
+        | {
+            f"email:{e}"
+            for e in repeated((c.get("EmailAddress") or "").lower() or None for c in customers)
+        }
+    )
     counts.duplicate_products = repeated(p.get("Code") for p in state.get("Products", []))
     states: Counter[str] = Counter()
     for ext, job_id in sorted(accepted.items()):
@@ -121,7 +141,9 @@ def count_run(accepted: Mapping[str, str], invalid: set[str], state: Mapping[str
         steps = jobs.get(job_id, {}).get("steps") or []
         if any(step.get("attempts", 0) > 1 for step in steps):
             counts.retried_jobs += 1
-        if any(step.get("name") == "create_draft" and (step.get("result") or {}).get("recovered")
-               for step in steps):
+        if any(
+            step.get("name") == "create_draft" and (step.get("result") or {}).get("recovered")
+            for step in steps
+        ):
             counts.recovered_drafts += 1
     return counts

@@ -24,14 +24,18 @@ from dataclasses import dataclass, field
 
 import httpx
 
-WRITES = ("POST /Customers", "POST /Products", "POST /SalesOrders/Complete",
-          "PATCH /Customers/{id}")
+WRITES = (
+    "POST /Customers",
+    "POST /Products",
+    "POST /SalesOrders/Complete",
+    "PATCH /Customers/{id}",
+)
 
 
 @dataclass(frozen=True)
 class FaultRate:
-    mode: str             # a simulator fault mode
-    share: float          # of the matching calls
+    mode: str  # a simulator fault mode
+    share: float  # of the matching calls
     endpoints: tuple[str, ...] | None  # None: every ERP endpoint ("*")
     status: int | None = None
 
@@ -76,8 +80,7 @@ class FaultDriver:
                 for rate in self.rates:
                     targets = rate.endpoints or ("*",)
                     for target in targets:
-                        calls = (sum(new.values()) if target == "*"
-                                 else new.get(target, 0))
+                        calls = sum(new.values()) if target == "*" else new.get(target, 0)
                         key = (rate.mode, target)
                         credit[key] = credit.get(key, 0.0) + calls * rate.share
                         whole = int(credit[key])
@@ -85,8 +88,11 @@ class FaultDriver:
                             credit[key] -= whole
                             self._arm(rate, target, whole)
                 per_second = sum(new.values()) / self.tick
-                if time.monotonic() >= next_burst and per_second >= self.burst_min_rate \
-                        and not self._left(last_burst):
+                if (
+                    time.monotonic() >= next_burst
+                    and per_second >= self.burst_min_rate
+                    and not self._left(last_burst)
+                ):
                     next_burst = time.monotonic() + self.burst_every
                     calls = max(1, round(per_second * self.burst_seconds))
                     last_burst = self._arm(FaultRate("rate_limit", 0, None), "*", calls)

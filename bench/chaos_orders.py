@@ -35,14 +35,16 @@ class Batch:
     invalid: set[str]
 
 
-def make_orders(tag: str, count: int, customers: int, articles: int, invalid_share: float,
-                seed: int) -> Batch:
+def make_orders(
+    tag: str, count: int, customers: int, articles: int, invalid_share: float, seed: int
+) -> Batch:
     """`count` orders of 1 to 3 lines for `customers` customers from `articles` articles; a
     share `invalid_share` (at least one when >0) of them permanently invalid."""
     rng = random.Random(seed)
     people = [_customer(f"{tag}-c{i}") for i in range(max(1, customers))]
-    catalogue = [(f"{tag}-SKU{i:03d}", VAT_RATES[i % len(VAT_RATES)])
-                 for i in range(max(3, articles))]
+    catalogue = [
+        (f"{tag}-SKU{i:03d}", VAT_RATES[i % len(VAT_RATES)]) for i in range(max(3, articles))
+    ]
     n_invalid = max(1, round(count * invalid_share)) if invalid_share > 0 else 0
     invalid_at = set(rng.sample(range(count), min(count, n_invalid)))
     orders, invalid = [], set()
@@ -52,29 +54,52 @@ def make_orders(tag: str, count: int, customers: int, articles: int, invalid_sha
         if i in invalid_at:
             lines.append(_line(f"{tag}-BADVAT-{i}", INVALID_VAT, rng))
             invalid.add(external_id)
-        orders.append({"external_id": external_id, "number": f"#{external_id}",
-                       "source": "chaos", "placed_at": "2026-11-27T09:14:58Z",
-                       "currency": "NOK", "prices_include_vat": True,
-                       "customer": rng.choice(people), "lines": lines})
+        orders.append(
+            {
+                "external_id": external_id,
+                "number": f"#{external_id}",
+                "source": "chaos",
+                "placed_at": "2026-11-27T09:14:58Z",
+                "currency": "NOK",
+                "prices_include_vat": True,
+                "customer": rng.choice(people),
+                "lines": lines,
+            }
+        )
     return Batch(orders, invalid)
 
 
 def _customer(external_id: str) -> dict[str, Any]:
-    return {"external_id": external_id, "kind": "person", "name": f"Kunde {external_id}",
-            "email": f"{external_id}@example.no",
-            "billing_address": {"line1": "Storgata 1", "postal_code": "0155", "city": "Oslo",
-                                "country": "NO"}}
+    return {
+        "external_id": external_id,
+        "kind": "person",
+        "name": f"Kunde {external_id}",
+        "email": f"{external_id}@example.no",
+        "billing_address": {
+            "line1": "Storgata 1",
+            "postal_code": "0155",
+            "city": "Oslo",
+            "country": "NO",
+        },
+    }
 
 
 def _line(sku: str, vat: str, rng: random.Random) -> dict[str, Any]:
-    return {"type": "product", "sku": sku, "name": f"Article {sku}",
-            "quantity": str(rng.randint(1, 4)), "unit_price": f"{rng.randint(10, 500)}.00",
-            "discount": "0", "vat_rate": vat}
+    return {
+        "type": "product",
+        "sku": sku,
+        "name": f"Article {sku}",
+        "quantity": str(rng.randint(1, 4)),
+        "unit_price": f"{rng.randint(10, 500)}.00",
+        "discount": "0",
+        "vat_rate": vat,
+    }
 
 
 @dataclass
 class Posted:
     """What posting achieved: accepted orders (external id -> job id), refusals, and timing."""
+
     accepted: dict[str, str] = field(default_factory=dict)
     refused: dict[str, str] = field(default_factory=dict)  # external id -> status and text
     failed_attempts: int = 0  # POSTs that had to be sent again (5xx, connection errors)
@@ -89,8 +114,14 @@ class Posted:
             self.failure_kinds[kind] = self.failure_kinds.get(kind, 0) + 1
 
 
-def post_paced(intake_url: str, token: str, orders: list[dict[str, Any]], rate: float,
-               posters: int, give_up_after: float = 180.0) -> Posted:
+def post_paced(
+    intake_url: str,
+    token: str,
+    orders: list[dict[str, Any]],
+    rate: float,
+    posters: int,
+    give_up_after: float = 180.0,
+) -> Posted:
     """POST order i at `start + i / rate` (or as soon as a poster is free), retrying failures
     for up to `give_up_after` seconds per order."""
     posted = Posted()
@@ -124,8 +155,9 @@ def post_paced(intake_url: str, token: str, orders: list[dict[str, Any]], rate: 
                     return
                 if response.status_code < 500 and response.status_code != 429:
                     with posted.lock:
-                        posted.refused[body["external_id"]] = \
+                        posted.refused[body["external_id"]] = (
                             f"{response.status_code}: {response.text[:200]}"
+                        )
                         posted.last_answer = max(posted.last_answer, time.time())
                     return
                 kind = f"HTTP {response.status_code}"

@@ -25,19 +25,29 @@ def _rate(part: int, whole: int) -> str:
     return f"{part} ({100 * part / whole:.1f} %)" if whole else str(part)
 
 
-def markdown(args: argparse.Namespace, runs: list[RunReport], started: datetime,
-             wall_seconds: float, command: str, base: str) -> str:
+def markdown(
+    args: argparse.Namespace,
+    runs: list[RunReport],
+    started: datetime,
+    wall_seconds: float,
+    command: str,
+    base: str,
+) -> str:
     out = [
-        "# orderbridge chaos run", "",
+        "# orderbridge chaos run",
+        "",
         f"Run {started:%Y-%m-%d %H:%M} UTC with `{command}` (wall time "
         f"{wall_seconds / 60:.1f} min). Logs, dead letters and the simulator's final state of "
-        f"every run are in `{base}`.", "",
-        f"## Verdict: {verdict(runs)}", "",
+        f"every run are in `{base}`.",
+        "",
+        f"## Verdict: {verdict(runs)}",
+        "",
         "PASS means, in every run: no accepted order lost (no sales order and no dead letter), no "
         "reference on two sales orders, no customer or article twice in the ERP, every job final, "
         "and exactly the orders made invalid on purpose dead-lettered (none of them in the ERP).",
         "",
-        "## What each run does", "",
+        "## What each run does",
+        "",
         f"- {args.orders} canonical orders POSTed over HTTP to the intake, paced at "
         f"{args.rate:g}/s from {args.posters} threads, for {args.customers} customers and "
         f"{args.articles} articles (1-3 lines each, so upserts of one customer or article race); "
@@ -58,9 +68,14 @@ def markdown(args: argparse.Namespace, runs: list[RunReport], started: datetime,
         "one of them (in turn) is SIGKILLed with its process group and a new one started.",
         f"- A private redis-server (`--appendonly yes --appendfsync {args.appendfsync}`) on a free "
         f"port; half-way through the posting it is restarted ({args.redis_restart}: "
-        + ("SHUTDOWN, which fsyncs the AOF, then started again on the same files" if
-           args.redis_restart == "shutdown" else "SIGKILL, then started again on the same files"
-           if args.redis_restart == "kill" else "not at all") + ").",
+        + (
+            "SHUTDOWN, which fsyncs the AOF, then started again on the same files"
+            if args.redis_restart == "shutdown"
+            else "SIGKILL, then started again on the same files"
+            if args.redis_restart == "kill"
+            else "not at all"
+        )
+        + ").",
         f"- Worker timings: stale_after {args.stale_after:g} s, queued_stale_after "
         f"{args.queued_stale_after:g} s, sweep every {args.sweep_interval:g} s, visibility "
         f"timeout {args.visibility_timeout} s; retries base {args.retry_base:g} s, cap "
@@ -71,7 +86,8 @@ def markdown(args: argparse.Namespace, runs: list[RunReport], started: datetime,
         f"{args.settle:g} s for late messages. Drain time: from the answer to the last POST until "
         "the last job finished.",
         "",
-        "## Runs", "",
+        "## Runs",
+        "",
         "| run | orders in | sales orders | duplicates | lost | duplicate customers | "
         "duplicate articles | dead letters expected | unexpected | not final | drain s | "
         "verdict |",
@@ -87,16 +103,22 @@ def markdown(args: argparse.Namespace, runs: list[RunReport], started: datetime,
             f"| {r.run} | {c.orders_in} | {c.documents} | {len(c.duplicates)} | {len(c.lost)} | "
             f"{len(c.duplicate_customers)} | {len(c.duplicate_products)} | "
             f"{c.dead_expected} of {c.invalid_in} | {len(c.dead_unexpected)} | "
-            f"{len(c.not_final)} | {drain} | {'PASS' if r.passed else 'FAIL'} |")
-    out += ["", "A drain time near stale_after means a step was running on a worker killed late "
-            "in the run: nothing acknowledges it, and the sweeper sends it again stale_after "
-            "seconds after its last heartbeat.",
-            "", "## The chaos each run got", "",
-            "| run | ERP calls (writes) | 503 of calls | commit then 500 of writes | "
-            "commit then drop of writes | 429 (bursts) | workers killed | Redis down s | "
-            "POSTs sent again | posting s | job states | jobs retried | drafts recovered | "
-            "run wall s |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+            f"{len(c.not_final)} | {drain} | {'PASS' if r.passed else 'FAIL'} |"
+        )
+    out += [
+        "",
+        "A drain time near stale_after means a step was running on a worker killed late "
+        "in the run: nothing acknowledges it, and the sweeper sends it again stale_after "
+        "seconds after its last heartbeat.",
+        "",
+        "## The chaos each run got",
+        "",
+        "| run | ERP calls (writes) | 503 of calls | commit then 500 of writes | "
+        "commit then drop of writes | 429 (bursts) | workers killed | Redis down s | "
+        "POSTs sent again | posting s | job states | jobs retried | drafts recovered | "
+        "run wall s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in runs:
         f, calls, writes = r.faults_applied, r.erp_calls, r.erp_writes
         down = f"{r.restart.down_seconds:.2f}" if r.restart else "-"
@@ -109,18 +131,25 @@ def markdown(args: argparse.Namespace, runs: list[RunReport], started: datetime,
             f"{_rate(f.get('commit_then_drop', 0), writes)} | "
             f"{f.get('rate_limit', 0)} ({r.bursts}) | {r.kills} | {down} | {again} | "
             f"{r.post_seconds:.1f} | {states} | {c.retried_jobs if c else ''} | "
-            f"{c.recovered_drafts if c else ''} | {r.wall_seconds:.0f} |")
-    out += ["", "Writes are POST /Customers, POST /Products, POST /SalesOrders/Complete and "
-            "PATCH /Customers/{id}; a 503 can land on a write too. \"jobs retried\": jobs with "
-            "a step that needed more than one attempt; \"drafts recovered\": create_draft found, "
-            "by looking before posting again, the sales order an earlier attempt had created "
-            "(its answer lost to a commit fault or a killed worker).", "",
-            "## Worker log lines per run", "",
-            "| run | " + " | ".join(_event_names(runs)) + " |",
-            "|---|" + "---|" * len(_event_names(runs))]
+            f"{c.recovered_drafts if c else ''} | {r.wall_seconds:.0f} |"
+        )
+    out += [
+        "",
+        "Writes are POST /Customers, POST /Products, POST /SalesOrders/Complete and "
+        'PATCH /Customers/{id}; a 503 can land on a write too. "jobs retried": jobs with '
+        'a step that needed more than one attempt; "drafts recovered": create_draft found, '
+        "by looking before posting again, the sales order an earlier attempt had created "
+        "(its answer lost to a commit fault or a killed worker).",
+        "",
+        "## Worker log lines per run",
+        "",
+        "| run | " + " | ".join(_event_names(runs)) + " |",
+        "|---|" + "---|" * len(_event_names(runs)),
+    ]
     for r in runs:
-        out.append(f"| {r.run} | " + " | ".join(str(r.events.get(k, 0))
-                                                 for k in _event_names(runs)) + " |")
+        out.append(
+            f"| {r.run} | " + " | ".join(str(r.events.get(k, 0)) for k in _event_names(runs)) + " |"
+        )
     problems = [(r.run, line) for r in runs if r.counts for line in r.counts.problems()]
     problems += [(r.run, r.error) for r in runs if r.error]
     if problems:
@@ -137,19 +166,30 @@ def machine_info() -> dict[str, str]:
     from bench.chaos_cluster import redis_binary
     from bench.chaos_run import ROOT
     from bench.measure import code_under_test
+
     model = ""
     with contextlib.suppress(OSError):
-        model = next((line.split(":", 1)[1].strip() for line in
-                      Path("/proc/cpuinfo").read_text().splitlines()
-                      if line.startswith("model name")), "")
+        model = next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            "",
+        )
     try:
-        version = subprocess.run([redis_binary(), "--version"], capture_output=True, text=True,
-                                 timeout=10, check=False).stdout.strip()
+        version = subprocess.run(
+            [redis_binary(), "--version"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout.strip()
     except OSError as exc:
         version = f"? ({exc})"
-    return {"nproc": str(os.cpu_count()), "cpu": model or platform.processor(),
-            "python": platform.python_version(), "redis-server": version,
-            **code_under_test(ROOT)}
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": model or platform.processor(),
+        "python": platform.python_version(),
+        "redis-server": version,
+        **code_under_test(ROOT),
+    }
 
 
 def _event_names(runs: list[RunReport]) -> list[str]:

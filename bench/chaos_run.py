@@ -33,10 +33,15 @@ ROOT = Path(__file__).resolve().parent.parent
 # Worker log lines worth counting (JSON logs): retries, sweeps, busy leases, errors, tracebacks.
 # Not `bench.measure.LOG_EVENTS`: the chaos report's columns come in this order, and the bare
 # `not_current` needle also counts the quoted forms.
-LOG_EVENTS = {"step.retry": '"step.retry"', "sweep.submitted": '"sweep.submitted"',
-              "step.busy": '"step.busy"', "dlq.added": '"dlq.added"',
-              "not_current": "not_current", "errors": '"level": "error"',
-              "tracebacks": "Traceback (most recent call last)"}
+LOG_EVENTS = {
+    "step.retry": '"step.retry"',
+    "sweep.submitted": '"sweep.submitted"',
+    "step.busy": '"step.busy"',
+    "dlq.added": '"dlq.added"',
+    "not_current": "not_current",
+    "errors": '"level": "error"',
+    "tracebacks": "Traceback (most recent call last)",
+}
 
 
 @dataclass
@@ -64,16 +69,21 @@ class RunReport:
 
 
 def fault_rates(args: argparse.Namespace) -> list[FaultRate]:
-    return [FaultRate("status", args.rate_503, None, 503),
-            FaultRate("commit_then_status", args.rate_commit_500, WRITES, 500),
-            FaultRate("commit_then_drop", args.rate_commit_drop, WRITES)]
+    return [
+        FaultRate("status", args.rate_503, None, 503),
+        FaultRate("commit_then_status", args.rate_commit_500, WRITES, 500),
+        FaultRate("commit_then_drop", args.rate_commit_drop, WRITES),
+    ]
 
 
 def sim_options(args: argparse.Namespace) -> dict[str, object]:
     """The simulator's own rate limit off (429s come as bursts); reference and article-code
     uniqueness off unless asked, so that a twin would show instead of being refused by Go."""
-    return {"rate_limit_per_second": 0, "order_ref_unique": args.erp_unique,
-            "product_code_unique": args.erp_unique}
+    return {
+        "rate_limit_per_second": 0,
+        "order_ref_unique": args.erp_unique,
+        "product_code_unique": args.erp_unique,
+    }
 
 
 def run_once(args: argparse.Namespace, run: int, base: Path) -> RunReport:
@@ -85,25 +95,38 @@ def run_once(args: argparse.Namespace, run: int, base: Path) -> RunReport:
     killer = WorkerKiller(cluster, args.kill_every)
     driver: FaultDriver | None = None
     try:
-        console.print(f"run {run}: starting Redis (AOF {args.appendfsync}), simulator, "
-                      f"{args.workers} workers, intake (logs in {tmp})")
+        console.print(
+            f"run {run}: starting Redis (AOF {args.appendfsync}), simulator, "
+            f"{args.workers} workers, intake (logs in {tmp})"
+        )
         cluster.start(sim_options(args))
         assert cluster.sim is not None
-        batch = make_orders(f"r{run}", args.orders, args.customers, args.articles,
-                            args.invalid_share, seed=args.seed + run)
-        driver = FaultDriver(cluster.sim, fault_rates(args), burst_every=args.burst_every,
-                             burst_seconds=args.burst_seconds)
+        batch = make_orders(
+            f"r{run}",
+            args.orders,
+            args.customers,
+            args.articles,
+            args.invalid_share,
+            seed=args.seed + run,
+        )
+        driver = FaultDriver(
+            cluster.sim,
+            fault_rates(args),
+            burst_every=args.burst_every,
+            burst_seconds=args.burst_seconds,
+        )
         driver.start()
         if args.kill_every > 0:
             killer.start()
         restart_at = time.monotonic() + 0.5 * args.orders / args.rate
         restarter = _restart_later(cluster, args.redis_restart, restart_at, report)
         start = time.time()
-        posted = post_paced(cluster.intake_url, SHOP_TOKEN, batch.orders, args.rate,
-                            args.posters)
+        posted = post_paced(cluster.intake_url, SHOP_TOKEN, batch.orders, args.rate, args.posters)
         report.posted, report.post_seconds = posted, time.time() - start
-        console.print(f"run {run}: {len(posted.accepted)} accepted, {len(posted.refused)} "
-                      f"refused, {posted.failed_attempts} POSTs sent again; waiting ...")
+        console.print(
+            f"run {run}: {len(posted.accepted)} accepted, {len(posted.refused)} "
+            f"refused, {posted.failed_attempts} POSTs sent again; waiting ..."
+        )
         if restarter is not None:
             restarter.join(timeout=120)
         store = cluster.store()
@@ -113,8 +136,11 @@ def run_once(args: argparse.Namespace, run: int, base: Path) -> RunReport:
         report.faults_applied = applied(cluster.sim)
         driver.stop()
         report.faults_armed, report.bursts = dict(driver.armed), driver.bursts
-        finished = [datetime.fromisoformat(j["finished_at"]).timestamp()
-                    for j in jobs.values() if j.get("finished_at")]
+        finished = [
+            datetime.fromisoformat(j["finished_at"]).timestamp()
+            for j in jobs.values()
+            if j.get("finished_at")
+        ]
         if all_final_at is not None:
             end = max(finished) if finished else all_final_at
             report.drain_seconds = max(0.0, end - posted.last_answer)
@@ -144,8 +170,9 @@ def run_once(args: argparse.Namespace, run: int, base: Path) -> RunReport:
     return report
 
 
-def _restart_later(cluster: Cluster, how: str, at: float, report: RunReport
-                   ) -> threading.Thread | None:
+def _restart_later(
+    cluster: Cluster, how: str, at: float, report: RunReport
+) -> threading.Thread | None:
     if how == "none":
         return None
 
@@ -164,13 +191,14 @@ def _load_jobs(store: Store, accepted: dict[str, str]) -> dict[str, dict[str, An
     ids = list(accepted.values())
     jobs: dict[str, dict[str, Any]] = {}
     for start in range(0, len(ids), 200):
-        chunk = ids[start:start + 200]
+        chunk = ids[start : start + 200]
         jobs.update(zip(chunk, load_jobs(store.redis, chunk), strict=True))
     return jobs
 
 
-def _wait_final(store: Store, accepted: dict[str, str], timeout: float
-                ) -> tuple[dict[str, dict[str, Any]], float | None]:
+def _wait_final(
+    store: Store, accepted: dict[str, str], timeout: float
+) -> tuple[dict[str, dict[str, Any]], float | None]:
     """Poll the jobs until all are final; returns them and the wall time that was seen (None
     when the timeout came first)."""
     deadline = time.monotonic() + timeout
@@ -189,5 +217,3 @@ def _wait_final(store: Store, accepted: dict[str, str], timeout: float
             console.print("[red]  drain timeout: not every job is final[/red]")
             return jobs, None
         time.sleep(0.5)
-
-

@@ -16,6 +16,7 @@ from bench.scenarios import BARE, KINDS, LOAD_TARGETS, SYSTEMS, scenario_name
 
 def draw(bench: Bench, summary: dict[str, Any], path: Path) -> None:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -27,27 +28,39 @@ def draw(bench: Bench, summary: dict[str, Any], path: Path) -> None:
     width = 0.38
     for offset, ms in enumerate(latencies):
         xs = [i + (offset - 0.5) * width for i in range(len(groups))]
-        values = [medians[scenario_name(system, kind, ms)]["rate"] or 0.0
-                  for _, system, kind in groups]
+        values = [
+            medians[scenario_name(system, kind, ms)]["rate"] or 0.0 for _, system, kind in groups
+        ]
         drawn = bars.bar(xs, values, width, label=f"simulator +{ms} ms")
         bars.bar_label(drawn, fmt="%.0f", fontsize=8)
     bare = medians[BARE]["rate"]
     if bare:
         bars.axhline(bare, color="grey", linestyle="--", linewidth=1)
-        bars.text(len(groups) - 0.5, bare, f"bare 5-task chain {bare:.0f}/s", ha="right",
-                  va="bottom", fontsize=8, color="grey")
+        bars.text(
+            len(groups) - 0.5,
+            bare,
+            f"bare 5-task chain {bare:.0f}/s",
+            ha="right",
+            va="bottom",
+            fontsize=8,
+            color="grey",
+        )
     bars.set_xticks(range(len(groups)), [label for label, _, _ in groups], fontsize=8)
     bars.set_ylabel("orders/s")
-    bars.set_title(f"{bench.args.orders} orders of 3 lines, {bench.args.workers} worker(s) x "
-                   f"{bench.args.concurrency} threads")
+    bars.set_title(
+        f"{bench.args.orders} orders of 3 lines, {bench.args.workers} worker(s) x "
+        f"{bench.args.concurrency} threads"
+    )
     bars.legend(fontsize=8)
 
     for target in LOAD_TARGETS:
-        points = sorted((r.rate, r.p99) for r in bench.loads
-                        if r.target == target and r.p99 is not None)
+        points = sorted(
+            (r.rate, r.p99) for r in bench.loads if r.target == target and r.p99 is not None
+        )
         if points:
-            lines.plot([p[0] for p in points], [1000 * p[1] for p in points], marker="o",
-                       label=target)
+            lines.plot(
+                [p[0] for p in points], [1000 * p[1] for p in points], marker="o", label=target
+            )
     lines.set_yscale("log")
     lines.set_xlabel("offered load, requests/s (open loop)")
     lines.set_ylabel("accept latency p99, ms (log)")

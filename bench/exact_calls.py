@@ -41,23 +41,44 @@ def config_toml(mode: str, sim_url: str, intake_port: int, warehouse: str) -> st
     """A worker and an intake on one Exact connection sending as `mode`, at orderbridge's own
     retry and worker defaults (8 threads) rather than the tests' fast clocks, with the
     connector's minute limit lifted so that it never waits."""
-    connection = exact_connection(sim_url, api_token=SHOP_TOKEN, settings={
-        "send_as": mode, "warehouse_id": warehouse, "minute_limit": 100000})
+    connection = exact_connection(
+        sim_url,
+        api_token=SHOP_TOKEN,
+        settings={"send_as": mode, "warehouse_id": warehouse, "minute_limit": 100000},
+    )
     connection["settings"].pop("shipping_item_code")  # our orders ship nothing: no such item
     return orderbridge_toml(
-        redis_url=REDIS_URL, intake_port=intake_port, connections={"shop": connection},
-        operator_token=OPERATOR_TOKEN, log_format="json",
+        redis_url=REDIS_URL,
+        intake_port=intake_port,
+        connections={"shop": connection},
+        operator_token=OPERATOR_TOKEN,
+        log_format="json",
         retry=RetrySettings().model_dump(),
-        worker={**WorkerSettings().model_dump(), "concurrency": 8})
+        worker={**WorkerSettings().model_dump(), "concurrency": 8},
+    )
 
 
 def order(external_id: str, customer: str) -> dict[str, Any]:
-    return {"external_id": external_id, "currency": "EUR",
-            "customer": {"external_id": customer, "name": f"Klant {customer}",
-                         "email": f"{customer}@example.nl"},
-            "lines": [{"type": "product", "sku": f"ITEM-{i}", "name": f"Item {i}",
-                       "quantity": "1", "unit_price": "10.00", "vat_rate": "0.21"}
-                      for i in range(LINES)]}
+    return {
+        "external_id": external_id,
+        "currency": "EUR",
+        "customer": {
+            "external_id": customer,
+            "name": f"Klant {customer}",
+            "email": f"{customer}@example.nl",
+        },
+        "lines": [
+            {
+                "type": "product",
+                "sku": f"ITEM-{i}",
+                "name": f"Item {i}",
+                "quantity": "1",
+                "unit_price": "10.00",
+                "vat_rate": "0.21",
+            }
+            for i in range(LINES)
+        ],
+    }
 
 
 def run_mode(mode: str, count: int, sim_port: int, work: Path) -> dict[str, float]:
@@ -80,24 +101,32 @@ def run_mode(mode: str, count: int, sim_port: int, work: Path) -> dict[str, floa
         children.append(spawn("intake", ["intake"], env, str(work / f"{mode}-intake.log")))
         children.append(spawn("worker", ["worker"], env, str(work / f"{mode}-worker.log")))
         wait_until(lambda: port_open(intake_port), 30, "intake", children=children)
-        wait_until(functools.partial(Store(client).worker_alive, children[1].proc.pid), 60,
-                   "worker", children=children)
-        intake = httpx.Client(base_url=f"http://127.0.0.1:{intake_port}", timeout=10,
-                              headers={"Authorization": f"Bearer {SHOP_TOKEN}"})
-        new = _calls(sim, client, intake, [order(f"{mode}-n{i}", f"new{i}")
-                                           for i in range(count)])
+        wait_until(
+            functools.partial(Store(client).worker_alive, children[1].proc.pid),
+            60,
+            "worker",
+            children=children,
+        )
+        intake = httpx.Client(
+            base_url=f"http://127.0.0.1:{intake_port}",
+            timeout=10,
+            headers={"Authorization": f"Bearer {SHOP_TOKEN}"},
+        )
+        new = _calls(sim, client, intake, [order(f"{mode}-n{i}", f"new{i}") for i in range(count)])
         intake.post("/v1/connections/shop/orders", json=order(f"{mode}-warm", "regular"))
         _wait(client, count + 1, sim)
-        returning = _calls(sim, client, intake, [order(f"{mode}-r{i}", "regular")
-                                                 for i in range(count)])
+        returning = _calls(
+            sim, client, intake, [order(f"{mode}-r{i}", "regular") for i in range(count)]
+        )
         return {"new": new / count, "returning": returning / count}
     finally:
         for child in children:
             child.stop()
 
 
-def _calls(sim: httpx.Client, client: redis.Redis, intake: httpx.Client,
-           orders: list[dict[str, Any]]) -> int:
+def _calls(
+    sim: httpx.Client, client: redis.Redis, intake: httpx.Client, orders: list[dict[str, Any]]
+) -> int:
     before = sim.get("/_sim/calls").json()["total"]
     done_before = int(client.hget(STATS, "jobs_done") or 0)
     for body in orders:
@@ -110,8 +139,10 @@ def _wait(client: redis.Redis, done: int, sim: httpx.Client, timeout: float = 30
     deadline = time.monotonic() + timeout
     while int(client.hget(STATS, "jobs_done") or 0) < done:
         if time.monotonic() > deadline:
-            raise TimeoutError(f"only {client.hget(STATS, 'jobs_done')} of {done} done; "
-                               f"dead letters: {client.zcard(Store.key('dlq'))}")
+            raise TimeoutError(
+                f"only {client.hget(STATS, 'jobs_done')} of {done} done; "
+                f"dead letters: {client.zcard(Store.key('dlq'))}"
+            )
         time.sleep(0.1)
 
 
@@ -122,22 +153,34 @@ def main() -> int:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-exact-"))
     sim_port = free_port()
-    sim = spawn("simulator", ["simulate", "exact", "--port", str(sim_port)], dict(os.environ),
-                str(work / "sim.log"))
+    sim = spawn(
+        "simulator",
+        ["simulate", "exact", "--port", str(sim_port)],
+        dict(os.environ),
+        str(work / "sim.log"),
+    )
     try:
         wait_until(lambda: port_open(sim_port), 30, "simulator", children=[sim])
         results = {mode: run_mode(mode, args.orders, sim_port, work) for mode in MODES}
     finally:
         sim.stop()
     naive = 2 + 2 * LINES + 2
-    lines = [f"# Exact Online: ERP calls per order ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
-             "", (f"{args.orders} orders per row, {LINES} lines each; naive script: {naive} "
-                  "calls per order (2 + 2 per line + 2). Token calls included."), "",
-             ("| send_as | new customer | returning customer | orders/day in 5,000 calls "
-              "(returning) |"), "|---|---|---|---|"]
+    lines = [
+        f"# Exact Online: ERP calls per order ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
+        "",
+        (
+            f"{args.orders} orders per row, {LINES} lines each; naive script: {naive} "
+            "calls per order (2 + 2 per line + 2). Token calls included."
+        ),
+        "",
+        ("| send_as | new customer | returning customer | orders/day in 5,000 calls (returning) |"),
+        "|---|---|---|---|",
+    ]
     for mode, r in results.items():
-        lines.append(f"| {mode} | {r['new']:.2f} | {r['returning']:.2f} | "
-                     f"{int(5000 / r['returning']) if r['returning'] else '-'} |")
+        lines.append(
+            f"| {mode} | {r['new']:.2f} | {r['returning']:.2f} | "
+            f"{int(5000 / r['returning']) if r['returning'] else '-'} |"
+        )
     report = "\n".join(lines) + "\n"
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(report)

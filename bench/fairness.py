@@ -53,16 +53,20 @@ def parse_time(text: str) -> float:
 
 def latencies(cluster: FairCluster, ids: list[str]) -> list[float]:
     """Accept to done (seconds) of every finished job among `ids`."""
-    return [parse_time(j["finished_at"]) - parse_time(j["created_at"])
-            for j in cluster.jobs(ids) if j.get("finished_at") and j["state"] == "done"]
+    return [
+        parse_time(j["finished_at"]) - parse_time(j["created_at"])
+        for j in cluster.jobs(ids)
+        if j.get("finished_at") and j["state"] == "done"
+    ]
 
 
 def wait_done(cluster: FairCluster, ids: list[str], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while True:
         jobs = cluster.jobs(ids)
-        if len(jobs) == len(ids) and all(j["state"] in ("done", "duplicate", "dead", "cancelled")
-                                         for j in jobs):
+        if len(jobs) == len(ids) and all(
+            j["state"] in ("done", "duplicate", "dead", "cancelled") for j in jobs
+        ):
             return
         if time.monotonic() > deadline:
             pending = sum(1 for j in jobs if j["state"] not in ("done", "duplicate"))
@@ -70,8 +74,14 @@ def wait_done(cluster: FairCluster, ids: list[str], timeout: float) -> None:
         time.sleep(0.5)
 
 
-def trickle(cluster: FairCluster, connection: str, count: int, interval: float, prefix: str,
-            customers: int = 3) -> tuple[threading.Thread, list[str]]:
+def trickle(
+    cluster: FairCluster,
+    connection: str,
+    count: int,
+    interval: float,
+    prefix: str,
+    customers: int = 3,
+) -> tuple[threading.Thread, list[str]]:
     """One order every `interval` seconds in a thread of its own; the ids fill in as sent."""
     ids: list[str] = []
 
@@ -81,8 +91,9 @@ def trickle(cluster: FairCluster, connection: str, count: int, interval: float, 
             delay = start + i * interval - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-            ids.append(cluster.post(connection, cluster.order(connection, f"{prefix}{i}",
-                                                              i % customers)))
+            ids.append(
+                cluster.post(connection, cluster.order(connection, f"{prefix}{i}", i % customers))
+            )
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
@@ -92,6 +103,7 @@ def trickle(cluster: FairCluster, connection: str, count: int, interval: float, 
 @dataclass
 class Sampler:
     """Every 0.1 s: each connection's broker queue and wait set, and Redis's memory."""
+
     cluster: FairCluster
     connections: tuple[str, ...] = (A, A2, B)
     max_queue: dict[str, int] = field(default_factory=dict)
@@ -121,7 +133,7 @@ class Sampler:
             pipe.info("memory")
             replies = pipe.execute()
             for i, c in enumerate(self.connections):
-                queue, waiting, flight = replies[i * 3: i * 3 + 3]
+                queue, waiting, flight = replies[i * 3 : i * 3 + 3]
                 self.max_queue[c] = max(self.max_queue.get(c, 0), int(queue))
                 self.max_waiting[c] = max(self.max_waiting.get(c, 0), int(waiting))
                 self.max_in_flight[c] = max(self.max_in_flight.get(c, 0), int(flight))
@@ -139,6 +151,7 @@ def calls_in(calls: list[dict[str, Any]], since: float, until: float) -> list[di
 
 
 # --- the scenarios ----------------------------------------------------------------------------
+
 
 @dataclass
 class Alone:
@@ -190,16 +203,22 @@ class Sale:
         return self.a_calls_per_second / (BUDGET_LIMIT / BUDGET_WINDOW)
 
 
-def sale(cluster: FairCluster, burst: int, burst_seconds: float, b_orders: int,
-         customers: int = 100, drain_timeout: float = 1800) -> Sale:
+def sale(
+    cluster: FairCluster,
+    burst: int,
+    burst_seconds: float,
+    b_orders: int,
+    customers: int = 100,
+    drain_timeout: float = 1800,
+) -> Sale:
     memory_before = int(cluster.store().redis.info("memory")["used_memory"])
     bodies = [cluster.order(A, f"sale-{i}", i % customers) for i in range(burst)]
     a_ids: list[str] = []
     with Sampler(cluster) as sampler:
         started = time.time()
         sender = threading.Thread(
-            target=lambda: a_ids.extend(cluster.send_paced(A, bodies, burst_seconds)),
-            daemon=True)
+            target=lambda: a_ids.extend(cluster.send_paced(A, bodies, burst_seconds)), daemon=True
+        )
         sender.start()
         time.sleep(min(2.0, burst_seconds / 2))
         b_thread, b_ids = trickle(cluster, B, b_orders, 1.0, "sale-b-")
@@ -218,15 +237,20 @@ def sale(cluster: FairCluster, burst: int, burst_seconds: float, b_orders: int,
     rate = len(steady) / (until - since) if until > since else 0.0
     urgent = latencies(cluster, [urgent_id])
     waiting = max(1, sampler.max_waiting.get(A, 0))
-    return Sale(burst=burst, burst_seconds=burst_seconds,
-                b_latencies=latencies(cluster, b_ids),
-                urgent_latency=urgent[0] if urgent else float("nan"),
-                a_calls_per_second=rate, a_window_seconds=until - since,
-                a_drain_seconds=finished - started,
-                a_429s=sum(1 for c in calls if c["status"] == 429),
-                max_queue=dict(sampler.max_queue), max_waiting=dict(sampler.max_waiting),
-                max_in_flight=dict(sampler.max_in_flight),
-                memory_per_waiting_job=(sampler.peak_memory - memory_before) / waiting)
+    return Sale(
+        burst=burst,
+        burst_seconds=burst_seconds,
+        b_latencies=latencies(cluster, b_ids),
+        urgent_latency=urgent[0] if urgent else float("nan"),
+        a_calls_per_second=rate,
+        a_window_seconds=until - since,
+        a_drain_seconds=finished - started,
+        a_429s=sum(1 for c in calls if c["status"] == 429),
+        max_queue=dict(sampler.max_queue),
+        max_waiting=dict(sampler.max_waiting),
+        max_in_flight=dict(sampler.max_in_flight),
+        memory_per_waiting_job=(sampler.peak_memory - memory_before) / waiting,
+    )
 
 
 @dataclass
@@ -245,18 +269,26 @@ class Outage:
     calls_late: int  # in the outage's second half, once the breaker is open: the probes only
 
 
-def outage(cluster: FairCluster, orders: int, seconds: float, customers: int = 100,
-           drain_timeout: float = 1800, b_after: float = 20.0) -> Outage:
+def outage(
+    cluster: FairCluster,
+    orders: int,
+    seconds: float,
+    customers: int = 100,
+    drain_timeout: float = 1800,
+    b_after: float = 20.0,
+) -> Outage:
     """A's ERP answers 503 for `seconds` while `orders` arrive for A; B gets one order a
     second throughout and `b_after` seconds beyond."""
-    fault = cluster.po.post("/_sim/faults", json={"match": "*", "mode": "status",
-                                                  "status": 503, "count": -1})
+    fault = cluster.po.post(
+        "/_sim/faults", json={"match": "*", "mode": "status", "status": 503, "count": -1}
+    )
     fault.raise_for_status()
     began = time.time()
     bodies = [cluster.order(A, f"down-{i}", i % customers) for i in range(orders)]
     a_ids: list[str] = []
     sender = threading.Thread(
-        target=lambda: a_ids.extend(cluster.send_paced(A, bodies, seconds * 0.8)), daemon=True)
+        target=lambda: a_ids.extend(cluster.send_paced(A, bodies, seconds * 0.8)), daemon=True
+    )
     sender.start()
     b_count = int(seconds + b_after)
     b_thread, b_ids = trickle(cluster, B, b_count, 1.0, "down-b-")
@@ -272,10 +304,13 @@ def outage(cluster: FairCluster, orders: int, seconds: float, customers: int = 1
     after = [c for c in calls if c["at"] >= recovered]
     jobs = cluster.jobs(a_ids)
     by_arrival = sorted(jobs, key=lambda j: j["created_at"])
-    by_finish = {j["job_id"]: rank for rank, j in
-                 enumerate(sorted(jobs, key=lambda j: j.get("finished_at") or "~"))}
-    displacement = max((abs(by_finish[j["job_id"]] - rank) for rank, j in
-                        enumerate(by_arrival)), default=0)
+    by_finish = {
+        j["job_id"]: rank
+        for rank, j in enumerate(sorted(jobs, key=lambda j: j.get("finished_at") or "~"))
+    }
+    displacement = max(
+        (abs(by_finish[j["job_id"]] - rank) for rank, j in enumerate(by_arrival)), default=0
+    )
     times = sorted(c["at"] for c in after if "token" not in c["endpoint"].lower())
     peak = 0
     start = 0
@@ -284,15 +319,20 @@ def outage(cluster: FairCluster, orders: int, seconds: float, customers: int = 1
             start += 1
         peak = max(peak, end - start + 1)
     dead = cluster.store().dead_letter_count()
-    return Outage(orders=orders, seconds=seconds, b_latencies=latencies(cluster, b_ids),
-                  a_429s_after=sum(1 for c in after if c["status"] == 429),
-                  a_429s_during=sum(1 for c in calls if c["status"] == 429 and
-                                    c["at"] < recovered),
-                  a_peak_calls_after=peak, displacement=displacement,
-                  in_flight_cap=in_flight_cap(BUDGET_LIMIT, BUDGET_WINDOW),
-                  recovered_to_drained=drained - recovered, dead_letters=dead,
-                  calls_during=sum(1 for c in calls if c["at"] < recovered),
-                  calls_late=sum(1 for c in calls if began + seconds / 2 <= c["at"] < recovered))
+    return Outage(
+        orders=orders,
+        seconds=seconds,
+        b_latencies=latencies(cluster, b_ids),
+        a_429s_after=sum(1 for c in after if c["status"] == 429),
+        a_429s_during=sum(1 for c in calls if c["status"] == 429 and c["at"] < recovered),
+        a_peak_calls_after=peak,
+        displacement=displacement,
+        in_flight_cap=in_flight_cap(BUDGET_LIMIT, BUDGET_WINDOW),
+        recovered_to_drained=drained - recovered,
+        dead_letters=dead,
+        calls_during=sum(1 for c in calls if c["at"] < recovered),
+        calls_late=sum(1 for c in calls if began + seconds / 2 <= c["at"] < recovered),
+    )
 
 
 @dataclass
@@ -307,6 +347,7 @@ class Shared:
 
 def erp_calls_by_connection(store: Store) -> dict[str, float]:
     from core import metrics_store as m
+
     snap = m.read_snapshot(store.redis)
     out: dict[str, float] = {}
     for labels, value in snap.counters.get(m.ERP_REQUESTS, {}).items():
@@ -318,57 +359,97 @@ def shared(cluster: FairCluster, orders: int, seconds: float, customers: int = 1
     """A and A2 each get `orders` at once (A first, so A's backlog is older), then the calls
     each makes over `seconds` while both still wait."""
     store = cluster.store()
-    cluster.send_paced(A, [cluster.order(A, f"shared-{i}", i % customers)
-                           for i in range(orders)], 2.0)
-    cluster.send_paced(A2, [cluster.order(A2, f"shared-{i}", i % customers)
-                            for i in range(orders)], 2.0)
+    cluster.send_paced(
+        A, [cluster.order(A, f"shared-{i}", i % customers) for i in range(orders)], 2.0
+    )
+    cluster.send_paced(
+        A2, [cluster.order(A2, f"shared-{i}", i % customers) for i in range(orders)], 2.0
+    )
     time.sleep(3.0)  # both have jobs in flight
     before = erp_calls_by_connection(store)
     time.sleep(seconds)
     after = erp_calls_by_connection(store)
     waiting = {c: store.redis.zcard(wait_key(c)) for c in (A, A2)}
     if not all(waiting.values()):
-        raise RuntimeError(f"a backlog ran out during the measurement ({waiting}): "
-                           f"send more orders")
-    return Shared(seconds=seconds, calls={c: after.get(c, 0.0) - before.get(c, 0.0)
-                                          for c in (A, A2)})
+        raise RuntimeError(
+            f"a backlog ran out during the measurement ({waiting}): send more orders"
+        )
+    return Shared(
+        seconds=seconds, calls={c: after.get(c, 0.0) - before.get(c, 0.0) for c in (A, A2)}
+    )
 
 
 # --- the report ---------------------------------------------------------------------------------
+
 
 def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
-def report(args: argparse.Namespace, alone: Alone, sale_run: Sale, down: Outage,
-           share: Shared, wall: float) -> str:
+def report(
+    args: argparse.Namespace, alone: Alone, sale_run: Sale, down: Outage, share: Shared, wall: float
+) -> str:
     bound = alone.bound
     sale_b, down_b = p90(sale_run.b_latencies), p90(down.b_latencies)
     rows = [
-        ("B's p90 during A's sale (s)", f"{sale_b:.2f}", f"<= {bound:.2f} (2 x {alone.p90:.2f} "
-         f"+ 1)", sale_b <= bound),
-        ("A's ERP calls/s during its backlog, against its budget (10 per 1.1 s = 9.09/s)",
-         f"{sale_run.a_calls_per_second:.2f} ({sale_run.utilization:.0%})", ">= 90 %",
-         sale_run.utilization >= 0.9),
-        ("A's urgent order during its backlog (s)", f"{sale_run.urgent_latency:.2f}",
-         f"<= {bound:.2f}", sale_run.urgent_latency <= bound),
-        ("A's messages in the broker at most, during its backlog (admitted: queued or "
-         "running)", f"{sale_run.max_queue.get(A, 0)} ({sale_run.max_in_flight.get(A, 0)})",
-         "small, bounded", sale_run.max_in_flight.get(A, 0) <= 2 * down.in_flight_cap),
-        ("B's p90 during and after A's outage (s)", f"{down_b:.2f}", f"<= {bound:.2f}",
-         down_b <= bound),
-        ("429s the simulator gave A after recovery", str(down.a_429s_after), "0",
-         down.a_429s_after == 0),
-        ("A's drain order after recovery: furthest a job finished from its arrival rank",
-         str(down.displacement), f"<= {2 * down.in_flight_cap} (twice the jobs in flight)",
-         down.displacement <= 2 * down.in_flight_cap),
-        ("A's share of a shared budget over a minute", f"{share.share(A):.0%}", ">= 40 %",
-         share.share(A) >= 0.4),
-        ("A2's share of a shared budget over a minute", f"{share.share(A2):.0%}", ">= 40 %",
-         share.share(A2) >= 0.4),
+        (
+            "B's p90 during A's sale (s)",
+            f"{sale_b:.2f}",
+            f"<= {bound:.2f} (2 x {alone.p90:.2f} + 1)",
+            sale_b <= bound,
+        ),
+        (
+            "A's ERP calls/s during its backlog, against its budget (10 per 1.1 s = 9.09/s)",
+            f"{sale_run.a_calls_per_second:.2f} ({sale_run.utilization:.0%})",
+            ">= 90 %",
+            sale_run.utilization >= 0.9,
+        ),
+        (
+            "A's urgent order during its backlog (s)",
+            f"{sale_run.urgent_latency:.2f}",
+            f"<= {bound:.2f}",
+            sale_run.urgent_latency <= bound,
+        ),
+        (
+            "A's messages in the broker at most, during its backlog (admitted: queued or running)",
+            f"{sale_run.max_queue.get(A, 0)} ({sale_run.max_in_flight.get(A, 0)})",
+            "small, bounded",
+            sale_run.max_in_flight.get(A, 0) <= 2 * down.in_flight_cap,
+        ),
+        (
+            "B's p90 during and after A's outage (s)",
+            f"{down_b:.2f}",
+            f"<= {bound:.2f}",
+            down_b <= bound,
+        ),
+        (
+            "429s the simulator gave A after recovery",
+            str(down.a_429s_after),
+            "0",
+            down.a_429s_after == 0,
+        ),
+        (
+            "A's drain order after recovery: furthest a job finished from its arrival rank",
+            str(down.displacement),
+            f"<= {2 * down.in_flight_cap} (twice the jobs in flight)",
+            down.displacement <= 2 * down.in_flight_cap,
+        ),
+        (
+            "A's share of a shared budget over a minute",
+            f"{share.share(A):.0%}",
+            ">= 40 %",
+            share.share(A) >= 0.4,
+        ),
+        (
+            "A2's share of a shared budget over a minute",
+            f"{share.share(A2):.0%}",
+            ">= 40 %",
+            share.share(A2) >= 0.4,
+        ),
     ]
     lines = [
-        "# Fairness between connections (issue 16)", "",
+        "# Fairness between connections (issue 16)",
+        "",
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `python -m bench.fairness "
         f"--burst {args.burst} --burst-seconds {args.burst_seconds:g} --b-orders "
         f"{args.b_orders} --outage-orders {args.outage_orders} --outage-seconds "
@@ -376,10 +457,14 @@ def report(args: argparse.Namespace, alone: Alone, sale_run: Sale, down: Outage,
         f"runs; wall time {wall / 60:.1f} min) on this machine (2 cores): one worker process "
         f"of 16 threads, a private redis-server, the PowerOffice simulator at its real 10 "
         f"requests/s per subscription key, the Duett simulator; A and A2 on PowerOffice (one "
-        f"subscription key), B on Duett at its default budget of 5 requests/s.", "",
-        "| goal | measured | wanted | verdict |", "|---|---|---|---|",
-        *(f"| {g} | {m} | {w} | {verdict(ok)} |" for g, m, w, ok in rows), "",
-        "## Figures", "",
+        f"subscription key), B on Duett at its default budget of 5 requests/s.",
+        "",
+        "| goal | measured | wanted | verdict |",
+        "|---|---|---|---|",
+        *(f"| {g} | {m} | {w} | {verdict(ok)} |" for g, m, w, ok in rows),
+        "",
+        "## Figures",
+        "",
         f"- B alone: {len(alone.latencies)} orders, one a second; accept to done p50 "
         f"{statistics.median(alone.latencies):.2f} s, p90 {alone.p90:.2f} s.",
         f"- A's sale: {sale_run.burst} orders within {sale_run.burst_seconds:g} s (a pool of "
@@ -410,7 +495,9 @@ def report(args: argparse.Namespace, alone: Alone, sale_run: Sale, down: Outage,
         f"B's p90 {down_b:.2f} s ({len(down.b_latencies)} orders).",
         f"- Shared budget over {share.seconds:g} s: A {share.calls.get(A, 0):.0f} calls, A2 "
         f"{share.calls.get(A2, 0):.0f} calls (orderbridge's own per-connection ERP counters).",
-        "", "## How", "",
+        "",
+        "## How",
+        "",
         "Accept to done: from the job's creation by the intake to its end (job record). Call "
         "rates and 429s: the PowerOffice simulator's own call log. Queue and wait-set lengths "
         "and Redis memory: sampled every 0.1 s. The drain order: A's jobs ranked by arrival "
@@ -435,8 +522,10 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> str:
             alone = b_alone(cluster, args.b_orders)
             log(f"  p90 {alone.p90:.2f} s; A's sale ...")
             sale_run = sale(cluster, args.burst, args.burst_seconds, args.b_orders)
-            log(f"  B p90 {p90(sale_run.b_latencies):.2f} s, A {sale_run.utilization:.0%}; "
-                f"A's outage ...")
+            log(
+                f"  B p90 {p90(sale_run.b_latencies):.2f} s, A {sale_run.utilization:.0%}; "
+                f"A's outage ..."
+            )
             down = outage(cluster, args.outage_orders, args.outage_seconds)
             log(f"  B p90 {p90(down.b_latencies):.2f} s, 429s {down.a_429s_after}; shared ...")
             share = shared(cluster, args.shared_orders, args.shared_seconds)

@@ -42,6 +42,7 @@ def example(name: str) -> dict[str, Any]:
 @dataclass
 class FairCluster:
     """One run's processes and clients; logs in `tmp`."""
+
     tmp: Path
     workers: int = 1
     concurrency: int = 16
@@ -56,8 +57,11 @@ class FairCluster:
         self.redis_server = RedisServer(self.tmp, fsync="no")
         self.po = httpx.Client(base_url=f"http://127.0.0.1:{self.po_port}", timeout=30)
         self.duett = httpx.Client(base_url=f"http://127.0.0.1:{self.duett_port}", timeout=30)
-        self.intake = httpx.Client(base_url=f"http://127.0.0.1:{self.intake_port}", timeout=30,
-                                   headers={"Authorization": f"Bearer {SHOP_TOKEN}"})
+        self.intake = httpx.Client(
+            base_url=f"http://127.0.0.1:{self.intake_port}",
+            timeout=30,
+            headers={"Authorization": f"Bearer {SHOP_TOKEN}"},
+        )
         self._posted = threading.local()
 
     @property
@@ -70,48 +74,81 @@ class FairCluster:
     def config(self) -> str:
         po_url = f"http://127.0.0.1:{self.po_port}"
         connections = {
-            A: poweroffice_connection(po_url, api_token=SHOP_TOKEN,
-                                      reference_template="A-{external_id}"),
-            A2: poweroffice_connection(po_url, api_token=SHOP_TOKEN,
-                                       reference_template="A2-{external_id}"),
-            B: duett_connection(f"http://127.0.0.1:{self.duett_port}", api_token=SHOP_TOKEN,
-                                settings={"requests_per_second": 5}),
+            A: poweroffice_connection(
+                po_url, api_token=SHOP_TOKEN, reference_template="A-{external_id}"
+            ),
+            A2: poweroffice_connection(
+                po_url, api_token=SHOP_TOKEN, reference_template="A2-{external_id}"
+            ),
+            B: duett_connection(
+                f"http://127.0.0.1:{self.duett_port}",
+                api_token=SHOP_TOKEN,
+                settings={"requests_per_second": 5},
+            ),
         }
         return orderbridge_toml(
-            redis_url=self.redis_url, intake_port=self.intake_port, connections=connections,
-            operator_token=OPERATOR_TOKEN, log_format="json", log_level="INFO",
+            redis_url=self.redis_url,
+            intake_port=self.intake_port,
+            connections=connections,
+            operator_token=OPERATOR_TOKEN,
+            log_format="json",
+            log_level="INFO",
             retry={"base_seconds": 1, "cap_seconds": 30, "window_seconds": 3600},
-            worker={"pool": "threads", "concurrency": self.concurrency,
-                    "stale_after_seconds": 30, "queued_stale_after_seconds": 300,
-                    "sweep_interval_seconds": 0.5, "visibility_timeout_seconds": 600})
+            worker={
+                "pool": "threads",
+                "concurrency": self.concurrency,
+                "stale_after_seconds": 30,
+                "queued_stale_after_seconds": 300,
+                "sweep_interval_seconds": 0.5,
+                "visibility_timeout_seconds": 600,
+            },
+        )
 
     def start(self) -> None:
         self.redis_server.start()
         env = dict(os.environ)
         for name, port in (("poweroffice", self.po_port), ("duett", self.duett_port)):
-            self.children.append(spawn(f"sim-{name}", ["simulate", name, "--port", str(port)],
-                                       env, str(self.tmp / f"sim-{name}.log")))
+            self.children.append(
+                spawn(
+                    f"sim-{name}",
+                    ["simulate", name, "--port", str(port)],
+                    env,
+                    str(self.tmp / f"sim-{name}.log"),
+                )
+            )
         config = self.tmp / "orderbridge.toml"
         config.write_text(self.config(), encoding="utf-8")
         env = {**env, "ORDERBRIDGE_CONFIG": str(config), "ORDERBRIDGE_REDIS_URL": self.redis_url}
         self.env = env
-        workers = [spawn(f"worker{i}", ["worker"], env, str(self.tmp / f"worker{i}.log"))
-                   for i in range(self.workers)]
+        workers = [
+            spawn(f"worker{i}", ["worker"], env, str(self.tmp / f"worker{i}.log"))
+            for i in range(self.workers)
+        ]
         intake = spawn("intake", ["intake"], env, str(self.tmp / "intake.log"))
         self.children += [*workers, intake]
         for port in (self.po_port, self.duett_port, self.intake_port):
-            wait_until(functools.partial(port_open, port), 60, f"port {port}",
-                       children=self.children)
+            wait_until(
+                functools.partial(port_open, port), 60, f"port {port}", children=self.children
+            )
         store = self.store()
         for child in workers:
-            wait_until(functools.partial(store.worker_alive, child.proc.pid), 90,
-                       f"{child.name} to be ready", children=[child])
+            wait_until(
+                functools.partial(store.worker_alive, child.proc.pid),
+                90,
+                f"{child.name} to be ready",
+                children=[child],
+            )
 
     def cli(self, *args: str) -> str:
         """`orderbridge ARGS` against this run's configuration; its output (wide, no colour)."""
-        done = subprocess.run([sys.executable, "-m", "workers.cli", *args], env={
-            **self.env, "COLUMNS": "200", "NO_COLOR": "1"}, capture_output=True, text=True,
-            timeout=60, check=True)
+        done = subprocess.run(
+            [sys.executable, "-m", "workers.cli", *args],
+            env={**self.env, "COLUMNS": "200", "NO_COLOR": "1"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
         return done.stdout
 
     def stop(self) -> None:
@@ -127,10 +164,12 @@ class FairCluster:
         self.redis_server.stop("kill")
 
     # --- orders -------------------------------------------------------------------------------
-    def order(self, connection: str, external_id: str, customer: int, urgent: bool = False
-              ) -> dict[str, Any]:
-        body = copy.deepcopy(example("duett-order.json" if connection == B
-                                     else "poweroffice-order.json"))
+    def order(
+        self, connection: str, external_id: str, customer: int, urgent: bool = False
+    ) -> dict[str, Any]:
+        body = copy.deepcopy(
+            example("duett-order.json" if connection == B else "poweroffice-order.json")
+        )
         body["external_id"] = external_id
         body["number"] = f"#{external_id}"
         body["customer"]["external_id"] = f"{connection}-customer-{customer}"
@@ -141,16 +180,18 @@ class FairCluster:
     def post(self, connection: str, body: dict[str, Any]) -> str:
         client: httpx.Client | None = getattr(self._posted, "client", None)
         if client is None:  # one keep-alive client per sending thread
-            client = httpx.Client(base_url=str(self.intake.base_url), timeout=30,
-                                  headers=dict(self.intake.headers))
+            client = httpx.Client(
+                base_url=str(self.intake.base_url), timeout=30, headers=dict(self.intake.headers)
+            )
             self._posted.client = client
         response = client.post(f"/v1/connections/{connection}/orders", json=body)
         if response.status_code not in (200, 202):
             raise RuntimeError(f"intake answered {response.status_code}: {response.text}")
         return str(response.json()["job_id"])
 
-    def send_paced(self, connection: str, bodies: list[dict[str, Any]], seconds: float,
-                   threads: int = 4) -> list[str]:
+    def send_paced(
+        self, connection: str, bodies: list[dict[str, Any]], seconds: float, threads: int = 4
+    ) -> list[str]:
         """POST `bodies` evenly over `seconds` (order i at start + i * seconds / n)."""
         start = time.monotonic()
         ids: list[str] = [""] * len(bodies)
@@ -175,7 +216,7 @@ class FairCluster:
         client = self.store().redis
         out = []
         for start in range(0, len(ids), 500):
-            keys = [Store.key("job", i) for i in ids[start:start + 500]]
+            keys = [Store.key("job", i) for i in ids[start : start + 500]]
             out += [json.loads(raw) for raw in client.mget(keys) if raw]
         return out
 

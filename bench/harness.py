@@ -59,22 +59,33 @@ console = Console()
 Scenario = Callable[[int], RunResult]
 
 
-def config_toml(args: argparse.Namespace, sim_url: str, intake_port: int,
-                pool: str = "threads") -> str:
+def config_toml(
+    args: argparse.Namespace, sim_url: str, intake_port: int, pool: str = "threads"
+) -> str:
     """The configuration of the workers and the intake: the test builder's shape with the
     benchmark's Redis database, tokens and worker timings, and our own request budget lifted
     (`requests_per_second`) so that it does not throttle the measurement."""
-    connection = poweroffice_connection(sim_url, api_token=SHOP_TOKEN,
-                                        requests_per_second=args.requests_per_second)
+    connection = poweroffice_connection(
+        sim_url, api_token=SHOP_TOKEN, requests_per_second=args.requests_per_second
+    )
     return orderbridge_toml(
-        redis_url=REDIS_URL, intake_port=intake_port, connections={"shop": connection},
-        operator_token=OPERATOR_TOKEN, log_format="json", log_level=args.log_level,
+        redis_url=REDIS_URL,
+        intake_port=intake_port,
+        connections={"shop": connection},
+        operator_token=OPERATOR_TOKEN,
+        log_format="json",
+        log_level=args.log_level,
         retry={"base_seconds": 0.2, "cap_seconds": 2, "window_seconds": 120},
-        worker={"pool": pool, "concurrency": args.concurrency,
-                "stale_after_seconds": args.stale_after,
-                "queued_stale_after_seconds": args.queued_stale_after,
-                "sweep_interval_seconds": args.sweep_interval,
-                "visibility_timeout_seconds": 300, "send_poll_seconds": 2})
+        worker={
+            "pool": pool,
+            "concurrency": args.concurrency,
+            "stale_after_seconds": args.stale_after,
+            "queued_stale_after_seconds": args.queued_stale_after,
+            "sweep_interval_seconds": args.sweep_interval,
+            "visibility_timeout_seconds": 300,
+            "send_poll_seconds": 2,
+        },
+    )
 
 
 class Bench:
@@ -117,8 +128,12 @@ class Bench:
         measurement wants the intake alone)."""
         self.redis.flushdb()
         log = str(self.tmp / "simulator.log")
-        sim = spawn("simulator", ["simulate", "poweroffice", "--port", str(self.sim_port)],
-                    dict(os.environ), log)
+        sim = spawn(
+            "simulator",
+            ["simulate", "poweroffice", "--port", str(self.sim_port)],
+            dict(os.environ),
+            log,
+        )
         self.children.append(sim)
         wait_until(lambda: port_open(self.sim_port), 30, "the simulator", children=[sim])
         sim_url = f"http://127.0.0.1:{self.sim_port}"
@@ -127,43 +142,62 @@ class Bench:
 
         config = self.tmp / "orderbridge.toml"
         config.write_text(config_toml(self.args, sim_url, self.intake_port))
-        self.env = {**os.environ, "ORDERBRIDGE_CONFIG": str(config),
-                    "ORDERBRIDGE_REDIS_URL": REDIS_URL}
+        self.env = {
+            **os.environ,
+            "ORDERBRIDGE_CONFIG": str(config),
+            "ORDERBRIDGE_REDIS_URL": REDIS_URL,
+        }
         intake = spawn("intake", ["intake"], self.env, str(self.tmp / "intake.log"))
         self.children.append(intake)
         self.intake = intake
-        bare = self._popen("bare-intake", ["-m", "bench.bare_intake", str(self.bare_intake_port)],
-                           dict(os.environ))
+        bare = self._popen(
+            "bare-intake", ["-m", "bench.bare_intake", str(self.bare_intake_port)], dict(os.environ)
+        )
         wait_until(lambda: port_open(self.intake_port), 30, "the intake", children=[intake])
-        wait_until(lambda: port_open(self.bare_intake_port), 30, "the bare 202 endpoint",
-                   children=[bare])
+        wait_until(
+            lambda: port_open(self.bare_intake_port), 30, "the bare 202 endpoint", children=[bare]
+        )
 
     def start_workers(self) -> None:
         """orderbridge workers, then the bare chain's and the user chain's workers."""
         for index in range(self.args.workers):
-            child = spawn(f"worker{index}", ["worker"], self.env,
-                          str(self.tmp / f"worker{index}.log"))
+            child = spawn(
+                f"worker{index}", ["worker"], self.env, str(self.tmp / f"worker{index}.log")
+            )
             self.children.append(child)
             self.workers.append(child)
         for child in self.workers:
-            wait_until(functools.partial(self.store.worker_alive, child.proc.pid), 60,
-                       f"{child.name} to be ready", children=[child])
+            wait_until(
+                functools.partial(self.store.worker_alive, child.proc.pid),
+                60,
+                f"{child.name} to be ready",
+                children=[child],
+            )
         from bench.bare_chain import READY_KEY as BARE_READY
+
         self.start_celery_workers("bare-worker", "bench.bare_chain", BARE_QUEUE, BARE_READY)
-        self.start_celery_workers("user-worker", "bench.user_chain", USER_QUEUE,
-                                  user_erp.READY_KEY)
+        self.start_celery_workers("user-worker", "bench.user_chain", USER_QUEUE, user_erp.READY_KEY)
 
     @property
     def user_env(self) -> dict[str, str]:
-        return {**os.environ, "BENCH_REDIS_URL": REDIS_URL,
-                "BENCH_SIM_URL": f"http://127.0.0.1:{self.sim_port}"}
+        return {
+            **os.environ,
+            "BENCH_REDIS_URL": REDIS_URL,
+            "BENCH_SIM_URL": f"http://127.0.0.1:{self.sim_port}",
+        }
 
     def _popen(self, name: str, argv: list[str], env: dict[str, str]) -> Child:
         """`python <argv>` as a child in its own session, logging to the temporary directory."""
         log = open(self.tmp / f"{name}.log", "ab")
-        proc = subprocess.Popen([sys.executable, *argv], env=env, cwd=ROOT, stdout=log,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, *argv],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         child = Child(name, proc, log)
         self.children.append(child)
         return child
@@ -171,14 +205,39 @@ class Bench:
     def start_celery_workers(self, prefix: str, module: str, queue: str, ready: str) -> None:
         """As many Celery workers of `module` as orderbridge workers, same pool and
         concurrency, each ready once it has written its `ready` key."""
-        started = [self._popen(f"{prefix}{index}", [
-            "-m", "celery", "-A", module, "worker", "-P", "threads", "-c",
-            str(self.args.concurrency), "-Q", queue, "--without-mingle", "--without-gossip",
-            "--loglevel", "WARNING", "-n", f"{prefix}-{os.getpid()}-{index}@%h"],
-            self.user_env) for index in range(self.args.workers)]
+        started = [
+            self._popen(
+                f"{prefix}{index}",
+                [
+                    "-m",
+                    "celery",
+                    "-A",
+                    module,
+                    "worker",
+                    "-P",
+                    "threads",
+                    "-c",
+                    str(self.args.concurrency),
+                    "-Q",
+                    queue,
+                    "--without-mingle",
+                    "--without-gossip",
+                    "--loglevel",
+                    "WARNING",
+                    "-n",
+                    f"{prefix}-{os.getpid()}-{index}@%h",
+                ],
+                self.user_env,
+            )
+            for index in range(self.args.workers)
+        ]
         for child in started:
-            wait_until(functools.partial(self._exists, ready.format(pid=child.proc.pid)), 60,
-                       f"{child.name} to be ready", children=[child])
+            wait_until(
+                functools.partial(self._exists, ready.format(pid=child.proc.pid)),
+                60,
+                f"{child.name} to be ready",
+                children=[child],
+            )
 
     def worker_names(self, prefix: str) -> tuple[str, ...]:
         return tuple(c.name for c in self.children if c.name.startswith(prefix))
@@ -211,8 +270,9 @@ class Bench:
     def check_alive(self) -> None:
         for child in self.children:
             if not child.alive:
-                raise RuntimeError(f"{child.name} exited with {child.proc.returncode}; "
-                                   f"see {self.tmp}")
+                raise RuntimeError(
+                    f"{child.name} exited with {child.proc.returncode}; see {self.tmp}"
+                )
 
     def log_marks(self) -> dict[Path, int]:
         """The current size of every worker's log, to count what they log from now on."""
@@ -241,17 +301,27 @@ class Bench:
 
     def wait_quiet(self, timeout: float = 120) -> None:
         """Nothing queued or unacknowledged, nothing due: the previous scenario is over."""
+
         def quiet() -> bool:
-            return (self.redis.llen(PIPELINE_QUEUE) == 0 and self.redis.llen(QUEUE) == 0
-                    and self.redis.llen(BARE_QUEUE) == 0
-                    and self.redis.llen(USER_QUEUE) == 0 and self.redis.hlen("unacked") == 0
-                    and self.redis.zcard(Store.key("due")) == 0)
+            return (
+                self.redis.llen(PIPELINE_QUEUE) == 0
+                and self.redis.llen(QUEUE) == 0
+                and self.redis.llen(BARE_QUEUE) == 0
+                and self.redis.llen(USER_QUEUE) == 0
+                and self.redis.hlen("unacked") == 0
+                and self.redis.zcard(Store.key("due")) == 0
+            )
+
         wait_until(quiet, timeout, "the queues to drain", interval=0.1, children=self.children)
 
     def clean_redis(self) -> None:
         """Forget jobs, caches, counters; keep worker liveness keys, tokens and kombu's keys."""
-        keep = (Store.key("worker", ""), Store.key("token", ""), "bench:bare:worker:",
-                "bench:user:worker:")
+        keep = (
+            Store.key("worker", ""),
+            Store.key("token", ""),
+            "bench:bare:worker:",
+            "bench:user:worker:",
+        )
         batch: list[str] = []
         for pattern in (Store.key("*"), "bench:*"):
             for key in self.redis.scan_iter(pattern, count=1000):
@@ -304,11 +374,14 @@ class Bench:
         return states
 
     # --- measured runs -------------------------------------------------------------------------
-    def _calls_between(self, before: dict[str, Any], after: dict[str, Any]
-                       ) -> tuple[int, dict[str, int]]:
-        by_endpoint = {k: v - before["by_endpoint"].get(k, 0)
-                       for k, v in after["by_endpoint"].items()
-                       if v - before["by_endpoint"].get(k, 0)}
+    def _calls_between(
+        self, before: dict[str, Any], after: dict[str, Any]
+    ) -> tuple[int, dict[str, int]]:
+        by_endpoint = {
+            k: v - before["by_endpoint"].get(k, 0)
+            for k, v in after["by_endpoint"].items()
+            if v - before["by_endpoint"].get(k, 0)
+        }
         return after["total"] - before["total"], by_endpoint
 
     def run_orders(self, scenario: str, run: int, orders: list[dict[str, Any]]) -> RunResult:
@@ -319,8 +392,9 @@ class Bench:
         marks = self.log_marks()
         start, posted, job_ids = self.post_orders(orders)
         timeout = max(300.0, len(orders) * 0.6)
-        states, finished, retries, to_draft = traffic.wait_jobs(self.redis, job_ids, timeout,
-                                                                self.check_alive)
+        states, finished, retries, to_draft = traffic.wait_jobs(
+            self.redis, job_ids, timeout, self.check_alive
+        )
         observed_end = time.time()
         cpu_after = self.cpu_snapshot()
         calls, by_endpoint = self._calls_between(before_calls, self.sim_calls())
@@ -328,16 +402,33 @@ class Bench:
         end = finished[-1] if ok and finished else observed_end
         p50, p99 = completion_percentiles(finished, start) if ok else (None, None)
         d50, d99 = percentiles(to_draft)
-        return RunResult(scenario, run, len(orders), end - start, posted, calls, by_endpoint,
-                         states, retries, cpu_delta(cpu_before, cpu_after),
-                         ok, "" if ok else f"not all done: {states}", p50, p99,
-                         count_log_events(marks), d50, d99, system="orderbridge",
-                         processes=(*self.worker_names("worker"), "intake"))
+        return RunResult(
+            scenario,
+            run,
+            len(orders),
+            end - start,
+            posted,
+            calls,
+            by_endpoint,
+            states,
+            retries,
+            cpu_delta(cpu_before, cpu_after),
+            ok,
+            "" if ok else f"not all done: {states}",
+            p50,
+            p99,
+            count_log_events(marks),
+            d50,
+            d99,
+            system="orderbridge",
+            processes=(*self.worker_names("worker"), "intake"),
+        )
 
     def run_chains(self, scenario: str, run: int, chains: int) -> RunResult:
         """Send `chains` bare Celery chains from a few threads and wait until the last one
         finished; timed from the first send to the last chain's end."""
         from bench.bare_chain import COUNTER_KEY, LAST_KEY, TIMES_KEY
+
         cpu_before = self.cpu_snapshot()
         start, sent = traffic.send_chains(chains, self.args.posters)
         traffic.wait_chains(self.redis, chains, self.check_alive)
@@ -348,15 +439,38 @@ class Bench:
         cpu_after = self.cpu_snapshot()
         finished = sorted(float(t) for t in self.redis.lrange(TIMES_KEY, 0, -1))
         p50, p99 = completion_percentiles(finished, start) if ok else (None, None)
-        return RunResult(scenario, run, chains, (last if ok and last else observed_end) - start,
-                         sent, None, {}, {"done": done}, 0,
-                         cpu_delta(cpu_before, cpu_after), ok,
-                         "" if ok else f"only {done}/{chains} chains finished", p50, p99,
-                         system="bare chain", processes=self.worker_names("bare-worker"))
+        return RunResult(
+            scenario,
+            run,
+            chains,
+            (last if ok and last else observed_end) - start,
+            sent,
+            None,
+            {},
+            {"done": done},
+            0,
+            cpu_delta(cpu_before, cpu_after),
+            ok,
+            "" if ok else f"only {done}/{chains} chains finished",
+            p50,
+            p99,
+            system="bare chain",
+            processes=self.worker_names("bare-worker"),
+        )
 
-    def _user_result(self, scenario: str, run: int, orders: int, start: float, sent: float,
-                     done: int, before_calls: dict[str, Any], cpu: dict[str, float],
-                     system: str, processes: tuple[str, ...]) -> RunResult:
+    def _user_result(
+        self,
+        scenario: str,
+        run: int,
+        orders: int,
+        start: float,
+        sent: float,
+        done: int,
+        before_calls: dict[str, Any],
+        cpu: dict[str, float],
+        system: str,
+        processes: tuple[str, ...],
+    ) -> RunResult:
         """A run of the user's code: timings as its tasks recorded them in Redis."""
         finished, to_draft = traffic.user_timings(self.redis)
         calls, by_endpoint = self._calls_between(before_calls, self.sim_calls())
@@ -364,13 +478,29 @@ class Bench:
         last = finished[-1] if finished else time.time()
         p50, p99 = completion_percentiles(finished, start) if ok else (None, None)
         d50, d99 = percentiles(to_draft)
-        return RunResult(scenario, run, orders, last - start, sent, calls, by_endpoint,
-                         {"done": done}, 0, cpu, ok,
-                         "" if ok else f"only {done}/{orders} finished", p50, p99, {}, d50, d99,
-                         system=system, processes=processes)
+        return RunResult(
+            scenario,
+            run,
+            orders,
+            last - start,
+            sent,
+            calls,
+            by_endpoint,
+            {"done": done},
+            0,
+            cpu,
+            ok,
+            "" if ok else f"only {done}/{orders} finished",
+            p50,
+            p99,
+            {},
+            d50,
+            d99,
+            system=system,
+            processes=processes,
+        )
 
-    def run_user_chains(self, scenario: str, run: int, orders: list[dict[str, Any]]
-                        ) -> RunResult:
+    def run_user_chains(self, scenario: str, run: int, orders: list[dict[str, Any]]) -> RunResult:
         """One user chain per order, sent from a few threads; timed from the first send to the
         last chain's fifth task."""
         before_calls = self.sim_calls()
@@ -378,8 +508,18 @@ class Bench:
         start, sent = traffic.send_user_chains(orders, self.args.posters)
         done = traffic.wait_counter(self.redis, user_erp.DONE_KEY, len(orders), self.check_alive)
         cpu = cpu_delta(cpu_before, self.cpu_snapshot())
-        return self._user_result(scenario, run, len(orders), start, sent, done, before_calls,
-                                 cpu, "user chain", self.worker_names("user-worker"))
+        return self._user_result(
+            scenario,
+            run,
+            len(orders),
+            start,
+            sent,
+            done,
+            before_calls,
+            cpu,
+            "user chain",
+            self.worker_names("user-worker"),
+        )
 
     def run_script(self, scenario: str, run: int, orders: list[dict[str, Any]]) -> RunResult:
         """The sequential script on `orders`, in a fresh process; timed from the moment it is
@@ -388,9 +528,15 @@ class Bench:
         path = self.tmp / f"orders-{scenario.replace(' ', '-')}-{run}.json"
         path.write_text(json.dumps(orders))
         log = open(self.tmp / "script.log", "ab")
-        proc = subprocess.Popen([sys.executable, "-m", "bench.user_script", str(path)],
-                                env=self.user_env, cwd=ROOT, stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=log, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.user_script", str(path)],
+            env=self.user_env,
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            start_new_session=True,
+        )
         child = Child("script", proc, log)
         try:
             assert proc.stdin is not None and proc.stdout is not None
@@ -401,8 +547,12 @@ class Bench:
             start = time.time()
             proc.stdin.write(b"go\n")
             proc.stdin.flush()
-            done = traffic.wait_counter(self.redis, user_erp.DONE_KEY, len(orders),
-                                        lambda: None if child.alive else _died(child))
+            done = traffic.wait_counter(
+                self.redis,
+                user_erp.DONE_KEY,
+                len(orders),
+                lambda: None if child.alive else _died(child),
+            )
             cpu_after = {**self.cpu_snapshot(), "script": cpu_seconds(proc.pid)}
             mib = peak_rss_mib(proc.pid).get(proc.pid, 0.0)
             self.rss["script"] = max(mib, self.rss.get("script", 0.0))
@@ -412,31 +562,43 @@ class Bench:
             child.stop(timeout=10)
         cpu = cpu_delta(cpu_before, cpu_after)
         cpu["other processes"] = max(0.0, cpu["other processes"] - cpu["script"])
-        return self._user_result(scenario, run, len(orders), start, 0.0, done, before_calls,
-                                 cpu, "script", ("script",))
+        return self._user_result(
+            scenario, run, len(orders), start, 0.0, done, before_calls, cpu, "script", ("script",)
+        )
 
     def run_intake_load(self, rate: float, seconds: float, target: str) -> LoadResult:
         """Open loop at `rate` requests/s for `seconds` against the intake ("orderbridge") or
         the bare 202 endpoint ("bare endpoint"): distinct new-customer orders, a valid token."""
         from bench.scenarios import new_customer_orders
+
         count = max(1, int(rate * seconds))
         orders = new_customer_orders(self.tag(f"load{int(rate)}x"), count)
         bodies = [json.dumps(order).encode() for order in orders]
         url = self.intake_url if target == "orderbridge" else self.bare_intake_url
         headers = {"Authorization": f"Bearer {SHOP_TOKEN}", "Content-Type": "application/json"}
         cpu_before = self.cpu_snapshot()
-        result, _ = run_load(target, url, traffic.ORDERS_PATH, bodies, rate, headers,
-                             connections=self.args.load_connections)
+        result, _ = run_load(
+            target,
+            url,
+            traffic.ORDERS_PATH,
+            bodies,
+            rate,
+            headers,
+            connections=self.args.load_connections,
+        )
         result.cpu = cpu_delta(cpu_before, self.cpu_snapshot())
         return result
 
     def console_load(self, r: LoadResult) -> None:
         def ms(v: float | None) -> str:
             return "n/a" if v is None else f"{1000 * v:.0f} ms"
+
         other = r.cpu.get("other processes", 0.0)
-        console.print(f"open loop {r.rate:.0f}/s, {r.target}: p50 {ms(r.p50)}, p99 {ms(r.p99)}, "
-                      f"achieved {r.achieved:.0f}/s, errors {r.errors} "
-                      f"(other processes {other:.1f} CPU s)")
+        console.print(
+            f"open loop {r.rate:.0f}/s, {r.target}: p50 {ms(r.p50)}, p99 {ms(r.p99)}, "
+            f"achieved {r.achieved:.0f}/s, errors {r.errors} "
+            f"(other processes {other:.1f} CPU s)"
+        )
 
     def run_all(self, plan: list[tuple[str, Scenario]]) -> None:
         """Every scenario of `plan` once per run, interleaved run by run; a failed scenario is
@@ -453,8 +615,11 @@ class Bench:
                         raise
                     continue
                 self.results.append(result)
-                calls = ("" if result.calls_per_order is None
-                         else f", {result.calls_per_order:.2f} ERP calls/order")
+                calls = (
+                    ""
+                    if result.calls_per_order is None
+                    else f", {result.calls_per_order:.2f} ERP calls/order"
+                )
                 if result.draft_p99 is not None:
                     calls += f", to draft p99 {result.draft_p99:.1f}s"
                 flag = "" if result.ok else f" [red]{result.note}[/red]"
@@ -462,8 +627,10 @@ class Bench:
                 stalls = f", {busy} step.busy" if busy else ""
                 other = result.cpu.get("other processes", 0.0)
                 steal = result.cpu.get("steal (hypervisor)", 0.0)
-                console.print(f"{result.rate:7.1f}/s in {result.seconds:.1f}s{calls}{stalls}"
-                              f" (other processes {other:.1f} CPU s, steal {steal:.1f} s){flag}")
+                console.print(
+                    f"{result.rate:7.1f}/s in {result.seconds:.1f}s{calls}{stalls}"
+                    f" (other processes {other:.1f} CPU s, steal {steal:.1f} s){flag}"
+                )
 
 
 def _died(child: Child) -> None:

@@ -37,9 +37,9 @@ class RunResult:
     events: dict[str, int] = field(default_factory=dict)  # counted in the worker logs
     draft_p50: float | None = None  # seconds from accepting an order to its draft in the ERP
     draft_p99: float | None = None
-    system: str = ""        # orderbridge, user chain, script, bare chain
-    kind: str = ""          # new, returning
-    latency_ms: int = 0     # added to every simulator call
+    system: str = ""  # orderbridge, user chain, script, bare chain
+    kind: str = ""  # new, returning
+    latency_ms: int = 0  # added to every simulator call
     processes: tuple[str, ...] = ()  # the processes doing this system's work (CPU per order)
 
     @property
@@ -75,13 +75,16 @@ def percentiles(values: list[float]) -> tuple[float | None, float | None]:
     return percentile(values, 0.5), percentile(values, 0.99)
 
 
-def completion_percentiles(finished: list[float], start: float
-                           ) -> tuple[float | None, float | None]:
+def completion_percentiles(
+    finished: list[float], start: float
+) -> tuple[float | None, float | None]:
     """(p50, p99): seconds from `start` until 50 % and 99 % of the sorted finish times."""
     if not finished:
         return None, None
-    return (finished[int(0.5 * len(finished)) - 1] - start,
-            finished[max(0, int(0.99 * len(finished)) - 1)] - start)
+    return (
+        finished[int(0.5 * len(finished)) - 1] - start,
+        finished[max(0, int(0.99 * len(finished)) - 1)] - start,
+    )
 
 
 # --- finishing times recorded in Redis ---------------------------------------------------------
@@ -110,8 +113,9 @@ LOG_EVENTS = {
 }
 
 
-def count_log_events(logs: Mapping[Path, int], events: Mapping[str, str] = LOG_EVENTS
-                     ) -> dict[str, int]:
+def count_log_events(
+    logs: Mapping[Path, int], events: Mapping[str, str] = LOG_EVENTS
+) -> dict[str, int]:
     """Count the notable lines (`events`, name -> needle; `LOG_EVENTS` by default) in each log
     file after its byte offset; the counts keep the order of `events`."""
     counts = dict.fromkeys(events, 0)
@@ -185,27 +189,46 @@ def machine(redis_url: str) -> dict[str, str]:
         mem = f"{kb / 1024 / 1024:.1f} GiB"
     except (OSError, ValueError, IndexError):
         pass
-    return {"nproc": str(os.cpu_count()), "cpu": model or platform.processor(), "memory": mem,
-            "python": platform.python_version(), "platform": platform.platform(),
-            "celery": version("celery"), "kombu": version("kombu"), "redis-py": version("redis"),
-            "httpx": version("httpx"), "uvicorn": version("uvicorn"),
-            "redis-server": str(info.get("redis_version", "?"))}
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": model or platform.processor(),
+        "memory": mem,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "celery": version("celery"),
+        "kombu": version("kombu"),
+        "redis-py": version("redis"),
+        "httpx": version("httpx"),
+        "uvicorn": version("uvicorn"),
+        "redis-server": str(info.get("redis_version", "?")),
+    }
 
 
 def code_under_test(root: Path) -> dict[str, str]:
     """The commit the workers ran (read-only git), and the worker settings that shape a run."""
     info: dict[str, str] = {}
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, text=True,
-                              capture_output=True, timeout=10, check=False).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
-                                ".", ":(exclude)bench"],
-                               cwd=root, text=True, capture_output=True, timeout=10,
-                               check=False).stdout
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=root,
+            text=True,
+            capture_output=True,
+            timeout=10,
+            check=False,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)bench"],
+            cwd=root,
+            text=True,
+            capture_output=True,
+            timeout=10,
+            check=False,
+        ).stdout
         info["commit"] = (head or "?") + (" (with uncommitted changes)" if dirty.strip() else "")
     except (OSError, subprocess.SubprocessError):
         info["commit"] = "?"
     from core.settings import WorkerSettings
+
     defaults = WorkerSettings()
     for name in ("inline_steps", "inline_seconds", "task_events"):
         if hasattr(defaults, name):
@@ -245,5 +268,4 @@ def descendants(pid: int) -> list[int]:
 
 def peak_rss_mib(pid: int) -> dict[int, float]:
     """Peak resident memory (VmHWM) in MiB of `pid` and of each process below it."""
-    return {p: _status_kb(p, "VmHWM") / 1024 for p in descendants(pid)
-            if _status_kb(p, "VmHWM")}
+    return {p: _status_kb(p, "VmHWM") / 1024 for p in descendants(pid) if _status_kb(p, "VmHWM")}

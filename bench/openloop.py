@@ -23,26 +23,34 @@ from bench.measure import percentile
 @dataclass
 class LoadResult:
     target: str
-    rate: float          # offered requests per second
+    rate: float  # offered requests per second
     sent: int
-    ok: int              # answered with the expected status
+    ok: int  # answered with the expected status
     errors: int
-    p50: float | None    # seconds from the scheduled send to the answer
+    p50: float | None  # seconds from the scheduled send to the answer
     p99: float | None
     max: float | None
-    achieved: float      # answered ok per second, from the first scheduled send to the last answer
+    achieved: float  # answered ok per second, from the first scheduled send to the last answer
     seconds: float
     cpu: dict[str, float]
 
 
-async def _run(url: str, path: str, bodies: list[bytes], rate: float, headers: dict[str, str],
-               connections: int, expect: int) -> tuple[list[float], int, float, float]:
+async def _run(
+    url: str,
+    path: str,
+    bodies: list[bytes],
+    rate: float,
+    headers: dict[str, str],
+    connections: int,
+    expect: int,
+) -> tuple[list[float], int, float, float]:
     """`connections` senders, each with its own keep-alive connection, take the next request
     in schedule order, wait for its time if it is not due yet, send it and wait for the answer.
     A request nobody is free to send waits, and that wait counts (latency runs from the
     scheduled time). No request ever queues inside the client's connection pool: a pool with
     thousands of waiters costs the client more CPU than the server it measures."""
     import aiohttp
+
     connector = aiohttp.TCPConnector(limit=connections, force_close=False)
     timeout = aiohttp.ClientTimeout(total=120)
     async with aiohttp.ClientSession(url, connector=connector, timeout=timeout) as session:
@@ -85,14 +93,32 @@ async def _run(url: str, path: str, bodies: list[bytes], rate: float, headers: d
         return sorted(latencies), errors, last - t0, wall0
 
 
-def run_load(target: str, url: str, path: str, bodies: list[bytes], rate: float,
-             headers: dict[str, str], connections: int = 16, expect: int = 202
-             ) -> tuple[LoadResult, float]:
+def run_load(
+    target: str,
+    url: str,
+    path: str,
+    bodies: list[bytes],
+    rate: float,
+    headers: dict[str, str],
+    connections: int = 16,
+    expect: int = 202,
+) -> tuple[LoadResult, float]:
     """Send every body at `rate` per second; returns the result (cpu left empty) and the wall
     time of the first scheduled send."""
     latencies, errors, span, wall0 = asyncio.run(
-        _run(url, path, bodies, rate, headers, connections, expect))
+        _run(url, path, bodies, rate, headers, connections, expect)
+    )
     ok = len(latencies)
-    return LoadResult(target, rate, len(bodies), ok, errors, percentile(latencies, 0.5),
-                      percentile(latencies, 0.99), latencies[-1] if latencies else None,
-                      ok / span if span > 0 else 0.0, span, {}), wall0
+    return LoadResult(
+        target,
+        rate,
+        len(bodies),
+        ok,
+        errors,
+        percentile(latencies, 0.5),
+        percentile(latencies, 0.99),
+        latencies[-1] if latencies else None,
+        ok / span if span > 0 else 0.0,
+        span,
+        {},
+    ), wall0

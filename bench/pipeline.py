@@ -40,48 +40,100 @@ from bench.harness import ROOT, Bench, console
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.pipeline", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.pipeline",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--orders", type=int, default=1000, help="orders (and chains) per run")
     parser.add_argument("--runs", type=int, default=1, help="runs per scenario (default 1)")
-    parser.add_argument("--quick", action="store_true",
-                        help="a short look: 2 s per intake load, 10 script orders at the latency")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a short look: 2 s per intake load, 10 script orders at the latency",
+    )
     parser.add_argument("--workers", type=int, default=1, help="orderbridge worker processes")
     parser.add_argument("--concurrency", type=int, default=32, help="threads per worker")
     parser.add_argument("--posters", type=int, default=8, help="threads posting orders/chains")
     parser.add_argument("--latency-ms", type=int, default=150, help="added simulator latency")
     parser.add_argument("--log-level", default="INFO", help="log level of intake and workers")
-    parser.add_argument("--requests-per-second", type=float, default=100000,
-                        help="orderbridge's own request budget for the connection")
-    parser.add_argument("--stale-after", type=float, default=45.0,
-                        help="worker.stale_after_seconds (default: the WorkerSettings default)")
-    parser.add_argument("--queued-stale-after", type=float, default=600.0,
-                        help="worker.queued_stale_after_seconds (default: WorkerSettings')")
-    parser.add_argument("--sweep-interval", type=float, default=1.0,
-                        help="worker.sweep_interval_seconds (default: WorkerSettings')")
-    parser.add_argument("--wait-for-quiet", type=float, default=10.0,
-                        help="before each scenario, wait up to this many seconds for other "
-                             "processes on the machine to go quiet (0: don't)")
-    parser.add_argument("--loads", default="100,200,400",
-                        help="open-loop intake loads in requests/s, comma separated ('none': "
-                             "skip the intake measurement)")
-    parser.add_argument("--load-seconds", type=float, default=None,
-                        help="seconds per intake load (default 10, --quick 2)")
-    parser.add_argument("--loads-only", action="store_true",
-                        help="measure the intake loads only (no workers, no scenarios)")
-    parser.add_argument("--load-connections", type=int, default=32,
-                        help="keep-alive connections of the open-loop load generator")
-    parser.add_argument("--script-orders-slow", type=int, default=None,
-                        help="orders for the sequential script at --latency-ms (default 40, "
-                             "--quick 10)")
-    parser.add_argument("--only", default=None,
-                        help="run only the scenarios whose name contains this text (e.g. "
-                             "'new 0 ms'), for a quick A/B; the report says so")
-    parser.add_argument("--out", default=str(ROOT / "bench" / "reports" / "pipeline.md"),
-                        help="where the markdown report is written (the chart beside it)")
+    parser.add_argument(
+        "--requests-per-second",
+        type=float,
+        default=100000,
+        help="orderbridge's own request budget for the connection",
+    )
+    parser.add_argument(
+        "--stale-after",
+        type=float,
+        default=45.0,
+        help="worker.stale_after_seconds (default: the WorkerSettings default)",
+    )
+    parser.add_argument(
+        "--queued-stale-after",
+        type=float,
+        default=600.0,
+        help="worker.queued_stale_after_seconds (default: WorkerSettings')",
+    )
+    parser.add_argument(
+        "--sweep-interval",
+        type=float,
+        default=1.0,
+        help="worker.sweep_interval_seconds (default: WorkerSettings')",
+    )
+    parser.add_argument(
+        "--wait-for-quiet",
+        type=float,
+        default=10.0,
+        help="before each scenario, wait up to this many seconds for other "
+        "processes on the machine to go quiet (0: don't)",
+    )
+    parser.add_argument(
+        "--loads",
+        default="100,200,400",
+        help="open-loop intake loads in requests/s, comma separated ('none': "
+        "skip the intake measurement)",
+    )
+    parser.add_argument(
+        "--load-seconds",
+        type=float,
+        default=None,
+        help="seconds per intake load (default 10, --quick 2)",
+    )
+    parser.add_argument(
+        "--loads-only",
+        action="store_true",
+        help="measure the intake loads only (no workers, no scenarios)",
+    )
+    parser.add_argument(
+        "--load-connections",
+        type=int,
+        default=32,
+        help="keep-alive connections of the open-loop load generator",
+    )
+    parser.add_argument(
+        "--script-orders-slow",
+        type=int,
+        default=None,
+        help="orders for the sequential script at --latency-ms (default 40, --quick 10)",
+    )
+    parser.add_argument(
+        "--only",
+        default=None,
+        help="run only the scenarios whose name contains this text (e.g. "
+        "'new 0 ms'), for a quick A/B; the report says so",
+    )
+    parser.add_argument(
+        "--out",
+        default=str(ROOT / "bench" / "reports" / "pipeline.md"),
+        help="where the markdown report is written (the chart beside it)",
+    )
     args = parser.parse_args(argv)
-    args.loads = [] if args.loads.strip().lower() == "none" else \
-        [float(v) for v in args.loads.split(",") if v.strip()]
+    args.loads = (
+        []
+        if args.loads.strip().lower() == "none"
+        else [float(v) for v in args.loads.split(",") if v.strip()]
+    )
     if args.load_seconds is None:
         args.load_seconds = 2.0 if args.quick else 10.0
     if args.script_orders_slow is None:
@@ -132,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     chart_path: Path | None = out.with_suffix(".png")
     try:
         from bench.chart import draw
+
         draw(bench, summary, chart_path)
     except ImportError as exc:  # matplotlib is in the `bench` extra
         console.print(f"[yellow]no chart: {exc}[/yellow]")

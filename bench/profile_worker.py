@@ -33,18 +33,26 @@ from workers.processes import Child
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.profile_worker", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.profile_worker",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--orders", type=int, default=300)
     parser.add_argument("--kind", choices=("new", "returning"), default="new")
     parser.add_argument("--out", default="/tmp/worker-profile.txt")
-    parser.add_argument("--tool", choices=("pyinstrument", "py-spy"), default="pyinstrument",
-                        help="py-spy (in the `bench` extra) samples the thread "
-                             "holding the interpreter lock, with the thread pool as the "
-                             "benchmark runs it; it writes a collapsed-stack file (`--out`)")
+    parser.add_argument(
+        "--tool",
+        choices=("pyinstrument", "py-spy"),
+        default="pyinstrument",
+        help="py-spy (in the `bench` extra) samples the thread "
+        "holding the interpreter lock, with the thread pool as the "
+        "benchmark runs it; it writes a collapsed-stack file (`--out`)",
+    )
     options = parser.parse_args(argv)
     os.chdir(ROOT)
     from bench.pipeline import parse_args
+
     args = parse_args(["--loads", "none", "--concurrency", "1", "--wait-for-quiet", "0"])
     bench = Bench(args)
     try:
@@ -53,16 +61,42 @@ def main(argv: list[str] | None = None) -> int:
         spy = options.tool == "py-spy"
         if spy:
             args.concurrency = 32
-        config.write_text(config_toml(args, f"http://127.0.0.1:{bench.sim_port}",
-                                      bench.intake_port, pool="threads" if spy else "solo"))
+        config.write_text(
+            config_toml(
+                args,
+                f"http://127.0.0.1:{bench.sim_port}",
+                bench.intake_port,
+                pool="threads" if spy else "solo",
+            )
+        )
         log = open(bench.tmp / "worker-profiled.log", "ab")
-        profiler = ([shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy")),
-                     "record", "--format", "raw", "--rate", "250", "--nonblocking", "--gil",
-                     "-o", options.out, "--", sys.executable] if spy else
-                    [sys.executable, "-m", "pyinstrument", "-r", "text", "-o", options.out])
+        profiler = (
+            [
+                shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy")),
+                "record",
+                "--format",
+                "raw",
+                "--rate",
+                "250",
+                "--nonblocking",
+                "--gil",
+                "-o",
+                options.out,
+                "--",
+                sys.executable,
+            ]
+            if spy
+            else [sys.executable, "-m", "pyinstrument", "-r", "text", "-o", options.out]
+        )
         proc = subprocess.Popen(
-            [*profiler, "-m", "workers.cli", "worker"], env=bench.env, cwd=ROOT, stdout=log,
-            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            [*profiler, "-m", "workers.cli", "worker"],
+            env=bench.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         worker = Child("worker0", proc, log)
         bench.children.append(worker)
         bench.workers.append(worker)
@@ -80,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         start = time.time()
         _, _, ids = bench.post_orders(orders)
         while int(bench.redis.hget(Store.key("stats"), "jobs_done") or 0) < len(ids) + (
-                options.kind == "returning"):
+            options.kind == "returning"
+        ):
             if time.time() - start > 600:
                 raise RuntimeError("the profiled worker did not finish in 10 minutes")
             time.sleep(0.2)

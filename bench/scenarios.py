@@ -34,37 +34,83 @@ def scenario_name(system: str, kind: str, latency_ms: int) -> str:
 
 def names(latency_ms: int) -> list[str]:
     """The scenarios in the order they are reported."""
-    return [BARE] + [scenario_name(system, kind, latency)
-                     for kind in KINDS for latency in (0, latency_ms) for system in SYSTEMS]
+    return [BARE] + [
+        scenario_name(system, kind, latency)
+        for kind in KINDS
+        for latency in (0, latency_ms)
+        for system in SYSTEMS
+    ]
 
 
 # --- orders -----------------------------------------------------------------------------------
 def make_customer(external_id: str) -> dict[str, Any]:
-    return {"external_id": external_id, "kind": "person", "name": f"Kunde {external_id}",
-            "email": f"{external_id}@example.no",
-            "billing_address": {"line1": "Storgata 1", "postal_code": "0155", "city": "Oslo",
-                                "country": "NO"}}
+    return {
+        "external_id": external_id,
+        "kind": "person",
+        "name": f"Kunde {external_id}",
+        "email": f"{external_id}@example.no",
+        "billing_address": {
+            "line1": "Storgata 1",
+            "postal_code": "0155",
+            "city": "Oslo",
+            "country": "NO",
+        },
+    }
 
 
 def make_order(external_id: str, customer: dict[str, Any], skus: list[str]) -> dict[str, Any]:
     """Three product lines, the shape of tests.factories.three_line_order."""
     lines = [
-        {"type": "product", "sku": skus[0], "name": f"Article {skus[0]}", "quantity": "1",
-         "unit_price": "100.00", "discount": "0", "vat_rate": "0.25"},
-        {"type": "product", "sku": skus[1], "name": f"Article {skus[1]}", "quantity": "2",
-         "unit_price": "50.00", "discount": "10.00", "vat_rate": "0.15"},
-        {"type": "product", "sku": skus[2], "name": f"Article {skus[2]}", "quantity": "3",
-         "unit_price": "10.00", "discount": "0", "vat_rate": "0.25"},
+        {
+            "type": "product",
+            "sku": skus[0],
+            "name": f"Article {skus[0]}",
+            "quantity": "1",
+            "unit_price": "100.00",
+            "discount": "0",
+            "vat_rate": "0.25",
+        },
+        {
+            "type": "product",
+            "sku": skus[1],
+            "name": f"Article {skus[1]}",
+            "quantity": "2",
+            "unit_price": "50.00",
+            "discount": "10.00",
+            "vat_rate": "0.15",
+        },
+        {
+            "type": "product",
+            "sku": skus[2],
+            "name": f"Article {skus[2]}",
+            "quantity": "3",
+            "unit_price": "10.00",
+            "discount": "0",
+            "vat_rate": "0.25",
+        },
     ]
-    return {"external_id": external_id, "number": f"#{external_id}", "source": "bench",
-            "placed_at": "2026-11-04T09:14:58Z", "currency": "NOK", "prices_include_vat": True,
-            "customer": customer, "lines": lines}
+    return {
+        "external_id": external_id,
+        "number": f"#{external_id}",
+        "source": "bench",
+        "placed_at": "2026-11-04T09:14:58Z",
+        "currency": "NOK",
+        "prices_include_vat": True,
+        "customer": customer,
+        "lines": lines,
+    }
 
 
 def new_customer_orders(tag: str, count: int) -> list[dict[str, Any]]:
     """Every order a new customer with three new products."""
-    return [make_order(f"{tag}-{i}", make_customer(f"{tag}-c{i}"),
-                       [f"{tag}-{i}-A", f"{tag}-{i}-B", f"{tag}-{i}-C"]) for i in range(count)]
+    return [
+        make_order(
+            f"{tag}-{i}",
+            make_customer(f"{tag}-c{i}"),
+            [f"{tag}-{i}-A", f"{tag}-{i}-B", f"{tag}-{i}-C"],
+        )
+        for i in range(count)
+    ]
 
 
 def returning_orders(tag: str, count: int, start: int = 0) -> list[dict[str, Any]]:
@@ -82,8 +128,9 @@ def bare_chain(bench: Bench, run: int, chains: int | None = None) -> RunResult:
     return bench.run_chains(BARE, run, chains)
 
 
-def _orders(bench: Bench, run: int, system: str, kind: str, latency_ms: int, count: int
-            ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+def _orders(
+    bench: Bench, run: int, system: str, kind: str, latency_ms: int, count: int
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """The measured orders and, for returning customers, the warm-up order before them."""
     tag = bench.tag(f"{system[0]}{kind[0]}{latency_ms}r{run}x")
     if kind == NEW:
@@ -103,12 +150,14 @@ def _warm_up_user(bench: Bench, order: dict[str, Any]) -> None:
     """Through the user's chain (also before the script: it only has to create the customer
     and products), then forget its timings."""
     from bench import traffic
+
     traffic.send_user_chains([order], 1)
     done = traffic.wait_counter(bench.redis, user_erp.DONE_KEY, 1, bench.check_alive, 60)
     if done != 1:
         raise RuntimeError("the user chain's warm-up order did not finish")
-    bench.redis.delete(user_erp.DONE_KEY, user_erp.LAST_KEY, user_erp.TIMES_KEY,
-                       user_erp.DRAFTS_KEY)
+    bench.redis.delete(
+        user_erp.DONE_KEY, user_erp.LAST_KEY, user_erp.TIMES_KEY, user_erp.DRAFTS_KEY
+    )
 
 
 def measured(bench: Bench, run: int, system: str, kind: str, latency_ms: int) -> RunResult:
@@ -153,8 +202,12 @@ def plan(bench: Bench, only: str | None = None) -> list[tuple[str, Scenario]]:
     for kind in KINDS:
         for ms in (0, latency):
             for system in SYSTEMS:
-                steps.append((scenario_name(system, kind, ms),
-                              lambda run, s=system, k=kind, m=ms: measured(bench, run, s, k, m)))
+                steps.append(
+                    (
+                        scenario_name(system, kind, ms),
+                        lambda run, s=system, k=kind, m=ms: measured(bench, run, s, k, m),
+                    )
+                )
     return [step for step in steps if only is None or only in step[0]]
 
 
@@ -163,6 +216,7 @@ def intake_loads(bench: Bench) -> None:
     `--loads`, with no worker running (the intake alone, as the issue measured it); results in
     `bench.loads`. A short load at the lowest rate first warms both up (not kept)."""
     from bench.traffic import PIPELINE_QUEUE as QUEUE
+
     rates = bench.args.loads
     for target in LOAD_TARGETS:
         bench.run_intake_load(min(rates), 1.0, target)

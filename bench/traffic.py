@@ -49,8 +49,9 @@ def _timed_threads(work: Callable[[int], T], threads: int) -> tuple[float, float
     return start, seconds, results
 
 
-def post_orders(intake_url: str, token: str, orders: list[dict[str, Any]], posters: int
-                ) -> tuple[float, float, list[str]]:
+def post_orders(
+    intake_url: str, token: str, orders: list[dict[str, Any]], posters: int
+) -> tuple[float, float, list[str]]:
     """POST every order from a few threads; returns (start wall time, seconds, job ids)."""
     posters = max(1, min(posters, len(orders)))
     slices = [orders[i::posters] for i in range(posters)]
@@ -62,8 +63,7 @@ def post_orders(intake_url: str, token: str, orders: list[dict[str, Any]], poste
         for body in slices[index]:
             response = client.post(ORDERS_PATH, json=body, headers=headers)
             if response.status_code != 202:
-                raise RuntimeError(f"intake answered {response.status_code}: "
-                                   f"{response.text[:300]}")
+                raise RuntimeError(f"intake answered {response.status_code}: {response.text[:300]}")
             ids.append(response.json()["job_id"])
         return ids
 
@@ -79,6 +79,7 @@ def send_chains(chains: int, senders: int) -> tuple[float, float]:
     """Send `chains` bare chains (`bench.bare_chain`) from a few threads; returns (start wall
     time, seconds)."""
     from bench.bare_chain import make_chain
+
     senders = max(1, min(senders, chains))
     counts = [chains // senders + (1 if i < chains % senders else 0) for i in range(senders)]
 
@@ -93,6 +94,7 @@ def send_chains(chains: int, senders: int) -> tuple[float, float]:
 def wait_chains(client: redis.Redis, chains: int, check_alive: Callable[[], None]) -> None:
     """Wait until the bare workers have counted `chains` finished chains (or give up)."""
     from bench.bare_chain import COUNTER_KEY
+
     deadline = time.monotonic() + max(300.0, chains * 0.3)
     while int(client.get(COUNTER_KEY) or 0) < chains:
         if time.monotonic() > deadline:
@@ -107,17 +109,18 @@ def load_jobs(client: redis.Redis, job_ids: list[str]) -> list[dict[str, Any]]:
     return [json.loads(raw) if raw else {"state": "missing"} for raw in raws]
 
 
-def wait_jobs(client: redis.Redis, job_ids: list[str], timeout: float,
-              check_alive: Callable[[], None]
-              ) -> tuple[dict[str, int], list[float], int, list[float]]:
+def wait_jobs(
+    client: redis.Redis, job_ids: list[str], timeout: float, check_alive: Callable[[], None]
+) -> tuple[dict[str, int], list[float], int, list[float]]:
     """Wait until every job is final; returns (states, sorted finish times, retries, sorted
     seconds from each job's creation (the intake's accept) to its create_draft step done)."""
     want = len(job_ids)
     last_progress, last_count = time.monotonic(), -1
     deadline = time.monotonic() + timeout
     while True:
-        done, dup, dead = client.hmget(Store.key("stats"), "jobs_done", "jobs_duplicate",
-                                       "dead_letters")
+        done, dup, dead = client.hmget(
+            Store.key("stats"), "jobs_done", "jobs_duplicate", "dead_letters"
+        )
         count = sum(int(v or 0) for v in (done, dup, dead))
         if count >= want:
             break
@@ -133,7 +136,7 @@ def wait_jobs(client: redis.Redis, job_ids: list[str], timeout: float,
     finished: list[float] = []
     to_draft: list[float] = []
     for start in range(0, want, 200):
-        for job in load_jobs(client, job_ids[start:start + 200]):
+        for job in load_jobs(client, job_ids[start : start + 200]):
             states[job["state"]] = states.get(job["state"], 0) + 1
             if job.get("finished_at"):
                 finished.append(datetime.fromisoformat(job["finished_at"]).timestamp())
@@ -150,14 +153,16 @@ def draft_seconds(job: dict[str, Any]) -> float | None:
     draft = next((s for s in job.get("steps", []) if s.get("name") == "create_draft"), None)
     if not draft or not draft.get("finished_at") or not job.get("created_at"):
         return None
-    return (datetime.fromisoformat(draft["finished_at"])
-            - datetime.fromisoformat(job["created_at"])).total_seconds()
+    return (
+        datetime.fromisoformat(draft["finished_at"]) - datetime.fromisoformat(job["created_at"])
+    ).total_seconds()
 
 
 def send_user_chains(orders: list[dict[str, Any]], senders: int) -> tuple[float, float]:
     """Send one user chain (`bench.user_chain`) per order from a few threads, each carrying the
     time it was sent; returns (start wall time, seconds)."""
     from bench.user_chain import make_chain
+
     senders = max(1, min(senders, len(orders)))
     slices = [orders[i::senders] for i in range(senders)]
 
@@ -169,8 +174,13 @@ def send_user_chains(orders: list[dict[str, Any]], senders: int) -> tuple[float,
     return start, sent
 
 
-def wait_counter(client: redis.Redis, key: str, want: int, check_alive: Callable[[], None],
-                 stall_seconds: float = 90) -> int:
+def wait_counter(
+    client: redis.Redis,
+    key: str,
+    want: int,
+    check_alive: Callable[[], None],
+    stall_seconds: float = 90,
+) -> int:
     """Wait until the counter `key` reaches `want`, or stops moving for `stall_seconds`."""
     last_count, last_progress = -1, time.monotonic()
     while True:
@@ -190,6 +200,7 @@ def wait_counter(client: redis.Redis, key: str, want: int, check_alive: Callable
 def user_timings(client: redis.Redis) -> tuple[list[float], list[float]]:
     """(sorted finish times, sorted accept-to-draft seconds) recorded by the user's code."""
     from bench import user_erp
+
     finished = sorted(float(t) for t in client.lrange(user_erp.TIMES_KEY, 0, -1))
     to_draft = []
     for raw in client.lrange(user_erp.DRAFTS_KEY, 0, -1):
@@ -198,9 +209,13 @@ def user_timings(client: redis.Redis) -> tuple[list[float], list[float]]:
     return finished, sorted(to_draft)
 
 
-def wait_warm_up(client: redis.Redis, redis_url: str, job_ids: list[str],
-                 check_alive: Callable[[], None], timeout: float = 180
-                 ) -> tuple[dict[str, int], int]:
+def wait_warm_up(
+    client: redis.Redis,
+    redis_url: str,
+    job_ids: list[str],
+    check_alive: Callable[[], None],
+    timeout: float = 180,
+) -> tuple[dict[str, int], int]:
     """Wait for warm-up jobs without waiting for the sweeper; returns (states, nudges).
 
     A step message that finds the job's lease still held by the step before it is dropped
@@ -211,6 +226,7 @@ def wait_warm_up(client: redis.Redis, redis_url: str, job_ids: list[str],
     runs.
     """
     from celery import Celery
+
     producer = Celery("bench-nudge", broker=redis_url)
     producer.conf.update(task_serializer="json", accept_content=["json"])
     deadline = time.monotonic() + timeout
@@ -225,17 +241,26 @@ def wait_warm_up(client: redis.Redis, redis_url: str, job_ids: list[str],
             pending = [job for job in jobs if job["state"] not in FINAL_STATES]
             if not pending or time.monotonic() > deadline:
                 return states, nudges
-            idle = (client.llen(PIPELINE_QUEUE) == 0 and client.hlen("unacked") == 0
-                    and client.zcard(wait_key("shop")) == 0
-                    and not any(client.exists(Store.key("lock", "job", job["job_id"]))
-                                for job in pending if "job_id" in job))
+            idle = (
+                client.llen(PIPELINE_QUEUE) == 0
+                and client.hlen("unacked") == 0
+                and client.zcard(wait_key("shop")) == 0
+                and not any(
+                    client.exists(Store.key("lock", "job", job["job_id"]))
+                    for job in pending
+                    if "job_id" in job
+                )
+            )
             if not idle:
                 last_busy = time.monotonic()
             elif time.monotonic() - last_busy > 1.0:
                 for job in pending:
                     if job.get("current_step"):
-                        producer.send_task(task_name(job["current_step"]),
-                                           args=[job["job_id"]], queue=PIPELINE_QUEUE)
+                        producer.send_task(
+                            task_name(job["current_step"]),
+                            args=[job["job_id"]],
+                            queue=PIPELINE_QUEUE,
+                        )
                         nudges += 1
                 last_busy = time.monotonic()
             check_alive()

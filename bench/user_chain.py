@@ -24,8 +24,12 @@ from bench import user_erp
 QUEUE = "bench-user"
 
 app = Celery("shop_to_poweroffice", broker=user_erp.REDIS_URL)
-app.conf.update(task_default_queue=QUEUE, task_ignore_result=True,
-                worker_hijack_root_logger=False, broker_connection_retry_on_startup=True)
+app.conf.update(
+    task_default_queue=QUEUE,
+    task_ignore_result=True,
+    worker_hijack_root_logger=False,
+    broker_connection_retry_on_startup=True,
+)
 
 
 @app.task(name="shop.upsert_customer")
@@ -60,12 +64,19 @@ def send_invoice(ctx: dict[str, Any]) -> None:
 
 
 def make_chain(order: dict[str, Any], sent_at: float) -> chain:
-    return chain(upsert_customer.s({"order": order, "sent_at": sent_at}), upsert_products.s(),
-                 check_duplicate.s(), create_draft.s(), send_invoice.s())
+    return chain(
+        upsert_customer.s({"order": order, "sent_at": sent_at}),
+        upsert_products.s(),
+        check_duplicate.s(),
+        create_draft.s(),
+        send_invoice.s(),
+    )
 
 
 @worker_ready.connect
 def _ready(**_: object) -> None:
     import redis
+
     redis.Redis.from_url(user_erp.REDIS_URL).set(
-        user_erp.READY_KEY.format(pid=os.getpid()), "ready", ex=3600)
+        user_erp.READY_KEY.format(pid=os.getpid()), "ready", ex=3600
+    )

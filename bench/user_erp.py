@@ -32,11 +32,11 @@ APP_KEY, CLIENT_KEY, SUBSCRIPTION_KEY = "demo-app-key", "demo-client-key", "demo
 # PowerOffice puts VAT on the product's sales account, not on the line (the simulator's table).
 SALES_ACCOUNT_FOR_VAT = {"0.25": 3000, "0.15": 3030, "0.12": 3033, "0": 3100}
 
-SEEN_KEY = "bench:user:seen"        # order ids already turned into drafts (the dedupe check)
-DONE_KEY = "bench:user:done"        # chains (or script orders) finished
-LAST_KEY = "bench:user:last"        # the latest finishing time
-TIMES_KEY = "bench:user:times"      # every finishing time
-DRAFTS_KEY = "bench:user:drafts"    # "sent_at done_at" of every draft created
+SEEN_KEY = "bench:user:seen"  # order ids already turned into drafts (the dedupe check)
+DONE_KEY = "bench:user:done"  # chains (or script orders) finished
+LAST_KEY = "bench:user:last"  # the latest finishing time
+TIMES_KEY = "bench:user:times"  # every finishing time
+DRAFTS_KEY = "bench:user:drafts"  # "sent_at done_at" of every draft created
 READY_KEY = "bench:user:worker:{pid}"
 
 _lock = threading.Lock()
@@ -48,8 +48,9 @@ def _clients() -> tuple[httpx.Client, redis.Redis]:
     process, made on first use."""
     with _lock:
         if "http" not in _state:
-            _state["http"] = httpx.Client(timeout=60, limits=httpx.Limits(
-                max_connections=64, max_keepalive_connections=64))
+            _state["http"] = httpx.Client(
+                timeout=60, limits=httpx.Limits(max_connections=64, max_keepalive_connections=64)
+            )
             _state["redis"] = redis.Redis.from_url(REDIS_URL)
             _state["done"] = _state["redis"].register_script(RECORD_FINISH)
     return _state["http"], _state["redis"]
@@ -61,9 +62,12 @@ def token() -> str:
     if cached and time.monotonic() < cached[1]:
         return str(cached[0])
     http, _ = _clients()
-    response = http.post(TOKEN_URL, data={"grant_type": "client_credentials"},
-                         auth=(APP_KEY, CLIENT_KEY),
-                         headers={"Ocp-Apim-Subscription-Key": SUBSCRIPTION_KEY})
+    response = http.post(
+        TOKEN_URL,
+        data={"grant_type": "client_credentials"},
+        auth=(APP_KEY, CLIENT_KEY),
+        headers={"Ocp-Apim-Subscription-Key": SUBSCRIPTION_KEY},
+    )
     response.raise_for_status()
     body = response.json()
     _state["token"] = (body["access_token"], time.monotonic() + body["expires_in"] - 60)
@@ -72,8 +76,7 @@ def token() -> str:
 
 def call(method: str, path: str, **kwargs: Any) -> httpx.Response:
     http, _ = _clients()
-    headers = {"Authorization": f"Bearer {token()}",
-               "Ocp-Apim-Subscription-Key": SUBSCRIPTION_KEY}
+    headers = {"Authorization": f"Bearer {token()}", "Ocp-Apim-Subscription-Key": SUBSCRIPTION_KEY}
     response = http.request(method, f"{BASE}{path}", headers=headers, **kwargs)
     response.raise_for_status()
     return response
@@ -91,11 +94,19 @@ def upsert_customer(order: dict[str, Any]) -> int:
         return int(found[0]["Id"])
     first, _, last = customer["name"].partition(" ")
     address = customer.get("billing_address") or {}
-    body = {"ExternalImportReference": ref, "IsPerson": True, "FirstName": first,
-            "LastName": last or first, "EmailAddress": customer.get("email"),
-            "MailAddress": {"AddressLine1": address.get("line1"),
-                            "City": address.get("city"), "ZipCode": address.get("postal_code"),
-                            "CountryCode": address.get("country") or "NO"}}
+    body = {
+        "ExternalImportReference": ref,
+        "IsPerson": True,
+        "FirstName": first,
+        "LastName": last or first,
+        "EmailAddress": customer.get("email"),
+        "MailAddress": {
+            "AddressLine1": address.get("line1"),
+            "City": address.get("city"),
+            "ZipCode": address.get("postal_code"),
+            "CountryCode": address.get("country") or "NO",
+        },
+    }
     return int(call("POST", "/Customers", json=body).json()["Id"])
 
 
@@ -107,9 +118,13 @@ def upsert_products(order: dict[str, Any]) -> dict[str, int]:
         if found:
             ids[sku] = int(found[0]["Id"])
             continue
-        body = {"Code": sku, "Name": line["name"],
-                "StandardSalesAccount": SALES_ACCOUNT_FOR_VAT[str(Decimal(line["vat_rate"])
-                                                                  .normalize())]}
+        body = {
+            "Code": sku,
+            "Name": line["name"],
+            "StandardSalesAccount": SALES_ACCOUNT_FOR_VAT[
+                str(Decimal(line["vat_rate"]).normalize())
+            ],
+        }
         ids[sku] = int(call("POST", "/Products", json=body).json()["Id"])
     return ids
 
@@ -128,12 +143,23 @@ def create_draft(order: dict[str, Any], customer_id: int) -> str:
         quantity, discount = Decimal(line["quantity"]), Decimal(line["discount"])
         net = price / (1 + vat) if order.get("prices_include_vat") else price
         allowance = discount / (quantity * price) * 100 if discount else Decimal(0)
-        lines.append({"SortOrder": n, "ProductCode": line["sku"], "Description": line["name"],
-                      "Quantity": float(quantity), "ProductUnitPrice": round(float(net), 2),
-                      "Allowance": round(float(allowance), 4)})
-    body = {"CustomerId": customer_id, "ExternalImportReference": order["external_id"],
-            "CustomerReference": order.get("number"), "CurrencyCode": order.get("currency"),
-            "SalesOrderLines": lines}
+        lines.append(
+            {
+                "SortOrder": n,
+                "ProductCode": line["sku"],
+                "Description": line["name"],
+                "Quantity": float(quantity),
+                "ProductUnitPrice": round(float(net), 2),
+                "Allowance": round(float(allowance), 4),
+            }
+        )
+    body = {
+        "CustomerId": customer_id,
+        "ExternalImportReference": order["external_id"],
+        "CustomerReference": order.get("number"),
+        "CurrencyCode": order.get("currency"),
+        "SalesOrderLines": lines,
+    }
     draft_id = str(call("POST", "/SalesOrders/Complete", json=body).json()["Id"])
     _, r = _clients()
     r.sadd(SEEN_KEY, order["external_id"])
@@ -142,8 +168,11 @@ def create_draft(order: dict[str, Any], customer_id: int) -> str:
 
 def send_invoice(order: dict[str, Any], draft_id: str) -> None:
     if order.get("send_invoice"):
-        call("POST", f"/SalesOrders/{draft_id}/createAndSendInvoice",
-             json={"DeliveryType": "PdfByEmail"})
+        call(
+            "POST",
+            f"/SalesOrders/{draft_id}/createAndSendInvoice",
+            json={"DeliveryType": "PdfByEmail"},
+        )
 
 
 # --- what the benchmark reads --------------------------------------------------------------------

@@ -23,6 +23,7 @@ from schemas.order import Customer, Order
 @dataclass(frozen=True)
 class ProductSpec:
     """One article the order needs in the ERP (a product line, or shipping as an article)."""
+
     sku: str
     name: str
     vat_rate: Decimal
@@ -35,6 +36,7 @@ class ProductSpec:
 @dataclass(frozen=True)
 class OrderRef:
     """A sales document in the ERP (and its invoice, for ERPs that invoice on create)."""
+
     id: str
     number: str | None = None
     existed: bool = False
@@ -55,16 +57,17 @@ class InvoiceSnapshot:
     """One invoice or credit note as the ERP shows it now. Shared code compares snapshots with
     what it saw before to tell created / partly paid / paid, so a snapshot seen twice is harmless.
     `balance` is what is left to pay (0 = paid; for a credit note, what is left to refund)."""
+
     id: str
     number: str
     kind: Literal["invoice", "credit_note"]
     total: Decimal
     balance: Decimal
     currency: str
-    order_id: str | None = None      # the ERP sales order (or document) it was made from
-    reference: str | None = None     # our reference on it, when the ERP keeps one
+    order_id: str | None = None  # the ERP sales order (or document) it was made from
+    reference: str | None = None  # our reference on it, when the ERP keeps one
     credited_invoice: str | None = None  # for a credit note: the invoice number it credits
-    changed_at: datetime | None = None   # the ERP's own change stamp, when it has one
+    changed_at: datetime | None = None  # the ERP's own change stamp, when it has one
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class InvoicePage:
     """What one `invoices_since` call found, and the cursor to store once the events it
     causes are stored. The cursor is the connector's own (opaque to shared code): it must be
     safe to ask again with an older cursor (overlap is deduplicated, a gap is never allowed)."""
+
     invoices: list[InvoiceSnapshot]
     cursor: dict[str, str]
     more: bool = False  # the ERP has more: call again at once with the new cursor
@@ -82,6 +86,7 @@ class CreditSource:
     """The original document a credit note refers to, as the original job recorded it.
     `total` is what its product and shipping lines come to including VAT (`Order.gross_total`),
     None when the original order is no longer kept (purged after the retention)."""
+
     order_id: str
     order_number: str | None
     invoice_number: str | None
@@ -131,8 +136,13 @@ class Connector(Protocol):
     def products_for(self, order: Order) -> list[ProductSpec]: ...
     def upsert_products(self, specs: list[ProductSpec]) -> dict[str, str]: ...
     def find_order(self, reference: str, since: datetime | None) -> OrderRef | None: ...
-    def create_order(self, order: Order, reference: str, customer_id: str,
-                     product_ids: dict[str, str] | None = None) -> OrderRef: ...
+    def create_order(
+        self,
+        order: Order,
+        reference: str,
+        customer_id: str,
+        product_ids: dict[str, str] | None = None,
+    ) -> OrderRef: ...
     def send_invoice(self, order_id: str, email: str | None) -> None: ...
     def cancel_order(self, order_id: str) -> str: ...
     def invoice_state(self, order_id: str) -> InvoiceState: ...
@@ -142,9 +152,14 @@ class Connector(Protocol):
         (empty: start from now, or from what the ERP lets us see cheaply). Never the lines."""
         ...
 
-    def create_credit_note(self, order: Order, reference: str, customer_id: str,
-                           product_ids: dict[str, str] | None, original: CreditSource
-                           ) -> OrderRef:
+    def create_credit_note(
+        self,
+        order: Order,
+        reference: str,
+        customer_id: str,
+        product_ids: dict[str, str] | None,
+        original: CreditSource,
+    ) -> OrderRef:
         """Create the credit note for `order` (positive quantities: what is credited) under
         `reference`, linked to `original` as far as the ERP allows. Like `create_order`, an
         `existed` answer means the reference was already used."""
@@ -161,17 +176,20 @@ class InvoiceLines(Protocol):
 
 class TokenStore(Protocol):
     """Where access tokens are shared between workers (Redis in production)."""
+
     def token_get(self, name: str) -> str | None: ...
     def token_put(self, name: str, value: str, ttl_seconds: float) -> None: ...
-    def locked(self, *parts: str, timeout: float = 30, wait: float = 30
-               ) -> AbstractContextManager[None]: ...
+    def locked(
+        self, *parts: str, timeout: float = 30, wait: float = 30
+    ) -> AbstractContextManager[None]: ...
 
 
 class ConnectorFactory(Protocol):
     """Builds a connector from its validated settings, the HTTP client and the token store."""
 
-    def __call__(self, settings: ErpSettings, client: httpx.Client, store: TokenStore
-                 ) -> Connector: ...
+    def __call__(
+        self, settings: ErpSettings, client: httpx.Client, store: TokenStore
+    ) -> Connector: ...
 
 
 def fingerprint(*parts: str | None) -> str:
@@ -188,8 +206,9 @@ def customer_key(customer: Customer, max_length: int = 50) -> str:
         key = f"email:{customer.email.lower()}"
     else:
         address = customer.billing_address
-        key = "name:" + fingerprint(customer.display_name.lower(),
-                                    address.postal_code if address else None)
+        key = "name:" + fingerprint(
+            customer.display_name.lower(), address.postal_code if address else None
+        )
     if len(key) > max_length:
         key = "h:" + hashlib.sha256(key.encode()).hexdigest()[: max_length - 2]
     return key

@@ -19,8 +19,12 @@ class ConsentError(Exception):
     pass
 
 
-def connect(connector: Connector, code: str | None = None, auto: bool = False,
-            ask: Callable[[str], str] | None = None) -> str:
+def connect(
+    connector: Connector,
+    code: str | None = None,
+    auto: bool = False,
+    ask: Callable[[str], str] | None = None,
+) -> str:
     tokens = connector.consent()
     if tokens is None:
         raise ConsentError("this connection's ERP needs no OAuth consent")
@@ -29,8 +33,9 @@ def connect(connector: Connector, code: str | None = None, auto: bool = False,
         response = httpx.get(url, follow_redirects=False, timeout=10)
         code = tokens.code_from_redirect(response.headers.get("location", ""))
         if not code:
-            raise ConsentError(f"the authorize URL did not redirect with a code "
-                               f"(HTTP {response.status_code})")
+            raise ConsentError(
+                f"the authorize URL did not redirect with a code (HTTP {response.status_code})"
+            )
     elif not code:
         if ask is None:
             raise ConsentError(f"open {url}, consent, then run again with --code")

@@ -28,8 +28,11 @@ from typing import Any
 import httpx
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-SECRET_KEYS = re.compile(r"(token|secret|password|authorization|client_key|api_key|"
-                         r"subscription)", re.IGNORECASE)
+SECRET_KEYS = re.compile(
+    r"(token|secret|password|authorization|client_key|api_key|"
+    r"subscription)",
+    re.IGNORECASE,
+)
 MAX_RESPONSE_CHARS = 4000
 RATE_LIMIT_WAIT = 5.0  # seconds to wait after a 429 that says nothing of when to come back
 
@@ -37,8 +40,14 @@ RATE_LIMIT_WAIT = 5.0  # seconds to wait after a 429 that says nothing of when t
 class ErpError(Exception):
     kind = "permanent"
 
-    def __init__(self, message: str, *, erp_status: int | None = None,
-                 erp_response: Any = None, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        erp_status: int | None = None,
+        erp_response: Any = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.erp_status = erp_status
@@ -48,6 +57,7 @@ class ErpError(Exception):
 
 class TransientError(ErpError):
     """The ERP did not act; the same call may simply be made again."""
+
     kind = "transient"
 
 
@@ -68,11 +78,13 @@ class NotYet(TransientError):
 
 class AmbiguousError(ErpError):
     """The ERP may have acted; look the object up before writing again."""
+
     kind = "ambiguous"
 
 
 class PermanentError(ErpError):
     """Repeating would fail the same way; an operator must change something."""
+
     kind = "permanent"
 
 
@@ -95,8 +107,9 @@ class ErpHttpError(Exception):
     """An unexpected HTTP answer, raised by `check()` and turned into a kind by `classify()`."""
 
     def __init__(self, response: httpx.Response) -> None:
-        super().__init__(f"{response.request.method} {response.request.url.path} "
-                         f"answered {response.status_code}")
+        super().__init__(
+            f"{response.request.method} {response.request.url.path} answered {response.status_code}"
+        )
         self.response = response
 
 
@@ -139,8 +152,9 @@ def _classify_response(response: httpx.Response) -> ErpError:
     text = f"{method} {response.request.url.path} answered {status}: {detail}"
     common = {"erp_status": status, "erp_response": body}
     if status == 429:  # the ERP's own limit: a wait, never an attempt (and never a dead letter)
-        return RateLimited(text, retry_after=retry_after_seconds(response) or RATE_LIMIT_WAIT,
-                           **common)
+        return RateLimited(
+            text, retry_after=retry_after_seconds(response) or RATE_LIMIT_WAIT, **common
+        )
     if status in (502, 503, 504, 408):
         return TransientError(text, retry_after=retry_after_seconds(response), **common)
     if status >= 500:
@@ -175,8 +189,11 @@ def erp_message(body: Any) -> str | None:
         lowered = {str(k).lower(): v for k, v in body.items()}
         if isinstance(lowered.get("error"), dict):  # OData: {"error": {"message": ...}}
             return erp_message(lowered["error"])
-        parts = [str(lowered[k]) for k in ("title", "detail", "error", "error_description",
-                                           "message") if lowered.get(k)]
+        parts = [
+            str(lowered[k])
+            for k in ("title", "detail", "error", "error_description", "message")
+            if lowered.get(k)
+        ]
         return " - ".join(parts) or None
     if isinstance(body, str):
         return body[:300] or None
@@ -186,11 +203,15 @@ def erp_message(body: Any) -> str | None:
 def redact(value: Any) -> Any:
     """A copy of an ERP answer with anything that looks like a credential removed."""
     if isinstance(value, dict):
-        return {k: ("[redacted]" if SECRET_KEYS.search(str(k)) else redact(v))
-                for k, v in value.items()}
+        return {
+            k: ("[redacted]" if SECRET_KEYS.search(str(k)) else redact(v)) for k, v in value.items()
+        }
     if isinstance(value, list):
         return [redact(v) for v in value[:50]]
     if isinstance(value, str):
-        return re.sub(r"(?i)(bearer|basic)\s+[A-Za-z0-9._~+/=-]+", r"\1 [redacted]",
-                      value[:MAX_RESPONSE_CHARS])
+        return re.sub(
+            r"(?i)(bearer|basic)\s+[A-Za-z0-9._~+/=-]+",
+            r"\1 [redacted]",
+            value[:MAX_RESPONSE_CHARS],
+        )
     return value

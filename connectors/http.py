@@ -65,10 +65,15 @@ class TokenSource(Protocol):
     def refresh(self, stale: str | None) -> str: ...
 
 
-def build_client(*, timeout: float, budget: Budget | None = None,
-                 heartbeat: Callable[[], None] | None = None,
-                 transport: httpx.BaseTransport | None = None,
-                 max_connections: int = 50, observer: Observer | None = None) -> httpx.Client:
+def build_client(
+    *,
+    timeout: float,
+    budget: Budget | None = None,
+    heartbeat: Callable[[], None] | None = None,
+    transport: httpx.BaseTransport | None = None,
+    max_connections: int = 50,
+    observer: Observer | None = None,
+) -> httpx.Client:
     """An HTTP client for one connection: timeouts, shared budget, throttling feedback.
     `max_connections` bounds each thread's own pool (a thread uses one at a time)."""
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=1)
@@ -160,8 +165,9 @@ class BearerAuth(httpx.Auth):
     """Adds `Authorization: Bearer <token>` (or the token under another `header`, after another
     `prefix`); on a 401 fetches a fresh token once and sends again."""
 
-    def __init__(self, tokens: TokenSource, header: str = "Authorization",
-                 prefix: str = "Bearer ") -> None:
+    def __init__(
+        self, tokens: TokenSource, header: str = "Authorization", prefix: str = "Bearer "
+    ) -> None:
         self.tokens, self.header, self.prefix = tokens, header, prefix
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:

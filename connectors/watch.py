@@ -18,4 +18,4 @@ def parse_stamp(raw: str) -> datetime:
 
 def batches(values: Sequence[T], size: int) -> list[list[T]]:
     """`values` in consecutive lists of at most `size`, in order."""
-    return [list(values[i:i + size]) for i in range(0, len(values), size)]
+    return [list(values[i : i + size]) for i in range(0, len(values), size)]

@@ -263,6 +263,7 @@ return out
 class Lane:
     """One connection as admission sees it: its weight, its budget group and what that group
     may have in flight."""
+
     connection: str
     weight: float
     group: str  # the budget key: connections sharing it share its calls
@@ -301,35 +302,70 @@ class Admission:
         self._admit = client.register_script(ADMIT)
 
     # --- entering and leaving -----------------------------------------------------------------
-    def submit(self, connection: str, job_id: str, step: str, reference: str,
-               arrived_at: float, urgent: bool, recheck_at: float) -> None:
+    def submit(
+        self,
+        connection: str,
+        job_id: str,
+        step: str,
+        reference: str,
+        arrived_at: float,
+        urgent: bool,
+        recheck_at: float,
+    ) -> None:
         """The job is ready to run: into its connection's wait set (out of flight, if it was).
         Its due-schedule entry moves to `recheck_at`, a safety net: nothing is lost while it
         waits here, the sweeper only checks it is still here then."""
-        self._submit(keys=[wait_key(connection), step_key(connection), flight_key(connection),
-                           Store.key("due"), Store.key("sent"), KICK],
-                     args=[job_id, score(arrived_at, urgent), label(step, reference),
-                           recheck_at])
+        self._submit(
+            keys=[
+                wait_key(connection),
+                step_key(connection),
+                flight_key(connection),
+                Store.key("due"),
+                Store.key("sent"),
+                KICK,
+            ],
+            args=[job_id, score(arrived_at, urgent), label(step, reference), recheck_at],
+        )
 
-    def entry(self, connection: str, step: str, reference: str, arrived_at: float,
-              urgent: bool) -> WaitEntry:
+    def entry(
+        self, connection: str, step: str, reference: str, arrived_at: float, urgent: bool
+    ) -> WaitEntry:
         """A new job's place in the wait set, written by the script that creates the job."""
-        return WaitEntry((wait_key(connection), step_key(connection), KICK),
-                         score(arrived_at, urgent), label(step, reference))
+        return WaitEntry(
+            (wait_key(connection), step_key(connection), KICK),
+            score(arrived_at, urgent),
+            label(step, reference),
+        )
 
     def done(self, connection: str, job_id: str, calls: int | None, erp_answered: bool) -> bool:
         """A delivery of the job ended with nothing more to send: free its slot, learn the ERP
         calls it made, and (the ERP answered its last call) close the connection's breaker."""
-        return bool(self._done(keys=[flight_key(connection), COST, health_key(connection), KICK],
-                               args=[job_id, connection, -1 if calls is None else calls,
-                                     "1" if erp_answered else "0"]))
+        return bool(
+            self._done(
+                keys=[flight_key(connection), COST, health_key(connection), KICK],
+                args=[
+                    job_id,
+                    connection,
+                    -1 if calls is None else calls,
+                    "1" if erp_answered else "0",
+                ],
+            )
+        )
 
     def outage(self, connection: str) -> bool:
         """The ERP failed as in an outage (5xx, no answer); True when the breaker is open now,
         so the caller parks the job in the wait set instead of a backoff of its own."""
-        return bool(self._outage(keys=[health_key(connection)],
-                                 args=[OUTAGE_THRESHOLD, PROBE_BACKOFF_CAP_SECONDS, time.time(),
-                                       OUTAGE_QUIET_SECONDS]))
+        return bool(
+            self._outage(
+                keys=[health_key(connection)],
+                args=[
+                    OUTAGE_THRESHOLD,
+                    PROBE_BACKOFF_CAP_SECONDS,
+                    time.time(),
+                    OUTAGE_QUIET_SECONDS,
+                ],
+            )
+        )
 
     def hold(self, running: list[tuple[str, str]]) -> None:
         """Keep the slots of the jobs this worker is running, (connection, job id) each, for
@@ -349,18 +385,31 @@ class Admission:
         return self.redis.zscore(flight_key(connection), job_id) is not None
 
     # --- the dispatcher's round -----------------------------------------------------------------
-    def admit(self, lanes: list[Lane], stale_seconds: float, own_threads: int,
-              most: int = 200) -> list[Admitted]:
+    def admit(
+        self, lanes: list[Lane], stale_seconds: float, own_threads: int, most: int = 200
+    ) -> list[Admitted]:
         """Take the jobs that may go to the workers now, fairly, in one atomic round."""
         if not lanes:
             return []
         keys = [VT, COST, WORKERS, CAPACITY, Store.key("due"), Store.key("sent")]
-        args: list[str | float | int] = [most, stale_seconds, own_threads, HEADROOM, DEFAULT_COST,
-                                         len(lanes)]
+        args: list[str | float | int] = [
+            most,
+            stale_seconds,
+            own_threads,
+            HEADROOM,
+            DEFAULT_COST,
+            len(lanes),
+        ]
         for lane in lanes:
             c = lane.connection
-            keys += [wait_key(c), step_key(c), flight_key(c), health_key(c), lane.pause_key,
-                     lane.day_key]
+            keys += [
+                wait_key(c),
+                step_key(c),
+                flight_key(c),
+                health_key(c),
+                lane.pause_key,
+                lane.day_key,
+            ]
             args += [c, max(lane.weight, 0.01), lane.group, lane.cap, lane.day_limit]
         reply = cast("list[str | int]", self._admit(keys=keys, args=args))
         at = float(reply[0])
@@ -379,8 +428,9 @@ class Admission:
         return got is not None
 
     # --- the workers' threads -----------------------------------------------------------------
-    def register_worker(self, worker_id: str, threads: int,
-                        ttl_seconds: float = WORKER_TTL_SECONDS) -> None:
+    def register_worker(
+        self, worker_id: str, threads: int, ttl_seconds: float = WORKER_TTL_SECONDS
+    ) -> None:
         pipe = self.redis.pipeline(transaction=True)
         pipe.zadd(WORKERS, {worker_id: time.time() + ttl_seconds})
         pipe.hset(CAPACITY, worker_id, str(threads))
@@ -409,15 +459,21 @@ class Admission:
         costs = cast("list[str | None]", replies[-1])
         out = {}
         for i, c in enumerate(names):
-            waiting, urgent, flight, open_until = replies[i * 4: i * 4 + 4]
-            out[c] = Waiting(waiting=int(waiting), urgent=int(urgent), in_flight=int(flight),
-                             calls_per_job=_float(costs[i]), outage=open_until is not None)
+            waiting, urgent, flight, open_until = replies[i * 4 : i * 4 + 4]
+            out[c] = Waiting(
+                waiting=int(waiting),
+                urgent=int(urgent),
+                in_flight=int(flight),
+                calls_per_job=_float(costs[i]),
+                outage=open_until is not None,
+            )
         return out
 
 
 @dataclass(frozen=True)
 class Waiting:
     """A connection's jobs waiting for admission and in flight, for the status page and CLI."""
+
     waiting: int
     urgent: int
     in_flight: int

@@ -97,16 +97,20 @@ def task_kwargs(name: str, job_id: str, labels: Labels | None) -> dict[str, str]
     return kwargs
 
 
-def enqueue(name: str, job_id: str, sent_at: float | None = None,
-            labels: Labels | None = None) -> None:
+def enqueue(
+    name: str, job_id: str, sent_at: float | None = None, labels: Labels | None = None
+) -> None:
     """Send the task `name` (a step or a lifecycle event) for one job. `sent_at` travels in a
     header, so the sweeper can tell how old the oldest waiting message is; `labels` (connection,
     reference) are looked up from the job when the caller does not give them."""
     if labels is None and _lookup is not None:
         labels = _lookup(job_id)
-    app.send_task(task_name(name), kwargs=task_kwargs(name, job_id, labels),
-                  queue=queue_for(labels[0] if labels else None),
-                  headers={"ob_sent_at": time.time() if sent_at is None else sent_at})
+    app.send_task(
+        task_name(name),
+        kwargs=task_kwargs(name, job_id, labels),
+        queue=queue_for(labels[0] if labels else None),
+        headers={"ob_sent_at": time.time() if sent_at is None else sent_at},
+    )
 
 
 def _cached_labels(store: Store, size: int = 4096) -> Callable[[str], Labels | None]:

@@ -104,8 +104,7 @@ return until_ms
 def budget_keys(key: str) -> tuple[str, str, str, str, str, str]:
     """The keys of the budget named `key`: its window, pause, day counter, urgent hold and
     waiters' queue (by ticket, by last poll). Admission and the status page read some too."""
-    return (key, f"{key}:pause", f"{key}:day", f"{key}:urgent", f"{key}:waiters",
-            f"{key}:polled")
+    return (key, f"{key}:pause", f"{key}:day", f"{key}:urgent", f"{key}:waiters", f"{key}:polled")
 
 
 def now_ms() -> int:
@@ -116,11 +115,18 @@ class RequestBudget:
     """`limit` requests per `window_seconds` (and optionally `day_limit` per UTC day), shared by
     all processes that use the same `key` (the store's key for the ERP's rate key)."""
 
-    def __init__(self, client: redis.Redis, key: str, limit: int, window_seconds: float = 1.0,
-                 day_limit: int = 0, max_wait: float = 20.0,
-                 sleep: Callable[[float], None] = time.sleep,
-                 on_waited: Callable[[float], None] | None = None,
-                 urgent: Callable[[], bool] | None = None) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        key: str,
+        limit: int,
+        window_seconds: float = 1.0,
+        day_limit: int = 0,
+        max_wait: float = 20.0,
+        sleep: Callable[[float], None] = time.sleep,
+        on_waited: Callable[[float], None] | None = None,
+        urgent: Callable[[], bool] | None = None,
+    ) -> None:
         self.limit = max(1, int(limit))
         self.window_ms = int(window_seconds * 1000)
         self.day_limit = max(0, int(day_limit))
@@ -138,11 +144,21 @@ class RequestBudget:
         one may be. `ticket` and `since_ms` (the first try's time) keep a waiter's place in
         line across tries; urgent callers stand first."""
         urgent = self._urgent is not None and self._urgent()
-        wait_ms = self._take(keys=self._keys, args=[
-            self.window_ms, self.limit, ticket or uuid.uuid4().hex, self.day_limit,
-            "1" if urgent else "0", URGENT_HOLD_MS, URGENT_YIELD_MS,
-            0 if urgent else (since_ms if since_ms is not None else now_ms()),
-            QUEUE_POLL_MS, WAITER_GONE_MS])
+        wait_ms = self._take(
+            keys=self._keys,
+            args=[
+                self.window_ms,
+                self.limit,
+                ticket or uuid.uuid4().hex,
+                self.day_limit,
+                "1" if urgent else "0",
+                URGENT_HOLD_MS,
+                URGENT_YIELD_MS,
+                0 if urgent else (since_ms if since_ms is not None else now_ms()),
+                QUEUE_POLL_MS,
+                WAITER_GONE_MS,
+            ],
+        )
         return int(wait_ms) / 1000.0
 
     def take(self, on_wait: Callable[[], None] | None = None) -> None:
@@ -158,8 +174,9 @@ class RequestBudget:
             if waited + wait > self.max_wait:
                 if self._on_waited:
                     self._on_waited(waited)
-                raise RateLimited(f"request budget used up; next slot in {wait:.1f}s",
-                                  retry_after=wait)
+                raise RateLimited(
+                    f"request budget used up; next slot in {wait:.1f}s", retry_after=wait
+                )
             if on_wait:
                 on_wait()
             self._sleep(min(wait, 1.0))

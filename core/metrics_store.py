@@ -35,31 +35,45 @@ from core.store import Store
 log = get_logger("orderbridge.metrics")
 
 # --- keys (all metric keys are named here) -------------------------------------------------------
-STATS_KEY = Store.key("stats")             # the store's counters; save_job adds to it
-COUNTS_KEY = Store.key("m", "counts")      # counters and float sums written by `Recorder.flush`
-HIST_KEY = Store.key("m", "hist")          # histogram buckets (not cumulative) and sums
-BLOCKED_KEY = Store.key("m", "blocked")    # connection -> blocked until (epoch seconds)
+STATS_KEY = Store.key("stats")  # the store's counters; save_job adds to it
+COUNTS_KEY = Store.key("m", "counts")  # counters and float sums written by `Recorder.flush`
+HIST_KEY = Store.key("m", "hist")  # histogram buckets (not cumulative) and sums
+BLOCKED_KEY = Store.key("m", "blocked")  # connection -> blocked until (epoch seconds)
 DLQ_KEY = Store.key("dlq")
 DUE_KEY = Store.key("due")
 WORKER_PATTERN = Store.key("worker", "*")
 
 # --- families recorded in Redis (names without the `_total` Prometheus adds) ---------------------
-ACCEPTED = "orders_accepted"               # connection
-FINISHED = "orders_finished"               # connection, state
-RETRIED = "step_retried"                   # connection
-STEP_WAITS = "step_waits"                  # connection, reason
-ERP_REQUESTS = "erp_requests"              # connection, endpoint, status_class
-ERP_RATE_LIMITED = "erp_rate_limited"      # connection
-BUDGET_WAITS = "budget_waits"              # connection
+ACCEPTED = "orders_accepted"  # connection
+FINISHED = "orders_finished"  # connection, state
+RETRIED = "step_retried"  # connection
+STEP_WAITS = "step_waits"  # connection, reason
+ERP_REQUESTS = "erp_requests"  # connection, endpoint, status_class
+ERP_RATE_LIMITED = "erp_rate_limited"  # connection
+BUDGET_WAITS = "budget_waits"  # connection
 BUDGET_WAIT_SECONDS = "budget_wait_seconds"  # connection (float)
-STEP_RUNTIME = "step_runtime_seconds"      # connection, step (histogram)
+STEP_RUNTIME = "step_runtime_seconds"  # connection, step (histogram)
 
 # Step run times: from a cached look-up (ms) to a step that waited out a budget (tens of s).
-BUCKETS: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-                              30.0, 60.0, float("inf"))
+BUCKETS: tuple[float, ...] = (
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    float("inf"),
+)
 FLUSH_EVERY_SECONDS = 2.0
-SCAN_LIMIT = 10_000      # unfinished jobs / dead letters looked at per scrape
-HEAD_BYTES = 512         # of a job's or letter's JSON: its connection and dates come first
+SCAN_LIMIT = 10_000  # unfinished jobs / dead letters looked at per scrape
+HEAD_BYTES = 512  # of a job's or letter's JSON: its connection and dates come first
 
 
 @functools.lru_cache(maxsize=4096)  # few distinct label sets; saves the JSON encoding per call
@@ -98,8 +112,10 @@ def waited_field(connection: str, reason: str) -> str:
 
 
 # --- ERP endpoints as low-cardinality templates -------------------------------------------------
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
-                   r"[0-9a-fA-F]{12}$")
+_UUID = re.compile(
+    r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
+    r"[0-9a-fA-F]{12}$"
+)
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 _NUMBER = re.compile(r"^-?\d+$")
 _ODATA_KEY = re.compile(r"\((?:guid)?'[^']*'\)|\(\d+\)")
@@ -199,8 +215,9 @@ class Recorder:
     # --- what is recorded ------------------------------------------------------------------
     def erp_call(self, connection: str, method: str, path: str, status: int | None) -> None:
         """One HTTP request to an ERP (called by the client's observer hook)."""
-        name = field_name(ERP_REQUESTS, connection, endpoint_template(method, path),
-                          status_class(status))
+        name = field_name(
+            ERP_REQUESTS, connection, endpoint_template(method, path), status_class(status)
+        )
         with self._locked():
             self._counts[name] += 1
             if status == 429:
@@ -282,19 +299,21 @@ class Histogram:
 @dataclass
 class Snapshot:
     """Everything `/metrics` shows, read from Redis in a few round trips."""
-    counters: dict[str, dict[Labels, float]]      # family -> labels -> value
-    histograms: dict[Labels, Histogram]           # (connection, step) -> step run times
-    stats: dict[str, int]                         # the store's plain counters (older names)
-    dead_letters: dict[str, int]                  # connection -> letters waiting
+
+    counters: dict[str, dict[Labels, float]]  # family -> labels -> value
+    histograms: dict[Labels, Histogram]  # (connection, step) -> step run times
+    stats: dict[str, int]  # the store's plain counters (older names)
+    dead_letters: dict[str, int]  # connection -> letters waiting
     dead_letters_total: int
-    oldest_job_age: dict[str, float]              # connection -> seconds
+    oldest_job_age: dict[str, float]  # connection -> seconds
     jobs_in_flight: int
-    blocked_until: dict[str, float]               # connection -> epoch seconds
+    blocked_until: dict[str, float]  # connection -> epoch seconds
     workers_alive: int
 
 
-def read_snapshot(client: redis.Redis, now: float | None = None,
-                  cache: FactCache | None = None) -> Snapshot:
+def read_snapshot(
+    client: redis.Redis, now: float | None = None, cache: FactCache | None = None
+) -> Snapshot:
     """One scrape's worth of Redis. Pass the same `cache` to every scrape of a process so that
     only new jobs and dead letters are read (without one, each scrape reads them all)."""
     now = time.time() if now is None else now
@@ -309,7 +328,8 @@ def read_snapshot(client: redis.Redis, now: float | None = None,
     pipe.zrange(DLQ_KEY, 0, SCAN_LIMIT - 1)
     pipe.zrange(DUE_KEY, 0, SCAN_LIMIT - 1)
     stats, counts, hist, blocked, dlq_total, due_total, letters, due = cast(
-        "list[object]", pipe.execute())
+        "list[object]", pipe.execute()
+    )
     counters: dict[str, dict[Labels, float]] = defaultdict(lambda: defaultdict(float))
     plain: dict[str, int] = {}
     for raw in (cast("dict[str, str]", stats), cast("dict[str, str]", counts)):
@@ -323,8 +343,9 @@ def read_snapshot(client: redis.Redis, now: float | None = None,
         counters={k: dict(v) for k, v in counters.items()},
         histograms=_histograms(cast("dict[str, str]", hist)),
         stats=plain,
-        dead_letters=_dead_letters(cache.facts(client, "dl", cast("list[str]", letters),
-                                                 dated=False)),
+        dead_letters=_dead_letters(
+            cache.facts(client, "dl", cast("list[str]", letters), dated=False)
+        ),
         dead_letters_total=cast(int, dlq_total),
         oldest_job_age=_oldest(cache.facts(client, "job", cast("list[str]", due)), now),
         jobs_in_flight=cast(int, due_total),
@@ -374,8 +395,9 @@ class FactCache:
         self._known: dict[str, dict[str, Facts | None]] = defaultdict(dict)
         self._lock = threading.Lock()
 
-    def facts(self, client: redis.Redis, kind: str, ids: list[str], dated: bool = True
-              ) -> list[Facts]:
+    def facts(
+        self, client: redis.Redis, kind: str, ids: list[str], dated: bool = True
+    ) -> list[Facts]:
         with self._lock:
             known = self._known[kind]
             missing = [i for i in ids if i not in known]
@@ -384,18 +406,20 @@ class FactCache:
             return [f for f in known.values() if f is not None]
 
 
-def _read_facts(client: redis.Redis, kind: str, ids: list[str], dated: bool = True
-                ) -> dict[str, Facts | None]:
+def _read_facts(
+    client: redis.Redis, kind: str, ids: list[str], dated: bool = True
+) -> dict[str, Facts | None]:
     """Connection (and, if `dated`, creation time) of each record `ob:{kind}:{id}`, from its
     first bytes (a record whose head lacks them is read whole); None for one that is unreadable.
     A pipeline, not a script: a thousand small reads never hold Redis for long."""
     found: dict[str, Facts | None] = {}
     for start in range(0, len(ids), 1000):
-        chunk = ids[start:start + 1000]
+        chunk = ids[start : start + 1000]
         pipe = client.pipeline(transaction=False)
         for record_id in chunk:  # raw bytes: the cut may fall inside a multi-byte character
             pipe.execute_command(  # type: ignore[no-untyped-call]
-                "GETRANGE", Store.key(kind, record_id), 0, HEAD_BYTES - 1, **{NEVER_DECODE: True})
+                "GETRANGE", Store.key(kind, record_id), 0, HEAD_BYTES - 1, **{NEVER_DECODE: True}
+            )
         for record_id, raw in zip(chunk, cast("list[bytes]", pipe.execute()), strict=True):
             head = raw.decode("utf-8", errors="ignore")
             facts = _facts(head, dated)
@@ -412,8 +436,11 @@ def _facts(text: str, dated: bool) -> Facts | None:
     if connection is None or (dated and created is None):
         return None
     try:
-        at = datetime.fromisoformat(created.group(1).replace("Z", "+00:00")).timestamp() \
-            if created else 0.0
+        at = (
+            datetime.fromisoformat(created.group(1).replace("Z", "+00:00")).timestamp()
+            if created
+            else 0.0
+        )
     except ValueError:
         return None
     return json.loads(f'"{connection.group(1)}"'), at

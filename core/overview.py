@@ -49,6 +49,7 @@ SCAN_LIMIT = 10_000
 @dataclass(frozen=True)
 class BudgetLeft:
     """What is left of a connection's shared request budget at one moment."""
+
     limit: int
     window_seconds: float
     left: int
@@ -94,7 +95,8 @@ def overview(rt: Runtime, dead_letter_limit: int = 200) -> Overview:
     now = redis_now(store)
     figures: dict[str, ConnectionFigures] = {
         name: ConnectionFigures(name=name, erp=conn.erp)
-        for name, conn in rt.settings.connections.items()}
+        for name, conn in rt.settings.connections.items()
+    }
 
     def of(name: str) -> ConnectionFigures:
         return figures.setdefault(name, ConnectionFigures(name=name))
@@ -128,10 +130,14 @@ def overview(rt: Runtime, dead_letter_limit: int = 200) -> Overview:
             if fig.admission is not None:
                 fig.backlog = describe_eta(fig.admission, rt.requests_per_second(name))
     letters.sort(key=lambda letter: letter.created_at, reverse=True)
-    return Overview(now=now, connections=[figures[n] for n in sorted(figures)],
-                    dead_letters=letters[:dead_letter_limit], dead_letters_total=len(letters),
-                    unfinished_total=store.jobs_in_flight(),
-                    unfinished_read=len(due))
+    return Overview(
+        now=now,
+        connections=[figures[n] for n in sorted(figures)],
+        dead_letters=letters[:dead_letter_limit],
+        dead_letters_total=len(letters),
+        unfinished_total=store.jobs_in_flight(),
+        unfinished_read=len(due),
+    )
 
 
 def redis_now(store: Store) -> datetime:
@@ -142,7 +148,7 @@ def redis_now(store: Store) -> datetime:
 
 def _jobs(store: Store, ids: list[str]) -> Iterator[Job]:
     for start in range(0, len(ids), CHUNK):
-        keys = [Store.key("job", i) for i in ids[start:start + CHUNK]]
+        keys = [Store.key("job", i) for i in ids[start : start + CHUNK]]
         for raw in cast("list[str | None]", store.redis.mget(keys)):
             if raw:
                 yield Job.model_validate_json(raw)
@@ -166,8 +172,12 @@ def blocked_by(job: Job) -> str | None:
         return None
     record = job.step(job.current_step)
     error = record.last_error
-    if record.state == "waiting" and error is not None and error.kind == "transient" \
-            and BLOCKED_MARKER in error.message:
+    if (
+        record.state == "waiting"
+        and error is not None
+        and error.kind == "transient"
+        and BLOCKED_MARKER in error.message
+    ):
         return error.message
     return None
 
@@ -176,12 +186,12 @@ def budget_left(rt: Runtime, connection: str, now: datetime) -> BudgetLeft:
     """Peek at the connection's shared budget (the keys `core.budget.RequestBudget` uses)."""
     budget = rt.budget_for(connection)
     key = rt.store.budget_key(rt.settings.connection(connection).erp_settings.budget_key())
-    return peek_budget(rt.store, key, budget.limit, budget.window_ms / 1000, budget.day_limit,
-                       now)
+    return peek_budget(rt.store, key, budget.limit, budget.window_ms / 1000, budget.day_limit, now)
 
 
-def peek_budget(store: Store, key: str, limit: int, window_seconds: float, day_limit: int,
-                now: datetime) -> BudgetLeft:
+def peek_budget(
+    store: Store, key: str, limit: int, window_seconds: float, day_limit: int, now: datetime
+) -> BudgetLeft:
     now_ms = int(now.timestamp() * 1000)
     window_ms = int(window_seconds * 1000)
     _, pause_key, day_key, *_ = budget_keys(key)
@@ -195,5 +205,11 @@ def peek_budget(store: Store, key: str, limit: int, window_seconds: float, day_l
     if day_limit:
         day_used = int(day[0] or 0) if int(day[1] or 0) > now_ms else 0
         day_left = max(0, day_limit - day_used)
-    return BudgetLeft(limit=limit, window_seconds=window_seconds, left=max(0, limit - used),
-                      paused_seconds=paused_ms / 1000, day_limit=day_limit, day_left=day_left)
+    return BudgetLeft(
+        limit=limit,
+        window_seconds=window_seconds,
+        left=max(0, limit - used),
+        paused_seconds=paused_ms / 1000,
+        day_limit=day_limit,
+        day_left=day_left,
+    )

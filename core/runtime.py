@@ -30,7 +30,8 @@ Enqueue = Callable[[str, str], None]
 ConnectorFactory = Callable[[str], Connector]
 
 _heartbeat: contextvars.ContextVar[Callable[[], None] | None] = contextvars.ContextVar(
-    "orderbridge_heartbeat", default=None)
+    "orderbridge_heartbeat", default=None
+)
 
 
 def beat() -> None:
@@ -40,8 +41,9 @@ def beat() -> None:
         callback()
 
 
-def set_heartbeat(callback: Callable[[], None] | None) -> contextvars.Token[
-        Callable[[], None] | None]:
+def set_heartbeat(
+    callback: Callable[[], None] | None,
+) -> contextvars.Token[Callable[[], None] | None]:
     return _heartbeat.set(callback)
 
 
@@ -65,7 +67,8 @@ class Delivery:
 
 
 _delivery: contextvars.ContextVar[Delivery | None] = contextvars.ContextVar(
-    "orderbridge_delivery", default=None)
+    "orderbridge_delivery", default=None
+)
 
 
 def start_delivery(urgent: bool) -> tuple[Delivery, contextvars.Token[Delivery | None]]:
@@ -93,8 +96,13 @@ class Runtime:
     """The process's settings, store, connectors and enqueue function, passed explicitly; and
     the process's metrics `Recorder`, which its connectors' clients and budgets report to."""
 
-    def __init__(self, settings: Settings, store: Store, enqueue: Enqueue | None = None,
-                 connector_factory: ConnectorFactory | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        enqueue: Enqueue | None = None,
+        connector_factory: ConnectorFactory | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.enqueue: Enqueue = self._send if enqueue is None else enqueue
@@ -121,8 +129,15 @@ class Runtime:
         if job.current_step is None:
             return
         recheck = time.time() + self.settings.worker.queued_stale_after_seconds
-        self.admission.submit(job.connection, job.job_id, str(job.current_step), job.reference,
-                              job.created_at.timestamp(), self.is_urgent(job), recheck_at=recheck)
+        self.admission.submit(
+            job.connection,
+            job.job_id,
+            str(job.current_step),
+            job.reference,
+            job.created_at.timestamp(),
+            self.is_urgent(job),
+            recheck_at=recheck,
+        )
 
     def running(self, job_id: str, connection: str | None) -> None:
         """Note that this process runs the job (`connection`) or no longer does (None); the
@@ -144,14 +159,19 @@ class Runtime:
     def dispatch(self, most: int = 200) -> list[Admitted]:
         """One admission round: publish the jobs that may go to the workers now."""
         worker = self.settings.worker
-        admitted = self.admission.admit(self.lanes(), worker.stale_after_seconds,
-                                        worker.concurrency, most=most)
+        admitted = self.admission.admit(
+            self.lanes(), worker.stale_after_seconds, worker.concurrency, most=most
+        )
         for item in admitted:
             if self.enqueue != self._send:  # a runtime with its own enqueue (tests)
                 self.enqueue(item.step, item.job_id)
             else:
-                broker.enqueue(item.step, item.job_id, sent_at=item.sent_at,
-                               labels=(item.connection, item.reference))
+                broker.enqueue(
+                    item.step,
+                    item.job_id,
+                    sent_at=item.sent_at,
+                    labels=(item.connection, item.reference),
+                )
         return admitted
 
     def lanes(self) -> list[Lane]:
@@ -161,9 +181,17 @@ class Runtime:
             for name, conn in sorted(self.settings.connections.items()):
                 key, limit, window, day_limit = self.budget_terms(name)
                 _, pause_key, day_key, *_ = budget_keys(key)
-                lanes.append(Lane(connection=name, weight=conn.weight, group=key,
-                                  cap=in_flight_cap(limit, window, conn.max_in_flight),
-                                  pause_key=pause_key, day_key=day_key, day_limit=day_limit))
+                lanes.append(
+                    Lane(
+                        connection=name,
+                        weight=conn.weight,
+                        group=key,
+                        cap=in_flight_cap(limit, window, conn.max_in_flight),
+                        pause_key=pause_key,
+                        day_key=day_key,
+                        day_limit=day_limit,
+                    )
+                )
             self._lanes = lanes
         return self._lanes
 
@@ -196,24 +224,32 @@ class Runtime:
     def budget_for(self, connection_name: str) -> RequestBudget:
         """The shared budget of the ERP key this connection uses (see `budget_terms`)."""
         key, limit, window, day_limit = self.budget_terms(connection_name)
-        return RequestBudget(self.store.redis, key, limit=limit, window_seconds=window,
-                             day_limit=day_limit, urgent=urgent_now,
-                             on_waited=lambda seconds: self.metrics.budget_wait(
-                                 connection_name, seconds))
+        return RequestBudget(
+            self.store.redis,
+            key,
+            limit=limit,
+            window_seconds=window,
+            day_limit=day_limit,
+            urgent=urgent_now,
+            on_waited=lambda seconds: self.metrics.budget_wait(connection_name, seconds),
+        )
 
     def _build_connector(self, connection_name: str) -> Connector:
         conn = self.settings.connection(connection_name)
         spec = CONNECTORS[conn.erp]
         worker = self.settings.worker
-        client = build_client(timeout=worker.http_timeout_seconds,
-                              budget=self.budget_for(connection_name), heartbeat=beat,
-                              max_connections=max(10, worker.concurrency * 2),
-                              observer=lambda method, path, status: self._observed(
-                                  connection_name, method, path, status))
+        client = build_client(
+            timeout=worker.http_timeout_seconds,
+            budget=self.budget_for(connection_name),
+            heartbeat=beat,
+            max_connections=max(10, worker.concurrency * 2),
+            observer=lambda method, path, status: self._observed(
+                connection_name, method, path, status
+            ),
+        )
         return spec.factory(conn.erp_settings, client, self.store)
 
-    def _observed(self, connection_name: str, method: str, path: str, status: int | None
-                  ) -> None:
+    def _observed(self, connection_name: str, method: str, path: str, status: int | None) -> None:
         _counted_call(status)
         self.metrics.erp_call(connection_name, method, path, status)
 
@@ -232,6 +268,8 @@ def configure(settings: Settings) -> Runtime:
 def current() -> Runtime:
     """The runtime an entry point configured (a worker, the intake, a CLI command)."""
     if _current is None:
-        raise RuntimeError("orderbridge is not configured in this process "
-                           "(an entry point calls core.runtime.configure(settings))")
+        raise RuntimeError(
+            "orderbridge is not configured in this process "
+            "(an entry point calls core.runtime.configure(settings))"
+        )
     return _current

@@ -100,6 +100,7 @@ class EventsSettings(BaseModel):
     time across all workers); with `webhook_url` the events are also POSTed there, signed with
     `webhook_secret` (HMAC-SHA256 of the raw body), retried with backoff while the subscriber
     fails, and dead-lettered (kind `delivery`) after `give_up_after_seconds`."""
+
     model_config = ConfigDict(extra="forbid")
     webhook_url: str | None = Field(None, pattern=r"^https?://")
     webhook_secret: SecretStr | None = None
@@ -114,8 +115,9 @@ class EventsSettings(BaseModel):
     @model_validator(mode="after")
     def _signed(self) -> EventsSettings:
         if self.webhook_url and self.webhook_secret is None:
-            raise ValueError("webhook_url needs webhook_secret (or webhook_secret_env): "
-                             "every event is signed")
+            raise ValueError(
+                "webhook_url needs webhook_secret (or webhook_secret_env): every event is signed"
+            )
         return self
 
 
@@ -149,8 +151,9 @@ class ConnectionSettings(BaseModel):
         return self._erp_settings
 
     def reference_for(self, external_id: str, number: str | None) -> str:
-        return self.reference_template.format(connection=self.name, external_id=external_id,
-                                              number=number or external_id)
+        return self.reference_template.format(
+            connection=self.name, external_id=external_id, number=number or external_id
+        )
 
 
 class Settings(BaseModel):
@@ -176,8 +179,10 @@ class Settings(BaseModel):
         steps never hold one past `stale_after` nor wait longer than the backoff cap in place."""
         limit = self.worker.visibility_timeout_seconds
         if limit <= max(self.worker.stale_after_seconds, self.retry.cap_seconds):
-            raise ValueError(f"worker.visibility_timeout_seconds ({limit}) must be above "
-                             f"worker.stale_after_seconds and retry.cap_seconds")
+            raise ValueError(
+                f"worker.visibility_timeout_seconds ({limit}) must be above "
+                f"worker.stale_after_seconds and retry.cap_seconds"
+            )
         return self
 
     @model_validator(mode="after")
@@ -186,10 +191,13 @@ class Settings(BaseModel):
         would lock everyone out (the value itself is never shown)."""
         if self.flower_basic_auth is not None:
             pairs = self.flower_basic_auth.get_secret_value().split(",")
-            if not all(user and password for user, _, password in
-                       (pair.strip().partition(":") for pair in pairs)):
-                raise ValueError("flower_basic_auth must be user:password (several separated "
-                                 "by commas)")
+            if not all(
+                user and password
+                for user, _, password in (pair.strip().partition(":") for pair in pairs)
+            ):
+                raise ValueError(
+                    "flower_basic_auth must be user:password (several separated by commas)"
+                )
         return self
 
     def connection(self, name: str) -> ConnectionSettings:
@@ -223,15 +231,17 @@ def parse_settings(raw: dict[str, Any], env: dict[str, str], path: str | None = 
     except ConfigError as exc:
         raise exc.in_file(path) from None
     top = dict(data.get("orderbridge", {}))
-    connections = {name: {"name": name, **conf}
-                   for name, conf in data.get("connections", {}).items()}
+    connections = {
+        name: {"name": name, **conf} for name, conf in data.get("connections", {}).items()
+    }
     top["redis_url_explicit"] = "redis_url" in top or bool(env.get(REDIS_URL_ENV))
     if env.get(REDIS_URL_ENV):
         top["redis_url"] = env[REDIS_URL_ENV]
     unknown = sorted(set(data) - {"orderbridge", "connections"})
     if unknown:
-        raise ConfigError(unknown[0], "unknown section (expected [orderbridge] or "
-                                      "[connections.NAME])", path)
+        raise ConfigError(
+            unknown[0], "unknown section (expected [orderbridge] or [connections.NAME])", path
+        )
     try:
         settings = Settings.model_validate({**top, "connections": connections})
     except ValidationError as exc:
@@ -239,13 +249,15 @@ def parse_settings(raw: dict[str, Any], env: dict[str, str], path: str | None = 
     for conn in settings.connections.values():
         spec = CONNECTORS.get(conn.erp)
         if spec is None:
-            raise ConfigError(f"connections.{conn.name}.erp", f"unknown ERP {conn.erp!r} "
-                              f"(known: {', '.join(sorted(CONNECTORS))})", path)
+            raise ConfigError(
+                f"connections.{conn.name}.erp",
+                f"unknown ERP {conn.erp!r} (known: {', '.join(sorted(CONNECTORS))})",
+                path,
+            )
         try:
             validated = spec.settings_model.model_validate(conn.settings)
         except ValidationError as exc:
-            raise _first_problem(exc, f"connections.{conn.name}.settings").in_file(path) \
-                from None
+            raise _first_problem(exc, f"connections.{conn.name}.settings").in_file(path) from None
         conn._erp_settings = cast(ErpSettings, validated)
     return settings
 

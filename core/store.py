@@ -124,6 +124,7 @@ def new_id() -> str:
 class WaitEntry:
     """Where a new job waits for admission: the keys (wait set, labels, nudge list) and its
     score and label there; made by `core.admission.Admission.entry`."""
+
     keys: tuple[str, str, str]
     score: float
     label: str
@@ -149,8 +150,15 @@ class Store:
 
     @classmethod
     def from_url(cls, url: str) -> Store:
-        return cls(redis.Redis.from_url(url, decode_responses=True, socket_timeout=10,
-                                        socket_connect_timeout=5, health_check_interval=30))
+        return cls(
+            redis.Redis.from_url(
+                url,
+                decode_responses=True,
+                socket_timeout=10,
+                socket_connect_timeout=5,
+                health_check_interval=30,
+            )
+        )
 
     # --- keys ---------------------------------------------------------------------------------
     @staticmethod
@@ -158,9 +166,14 @@ class Store:
         return ":".join((PREFIX, *parts))
 
     # --- jobs ---------------------------------------------------------------------------------
-    def create_job(self, job: Job, due_at: float, counters: tuple[str, ...] = (),
-                   admit: WaitEntry | None = None, check_tombstone: bool = False
-                   ) -> tuple[str, bool]:
+    def create_job(
+        self,
+        job: Job,
+        due_at: float,
+        counters: tuple[str, ...] = (),
+        admit: WaitEntry | None = None,
+        check_tombstone: bool = False,
+    ) -> tuple[str, bool]:
         """Store a new job unless one exists for its (connection, external id); only then add
         to `jobs_created` and `counters`, and (`admit`) put it in its connection's wait set for
         admission to hand to the workers (`core.admission`), all in the one script: the
@@ -170,13 +183,29 @@ class Store:
         Returns (job id, created). When not created, the id is the existing job's."""
         wait_keys = list(admit.keys) if admit else ["", "", ""]
         existing = self._create_job(
-            keys=[self.key("ref", job.connection, job.external_id), self.key("job", job.job_id),
-                  self.key("due"), self.key("docjob", job.connection), self.key("stats"),
-                  wait_keys[2], self.key("cancelled", job.connection, job.external_id),
-                  wait_keys[0], wait_keys[1]],
-            args=[job.job_id, job.model_dump_json(), due_at, f"ref:{job.reference}",
-                  admit.score if admit else "", "1" if check_tombstone else "0",
-                  admit.label if admit else "", "jobs_created", *counters])
+            keys=[
+                self.key("ref", job.connection, job.external_id),
+                self.key("job", job.job_id),
+                self.key("due"),
+                self.key("docjob", job.connection),
+                self.key("stats"),
+                wait_keys[2],
+                self.key("cancelled", job.connection, job.external_id),
+                wait_keys[0],
+                wait_keys[1],
+            ],
+            args=[
+                job.job_id,
+                job.model_dump_json(),
+                due_at,
+                f"ref:{job.reference}",
+                admit.score if admit else "",
+                "1" if check_tombstone else "0",
+                admit.label if admit else "",
+                "jobs_created",
+                *counters,
+            ],
+        )
         if existing:
             return existing, False
         return job.job_id, True
@@ -187,9 +216,14 @@ class Store:
 
     _KEEP = object()
 
-    def save_job(self, job: Job, due_at: float | None | object = _KEEP,
-                 counters: tuple[str, ...] = (), purge_at: float | None = None,
-                 erp_order_id: str | None = None) -> None:
+    def save_job(
+        self,
+        job: Job,
+        due_at: float | None | object = _KEEP,
+        counters: tuple[str, ...] = (),
+        purge_at: float | None = None,
+        erp_order_id: str | None = None,
+    ) -> None:
         """Write the job, and in the same round trip its place in the due-schedule (a time, or
         None to take it off), counters, its retention date, and the index from a new ERP order
         id to the job (so that its invoice, found later, finds the job)."""
@@ -220,11 +254,15 @@ class Store:
             if raw:
                 yield Job.model_validate_json(raw)
 
-    def claim_version(self, connection: str, order_id: str, updated_at: float,
-                      keep_seconds: int = 90 * 86_400) -> bool:
+    def claim_version(
+        self, connection: str, order_id: str, updated_at: float, keep_seconds: int = 90 * 86_400
+    ) -> bool:
         """Record the order's newest known state; False when `updated_at` is older than it."""
-        return bool(self._claim_version(keys=[self.key("version", connection, order_id)],
-                                        args=[updated_at, keep_seconds]))
+        return bool(
+            self._claim_version(
+                keys=[self.key("version", connection, order_id)], args=[updated_at, keep_seconds]
+            )
+        )
 
     def bury(self, connection: str, order_id: str, keep_seconds: int) -> None:
         """A tombstone: the order was cancelled before it reached us; never create its job."""
@@ -247,22 +285,26 @@ class Store:
     def claim_interval(self, what: str, connection: str, interval_seconds: float) -> bool:
         """True for the one process that may do `what` for this connection now (once per
         interval, across all workers)."""
-        return bool(self.redis.set(self.key(what, connection), "1", nx=True,
-                                   px=max(100, int(interval_seconds * 1000))))
+        return bool(
+            self.redis.set(
+                self.key(what, connection), "1", nx=True, px=max(100, int(interval_seconds * 1000))
+            )
+        )
 
     def reconcile_soon(self, connection: str) -> None:
         """Let the next sweep poll this shop at once (a webhook said there is more to read)."""
         self.redis.delete(self.key(RECONCILE, connection))
 
     # --- after the order: invoices, their events, and delivering them -------------------------
-    def job_for_document(self, connection: str, reference: str | None,
-                         order_id: str | None) -> str | None:
-        fields = [f for f in (reference and f"ref:{reference}",
-                              order_id and f"order:{order_id}") if f]
+    def job_for_document(
+        self, connection: str, reference: str | None, order_id: str | None
+    ) -> str | None:
+        fields = [
+            f for f in (reference and f"ref:{reference}", order_id and f"order:{order_id}") if f
+        ]
         if not fields:
             return None
-        found = cast("list[str | None]", self.redis.hmget(self.key("docjob", connection),
-                                                          fields))
+        found = cast("list[str | None]", self.redis.hmget(self.key("docjob", connection), fields))
         return next((f for f in found if f), None)
 
     def invoice_cursor(self, connection: str) -> dict[str, str]:
@@ -277,27 +319,45 @@ class Store:
         return cast("dict[str, Any]", json.loads(raw)) if raw else None
 
     def recent_invoices(self, connection: str, limit: int = 50) -> list[dict[str, Any]]:
-        ids = cast("list[str]", self.redis.zrevrange(self.key("inv", "recent", connection),
-                                                     0, limit - 1))
+        ids = cast(
+            "list[str]", self.redis.zrevrange(self.key("inv", "recent", connection), 0, limit - 1)
+        )
         if not ids:
             return []
-        raws = cast("list[str | None]", self.redis.hmget(self.key("inv", "doc", connection),
-                                                         ids))
+        raws = cast("list[str | None]", self.redis.hmget(self.key("inv", "doc", connection), ids))
         return [json.loads(r) for r in raws if r]
 
-    def record_invoice_event(self, connection: str, event_id: str, event_json: str,
-                             job_id: str, invoice_id: str, view_json: str,
-                             keep_seconds: float) -> str | None:
+    def record_invoice_event(
+        self,
+        connection: str,
+        event_id: str,
+        event_json: str,
+        job_id: str,
+        invoice_id: str,
+        view_json: str,
+        keep_seconds: float,
+    ) -> str | None:
         """Append the event to the connection's stream unless this state change was recorded
         before; always refresh the invoice's latest state. Returns the stream id, or None."""
         now_ms = int(time.time() * 1000)
         minid = max(0, now_ms - int(keep_seconds * 1000))
         result = self._record_event(
-            keys=[self.key("inv", "seen", connection, event_id), self.key("events", connection),
-                  self.key("inv", "doc", connection), self.key("inv", "recent", connection),
-                  self.key("jobevents", job_id)],
-            args=[max(1, int(keep_seconds)), event_json, invoice_id, view_json, now_ms / 1000,
-                  minid])
+            keys=[
+                self.key("inv", "seen", connection, event_id),
+                self.key("events", connection),
+                self.key("inv", "doc", connection),
+                self.key("inv", "recent", connection),
+                self.key("jobevents", job_id),
+            ],
+            args=[
+                max(1, int(keep_seconds)),
+                event_json,
+                invoice_id,
+                view_json,
+                now_ms / 1000,
+                minid,
+            ],
+        )
         return cast("str | None", result or None)
 
     def trim_invoice_views(self, connection: str, keep: int) -> int:
@@ -318,8 +378,9 @@ class Store:
         raws = cast("list[str]", self.redis.lrange(self.key("jobevents", job_id), 0, -1))
         return [json.loads(r) for r in raws]
 
-    def hold_unmatched(self, connection: str, invoice_id: str, snapshot_json: str,
-                       keep_seconds: float) -> None:
+    def hold_unmatched(
+        self, connection: str, invoice_id: str, snapshot_json: str, keep_seconds: float
+    ) -> None:
         """An invoice whose job we cannot name yet (its order id is recorded a moment after the
         ERP made it): looked at again on the next polls, for a while."""
         key = self.key("inv", "unmatched", connection)
@@ -329,25 +390,32 @@ class Store:
         pipe.execute()
 
     def unmatched(self, connection: str) -> dict[str, str]:
-        return cast("dict[str, str]", self.redis.hgetall(self.key("inv", "unmatched",
-                                                                   connection)))
+        return cast("dict[str, str]", self.redis.hgetall(self.key("inv", "unmatched", connection)))
 
     def drop_unmatched(self, connection: str, invoice_id: str) -> None:
         self.redis.hdel(self.key("inv", "unmatched", connection), invoice_id)
 
-    def events_after(self, connection: str, after: str, count: int = 50
-                     ) -> list[tuple[str, dict[str, Any]]]:
+    def events_after(
+        self, connection: str, after: str, count: int = 50
+    ) -> list[tuple[str, dict[str, Any]]]:
         """Stream entries after stream id `after` ("0" for all), oldest first."""
-        rows = cast("list[tuple[str, dict[str, str]]]",
-                    self.redis.xrange(self.key("events", connection), f"({after}"
-                                      if after != "0" else "-", "+", count=count))
+        rows = cast(
+            "list[tuple[str, dict[str, str]]]",
+            self.redis.xrange(
+                self.key("events", connection),
+                f"({after}" if after != "0" else "-",
+                "+",
+                count=count,
+            ),
+        )
         return [(sid, json.loads(fields["event"])) for sid, fields in rows]
 
     def delivery_state(self, connection: str) -> dict[str, str]:
         return cast("dict[str, str]", self.redis.hgetall(self.key("deliv", connection)))
 
-    def set_delivery_state(self, connection: str, counters: tuple[str, ...] = (),
-                           **fields: str | float | int) -> None:
+    def set_delivery_state(
+        self, connection: str, counters: tuple[str, ...] = (), **fields: str | float | int
+    ) -> None:
         """Write `fields` of the connection's delivery state (its cursor, failure count, next
         try) and, in the same round trip, add one to each of `counters`."""
         if not counters:
@@ -371,8 +439,10 @@ class Store:
         one to each of `counters`, together."""
         pipe = self.redis.pipeline(transaction=True)
         pipe.lpop(self.key("redeliver", connection))
-        pipe.hset(self.key("deliv", connection),
-                  mapping={"attempts": 0, "first_failure_at": 0, "next_at": 0})
+        pipe.hset(
+            self.key("deliv", connection),
+            mapping={"attempts": 0, "first_failure_at": 0, "next_at": 0},
+        )
         for name in counters:
             pipe.hincrby(self.key("stats"), name, 1)
         pipe.execute()
@@ -443,8 +513,10 @@ class Store:
 
     def purge_due(self, now: float, limit: int = 200) -> int:
         """Remove the order (the personal data) from jobs whose retention has run out."""
-        ids = cast("list[str]", self.redis.zrangebyscore(self.key("purge"), "-inf", now,
-                                                          start=0, num=limit))
+        ids = cast(
+            "list[str]",
+            self.redis.zrangebyscore(self.key("purge"), "-inf", now, start=0, num=limit),
+        )
         for job_id in ids:
             job = self.load_job(job_id)
             if job is not None and job.order is not None:
@@ -456,32 +528,46 @@ class Store:
 
     # --- invoice documents (PDFs an ERP handed back; personal data, kept for the retention) ----
     def put_document(self, job_id: str, pdf: bytes, keep_seconds: float) -> None:
-        self.redis.set(self.key("doc", job_id), base64.b64encode(pdf).decode(),
-                       ex=max(1, int(keep_seconds)) + 86_400)
+        self.redis.set(
+            self.key("doc", job_id),
+            base64.b64encode(pdf).decode(),
+            ex=max(1, int(keep_seconds)) + 86_400,
+        )
 
     def document(self, job_id: str) -> bytes | None:
         raw = self._get(self.key("doc", job_id))
         return base64.b64decode(raw) if raw else None
 
     # --- locks --------------------------------------------------------------------------------
-    def lock(self, *parts: str, timeout: float, blocking_timeout: float | None = None
-             ) -> redis.lock.Lock:
-        return cast("redis.lock.Lock", self.redis.lock(self.key("lock", *parts), timeout=timeout,
-                               blocking_timeout=blocking_timeout, thread_local=False))
+    def lock(
+        self, *parts: str, timeout: float, blocking_timeout: float | None = None
+    ) -> redis.lock.Lock:
+        return cast(
+            "redis.lock.Lock",
+            self.redis.lock(
+                self.key("lock", *parts),
+                timeout=timeout,
+                blocking_timeout=blocking_timeout,
+                thread_local=False,
+            ),
+        )
 
-    def locked(self, *parts: str, timeout: float = 30, wait: float = 30
-               ) -> AbstractContextManager[None]:
+    def locked(
+        self, *parts: str, timeout: float = 30, wait: float = 30
+    ) -> AbstractContextManager[None]:
         """Hold a Redis lock around a find-then-create; raises LockError if it can't be had."""
         return self.locked_all(parts[:-1], [parts[-1]], timeout=timeout, wait=wait)
 
     # --- the job lease and locks taken together -----------------------------------------------
-    def take_lease(self, job_id: str, token: str, lock_seconds: float, wake_at: float,
-                   load: bool = False) -> tuple[bool, Job | None]:
+    def take_lease(
+        self, job_id: str, token: str, lock_seconds: float, wake_at: float, load: bool = False
+    ) -> tuple[bool, Job | None]:
         """Take the job's lock and set its wake-up (or only bring the wake-up forward when
         someone else holds it) in one round trip; with `load`, the job comes back too."""
         reply = self._take_lease(
             keys=[self.lease_key(job_id), self.key("due"), self.key("job", job_id)],
-            args=[token, max(1, int(lock_seconds * 1000)), wake_at, job_id, int(load)])
+            args=[token, max(1, int(lock_seconds * 1000)), wake_at, job_id, int(load)],
+        )
         raw = reply[1] if len(reply) > 1 else None
         return bool(reply[0]), Job.model_validate_json(raw) if raw else None
 
@@ -497,8 +583,9 @@ class Store:
         return self.key("lock", "job", job_id)
 
     @contextmanager
-    def locked_all(self, scope: tuple[str, ...], names: list[str], timeout: float = 30,
-                   wait: float = 30) -> Iterator[None]:
+    def locked_all(
+        self, scope: tuple[str, ...], names: list[str], timeout: float = 30, wait: float = 30
+    ) -> Iterator[None]:
         """Hold the locks `scope + name` for every name at once (all or none, one round trip
         per try, so two callers with overlapping names can never each hold a part); raises
         LockError when they can't be had within `wait` seconds."""
@@ -508,7 +595,8 @@ class Store:
         while not self._lock_all(keys=keys, args=[token, max(1, int(timeout * 1000))]):
             if time.monotonic() >= deadline:
                 raise redis.exceptions.LockError(  # type: ignore[no-untyped-call]
-                    f"lock {'/'.join(scope)}/{','.join(names)} busy for {wait}s")
+                    f"lock {'/'.join(scope)}/{','.join(names)} busy for {wait}s"
+                )
             time.sleep(LOCK_POLL_SECONDS)
         try:
             yield
@@ -520,21 +608,34 @@ class Store:
         raw = self._get(self.key("cache", connection, kind, key))
         return cast("dict[str, Any]", json.loads(raw)) if raw else None
 
-    def cache_get_many(self, connection: str, kind: str, keys: list[str]
-                       ) -> dict[str, dict[str, Any]]:
+    def cache_get_many(
+        self, connection: str, kind: str, keys: list[str]
+    ) -> dict[str, dict[str, Any]]:
         if not keys:
             return {}
-        raws = cast("list[str | None]",
-                    self.redis.mget([self.key("cache", connection, kind, k) for k in keys]))
+        raws = cast(
+            "list[str | None]",
+            self.redis.mget([self.key("cache", connection, kind, k) for k in keys]),
+        )
         return {k: json.loads(r) for k, r in zip(keys, raws, strict=True) if r}
 
-    def cache_put(self, connection: str, kind: str, key: str, value: dict[str, Any],
-                  ttl_seconds: int = 7 * 86_400) -> None:
-        self.redis.set(self.key("cache", connection, kind, key), json.dumps(value),
-                       ex=ttl_seconds)
+    def cache_put(
+        self,
+        connection: str,
+        kind: str,
+        key: str,
+        value: dict[str, Any],
+        ttl_seconds: int = 7 * 86_400,
+    ) -> None:
+        self.redis.set(self.key("cache", connection, kind, key), json.dumps(value), ex=ttl_seconds)
 
-    def cache_put_many(self, connection: str, kind: str, values: dict[str, dict[str, Any]],
-                       ttl_seconds: int = 7 * 86_400) -> None:
+    def cache_put_many(
+        self,
+        connection: str,
+        kind: str,
+        values: dict[str, dict[str, Any]],
+        ttl_seconds: int = 7 * 86_400,
+    ) -> None:
         pipe = self.redis.pipeline(transaction=False)
         for key, value in values.items():
             pipe.set(self.key("cache", connection, kind, key), json.dumps(value), ex=ttl_seconds)
@@ -550,7 +651,6 @@ class Store:
 
     def token_put(self, name: str, value: str, ttl_seconds: float) -> None:
         self.redis.set(self.key("token", name), value, px=max(1000, int(ttl_seconds * 1000)))
-
 
     # --- dead letters -------------------------------------------------------------------------
     def add_dead_letter(self, letter: DeadLetter, job: Job | None = None) -> None:
@@ -570,8 +670,9 @@ class Store:
         raw = self._get(self.key("dl", letter_id))
         return DeadLetter.model_validate_json(raw) if raw else None
 
-    def dead_letters(self, offset: int = 0, limit: int | None = 100
-                     ) -> tuple[list[DeadLetter], int]:
+    def dead_letters(
+        self, offset: int = 0, limit: int | None = 100
+    ) -> tuple[list[DeadLetter], int]:
         """The letters from `offset` on, oldest first, `limit` of them (None: all there are),
         and how many there are in all."""
         total = cast(int, self.redis.zcard(self.key("dlq")))
@@ -579,7 +680,7 @@ class Store:
         ids = cast("list[str]", self.redis.zrange(self.key("dlq"), offset, end))
         letters: list[DeadLetter] = []
         for start in range(0, len(ids), DEAD_LETTER_CHUNK):
-            keys = [self.key("dl", i) for i in ids[start:start + DEAD_LETTER_CHUNK]]
+            keys = [self.key("dl", i) for i in ids[start : start + DEAD_LETTER_CHUNK]]
             raws = cast("list[str | None]", self.redis.mget(keys))
             letters.extend(DeadLetter.model_validate_json(r) for r in raws if r)
         return letters, total

@@ -39,14 +39,21 @@ def default_topic(source: str, body: bytes) -> str:
 def webhook_headers(source: str, topic: str, body: bytes, secret: bytes) -> dict[str, str]:
     """The headers a shop sends with a delivery (a fresh delivery id each time)."""
     if source == "shopify":
-        return {"Content-Type": "application/json", "X-Shopify-Topic": topic,
-                "X-Shopify-Hmac-Sha256": sign(body, secret),
-                "X-Shopify-Shop-Domain": "demo.myshopify.com",
-                "X-Shopify-Webhook-Id": str(uuid.uuid4()), "X-Shopify-API-Version": "2025-01"}
-    return {"Content-Type": "application/json", "X-WC-Webhook-Topic": topic,
-            "X-WC-Webhook-Signature": sign(body, secret),
-            "X-WC-Webhook-Source": "https://shop.example/",
-            "X-WC-Webhook-Delivery-ID": uuid.uuid4().hex[:8]}
+        return {
+            "Content-Type": "application/json",
+            "X-Shopify-Topic": topic,
+            "X-Shopify-Hmac-Sha256": sign(body, secret),
+            "X-Shopify-Shop-Domain": "demo.myshopify.com",
+            "X-Shopify-Webhook-Id": str(uuid.uuid4()),
+            "X-Shopify-API-Version": "2025-01",
+        }
+    return {
+        "Content-Type": "application/json",
+        "X-WC-Webhook-Topic": topic,
+        "X-WC-Webhook-Signature": sign(body, secret),
+        "X-WC-Webhook-Source": "https://shop.example/",
+        "X-WC-Webhook-Delivery-ID": uuid.uuid4().hex[:8],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,8 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         conn = settings.connection(args.connection)
     except ConfigError as exc:
-        print(f"configuration error: {exc} (export ORDERBRIDGE_CONFIG=orderbridge.example.toml)",
-              file=sys.stderr)
+        print(
+            f"configuration error: {exc} (export ORDERBRIDGE_CONFIG=orderbridge.example.toml)",
+            file=sys.stderr,
+        )
         return 2
     if conn.source not in ("shopify", "woocommerce") or not conn.shop.secrets():
         print(f"{conn.name} is not a shop connection with a webhook_secret", file=sys.stderr)
@@ -70,9 +79,12 @@ def main(argv: list[str] | None = None) -> int:
     topic = args.topic or default_topic(conn.source, body)
     host = "127.0.0.1" if settings.intake.host in ("0.0.0.0", "::") else settings.intake.host
     base = args.url or f"http://{host}:{settings.intake.port}"
-    response = httpx.post(f"{base}/webhooks/{conn.source}/{conn.name}", content=body,
-                          headers=webhook_headers(conn.source, topic, body, conn.shop.secrets()[0]),
-                          timeout=10)
+    response = httpx.post(
+        f"{base}/webhooks/{conn.source}/{conn.name}",
+        content=body,
+        headers=webhook_headers(conn.source, topic, body, conn.shop.secrets()[0]),
+        timeout=10,
+    )
     print(response.status_code, response.text)
     return 0 if response.is_success else 1
 

@@ -21,8 +21,8 @@ class DeadLetter(BaseModel):
     connection: str
     external_id: str
     reference: str
-    step: Step | None = None     # the failed pipeline step; None for an event delivery
-    kind: str                    # transient | ambiguous | permanent | delivery
+    step: Step | None = None  # the failed pipeline step; None for an event delivery
+    kind: str  # transient | ambiguous | permanent | delivery
     reason: str
     message: str
     erp_status: int | None = None

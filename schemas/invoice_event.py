@@ -28,8 +28,8 @@ class InvoiceEvent(BaseModel):
     type: EventType
     connection: str
     job_id: str
-    reference: str              # our reference for the order (from the connection's template)
-    external_id: str            # the shop's order id
+    reference: str  # our reference for the order (from the connection's template)
+    external_id: str  # the shop's order id
     order_number: str | None = None
     invoice_id: str
     invoice_number: str
@@ -42,10 +42,11 @@ class InvoiceEvent(BaseModel):
 
 class InvoiceView(BaseModel):
     """The latest state we know of one invoice or credit note (operator view)."""
+
     invoice_id: str
     invoice_number: str
     kind: str
-    state: str                  # open | partially_paid | paid | credit_note
+    state: str  # open | partially_paid | paid | credit_note
     job_id: str
     reference: str
     external_id: str

@@ -21,6 +21,7 @@ from schemas.order import Order
 
 class Step(StrEnum):
     """The pipeline's steps, in order. The values are the task and ledger names."""
+
     UPSERT_CUSTOMER = "upsert_customer"
     UPSERT_PRODUCTS = "upsert_products"
     CHECK_DUPLICATE = "check_duplicate"
@@ -33,6 +34,7 @@ STEPS: tuple[Step, ...] = tuple(Step)
 
 class StepResult(BaseModel):
     """What a step records in its ledger entry (kept as JSON in the job)."""
+
     model_config = ConfigDict(extra="allow")
 
 
@@ -124,14 +126,22 @@ class Job(BaseModel):
     order: Order | None = None
 
     @classmethod
-    def new(cls, job_id: str, connection: str, reference: str, order: Order,
-            send_invoice: bool) -> Job:
+    def new(
+        cls, job_id: str, connection: str, reference: str, order: Order, send_invoice: bool
+    ) -> Job:
         steps = [StepRecord(name=name) for name in STEPS]
         if not send_invoice:
             steps[-1].state = "skipped"
-        return cls(job_id=job_id, connection=connection, external_id=order.external_id,
-                   reference=reference, send_invoice=send_invoice, order=order, steps=steps,
-                   urgent=bool(order.urgent))
+        return cls(
+            job_id=job_id,
+            connection=connection,
+            external_id=order.external_id,
+            reference=reference,
+            send_invoice=send_invoice,
+            order=order,
+            steps=steps,
+            urgent=bool(order.urgent),
+        )
 
     def step(self, name: Step) -> StepRecord:
         for record in self.steps:
@@ -145,7 +155,7 @@ class Job(BaseModel):
 
     def next_step_after(self, name: Step) -> Step | None:
         """The next step that still has work to do, or None when the pipeline is finished."""
-        after = STEPS[STEPS.index(name) + 1:]
+        after = STEPS[STEPS.index(name) + 1 :]
         return next((n for n in after if self.step(n).state not in ("done", "skipped")), None)
 
     # --- transitions -------------------------------------------------------------------------

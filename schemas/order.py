@@ -28,12 +28,14 @@ Money = Annotated[Decimal, Field(max_digits=18, decimal_places=6, allow_inf_nan=
 Quantity = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=6, allow_inf_nan=False)]
 VatRate = Annotated[Decimal, Field(ge=0, lt=1, max_digits=8, decimal_places=6, allow_inf_nan=False)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
-RequiredText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                                 max_length=200)]
+RequiredText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+]
 ShortText20 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)]
 ShortText40 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)]
-SerialNumber = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                                 max_length=100)]
+SerialNumber = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
+]
 ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
 
@@ -56,8 +58,13 @@ class Customer(_Model):
     company_name: ShortText | None = None
     org_number: ShortText40 | None = None
     vat_number: ShortText40 | None = None
-    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254,
-                                            pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
+    email: (
+        Annotated[
+            str,
+            StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$"),
+        ]
+        | None
+    ) = None
     phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
     billing_address: Address | None = None
     shipping_address: Address | None = None
@@ -70,8 +77,11 @@ class Customer(_Model):
 
     @property
     def display_name(self) -> str:
-        return self.company_name if self.kind == "company" and self.company_name else (
-            self.name or self.company_name or "")
+        return (
+            self.company_name
+            if self.kind == "company" and self.company_name
+            else (self.name or self.company_name or "")
+        )
 
 
 class ProductLine(_Model):
@@ -94,8 +104,10 @@ class ProductLine(_Model):
     @model_validator(mode="after")
     def _one_serial_number_per_unit(self) -> ProductLine:
         if self.serial_numbers is not None and len(self.serial_numbers) != self.quantity:
-            raise ValueError(f"serial_numbers: {len(self.serial_numbers)} given for quantity "
-                             f"{self.quantity} (one per unit)")
+            raise ValueError(
+                f"serial_numbers: {len(self.serial_numbers)} given for quantity "
+                f"{self.quantity} (one per unit)"
+            )
         return self
 
     @property
@@ -157,7 +169,8 @@ class Order(_Model):
         if abs(computed - total) > tolerance:
             raise ValueError(
                 f"total {total} does not match the sum of lines and shipping {computed} "
-                f"(allowed difference {tolerance})")
+                f"(allowed difference {tolerance})"
+            )
         return total
 
     @property
@@ -168,9 +181,14 @@ class Order(_Model):
     def gross_total(self) -> Decimal:
         """What the product and shipping lines come to with VAT, each line in whole cents
         (`gross`): the order's own amounts when its prices include VAT."""
-        return sum((gross(line.amount, line.vat_rate, self.prices_include_vat)
-                    for line in self.lines if isinstance(line, ProductLine | ShippingLine)),
-                   Decimal("0"))
+        return sum(
+            (
+                gross(line.amount, line.vat_rate, self.prices_include_vat)
+                for line in self.lines
+                if isinstance(line, ProductLine | ShippingLine)
+            ),
+            Decimal("0"),
+        )
 
     @property
     def product_lines(self) -> list[ProductLine]:

@@ -100,8 +100,9 @@ def match_template(template: str, segments: list[str]) -> dict[str, str] | None:
     return params
 
 
-def merged_options(options: Any, changes: Mapping[str, Any],
-                   check: Callable[[str, Any, Any], None] = check_type) -> Any:
+def merged_options(
+    options: Any, changes: Mapping[str, Any], check: Callable[[str, Any, Any], None] = check_type
+) -> Any:
     """A copy of a simulator's frozen options dataclass with `changes` applied; ConfigError for
     unknown keys, or whatever `check(name, value, default)` refuses."""
     defaults = {field.name: field.default for field in dataclasses.fields(options)}
@@ -127,8 +128,15 @@ class Fault:
         return self.match == "*" or self.match.lower() == endpoint.lower()
 
     def as_json(self) -> dict[str, Any]:
-        return {"id": self.id, "match": self.match, "mode": self.mode, "count": self.count,
-                "status": self.status, "ms": self.ms, "applied": self.applied}
+        return {
+            "id": self.id,
+            "match": self.match,
+            "mode": self.mode,
+            "count": self.count,
+            "status": self.status,
+            "ms": self.ms,
+            "applied": self.applied,
+        }
 
 
 def parse_fault(spec: Any, fault_id: int) -> Fault:
@@ -197,9 +205,15 @@ class SimAdmin:
             self.faults.clear()
 
     def log_call(self, endpoint: str, scope: Scope) -> dict[str, Any]:
-        record = {"endpoint": endpoint, "method": scope["method"], "path": scope["path"],
-                  "query": scope.get("query_string", b"").decode("latin-1"), "status": None,
-                  "fault": None, "at": time.time()}
+        record = {
+            "endpoint": endpoint,
+            "method": scope["method"],
+            "path": scope["path"],
+            "query": scope.get("query_string", b"").decode("latin-1"),
+            "status": None,
+            "fault": None,
+            "at": time.time(),
+        }
         with self._lock:
             self.calls.append(record)
             self.total += 1
@@ -226,8 +240,11 @@ class SimAdmin:
 
     def calls_json(self) -> dict[str, Any]:
         with self._lock:
-            return {"total": self.total, "by_endpoint": dict(self.by_endpoint),
-                    "calls": [dict(call) for call in self.calls]}
+            return {
+                "total": self.total,
+                "by_endpoint": dict(self.by_endpoint),
+                "calls": [dict(call) for call in self.calls],
+            }
 
     def faults_json(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -241,15 +258,22 @@ class SimApp:
         self.erp = erp
         self.admin = SimAdmin()
         routes: dict[str, AdminHandler] = {
-            "GET /_sim/state": self._state, "GET /_sim/calls": self._calls,
-            "GET /_sim/faults": self._list_faults, "POST /_sim/faults": self._add_fault,
-            "DELETE /_sim/faults": self._clear_faults, "POST /_sim/latency": self._latency,
+            "GET /_sim/state": self._state,
+            "GET /_sim/calls": self._calls,
+            "GET /_sim/faults": self._list_faults,
+            "POST /_sim/faults": self._add_fault,
+            "DELETE /_sim/faults": self._clear_faults,
+            "POST /_sim/latency": self._latency,
             "GET /_sim/latency": self._get_latency,
-            "POST /_sim/reset": self._reset, "GET /_sim/config": self._get_config,
-            "POST /_sim/config": self._set_config, **erp.admin_routes(),
+            "POST /_sim/reset": self._reset,
+            "GET /_sim/config": self._get_config,
+            "POST /_sim/config": self._set_config,
+            **erp.admin_routes(),
         }
-        self._routes = {(route.partition(" ")[0], route.partition(" ")[2].lower()): handler
-                        for route, handler in routes.items()}
+        self._routes = {
+            (route.partition(" ")[0], route.partition(" ")[2].lower()): handler
+            for route, handler in routes.items()
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -277,16 +301,20 @@ class SimApp:
         else:
             await self._apply(fault, scope, received, send, answer)
 
-    async def _apply(self, fault: Fault, scope: Scope, receive: Receive, send: Send,
-                     answer: Send) -> None:
+    async def _apply(
+        self, fault: Fault, scope: Scope, receive: Receive, send: Send, answer: Send
+    ) -> None:
         """Answer as `fault` says; `send` is the server's own, needed to drop the connection."""
         if fault.mode not in ("status", "rate_limit"):
             await self.erp.app(scope, receive, _discard)  # commit; its answer is lost
         if fault.mode == "commit_then_drop":
             await drop_connection(send)
             return
-        error = (self.erp.rate_limit_response() if fault.mode == "rate_limit"
-                 else self.erp.error_response(fault.status or 500))
+        error = (
+            self.erp.rate_limit_response()
+            if fault.mode == "rate_limit"
+            else self.erp.error_response(fault.status or 500)
+        )
         await error(scope, receive, answer)
 
     async def _admin_call(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -329,7 +357,7 @@ class SimApp:
         except (ValueError, AttributeError):
             ms = None
         if not _is_int(ms) or ms < 0:
-            return admin_error(400, "body must be {\"ms\": <non-negative integer>}")
+            return admin_error(400, 'body must be {"ms": <non-negative integer>}')
         self.admin.latency_ms = ms
         return JSONResponse({"ms": ms})
 
@@ -425,8 +453,9 @@ async def _received(receive: Receive) -> Receive | None:
             return None
         chunks.append(message.get("body", b""))
         more = message.get("more_body", False)
-    pending: list[Message] = [{"type": "http.request", "body": b"".join(chunks),
-                               "more_body": False}]
+    pending: list[Message] = [
+        {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+    ]
 
     async def replay() -> Message:
         return pending.pop() if pending else await receive()

@@ -53,13 +53,23 @@ def default_port(name: str) -> int:
     return SIMULATORS[name][1]
 
 
-def serve(name: str, host: str = "127.0.0.1", port: int | None = None,
-          options: dict[str, Any] | None = None) -> None:
+def serve(
+    name: str,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    options: dict[str, Any] | None = None,
+) -> None:
     """Run the simulator in the foreground until SIGTERM or SIGINT (uvicorn handles both).
 
     h11 is chosen explicitly because the admin layer's connection drop relies on its request
     cycle exposing the transport; lifespan is off because the simulators hold no resources.
     """
     app = make_app(name, options)
-    uvicorn.run(app, host=host, port=port or default_port(name), log_level="warning",
-                http="h11", lifespan="off")
+    uvicorn.run(
+        app,
+        host=host,
+        port=port or default_port(name),
+        log_level="warning",
+        http="h11",
+        lifespan="off",
+    )

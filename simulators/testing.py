@@ -29,11 +29,13 @@ def running(app: ASGIApp, host: str = "127.0.0.1") -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", http="h11",
-                            lifespan="off")
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", http="h11", lifespan="off"
+    )
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
-                              name=f"sim-{port}", daemon=True)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name=f"sim-{port}", daemon=True
+    )
     thread.start()
     try:
         _wait_until_accepting(host, port, thread)

@@ -26,14 +26,20 @@ def original_job(store: Store, connection: str, credit: Order) -> Job:
     job_id = store.job_id_for(connection, original_id)
     original = store.load_job(job_id) if job_id else None
     if original is None:
-        raise NotYet(f"waiting for the original order {original_id} to reach us",
-                     retry_after=WAIT_SECONDS)
+        raise NotYet(
+            f"waiting for the original order {original_id} to reach us", retry_after=WAIT_SECONDS
+        )
     if original.state == "cancelled":
-        raise PermanentError(f"the original order {original_id} was cancelled before it "
-                             f"reached the ERP: there is nothing to credit")
+        raise PermanentError(
+            f"the original order {original_id} was cancelled before it "
+            f"reached the ERP: there is nothing to credit"
+        )
     if original.state not in ("done", "duplicate") or not original.erp.get("order_id"):
-        raise NotYet(f"waiting for the original order {original_id} to reach the ERP "
-                     f"(its job is {original.state})", retry_after=WAIT_SECONDS)
+        raise NotYet(
+            f"waiting for the original order {original_id} to reach the ERP "
+            f"(its job is {original.state})",
+            retry_after=WAIT_SECONDS,
+        )
     _check_amount(credit, original)
     return original
 
@@ -42,19 +48,22 @@ def _check_amount(credit: Order, original: Job) -> None:
     if original.order is None:  # purged after the retention: the ERP will judge
         return
     credited = credit.total if credit.total is not None else credit.computed_total
-    invoiced = original.order.total if original.order.total is not None \
-        else original.order.computed_total
+    invoiced = (
+        original.order.total if original.order.total is not None else original.order.computed_total
+    )
     if credited > invoiced + Decimal("0.005"):
         raise PermanentError(
             f"the refund ({credited:.2f} {credit.currency}) is larger than what was invoiced "
-            f"for order {original.external_id} ({invoiced:.2f} {original.order.currency})")
+            f"for order {original.external_id} ({invoiced:.2f} {original.order.currency})"
+        )
 
 
 def customer_of(original: Job) -> CustomerResult:
     result = original.step(Step.UPSERT_CUSTOMER).read(CustomerResult)
     if not result.customer_id:
-        raise PermanentError(f"the original order {original.external_id} has no ERP customer "
-                             f"recorded")
+        raise PermanentError(
+            f"the original order {original.external_id} has no ERP customer recorded"
+        )
     return result
 
 
@@ -64,8 +73,10 @@ def source_of(original: Job) -> CreditSource:
     None when the order was purged after the retention: then the ERP judges, as in
     `_check_amount`."""
     order = original.order
-    return CreditSource(order_id=str(original.erp["order_id"]),
-                        order_number=original.erp.get("order_number"),
-                        invoice_number=original.erp.get("invoice_number"),
-                        total=order.gross_total if order is not None else None,
-                        currency=order.currency if order else "")
+    return CreditSource(
+        order_id=str(original.erp["order_id"]),
+        order_number=original.erp.get("order_number"),
+        invoice_number=original.erp.get("invoice_number"),
+        total=order.gross_total if order is not None else None,
+        currency=order.currency if order else "",
+    )

@@ -35,8 +35,12 @@ def replay(rt: Runtime, letter_id: str) -> DeadLetter:
     if letter.kind == "delivery":
         delivery.replay(rt, letter)
         store.remove_dead_letter(letter_id)
-        log.info("dlq.replayed", dead_letter_id=letter_id, kind="delivery",
-                 event_id=(letter.event or {}).get("id"))
+        log.info(
+            "dlq.replayed",
+            dead_letter_id=letter_id,
+            kind="delivery",
+            event_id=(letter.event or {}).get("id"),
+        )
         return letter
     if letter.step is None:
         raise NotFound(f"dead letter {letter_id} names no step to resume")

@@ -46,8 +46,9 @@ def deliver_due(rt: Runtime, client: httpx.Client) -> int:
         if conn.events is None or not conn.events.webhook_url:
             continue
         try:
-            with rt.store.locked("delivery", name, timeout=conn.events.timeout_seconds * 2 + 30,
-                                 wait=0):
+            with rt.store.locked(
+                "delivery", name, timeout=conn.events.timeout_seconds * 2 + 30, wait=0
+            ):
                 try:
                     delivered += deliver(rt, name, conn.events, client)
                 except Exception as exc:  # our Redis away for a moment: next round
@@ -72,14 +73,19 @@ def deliver(rt: Runtime, connection: str, events: EventsSettings, client: httpx.
         store.redelivered(connection, counters=_counted(outcome))
         state = {"cursor": state.get("cursor") or "0"}  # the failure count starts again
         sent += outcome == SENT
-    for stream_id, event in store.events_after(connection, state.get("cursor") or "0",
-                                               count=BATCH):
+    for stream_id, event in store.events_after(connection, state.get("cursor") or "0", count=BATCH):
         outcome = _attempt(rt, connection, events, client, event, state)
         if outcome == LATER:
             return sent
         # past this entry, the failure count reset, and the delivery counted, in one write
-        store.set_delivery_state(connection, counters=_counted(outcome), cursor=stream_id,
-                                 attempts=0, first_failure_at=0, next_at=0)
+        store.set_delivery_state(
+            connection,
+            counters=_counted(outcome),
+            cursor=stream_id,
+            attempts=0,
+            first_failure_at=0,
+            next_at=0,
+        )
         state = {"cursor": stream_id}
         sent += outcome == SENT
     return sent
@@ -93,14 +99,21 @@ def _counted(outcome: str) -> tuple[str, ...]:
     return ("events_delivered",) if outcome == SENT else ()
 
 
-def _attempt(rt: Runtime, connection: str, events: EventsSettings, client: httpx.Client,
-             event: dict[str, Any], state: dict[str, str]) -> str:
+def _attempt(
+    rt: Runtime,
+    connection: str,
+    events: EventsSettings,
+    client: httpx.Client,
+    event: dict[str, Any],
+    state: dict[str, str],
+) -> str:
     """POST one event: SENT, GAVE_UP (now a dead letter) or LATER (retry scheduled). What
     moves past a sent event also counts it (`_counted`)."""
     error = _post(events, client, event)
     if error is None:
-        log.info("delivery.sent", connection=connection, event_id=event.get("id"),
-                 type=event.get("type"))
+        log.info(
+            "delivery.sent", connection=connection, event_id=event.get("id"), type=event.get("type")
+        )
         return SENT
     now = time.time()
     attempts = int(state.get("attempts") or 0) + 1
@@ -109,10 +122,17 @@ def _attempt(rt: Runtime, connection: str, events: EventsSettings, client: httpx
         _dead_letter(rt, connection, event, error, attempts, first)
         return GAVE_UP
     delay = min(events.retry_cap_seconds, events.retry_base_seconds * 2 ** (attempts - 1))
-    rt.store.set_delivery_state(connection, attempts=attempts, first_failure_at=first,
-                                next_at=now + delay)
-    log.warning("delivery.retry", connection=connection, event_id=event.get("id"),
-                error=error, attempt=attempts, delay=round(delay, 2))
+    rt.store.set_delivery_state(
+        connection, attempts=attempts, first_failure_at=first, next_at=now + delay
+    )
+    log.warning(
+        "delivery.retry",
+        connection=connection,
+        event_id=event.get("id"),
+        error=error,
+        attempt=attempts,
+        delay=round(delay, 2),
+    )
     return LATER
 
 
@@ -120,12 +140,16 @@ def _post(events: EventsSettings, client: httpx.Client, event: dict[str, Any]) -
     """The error, or None when the subscriber took the event (any 2xx)."""
     body = json.dumps(event, separators=(",", ":"), default=str).encode()
     secret = events.webhook_secret.get_secret_value() if events.webhook_secret else ""
-    headers = {"Content-Type": "application/json", SIGNATURE_HEADER: signature(secret, body),
-               "X-Orderbridge-Event-Id": str(event.get("id")),
-               "X-Orderbridge-Event-Type": str(event.get("type"))}
+    headers = {
+        "Content-Type": "application/json",
+        SIGNATURE_HEADER: signature(secret, body),
+        "X-Orderbridge-Event-Id": str(event.get("id")),
+        "X-Orderbridge-Event-Type": str(event.get("type")),
+    }
     try:
-        response = client.post(str(events.webhook_url), content=body, headers=headers,
-                               timeout=events.timeout_seconds)
+        response = client.post(
+            str(events.webhook_url), content=body, headers=headers, timeout=events.timeout_seconds
+        )
     except httpx.HTTPError as exc:
         return f"{type(exc).__name__}: {exc}"
     if 200 <= response.status_code < 300:
@@ -133,20 +157,37 @@ def _post(events: EventsSettings, client: httpx.Client, event: dict[str, Any]) -
     return f"the subscriber answered {response.status_code}"
 
 
-def _dead_letter(rt: Runtime, connection: str, event: dict[str, Any], error: str,
-                 attempts: int, first_failure: float) -> None:
+def _dead_letter(
+    rt: Runtime,
+    connection: str,
+    event: dict[str, Any],
+    error: str,
+    attempts: int,
+    first_failure: float,
+) -> None:
     letter = DeadLetter(
-        id=new_id(), job_id=str(event.get("job_id") or ""), connection=connection,
+        id=new_id(),
+        job_id=str(event.get("job_id") or ""),
+        connection=connection,
         external_id=str(event.get("external_id") or ""),
-        reference=str(event.get("reference") or ""), kind="delivery",
+        reference=str(event.get("reference") or ""),
+        kind="delivery",
         reason=f"the webhook kept failing for {time.time() - first_failure:.0f} s "
-               f"({attempts} attempts)",
+        f"({attempts} attempts)",
         message=f"{event.get('type')} {event.get('invoice_number')}: {error}",
-        attempts=attempts, first_failure_at=datetime.fromtimestamp(first_failure, UTC),
-        event=event)
+        attempts=attempts,
+        first_failure_at=datetime.fromtimestamp(first_failure, UTC),
+        event=event,
+    )
     rt.store.add_dead_letter(letter)
-    log.error("dlq.added", dead_letter_id=letter.id, kind="delivery", connection=connection,
-              event_id=event.get("id"), error=error)
+    log.error(
+        "dlq.added",
+        dead_letter_id=letter.id,
+        kind="delivery",
+        connection=connection,
+        event_id=event.get("id"),
+        error=error,
+    )
 
 
 def replay(rt: Runtime, letter: DeadLetter) -> None:

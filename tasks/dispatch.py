@@ -41,6 +41,7 @@ def dispatch_round(rt: Runtime, wait_seconds: float = ROUND_SECONDS) -> int:
 class DispatchThread(BackgroundLoop):
     """Also, every second: this worker's threads registered for admission, and the slots of the
     jobs it runs held (so a worker killed outright frees both within seconds)."""
+
     name = "orderbridge-dispatch"
     failure_event = "dispatch.failed"  # Redis away for a moment: the next round catches up
     _held_at = 0.0

@@ -58,18 +58,24 @@ class Submitted:
     created: bool
 
 
-def apply_event(rt: Runtime, connection: str, event: OrderEvent,
-                with_state: bool = False) -> Decision:
+def apply_event(
+    rt: Runtime, connection: str, event: OrderEvent, with_state: bool = False
+) -> Decision:
     """The one door from an order event (webhook, reconciliation, canonical API, CLI) to a job.
     `with_state`: also read an existing job's state into `Decision.job_state` (one more round
     trip, for the canonical API's answer); a new job's state is known without it."""
     store = rt.store
     if event.draft:
         return Decision(200, "ignored", detail="checkout draft")
-    if event.updated_at and not store.claim_version(connection, event.order_id,
-                                                    event.updated_at.timestamp()):
-        return Decision(200, "ignored", store.job_id_for(connection, event.order_id),
-                        "older than the state we already have")
+    if event.updated_at and not store.claim_version(
+        connection, event.order_id, event.updated_at.timestamp()
+    ):
+        return Decision(
+            200,
+            "ignored",
+            store.job_id_for(connection, event.order_id),
+            "older than the state we already have",
+        )
     if event.cancelled:
         return _cancelled(rt, connection, event.order_id)
     conn = rt.settings.connection(connection)
@@ -78,10 +84,10 @@ def apply_event(rt: Runtime, connection: str, event: OrderEvent,
     # Create it, or learn it exists: one round trip either way (plus the existing job's load
     # when `with_state`).
     if event.order is not None:
-        order = event.order.model_copy(update={"send_invoice": True}) if invoice_now \
-            else event.order
-        submitted = submit_order(rt, connection, order,
-                                 with_state=with_state and not invoice_now)
+        order = (
+            event.order.model_copy(update={"send_invoice": True}) if invoice_now else event.order
+        )
+        submitted = submit_order(rt, connection, order, with_state=with_state and not invoice_now)
         if submitted.created:
             return Decision(202, "accepted", submitted.job_id, job_state=submitted.state)
         job_id, state = submitted.job_id, submitted.state
@@ -105,8 +111,7 @@ def _cancelled(rt: Runtime, connection: str, order_id: str) -> Decision:
     return Decision(200, "cancelled", job_id)
 
 
-def submit_order(rt: Runtime, connection: str, order: Order,
-                 with_state: bool = False) -> Submitted:
+def submit_order(rt: Runtime, connection: str, order: Order, with_state: bool = False) -> Submitted:
     """Record the job (or find the existing one: one per connection and external id) and
     enqueue its first step if it is new. An existing job's state is loaded only `with_state`."""
     store = rt.store
@@ -114,8 +119,13 @@ def submit_order(rt: Runtime, connection: str, order: Order,
     send = conn.send_invoice if order.send_invoice is None else order.send_invoice
     if order.credit_for:
         send = True  # a credit note is only a credit note once the ERP has booked it
-    job = Job.new(new_id(), connection, conn.reference_for(order.external_id, order.number),
-                  order, send_invoice=send)
+    job = Job.new(
+        new_id(),
+        connection,
+        conn.reference_for(order.external_id, order.number),
+        order,
+        send_invoice=send,
+    )
     # It waits for admission (core.admission), which hands it to the workers; the schedule's
     # wake-up is only a safety net while it waits (the wait set loses nothing).
     due = time.time() + rt.settings.worker.queued_stale_after_seconds
@@ -123,14 +133,17 @@ def submit_order(rt: Runtime, connection: str, order: Order,
     accepted = (metrics_store.accepted_field(connection),)
     # One round trip: the tombstone check, the job, and its place in the wait set.
     job.urgent = rt.is_urgent(job)
-    entry = rt.admission.entry(connection, str(step), job.reference,
-                               job.created_at.timestamp(), job.urgent)
-    job_id, created = store.create_job(job, due, counters=accepted, check_tombstone=True,
-                                       admit=entry)
+    entry = rt.admission.entry(
+        connection, str(step), job.reference, job.created_at.timestamp(), job.urgent
+    )
+    job_id, created = store.create_job(
+        job, due, counters=accepted, check_tombstone=True, admit=entry
+    )
     if job_id == TOMBSTONE:  # cancelled before it reached us: accepted and finished at once
         job.end("cancelled", "cancelled in the source before it was transferred")
         job_id, created = store.create_job(
-            job, due, counters=(*accepted, metrics_store.finished_field(connection, job.state)))
+            job, due, counters=(*accepted, metrics_store.finished_field(connection, job.state))
+        )
         if created:
             store.clear_due(job_id)
             return Submitted(job_id, job.state, True)
@@ -143,5 +156,6 @@ def submit_order(rt: Runtime, connection: str, order: Order,
 
 
 def event_from_canonical(order: Order) -> OrderEvent:
-    return OrderEvent(order.external_id, order, order.updated_at, bool(order.paid),
-                      bool(order.cancelled))
+    return OrderEvent(
+        order.external_id, order, order.updated_at, bool(order.paid), bool(order.cancelled)
+    )

@@ -45,8 +45,9 @@ def watch_due(rt: Runtime) -> int:
             continue
         try:
             # an expired lock is left alone on release; the poll's writes are idempotent
-            with rt.store.locked("invoice-poll", name,
-                                 timeout=rt.settings.worker.stale_after_seconds, wait=0):
+            with rt.store.locked(
+                "invoice-poll", name, timeout=rt.settings.worker.stale_after_seconds, wait=0
+            ):
                 try:
                     recorded += poll(rt, name)
                 except Exception as exc:  # the ERP is down: asked again next interval
@@ -78,8 +79,7 @@ def poll(rt: Runtime, connection: str) -> int:
     return recorded
 
 
-def record(rt: Runtime, connection: str, snapshot: InvoiceSnapshot,
-           events: EventsSettings) -> int:
+def record(rt: Runtime, connection: str, snapshot: InvoiceSnapshot, events: EventsSettings) -> int:
     """Record what `snapshot` says has happened; returns how many events were new."""
     store = rt.store
     job_id = store.job_for_document(connection, snapshot.reference, snapshot.order_id)
@@ -97,11 +97,17 @@ def record(rt: Runtime, connection: str, snapshot: InvoiceSnapshot,
     # every snapshot implies at least `created`, and each call also refreshes the latest view
     for kind in implied_events(snapshot):
         event = _event(connection, kind, snapshot, job)
-        if store.record_invoice_event(connection, event.id, event.model_dump_json(), job.job_id,
-                                      snapshot.id, view, keep):
+        if store.record_invoice_event(
+            connection, event.id, event.model_dump_json(), job.job_id, snapshot.id, view, keep
+        ):
             new += 1
-            log.info("invoices.event", connection=connection, type=str(kind),
-                     invoice_number=snapshot.number, job_id=job.job_id)
+            log.info(
+                "invoices.event",
+                connection=connection,
+                type=str(kind),
+                invoice_number=snapshot.number,
+                job_id=job.job_id,
+            )
     return new
 
 
@@ -125,23 +131,39 @@ def state_of(snapshot: InvoiceSnapshot) -> str:
     return "partially_paid" if 0 < snapshot.balance < snapshot.total else "open"
 
 
-def _event(connection: str, kind: EventType, snapshot: InvoiceSnapshot, job: Job
-           ) -> InvoiceEvent:
+def _event(connection: str, kind: EventType, snapshot: InvoiceSnapshot, job: Job) -> InvoiceEvent:
     balance = snapshot.balance if kind is EventType.INVOICE_PARTIALLY_PAID else None
     return InvoiceEvent(
-        id=event_id(connection, snapshot.id, kind, balance), type=kind, connection=connection,
-        job_id=job.job_id, reference=job.reference, external_id=job.external_id,
-        order_number=job.order.number if job.order else None, invoice_id=snapshot.id,
-        invoice_number=snapshot.number, total=snapshot.total, balance=snapshot.balance,
-        currency=snapshot.currency, credited_invoice=snapshot.credited_invoice)
+        id=event_id(connection, snapshot.id, kind, balance),
+        type=kind,
+        connection=connection,
+        job_id=job.job_id,
+        reference=job.reference,
+        external_id=job.external_id,
+        order_number=job.order.number if job.order else None,
+        invoice_id=snapshot.id,
+        invoice_number=snapshot.number,
+        total=snapshot.total,
+        balance=snapshot.balance,
+        currency=snapshot.currency,
+        credited_invoice=snapshot.credited_invoice,
+    )
 
 
 def _view(snapshot: InvoiceSnapshot, job: Job) -> InvoiceView:
-    return InvoiceView(invoice_id=snapshot.id, invoice_number=snapshot.number,
-                       kind=snapshot.kind, state=state_of(snapshot), job_id=job.job_id,
-                       reference=job.reference, external_id=job.external_id,
-                       total=snapshot.total, balance=snapshot.balance,
-                       currency=snapshot.currency, changed_at=snapshot.changed_at)
+    return InvoiceView(
+        invoice_id=snapshot.id,
+        invoice_number=snapshot.number,
+        kind=snapshot.kind,
+        state=state_of(snapshot),
+        job_id=job.job_id,
+        reference=job.reference,
+        external_id=job.external_id,
+        total=snapshot.total,
+        balance=snapshot.balance,
+        currency=snapshot.currency,
+        changed_at=snapshot.changed_at,
+    )
 
 
 def _older(changed_at: datetime | None, known: str | None) -> bool:
@@ -163,5 +185,7 @@ def _load(raw: str) -> InvoiceSnapshot:
 
 
 def _retry_unmatched(rt: Runtime, connection: str, events: EventsSettings) -> int:
-    return sum(record(rt, connection, _load(raw), events)
-               for raw in rt.store.unmatched(connection).values())
+    return sum(
+        record(rt, connection, _load(raw), events)
+        for raw in rt.store.unmatched(connection).values()
+    )

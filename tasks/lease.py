@@ -69,8 +69,9 @@ class Lease:
             time.sleep(LOCK_POLL_SECONDS)
 
     def _take(self, load: bool) -> tuple[bool, Job | None]:
-        got, job = self.store.take_lease(self.job_id, self.token, self.lock_seconds,
-                                         time.time() + self.stale_after, load=load)
+        got, job = self.store.take_lease(
+            self.job_id, self.token, self.lock_seconds, time.time() + self.stale_after, load=load
+        )
         if got:
             self._last_beat = time.monotonic()
         return got, job

@@ -47,8 +47,10 @@ def order_cancelled(rt: Runtime, job_id: str) -> str:
         if not order_id:
             note = "cancelled in the source before a draft was created"
             if job.step(Step.CREATE_DRAFT).read(DraftResult).sending_at:
-                note += f" (a draft may exist if the last attempt's answer was lost: " \
-                        f"check reference {job.reference})"
+                note += (
+                    f" (a draft may exist if the last attempt's answer was lost: "
+                    f"check reference {job.reference})"
+                )
             return _end_cancelled(rt.store, job, note)
         try:
             note = rt.connector(job.connection).cancel_order(str(order_id))
@@ -77,8 +79,11 @@ def _end_cancelled(store: Store, job: Job, note: str) -> str:
     letter = job.dead_letter_id
     job.end("cancelled", note)
     job.dead_letter_id = None
-    store.save_job(job, due_at=None, counters=(
-        "jobs_cancelled", metrics_store.finished_field(job.connection, "cancelled")))
+    store.save_job(
+        job,
+        due_at=None,
+        counters=("jobs_cancelled", metrics_store.finished_field(job.connection, "cancelled")),
+    )
     if letter:
         store.remove_dead_letter(letter)
     log.info("event.cancelled", job_id=job.job_id, outcome=note)

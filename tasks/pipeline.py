@@ -41,8 +41,9 @@ def steps_run(job: Job, since: datetime, until: datetime) -> tuple[list[Step], i
     return touched, finished
 
 
-def describe_run(job: Job | None, job_id: str, outcome: Outcome, since: datetime,
-                 until: datetime) -> str:
+def describe_run(
+    job: Job | None, job_id: str, outcome: Outcome, since: datetime, until: datetime
+) -> str:
     """What a step task returns: the order, the steps it ran, and how the delivery ended."""
     if job is None:
         return f"job {job_id}: {outcome}"
@@ -71,8 +72,9 @@ STEP_TASKS: dict[Step, Task] = {step: _register_step(step) for step in Step}
 
 def _event_task(name: str, handle: Callable[[runtime.Runtime, str], str]) -> Task:
     @app.task(name=task_name(name), bind=True, ignore_result=True, max_retries=None)
-    def event_task(self: Task, job_id: str, connection: str = "", reference: str = "",
-                   **_: str) -> str:
+    def event_task(
+        self: Task, job_id: str, connection: str = "", reference: str = "", **_: str
+    ) -> str:
         try:
             done = handle(runtime.current(), job_id)
         except lifecycle.Busy as exc:

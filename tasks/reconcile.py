@@ -49,8 +49,7 @@ def reconcile(rt: Runtime, name: str) -> int:
     settings, store = rt.settings, rt.store
     conn = settings.connection(name)
     cursor = store.cursor(name)
-    start = (datetime.fromtimestamp(cursor, UTC) if cursor
-             else datetime.now(UTC) - FIRST_LOOKBACK)
+    start = datetime.fromtimestamp(cursor, UTC) if cursor else datetime.now(UTC) - FIRST_LOOKBACK
     since = start - timedelta(seconds=conn.shop.reconcile_overlap_seconds)
     newest, seen, created = start.timestamp(), 0, 0
     hold: float | None = None  # set when an order's refunds failed: the cursor stays put
@@ -60,8 +59,9 @@ def reconcile(rt: Runtime, name: str) -> int:
             try:
                 event = event_from_shop(conn.source, payload, conn.shop.fallback_sku)
             except MappingError as exc:
-                log.warning("reconcile.unmappable", connection=name, field=exc.field,
-                            error=exc.message)
+                log.warning(
+                    "reconcile.unmappable", connection=name, field=exc.field, error=exc.message
+                )
                 continue
             decision = apply_event(rt, name, event)
             created += decision.outcome == "accepted"

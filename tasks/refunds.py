@@ -29,29 +29,51 @@ log = get_logger("orderbridge.refunds")
 SHOPIFY_REFUNDED = frozenset({"partially_refunded", "refunded"})
 
 
-def credit_missing_refunds(rt: Runtime, conn: ConnectionSettings, payload: dict[str, Any],
-                           order: Order | None, client: httpx.Client) -> int:
+def credit_missing_refunds(
+    rt: Runtime,
+    conn: ConnectionSettings,
+    payload: dict[str, Any],
+    order: Order | None,
+    client: httpx.Client,
+) -> int:
     """Create credit jobs for the order's refunds that have none yet; returns how many."""
     order_id = str(payload.get("id"))
     if conn.source == "shopify":
         if payload.get("financial_status") not in SHOPIFY_REFUNDED:
             return 0
-        refunds = [r for r in order_refunds(conn.shop, order_id, client, rt.store)
-                   if missing_credit(rt, conn, str(r.get("id")))]
+        refunds = [
+            r
+            for r in order_refunds(conn.shop, order_id, client, rt.store)
+            if missing_credit(rt, conn, str(r.get("id")))
+        ]
         if not refunds:
             return 0
         original = original_order(rt, conn, order_id) or order
-        credits = [_mapped(lambda r=r: shopify_refund(r, original,
-                                                      fallback_sku=conn.shop.fallback_sku),
-                           conn, r) for r in refunds]
+        credits = [
+            _mapped(
+                lambda r=r: shopify_refund(r, original, fallback_sku=conn.shop.fallback_sku),
+                conn,
+                r,
+            )
+            for r in refunds
+        ]
     elif conn.source == "woocommerce":
         ids = [i for i in woocommerce_refund_ids(payload) if missing_credit(rt, conn, i)]
         if not ids:
             return 0
         against = original_order(rt, conn, order_id) or order or payload
-        credits = [_mapped(lambda i=i: woocommerce_refund(
-            woocommerce_refund_resource(conn.shop, order_id, i, client), against,
-            fallback_sku=conn.shop.fallback_sku), conn, {"id": i}) for i in ids]
+        credits = [
+            _mapped(
+                lambda i=i: woocommerce_refund(
+                    woocommerce_refund_resource(conn.shop, order_id, i, client),
+                    against,
+                    fallback_sku=conn.shop.fallback_sku,
+                ),
+                conn,
+                {"id": i},
+            )
+            for i in ids
+        ]
     else:
         return 0
     made = 0
@@ -78,6 +100,11 @@ def _mapped(read: Any, conn: ConnectionSettings, refund: dict[str, Any]) -> Orde
     try:
         return read()  # type: ignore[no-any-return]
     except MappingError as exc:
-        log.warning("refund.unmappable", connection=conn.name, refund_id=refund.get("id"),
-                    field=exc.field, error=exc.message)
+        log.warning(
+            "refund.unmappable",
+            connection=conn.name,
+            refund_id=refund.get("id"),
+            field=exc.field,
+            error=exc.message,
+        )
         return None

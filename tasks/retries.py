@@ -27,8 +27,12 @@ class GiveUp:
     reason: str  # "permanent_error" | "retries_exhausted"
 
 
-def backoff_seconds(attempt: int, policy: RetrySettings, retry_after: float | None,
-                    rand: Callable[[], float] = random.random) -> float:
+def backoff_seconds(
+    attempt: int,
+    policy: RetrySettings,
+    retry_after: float | None,
+    rand: Callable[[], float] = random.random,
+) -> float:
     """Full jitter: uniform in [0, min(cap, base * 2^(attempt-1))], but never before Retry-After."""
     ceiling = min(policy.cap_seconds, policy.base_seconds * 2 ** max(0, attempt - 1))
     delay: float = rand() * ceiling
@@ -37,8 +41,14 @@ def backoff_seconds(attempt: int, policy: RetrySettings, retry_after: float | No
     return delay
 
 
-def decide(error: ErpError, attempt: int, first_failure_at: datetime | None, now: datetime,
-           policy: RetrySettings, rand: Callable[[], float] = random.random) -> Retry | GiveUp:
+def decide(
+    error: ErpError,
+    attempt: int,
+    first_failure_at: datetime | None,
+    now: datetime,
+    policy: RetrySettings,
+    rand: Callable[[], float] = random.random,
+) -> Retry | GiveUp:
     if error.kind == "permanent":
         return GiveUp("permanent_error")
     delay = backoff_seconds(attempt, policy, error.retry_after, rand)

@@ -62,17 +62,18 @@ EARLY_TOLERANCE = timedelta(seconds=1)
 
 class Outcome(StrEnum):
     """What one delivery of a step message did (logged, returned by the task, tested)."""
-    ADVANCED = "advanced"        # the step is done; the next one is on its way
-    FINISHED = "finished"        # the job reached a final state (done, duplicate)
-    BUSY = "busy"                # another delivery, event or replay holds the job
-    MISSING = "missing"          # no such job
-    FINAL = "final"              # the job had already finished
+
+    ADVANCED = "advanced"  # the step is done; the next one is on its way
+    FINISHED = "finished"  # the job reached a final state (done, duplicate)
+    BUSY = "busy"  # another delivery, event or replay holds the job
+    MISSING = "missing"  # no such job
+    FINAL = "final"  # the job had already finished
     NOT_CURRENT = "not_current"  # the job is at another step; that one is enqueued again
-    EARLY = "early"              # a retry not yet due; the schedule fires it on time
-    RETRY = "retry"              # failed; scheduled again with backoff
-    DEAD = "dead"                # failed for good; a dead letter was written
-    WAITING = "waiting"          # rate-limited or blocked; waits without counting an attempt
-    REFRESH = "refresh"          # the ERP forgot a cached id: back to the upsert step, once
+    EARLY = "early"  # a retry not yet due; the schedule fires it on time
+    RETRY = "retry"  # failed; scheduled again with backoff
+    DEAD = "dead"  # failed for good; a dead letter was written
+    WAITING = "waiting"  # rate-limited or blocked; waits without counting an attempt
+    REFRESH = "refresh"  # the ERP forgot a cached id: back to the upsert step, once
 
 
 class _Run:
@@ -136,8 +137,9 @@ def run_step_for_task(rt: Runtime, job_id: str, step: Step) -> tuple[Outcome, Jo
             rt.enqueue(next_step, job_id)
         if job is not None and not run.follow_up and not run.parked:
             # Nothing more to send: its slot goes to the next job admission picks.
-            rt.admission.done(job.connection, job_id, delivery.calls,
-                              erp_answered=delivery.erp_answered is True)
+            rt.admission.done(
+                job.connection, job_id, delivery.calls, erp_answered=delivery.erp_answered is True
+            )
         rt.metrics.flush()  # this delivery's step times and ERP calls, in one round trip
 
 
@@ -168,8 +170,11 @@ def _run_loaded(run: _Run, job: Job, step: Step) -> Outcome:
         if job.current_step:
             run.follow_up.append(job.current_step)  # its message may have been lost
         return Outcome.NOT_CURRENT
-    if record.state == "waiting" and record.next_attempt_at and \
-            record.next_attempt_at - EARLY_TOLERANCE > utcnow():
+    if (
+        record.state == "waiting"
+        and record.next_attempt_at
+        and record.next_attempt_at - EARLY_TOLERANCE > utcnow()
+    ):
         # A duplicate delivery: put the wake-up back where the retry wants it.
         run.store.set_due(job.job_id, record.next_attempt_at.timestamp())
         return Outcome.EARLY
@@ -186,10 +191,16 @@ def _execute(run: _Run, job: Job, step: Step) -> Outcome:
     token = set_heartbeat(lease.beat)
     started = time.perf_counter()
     try:
-        context = StepContext(job=job, record=record, connector=rt.connector(job.connection),
-                              store=store, save=lambda: store.save_job(job), beat=lease.beat,
-                              send_poll_seconds=rt.settings.worker.send_poll_seconds,
-                              retention_seconds=rt.settings.retention_days * 86_400)
+        context = StepContext(
+            job=job,
+            record=record,
+            connector=rt.connector(job.connection),
+            store=store,
+            save=lambda: store.save_job(job),
+            beat=lease.beat,
+            send_poll_seconds=rt.settings.worker.send_poll_seconds,
+            retention_seconds=rt.settings.retention_days * 86_400,
+        )
         done = STEP_FUNCTIONS[step](context)
     except redis.exceptions.LockError as exc:
         return _failed(run, job, step, TransientError(f"busy: {exc}"), from_erp=False)
@@ -209,14 +220,22 @@ def _succeeded(run: _Run, job: Job, step: Step, done: StepDone) -> Outcome:
     order_id = str(done.erp["order_id"]) if done.erp.get("order_id") else None
     job.finish_step(step, done.result)
     run.rt.metrics.unblocked(job.connection)  # it worked: nothing blocks the connection now
-    log.info("step.done", **{k: v for k, v in done.result.model_dump().items()
-                             if k.endswith("_id")})
+    log.info(
+        "step.done", **{k: v for k, v in done.result.model_dump().items() if k.endswith("_id")}
+    )
     if done.end or job.current_step is None:
         job.end(done.end or "done", done.message)
-        store.save_job(job, due_at=None, counters=(
-            f"step_done:{step}", f"jobs_{job.state}",
-            metrics.finished_field(job.connection, job.state)), purge_at=_purge_time(run),
-            erp_order_id=order_id)
+        store.save_job(
+            job,
+            due_at=None,
+            counters=(
+                f"step_done:{step}",
+                f"jobs_{job.state}",
+                metrics.finished_field(job.connection, job.state),
+            ),
+            purge_at=_purge_time(run),
+            erp_order_id=order_id,
+        )
         log.info("job.finished", state=job.state)
         return Outcome.FINISHED
     # The next step is enqueued once the lease is free (or run inline); until a worker takes
@@ -231,51 +250,84 @@ def _succeeded(run: _Run, job: Job, step: Step, done: StepDone) -> Outcome:
     return Outcome.ADVANCED
 
 
-def _failed(run: _Run, job: Job, step: Step, error: ErpError, from_erp: bool = True
-            ) -> Outcome:
+def _failed(run: _Run, job: Job, step: Step, error: ErpError, from_erp: bool = True) -> Outcome:
     store, settings = run.store, run.rt.settings
     record = job.step(step)
-    info = ErrorInfo(kind=error.kind, message=error.message,
-                     erp_status=error.erp_status, erp_response=error.erp_response)
+    info = ErrorInfo(
+        kind=error.kind,
+        message=error.message,
+        erp_status=error.erp_status,
+        erp_response=error.erp_response,
+    )
     if isinstance(error, (RateLimited, ConnectionBlocked, NotYet)):
         return _wait_without_failing(run, job, step, error, info)
-    if isinstance(error, StaleReference) and \
-            not getattr(record.read(DraftResult), f"refreshed_{error.what}", False):
+    if isinstance(error, StaleReference) and not getattr(
+        record.read(DraftResult), f"refreshed_{error.what}", False
+    ):
         return _refresh_and_resume(run, job, step, error, info)
-    decision = retries.decide(error, record.attempts, job.first_failure_at, utcnow(),
-                              settings.retry)
-    if isinstance(decision, retries.Retry) and from_erp and _looks_like_outage(error) and \
-            run.rt.admission.outage(job.connection):
+    decision = retries.decide(
+        error, record.attempts, job.first_failure_at, utcnow(), settings.retry
+    )
+    if (
+        isinstance(decision, retries.Retry)
+        and from_erp
+        and _looks_like_outage(error)
+        and run.rt.admission.outage(job.connection)
+    ):
         return _park_in_outage(run, job, step, error, info)
     if isinstance(decision, retries.Retry):
         job.fail_attempt(step, info, decision.at)
-        store.save_job(job, due_at=decision.at.timestamp(),
-                       counters=("retries", metrics.retried_field(job.connection)))
-        log.warning("step.retry", kind=error.kind, error=error.message,
-                    erp_status=error.erp_status, delay=round(decision.delay, 2))
+        store.save_job(
+            job,
+            due_at=decision.at.timestamp(),
+            counters=("retries", metrics.retried_field(job.connection)),
+        )
+        log.warning(
+            "step.retry",
+            kind=error.kind,
+            error=error.message,
+            erp_status=error.erp_status,
+            delay=round(decision.delay, 2),
+        )
         return Outcome.RETRY
-    letter = DeadLetter(id=new_id(), job_id=job.job_id, connection=job.connection,
-                        external_id=job.external_id, reference=job.reference, step=step,
-                        kind=error.kind, reason=decision.reason, message=error.message,
-                        erp_status=error.erp_status, erp_response=error.erp_response,
-                        attempts=record.attempts, first_failure_at=job.first_failure_at)
+    letter = DeadLetter(
+        id=new_id(),
+        job_id=job.job_id,
+        connection=job.connection,
+        external_id=job.external_id,
+        reference=job.reference,
+        step=step,
+        kind=error.kind,
+        reason=decision.reason,
+        message=error.message,
+        erp_status=error.erp_status,
+        erp_response=error.erp_response,
+        attempts=record.attempts,
+        first_failure_at=job.first_failure_at,
+    )
     job.kill(step, info, letter.id)
     store.add_dead_letter(letter, job)
     run.rt.metrics.count(metrics.finished_field(job.connection, "dead"))
     store.schedule_purge(job.job_id, _purge_time(run))
-    log.error("dlq.added", dead_letter_id=letter.id, reason=decision.reason, kind=error.kind,
-              error=error.message, erp_status=error.erp_status)
+    log.error(
+        "dlq.added",
+        dead_letter_id=letter.id,
+        reason=decision.reason,
+        kind=error.kind,
+        error=error.message,
+        erp_status=error.erp_status,
+    )
     return Outcome.DEAD
 
 
 def _looks_like_outage(error: ErpError) -> bool:
     """No answer, or a 5xx: the ERP itself is in trouble, not this order."""
-    return error.kind in ("transient", "ambiguous") and \
-        (error.erp_status is None or error.erp_status >= 500)
+    return error.kind in ("transient", "ambiguous") and (
+        error.erp_status is None or error.erp_status >= 500
+    )
 
 
-def _park_in_outage(run: _Run, job: Job, step: Step, error: ErpError, info: ErrorInfo
-                    ) -> Outcome:
+def _park_in_outage(run: _Run, job: Job, step: Step, error: ErpError, info: ErrorInfo) -> Outcome:
     """The connection's breaker is open: the attempt counts, but instead of a backoff of its
     own the job goes back to its place in the wait set (oldest first), where admission lets
     one probe through at a time until the ERP answers again; then the backlog drains at the
@@ -284,13 +336,19 @@ def _park_in_outage(run: _Run, job: Job, step: Step, error: ErpError, info: Erro
     run.store.save_job(job, counters=("retries", metrics.retried_field(job.connection)))
     run.rt.submit(job)
     run.parked = True
-    log.warning("step.parked", kind=error.kind, error=error.message,
-                erp_status=error.erp_status, reason="erp_outage")
+    log.warning(
+        "step.parked",
+        kind=error.kind,
+        error=error.message,
+        erp_status=error.erp_status,
+        reason="erp_outage",
+    )
     return Outcome.RETRY
 
 
-def _wait_without_failing(run: _Run, job: Job, step: Step, error: ErpError,
-                          info: ErrorInfo) -> Outcome:
+def _wait_without_failing(
+    run: _Run, job: Job, step: Step, error: ErpError, info: ErrorInfo
+) -> Outcome:
     """Budget used up or connection blocked: come back later; no attempt counted, no dead
     letter, however long it takes."""
     record = job.step(step)
@@ -299,19 +357,28 @@ def _wait_without_failing(run: _Run, job: Job, step: Step, error: ErpError,
     first_failure = job.first_failure_at
     job.fail_attempt(step, info, utcnow() + timedelta(seconds=delay))
     job.first_failure_at = first_failure
-    reason = ("rate_limited" if isinstance(error, RateLimited) else
-              "not_yet" if isinstance(error, NotYet) else "blocked")
+    reason = (
+        "rate_limited"
+        if isinstance(error, RateLimited)
+        else "not_yet"
+        if isinstance(error, NotYet)
+        else "blocked"
+    )
     counter = "original_waits" if reason == "not_yet" else f"{reason}_waits"
-    run.store.save_job(job, due_at=time.time() + delay,
-                       counters=(counter, metrics.waited_field(job.connection, reason)))
+    run.store.save_job(
+        job,
+        due_at=time.time() + delay,
+        counters=(counter, metrics.waited_field(job.connection, reason)),
+    )
     if reason == "blocked":
         run.rt.metrics.blocked(job.connection, until=time.time() + delay)
     log.info("step.waiting", reason=error.message, delay=round(delay, 2))
     return Outcome.WAITING
 
 
-def _refresh_and_resume(run: _Run, job: Job, step: Step, error: StaleReference,
-                        info: ErrorInfo) -> Outcome:
+def _refresh_and_resume(
+    run: _Run, job: Job, step: Step, error: StaleReference, info: ErrorInfo
+) -> Outcome:
     """Forget the cached ids the ERP no longer knows and go back to the upsert step, once."""
     target = Step.UPSERT_CUSTOMER if error.what == "customer" else Step.UPSERT_PRODUCTS
     upsert = job.step(target)

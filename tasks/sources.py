@@ -32,5 +32,6 @@ def event_from_shop(source: str, payload: Any, fallback_sku: str | None) -> Orde
         order = None  # a cancellation or a draft needs no usable order body
     if order is not None and order.updated_at is None:
         order = order.model_copy(update={"updated_at": status.updated_at})
-    return OrderEvent(status.order_id, order, status.updated_at, status.paid, status.cancelled,
-                      status.draft)
+    return OrderEvent(
+        status.order_id, order, status.updated_at, status.paid, status.cancelled, status.draft
+    )

@@ -68,8 +68,9 @@ def upsert_customer(ctx: StepContext) -> StepDone:
     if ctx.order.credit_for:
         original = credits.original_job(ctx.store, ctx.connection, ctx.order)
         result = credits.customer_of(original)
-        return StepDone(result, erp={"customer_id": result.customer_id,
-                                     "credit_for_job": original.job_id})
+        return StepDone(
+            result, erp={"customer_id": result.customer_id, "credit_for_job": original.job_id}
+        )
     customer = ctx.order.customer
     key = customer_key(customer)
     wanted = fingerprint(customer.model_dump_json())
@@ -81,8 +82,10 @@ def upsert_customer(ctx: StepContext) -> StepDone:
                 erp_id = ctx.connector.upsert_customer(customer, key)
                 cached = {"id": erp_id, "fp": wanted}
                 ctx.store.cache_put(ctx.connection, "customer", key, cached)
-    return StepDone(CustomerResult(customer_id=cached["id"], customer_key=key),
-                    erp={"customer_id": cached["id"]})
+    return StepDone(
+        CustomerResult(customer_id=cached["id"], customer_key=key),
+        erp={"customer_id": cached["id"]},
+    )
 
 
 def upsert_products(ctx: StepContext) -> StepDone:
@@ -97,18 +100,29 @@ def upsert_products(ctx: StepContext) -> StepDone:
             still_missing = [s for s in missing if s.sku not in known]
             if still_missing:
                 ids = ctx.connector.upsert_products(still_missing)
-                ctx.store.cache_put_many(ctx.connection, "product", {
-                    spec.sku: {"id": ids[spec.sku], "fp": spec.fingerprint}
-                    for spec in still_missing})
+                ctx.store.cache_put_many(
+                    ctx.connection,
+                    "product",
+                    {
+                        spec.sku: {"id": ids[spec.sku], "fp": spec.fingerprint}
+                        for spec in still_missing
+                    },
+                )
                 known.update({spec.sku: ids[spec.sku] for spec in still_missing})
-    return StepDone(ProductsResult(products={s.sku: known[s.sku] for s in specs},
-                                   created_or_checked=len(missing)))
+    return StepDone(
+        ProductsResult(
+            products={s.sku: known[s.sku] for s in specs}, created_or_checked=len(missing)
+        )
+    )
 
 
 def _known_products(ctx: StepContext, specs: list[ProductSpec]) -> dict[str, str]:
     cached = ctx.store.cache_get_many(ctx.connection, "product", [s.sku for s in specs])
-    return {s.sku: cached[s.sku]["id"] for s in specs
-            if s.sku in cached and cached[s.sku].get("fp") == s.fingerprint}
+    return {
+        s.sku: cached[s.sku]["id"]
+        for s in specs
+        if s.sku in cached and cached[s.sku].get("fp") == s.fingerprint
+    }
 
 
 def check_duplicate(ctx: StepContext) -> StepDone:
@@ -116,9 +130,12 @@ def check_duplicate(ctx: StepContext) -> StepDone:
     found = ctx.connector.find_order(ctx.job.reference, since=None)
     if found is None:
         return StepDone(DuplicateResult(found=False))
-    return StepDone(DuplicateResult(found=True, order_id=found.id),
-                    erp={"order_id": found.id, "order_number": found.number},
-                    end="duplicate", message=f"already in the ERP as {found.number or found.id}")
+    return StepDone(
+        DuplicateResult(found=True, order_id=found.id),
+        erp={"order_id": found.id, "order_number": found.number},
+        end="duplicate",
+        message=f"already in the ERP as {found.number or found.id}",
+    )
 
 
 def create_draft(ctx: StepContext) -> StepDone:
@@ -142,21 +159,27 @@ def create_draft(ctx: StepContext) -> StepDone:
     order = ctx.order.model_copy(update={"send_invoice": ctx.job.send_invoice})
     if order.credit_for:
         original = credits.original_job(ctx.store, ctx.connection, order)
-        ref = ctx.connector.create_credit_note(order, ctx.job.reference, customer_id,
-                                               product_ids, credits.source_of(original))
+        ref = ctx.connector.create_credit_note(
+            order, ctx.job.reference, customer_id, product_ids, credits.source_of(original)
+        )
     else:
         ref = ctx.connector.create_order(order, ctx.job.reference, customer_id, product_ids)
     if ref.document:
         ctx.store.put_document(ctx.job.job_id, ref.document, ctx.retention_seconds)
     if ref.existed and not sent_before:
-        return StepDone(DraftResult(order_id=ref.id, existed=True), erp=_ids(ref),
-                        end="duplicate", message=f"already in the ERP as {ref.number or ref.id}")
+        return StepDone(
+            DraftResult(order_id=ref.id, existed=True),
+            erp=_ids(ref),
+            end="duplicate",
+            message=f"already in the ERP as {ref.number or ref.id}",
+        )
     return _created(ref, recovered=ref.existed)
 
 
 def _created(ref: OrderRef, recovered: bool) -> StepDone:
-    return StepDone(DraftResult(order_id=ref.id, order_number=ref.number, recovered=recovered),
-                    erp=_ids(ref))
+    return StepDone(
+        DraftResult(order_id=ref.id, order_number=ref.number, recovered=recovered), erp=_ids(ref)
+    )
 
 
 def _ids(ref: OrderRef) -> dict[str, str | None]:
@@ -183,13 +206,14 @@ def send_invoice(ctx: StepContext) -> StepDone:
     while True:
         state = ctx.connector.invoice_state(order_id)
         if state.state == "sent":
-            return StepDone(InvoiceResult(invoice_number=state.invoice_number),
-                            erp={"invoice_number": state.invoice_number})
+            return StepDone(
+                InvoiceResult(invoice_number=state.invoice_number),
+                erp={"invoice_number": state.invoice_number},
+            )
         if state.state == "failed":
             raise PermanentError(f"the ERP could not send the invoice: {state.message}")
         if time.monotonic() >= deadline:
-            raise TransientError("the invoice is still being processed by the ERP",
-                                 retry_after=5.0)
+            raise TransientError("the invoice is still being processed by the ERP", retry_after=5.0)
         ctx.beat()
         time.sleep(0.25)
 

@@ -53,8 +53,7 @@ def sweep_once(rt: Runtime) -> int:
         queue = queue_for(job.connection)
         if queue not in oldest:
             oldest[queue] = store.oldest_queued_sent_at(queue)
-        if _still_queued(sent.get(job_id), oldest[queue], now,
-                         worker.queued_stale_after_seconds):
+        if _still_queued(sent.get(job_id), oldest[queue], now, worker.queued_stale_after_seconds):
             continue
         rt.submit(job)
         submitted += 1
@@ -63,8 +62,7 @@ def sweep_once(rt: Runtime) -> int:
     return submitted
 
 
-def _still_queued(sent_at: float | None, oldest: float | None, now: float,
-                  patience: float) -> bool:
+def _still_queued(sent_at: float | None, oldest: float | None, now: float, patience: float) -> bool:
     """Is the job's latest message still waiting in the queue (and not for too long)?"""
     if sent_at is None or oldest is None:
         return False

@@ -33,6 +33,7 @@ __all__ = ["OPERATOR_TOKEN", "SHOP_TOKEN", "REDIS_URL", "Cluster", "Simulator", 
 REDIS_URL = os.environ.get("ORDERBRIDGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 ROOT = Path(__file__).resolve().parent.parent
 
+
 def pytest_itemcollected(item: pytest.Item) -> None:
     """Groups for `pytest -n 2 --dist loadgroup` (make test): each group runs in one process,
     in order, so tests that share Redis database 14 or the demo's fixed ports never overlap;
@@ -48,8 +49,12 @@ def pytest_itemcollected(item: pytest.Item) -> None:
     item.add_marker(pytest.mark.xdist_group(group))
 
 
-def poll(condition: Callable[[], Any], timeout: float = 30, interval: float = 0.1,
-         what: str = "condition") -> Any:
+def poll(
+    condition: Callable[[], Any],
+    timeout: float = 30,
+    interval: float = 0.1,
+    what: str = "condition",
+) -> Any:
     """Return the first truthy value of `condition()`, or fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:
@@ -109,18 +114,28 @@ class Simulator:
         def unthrottled(send: Callable[[], httpx.Response]) -> httpx.Response:
             return poll(lambda: (r := send()).status_code != 429 and r, 10, 0.2, "no 429")
 
-        token = unthrottled(lambda: self.http.post(
-            "/Demo/OAuth/Token", data={"grant_type": "client_credentials"},
-            auth=("demo-app-key", "demo-client-key"), headers=key)).json()["access_token"]
+        token = unthrottled(
+            lambda: self.http.post(
+                "/Demo/OAuth/Token",
+                data={"grant_type": "client_credentials"},
+                auth=("demo-app-key", "demo-client-key"),
+                headers=key,
+            )
+        ).json()["access_token"]
         headers = {**key, "Authorization": f"Bearer {token}"}
-        return unthrottled(lambda: self.http.request(method, f"/Demo/v2{path}", headers=headers,
-                                                     **kwargs))
+        return unthrottled(
+            lambda: self.http.request(method, f"/Demo/v2{path}", headers=headers, **kwargs)
+        )
 
 
 def start_simulator(erp: str, log_dir: Path) -> Simulator:
     port = free_port()
-    child = spawn(f"simulator-{erp}", ["simulate", erp, "--port", str(port)],
-                  dict(os.environ), str(log_dir / f"{erp}.log"))
+    child = spawn(
+        f"simulator-{erp}",
+        ["simulate", erp, "--port", str(port)],
+        dict(os.environ),
+        str(log_dir / f"{erp}.log"),
+    )
     wait_until(lambda: port_open(port), 20, f"the {erp} simulator", children=[child])
     return Simulator(child, port)
 
@@ -167,17 +182,32 @@ class Cluster:
     and the keyword options (`pool`, `concurrency`, `stale_after_seconds`, ...) override the
     test defaults of `[orderbridge.retry]` and `[orderbridge.worker]`."""
 
-    def __init__(self, tmp: Path, sim: Simulator, store: Store,
-                 connection: dict[str, Any] | None = None, retry: dict[str, Any] | None = None,
-                 **worker: Any) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        sim: Simulator,
+        store: Store,
+        connection: dict[str, Any] | None = None,
+        retry: dict[str, Any] | None = None,
+        **worker: Any,
+    ) -> None:
         self.tmp, self.sim, self.store = tmp, sim, store
         self.intake_port = free_port()
         self.config = tmp / "orderbridge.toml"
-        self.config.write_text(orderbridge_toml(
-            redis_url=REDIS_URL, intake_port=self.intake_port, retry=retry or {}, worker=worker,
-            connections={"shop": connection or poweroffice_connection(sim.url)}))
-        self.env = {**os.environ, "ORDERBRIDGE_CONFIG": str(self.config),
-                    "ORDERBRIDGE_REDIS_URL": REDIS_URL}
+        self.config.write_text(
+            orderbridge_toml(
+                redis_url=REDIS_URL,
+                intake_port=self.intake_port,
+                retry=retry or {},
+                worker=worker,
+                connections={"shop": connection or poweroffice_connection(sim.url)},
+            )
+        )
+        self.env = {
+            **os.environ,
+            "ORDERBRIDGE_CONFIG": str(self.config),
+            "ORDERBRIDGE_REDIS_URL": REDIS_URL,
+        }
         self.workers: list[Child] = []
         self.intake: Child | None = None
         self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.intake_port}", timeout=10)
@@ -208,8 +238,12 @@ class Cluster:
         return child
 
     def _wait_worker(self, child: Child) -> None:
-        wait_until(lambda: self.store.worker_alive(child.proc.pid), 30,
-                   f"{child.name} to be ready", children=[child])
+        wait_until(
+            lambda: self.store.worker_alive(child.proc.pid),
+            30,
+            f"{child.name} to be ready",
+            children=[child],
+        )
 
     def _spawn_intake(self) -> Child:
         self.intake = spawn("intake", ["intake"], self.env, str(self.tmp / "intake.log"))
@@ -218,10 +252,14 @@ class Cluster:
     def _wait_intake(self, intake: Child) -> None:
         wait_until(lambda: port_open(self.intake_port), 20, "the intake", children=[intake])
 
-    def post_order(self, order: dict[str, Any], token: str = SHOP_TOKEN,
-                   connection: str = "shop") -> httpx.Response:
-        return self.http.post(f"/v1/connections/{connection}/orders", json=order,
-                              headers={"Authorization": f"Bearer {token}"})
+    def post_order(
+        self, order: dict[str, Any], token: str = SHOP_TOKEN, connection: str = "shop"
+    ) -> httpx.Response:
+        return self.http.post(
+            f"/v1/connections/{connection}/orders",
+            json=order,
+            headers={"Authorization": f"Bearer {token}"},
+        )
 
     def accept(self, order: dict[str, Any], connection: str = "shop") -> str:
         """Post a new order; it must be accepted (202). Returns its job id."""
@@ -230,8 +268,9 @@ class Cluster:
         return str(response.json()["job_id"])
 
     def operator(self, method: str, path: str) -> httpx.Response:
-        return self.http.request(method, path,
-                                 headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"})
+        return self.http.request(
+            method, path, headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+        )
 
     def job(self, job_id: str) -> dict[str, Any]:
         job = self.store.load_job(job_id)
@@ -242,14 +281,21 @@ class Cluster:
         def final() -> dict[str, Any] | None:
             job = self.store.load_job(job_id)
             return job.public_view() if job and job.is_final else None
+
         return poll(final, timeout, what=f"job {job_id} to finish")
 
     def cli(self, *args: str) -> tuple[int, str]:
         import subprocess
         import sys
-        proc = subprocess.run([sys.executable, "-m", "workers.cli", *args],
-                              env={**self.env, "COLUMNS": "200"},
-                              capture_output=True, text=True, timeout=60, cwd=ROOT)
+
+        proc = subprocess.run(
+            [sys.executable, "-m", "workers.cli", *args],
+            env={**self.env, "COLUMNS": "200"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=ROOT,
+        )
         return proc.returncode, proc.stdout + proc.stderr
 
     def stop(self) -> None:
@@ -258,8 +304,9 @@ class Cluster:
 
 
 @pytest.fixture
-def cluster_factory(tmp_path: Path, sim: Simulator, store: Store
-                    ) -> Iterator[Callable[..., Cluster]]:
+def cluster_factory(
+    tmp_path: Path, sim: Simulator, store: Store
+) -> Iterator[Callable[..., Cluster]]:
     made: list[Cluster] = []
 
     def make(**options: Any) -> Cluster:

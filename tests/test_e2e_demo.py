@@ -15,13 +15,19 @@ pytestmark = pytest.mark.e2e
 
 
 def test_make_demo_without_redis_prints_the_outcome_table() -> None:
-    script = ("ip link set lo up && "
-              "! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && "
-              "make demo")
+    script = (
+        "ip link set lo up && ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && make demo"
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERBRIDGE_")}
     env["COLUMNS"] = "250"
-    proc = subprocess.run(["unshare", "--net", "sh", "-c", script], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        ["unshare", "--net", "sh", "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     assert "started an embedded one" in out

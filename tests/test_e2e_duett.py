@@ -29,32 +29,50 @@ def seed_lines(include_vat: bool) -> list[dict[str, Any]]:
     with 10 % off at 12 %; article 6543 4 x 199.00 at 25 % with four serial numbers. Net prices,
     or the same numbers as prices including VAT."""
     del include_vat  # the same numbers either way; the order says which they are
-    return [{"type": "text", "text": "Delivered to the back door"},
-            product_line("ITEM-1", "1", "80.00", vat_rate="0.25", name="Item 1"),
-            product_line("712", "4", "50.00", "20.00", "0.12", name="Article 712"),
-            {**product_line("6543", "4", "199.00", vat_rate="0.25", name="Article 6543"),
-             "serial_numbers": SERIALS}]
+    return [
+        {"type": "text", "text": "Delivered to the back door"},
+        product_line("ITEM-1", "1", "80.00", vat_rate="0.25", name="Item 1"),
+        product_line("712", "4", "50.00", "20.00", "0.12", name="Article 712"),
+        {
+            **product_line("6543", "4", "199.00", vat_rate="0.25", name="Article 6543"),
+            "serial_numbers": SERIALS,
+        },
+    ]
 
 
 def seed_order(external_id: str, include_vat: bool, **extra: Any) -> dict[str, Any]:
-    company = {**customer("c-fjord", "Fjord Kaffe AS", "post@fjordkaffe.example"),
-               "kind": "company", "name": None, "company_name": "Fjord Kaffe AS",
-               "org_number": "999888777"}
-    return order(external_id, lines=seed_lines(include_vat), cust=company,
-                 prices_include_vat=include_vat, total="1056.00", **extra)
+    company = {
+        **customer("c-fjord", "Fjord Kaffe AS", "post@fjordkaffe.example"),
+        "kind": "company",
+        "name": None,
+        "company_name": "Fjord Kaffe AS",
+        "org_number": "999888777",
+    }
+    return order(
+        external_id,
+        lines=seed_lines(include_vat),
+        cust=company,
+        prices_include_vat=include_vat,
+        total="1056.00",
+        **extra,
+    )
 
 
 @pytest.fixture
-def duett(simulators: SimulatorPool, store: Store, tmp_path: Path
-          ) -> Iterator[Callable[..., Cluster]]:
+def duett(
+    simulators: SimulatorPool, store: Store, tmp_path: Path
+) -> Iterator[Callable[..., Cluster]]:
     made: list[Cluster] = []
 
     def make(price_mode: str = "net", send_invoice: bool = False, **settings: Any) -> Cluster:
         sim: Simulator = simulators.get("duett")
         sim.reset()
         sim.configure(price_mode=price_mode)
-        connection = duett_connection(sim.url, send_invoice=send_invoice, settings={
-            "price_mode": price_mode, "serial_skus": ["6543"], **settings})
+        connection = duett_connection(
+            sim.url,
+            send_invoice=send_invoice,
+            settings={"price_mode": price_mode, "serial_skus": ["6543"], **settings},
+        )
         cluster = Cluster(tmp_path, sim, store, connection=connection)
         made.append(cluster)
         cluster.start()
@@ -66,8 +84,11 @@ def duett(simulators: SimulatorPool, store: Store, tmp_path: Path
 
 
 def amounts(doc: dict[str, Any]) -> tuple[Decimal, Decimal, Decimal]:
-    return (Decimal(str(doc["netAmount"])), Decimal(str(doc["vatAmount"])),
-            Decimal(str(doc["grossAmount"])))
+    return (
+        Decimal(str(doc["netAmount"])),
+        Decimal(str(doc["vatAmount"])),
+        Decimal(str(doc["grossAmount"])),
+    )
 
 
 def test_seed_order_net_prices_in_a_net_company(duett) -> None:
@@ -79,8 +100,11 @@ def test_seed_order_net_prices_in_a_net_company(duett) -> None:
     assert amounts(doc) == (Decimal("1056.00"), Decimal("240.60"), Decimal("1296.60"))
     articles = [ln for ln in doc["lines"] if ln["lineType"] not in ("text", "sum")]
     # line by line: Duett's net amounts equal the shop's net line amounts
-    assert [Decimal(str(ln["netAmount"])) for ln in articles] == \
-        [Decimal("80.00"), Decimal("180.00"), Decimal("796.00")]
+    assert [Decimal(str(ln["netAmount"])) for ln in articles] == [
+        Decimal("80.00"),
+        Decimal("180.00"),
+        Decimal("796.00"),
+    ]
     serial = next(ln for ln in articles if ln["lineType"] == "serial")
     assert [s["serialNo"] for s in serial["serialNumbers"]] == SERIALS
 
@@ -115,8 +139,9 @@ def test_direct_invoicing_keeps_the_pdf_with_the_job(duett) -> None:
 
 @pytest.mark.parametrize("invoice", [False, True])
 @pytest.mark.parametrize("mode", ["commit_then_status", "commit_then_drop"])
-def test_lost_answer_after_commit_is_one_order_and_at_most_one_invoice(duett, mode: str,
-                                                                      invoice: bool) -> None:
+def test_lost_answer_after_commit_is_one_order_and_at_most_one_invoice(
+    duett, mode: str, invoice: bool
+) -> None:
     cluster: Cluster = duett(send_invoice=invoice)
     cluster.sim.fault(match="POST /Order/v2", mode=mode, status=500, count=1)
     body = seed_order(f"D-4{mode[-4:]}{int(invoice)}", include_vat=False)
@@ -146,8 +171,9 @@ def test_unknown_postcode_is_a_dead_letter_quoting_duett(duett) -> None:
 
 def test_vat_rate_without_a_duett_code_is_a_dead_letter_naming_it(duett) -> None:
     cluster: Cluster = duett()
-    job = cluster.wait_final(cluster.accept(order("D-5002", lines=[
-        product_line("TEN", "1", "100.00", vat_rate="0.10")])))
+    job = cluster.wait_final(
+        cluster.accept(order("D-5002", lines=[product_line("TEN", "1", "100.00", vat_rate="0.10")]))
+    )
     assert job["state"] == "dead"
     [letter] = cluster.operator("GET", "/v1/dead-letters").json()["items"]
     assert letter["step"] == "upsert_products"
@@ -155,12 +181,16 @@ def test_vat_rate_without_a_duett_code_is_a_dead_letter_naming_it(duett) -> None
     assert cluster.sim.state()["articles"] == [] and cluster.sim.state()["orders"] == []
 
 
-@pytest.mark.parametrize(("serials", "field"), [
-    (["SN-1"], "lines.3"),  # the wrong count: the schema names the line
-    (None, "lines.3.serial_numbers"),  # none for a serial article: the connection names it
-])
-def test_serial_article_with_the_wrong_serial_numbers_is_422(duett, serials: Any,
-                                                             field: str) -> None:
+@pytest.mark.parametrize(
+    ("serials", "field"),
+    [
+        (["SN-1"], "lines.3"),  # the wrong count: the schema names the line
+        (None, "lines.3.serial_numbers"),  # none for a serial article: the connection names it
+    ],
+)
+def test_serial_article_with_the_wrong_serial_numbers_is_422(
+    duett, serials: Any, field: str
+) -> None:
     cluster: Cluster = duett()
     body = seed_order("D-6001", include_vat=False)
     body["lines"][3]["serial_numbers"] = serials

@@ -18,11 +18,18 @@ from tests.support.config import exact_connection
 
 pytestmark = pytest.mark.e2e
 
-DOCUMENTS = {"order": "SalesOrders", "invoice": "SalesInvoices",
-             "direct_invoice": "SalesInvoices", "sales_entry": "SalesEntries"}
-ENDPOINTS = {"order": "salesorder/SalesOrders", "invoice": "salesinvoice/SalesInvoices",
-             "direct_invoice": "salesinvoice/SalesInvoices",
-             "sales_entry": "salesentry/SalesEntries"}
+DOCUMENTS = {
+    "order": "SalesOrders",
+    "invoice": "SalesInvoices",
+    "direct_invoice": "SalesInvoices",
+    "sales_entry": "SalesEntries",
+}
+ENDPOINTS = {
+    "order": "salesorder/SalesOrders",
+    "invoice": "salesinvoice/SalesInvoices",
+    "direct_invoice": "salesinvoice/SalesInvoices",
+    "sales_entry": "salesentry/SalesEntries",
+}
 
 
 @pytest.fixture
@@ -40,11 +47,22 @@ def warehouse(sim: Simulator) -> str:
 def exact_cluster(tmp_path, exact_sim: Simulator, store) -> Iterator[Callable[..., Cluster]]:
     made: list[Cluster] = []
 
-    def make(send_as: str = "order", workers: int = 1, minute_limit: int = 60,
-             minute_seconds: int = 60, **options: Any) -> Cluster:
-        connection = exact_connection(exact_sim.url, settings={
-            "send_as": send_as, "warehouse_id": warehouse(exact_sim),
-            "minute_limit": minute_limit, "minute_seconds": minute_seconds})
+    def make(
+        send_as: str = "order",
+        workers: int = 1,
+        minute_limit: int = 60,
+        minute_seconds: int = 60,
+        **options: Any,
+    ) -> Cluster:
+        connection = exact_connection(
+            exact_sim.url,
+            settings={
+                "send_as": send_as,
+                "warehouse_id": warehouse(exact_sim),
+                "minute_limit": minute_limit,
+                "minute_seconds": minute_seconds,
+            },
+        )
         cluster = Cluster(tmp_path, exact_sim, store, connection=connection, **options)
         made.append(cluster)
         code, out = cluster.cli("connect", "shop", "--auto")
@@ -59,8 +77,9 @@ def exact_cluster(tmp_path, exact_sim: Simulator, store) -> Iterator[Callable[..
 
 def add_items(sim: Simulator, *codes: str) -> None:
     for code in codes:
-        sim.http.post("/_sim/items", json={"Code": code, "Description": f"Item {code}"}
-                      ).raise_for_status()
+        sim.http.post(
+            "/_sim/items", json={"Code": code, "Description": f"Item {code}"}
+        ).raise_for_status()
 
 
 @pytest.mark.parametrize("send_as", ["order", "invoice", "direct_invoice", "sales_entry"])
@@ -110,8 +129,9 @@ def test_reference_with_quotes_and_keywords_matches_only_itself(exact_cluster, s
 def test_missing_sku_dead_letters_then_replay_after_adding_it(exact_cluster) -> None:
     cluster: Cluster = exact_cluster(send_as="order")
     add_items(cluster.sim, "KNOWN")
-    job_id = cluster.accept(order("NL-3001", lines=[product_line("KNOWN"),
-                                                     product_line("MISSING-7")]))
+    job_id = cluster.accept(
+        order("NL-3001", lines=[product_line("KNOWN"), product_line("MISSING-7")])
+    )
     job = cluster.wait_final(job_id)
     assert job["state"] == "dead"
     letter = cluster.operator("GET", "/v1/dead-letters").json()["items"][0]
@@ -135,8 +155,9 @@ def test_twenty_jobs_on_an_expired_token_make_one_refresh(exact_cluster) -> None
     assert {cluster.wait_final(j, timeout=90)["state"] for j in jobs} == {"done"}
     assert cluster.sim.calls_to("POST /api/oauth2/token") - refreshes_before == 1
     assert cluster.operator("GET", "/v1/dead-letters").json()["total"] == 0
-    token_answers = [c for c in cluster.sim.calls()["calls"]
-                     if c["endpoint"] == "POST /api/oauth2/token"]
+    token_answers = [
+        c for c in cluster.sim.calls()["calls"] if c["endpoint"] == "POST /api/oauth2/token"
+    ]
     assert all(c["status"] == 200 for c in token_answers)  # no "old refresh token used"
 
 
@@ -146,8 +167,9 @@ MINUTE = 3
 def test_three_hundred_orders_under_a_sixty_per_minute_limit(exact_cluster) -> None:
     # The simulator's "minute" is 3 s here (same rules, twenty times faster); our connector is
     # told the same, so the test takes about half a minute instead of ten.
-    cluster: Cluster = exact_cluster(send_as="order", workers=2, minute_limit=60,
-                                     minute_seconds=MINUTE, concurrency=8)
+    cluster: Cluster = exact_cluster(
+        send_as="order", workers=2, minute_limit=60, minute_seconds=MINUTE, concurrency=8
+    )
     cluster.sim.configure(minute_limit=60, minute_seconds=MINUTE)
     add_items(cluster.sim, "KAFFE-500")
     cust = customer("c-300", "Piet Pietersen", "piet@example.nl")
@@ -176,8 +198,11 @@ def test_refused_refresh_token_blocks_the_connection_until_reconsent(exact_clust
     cluster.sim.http.post("/_sim/expire-tokens").raise_for_status()
     jobs = [cluster.accept(order(f"NL-60{i}")) for i in range(3)]
     # Then the jobs wait (no dead letters), the job shows why
-    poll(lambda: all((store.load_job(j).step("upsert_customer").last_error or None)
-                     for j in jobs), 30, what="jobs to report the blocked connection")
+    poll(
+        lambda: all((store.load_job(j).step("upsert_customer").last_error or None) for j in jobs),
+        30,
+        what="jobs to report the blocked connection",
+    )
     job = cluster.job(jobs[0])
     assert job["state"] == "running"
     assert "re-consent" in job["steps"][0]["last_error"]["message"]

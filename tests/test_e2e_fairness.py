@@ -37,8 +37,9 @@ def alone(cluster: FairCluster) -> fairness.Alone:
     return fairness.b_alone(cluster, 5)
 
 
-def test_a_sale_at_one_shop_does_not_hold_up_another(cluster: FairCluster,
-                                                      alone: fairness.Alone) -> None:
+def test_a_sale_at_one_shop_does_not_hold_up_another(
+    cluster: FairCluster, alone: fairness.Alone
+) -> None:
     run = fairness.sale(cluster, burst=100, burst_seconds=2.0, b_orders=6, drain_timeout=300)
     bound = LOOSE * alone.bound
     # A's backlog took far longer than B's bound: under one FIFO queue B waited for all of it
@@ -51,7 +52,8 @@ def test_a_sale_at_one_shop_does_not_hold_up_another(cluster: FairCluster,
 
 
 def test_an_erp_outage_drains_oldest_first_at_the_budgets_pace(
-        cluster: FairCluster, alone: fairness.Alone) -> None:
+    cluster: FairCluster, alone: fairness.Alone
+) -> None:
     done_before = len(cluster.po.get("/_sim/state").json()["SalesOrders"])
     run = fairness.outage(cluster, orders=30, seconds=12.0, drain_timeout=300, b_after=4.0)
     assert fairness.p90(run.b_latencies) <= LOOSE * alone.bound, run
@@ -73,8 +75,9 @@ def test_two_shops_on_one_budget_share_it(cluster: FairCluster) -> None:
 
 def gauge(text: str, name: str, connection: str) -> float:
     prefix = f'{name}{{connection="{connection}"}} '
-    return float(next(line for line in text.splitlines() if line.startswith(prefix))
-                 .removeprefix(prefix))
+    return float(
+        next(line for line in text.splitlines() if line.startswith(prefix)).removeprefix(prefix)
+    )
 
 
 def test_metrics_show_the_backlog_and_when_it_is_through(cluster: FairCluster) -> None:
@@ -86,6 +89,9 @@ def test_metrics_show_the_backlog_and_when_it_is_through(cluster: FairCluster) -
     assert 0 < gauge(text, "orderbridge_jobs_admitted", A) <= 8
     assert f'orderbridge_queue_length{{queue_name="orderbridge:{B}"}}' in text
     status = cluster.cli("status")
-    rows = [line for line in status.splitlines() if line.strip("│ ").startswith(f"{A} ")
-            and "waiting, about" in line]
+    rows = [
+        line
+        for line in status.splitlines()
+        if line.strip("│ ").startswith(f"{A} ") and "waiting, about" in line
+    ]
     assert len(rows) == 1 and "at 9.09 requests/s" in rows[0], status

@@ -35,8 +35,7 @@ class Flower:
     def watching(self) -> bool:
         """Flower has heard a worker's heartbeat: it receives events (and has enabled them)."""
         response = self.http.get("/workers", params={"json": 1})
-        return response.status_code == 200 and any(
-            w.get("status") for w in response.json()["data"])
+        return response.status_code == 200 and any(w.get("status") for w in response.json()["data"])
 
     def tasks_of(self, reference: str) -> list[dict[str, Any]]:
         """The finished tasks whose keyword arguments name `reference` (found by Flower's
@@ -64,8 +63,9 @@ def start_flower(cluster: Cluster) -> Iterator[Any]:
             path = Path(cluster.tmp / "orderbridge-flower.toml")
             path.write_text(tomli_w.dumps(config))
             env.update(ORDERBRIDGE_CONFIG=str(path), **{AUTH_VAR: ":".join(CREDENTIALS)})
-        child = spawn("flower", ["flower", "--port", str(port)], env,
-                      str(cluster.tmp / f"flower-{port}.log"))
+        child = spawn(
+            "flower", ["flower", "--port", str(port)], env, str(cluster.tmp / f"flower-{port}.log")
+        )
         flower = Flower(child, port, CREDENTIALS if basic_auth else None)
         started.append(flower)
         wait_until(lambda: port_open(port), 15, "Flower's port", children=[child])
@@ -84,8 +84,9 @@ def post_and_find(cluster: Cluster, flower: Flower, reference: str) -> dict[str,
     return task
 
 
-def test_flower_with_basic_auth_finds_an_order_by_reference(cluster: Cluster,
-                                                            start_flower: Any) -> None:
+def test_flower_with_basic_auth_finds_an_order_by_reference(
+    cluster: Cluster, start_flower: Any
+) -> None:
     flower = start_flower(basic_auth=True)
     # Without the credentials (or with wrong ones) neither the API nor the pages answer
     for auth in (None, ("ops", "wrong")):
@@ -95,17 +96,24 @@ def test_flower_with_basic_auth_finds_an_order_by_reference(cluster: Cluster,
     task = post_and_find(cluster, flower, "FL-7001")
     # The task is recognisable: its step, connection and reference, and no personal data
     assert task["name"] == "orderbridge.upsert_customer"
-    assert task["kwargs"] == {"job_id": task["kwargs"]["job_id"], "connection": "shop",
-                              "reference": "FL-7001", "step": "upsert_customer"}
+    assert task["kwargs"] == {
+        "job_id": task["kwargs"]["job_id"],
+        "connection": "shop",
+        "reference": "FL-7001",
+        "step": "upsert_customer",
+    }
     text = repr(task)
     assert "Kari" not in text and "example.no" not in text
     # Its result says what the delivery actually ran (all of the pipeline, inline)
-    assert "shop FL-7001: upsert_customer → upsert_products → check_duplicate → create_draft: " \
-           "finished as done (4 steps)" in task["result"]
+    assert (
+        "shop FL-7001: upsert_customer → upsert_products → check_duplicate → create_draft: "
+        "finished as done (4 steps)" in task["result"]
+    )
 
 
-def test_flower_without_auth_on_loopback_answers_scripts(cluster: Cluster,
-                                                         start_flower: Any) -> None:
+def test_flower_without_auth_on_loopback_answers_scripts(
+    cluster: Cluster, start_flower: Any
+) -> None:
     # No FLOWER_* variable reaches the child: `orderbridge flower` opens the API itself
     flower = start_flower(basic_auth=False)
     task = post_and_find(cluster, flower, "FL-7002")

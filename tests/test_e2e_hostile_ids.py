@@ -18,8 +18,19 @@ from tests.conftest import OPERATOR_TOKEN, Cluster
 pytestmark = pytest.mark.e2e
 
 # as they are written into the URL of our route (already percent-encoded where needed)
-HOSTILE = ["0", "%18", "1%3FPageSize%3D1", "..%2Fx", "..", "%2E%2E", "x" * 300,
-           "1%23frag", "1%2F..%2F..%2FCustomers", "%00", "1%20OR%201%3D1"]
+HOSTILE = [
+    "0",
+    "%18",
+    "1%3FPageSize%3D1",
+    "..%2Fx",
+    "..",
+    "%2E%2E",
+    "x" * 300,
+    "1%23frag",
+    "1%2F..%2F..%2FCustomers",
+    "%00",
+    "1%20OR%201%3D1",
+]
 
 
 @pytest.fixture
@@ -30,21 +41,28 @@ def intake_only(cluster_factory: Callable[..., Cluster]) -> Cluster:
 
 
 def test_hostile_invoice_ids_answer_404_and_never_reach_another_resource(
-        intake_only: Cluster) -> None:
+    intake_only: Cluster,
+) -> None:
     before = len(intake_only.sim.calls()["calls"])
-    raw = httpx.Client(base_url=str(intake_only.http.base_url), timeout=30,
-                       headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"})
+    raw = httpx.Client(
+        base_url=str(intake_only.http.base_url),
+        timeout=30,
+        headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"},
+    )
     for hostile in HOSTILE:
         response = raw.get(f"/v1/connections/shop/invoices/{hostile}/lines")
         assert response.status_code in (404, 422), (hostile, response.status_code, response.text)
         assert response.headers["content-type"].startswith("application/json"), hostile
         assert set(response.json()["error"]) >= {"code", "message"}, (hostile, response.text)
-    calls = [c for c in intake_only.sim.calls()["calls"][before:]
-             if "token" not in c["endpoint"].lower()]
+    calls = [
+        c for c in intake_only.sim.calls()["calls"][before:] if "token" not in c["endpoint"].lower()
+    ]
     assert calls, "no id reached the ERP at all: the test would prove nothing"
     for call in calls:
         assert call["endpoint"] == "GET /OutgoingInvoices/{id}/Lines", call
         segment = call["path"].split("/OutgoingInvoices/", 1)[1].removesuffix("/Lines")
         assert "/" not in unquote(segment) or "%2F" in segment.upper(), call
-        assert {part.split("=")[0] for part in call["query"].split("&")} == \
-            {"PageSize", "PageNumber"}, call  # only the connector's own paging
+        assert {part.split("=")[0] for part in call["query"].split("&")} == {
+            "PageSize",
+            "PageNumber",
+        }, call  # only the connector's own paging

@@ -34,18 +34,25 @@ def hook() -> Iterator[Subscriber]:
 
 
 @pytest.fixture
-def watched(simulators: SimulatorPool, store: Store, tmp_path: Path, hook: Subscriber
-            ) -> Iterator[Callable[..., Cluster]]:
+def watched(
+    simulators: SimulatorPool, store: Store, tmp_path: Path, hook: Subscriber
+) -> Iterator[Callable[..., Cluster]]:
     """A cluster whose connection invoices every order and watches its invoices."""
     made: list[Cluster] = []
 
-    def make(erp: str = "poweroffice", workers: int = 1, events: dict[str, Any] | None = None,
-             **worker: Any) -> Cluster:
+    def make(
+        erp: str = "poweroffice",
+        workers: int = 1,
+        events: dict[str, Any] | None = None,
+        **worker: Any,
+    ) -> Cluster:
         target = TARGETS[erp]
         sim: Simulator = simulators.get(erp)
         sim.reset()
-        connection = merged(merged(target.connection(sim), target.invoicing), {
-            "send_invoice": True, "events": events_section(hook.url, **(events or {}))})
+        connection = merged(
+            merged(target.connection(sim), target.invoicing),
+            {"send_invoice": True, "events": events_section(hook.url, **(events or {}))},
+        )
         cluster = Cluster(tmp_path, sim, store, connection=connection, **worker)
         made.append(cluster)
         target.prepare(cluster)
@@ -64,26 +71,38 @@ def transfer(cluster: Cluster, external_id: str) -> dict[str, Any]:
 
 
 def arrived(hook: Subscriber, kind: str, count: int = 1) -> list[dict[str, Any]]:
-    return poll(lambda: (found := [e for e in hook.received if e["type"] == kind])
-                and len(found) >= count and found, 60, what=f"{count} x {kind}")
+    return poll(
+        lambda: (
+            (found := [e for e in hook.received if e["type"] == kind])
+            and len(found) >= count
+            and found
+        ),
+        60,
+        what=f"{count} x {kind}",
+    )
 
 
 def quiet_polls(cluster: Cluster, polls: int = 3) -> None:
     """Let the watch poll a few more times: nothing new may arrive from them."""
+
     def done() -> int:
         return cluster.store.counters().get("invoice_polls", 0)
+
     target = done() + polls
     poll(lambda: done() >= target, 30, what=f"{polls} more polls")
+
     def delivered() -> bool:
         last = cluster.store.redis.xrevrange("ob:events:shop", count=1)
         cursor = cluster.store.delivery_state("shop").get("cursor")
         return not last or last[0][0] == cursor
+
     poll(delivered, 30, what="the deliverer to reach the end of the stream")
 
 
 @pytest.mark.parametrize("erp", sorted(TARGETS))
 def test_invoice_paid_in_two_parts_then_a_refund_credited(
-        watched: Callable[..., Cluster], hook: Subscriber, erp: str) -> None:
+    watched: Callable[..., Cluster], hook: Subscriber, erp: str
+) -> None:
     cluster = watched(erp)
     job = transfer(cluster, "inv-1")
     created = arrived(hook, CREATED)[0]
@@ -98,8 +117,11 @@ def test_invoice_paid_in_two_parts_then_a_refund_credited(
     pay(cluster.sim.http, created["invoice_id"])
     arrived(hook, PAID)
     # the shop refunds one of the two coffees: one credit note, however often it is sent
-    refund = order("inv-1-R1", lines=[product_line("KAFFE-500", "1", "100.00", "10.00", "0.15")],
-                   credit_for="inv-1")
+    refund = order(
+        "inv-1-R1",
+        lines=[product_line("KAFFE-500", "1", "100.00", "10.00", "0.15")],
+        credit_for="inv-1",
+    )
     first, again = cluster.post_order(refund), cluster.post_order(refund)
     assert (first.status_code, again.status_code) == (202, 200), (first.text, again.text)
     credit = cluster.wait_final(first.json()["job_id"])
@@ -112,8 +134,9 @@ def test_invoice_paid_in_two_parts_then_a_refund_credited(
     assert float(note["total"]) == pytest.approx(total / 2, abs=0.011)
     if note["credited_invoice"] is not None:  # where the ERP keeps the link
         assert note["credited_invoice"] == created["invoice_number"]
-    too_much = order("inv-1-R2", lines=[product_line("KAFFE-500", "9", "100.00")],
-                     credit_for="inv-1")
+    too_much = order(
+        "inv-1-R2", lines=[product_line("KAFFE-500", "9", "100.00")], credit_for="inv-1"
+    )
     dead = cluster.wait_final(cluster.post_order(too_much).json()["job_id"])
     assert dead["state"] == "dead" and "larger than what was invoiced" in json.dumps(dead)
     quiet_polls(cluster)
@@ -124,10 +147,10 @@ def test_invoice_paid_in_two_parts_then_a_refund_credited(
     view = cluster.operator("GET", f"/v1/jobs/{job['job_id']}").json()
     assert [e["type"] for e in view["invoice_events"]] == [CREATED, PARTLY, PAID]
     invoices = cluster.operator("GET", "/v1/connections/shop/invoices").json()["items"]
-    assert sorted((i["invoice_number"], i["state"]) for i in invoices
-                  if i["kind"] == "invoice") == [(created["invoice_number"], "paid")]
-    lines = cluster.operator("GET", f"/v1/connections/shop/invoices/{created['invoice_id']}"
-                                    f"/lines")
+    assert sorted(
+        (i["invoice_number"], i["state"]) for i in invoices if i["kind"] == "invoice"
+    ) == [(created["invoice_number"], "paid")]
+    lines = cluster.operator("GET", f"/v1/connections/shop/invoices/{created['invoice_id']}/lines")
     if erp == "poweroffice":  # read from the ERP only when asked
         assert lines.status_code == 200 and lines.json()["lines"], lines.text
     else:
@@ -137,12 +160,12 @@ def test_invoice_paid_in_two_parts_then_a_refund_credited(
 
 
 def test_same_second_payments_overlapping_polls_and_a_killed_poller(
-        watched: Callable[..., Cluster], hook: Subscriber) -> None:
+    watched: Callable[..., Cluster], hook: Subscriber
+) -> None:
     # Two workers poll every 0.1 s. The simulator stamps balance changes to 60 s steps, so
     # every payment below shares one BalanceLastChangedDateTimeOffset: a watch whose cursor
     # sat at the stamp it saw (the filter is exclusive) would never see the second payments.
-    cluster = watched("poweroffice", workers=2, events={"poll_seconds": 0.1},
-                      stale_after_seconds=3)
+    cluster = watched("poweroffice", workers=2, events={"poll_seconds": 0.1}, stale_after_seconds=3)
     cluster.sim.configure(balance_stamp_resolution_seconds=60)
     jobs = [transfer(cluster, f"same-{i}") for i in range(3)]
     created = arrived(hook, CREATED, 3)
@@ -163,8 +186,9 @@ def test_same_second_payments_overlapping_polls_and_a_killed_poller(
     arrived(hook, PAID, 3)
     cluster.sim.http.delete("/_sim/faults")
     quiet_polls(cluster)
-    stamps = {i["BalanceLastChangedDateTimeOffset"] for i in cluster.sim.state()[
-        "OutgoingInvoices"]}
+    stamps = {
+        i["BalanceLastChangedDateTimeOffset"] for i in cluster.sim.state()["OutgoingInvoices"]
+    }
     assert len(stamps) == 1  # the premise: one shared stamp
     per_invoice: dict[str, list[str]] = {}
     for event in hook.received:
@@ -175,7 +199,8 @@ def test_same_second_payments_overlapping_polls_and_a_killed_poller(
 
 
 def test_subscriber_down_for_a_while_then_everything_arrives_once(
-        watched: Callable[..., Cluster], hook: Subscriber) -> None:
+    watched: Callable[..., Cluster], hook: Subscriber
+) -> None:
     cluster = watched("poweroffice", events={"give_up_after_seconds": 60})
     hook.down_for(5)  # "ten minutes" on this clock: many retries, all refused
     jobs = [transfer(cluster, f"down-{i}") for i in range(3)]
@@ -189,7 +214,8 @@ def test_subscriber_down_for_a_while_then_everything_arrives_once(
 
 
 def test_an_event_refused_past_the_window_is_a_dead_letter_that_replays(
-        watched: Callable[..., Cluster], hook: Subscriber) -> None:
+    watched: Callable[..., Cluster], hook: Subscriber
+) -> None:
     cluster = watched("poweroffice", events={"give_up_after_seconds": 3})
     hook.refuse("refused-1")  # every event of this order is answered 500
     first = transfer(cluster, "refused-1")
@@ -206,5 +232,4 @@ def test_an_event_refused_past_the_window_is_a_dead_letter_that_replays(
     assert replay.status_code == 200, replay.text
     poll(lambda: event["id"] in hook.ids(), 30, what="the replayed event")
     assert cluster.store.dead_letter_count() == 0
-    assert sorted(e["job_id"] for e in hook.received) == sorted(
-        [first["job_id"], second["job_id"]])
+    assert sorted(e["job_id"] for e in hook.received) == sorted([first["job_id"], second["job_id"]])

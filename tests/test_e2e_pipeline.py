@@ -57,8 +57,11 @@ def test_prefork_worker_killed_during_create_draft_recovers(cluster_factory) -> 
     # Given create_draft is in flight (the ERP is slow to answer)
     cluster.sim.fault(match="POST /SalesOrders/Complete", mode="latency", ms=3000, count=1)
     job_id = cluster.accept(order("4001"))
-    poll(lambda: cluster.sim.calls_to("POST /SalesOrders/Complete") >= 1, 30,
-         what="the sales order POST to arrive")
+    poll(
+        lambda: cluster.sim.calls_to("POST /SalesOrders/Complete") >= 1,
+        30,
+        what="the sales order POST to arrive",
+    )
     # When the whole worker (main process and any pool children) is SIGKILLed, and a new one
     # starts
     worker.kill()
@@ -88,7 +91,8 @@ def test_same_order_twice_and_same_job_enqueued_twice(cluster: Cluster) -> None:
 
 
 def test_rejected_order_is_dead_lettered_and_replay_resumes_at_failed_step(
-        cluster: Cluster) -> None:
+    cluster: Cluster,
+) -> None:
     # Given the ERP rejects the sales order once (400, as for an unknown product)
     cluster.sim.fault(match="POST /SalesOrders/Complete", mode="status", status=400, count=1)
     job_id = cluster.accept(three_line_order("7001"))
@@ -98,8 +102,12 @@ def test_rejected_order_is_dead_lettered_and_replay_resumes_at_failed_step(
     letters = cluster.operator("GET", "/v1/dead-letters").json()
     assert letters["total"] == 1
     letter = letters["items"][0]
-    assert (letter["job_id"], letter["step"], letter["kind"], letter["erp_status"]) == \
-        (job_id, "create_draft", "permanent", 400)
+    assert (letter["job_id"], letter["step"], letter["kind"], letter["erp_status"]) == (
+        job_id,
+        "create_draft",
+        "permanent",
+        400,
+    )
     assert letter["erp_response"]["detail"] in letter["message"]
     assert letter["attempts"] == 1
     assert cluster.sim.calls_to("POST /SalesOrders/Complete") == 1
@@ -175,8 +183,17 @@ def test_logs_carry_ids_but_no_secrets_or_personal_data(cluster: Cluster) -> Non
     assert cluster.wait_final(job_id)["state"] == "done"
     logs = "".join((cluster.tmp / name).read_text() for name in ("worker0.log", "intake.log"))
     assert job_id in logs and "step.done" in logs
-    for secret in ("demo-client-key", "demo-app-key", "demo-subscription-key", "shop-token",
-                   "op-token", "Bearer ", "solveig@example.no", "Secretsen", "+4799988877"):
+    for secret in (
+        "demo-client-key",
+        "demo-app-key",
+        "demo-subscription-key",
+        "shop-token",
+        "op-token",
+        "Bearer ",
+        "solveig@example.no",
+        "Secretsen",
+        "+4799988877",
+    ):
         assert secret not in logs, secret
 
 

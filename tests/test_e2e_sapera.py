@@ -38,13 +38,11 @@ def sapera_sim(simulators: SimulatorPool) -> Simulator:
 
 
 @pytest.fixture
-def sapera(sapera_sim: Simulator, store: Store, tmp_path: Path
-           ) -> Iterator[Callable[..., Cluster]]:
+def sapera(sapera_sim: Simulator, store: Store, tmp_path: Path) -> Iterator[Callable[..., Cluster]]:
     made: list[Cluster] = []
 
     def make(send_invoice: bool = False, workers: int = 1, **settings: Any) -> Cluster:
-        connection = sapera_connection(sapera_sim.url, send_invoice=send_invoice,
-                                       settings=settings)
+        connection = sapera_connection(sapera_sim.url, send_invoice=send_invoice, settings=settings)
         cluster = Cluster(tmp_path, sapera_sim, store, connection=connection)
         made.append(cluster)
         cluster.start(workers)
@@ -61,16 +59,24 @@ def money(value: Any) -> Decimal:
 
 def test_prices_costs_and_discounts_resolved_by_sapera_and_a_booked_invoice(sapera) -> None:
     cluster: Cluster = sapera(send_invoice=True)
-    body = order("S-1001", lines=[line("SAP-SHIRT-M", "2", "100.00"),
-                                  line("SAP-SHIRT-L", "1", "150.00"),
-                                  line("SAP-BIKE-0042", "1", "8490.00"),
-                                  line("SAP-COFFEE", "3", "89.00")], total="9107.00")
+    body = order(
+        "S-1001",
+        lines=[
+            line("SAP-SHIRT-M", "2", "100.00"),
+            line("SAP-SHIRT-L", "1", "150.00"),
+            line("SAP-BIKE-0042", "1", "8490.00"),
+            line("SAP-COFFEE", "3", "89.00"),
+        ],
+        total="9107.00",
+    )
     job = cluster.wait_final(cluster.accept(body))
     assert job["state"] == "done", json.dumps(job)
     [sales_order] = cluster.sim.state()["salesOrders"]
     assert sales_order["customerReference"] == "S-1001"
-    items = {i["instanceIdentifier"] or i["variantIdentifier"] or i["productIdentifier"]: i
-             for i in sales_order["items"]}
+    items = {
+        i["instanceIdentifier"] or i["variantIdentifier"] or i["productIdentifier"]: i
+        for i in sales_order["items"]
+    }
     expect = {  # sku: (price, manual discount, amount, cost per unit)
         "SAP-SHIRT-M": ("125.00", "50.00", "200.00", "90.00"),
         "SAP-SHIRT-L": ("150.00", "0.00", "150.00", "95.00"),
@@ -79,23 +85,34 @@ def test_prices_costs_and_discounts_resolved_by_sapera_and_a_booked_invoice(sape
     }
     for sku, (price, discount, amount, cost) in expect.items():
         got = items[sku]
-        assert (money(got["price"]), money(got["manualDiscountAmount"]), money(got["amount"]),
-                money(got["costPrice"])) == tuple(Decimal(v) for v in
-                                                  (price, discount, amount, cost)), sku
+        assert (
+            money(got["price"]),
+            money(got["manualDiscountAmount"]),
+            money(got["amount"]),
+            money(got["costPrice"]),
+        ) == tuple(Decimal(v) for v in (price, discount, amount, cost)), sku
     [invoice] = cluster.sim.state()["invoices"]
     assert invoice["isBooked"] and money(invoice["total"]) == Decimal("9107.00")
     assert job["erp"]["invoice_number"] == str(invoice["number"])
 
 
-@pytest.mark.parametrize(("lines", "reason"), [
-    ([line("SAP-SHIRT", "1", "150.00")], "SAP-SHIRT names a product that needs a variant"),
-    ([line("SAP-AVIS", "1", "30.00", "0.25")],
-     "SAP-AVIS is booked on account 3050 at 0 % VAT in Sapera, the shop line has 25 %"),
-    ([line("SAP-100", "1", "120.00")],
-     "SAP-100: the shop charged 120.00 for 1, above Sapera's 100.00"),
-])
-def test_what_sapera_cannot_take_is_a_dead_letter_naming_sku_and_values(sapera, lines: Any,
-                                                                        reason: str) -> None:
+@pytest.mark.parametrize(
+    ("lines", "reason"),
+    [
+        ([line("SAP-SHIRT", "1", "150.00")], "SAP-SHIRT names a product that needs a variant"),
+        (
+            [line("SAP-AVIS", "1", "30.00", "0.25")],
+            "SAP-AVIS is booked on account 3050 at 0 % VAT in Sapera, the shop line has 25 %",
+        ),
+        (
+            [line("SAP-100", "1", "120.00")],
+            "SAP-100: the shop charged 120.00 for 1, above Sapera's 100.00",
+        ),
+    ],
+)
+def test_what_sapera_cannot_take_is_a_dead_letter_naming_sku_and_values(
+    sapera, lines: Any, reason: str
+) -> None:
     cluster: Cluster = sapera()
     job = cluster.wait_final(cluster.accept(order("S-2001", lines=lines)))
     assert job["state"] == "dead"
@@ -105,10 +122,16 @@ def test_what_sapera_cannot_take_is_a_dead_letter_naming_sku_and_values(sapera, 
 
 
 def connector(sim: Simulator, **settings: Any) -> SaperaConnector:
-    config = SaperaSettings(base_url=sim.url, tenant="demo", user="webshop@demo.example",
-                            password="demo-sapera-password", **settings)
-    return SaperaConnector(config, httpx.Client(timeout=10),
-                           Store(fakeredis.FakeRedis(decode_responses=True)))
+    config = SaperaSettings(
+        base_url=sim.url,
+        tenant="demo",
+        user="webshop@demo.example",
+        password="demo-sapera-password",
+        **settings,
+    )
+    return SaperaConnector(
+        config, httpx.Client(timeout=10), Store(fakeredis.FakeRedis(decode_responses=True))
+    )
 
 
 @pytest.mark.parametrize("allow", [False, True])
@@ -122,8 +145,7 @@ def test_a_ready_order_takes_new_lines_only_when_created_to_allow_it(sapera_sim,
     if allow:
         sapera.add_items(created.id, more)
         [stored] = sapera_sim.state()["salesOrders"]
-        assert sorted(i["productIdentifier"] for i in stored["items"]) == ["SAP-100",
-                                                                          "SAP-COFFEE"]
+        assert sorted(i["productIdentifier"] for i in stored["items"]) == ["SAP-100", "SAP-COFFEE"]
     else:
         with pytest.raises(PermanentError, match="Sapera error 1 Validation"):
             sapera.add_items(created.id, more)
@@ -131,20 +153,30 @@ def test_a_ready_order_takes_new_lines_only_when_created_to_allow_it(sapera_sim,
 
 def test_expired_tokens_in_a_burst_of_twenty_orders_make_one_refresh(sapera) -> None:
     cluster: Cluster = sapera(workers=2)
-    jobs = [cluster.accept(order(f"S-4{i:03d}", lines=[line("SAP-100", "1", "100.00")]))
-            for i in range(10)]
-    poll(lambda: any(cluster.store.load_job(j).is_final for j in jobs), 30,  # type: ignore[union-attr]
-         what="the first orders")
+    jobs = [
+        cluster.accept(order(f"S-4{i:03d}", lines=[line("SAP-100", "1", "100.00")]))
+        for i in range(10)
+    ]
+    poll(
+        lambda: any(cluster.store.load_job(j).is_final for j in jobs),
+        30,  # type: ignore[union-attr]
+        what="the first orders",
+    )
     cluster.sim.http.post("/_sim/expire-tokens").raise_for_status()
-    jobs += [cluster.accept(order(f"S-4{i:03d}", lines=[line("SAP-100", "1", "100.00")]))
-             for i in range(10, 20)]
+    jobs += [
+        cluster.accept(order(f"S-4{i:03d}", lines=[line("SAP-100", "1", "100.00")]))
+        for i in range(10, 20)
+    ]
     finals = [cluster.wait_final(j, timeout=90) for j in jobs]
     assert {f["state"] for f in finals} == {"done"}
     references = sorted(o["customerReference"] for o in cluster.sim.state()["salesOrders"])
     assert references == sorted(f"S-4{i:03d}" for i in range(20))
     calls = cluster.sim.calls()["by_endpoint"]
-    assert calls.get("POST /api/security/authentication/loginWithRefreshToken", 0) + \
-        calls.get("POST /api/security/Authentication/Login", 0) == 2  # the login, one refresh
+    assert (
+        calls.get("POST /api/security/authentication/loginWithRefreshToken", 0)
+        + calls.get("POST /api/security/Authentication/Login", 0)
+        == 2
+    )  # the login, one refresh
 
 
 def test_a_refused_login_blocks_the_connection_without_dead_letters(sapera) -> None:

@@ -31,6 +31,7 @@ from workers.processes import Child, free_port, port_open, spawn, wait_until
 pytestmark = pytest.mark.e2e
 SECRET = "demo-webhook-secret"
 
+
 @pytest.fixture(scope="session")
 def shop_sims(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Simulator]]:
     log_dir = tmp_path_factory.mktemp("shops")
@@ -42,24 +43,40 @@ def shop_sims(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Si
 
 @pytest.fixture
 def shop_cluster(cluster_factory, shop_sims, sim: Simulator) -> Callable[..., Cluster]:
-    def make(source: str = "shopify", reconcile_seconds: int = 3600,
-             client_credentials: bool = False, **options: Any) -> Cluster:
+    def make(
+        source: str = "shopify",
+        reconcile_seconds: int = 3600,
+        client_credentials: bool = False,
+        **options: Any,
+    ) -> Cluster:
         shop = shop_sims[source]
         shop.reset()
         # a Dev Dashboard app (client-credentials grant) or an older app's static token
-        auth = ({"client_id": "demo-shopify-client-id",
-                 "client_secret": "demo-shopify-client-secret"} if client_credentials
-                else {"access_token": "demo-shopify-token"})
-        connection = poweroffice_connection(sim.url, source=source,
-                                            invoice_on_payment=True, shop={
-            "webhook_secret": SECRET, "previous_webhook_secret": "old-secret",
-            "api_url": shop.url, **auth,
-            "consumer_key": "ck_demo", "consumer_secret": "cs_demo",
-            "reconcile_seconds": reconcile_seconds, "fallback_sku": "DIVERSE"})
+        auth = (
+            {"client_id": "demo-shopify-client-id", "client_secret": "demo-shopify-client-secret"}
+            if client_credentials
+            else {"access_token": "demo-shopify-token"}
+        )
+        connection = poweroffice_connection(
+            sim.url,
+            source=source,
+            invoice_on_payment=True,
+            shop={
+                "webhook_secret": SECRET,
+                "previous_webhook_secret": "old-secret",
+                "api_url": shop.url,
+                **auth,
+                "consumer_key": "ck_demo",
+                "consumer_secret": "cs_demo",
+                "reconcile_seconds": reconcile_seconds,
+                "fallback_sku": "DIVERSE",
+            },
+        )
         cluster = cluster_factory(connection=connection, **options)
         cluster.shop = shop  # type: ignore[attr-defined]
         cluster.start()
         return cluster
+
     return make
 
 
@@ -67,18 +84,30 @@ def sign(raw: bytes, secret: str = SECRET) -> str:
     return base64.b64encode(hmac.new(secret.encode(), raw, hashlib.sha256).digest()).decode()
 
 
-def shopify_delivery(body: dict[str, Any], topic: str = "orders/create",
-                     webhook_id: str | None = None, secret: str = SECRET
-                     ) -> tuple[bytes, dict[str, str]]:
+def shopify_delivery(
+    body: dict[str, Any],
+    topic: str = "orders/create",
+    webhook_id: str | None = None,
+    secret: str = SECRET,
+) -> tuple[bytes, dict[str, str]]:
     raw = json.dumps(body).encode()
-    return raw, {"X-Shopify-Topic": topic, "X-Shopify-Hmac-Sha256": sign(raw, secret),
-                 "X-Shopify-Shop-Domain": "demo-shop.myshopify.com",
-                 "X-Shopify-Webhook-Id": webhook_id or str(uuid.uuid4()),
-                 "X-Shopify-Event-Id": str(uuid.uuid4()), "Content-Type": "application/json"}
+    return raw, {
+        "X-Shopify-Topic": topic,
+        "X-Shopify-Hmac-Sha256": sign(raw, secret),
+        "X-Shopify-Shop-Domain": "demo-shop.myshopify.com",
+        "X-Shopify-Webhook-Id": webhook_id or str(uuid.uuid4()),
+        "X-Shopify-Event-Id": str(uuid.uuid4()),
+        "Content-Type": "application/json",
+    }
 
 
-def post(cluster: Cluster, raw: bytes, headers: dict[str, str], source: str = "shopify",
-         base: str | None = None) -> httpx.Response:
+def post(
+    cluster: Cluster,
+    raw: bytes,
+    headers: dict[str, str],
+    source: str = "shopify",
+    base: str | None = None,
+) -> httpx.Response:
     url = f"{base or intake(cluster)}/webhooks/{source}/shop"
     return httpx.post(url, content=raw, headers=headers, timeout=10)
 
@@ -94,14 +123,23 @@ def intake(cluster: Cluster) -> str:
 
 
 def job_for(cluster: Cluster, order_id: str) -> str:
-    return str(poll(lambda: cluster.store.job_id_for("shop", order_id), 30,
-                    what=f"a job for shop order {order_id}"))
+    return str(
+        poll(
+            lambda: cluster.store.job_id_for("shop", order_id),
+            30,
+            what=f"a job for shop order {order_id}",
+        )
+    )
 
 
 def subscribe(cluster: Cluster, *topics: str) -> None:
     for topic in topics:
-        cluster.shop.http.post("/_sim/subscriptions", json={  # type: ignore[attr-defined]
-            "topic": topic, "address": f"{intake(cluster)}/webhooks/shopify/shop"}
+        cluster.shop.http.post(
+            "/_sim/subscriptions",
+            json={  # type: ignore[attr-defined]
+                "topic": topic,
+                "address": f"{intake(cluster)}/webhooks/shopify/shop",
+            },
         ).raise_for_status()
 
 
@@ -117,8 +155,9 @@ def test_shopify_orders_arrive_signed_and_add_up_to_the_cent(shop_cluster, paylo
     subscribe(cluster, "orders/create")
     # Shopify's test notification describes a voided, cancelled order; placed in the shop as a
     # live order, its contents (lines, shipping, totals) must come through to the cent.
-    placed = place(cluster, payload(), cancelled_at=None, cancel_reason=None,
-                   financial_status="pending")
+    placed = place(
+        cluster, payload(), cancelled_at=None, cancel_reason=None, financial_status="pending"
+    )
     job = cluster.wait_final(job_for(cluster, str(placed["id"])))
     assert job["state"] == "done", job
     orders = documents(cluster)
@@ -126,21 +165,29 @@ def test_shopify_orders_arrive_signed_and_add_up_to_the_cent(shop_cluster, paylo
     stored = cluster.store.load_job(job["job_id"])
     assert stored is not None and stored.order is not None
     shop_total = placed.get("current_total_price") or placed["total_price"]
-    tax = "0" if placed.get("taxes_included") else placed.get("current_total_tax",
-                                                              placed["total_tax"])
+    tax = (
+        "0"
+        if placed.get("taxes_included")
+        else placed.get("current_total_tax", placed["total_tax"])
+    )
     from decimal import Decimal
+
     assert stored.order.computed_total + Decimal(tax) == Decimal(shop_total)
 
 
 def test_same_delivery_five_times_on_two_intakes_is_one_job(shop_cluster, tmp_path) -> None:
     cluster: Cluster = shop_cluster()
     second_port = free_port()
-    config = cluster.config.read_text().replace(f"port = {cluster.intake_port}",
-                                                f"port = {second_port}")
+    config = cluster.config.read_text().replace(
+        f"port = {cluster.intake_port}", f"port = {second_port}"
+    )
     (tmp_path / "second.toml").write_text(config)
-    second: Child = spawn("intake2", ["intake"], {**cluster.env, "ORDERBRIDGE_CONFIG":
-                                                  str(tmp_path / "second.toml")},
-                          str(tmp_path / "intake2.log"))
+    second: Child = spawn(
+        "intake2",
+        ["intake"],
+        {**cluster.env, "ORDERBRIDGE_CONFIG": str(tmp_path / "second.toml")},
+        str(tmp_path / "intake2.log"),
+    )
     try:
         wait_until(lambda: port_open(second_port), 20, "the second intake", children=[second])
         body = {**shopify_nok_order(), "id": 7700001}
@@ -174,8 +221,12 @@ def test_bad_signatures_are_401_and_nothing_is_stored(shop_cluster) -> None:
 
 def test_paid_before_create_is_created_and_invoiced_once(shop_cluster) -> None:
     cluster: Cluster = shop_cluster()
-    body = {**shopify_nok_order(), "id": 7700010, "financial_status": "paid",
-            "updated_at": "2026-11-04T10:00:00+01:00"}
+    body = {
+        **shopify_nok_order(),
+        "id": 7700010,
+        "financial_status": "paid",
+        "updated_at": "2026-11-04T10:00:00+01:00",
+    }
     raw, headers = shopify_delivery(body, topic="orders/paid")
     assert post(cluster, raw, headers).status_code == 202
     created = {**body, "financial_status": "pending", "updated_at": "2026-11-04T09:59:00+01:00"}
@@ -191,15 +242,20 @@ def test_paid_before_create_is_created_and_invoiced_once(shop_cluster) -> None:
 def test_paid_order_created_five_times_at_once_reaches_the_erp_in_seconds(shop_cluster) -> None:
     # Given the default wait for a queued job (ten minutes), so a postponed wake-up would show
     cluster: Cluster = shop_cluster(queued_stale_after_seconds=600)
-    body = {**shopify_nok_order(), "id": 7700030, "financial_status": "paid",
-            "updated_at": "2026-11-04T10:00:00+01:00"}
+    body = {
+        **shopify_nok_order(),
+        "id": 7700030,
+        "financial_status": "paid",
+        "updated_at": "2026-11-04T10:00:00+01:00",
+    }
     deliveries = [shopify_delivery(body, topic="orders/create") for _ in range(5)]
     # When Shopify delivers its orders/create five times at once (each its own delivery)
     started = time.monotonic()
     with ThreadPoolExecutor(5) as pool:
         answers = list(pool.map(lambda d: post(cluster, *d), deliveries))
-    assert sorted(a.status_code for a in answers) == [200, 200, 200, 200, 202], \
-        [a.text for a in answers]
+    assert sorted(a.status_code for a in answers) == [200, 200, 200, 200, 202], [
+        a.text for a in answers
+    ]
     # Then the order is in the ERP, invoiced, within 10 s of the first delivery, exactly once
     poll(lambda: cluster.sim.state()["OutgoingInvoices"], 10, 0.1, "the invoice in the ERP")
     assert time.monotonic() - started < 10
@@ -226,9 +282,13 @@ def test_paid_after_the_draft_invoices_it(shop_cluster) -> None:
 def test_cancelled_before_and_after_the_draft(shop_cluster) -> None:
     cluster: Cluster = shop_cluster()
     # before: the cancellation arrives first; the order never goes out
-    early = {**shopify_nok_order(), "financial_status": "pending", "id": 7700020,
-             "cancelled_at": "2026-11-04T10:00:00Z",
-             "updated_at": "2026-11-04T10:00:00Z"}
+    early = {
+        **shopify_nok_order(),
+        "financial_status": "pending",
+        "id": 7700020,
+        "cancelled_at": "2026-11-04T10:00:00Z",
+        "updated_at": "2026-11-04T10:00:00Z",
+    }
     raw, headers = shopify_delivery(early, topic="orders/cancelled")
     assert post(cluster, raw, headers).status_code == 200
     create = {**early, "cancelled_at": None, "updated_at": "2026-11-04T10:00:00Z"}
@@ -236,8 +296,12 @@ def test_cancelled_before_and_after_the_draft(shop_cluster) -> None:
     post(cluster, raw, headers)
     assert cluster.wait_final(job_for(cluster, "7700020"))["state"] == "cancelled"
     # after: the draft exists; it is removed from the ERP and the job says so
-    body = {**shopify_nok_order(), "financial_status": "pending", "id": 7700021,
-            "updated_at": "2026-11-04T11:00:00Z"}
+    body = {
+        **shopify_nok_order(),
+        "financial_status": "pending",
+        "id": 7700021,
+        "updated_at": "2026-11-04T11:00:00Z",
+    }
     raw, headers = shopify_delivery(body)
     post(cluster, raw, headers)
     job_id = job_for(cluster, "7700021")
@@ -246,8 +310,11 @@ def test_cancelled_before_and_after_the_draft(shop_cluster) -> None:
     gone = {**body, "cancelled_at": "2026-11-04T11:05:00Z", "updated_at": "2026-11-04T11:05:00Z"}
     raw, headers = shopify_delivery(gone, topic="orders/cancelled")
     assert post(cluster, raw, headers).status_code == 200
-    job = poll(lambda: (j := cluster.job(job_id))["state"] == "cancelled" and j, 30,
-               what="the job to be cancelled")
+    job = poll(
+        lambda: (j := cluster.job(job_id))["state"] == "cancelled" and j,
+        30,
+        what="the job to be cancelled",
+    )
     assert "removed" in job["outcome"]
     assert cluster.sim.count("SalesOrders") == 0
 
@@ -270,28 +337,49 @@ def test_missed_webhook_is_picked_up_by_reconciliation(shop_cluster) -> None:
 def three_line_shopify_order() -> dict[str, Any]:
     """Shopify's NOK sample with a third line (a 50.00 filter at 25 % VAT, prices incl. VAT)."""
     body = shopify_nok_order()
-    body["line_items"].append({
-        "id": 3, "sku": "FILTER-4", "title": "Kaffefilter", "name": "Kaffefilter",
-        "quantity": 1, "price": "50.00", "taxable": True, "total_discount": "0.00",
-        "discount_allocations": [],
-        "tax_lines": [{"title": "MVA 25 %", "rate": 0.25, "price": "10.00"}]})
-    for key, add in (("total_line_items_price", "50.00"), ("subtotal_price", "50.00"),
-                     ("total_price", "50.00"), ("current_total_price", "50.00"),
-                     ("total_tax", "10.00"), ("current_total_tax", "10.00")):
+    body["line_items"].append(
+        {
+            "id": 3,
+            "sku": "FILTER-4",
+            "title": "Kaffefilter",
+            "name": "Kaffefilter",
+            "quantity": 1,
+            "price": "50.00",
+            "taxable": True,
+            "total_discount": "0.00",
+            "discount_allocations": [],
+            "tax_lines": [{"title": "MVA 25 %", "rate": 0.25, "price": "10.00"}],
+        }
+    )
+    for key, add in (
+        ("total_line_items_price", "50.00"),
+        ("subtotal_price", "50.00"),
+        ("total_price", "50.00"),
+        ("current_total_price", "50.00"),
+        ("total_tax", "10.00"),
+        ("current_total_tax", "10.00"),
+    ):
         body[key] = str(Decimal(body[key]) + Decimal(add))
     return body
 
 
 def test_refund_of_two_of_three_lines_is_one_credit_note_linked_to_the_invoice(
-        shop_cluster) -> None:
+    shop_cluster,
+) -> None:
     cluster: Cluster = shop_cluster()
     subscribe(cluster, "orders/create", "refunds/create")
     placed = place(cluster, three_line_shopify_order())  # paid: invoiced on payment
     original = cluster.wait_final(job_for(cluster, str(placed["id"])))
     assert original["state"] == "done" and original["erp"]["invoice_number"], original
     made = cluster.shop.http.post(  # type: ignore[attr-defined]
-        f"/_sim/orders/{placed['id']}/refunds", json={"refund_line_items": [
-            {"line_item_id": 2, "quantity": 2}, {"line_item_id": 3, "quantity": 1}]})
+        f"/_sim/orders/{placed['id']}/refunds",
+        json={
+            "refund_line_items": [
+                {"line_item_id": 2, "quantity": 2},
+                {"line_item_id": 3, "quantity": 1},
+            ]
+        },
+    )
     assert made.status_code == 201, made.text
     refund = made.json()["refund"]
     credit = cluster.wait_final(job_for(cluster, f"refund-{refund['id']}"))
@@ -300,21 +388,29 @@ def test_refund_of_two_of_three_lines_is_one_credit_note_linked_to_the_invoice(
     raw, headers = shopify_delivery(refund, topic="refunds/create")
     again = post(cluster, raw, headers)
     assert again.status_code == 200 and again.json()["state"] == "exists", again.text
-    notes = [i for i in cluster.sim.state()["OutgoingInvoices"]
-             if i["VoucherType"] == "OutgoingCreditNote"]
+    notes = [
+        i
+        for i in cluster.sim.state()["OutgoingInvoices"]
+        if i["VoucherType"] == "OutgoingCreditNote"
+    ]
     assert len(notes) == 1
-    invoice = next(i for i in cluster.sim.state()["OutgoingInvoices"]
-                   if i["VoucherType"] == "OutgoingInvoice")
+    invoice = next(
+        i for i in cluster.sim.state()["OutgoingInvoices"] if i["VoucherType"] == "OutgoingInvoice"
+    )
     assert str(notes[0]["RelatedInvoiceNo"]) == str(invoice["InvoiceNo"])
     lines = cluster.sim.api("GET", f"/OutgoingInvoices/{notes[0]['Id']}/Lines").json()
-    credited = sorted((line["ProductCode"], line["Quantity"]) for line in lines
-                      if line["LineType"] == "Normal")
+    credited = sorted(
+        (line["ProductCode"], line["Quantity"]) for line in lines if line["LineType"] == "Normal"
+    )
     assert credited == [("FILTER-4", -1), ("KAFFE-500", -2)]
     invoiced = cluster.sim.api("GET", f"/OutgoingInvoices/{invoice['Id']}/Lines").json()
     # exactly what those lines were invoiced at (2 x 149.00 less 29.80, and 50.00, incl. VAT,
     # as Go computed them from our net price and percent allowance)
-    was = sum(Decimal(str(line["TotalAmount"])) for line in invoiced
-              if line["ProductCode"] in ("KAFFE-500", "FILTER-4"))
+    was = sum(
+        Decimal(str(line["TotalAmount"]))
+        for line in invoiced
+        if line["ProductCode"] in ("KAFFE-500", "FILTER-4")
+    )
     assert Decimal(str(notes[0]["TotalAmount"])) == -was
     assert abs(was - Decimal("318.20")) <= Decimal("0.01")
     assert cluster.store.job_events(original["job_id"]) == []  # no watch on this connection
@@ -324,43 +420,72 @@ def test_woocommerce_refund_is_read_from_the_shop_and_credited_once(shop_cluster
     # order.updated lists only the refund's total: the worker reads its lines from the shop
     cluster: Cluster = shop_cluster(source="woocommerce")
     woo = cluster.shop.http  # type: ignore[attr-defined]
-    woo.post("/_sim/webhooks", json={"topic": "order.created", "delivery_url":
-             f"{intake(cluster)}/webhooks/woocommerce/shop"}).raise_for_status()
-    woo.post("/_sim/webhooks", json={"topic": "order.updated", "delivery_url":
-             f"{intake(cluster)}/webhooks/woocommerce/shop"}).raise_for_status()
+    woo.post(
+        "/_sim/webhooks",
+        json={
+            "topic": "order.created",
+            "delivery_url": f"{intake(cluster)}/webhooks/woocommerce/shop",
+        },
+    ).raise_for_status()
+    woo.post(
+        "/_sim/webhooks",
+        json={
+            "topic": "order.updated",
+            "delivery_url": f"{intake(cluster)}/webhooks/woocommerce/shop",
+        },
+    ).raise_for_status()
     placed = place(cluster, woo_nok_order())
     original = cluster.wait_final(job_for(cluster, str(placed["id"])))
     assert original["state"] == "done" and original["erp"]["invoice_number"], original
-    made = woo.post(f"/_sim/orders/{placed['id']}/refunds",
-                    json={"line_items": [{"id": 316, "quantity": 1}]})
+    made = woo.post(
+        f"/_sim/orders/{placed['id']}/refunds", json={"line_items": [{"id": 316, "quantity": 1}]}
+    )
     assert made.status_code == 201, made.text
     refund = made.json()["refund"]
     credit = cluster.wait_final(job_for(cluster, f"refund-{refund['id']}"))
     assert credit["state"] == "done", json.dumps(credit)
-    notes = [i for i in cluster.sim.state()["OutgoingInvoices"]
-             if i["VoucherType"] == "OutgoingCreditNote"]
+    notes = [
+        i
+        for i in cluster.sim.state()["OutgoingInvoices"]
+        if i["VoucherType"] == "OutgoingCreditNote"
+    ]
     assert len(notes) == 1
     lines = cluster.sim.api("GET", f"/OutgoingInvoices/{notes[0]['Id']}/Lines").json()
-    assert [(line["ProductCode"], line["Quantity"]) for line in lines
-            if line["LineType"] == "Normal"] == [("KAFFE-500", -1)]
+    assert [
+        (line["ProductCode"], line["Quantity"]) for line in lines if line["LineType"] == "Normal"
+    ] == [("KAFFE-500", -1)]
     # the same order.updated again, and another reconciliation: still one credit note
     cluster.store.reconcile_soon("shop")
     poll(lambda: cluster.store.redis.exists("ob:reconcile:shop"), 20, what="a reconcile")
-    assert len([i for i in cluster.sim.state()["OutgoingInvoices"]
-                if i["VoucherType"] == "OutgoingCreditNote"]) == 1
+    assert (
+        len(
+            [
+                i
+                for i in cluster.sim.state()["OutgoingInvoices"]
+                if i["VoucherType"] == "OutgoingCreditNote"
+            ]
+        )
+        == 1
+    )
     assert cluster.sim.count("SalesOrders") == 0
 
 
 def test_woocommerce_ping_and_signed_order(shop_cluster) -> None:
     cluster: Cluster = shop_cluster(source="woocommerce")
-    ping = httpx.post(f"{intake(cluster)}/webhooks/woocommerce/shop",
-                      content=b"webhook_id=12", headers={
-                          "Content-Type": "application/x-www-form-urlencoded"})
+    ping = httpx.post(
+        f"{intake(cluster)}/webhooks/woocommerce/shop",
+        content=b"webhook_id=12",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert ping.status_code == 200
     raw = json.dumps(woo_nok_order()).encode()
-    headers = {"X-WC-Webhook-Topic": "order.created", "X-WC-Webhook-Signature": sign(raw),
-               "X-WC-Webhook-Source": "http://127.0.0.1:18092/", "Content-Type":
-               "application/json", "X-WC-Webhook-Delivery-ID": "abc"}
+    headers = {
+        "X-WC-Webhook-Topic": "order.created",
+        "X-WC-Webhook-Signature": sign(raw),
+        "X-WC-Webhook-Source": "http://127.0.0.1:18092/",
+        "Content-Type": "application/json",
+        "X-WC-Webhook-Delivery-ID": "abc",
+    }
     assert post(cluster, raw, headers, source="woocommerce").status_code == 202
     assert post(cluster, raw, headers, source="woocommerce").json()["state"] == "duplicate"
     job = cluster.wait_final(job_for(cluster, str(woo_nok_order()["id"])))
@@ -371,10 +496,19 @@ def test_woocommerce_ping_and_signed_order(shop_cluster) -> None:
 def hostile_payloads(count: int = 200) -> list[bytes]:
     rng = random.Random(20261122)
     base = shopify_nok_order()
-    nasty: list[Any] = [None, 1, "x", [], {"id": None}, {"line_items": None},
-                        {**base, "line_items": [None]}, {**base, "total_price": "1e999"},
-                        {**base, "line_items": [base["line_items"][0]] * 10_000},
-                        {**base, "currency": "\u202e\u0000"}, {**base, "id": {"$gt": 1}}]
+    nasty: list[Any] = [
+        None,
+        1,
+        "x",
+        [],
+        {"id": None},
+        {"line_items": None},
+        {**base, "line_items": [None]},
+        {**base, "total_price": "1e999"},
+        {**base, "line_items": [base["line_items"][0]] * 10_000},
+        {**base, "currency": "\u202e\u0000"},
+        {**base, "id": {"$gt": 1}},
+    ]
     values = [None, "", "NaN", "-1", "1e308", 10**40, [], {}, "\U0001f600" * 50, True, -0.0]
     while len(nasty) < count:
         body = json.loads(json.dumps(base))
@@ -385,7 +519,7 @@ def hostile_payloads(count: int = 200) -> list[bytes]:
             if isinstance(item, dict) and item:
                 item[rng.choice(list(item))] = rng.choice(values)
         nasty.append(body)
-    raws = [json.dumps(p).encode() for p in nasty[:count - 2]]
+    raws = [json.dumps(p).encode() for p in nasty[: count - 2]]
     return raws + [b"{not json", b"[" * 100_000]
 
 
@@ -416,7 +550,6 @@ def test_canonical_api_has_the_same_order_events(shop_cluster) -> None:
     paid = cluster.post_order(order("canon-2", paid=True, updated_at="2026-11-04T09:05:00Z"))
     assert paid.json()["state"] == "invoicing"
     poll(lambda: cluster.job(job_id)["erp"].get("invoice_number"), 30, what="the invoice")
-    stale = cluster.post_order(order("canon-2", cancelled=True,
-                                     updated_at="2026-11-04T08:00:00Z"))
+    stale = cluster.post_order(order("canon-2", cancelled=True, updated_at="2026-11-04T08:00:00Z"))
     assert stale.json()["state"] == "ignored"  # older than what we have
     assert len(documents(cluster)) == 1

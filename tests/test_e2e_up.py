@@ -33,7 +33,7 @@ SHELL_NOISE = {"_", "SHLVL", "OLDPWD", "PWD"}
 def readme_block(section: str = "## Running it") -> list[str]:
     """The first ```sh block after the heading, as logical lines (continuations joined)."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    after = text[text.index(section):]
+    after = text[text.index(section) :]
     block = re.search(r"```sh\n(.*?)```", after, re.S)
     assert block, f"no ```sh block under {section}"
     lines: list[str] = []
@@ -71,8 +71,14 @@ class Shell:
     def run(self, command: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         """Run a foreground line; keep what it exported for the lines after it."""
         script = f"{command}\nstatus=$?\nenv -0 > {self.env_file}\nexit $status\n"
-        done = subprocess.run(["bash", "-c", script], cwd=ROOT, env=self.env, text=True,
-                              capture_output=True, timeout=timeout)
+        done = subprocess.run(
+            ["bash", "-c", script],
+            cwd=ROOT,
+            env=self.env,
+            text=True,
+            capture_output=True,
+            timeout=timeout,
+        )
         exported = self.env_file.read_bytes().split(b"\0")
         self.env = dict(item.decode().partition("=")[::2] for item in exported if b"=" in item)
         for name in SHELL_NOISE:
@@ -81,9 +87,15 @@ class Shell:
 
     def background(self, command: str) -> subprocess.Popen[bytes]:
         log = open(self.logs / f"job{len(self.jobs) + 1}.log", "wb")
-        proc = subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=ROOT, env=self.env,
-                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            ["bash", "-c", f"exec {command}"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         self.jobs.append((proc, log))
         return proc
 
@@ -112,10 +124,14 @@ class Shell:
 def fresh_environment() -> dict[str, str]:
     """The caller's environment as a new user's would be: no orderbridge settings but the test's
     Redis, no virtualenv active (the block activates it)."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("ORDERBRIDGE_") and k != "VIRTUAL_ENV"}
-    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
-                                  if p.rstrip("/") != VENV_BIN)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("ORDERBRIDGE_") and k != "VIRTUAL_ENV"
+    }
+    env["PATH"] = os.pathsep.join(
+        p for p in env.get("PATH", "").split(os.pathsep) if p.rstrip("/") != VENV_BIN
+    )
     env["ORDERBRIDGE_REDIS_URL"] = REDIS_URL
     env["COLUMNS"] = "200"
     return env
@@ -133,21 +149,29 @@ def start_in_background(shell: Shell, command: str, ports: set[int]) -> None:
     wait_listening(shell, shell.background(command), command, ports)
 
 
-def wait_listening(shell: Shell, proc: subprocess.Popen[bytes], command: str,
-                   ports: set[int]) -> None:
+def wait_listening(
+    shell: Shell, proc: subprocess.Popen[bytes], command: str, ports: set[int]
+) -> None:
     for port in ports:
-        poll(lambda port=port: port_open(port) or proc.poll() is not None, 30, 0.1,
-             f"{command} to listen on {port}")
+        poll(
+            lambda port=port: port_open(port) or proc.poll() is not None,
+            30,
+            0.1,
+            f"{command} to listen on {port}",
+        )
         assert proc.poll() is None, shell.output(len(shell.jobs))
 
 
 def until_finished(shell: Shell, command: str) -> subprocess.CompletedProcess[str]:
     """Run `orderbridge status ID` again until it shows a finished job."""
+
     def finished() -> subprocess.CompletedProcess[str] | None:
         done = shell.run(command)
         return done if done.returncode == 0 and job_state(done) in ("done", "dead") else None
-    result: subprocess.CompletedProcess[str] = poll(finished, 30, 0.2,
-                                                     f"{command} to show a finished job")
+
+    result: subprocess.CompletedProcess[str] = poll(
+        finished, 30, 0.2, f"{command} to show a finished job"
+    )
     return result
 
 
@@ -182,13 +206,22 @@ def test_the_readme_running_it_block_works_as_printed(tmp_path: Path) -> None:
                 elif "/healthz" in command:
                     assert json.loads(done.stdout)["status"] == "ok"
         assert job_id, "the block never submitted an order"
-        up = next(i + 1 for i, (proc, _) in enumerate(shell.jobs)
-                  if "orderbridge up" in " ".join(map(str, proc.args)))
+        up = next(
+            i + 1
+            for i, (proc, _) in enumerate(shell.jobs)
+            if "orderbridge up" in " ".join(map(str, proc.args))
+        )
         printed = shell.output(up)
-        for place in ("http://127.0.0.1:8000/docs", "http://127.0.0.1:8000/openapi.json",
-                      "http://127.0.0.1:8000/metrics", "http://127.0.0.1:8000/status",
-                      "http://127.0.0.1:8000/v1/connections/demo-poweroffice/orders",
-                      "orderbridge flower", REDIS_URL, "ready: the intake answers"):
+        for place in (
+            "http://127.0.0.1:8000/docs",
+            "http://127.0.0.1:8000/openapi.json",
+            "http://127.0.0.1:8000/metrics",
+            "http://127.0.0.1:8000/status",
+            "http://127.0.0.1:8000/v1/connections/demo-poweroffice/orders",
+            "orderbridge flower",
+            REDIS_URL,
+            "ready: the intake answers",
+        ):
             assert place in printed, (place, printed)
         for port in sorted({p for line in lines for p in printed_ports(line)}):
             assert not port_open(port), f"port {port} still answers after the block's kill"
@@ -199,16 +232,22 @@ def test_the_readme_running_it_block_works_as_printed(tmp_path: Path) -> None:
 def test_up_prints_every_door_and_never_the_redis_password() -> None:
     from core.settings import load_settings
     from workers.supervise import where
-    settings = load_settings(str(ROOT / "orderbridge.example.toml"),
-                             env={"ORDERBRIDGE_REDIS_URL": "redis://:s3cret@127.0.0.1:6379/5"})
+
+    settings = load_settings(
+        str(ROOT / "orderbridge.example.toml"),
+        env={"ORDERBRIDGE_REDIS_URL": "redis://:s3cret@127.0.0.1:6379/5"},
+    )
     rows = dict(where(settings, "/tmp/logs", flower_running=False))
     text = "\n".join(f"{k} {v}" for k, v in rows.items())
     assert "s3cret" not in text and rows["Redis"] == "redis://:***@127.0.0.1:6379/5"
-    assert rows["demo-shopify (shopify -> poweroffice)"] == \
-        "POST http://127.0.0.1:8000/webhooks/shopify/demo-shopify"
+    assert (
+        rows["demo-shopify (shopify -> poweroffice)"]
+        == "POST http://127.0.0.1:8000/webhooks/shopify/demo-shopify"
+    )
     assert rows["Flower"].startswith("not started: `orderbridge flower`")
-    assert dict(where(settings, "/tmp/logs", flower_running=True))["Flower"] == \
-        "http://127.0.0.1:5555"
+    assert (
+        dict(where(settings, "/tmp/logs", flower_running=True))["Flower"] == "http://127.0.0.1:5555"
+    )
 
 
 # --- examples/README.md, as printed ------------------------------------------------------------
@@ -236,12 +275,14 @@ def answer_of(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
 
 
 def test_every_example_goes_through_its_demo_simulator_as_examples_readme_says(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     ports = [*EXAMPLE_SIMULATORS.values(), 8000]
     busy = [p for p in ports if port_open(p)]
     if busy:
         pytest.skip(f"port(s) {busy} are in use here; the examples use them as printed")
     from core.store import Store
+
     store = Store(redis.Redis.from_url(REDIS_URL, decode_responses=True))
     store.redis.flushdb()
     rows = example_rows()
@@ -264,8 +305,11 @@ def test_every_example_goes_through_its_demo_simulator_as_examples_readme_says(
         def send(name: str) -> str:
             done = shell.run(rows[name])
             answer = answer_of(done)
-            assert done.returncode == 0 and answer["state"] in ("queued", "accepted"), \
-                (name, done.stdout, done.stderr)
+            assert done.returncode == 0 and answer["state"] in ("queued", "accepted"), (
+                name,
+                done.stdout,
+                done.stderr,
+            )
             return str(answer["job_id"])
 
         def finished(job_ids: dict[str, str]) -> dict[str, str]:
@@ -273,6 +317,7 @@ def test_every_example_goes_through_its_demo_simulator_as_examples_readme_says(
                 jobs = {name: store.load_job(job_id) for name, job_id in job_ids.items()}
                 seen = {name: job.state if job else "missing" for name, job in jobs.items()}
                 return seen if all(job and job.is_final for job in jobs.values()) else None
+
             return dict(poll(states, 40, 0.2, f"{sorted(job_ids)} to finish"))
 
         orders = {name: send(name) for name in rows if "refund" not in name}

@@ -41,12 +41,18 @@ EXAMPLES = ROOT / "examples"
 ORDERS_PATH = "/v1/connections/{name}/orders"
 AUTH = {"Authorization": "Bearer demo-token"}
 # Each canonical example and the connection of orderbridge.example.toml it is written for.
-CANONICAL = {"poweroffice-order.json": "demo-poweroffice",
-             "poweroffice-refund.json": "demo-poweroffice",
-             "exact-order.json": "demo-exact", "duett-order.json": "demo-duett",
-             "sapera-order.json": "demo-sapera"}
-SHOP = {"shopify-order.json": "demo-shopify", "shopify-refund.json": "demo-shopify",
-        "woocommerce-order.json": "demo-woocommerce"}
+CANONICAL = {
+    "poweroffice-order.json": "demo-poweroffice",
+    "poweroffice-refund.json": "demo-poweroffice",
+    "exact-order.json": "demo-exact",
+    "duett-order.json": "demo-duett",
+    "sapera-order.json": "demo-sapera",
+}
+SHOP = {
+    "shopify-order.json": "demo-shopify",
+    "shopify-refund.json": "demo-shopify",
+    "woocommerce-order.json": "demo-woocommerce",
+}
 
 
 def settings() -> Settings:
@@ -60,8 +66,9 @@ class Intake:
     def __init__(self, redis: fakeredis.FakeRedis | None = None) -> None:
         self._sent: list[tuple[str, str]] = []
         store = Store(redis or fakeredis.FakeRedis(decode_responses=True))
-        self.rt = Runtime(settings(), store,
-                          enqueue=lambda name, job_id: self._sent.append((name, job_id)))
+        self.rt = Runtime(
+            settings(), store, enqueue=lambda name, job_id: self._sent.append((name, job_id))
+        )
         self.http = TestClient(create_app(self.rt), base_url="http://127.0.0.1")
 
     @property
@@ -70,8 +77,11 @@ class Intake:
         return self._sent
 
     def post_order(self, connection: str, body: bytes, **headers: str) -> Any:
-        return self.http.post(f"/v1/connections/{connection}/orders", content=body,
-                              headers={**AUTH, "Content-Type": "application/json", **headers})
+        return self.http.post(
+            f"/v1/connections/{connection}/orders",
+            content=body,
+            headers={**AUTH, "Content-Type": "application/json", **headers},
+        )
 
 
 @pytest.fixture
@@ -93,9 +103,11 @@ def validator(document: dict[str, Any], schema: dict[str, Any]) -> Draft202012Va
     """A validator for a schema taken from the OpenAPI document, its `#/components/...`
     references resolved against the whole document."""
     registry: Registry[Any] = Registry().with_resource(
-        "urn:openapi", DRAFT202012.create_resource(document))
-    return Draft202012Validator({"$ref": "urn:openapi#" + pointer_of(document, schema)},
-                                registry=registry)
+        "urn:openapi", DRAFT202012.create_resource(document)
+    )
+    return Draft202012Validator(
+        {"$ref": "urn:openapi#" + pointer_of(document, schema)}, registry=registry
+    )
 
 
 def pointer_of(document: dict[str, Any], schema: dict[str, Any]) -> str:
@@ -111,8 +123,9 @@ def order_validator(document: dict[str, Any]) -> Draft202012Validator:
     return validator(document, body["content"]["application/json"]["schema"])
 
 
-def error_validator(document: dict[str, Any], path: str, method: str, status: int
-                    ) -> Draft202012Validator:
+def error_validator(
+    document: dict[str, Any], path: str, method: str, status: int
+) -> Draft202012Validator:
     responses = document["paths"][path][method]["responses"]
     assert str(status) in responses, f"{method.upper()} {path} does not publish {status}"
     return validator(document, responses[str(status)]["content"]["application/json"]["schema"])
@@ -123,14 +136,17 @@ def example(name: str) -> bytes:
 
 
 def problems(check: Draft202012Validator, instance: Any) -> list[str]:
-    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
-            for e in check.iter_errors(instance)]
+    return [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in check.iter_errors(instance)
+    ]
 
 
 # --- the published schema ---------------------------------------------------------------------
 
-def test_the_order_schema_is_published_with_its_parts_and_credit_for(document: dict[str, Any]
-                                                                     ) -> None:
+
+def test_the_order_schema_is_published_with_its_parts_and_credit_for(
+    document: dict[str, Any],
+) -> None:
     schemas = document["components"]["schemas"]
     order = schemas["Order"]
     assert {"external_id", "currency", "customer", "lines"} <= set(order["required"])
@@ -153,23 +169,39 @@ def test_the_schema_refuses_what_the_intake_refuses(document: dict[str, Any]) ->
     assert any(p.startswith("lines/0") for p in found), found
 
 
-@pytest.mark.parametrize(("path", "method", "statuses"), [
-    (ORDERS_PATH, "post", (400, 401, 404, 413, 422, 503)),
-    ("/webhooks/shopify/{name}", "post", (400, 401, 404, 413, 422, 503)),
-    ("/webhooks/woocommerce/{name}", "post", (400, 401, 404, 413, 422, 503)),
-    ("/v1/jobs/{job_id}", "get", (401, 404, 503)),
-    ("/v1/dead-letters", "get", (401, 422, 503)),
-])
+@pytest.mark.parametrize(
+    ("path", "method", "statuses"),
+    [
+        (ORDERS_PATH, "post", (400, 401, 404, 413, 422, 503)),
+        ("/webhooks/shopify/{name}", "post", (400, 401, 404, 413, 422, 503)),
+        ("/webhooks/woocommerce/{name}", "post", (400, 401, 404, 413, 422, 503)),
+        ("/v1/jobs/{job_id}", "get", (401, 404, 503)),
+        ("/v1/dead-letters", "get", (401, 422, 503)),
+    ],
+)
 def test_every_error_status_is_published_with_the_error_shape(
-        document: dict[str, Any], path: str, method: str, statuses: tuple[int, ...]) -> None:
+    document: dict[str, Any], path: str, method: str, statuses: tuple[int, ...]
+) -> None:
     for status in statuses:
         check = error_validator(document, path, method, status)
-        assert problems(check, {"error": {"code": "x", "message": "y", "details": [
-            {"field": "lines.0.sku", "message": "required"}]}}) == []
+        assert (
+            problems(
+                check,
+                {
+                    "error": {
+                        "code": "x",
+                        "message": "y",
+                        "details": [{"field": "lines.0.sku", "message": "required"}],
+                    }
+                },
+            )
+            == []
+        )
         assert problems(check, {"detail": "Not Found"}), "the error shape accepts anything"
 
 
 # --- the examples -------------------------------------------------------------------------------
+
 
 def test_examples_readme_lists_every_example_and_only_existing_ones() -> None:
     readme = (EXAMPLES / "README.md").read_text(encoding="utf-8")
@@ -181,7 +213,8 @@ def test_examples_readme_lists_every_example_and_only_existing_ones() -> None:
 
 @pytest.mark.parametrize("name", sorted(CANONICAL))
 def test_each_canonical_example_fits_the_schema_and_is_accepted(
-        name: str, document: dict[str, Any], intake: Intake) -> None:
+    name: str, document: dict[str, Any], intake: Intake
+) -> None:
     body = example(name)
     assert problems(order_validator(document), json.loads(body)) == []
     connection = CANONICAL[name]
@@ -201,8 +234,7 @@ def test_each_canonical_example_fits_the_schema_and_is_accepted(
 def test_each_canonical_example_names_the_curl_command_that_sends_it(name: str) -> None:
     readme = (EXAMPLES / "README.md").read_text(encoding="utf-8")
     row = next(line for line in readme.splitlines() if line.startswith(f"| `{name}`"))
-    assert (f"/v1/connections/{CANONICAL[name]}/orders" in row
-            and f"-d @examples/{name}" in row), row
+    assert f"/v1/connections/{CANONICAL[name]}/orders" in row and f"-d @examples/{name}" in row, row
 
 
 def test_the_refund_credits_the_order_example_within_its_total() -> None:
@@ -227,14 +259,17 @@ def test_the_sapera_example_uses_the_demo_catalogue_at_or_below_its_prices() -> 
 
 def test_the_duett_example_passes_duetts_arithmetic_check_before_posting() -> None:
     from connectors.duett import mapping
+
     conn = settings().connections["demo-duett"]
     order = Order.model_validate_json(example("duett-order.json"))
-    payload = mapping.order_payload(order, "3001", "1", {"KAFFE-500": "1", "KVERN-2": "2",
-                                                         "FRAKT": "3"}, conn.erp_settings)
+    payload = mapping.order_payload(
+        order, "3001", "1", {"KAFFE-500": "1", "KVERN-2": "2", "FRAKT": "3"}, conn.erp_settings
+    )
     mapping.check_before_posting(order, payload.planned, conn.erp_settings.price_mode)
 
 
 # --- shop payloads ------------------------------------------------------------------------------
+
 
 def send_webhook_module() -> ModuleType:
     spec = importlib.util.spec_from_file_location("send_webhook", EXAMPLES / "send_webhook.py")
@@ -246,10 +281,10 @@ def send_webhook_module() -> ModuleType:
 
 def test_each_shop_example_maps_to_a_canonical_order() -> None:
     order = shopify_order(json.loads(example("shopify-order.json")), fallback_sku="DIVERSE")
-    refund = shopify_refund(json.loads(example("shopify-refund.json")), order,
-                            fallback_sku="DIVERSE")
-    woo = woocommerce_order(json.loads(example("woocommerce-order.json")),
-                            fallback_sku="DIVERSE")
+    refund = shopify_refund(
+        json.loads(example("shopify-refund.json")), order, fallback_sku="DIVERSE"
+    )
+    woo = woocommerce_order(json.loads(example("woocommerce-order.json")), fallback_sku="DIVERSE")
     assert refund.credit_for == order.external_id
     assert refund.computed_total <= order.computed_total
     assert order.product_lines and woo.product_lines
@@ -257,33 +292,42 @@ def test_each_shop_example_maps_to_a_canonical_order() -> None:
 
 def test_each_shop_example_is_accepted_when_signed_by_send_webhook(intake: Intake) -> None:
     sender = send_webhook_module()
-    secrets = {name: intake.rt.settings.connections[name].shop.secrets()[0]
-               for name in set(SHOP.values())}
+    secrets = {
+        name: intake.rt.settings.connections[name].shop.secrets()[0] for name in set(SHOP.values())
+    }
     answers = {}
     for name in ("shopify-order.json", "shopify-refund.json", "woocommerce-order.json"):
         connection = SHOP[name]
         source = intake.rt.settings.connections[connection].source
         body = example(name)
         topic = sender.default_topic(source, body)
-        response = intake.http.post(f"/webhooks/{source}/{connection}", content=body,
-                                    headers=sender.webhook_headers(source, topic, body,
-                                                                   secrets[connection]))
+        response = intake.http.post(
+            f"/webhooks/{source}/{connection}",
+            content=body,
+            headers=sender.webhook_headers(source, topic, body, secrets[connection]),
+        )
         answers[name] = (topic, response.status_code, response.json().get("state"))
-    assert answers == {"shopify-order.json": ("orders/create", 202, "accepted"),
-                       "shopify-refund.json": ("refunds/create", 202, "accepted"),
-                       "woocommerce-order.json": ("order.created", 202, "accepted")}
+    assert answers == {
+        "shopify-order.json": ("orders/create", 202, "accepted"),
+        "shopify-refund.json": ("refunds/create", 202, "accepted"),
+        "woocommerce-order.json": ("order.created", 202, "accepted"),
+    }
     assert len(intake.enqueued) == 3
     # and a signature made with another secret is refused
     body = example("shopify-order.json")
     forged = sender.webhook_headers("shopify", "orders/create", body, b"not-the-secret")
-    assert intake.http.post("/webhooks/shopify/demo-shopify", content=body,
-                            headers=forged).status_code == 401
+    assert (
+        intake.http.post("/webhooks/shopify/demo-shopify", content=body, headers=forged).status_code
+        == 401
+    )
 
 
 # --- each published error, provoked -------------------------------------------------------------
 
+
 def test_each_error_the_order_route_answers_has_the_published_shape(
-        document: dict[str, Any], intake: Intake) -> None:
+    document: dict[str, Any], intake: Intake
+) -> None:
     body = example("poweroffice-order.json")
     bad = json.loads(body)
     bad["lines"][0]["quantity"] = "0"
@@ -297,8 +341,9 @@ def test_each_error_the_order_route_answers_has_the_published_shape(
     }
     for status, response in cases.items():
         assert response.status_code == status, (status, response.text)
-        assert problems(error_validator(document, ORDERS_PATH, "post", status),
-                        response.json()) == [], status
+        assert (
+            problems(error_validator(document, ORDERS_PATH, "post", status), response.json()) == []
+        ), status
     assert cases[422].json()["error"]["details"][0]["field"] == "lines.0.quantity"
 
 
@@ -306,19 +351,23 @@ def test_redis_away_is_a_published_503(document: dict[str, Any]) -> None:
     server = fakeredis.FakeServer()
     server.connected = False
     with Intake(fakeredis.FakeRedis(server=server, decode_responses=True)).http as http:
-        response = http.post("/v1/connections/demo-poweroffice/orders",
-                             content=example("poweroffice-order.json"), headers=AUTH)
+        response = http.post(
+            "/v1/connections/demo-poweroffice/orders",
+            content=example("poweroffice-order.json"),
+            headers=AUTH,
+        )
     assert response.status_code == 503 and response.headers["retry-after"] == "5"
     assert problems(error_validator(document, ORDERS_PATH, "post", 503), response.json()) == []
 
 
 def test_a_bad_query_parameter_and_an_unknown_path_answer_the_error_shape(
-        document: dict[str, Any], intake: Intake) -> None:
+    document: dict[str, Any], intake: Intake
+) -> None:
     response = intake.http.get("/v1/dead-letters", params={"limit": "many"}, headers=AUTH)
     assert response.status_code == 422
-    assert problems(error_validator(document, "/v1/dead-letters", "get", 422),
-                    response.json()) == []
+    assert (
+        problems(error_validator(document, "/v1/dead-letters", "get", 422), response.json()) == []
+    )
     assert response.json()["error"]["details"][0]["field"] == "query.limit"
     missing = intake.http.get("/v2/nothing-here")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
-

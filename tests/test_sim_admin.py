@@ -88,9 +88,14 @@ def test_fault_spec_defaults_and_validation() -> None:
     assert (fault.match, fault.count, fault.status) == ("POST /things", 1, 503)
     assert parse_fault({"match": "*", "mode": "commit_then_status", "count": -1}, 2).count is None
     assert parse_fault({"match": "*", "mode": "commit_then_status", "count": None}, 3).status == 500
-    bad = [{"match": "POST /things", "mode": "explode"}, {"match": "things", "mode": "status"},
-           {"match": "*", "mode": "status", "count": 0}, {"match": "*", "mode": "latency"},
-           {"match": "*", "mode": "status", "status": 200}, ["not", "an", "object"]]
+    bad = [
+        {"match": "POST /things", "mode": "explode"},
+        {"match": "things", "mode": "status"},
+        {"match": "*", "mode": "status", "count": 0},
+        {"match": "*", "mode": "latency"},
+        {"match": "*", "mode": "status", "status": 200},
+        ["not", "an", "object"],
+    ]
     for spec in bad:
         with pytest.raises(ValueError):
             parse_fault(spec, 9)
@@ -118,14 +123,16 @@ def test_call_log_keeps_the_last_entries_but_counts_all() -> None:
 def test_faults_over_http(client: httpx.Client, erp: ThingsErp) -> None:
     bogus = client.post("/_sim/faults", json={"match": "POST /things", "mode": "bogus"})
     assert bogus.status_code == 400
-    created = client.post("/_sim/faults", json={"match": "POST /things", "mode": "status",
-                                                "status": 502})
+    created = client.post(
+        "/_sim/faults", json={"match": "POST /things", "mode": "status", "status": 502}
+    )
     assert created.status_code == 201 and created.json()["count"] == 1
     failed = client.post("/api/things", json={"n": 1})
     assert failed.status_code == 502 and failed.text == "things error 502"
     assert erp.things == []
-    client.post("/_sim/faults", json={"match": "POST /things", "mode": "commit_then_status",
-                                      "status": 500})
+    client.post(
+        "/_sim/faults", json={"match": "POST /things", "mode": "commit_then_status", "status": 500}
+    )
     assert client.post("/api/things", json={"n": 2}).status_code == 500
     assert erp.things == [{"n": 2}]
     client.post("/_sim/faults", json={"match": "*", "mode": "rate_limit", "count": None})
@@ -143,8 +150,9 @@ def test_commit_then_drop_over_http(client: httpx.Client, erp: ThingsErp) -> Non
     assert client.post("/api/things", json={"n": 2}).status_code == 201
 
 
-def test_latency_beyond_the_client_timeout_still_commits(client: httpx.Client,
-                                                          erp: ThingsErp) -> None:
+def test_latency_beyond_the_client_timeout_still_commits(
+    client: httpx.Client, erp: ThingsErp
+) -> None:
     # Given a write that is held back longer than the client is willing to wait
     client.post("/_sim/faults", json={"match": "POST /things", "mode": "latency", "ms": 300})
     with pytest.raises(httpx.ReadTimeout):
@@ -180,8 +188,13 @@ def test_global_latency_and_call_log(client: httpx.Client) -> None:
     calls = client.get("/_sim/calls").json()  # admin calls are not logged
     assert calls["total"] == 1 and calls["by_endpoint"] == {"GET /things": 1}
     call = calls["calls"][0]
-    assert (call["method"], call["path"], call["query"], call["status"], call["fault"]) == \
-        ("GET", "/api/things", "page=2", 200, None)
+    assert (call["method"], call["path"], call["query"], call["status"], call["fault"]) == (
+        "GET",
+        "/api/things",
+        "page=2",
+        200,
+        None,
+    )
 
 
 def test_admin_routes_config_and_reset(client: httpx.Client, erp: ThingsErp) -> None:

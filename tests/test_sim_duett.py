@@ -15,8 +15,10 @@ from simulators.duett import create_app
 from simulators.registry import DEMO_SCENES, SIMULATORS
 from tests.support.sim_server import simulator_fixtures
 
-KEYS = {"X-Api-Integration-Key": "demo-duett-integration-key",
-        "X-Api-Client-Key": "demo-duett-client-key"}
+KEYS = {
+    "X-Api-Integration-Key": "demo-duett-integration-key",
+    "X-Api-Client-Key": "demo-duett-client-key",
+}
 PATCH = {"Content-Type": "application/json-patch+json"}
 
 
@@ -44,28 +46,57 @@ def refused(response: httpx.Response, field: str | None = None) -> dict[str, Any
 
 
 def customer_body(**fields: Any) -> dict[str, Any]:
-    return {"externalId": "shop:kari", "organizationNumber": "987654321",
-            "invoiceEmail": "kari@example.no",
-            "contactInfo": {"name": "Kari Nordmann AS", "email": "kari@example.no"},
-            "address": {"address1": "Storgata 1", "zipCodeKey": "0155"}, **fields}
+    return {
+        "externalId": "shop:kari",
+        "organizationNumber": "987654321",
+        "invoiceEmail": "kari@example.no",
+        "contactInfo": {"name": "Kari Nordmann AS", "email": "kari@example.no"},
+        "address": {"address1": "Storgata 1", "zipCodeKey": "0155"},
+        **fields,
+    }
 
 
 def make_customer(api: httpx.Client, **fields: Any) -> dict[str, Any]:
     return created(api.post("/Customer/v2", json=customer_body(**fields)))
 
 
-def make_article(api: httpx.Client, number: str, price: float, tax: str = "vat",
-                 kind: str = "normal", name: str | None = None) -> dict[str, Any]:
-    return created(api.post("/Article/v2", json={
-        "articleNumber": number, "articleType": kind, "name": name or f"Item {number}",
-        "salesPrice": price, "taxSaleId": tax}))
+def make_article(
+    api: httpx.Client,
+    number: str,
+    price: float,
+    tax: str = "vat",
+    kind: str = "normal",
+    name: str | None = None,
+) -> dict[str, Any]:
+    return created(
+        api.post(
+            "/Article/v2",
+            json={
+                "articleNumber": number,
+                "articleType": kind,
+                "name": name or f"Item {number}",
+                "salesPrice": price,
+                "taxSaleId": tax,
+            },
+        )
+    )
 
 
-def order_body(customer: dict[str, Any], lines: list[dict[str, Any]], **fields: Any
-               ) -> dict[str, Any]:
-    return {"customerId": customer["id"], "invoiceYear": 2024, "orderCategory": "order",
-            "orderDate": "2024-08-14T00:00:00", "ourReference": "Webshop", "payType": "invoice",
-            "status": "saved", "orderReference": "#1001", "lines": lines, **fields}
+def order_body(
+    customer: dict[str, Any], lines: list[dict[str, Any]], **fields: Any
+) -> dict[str, Any]:
+    return {
+        "customerId": customer["id"],
+        "invoiceYear": 2024,
+        "orderCategory": "order",
+        "orderDate": "2024-08-14T00:00:00",
+        "ourReference": "Webshop",
+        "payType": "invoice",
+        "status": "saved",
+        "orderReference": "#1001",
+        "lines": lines,
+        **fields,
+    }
 
 
 def seed_order(api: httpx.Client) -> dict[str, Any]:
@@ -75,46 +106,59 @@ def seed_order(api: httpx.Client) -> dict[str, Any]:
     item1 = make_article(api, "1", 80)
     a712 = make_article(api, "712", 50, tax="low")
     a6543 = make_article(api, "6543", 199)
-    lines = [{"articleId": item1["id"], "countAgreed": 1},
-             {"articleId": a712["id"], "countAgreed": 4, "discountValue": 10},
-             {"lineType": "sum"},
-             {"articleId": a6543["id"], "countAgreed": 4},
-             {"lineType": "sum"}]
+    lines = [
+        {"articleId": item1["id"], "countAgreed": 1},
+        {"articleId": a712["id"], "countAgreed": 4, "discountValue": 10},
+        {"lineType": "sum"},
+        {"articleId": a6543["id"], "countAgreed": 4},
+        {"lineType": "sum"},
+    ]
     return created(api.post("/Order/v2", json=order_body(customer, lines)))
 
 
 def amounts(line_or_order: dict[str, Any]) -> tuple[float, float, float]:
-    return (line_or_order["netAmount"], line_or_order["vatAmount"],
-            line_or_order["grossAmount"])
+    return (line_or_order["netAmount"], line_or_order["vatAmount"], line_or_order["grossAmount"])
 
 
 # --- keys, registers, routing --------------------------------------------------------------------
 
+
 def test_both_key_headers_on_every_call(server: str, sim: httpx.Client) -> None:
     with httpx.Client(base_url=server, timeout=10) as bare:
-        for headers in ({}, {"X-Api-Integration-Key": KEYS["X-Api-Integration-Key"]},
-                        {"X-Api-Client-Key": KEYS["X-Api-Client-Key"]},
-                        {**KEYS, "X-Api-Client-Key": "someone-else"}):
+        for headers in (
+            {},
+            {"X-Api-Integration-Key": KEYS["X-Api-Integration-Key"]},
+            {"X-Api-Client-Key": KEYS["X-Api-Client-Key"]},
+            {**KEYS, "X-Api-Client-Key": "someone-else"},
+        ):
             response = bare.get("/Order/v2", headers=headers)
             assert response.status_code == 401
             assert response.json()["status"] == 401 and response.json()["title"] == "Unauthorized"
         assert bare.get("/Order/v2", headers=KEYS).json() == []
-        sim.post("/_sim/config", json={"client_key": "other-client",
-                                       "auth_failure_status": 403}).raise_for_status()
+        sim.post(
+            "/_sim/config", json={"client_key": "other-client", "auth_failure_status": 403}
+        ).raise_for_status()
         assert bare.get("/Order/v2", headers=KEYS).status_code == 403
-        assert bare.get("/Order/v2", headers={**KEYS, "X-Api-Client-Key": "other-client"}
-                        ).status_code == 200
+        assert (
+            bare.get("/Order/v2", headers={**KEYS, "X-Api-Client-Key": "other-client"}).status_code
+            == 200
+        )
 
 
 def test_postcode_register_and_number_series(api: httpx.Client) -> None:
     codes = {z["zipCodeKey"]: z["zipCodeName"] for z in api.get("/Register/v2/ZipCodes").json()}
     assert {k: codes[k] for k in ("0155", "0464", "5003", "7010")} == {
-        "0155": "OSLO", "0464": "OSLO", "5003": "BERGEN", "7010": "TRONDHEIM"}
+        "0155": "OSLO",
+        "0464": "OSLO",
+        "5003": "BERGEN",
+        "7010": "TRONDHEIM",
+    }
     assert "9999" not in codes
     one = api.get("/Register/v2/ZipCodes", params={"filter[zipCodeKey][EQ]": "5003"}).json()
     assert [z["zipCodeName"] for z in one] == ["BERGEN"]
-    series = api.get("/Register/v2/AccountIntervals",
-                     params={"filter[accountType][eq]": "customer"}).json()
+    series = api.get(
+        "/Register/v2/AccountIntervals", params={"filter[accountType][eq]": "customer"}
+    ).json()
     assert [s["id"] for s in series] == [1, 2]
     assert {s["accountType"] for s in series} == {"customer"}
 
@@ -137,28 +181,44 @@ def test_paths_are_options(sim: httpx.Client, api: httpx.Client) -> None:
 
 # --- customers -----------------------------------------------------------------------------------
 
+
 def test_customer_create_numbering_and_postcode_name(api: httpx.Client) -> None:
     first = make_customer(api)
     assert isinstance(first["id"], int) and first["customerNumber"] == "10000"
-    assert first["address"] == {"address1": "Storgata 1", "address2": None, "address3": None,
-                                "zipCodeKey": "0155", "zipCodeName": "OSLO",
-                                "isForeign": False, "country": "Norge"}
+    assert first["address"] == {
+        "address1": "Storgata 1",
+        "address2": None,
+        "address3": None,
+        "zipCodeKey": "0155",
+        "zipCodeName": "OSLO",
+        "isForeign": False,
+        "country": "Norge",
+    }
     second = make_customer(api, address={"address1": "Bryggen 1", "zipCodeKey": "5003"})
     assert second["customerNumber"] == "10001" and second["address"]["zipCodeName"] == "BERGEN"
     assert second["rowVersion"] > first["rowVersion"]
     business = make_customer(api, autoCustomerNumberFromSerieId=2)
     assert business["customerNumber"] == "50000"
-    refused(api.post("/Customer/v2", json=customer_body(autoCustomerNumberFromSerieId=3)),
-            "autoCustomerNumberFromSerieId")  # a supplier series
+    refused(
+        api.post("/Customer/v2", json=customer_body(autoCustomerNumberFromSerieId=3)),
+        "autoCustomerNumberFromSerieId",
+    )  # a supplier series
     refused(api.post("/Customer/v2", json=customer_body(customerNumber="10000")), "customerNumber")
 
 
 def test_unknown_postcode_is_refused_in_duetts_words(api: httpx.Client) -> None:
-    body = refused(api.post("/Customer/v2", json=customer_body(
-        address={"address1": "Storgata 1", "zipCodeKey": "9999"})), "address.zipCodeKey")
+    body = refused(
+        api.post(
+            "/Customer/v2",
+            json=customer_body(address={"address1": "Storgata 1", "zipCodeKey": "9999"}),
+        ),
+        "address.zipCodeKey",
+    )
     assert body["detail"] == "The postcode 9999 is not in Duett"
-    refused(api.post("/Customer/v2", json=customer_body(address={"address1": "Storgata 1"})),
-            "address.zipCodeKey")
+    refused(
+        api.post("/Customer/v2", json=customer_body(address={"address1": "Storgata 1"})),
+        "address.zipCodeKey",
+    )
 
 
 def test_addresses_abroad(sim: httpx.Client, api: httpx.Client) -> None:
@@ -167,12 +227,24 @@ def test_addresses_abroad(sim: httpx.Client, api: httpx.Client) -> None:
     assert customer["address"]["zipCodeKey"] is None and customer["address"]["isForeign"]
     by_country = make_customer(api, address={"address1": "Hauptstr. 1", "country": "Tyskland"})
     assert by_country["address"]["isForeign"] is True
-    refused(api.post("/Customer/v2", json=customer_body(address={**sweden, "zipCodeKey": "11120"})),
-            "address.zipCodeKey")
-    refused(api.post("/Customer/v2", json=customer_body(
-        address={"address1": "Drottninggatan 1", "isForeign": True})), "address.country")
-    refused(api.post("/Customer/v2", json=customer_body(
-        address={"address1": "Drottninggatan 1", "country": "SE"})), "address.country")
+    refused(
+        api.post("/Customer/v2", json=customer_body(address={**sweden, "zipCodeKey": "11120"})),
+        "address.zipCodeKey",
+    )
+    refused(
+        api.post(
+            "/Customer/v2",
+            json=customer_body(address={"address1": "Drottninggatan 1", "isForeign": True}),
+        ),
+        "address.country",
+    )
+    refused(
+        api.post(
+            "/Customer/v2",
+            json=customer_body(address={"address1": "Drottninggatan 1", "country": "SE"}),
+        ),
+        "address.country",
+    )
     sim.post("/_sim/config", json={"foreign_postcode_dropped": True}).raise_for_status()
     dropped = make_customer(api, address={**sweden, "zipCodeKey": "11120"})
     assert dropped["address"]["zipCodeKey"] is None
@@ -210,11 +282,17 @@ def test_customer_put_null_leaves_and_empty_object_clears(api: httpx.Client) -> 
 
 # --- articles ------------------------------------------------------------------------------------
 
+
 def test_article_number_is_unique_automatic_and_immutable(api: httpx.Client) -> None:
     article = make_article(api, "KAFFE-500", 129, tax="food")
     assert article["taxSaleId"] == "food" and article["articleType"] == "normal"
-    refused(api.post("/Article/v2", json={"articleNumber": "kaffe-500", "articleType": "normal",
-                                          "name": "Again"}), "articleNumber")
+    refused(
+        api.post(
+            "/Article/v2",
+            json={"articleNumber": "kaffe-500", "articleType": "normal", "name": "Again"},
+        ),
+        "articleNumber",
+    )
     auto = created(api.post("/Article/v2", json={"articleType": "hour", "name": "Timer"}))
     assert auto["articleNumber"] == "1" and auto["taxSaleId"] == "vat"
     refused(api.post("/Article/v2", json={"articleType": "gadget", "name": "X"}), "articleType")
@@ -228,15 +306,28 @@ def test_article_number_is_unique_automatic_and_immutable(api: httpx.Client) -> 
     assert api.patch(url, json=rename, headers=PATCH).status_code == 204
     after = api.get(url).json()
     assert after["name"] == "Kaffe 0,5 kg" and after["articleNumber"] == "KAFFE-500"
-    found = api.get("/Article/v2", params=[("filter[articleNumber][IN]", "KAFFE-500"),
-                                           ("filter[articleNumber][IN]", "1")]).json()
+    found = api.get(
+        "/Article/v2",
+        params=[("filter[articleNumber][IN]", "KAFFE-500"), ("filter[articleNumber][IN]", "1")],
+    ).json()
     assert sorted(a["articleNumber"] for a in found) == ["1", "KAFFE-500"]
 
 
 # --- orders: validation --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("missing", ["customerId", "invoiceYear", "orderCategory", "orderDate",
-                                     "ourReference", "payType", "status"])
+
+@pytest.mark.parametrize(
+    "missing",
+    [
+        "customerId",
+        "invoiceYear",
+        "orderCategory",
+        "orderDate",
+        "ourReference",
+        "payType",
+        "status",
+    ],
+)
 def test_order_required_fields(api: httpx.Client, missing: str) -> None:
     customer = make_customer(api)
     article = make_article(api, "712", 50)
@@ -281,27 +372,61 @@ def test_order_rules(api: httpx.Client) -> None:
 
 def test_lines_default_from_the_article(api: httpx.Client) -> None:
     customer = make_customer(api)
-    article = created(api.post("/Article/v2", json={
-        "articleNumber": "KAFFE-500", "articleType": "amount", "name": "Kaffe 500 g",
-        "salesPrice": "129.00", "taxSaleId": "food", "unit": "stk"}))
-    order = created(api.post("/Order/v2", json=order_body(customer, [
-        {"articleId": article["id"], "countAgreed": 2},
-        {"articleId": article["id"], "countAgreed": 1, "salesPrice": 100, "name": "Tilbud",
-         "taxSaleId": "vat"},
-        {"lineType": "text", "name": "Gavepapir, takk"}])))
+    article = created(
+        api.post(
+            "/Article/v2",
+            json={
+                "articleNumber": "KAFFE-500",
+                "articleType": "amount",
+                "name": "Kaffe 500 g",
+                "salesPrice": "129.00",
+                "taxSaleId": "food",
+                "unit": "stk",
+            },
+        )
+    )
+    order = created(
+        api.post(
+            "/Order/v2",
+            json=order_body(
+                customer,
+                [
+                    {"articleId": article["id"], "countAgreed": 2},
+                    {
+                        "articleId": article["id"],
+                        "countAgreed": 1,
+                        "salesPrice": 100,
+                        "name": "Tilbud",
+                        "taxSaleId": "vat",
+                    },
+                    {"lineType": "text", "name": "Gavepapir, takk"},
+                ],
+            ),
+        )
+    )
     first, second, text = order["lines"]
-    assert (first["lineType"], first["key"], first["name"], first["unit"], first["salesPrice"],
-            first["taxSaleId"], first["countDimension"]) == (
-        "amount", "KAFFE-500", "Kaffe 500 g", "stk", 129.0, "food", 1)
+    assert (
+        first["lineType"],
+        first["key"],
+        first["name"],
+        first["unit"],
+        first["salesPrice"],
+        first["taxSaleId"],
+        first["countDimension"],
+    ) == ("amount", "KAFFE-500", "Kaffe 500 g", "stk", 129.0, "food", 1)
     assert amounts(first) == (258.0, 38.7, 296.7)
     assert (second["name"], second["taxSaleId"], amounts(second)) == (
-        "Tilbud", "vat", (100.0, 25.0, 125.0))
+        "Tilbud",
+        "vat",
+        (100.0, 25.0, 125.0),
+    )
     assert text["lineType"] == "text" and amounts(text) == (0.0, 0.0, 0.0)
     assert order["payDays"] == 10 and order["discountType"] == "percent"
     assert order["dueDate"] == "2024-08-24T00:00:00"
 
 
 # --- orders: arithmetic --------------------------------------------------------------------------
+
 
 def test_seed_order_in_net_price_mode(api: httpx.Client) -> None:
     order = seed_order(api)
@@ -329,9 +454,16 @@ def test_amount_discount_is_per_unit_and_capped(sim: httpx.Client, api: httpx.Cl
     article = make_article(api, "712", 50, tax="noVat")
 
     def calc(discount: float) -> float:
-        order = created(api.post("/Order/v2", json=order_body(customer, [
-            {"articleId": article["id"], "countAgreed": 4, "discountValue": discount}],
-            discountType="amount")))
+        order = created(
+            api.post(
+                "/Order/v2",
+                json=order_body(
+                    customer,
+                    [{"articleId": article["id"], "countAgreed": 4, "discountValue": discount}],
+                    discountType="amount",
+                ),
+            )
+        )
         assert order["discountType"] == "amount"
         return float(order["lines"][0]["calcAmount"])
 
@@ -343,19 +475,30 @@ def test_amount_discount_is_per_unit_and_capped(sim: httpx.Client, api: httpx.Cl
 def test_sum_lines_subtotal_since_the_previous_sum(api: httpx.Client) -> None:
     customer = make_customer(api)
     a, b = make_article(api, "A", 10), make_article(api, "B", 5, tax="food")
-    order = created(api.post("/Order/v2", json=order_body(customer, [
-        {"articleId": a["id"], "countAgreed": 2}, {"lineType": "text", "name": "note"},
-        {"articleId": b["id"], "countAgreed": 3}, {"lineType": "sum", "name": "Delsum"},
-        {"lineType": "sum"}, {"articleId": a["id"], "countAgreed": 1, "countDimension": 2.5},
-        {"lineType": "sum"}])))
+    order = created(
+        api.post(
+            "/Order/v2",
+            json=order_body(
+                customer,
+                [
+                    {"articleId": a["id"], "countAgreed": 2},
+                    {"lineType": "text", "name": "note"},
+                    {"articleId": b["id"], "countAgreed": 3},
+                    {"lineType": "sum", "name": "Delsum"},
+                    {"lineType": "sum"},
+                    {"articleId": a["id"], "countAgreed": 1, "countDimension": 2.5},
+                    {"lineType": "sum"},
+                ],
+            ),
+        )
+    )
     sums = [line for line in order["lines"] if line["lineType"] == "sum"]
     assert [s["calcAmount"] for s in sums] == [35.0, 0.0, 25.0]
     assert sums[0]["name"] == "Delsum" and sums[1]["name"] == "Sum"
     assert amounts(order) == (60.0, 13.5, 73.5)
 
 
-def test_serial_lines_need_one_serial_number_per_unit(sim: httpx.Client,
-                                                      api: httpx.Client) -> None:
+def test_serial_lines_need_one_serial_number_per_unit(sim: httpx.Client, api: httpx.Client) -> None:
     customer = make_customer(api)
     kvern = make_article(api, "KVERN-2", 899, kind="serial")
     line = {"articleId": kvern["id"], "countAgreed": 2}
@@ -371,6 +514,7 @@ def test_serial_lines_need_one_serial_number_per_unit(sim: httpx.Client,
 
 # --- orders: numbering, invoicing, changes -------------------------------------------------------
 
+
 def test_post_is_not_idempotent_and_numbers_run_per_year(api: httpx.Client) -> None:
     customer = make_customer(api)
     article = make_article(api, "712", 50)
@@ -384,8 +528,9 @@ def test_post_is_not_idempotent_and_numbers_run_per_year(api: httpx.Client) -> N
     assert len(same) == 3
 
 
-def test_direct_invoicing_answers_with_the_invoice_pdf(sim: httpx.Client,
-                                                       api: httpx.Client) -> None:
+def test_direct_invoicing_answers_with_the_invoice_pdf(
+    sim: httpx.Client, api: httpx.Client
+) -> None:
     customer = make_customer(api)
     article = make_article(api, "712", 50)
     lines = [{"articleId": article["id"], "countAgreed": 4, "discountValue": 10}]
@@ -401,13 +546,16 @@ def test_direct_invoicing_answers_with_the_invoice_pdf(sim: httpx.Client,
     assert pdf[start:].startswith(b"xref")
     rows = pdf[start:].split(b"\n")[3:]
     for number, row in enumerate(rows[:5], start=1):
-        assert pdf[int(row[:10]):].startswith(b"%d 0 obj" % number)
+        assert pdf[int(row[:10]) :].startswith(b"%d 0 obj" % number)
     again = created(api.post("/Order/v2", json=order_body(customer, lines, config=config)))
     assert again["invoiceNumber"] == 10002
     stored = api.get(f"/Order/v2/{order['id']}").json()
     assert stored["invoiceNumber"] == 10001 and "attachment" not in stored
-    locked = api.patch(f"/Order/v2/{order['id']}", headers=PATCH,
-                       json=[{"op": "replace", "path": "/ourReference", "value": "x"}])
+    locked = api.patch(
+        f"/Order/v2/{order['id']}",
+        headers=PATCH,
+        json=[{"op": "replace", "path": "/ourReference", "value": "x"}],
+    )
     assert locked.status_code == 400
     plain = created(api.post("/Order/v2", json=order_body(customer, lines)))
     assert plain["invoiceNumber"] is None and "attachment" not in plain
@@ -420,10 +568,12 @@ def test_direct_invoicing_answers_with_the_invoice_pdf(sim: httpx.Client,
 def test_json_patch_and_put_answer_204(api: httpx.Client) -> None:
     order = seed_order(api)
     url = f"/Order/v2/{order['id']}"
-    ops = [{"op": "test", "path": "/rowVersion", "value": order["rowVersion"]},
-           {"op": "replace", "path": "/status", "value": "orderReadyToSend"},
-           {"op": "add", "path": "/yourReference", "value": "Kari"},
-           {"op": "replace", "path": "/lines/1/countAgreed", "value": 2}]
+    ops = [
+        {"op": "test", "path": "/rowVersion", "value": order["rowVersion"]},
+        {"op": "replace", "path": "/status", "value": "orderReadyToSend"},
+        {"op": "add", "path": "/yourReference", "value": "Kari"},
+        {"op": "replace", "path": "/lines/1/countAgreed", "value": 2},
+    ]
     response = api.patch(url, json=ops, headers=PATCH)
     assert response.status_code == 204 and response.content == b""
     after = api.get(url).json()
@@ -431,16 +581,32 @@ def test_json_patch_and_put_answer_204(api: httpx.Client) -> None:
     assert after["lines"][1]["calcAmount"] == 90.0 and after["lines"][2]["calcAmount"] == 170.0
     assert after["rowVersion"] > order["rowVersion"] and after["number"] == order["number"]
     assert [line["id"] for line in after["lines"]] == [line["id"] for line in order["lines"]]
-    stale = [{"op": "test", "path": "/rowVersion", "value": order["rowVersion"]},
-             {"op": "replace", "path": "/status", "value": "saved"}]
+    stale = [
+        {"op": "test", "path": "/rowVersion", "value": order["rowVersion"]},
+        {"op": "replace", "path": "/status", "value": "saved"},
+    ]
     assert api.patch(url, json=stale, headers=PATCH).status_code == 400
     assert api.patch(url, json=ops).status_code == 415  # plain application/json
-    refused(api.patch(url, json=[{"op": "replace", "path": "/grossAmount", "value": 1}],
-                      headers=PATCH), "grossAmount")
-    refused(api.patch(url, json=[{"op": "remove", "path": "/ourReference"}], headers=PATCH),
-            "ourReference")
-    body = {k: after[k] for k in ("customerId", "invoiceYear", "orderCategory", "orderDate",
-                                  "ourReference", "payType", "status")}
+    refused(
+        api.patch(url, json=[{"op": "replace", "path": "/grossAmount", "value": 1}], headers=PATCH),
+        "grossAmount",
+    )
+    refused(
+        api.patch(url, json=[{"op": "remove", "path": "/ourReference"}], headers=PATCH),
+        "ourReference",
+    )
+    body = {
+        k: after[k]
+        for k in (
+            "customerId",
+            "invoiceYear",
+            "orderCategory",
+            "orderDate",
+            "ourReference",
+            "payType",
+            "status",
+        )
+    }
     response = api.put(url, json={**body, "invoiceNote": "Takk!", "lines": None})
     assert response.status_code == 204 and response.content == b""
     final = api.get(url).json()
@@ -450,13 +616,25 @@ def test_json_patch_and_put_answer_204(api: httpx.Client) -> None:
 
 # --- lists ---------------------------------------------------------------------------------------
 
+
 def test_list_filters_paging_and_ordering(api: httpx.Client) -> None:
     customer = make_customer(api)
     article = make_article(api, "712", 50)
     line = [{"articleId": article["id"], "countAgreed": 1}]
-    orders = [created(api.post("/Order/v2", json=order_body(
-        customer, line, orderReference=f"#{1000 + i}",
-        status="orderReadyToSend" if i % 2 else "saved"))) for i in range(6)]
+    orders = [
+        created(
+            api.post(
+                "/Order/v2",
+                json=order_body(
+                    customer,
+                    line,
+                    orderReference=f"#{1000 + i}",
+                    status="orderReadyToSend" if i % 2 else "saved",
+                ),
+            )
+        )
+        for i in range(6)
+    ]
     ids = [o["id"] for o in orders]
 
     def listed(*params: tuple[str, str]) -> list[int]:
@@ -467,25 +645,32 @@ def test_list_filters_paging_and_ordering(api: httpx.Client) -> None:
 
     assert listed(("filter[orderReference][EQ]", "#1003")) == [ids[3]]
     assert listed(("filter[orderReference][eq]", "#1003")) == [ids[3]]  # op in any case
-    assert listed(("filter[orderReference][IN]", "#1001"),
-                  ("filter[orderReference][IN]", "#1004")) == [ids[1], ids[4]]
-    assert listed(("filter[orderReference][NIN]", "#1001"),
-                  ("filter[orderReference][NIN]", "#1004")) == [ids[i] for i in (0, 2, 3, 5)]
+    assert listed(
+        ("filter[orderReference][IN]", "#1001"), ("filter[orderReference][IN]", "#1004")
+    ) == [ids[1], ids[4]]
+    assert listed(
+        ("filter[orderReference][NIN]", "#1001"), ("filter[orderReference][NIN]", "#1004")
+    ) == [ids[i] for i in (0, 2, 3, 5)]
     assert listed(("filter[orderReference][LIKE]", "#100%")) == ids
     assert listed(("filter[orderReference][NLIKE]", "%5")) == ids[:5]
-    assert listed(("filter[id][BETWEEN]", str(ids[1])), ("filter[id][BETWEEN]", str(ids[3]))
-                  ) == ids[1:4]
+    assert (
+        listed(("filter[id][BETWEEN]", str(ids[1])), ("filter[id][BETWEEN]", str(ids[3])))
+        == ids[1:4]
+    )
     assert listed(("filter[rowVersion][GT]", str(orders[3]["rowVersion"]))) == ids[4:]
     assert listed(("filter[id][GTE]", str(ids[4])), ("filter[id][LT]", str(ids[5]))) == [ids[4]]
-    assert listed(("filter[status][EQ]", "orderReadyToSend"),
-                  ("filter[id][LTE]", str(ids[3]))) == [ids[1], ids[3]]  # filters AND
+    assert listed(("filter[status][EQ]", "orderReadyToSend"), ("filter[id][LTE]", str(ids[3]))) == [
+        ids[1],
+        ids[3],
+    ]  # filters AND
     assert listed(("filter[status][NEQ]", "saved")) == [ids[1], ids[3], ids[5]]
     assert listed(("filter[yourReference][IS]", "null")) == ids
     assert listed(("filter[yourReference][ISN]", "null")) == []
     assert listed(("filter[take]", "2"), ("filter[skip]", "1")) == ids[1:3]
     assert listed(("filter[orderby][desc]", "id"), ("filter[take]", "2")) == ids[:-3:-1]
-    assert listed(("filter[orderby][asc]", "status"), ("filter[orderby][desc]", "id"),
-                  ("filter[take]", "3")) == [ids[5], ids[3], ids[1]]
+    assert listed(
+        ("filter[orderby][asc]", "status"), ("filter[orderby][desc]", "id"), ("filter[take]", "3")
+    ) == [ids[5], ids[3], ids[1]]
     assert listed(("extend", "lines")) == ids  # accepted, nothing to narrow
     refused(api.get("/Order/v2", params={"filter[id][ABOUT]": "1"}))
     refused(api.get("/Order/v2", params={"filter[id][EQ]": "one"}))
@@ -520,6 +705,7 @@ def test_max_take_option(sim: httpx.Client, api: httpx.Client) -> None:
 
 # --- faults and admin ----------------------------------------------------------------------------
 
+
 def add_fault(sim: httpx.Client, **fault: Any) -> dict[str, Any]:
     response = sim.post("/_sim/faults", json={"match": "POST /Order/v2", **fault})
     assert response.status_code == 201, response.text
@@ -550,35 +736,45 @@ def test_commit_then_status_commits(sim: httpx.Client, api: httpx.Client) -> Non
     assert api.get("/Order/v2", params={"filter[orderReference][EQ]": "#1001"}).json() == orders
 
 
-
 # --- customer ledger (voucher report), payments, credit orders ----------------------------------
 
-def invoiced(api: httpx.Client, customer: dict[str, Any], lines: list[dict[str, Any]],
-             **fields: Any) -> dict[str, Any]:
+
+def invoiced(
+    api: httpx.Client, customer: dict[str, Any], lines: list[dict[str, Any]], **fields: Any
+) -> dict[str, Any]:
     config = {"directInvoicing": True}
-    return created(api.post("/Order/v2", json=order_body(customer, lines, config=config,
-                                                         **fields)))
+    return created(api.post("/Order/v2", json=order_body(customer, lines, config=config, **fields)))
 
 
 def ledger_rows(api: httpx.Client, year: str, **filters: str) -> list[dict[str, Any]]:
-    params = {"filter[voucherYear][EQ]": year, "ledgerFilter[EQ]": "customerLedger",
-              **{f"filter[{k}][GT]": v for k, v in filters.items()}}
+    params = {
+        "filter[voucherYear][EQ]": year,
+        "ledgerFilter[EQ]": "customerLedger",
+        **{f"filter[{k}][GT]": v for k, v in filters.items()},
+    }
     response = api.get("/Report/v2/Voucher", params=params)
     assert response.status_code == 200, response.text
     return response.json()  # type: ignore[no-any-return]
 
 
 def test_invoices_are_posted_to_the_customer_ledger_and_payments_cross_them(
-        sim: httpx.Client, api: httpx.Client) -> None:
+    sim: httpx.Client, api: httpx.Client
+) -> None:
     customer = make_customer(api)
     article = make_article(api, "712", 50)
-    order = invoiced(api, customer, [{"articleId": article["id"], "countAgreed": 4,
-                                      "discountValue": 10}])
+    order = invoiced(
+        api, customer, [{"articleId": article["id"], "countAgreed": 4, "discountValue": 10}]
+    )
     year = order["invoiceDate"][:4]
     refused(api.get("/Report/v2/Voucher"), "filter[voucherYear]")
     [row] = ledger_rows(api, year)
-    assert (row["voucherTypeId"], row["voucherNumber"], row["restAmount"], row["ledgerState"],
-            row["accountNumber"]) == (3, 10001, 225.0, "blank", customer["customerNumber"])
+    assert (
+        row["voucherTypeId"],
+        row["voucherNumber"],
+        row["restAmount"],
+        row["ledgerState"],
+        row["accountNumber"],
+    ) == (3, 10001, 225.0, "blank", customer["customerNumber"])
     assert ledger_rows(api, str(int(year) - 1)) == []
     paid = sim.post("/_sim/payments", json={"invoice_id": str(order["id"]), "amount": "100"})
     assert paid.status_code == 200, paid.text
@@ -588,33 +784,50 @@ def test_invoices_are_posted_to_the_customer_ledger_and_payments_cross_them(
     assert sorted(r["voucherTypeId"] for r in changed) == [2, 3]  # the payment and the invoice
     rest = sim.post("/_sim/payments", json={"invoice_id": order["id"]}).json()
     assert (rest["restAmount"], rest["ledgerState"]) == (0.0, "crossed")
-    for body in ({"invoice_id": order["id"]}, {"invoice_id": "nope"}, {"amount": "1"},
-                 {"invoice_id": order["id"], "amount": "-5"}):
+    for body in (
+        {"invoice_id": order["id"]},
+        {"invoice_id": "nope"},
+        {"amount": "1"},
+        {"invoice_id": order["id"], "amount": "-5"},
+    ):
         bad = sim.post("/_sim/payments", json=body)
         assert bad.status_code == 400 and "invoice_id" in bad.json()["error"]["message"]
-    sim.post("/_sim/config", json={"voucher_report": False,
-                                   "ledger_invoice_number_field": "refNumber"})
-    assert api.get("/Report/v2/Voucher", params={"filter[voucherYear][EQ]": year}
-                   ).status_code == 404
+    sim.post(
+        "/_sim/config", json={"voucher_report": False, "ledger_invoice_number_field": "refNumber"}
+    )
+    assert (
+        api.get("/Report/v2/Voucher", params={"filter[voucherYear][EQ]": year}).status_code == 404
+    )
     second = invoiced(api, customer, [{"articleId": article["id"], "countAgreed": 1}])
     state = sim.get("/_sim/state").json()["ledger"]
-    assert [(r["refNumber"], r["voucherNumber"]) for r in state if r["voucherTypeId"] == 3][-1] \
-        == (str(second["invoiceNumber"]), 30004)  # after the invoice and two payments
+    assert [(r["refNumber"], r["voucherNumber"]) for r in state if r["voucherTypeId"] == 3][-1] == (
+        str(second["invoiceNumber"]),
+        30004,
+    )  # after the invoice and two payments
 
 
 @pytest.mark.parametrize("sign", ["positive", "negative"])
 def test_credit_orders_refuse_the_other_sign_and_book_a_negative_ledger_row(
-        sim: httpx.Client, api: httpx.Client, sign: str) -> None:
+    sim: httpx.Client, api: httpx.Client, sign: str
+) -> None:
     sim.post("/_sim/config", json={"credit_line_sign": sign}).raise_for_status()
     customer = make_customer(api)
     article = make_article(api, "712", 50)
     count = 2 if sign == "positive" else -2
     wrong = [{"articleId": article["id"], "countAgreed": -count}]
-    refused(api.post("/Order/v2", json=order_body(customer, wrong, orderType="credit")),
-            "lines[0].countAgreed")
-    credit = invoiced(api, customer, [{"lineType": "text", "name": "Kreditnota"},
-                                      {"articleId": article["id"], "countAgreed": count}],
-                      orderType="credit")
+    refused(
+        api.post("/Order/v2", json=order_body(customer, wrong, orderType="credit")),
+        "lines[0].countAgreed",
+    )
+    credit = invoiced(
+        api,
+        customer,
+        [
+            {"lineType": "text", "name": "Kreditnota"},
+            {"articleId": article["id"], "countAgreed": count},
+        ],
+        orderType="credit",
+    )
     assert credit["orderType"] == "credit" and credit["grossAmount"] == 125.0 * (count / 2)
     assert credit["attachment"]["description"] == f"Kreditnota {credit['invoiceNumber']}"
     [row] = ledger_rows(api, credit["invoiceDate"][:4])
@@ -629,16 +842,23 @@ def test_credit_link_field_is_an_option(sim: httpx.Client, api: httpx.Client) ->
     lines = [{"articleId": article["id"], "countAgreed": 1}]
     original = invoiced(api, customer, lines)
     linked = {"creditedInvoiceNumber": str(original["invoiceNumber"])}
-    ignored = created(api.post("/Order/v2", json=order_body(customer, lines, orderType="credit",
-                                                            **linked)))
+    ignored = created(
+        api.post("/Order/v2", json=order_body(customer, lines, orderType="credit", **linked))
+    )
     assert "creditedInvoiceNumber" not in ignored
     sim.post("/_sim/config", json={"credit_link_field": "creditedInvoiceNumber"})
-    refused(api.post("/Order/v2", json=order_body(
-        customer, lines, orderType="credit", creditedInvoiceNumber="99999")),
-        "creditedInvoiceNumber")
-    credit = created(api.post("/Order/v2", json=order_body(customer, lines, orderType="credit",
-                                                           **linked)))
+    refused(
+        api.post(
+            "/Order/v2",
+            json=order_body(customer, lines, orderType="credit", creditedInvoiceNumber="99999"),
+        ),
+        "creditedInvoiceNumber",
+    )
+    credit = created(
+        api.post("/Order/v2", json=order_body(customer, lines, orderType="credit", **linked))
+    )
     assert credit["creditedInvoiceNumber"] == original["invoiceNumber"]
+
 
 def test_calls_are_named_by_endpoint_template(sim: httpx.Client, api: httpx.Client) -> None:
     order = seed_order(api)
@@ -646,8 +866,13 @@ def test_calls_are_named_by_endpoint_template(sim: httpx.Client, api: httpx.Clie
     api.get(f"/order/v2/{order['id']}")
     api.get("/Order/v2")
     calls = sim.get("/_sim/calls").json()["by_endpoint"]
-    assert calls == {"POST /Customer/v2": 1, "POST /Article/v2": 3, "POST /Order/v2": 1,
-                     "GET /Order/v2/{id}": 2, "GET /Order/v2": 1}
+    assert calls == {
+        "POST /Customer/v2": 1,
+        "POST /Article/v2": 3,
+        "POST /Order/v2": 1,
+        "GET /Order/v2/{id}": 2,
+        "GET /Order/v2": 1,
+    }
 
 
 def test_state_shape_and_reset(sim: httpx.Client, api: httpx.Client) -> None:
@@ -657,17 +882,34 @@ def test_state_shape_and_reset(sim: httpx.Client, api: httpx.Client) -> None:
     assert set(state) == {"customers", "articles", "orders", "ledger"}
     assert [len(state[k]) for k in ("customers", "articles", "orders")] == [1, 3, 1]
     order = state["orders"][0]
-    for key in ("id", "number", "invoiceYear", "orderReference", "status", "invoiceNumber",
-                "netAmount", "vatAmount", "grossAmount", "lines", "rowVersion"):
+    for key in (
+        "id",
+        "number",
+        "invoiceYear",
+        "orderReference",
+        "status",
+        "invoiceNumber",
+        "netAmount",
+        "vatAmount",
+        "grossAmount",
+        "lines",
+        "rowVersion",
+    ):
         assert key in order
-    assert all({"netAmount", "vatAmount", "grossAmount", "serialNumbers"} <= set(line)
-               for line in order["lines"])
+    assert all(
+        {"netAmount", "vatAmount", "grossAmount", "serialNumbers"} <= set(line)
+        for line in order["lines"]
+    )
     assert state["customers"][0]["address"]["zipCodeName"] == "OSLO"
     add_fault(sim, mode="status", count=None)
     assert sim.post("/_sim/config", json={"no_such_option": 1}).status_code == 400
     assert sim.post("/_sim/reset").status_code == 200
-    assert sim.get("/_sim/state").json() == {"customers": [], "articles": [], "orders": [],
-                                             "ledger": []}
+    assert sim.get("/_sim/state").json() == {
+        "customers": [],
+        "articles": [],
+        "orders": [],
+        "ledger": [],
+    }
     assert sim.get("/_sim/faults").json() == []
     assert sim.get("/_sim/config").json()["price_mode"] == "net"
     assert len(api.get("/Register/v2/ZipCodes").json()) > 4  # registers stay
@@ -678,6 +920,7 @@ def test_registered_with_port_and_demo_scene() -> None:
     factory, port = SIMULATORS["duett"]
     assert port == 18083 and factory is create_app
     scene = DEMO_SCENES["duett"]
-    assert scene.faults == ({"match": "POST /Order/v2", "mode": "status", "status": 503,
-                             "count": 2},)
+    assert scene.faults == (
+        {"match": "POST /Order/v2", "mode": "status", "status": 503, "count": 2},
+    )
     assert scene.refused_line == {"vat_rate": "0.10"}

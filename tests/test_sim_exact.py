@@ -41,6 +41,7 @@ POLL_DEADLINE_S = 8.0
 
 # --- OAuth ------------------------------------------------------------------------------------
 
+
 def test_authorize_redirects_at_once_with_a_code_and_the_state(sim: httpx.Client) -> None:
     response = authorize(sim, redirect_uri="https://app.example.com/cb?tenant=7", state="x y")
 
@@ -51,8 +52,7 @@ def test_authorize_redirects_at_once_with_a_code_and_the_state(sim: httpx.Client
     assert "!" in code_from(response)  # real codes carry characters clients must encode
 
 
-def test_code_exchange_answers_exact_token_shape_and_the_code_works_once(
-        sim: httpx.Client) -> None:
+def test_code_exchange_answers_exact_token_shape_and_the_code_works_once(sim: httpx.Client) -> None:
     code = code_from(authorize(sim))
 
     first = exchange(sim, code)
@@ -69,8 +69,10 @@ def test_code_exchange_answers_exact_token_shape_and_the_code_works_once(
 def test_code_flow_refuses_wrong_redirect_uri_secret_and_client(sim: httpx.Client) -> None:
     other_uri = exchange(sim, code_from(authorize(sim)), redirect_uri="https://evil.example/cb")
     bad_secret = exchange(sim, code_from(authorize(sim)), client_secret="wrong")
-    unknown_client = sim.get("/api/oauth2/auth", params={
-        "client_id": "nobody", "redirect_uri": REDIRECT_URI, "response_type": "code"})
+    unknown_client = sim.get(
+        "/api/oauth2/auth",
+        params={"client_id": "nobody", "redirect_uri": REDIRECT_URI, "response_type": "code"},
+    )
 
     assert other_uri.status_code == 400 and other_uri.json()["error"] == "invalid_grant"
     assert bad_secret.status_code == 400 and bad_secret.json()["error"] == "invalid_client"
@@ -86,7 +88,8 @@ def test_expired_code_is_refused(sim: httpx.Client) -> None:
 
 
 def test_refresh_rotates_and_the_old_refresh_token_is_refused(
-        sim: httpx.Client, server: str) -> None:
+    sim: httpx.Client, server: str
+) -> None:
     first = tokens(sim)
     assert sim.post("/_sim/expire-tokens").json()["expired"] >= 1
 
@@ -97,14 +100,17 @@ def test_refresh_rotates_and_the_old_refresh_token_is_refused(
     assert renewed.json()["refresh_token"] != first["refresh_token"]
     assert renewed.json()["expires_in"] == "600"
     assert reused.status_code == 400
-    assert reused.json() == {"error": "invalid_grant",
-                             "error_description": "Old refresh token used"}
+    assert reused.json() == {
+        "error": "invalid_grant",
+        "error_description": "Old refresh token used",
+    }
     me = sim.get(f"{server}/api/v1/current/Me", headers=bearer(renewed.json()["access_token"]))
     assert me.status_code == 200
 
 
 def test_refresh_while_the_access_token_is_young_is_refused_and_costs_nothing(
-        sim: httpx.Client) -> None:
+    sim: httpx.Client,
+) -> None:
     first = tokens(sim)
 
     early = refresh(sim, first["refresh_token"])
@@ -144,8 +150,11 @@ def test_twenty_workers_refreshing_at_once_get_one_success(sim: httpx.Client) ->
     # Then one wins and nineteen are told their refresh token is old
     statuses = sorted(answer.status_code for answer in answers)
     assert statuses == [200] + [400] * 19
-    assert all(a.json()["error_description"] == "Old refresh token used"
-               for a in answers if a.status_code == 400)
+    assert all(
+        a.json()["error_description"] == "Old refresh token used"
+        for a in answers
+        if a.status_code == 400
+    )
 
 
 def test_revoked_refresh_tokens_need_a_new_consent(sim: httpx.Client) -> None:
@@ -181,6 +190,7 @@ def test_tokens_survive_a_reset(sim: httpx.Client, server: str) -> None:
 
 # --- current/Me and divisions -----------------------------------------------------------------
 
+
 def test_current_me_is_a_list_with_the_current_division(api: httpx.Client, server: str) -> None:
     response = api.get(f"{server}/api/v1/current/Me", params={"$select": "CurrentDivision"})
 
@@ -199,8 +209,10 @@ def test_unknown_division_is_forbidden(api: httpx.Client, server: str) -> None:
 
 
 def test_configured_division_moves_the_api() -> None:
-    with (running(create_app({**ROOMY, "division": 4711})) as base_url,
-          httpx.Client(base_url=base_url, timeout=10) as other):
+    with (
+        running(create_app({**ROOMY, "division": 4711})) as base_url,
+        httpx.Client(base_url=base_url, timeout=10) as other,
+    ):
         headers = bearer(tokens(other)["access_token"])
         me = other.get("/api/v1/current/Me", headers=headers).json()["d"]["results"][0]
         assert me["CurrentDivision"] == 4711
@@ -210,9 +222,9 @@ def test_configured_division_moves_the_api() -> None:
 
 # --- rate limits -----------------------------------------------------------------------------
 
+
 def _rate(response: httpx.Response) -> dict[str, int]:
-    return {name: int(response.headers[name]) for name in RATE_HEADERS
-            if name in response.headers}
+    return {name: int(response.headers[name]) for name in RATE_HEADERS if name in response.headers}
 
 
 def test_every_api_reply_carries_all_six_rate_headers(api: httpx.Client, server: str) -> None:
@@ -249,7 +261,8 @@ def _wait_for_window_start(seconds: int) -> None:
 
 
 def test_over_the_minute_limit_429_carries_only_the_minutely_headers(
-        api: httpx.Client, sim: httpx.Client) -> None:
+    api: httpx.Client, sim: httpx.Client
+) -> None:
     sim.post("/_sim/config", json={"minute_limit": 3, "minute_seconds": 3}).raise_for_status()
     _wait_for_window_start(3)
 
@@ -269,13 +282,17 @@ def test_over_the_minute_limit_429_carries_only_the_minutely_headers(
         assert time.monotonic() < deadline, "still refused after the window reset"
         time.sleep(0.05)
     assert time.time() * 1000 >= reset_ms
-    statuses = [c["status"] for c in sim.get("/_sim/calls").json()["calls"]
-                if c["endpoint"] == "GET /financial/Journals"]
+    statuses = [
+        c["status"]
+        for c in sim.get("/_sim/calls").json()["calls"]
+        if c["endpoint"] == "GET /financial/Journals"
+    ]
     assert statuses.count(429) >= 2 and statuses[:5] == [200, 200, 200, 429, 429]
 
 
 def test_over_the_day_limit_429_carries_only_the_daily_headers(
-        api: httpx.Client, sim: httpx.Client) -> None:
+    api: httpx.Client, sim: httpx.Client
+) -> None:
     sim.post("/_sim/config", json={"day_limit": 2}).raise_for_status()
 
     replies = [api.get("/financial/Journals") for _ in range(3)]
@@ -298,22 +315,27 @@ def test_limits_are_per_division_and_reset_clears_them(sim: httpx.Client) -> Non
 
 # --- errors, faults, admin --------------------------------------------------------------------
 
+
 def test_errors_use_the_exact_body_and_dutch_when_configured(
-        api: httpx.Client, sim: httpx.Client) -> None:
+    api: httpx.Client, sim: httpx.Client
+) -> None:
     english = api.post("/salesorder/SalesOrders", json={"YourRef": "1"})
     sim.post("/_sim/config", json={"language": "nl"}).raise_for_status()
     dutch = api.post("/salesinvoice/SalesInvoices", json={"Journal": "70"})
 
     assert english.status_code == 400
     assert error_text(english) == "Mandatory: Ordered by\r\nMandatory: Sales order lines"
-    assert error_text(dutch) == ("Verplicht: Factuur voor\r\nVerplicht: Besteld door\r\n"
-                                 "Verplicht: Verkoopfactuurregels")
+    assert error_text(dutch) == (
+        "Verplicht: Factuur voor\r\nVerplicht: Besteld door\r\nVerplicht: Verkoopfactuurregels"
+    )
 
 
 def test_status_fault_answers_the_exact_error_body_without_acting(
-        api: httpx.Client, sim: httpx.Client) -> None:
-    sim.post("/_sim/faults", json={"match": "POST /crm/Accounts", "mode": "status",
-                                   "status": 500}).raise_for_status()
+    api: httpx.Client, sim: httpx.Client
+) -> None:
+    sim.post(
+        "/_sim/faults", json={"match": "POST /crm/Accounts", "mode": "status", "status": 500}
+    ).raise_for_status()
 
     response = api.post("/crm/Accounts", json={"Name": "Ola"})
 
@@ -324,9 +346,11 @@ def test_status_fault_answers_the_exact_error_body_without_acting(
 
 
 def test_commit_then_status_fault_creates_and_then_fails(
-        api: httpx.Client, sim: httpx.Client) -> None:
-    sim.post("/_sim/faults", json={"match": "POST /crm/Accounts",
-                                   "mode": "commit_then_status"}).raise_for_status()
+    api: httpx.Client, sim: httpx.Client
+) -> None:
+    sim.post(
+        "/_sim/faults", json={"match": "POST /crm/Accounts", "mode": "commit_then_status"}
+    ).raise_for_status()
 
     response = api.post("/crm/Accounts", json={"Name": "Ola"})
 
@@ -335,9 +359,11 @@ def test_commit_then_status_fault_creates_and_then_fails(
 
 
 def test_commit_then_drop_fault_creates_and_answers_nothing(
-        api: httpx.Client, sim: httpx.Client) -> None:
-    sim.post("/_sim/faults", json={"match": "POST /crm/Accounts",
-                                   "mode": "commit_then_drop"}).raise_for_status()
+    api: httpx.Client, sim: httpx.Client
+) -> None:
+    sim.post(
+        "/_sim/faults", json={"match": "POST /crm/Accounts", "mode": "commit_then_drop"}
+    ).raise_for_status()
 
     with pytest.raises(httpx.TransportError):
         api.post("/crm/Accounts", json={"Name": "Ola"})
@@ -346,8 +372,9 @@ def test_commit_then_drop_fault_creates_and_answers_nothing(
 
 
 def test_rate_limit_fault_answers_a_minutely_429(api: httpx.Client, sim: httpx.Client) -> None:
-    sim.post("/_sim/faults", json={"match": "GET /logistics/Items",
-                                   "mode": "rate_limit"}).raise_for_status()
+    sim.post(
+        "/_sim/faults", json={"match": "GET /logistics/Items", "mode": "rate_limit"}
+    ).raise_for_status()
 
     response = api.get("/logistics/Items", params={"$filter": "Code eq 'X'", "$select": "ID"})
 
@@ -355,12 +382,15 @@ def test_rate_limit_fault_answers_a_minutely_429(api: httpx.Client, sim: httpx.C
     assert set(_rate(response)) == set(MINUTELY)
     assert _rate(response)["x-ratelimit-minutely-remaining"] == 0
     error_text(response)
-    assert api.get("/logistics/Items", params={"$filter": "Code eq 'X'",
-                                               "$select": "ID"}).status_code == 200
+    assert (
+        api.get("/logistics/Items", params={"$filter": "Code eq 'X'", "$select": "ID"}).status_code
+        == 200
+    )
 
 
-def test_call_log_uses_templates_without_the_division(api: httpx.Client, sim: httpx.Client,
-                                                      server: str) -> None:
+def test_call_log_uses_templates_without_the_division(
+    api: httpx.Client, sim: httpx.Client, server: str
+) -> None:
     account = make_account(api)
     item = make_item(api)
     order = created(api.post("/salesorder/SalesOrders", json=order_body(account, item)))
@@ -372,9 +402,14 @@ def test_call_log_uses_templates_without_the_division(api: httpx.Client, sim: ht
 
     assert by_endpoint["POST /api/oauth2/token"] >= 1
     assert by_endpoint["GET /api/oauth2/auth"] >= 1
-    for endpoint in ("POST /crm/Accounts", "POST /logistics/Items", "POST /salesorder/SalesOrders",
-                     "GET /salesorder/SalesOrders({id})/SalesOrderLines",
-                     "PUT /crm/Accounts({id})", "GET /current/Me"):
+    for endpoint in (
+        "POST /crm/Accounts",
+        "POST /logistics/Items",
+        "POST /salesorder/SalesOrders",
+        "GET /salesorder/SalesOrders({id})/SalesOrderLines",
+        "PUT /crm/Accounts({id})",
+        "GET /current/Me",
+    ):
         assert by_endpoint.get(endpoint) == 1, (endpoint, by_endpoint)
 
 
@@ -385,8 +420,9 @@ def test_admin_items_are_added_checked_and_found(api: httpx.Client, sim: httpx.C
 
     assert added.status_code == 201 and added.json()["Code"] == "TE-100"
     assert duplicate.status_code == 400 and incomplete.status_code == 400
-    found = api.get("/logistics/Items", params={"$filter": "Code eq 'TE-100'",
-                                                "$select": "ID,Code"}).json()["d"]["results"]
+    found = api.get(
+        "/logistics/Items", params={"$filter": "Code eq 'TE-100'", "$select": "ID,Code"}
+    ).json()["d"]["results"]
     assert [item["ID"] for item in found] == [added.json()["ID"]]
 
 
@@ -400,8 +436,9 @@ def test_config_round_trips_and_refuses_unknown_options(sim: httpx.Client) -> No
     assert unknown.status_code == 400 and bad.status_code == 400
 
 
-def test_warehouse_guid_is_an_option_shown_in_the_config(api: httpx.Client,
-                                                        sim: httpx.Client) -> None:
+def test_warehouse_guid_is_an_option_shown_in_the_config(
+    api: httpx.Client, sim: httpx.Client
+) -> None:
     default = sim.get("/_sim/config").json()["warehouse_id"]
     other = "0000a002-0000-4000-8000-00000000a002"
 
@@ -424,4 +461,3 @@ def test_registered_under_exact_on_its_default_port() -> None:
     factory, port = SIMULATORS["exact"]
 
     assert port == 18082 and factory is create_app
-

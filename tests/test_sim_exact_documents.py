@@ -22,8 +22,9 @@ from tests.support.sim_exact import (  # noqa: F401 (fixtures)
 )
 
 MISSING_GUID = "00000000-0000-4000-8000-0000000000ff"
-REQUEST_STREAM = ("Error processing request stream. The request should be a valid top-level "
-                  "resource object.")
+REQUEST_STREAM = (
+    "Error processing request stream. The request should be a valid top-level resource object."
+)
 
 
 def refused(response: httpx.Response, status: int = 400) -> str:
@@ -33,12 +34,19 @@ def refused(response: httpx.Response, status: int = 400) -> str:
 
 # --- sales orders ----------------------------------------------------------------------------
 
-def test_order_is_numbered_open_and_priced_from_its_lines(api: httpx.Client,
-                                                          sim: httpx.Client) -> None:
+
+def test_order_is_numbered_open_and_priced_from_its_lines(
+    api: httpx.Client, sim: httpx.Client
+) -> None:
     account, item = make_account(api), make_item(api, StandardSalesPrice=12)
-    body = order_body(account, item, SalesOrderLines=[
-        {"Item": item["ID"], "Quantity": 2, "Discount": 0.25},
-        {"Item": item["ID"]}])
+    body = order_body(
+        account,
+        item,
+        SalesOrderLines=[
+            {"Item": item["ID"], "Quantity": 2, "Discount": 0.25},
+            {"Item": item["ID"]},
+        ],
+    )
 
     first = created(api.post("/salesorder/SalesOrders", json=body))
     second = created(api.post("/salesorder/SalesOrders", json=body))  # same YourRef: accepted
@@ -47,8 +55,9 @@ def test_order_is_numbered_open_and_priced_from_its_lines(api: httpx.Client,
     assert second["OrderNumber"] == first["OrderNumber"] + 1
     assert first["Status"] == 12 and first["OrderedBy"] == account["ID"]
     lines = first["SalesOrderLines"]["results"]
-    assert [(line["Quantity"], line["UnitPrice"], line["NetPrice"], line["AmountFC"])
-            for line in lines] == [(2, 12, 9.0, 18.0), (1, 12, 12.0, 12.0)]
+    assert [
+        (line["Quantity"], line["UnitPrice"], line["NetPrice"], line["AmountFC"]) for line in lines
+    ] == [(2, 12, 9.0, 18.0), (1, 12, 12.0, 12.0)]
     assert first["AmountFCExclVat"] == 30.0 and first["AmountFC"] == 36.3  # 21% VAT
     stored = sim.get("/_sim/state").json()["SalesOrders"]
     assert [len(order["SalesOrderLines"]) for order in stored] == [2, 2]
@@ -59,12 +68,16 @@ def test_order_mandatory_fields_are_reported_together(api: httpx.Client) -> None
     item = make_item(api)
 
     empty = api.post("/salesorder/SalesOrders", json={"YourRef": "1"})
-    line_without_item = api.post("/salesorder/SalesOrders", json={
-        "OrderedBy": make_account(api)["ID"], "SalesOrderLines": [{"Quantity": 1}]})
-    unknown_item = api.post("/salesorder/SalesOrders", json=order_body(
-        make_account(api), {**item, "ID": MISSING_GUID}))
-    unknown_account = api.post("/salesorder/SalesOrders", json=order_body(
-        {"ID": MISSING_GUID}, item))
+    line_without_item = api.post(
+        "/salesorder/SalesOrders",
+        json={"OrderedBy": make_account(api)["ID"], "SalesOrderLines": [{"Quantity": 1}]},
+    )
+    unknown_item = api.post(
+        "/salesorder/SalesOrders", json=order_body(make_account(api), {**item, "ID": MISSING_GUID})
+    )
+    unknown_account = api.post(
+        "/salesorder/SalesOrders", json=order_body({"ID": MISSING_GUID}, item)
+    )
 
     assert refused(empty) == "Mandatory: Ordered by\r\nMandatory: Sales order lines"
     assert refused(line_without_item) == "Mandatory: Item"
@@ -75,8 +88,10 @@ def test_order_mandatory_fields_are_reported_together(api: httpx.Client) -> None
 def test_lines_sent_as_an_object_are_a_request_stream_error(api: httpx.Client) -> None:
     account, item = make_account(api), make_item(api)
 
-    response = api.post("/salesorder/SalesOrders", json={
-        "OrderedBy": account["ID"], "SalesOrderLines": {"Item": item["ID"]}})
+    response = api.post(
+        "/salesorder/SalesOrders",
+        json={"OrderedBy": account["ID"], "SalesOrderLines": {"Item": item["ID"]}},
+    )
 
     assert refused(response) == REQUEST_STREAM
 
@@ -84,10 +99,12 @@ def test_lines_sent_as_an_object_are_a_request_stream_error(api: httpx.Client) -
 def test_bodies_are_read_like_wcf(api: httpx.Client, sim: httpx.Client) -> None:
     unknown_property = api.post("/crm/Accounts", json={"Name": "Ola", "Nmae": "x"})
     wrong_case = api.post("/crm/Accounts", json={"name": "Ola"})
-    bad_guid = api.post("/salesorder/SalesOrders", json={"OrderedBy": "kari",
-                                                         "SalesOrderLines": []})
-    not_json = api.post("/crm/Accounts", content=b"{nope", headers={
-        "Content-Type": "application/json"})
+    bad_guid = api.post(
+        "/salesorder/SalesOrders", json={"OrderedBy": "kari", "SalesOrderLines": []}
+    )
+    not_json = api.post(
+        "/crm/Accounts", content=b"{nope", headers={"Content-Type": "application/json"}
+    )
     read_only = make_account(api, Name="Ola", ID=MISSING_GUID, Created="2001-01-01")
 
     assert "property name 'Nmae'" in refused(unknown_property)
@@ -100,8 +117,9 @@ def test_bodies_are_read_like_wcf(api: httpx.Client, sim: httpx.Client) -> None:
 
 
 def test_order_header_can_be_updated_without_lines(api: httpx.Client) -> None:
-    order = created(api.post("/salesorder/SalesOrders",
-                             json=order_body(make_account(api), make_item(api))))
+    order = created(
+        api.post("/salesorder/SalesOrders", json=order_body(make_account(api), make_item(api)))
+    )
     key = f"/salesorder/SalesOrders(guid'{order['OrderID']}')"
 
     response = api.put(key, json={"Description": "Rush"})
@@ -113,13 +131,18 @@ def test_order_header_can_be_updated_without_lines(api: httpx.Client) -> None:
 
 # --- sales invoices --------------------------------------------------------------------------
 
+
 def test_invoice_is_open_without_a_number_until_printed(api: httpx.Client) -> None:
-    invoice = created(api.post("/salesinvoice/SalesInvoices",
-                               json=invoice_body(make_account(api), make_item(api))))
+    invoice = created(
+        api.post(
+            "/salesinvoice/SalesInvoices", json=invoice_body(make_account(api), make_item(api))
+        )
+    )
     key = f"/salesinvoice/SalesInvoices(guid'{invoice['InvoiceID']}')"
 
-    printed = api.post("/salesinvoice/PrintedSalesInvoices",
-                       json={"InvoiceID": invoice["InvoiceID"]})
+    printed = api.post(
+        "/salesinvoice/PrintedSalesInvoices", json={"InvoiceID": invoice["InvoiceID"]}
+    )
     after = api.get(key).json()["d"]
 
     assert invoice["Status"] == 20 and invoice["InvoiceNumber"] is None
@@ -127,17 +150,21 @@ def test_invoice_is_open_without_a_number_until_printed(api: httpx.Client) -> No
     assert created(printed)["InvoiceID"] == invoice["InvoiceID"]
     assert after["Status"] == 50 and isinstance(after["InvoiceNumber"], int)
     assert str(after["InvoiceNumber"])[2:4] == "70"  # year, journal, sequence
-    assert refused(api.post("/salesinvoice/PrintedSalesInvoices",
-                            json={"InvoiceID": invoice["InvoiceID"]}))
+    assert refused(
+        api.post("/salesinvoice/PrintedSalesInvoices", json={"InvoiceID": invoice["InvoiceID"]})
+    )
     assert refused(api.put(key, json={"Description": "late"}))
     assert refused(api.delete(key))
 
 
 def test_printing_needs_an_existing_invoice(api: httpx.Client) -> None:
     assert refused(api.post("/salesinvoice/PrintedSalesInvoices", json={})) == (
-        "Mandatory: Invoice")
-    assert refused(api.post("/salesinvoice/PrintedSalesInvoices", json={
-        "InvoiceID": MISSING_GUID})) == "Invalid reference: SalesInvoices"
+        "Mandatory: Invoice"
+    )
+    assert (
+        refused(api.post("/salesinvoice/PrintedSalesInvoices", json={"InvoiceID": MISSING_GUID}))
+        == "Invalid reference: SalesInvoices"
+    )
     assert api.get("/salesinvoice/PrintedSalesInvoices").status_code == 405
 
 
@@ -145,35 +172,45 @@ def test_invoice_mandatory_fields_and_journal_rules(api: httpx.Client) -> None:
     account, item = make_account(api), make_item(api)
 
     missing = api.post("/salesinvoice/SalesInvoices", json={"YourRef": "1"})
-    unknown_journal = api.post("/salesinvoice/SalesInvoices",
-                               json=invoice_body(account, item, Journal="99"))
-    journal_as_guid = api.post("/salesinvoice/SalesInvoices", json=invoice_body(
-        account, item, Journal="00000070-0000-4000-8000-000000000070"))
-    memorial = api.post("/salesinvoice/SalesInvoices",
-                        json=invoice_body(account, item, Journal="90"))
-    bad_type = api.post("/salesinvoice/SalesInvoices", json=invoice_body(account, item,
-                                                                         Type=8099))
+    unknown_journal = api.post(
+        "/salesinvoice/SalesInvoices", json=invoice_body(account, item, Journal="99")
+    )
+    journal_as_guid = api.post(
+        "/salesinvoice/SalesInvoices",
+        json=invoice_body(account, item, Journal="00000070-0000-4000-8000-000000000070"),
+    )
+    memorial = api.post(
+        "/salesinvoice/SalesInvoices", json=invoice_body(account, item, Journal="90")
+    )
+    bad_type = api.post("/salesinvoice/SalesInvoices", json=invoice_body(account, item, Type=8099))
 
-    assert refused(missing) == ("Mandatory: Journal\r\nMandatory: Invoice to\r\n"
-                                "Mandatory: Ordered by\r\nMandatory: Sales invoice lines")
+    assert refused(missing) == (
+        "Mandatory: Journal\r\nMandatory: Invoice to\r\n"
+        "Mandatory: Ordered by\r\nMandatory: Sales invoice lines"
+    )
     assert refused(unknown_journal) == "Invalid reference: Journals"
     assert refused(journal_as_guid) == "Invalid reference: Journals"
     assert "not a sales journal" in refused(memorial)
     assert refused(bad_type) == "Invalid value: Type"
 
 
-def test_direct_invoice_needs_a_warehouse_and_a_normal_one_refuses_it(
-        api: httpx.Client) -> None:
+def test_direct_invoice_needs_a_warehouse_and_a_normal_one_refuses_it(api: httpx.Client) -> None:
     account, item = make_account(api), make_item(api)
 
-    direct = api.post("/salesinvoice/SalesInvoices", json=invoice_body(
-        account, item, Type=8023, Warehouse=WAREHOUSE_ID))
-    direct_without = api.post("/salesinvoice/SalesInvoices",
-                              json=invoice_body(account, item, Type=8023))
-    direct_unknown = api.post("/salesinvoice/SalesInvoices", json=invoice_body(
-        account, item, Type=8023, Warehouse=MISSING_GUID))
-    normal_with = api.post("/salesinvoice/SalesInvoices", json=invoice_body(
-        account, item, Warehouse=WAREHOUSE_ID))
+    direct = api.post(
+        "/salesinvoice/SalesInvoices",
+        json=invoice_body(account, item, Type=8023, Warehouse=WAREHOUSE_ID),
+    )
+    direct_without = api.post(
+        "/salesinvoice/SalesInvoices", json=invoice_body(account, item, Type=8023)
+    )
+    direct_unknown = api.post(
+        "/salesinvoice/SalesInvoices",
+        json=invoice_body(account, item, Type=8023, Warehouse=MISSING_GUID),
+    )
+    normal_with = api.post(
+        "/salesinvoice/SalesInvoices", json=invoice_body(account, item, Warehouse=WAREHOUSE_ID)
+    )
 
     assert created(direct)["Type"] == 8023 and direct.json()["d"]["Status"] == 20
     assert refused(direct_without) == "Mandatory: Warehouse"
@@ -184,8 +221,9 @@ def test_direct_invoice_needs_a_warehouse_and_a_normal_one_refuses_it(
 def test_invoice_lines_take_the_items_revenue_account(api: httpx.Client) -> None:
     item = make_item(api, GLRevenue=GL_ACCOUNT_8010_ID, SalesVatCode="1")
 
-    invoice = created(api.post("/salesinvoice/SalesInvoices",
-                               json=invoice_body(make_account(api), item)))
+    invoice = created(
+        api.post("/salesinvoice/SalesInvoices", json=invoice_body(make_account(api), item))
+    )
 
     line = invoice["SalesInvoiceLines"]["results"][0]
     assert line["GLAccount"] == GL_ACCOUNT_8010_ID and line["GLAccountCode"] == "8010"
@@ -193,6 +231,7 @@ def test_invoice_lines_take_the_items_revenue_account(api: httpx.Client) -> None
 
 
 # --- sales entries ---------------------------------------------------------------------------
+
 
 def test_sales_entry_is_numbered_open_with_vat_from_the_account(api: httpx.Client) -> None:
     account = make_account(api)
@@ -211,16 +250,24 @@ def test_sales_entry_mandatory_fields_and_references(api: httpx.Client) -> None:
     account = make_account(api)
 
     missing = api.post("/salesentry/SalesEntries", json={"YourRef": "1"})
-    bare_line = api.post("/salesentry/SalesEntries", json=entry_body(
-        account, SalesEntryLines=[{"Description": "x"}]))
-    unknown_gl = api.post("/salesentry/SalesEntries", json=entry_body(
-        account, SalesEntryLines=[{"AmountFC": 1, "GLAccount": MISSING_GUID}]))
-    unknown_vat = api.post("/salesentry/SalesEntries", json=entry_body(
-        account, SalesEntryLines=[{"AmountFC": 1, "GLAccount": GL_ACCOUNT_1300_ID,
-                                   "VATCode": "7"}]))
+    bare_line = api.post(
+        "/salesentry/SalesEntries", json=entry_body(account, SalesEntryLines=[{"Description": "x"}])
+    )
+    unknown_gl = api.post(
+        "/salesentry/SalesEntries",
+        json=entry_body(account, SalesEntryLines=[{"AmountFC": 1, "GLAccount": MISSING_GUID}]),
+    )
+    unknown_vat = api.post(
+        "/salesentry/SalesEntries",
+        json=entry_body(
+            account,
+            SalesEntryLines=[{"AmountFC": 1, "GLAccount": GL_ACCOUNT_1300_ID, "VATCode": "7"}],
+        ),
+    )
 
-    assert refused(missing) == ("Mandatory: Customer\r\nMandatory: Journal\r\n"
-                                "Mandatory: Sales entry lines")
+    assert refused(missing) == (
+        "Mandatory: Customer\r\nMandatory: Journal\r\nMandatory: Sales entry lines"
+    )
     assert refused(bare_line) == "Mandatory: Amount\r\nMandatory: G/L account"
     assert refused(unknown_gl) == "Invalid reference: GLAccounts"
     assert refused(unknown_vat) == "Invalid reference: VATCodes"
@@ -236,11 +283,15 @@ def test_bad_reference_status_is_an_option(api: httpx.Client, sim: httpx.Client)
 
 def test_printing_can_book_the_sales_entry(api: httpx.Client, sim: httpx.Client) -> None:
     sim.post("/_sim/config", json={"print_creates_sales_entry": True}).raise_for_status()
-    invoice = created(api.post("/salesinvoice/SalesInvoices",
-                               json=invoice_body(make_account(api), make_item(api))))
+    invoice = created(
+        api.post(
+            "/salesinvoice/SalesInvoices", json=invoice_body(make_account(api), make_item(api))
+        )
+    )
 
-    created(api.post("/salesinvoice/PrintedSalesInvoices",
-                     json={"InvoiceID": invoice["InvoiceID"]}))
+    created(
+        api.post("/salesinvoice/PrintedSalesInvoices", json={"InvoiceID": invoice["InvoiceID"]})
+    )
 
     state = sim.get("/_sim/state").json()
     number = state["SalesInvoices"][0]["InvoiceNumber"]
@@ -249,16 +300,24 @@ def test_printing_can_book_the_sales_entry(api: httpx.Client, sim: httpx.Client)
 
 # --- accounts, contacts, items ---------------------------------------------------------------
 
-@pytest.mark.parametrize(("path", "body", "message"), [
-    ("/crm/Accounts", {"Email": "a@b.c"}, "Mandatory: Name"),
-    ("/crm/Accounts", {"Name": "A", "Status": "X"}, "Invalid value: Status"),
-    ("/crm/Accounts", {"Name": "A", "Code": "1" * 19}, "Code is longer than 18 characters"),
-    ("/crm/Contacts", {"Email": "a@b.c"},
-     "Mandatory: Account\r\nMandatory: First name\r\nMandatory: Last name"),
-    ("/logistics/Items", {"Barcode": "1"}, "Mandatory: Code\r\nMandatory: Description"),
-])
-def test_master_data_mandatory_fields(api: httpx.Client, path: str, body: dict[str, str],
-                                      message: str) -> None:
+
+@pytest.mark.parametrize(
+    ("path", "body", "message"),
+    [
+        ("/crm/Accounts", {"Email": "a@b.c"}, "Mandatory: Name"),
+        ("/crm/Accounts", {"Name": "A", "Status": "X"}, "Invalid value: Status"),
+        ("/crm/Accounts", {"Name": "A", "Code": "1" * 19}, "Code is longer than 18 characters"),
+        (
+            "/crm/Contacts",
+            {"Email": "a@b.c"},
+            "Mandatory: Account\r\nMandatory: First name\r\nMandatory: Last name",
+        ),
+        ("/logistics/Items", {"Barcode": "1"}, "Mandatory: Code\r\nMandatory: Description"),
+    ],
+)
+def test_master_data_mandatory_fields(
+    api: httpx.Client, path: str, body: dict[str, str], message: str
+) -> None:
     assert refused(api.post(path, json=body)) == message
 
 
@@ -267,17 +326,23 @@ def test_codes_are_unique(api: httpx.Client) -> None:
     make_item(api, "SKU-1")
 
     assert refused(api.post("/crm/Accounts", json={"Name": "B", "Code": " 42"})) == (
-        "Code 42 already exists")
+        "Code 42 already exists"
+    )
     assert refused(api.post("/logistics/Items", json={"Code": "SKU-1", "Description": "x"}))
 
 
 def test_contact_belongs_to_an_existing_account(api: httpx.Client) -> None:
     account = make_account(api)
 
-    contact = created(api.post("/crm/Contacts", json={
-        "Account": account["ID"], "FirstName": "Kari", "LastName": "Nordmann"}))
-    orphan = api.post("/crm/Contacts", json={"Account": MISSING_GUID, "FirstName": "K",
-                                             "LastName": "N"})
+    contact = created(
+        api.post(
+            "/crm/Contacts",
+            json={"Account": account["ID"], "FirstName": "Kari", "LastName": "Nordmann"},
+        )
+    )
+    orphan = api.post(
+        "/crm/Contacts", json={"Account": MISSING_GUID, "FirstName": "K", "LastName": "N"}
+    )
 
     assert contact["FullName"] == "Kari Nordmann" and contact["AccountName"] == account["Name"]
     assert refused(orphan) == "Invalid reference: Accounts"
@@ -304,8 +369,13 @@ def test_post_without_prefer_can_null_unsent_fields(api: httpx.Client, sim: http
     account, item = make_account(api), make_item(api)
 
     plain = created(api.post("/salesorder/SalesOrders", json=order_body(account, item)))
-    full = created(api.post("/salesorder/SalesOrders", json=order_body(account, item),
-                            headers={"Prefer": "return=representation"}))
+    full = created(
+        api.post(
+            "/salesorder/SalesOrders",
+            json=order_body(account, item),
+            headers={"Prefer": "return=representation"},
+        )
+    )
 
     assert plain["OrderNumber"] is None and plain["OrderID"] and plain["YourRef"] == "1001"
     assert isinstance(full["OrderNumber"], int)

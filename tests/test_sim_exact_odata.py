@@ -28,14 +28,18 @@ def results(response: httpx.Response) -> list[dict[str, Any]]:
 
 
 def orders_where(api: httpx.Client, odata_filter: str) -> httpx.Response:
-    return api.get("/salesorder/SalesOrders", params={"$filter": odata_filter,
-                                                      "$select": "OrderID,YourRef"})
+    return api.get(
+        "/salesorder/SalesOrders", params={"$filter": odata_filter, "$select": "OrderID,YourRef"}
+    )
 
 
 def test_doubled_quotes_match_only_the_literal_reference(api: httpx.Client) -> None:
     account, item = make_account(api), make_item(api)
-    tricky = created(api.post("/salesorder/SalesOrders", json=order_body(
-        account, item, YourRef="O'Neil' or 1 eq 1")))
+    tricky = created(
+        api.post(
+            "/salesorder/SalesOrders", json=order_body(account, item, YourRef="O'Neil' or 1 eq 1")
+        )
+    )
     created(api.post("/salesorder/SalesOrders", json=order_body(account, item, YourRef="2002")))
 
     found = results(orders_where(api, "YourRef eq 'O''Neil'' or 1 eq 1'"))
@@ -49,15 +53,21 @@ def test_doubled_quotes_match_only_the_literal_reference(api: httpx.Client) -> N
 
 def test_or_chain_of_25_codes_finds_exactly_those(api: httpx.Client, sim: httpx.Client) -> None:
     for number in range(30):
-        sim.post("/_sim/items", json={"Code": f"SKU-{number:02d}",
-                                      "Description": f"Item {number}"}).raise_for_status()
+        sim.post(
+            "/_sim/items", json={"Code": f"SKU-{number:02d}", "Description": f"Item {number}"}
+        ).raise_for_status()
     wanted = [f"SKU-{number:02d}" for number in range(0, 30, 1) if number % 6 != 5][:25]
     chain = " or ".join(f"Code eq '{code}'" for code in wanted)
 
-    found = results(api.get("/logistics/Items", params={"$select": "ID,Code,Description",
-                                                        "$filter": chain}))
-    bracketed = results(api.get("/logistics/Items", params={
-        "$select": "Code", "$filter": f"({chain}) and Description eq 'Item 0'"}))
+    found = results(
+        api.get("/logistics/Items", params={"$select": "ID,Code,Description", "$filter": chain})
+    )
+    bracketed = results(
+        api.get(
+            "/logistics/Items",
+            params={"$select": "Code", "$filter": f"({chain}) and Description eq 'Item 0'"},
+        )
+    )
 
     assert sorted(item["Code"] for item in found) == sorted(wanted)
     assert [item["Code"] for item in bracketed] == ["SKU-00"]
@@ -68,8 +78,12 @@ def test_account_codes_are_padded_to_18_and_found_with_trim(api: httpx.Client) -
     auto = make_account(api, Name="Ola")
 
     def codes(odata_filter: str) -> list[str]:
-        return [a["Code"] for a in results(api.get("/crm/Accounts", params={
-            "$select": "ID,Code", "$filter": odata_filter}))]
+        return [
+            a["Code"]
+            for a in results(
+                api.get("/crm/Accounts", params={"$select": "ID,Code", "$filter": odata_filter})
+            )
+        ]
 
     assert account["Code"] == "              1001" and len(account["Code"]) == 18
     assert auto["Code"] == "1002".rjust(18)
@@ -82,23 +96,41 @@ def test_guid_literals_are_typed(api: httpx.Client) -> None:
     account = make_account(api)
     make_account(api, Name="Ola")
 
-    found = results(api.get("/crm/Accounts", params={
-        "$select": "ID", "$filter": f"ID eq guid'{account['ID'].upper()}'"}))
-    as_string = api.get("/crm/Accounts", params={"$select": "ID",
-                                                 "$filter": f"ID eq '{account['ID']}'"})
+    found = results(
+        api.get(
+            "/crm/Accounts",
+            params={"$select": "ID", "$filter": f"ID eq guid'{account['ID'].upper()}'"},
+        )
+    )
+    as_string = api.get(
+        "/crm/Accounts", params={"$select": "ID", "$filter": f"ID eq '{account['ID']}'"}
+    )
 
     assert [a["ID"] for a in found] == [account["ID"]]
     assert as_string.status_code == 400
     assert "incompatible with operand types 'System.Guid' and 'System.String'" in error_text(
-        as_string)
+        as_string
+    )
 
 
-@pytest.mark.parametrize("odata_filter", [
-    "Code eq", "Code eq 'abc", "Nope eq 1", "Code eq 1", "(Code eq 'a'", "Code eq 'a' and",
-    "trim(Code, Name) eq 'a'", "Code", "ID eq guid'not-a-guid'", "Code eq 'a' xor Code eq 'b'",
-])
-def test_unparsable_filters_get_400_with_the_exact_body(api: httpx.Client,
-                                                        odata_filter: str) -> None:
+@pytest.mark.parametrize(
+    "odata_filter",
+    [
+        "Code eq",
+        "Code eq 'abc",
+        "Nope eq 1",
+        "Code eq 1",
+        "(Code eq 'a'",
+        "Code eq 'a' and",
+        "trim(Code, Name) eq 'a'",
+        "Code",
+        "ID eq guid'not-a-guid'",
+        "Code eq 'a' xor Code eq 'b'",
+    ],
+)
+def test_unparsable_filters_get_400_with_the_exact_body(
+    api: httpx.Client, odata_filter: str
+) -> None:
     response = api.get("/logistics/Items", params={"$select": "ID", "$filter": odata_filter})
 
     assert response.status_code == 400
@@ -108,8 +140,9 @@ def test_unparsable_filters_get_400_with_the_exact_body(api: httpx.Client,
 def test_plus_in_the_query_string_is_a_space(api: httpx.Client, server: str) -> None:
     make_account(api, Name="DOES NOT EXIST")
 
-    response = api.get(f"{server}/api/v1/1/crm/Accounts?$select=ID&"
-                       "$filter=Name+eq+'DOES+NOT+EXIST'")
+    response = api.get(
+        f"{server}/api/v1/1/crm/Accounts?$select=ID&$filter=Name+eq+'DOES+NOT+EXIST'"
+    )
 
     assert len(results(response)) == 1
 
@@ -119,8 +152,12 @@ def test_datetime_numbers_booleans_and_functions(api: httpx.Client) -> None:
     make_item(api, "B-2", StandardSalesPrice=12.5, IsSalesItem=False)
 
     def codes(odata_filter: str) -> list[str]:
-        return sorted(i["Code"] for i in results(api.get("/logistics/Items", params={
-            "$select": "Code", "$filter": odata_filter})))
+        return sorted(
+            i["Code"]
+            for i in results(
+                api.get("/logistics/Items", params={"$select": "Code", "$filter": odata_filter})
+            )
+        )
 
     assert codes("Created ge datetime'2000-01-01' and Code ne 'x'") == ["A-1", "B-2"]
     assert codes("Created lt datetime'2000-01-01T00:00:00' and Code ne 'x'") == []
@@ -130,13 +167,16 @@ def test_datetime_numbers_booleans_and_functions(api: httpx.Client) -> None:
     assert codes("substringof('-', Code) and not (Code eq 'A-1')") == ["B-2"]
 
 
-def test_pages_of_60_with_an_absolute_next_link(api: httpx.Client, sim: httpx.Client,
-                                                 server: str) -> None:
+def test_pages_of_60_with_an_absolute_next_link(
+    api: httpx.Client, sim: httpx.Client, server: str
+) -> None:
     for number in range(130):
-        sim.post("/_sim/items", json={"Code": f"P-{number:03d}",
-                                      "Description": "paged"}).raise_for_status()
-    url: str | None = (f"{server}/api/v1/1/logistics/Items"
-                       "?$select=Code&$filter=Description eq 'paged'")
+        sim.post(
+            "/_sim/items", json={"Code": f"P-{number:03d}", "Description": "paged"}
+        ).raise_for_status()
+    url: str | None = (
+        f"{server}/api/v1/1/logistics/Items?$select=Code&$filter=Description eq 'paged'"
+    )
     sizes, codes = [], []
     while url is not None:
         body = api.get(url).json()["d"]
@@ -152,12 +192,18 @@ def test_pages_of_60_with_an_absolute_next_link(api: httpx.Client, sim: httpx.Cl
 
 
 def test_top_spans_pages_and_next_link_carries_what_is_left(
-        api: httpx.Client, sim: httpx.Client) -> None:
+    api: httpx.Client, sim: httpx.Client
+) -> None:
     for number in range(80):
-        sim.post("/_sim/items", json={"Code": f"T-{number:02d}",
-                                      "Description": "top"}).raise_for_status()
-    params = {"$select": "Code", "$filter": "Description eq 'top'", "$top": "70",
-              "$orderby": "Code desc"}
+        sim.post(
+            "/_sim/items", json={"Code": f"T-{number:02d}", "Description": "top"}
+        ).raise_for_status()
+    params = {
+        "$select": "Code",
+        "$filter": "Description eq 'top'",
+        "$top": "70",
+        "$orderby": "Code desc",
+    }
 
     first = api.get("/logistics/Items", params=params).json()["d"]
     second = api.get(first["__next"]).json()["d"]
@@ -168,11 +214,13 @@ def test_top_spans_pages_and_next_link_carries_what_is_left(
     assert codes == [f"T-{number:02d}" for number in range(79, 9, -1)]
 
 
-def test_required_filter_and_select_on_accounts_and_items(api: httpx.Client,
-                                                          sim: httpx.Client) -> None:
+def test_required_filter_and_select_on_accounts_and_items(
+    api: httpx.Client, sim: httpx.Client
+) -> None:
     no_filter = api.get("/crm/Accounts", params={"$select": "ID"})
-    unrelated_filter = api.get("/crm/Accounts", params={"$select": "ID",
-                                                        "$filter": "City eq 'Oslo'"})
+    unrelated_filter = api.get(
+        "/crm/Accounts", params={"$select": "ID", "$filter": "City eq 'Oslo'"}
+    )
     no_select = api.get("/logistics/Items", params={"$filter": "Code eq 'X'"})
     top_one = api.get("/logistics/Items", params={"$filter": "Code eq 'X'", "$top": "1"})
 
@@ -180,11 +228,13 @@ def test_required_filter_and_select_on_accounts_and_items(api: httpx.Client,
     assert error_text(no_filter) == "A required filter is missing."
     assert unrelated_filter.status_code == 400
     assert no_select.status_code == 400
-    assert error_text(no_select) == ("Please add a $select or a $top=1 statement to the query "
-                                     "string.")
+    assert error_text(no_select) == (
+        "Please add a $select or a $top=1 statement to the query string."
+    )
     assert top_one.status_code == 200
-    sim.post("/_sim/config", json={"require_filter": False,
-                                   "require_select": False}).raise_for_status()
+    sim.post(
+        "/_sim/config", json={"require_filter": False, "require_select": False}
+    ).raise_for_status()
     assert api.get("/crm/Accounts").status_code == 200
 
 
@@ -198,8 +248,12 @@ def test_unknown_or_repeated_query_options_are_refused(api: httpx.Client) -> Non
 
 def test_lookups_expose_the_sales_journal_and_revenue_accounts(api: httpx.Client) -> None:
     journals = results(api.get("/financial/Journals", params={"$filter": "Type eq 20"}))
-    accounts = results(api.get("/financial/GLAccounts", params={
-        "$select": "ID,Code", "$filter": "Code eq '8000' or Code eq '8010'"}))
+    accounts = results(
+        api.get(
+            "/financial/GLAccounts",
+            params={"$select": "ID,Code", "$filter": "Code eq '8000' or Code eq '8010'"},
+        )
+    )
     warehouses = results(api.get("/inventory/Warehouses"))
     vat = results(api.get("/vat/VATCodes", params={"$filter": "trim(Code) eq '2'"}))
 
@@ -209,27 +263,37 @@ def test_lookups_expose_the_sales_journal_and_revenue_accounts(api: httpx.Client
     assert vat[0]["Code"] == "2  " and vat[0]["Percentage"] == 0.21
 
 
-def test_lines_are_deferred_in_lists_and_expanded_on_request(api: httpx.Client,
-                                                             server: str) -> None:
-    order = created(api.post("/salesorder/SalesOrders",
-                             json=order_body(make_account(api), make_item(api))))
+def test_lines_are_deferred_in_lists_and_expanded_on_request(
+    api: httpx.Client, server: str
+) -> None:
+    order = created(
+        api.post("/salesorder/SalesOrders", json=order_body(make_account(api), make_item(api)))
+    )
     key = f"SalesOrders(guid'{order['OrderID']}')"
 
     listed = results(orders_where(api, "YourRef eq '1001'"))[0]
-    expanded = results(api.get("/salesorder/SalesOrders", params={
-        "$filter": "YourRef eq '1001'", "$expand": "SalesOrderLines"}))[0]
-    deferred_uri = results(api.get("/salesorder/SalesOrders", params={
-        "$filter": "YourRef eq '1001'"}))[0]["SalesOrderLines"]["__deferred"]["uri"]
+    expanded = results(
+        api.get(
+            "/salesorder/SalesOrders",
+            params={"$filter": "YourRef eq '1001'", "$expand": "SalesOrderLines"},
+        )
+    )[0]
+    deferred_uri = results(
+        api.get("/salesorder/SalesOrders", params={"$filter": "YourRef eq '1001'"})
+    )[0]["SalesOrderLines"]["__deferred"]["uri"]
     via_link = results(api.get(deferred_uri))
 
-    assert listed["__metadata"] == {"uri": f"{server}/api/v1/1/salesorder/{key}",
-                                    "type": "Exact.Web.Api.Models.SalesOrder"}
+    assert listed["__metadata"] == {
+        "uri": f"{server}/api/v1/1/salesorder/{key}",
+        "type": "Exact.Web.Api.Models.SalesOrder",
+    }
     assert "SalesOrderLines" not in listed  # not selected
     assert deferred_uri == f"{server}/api/v1/1/salesorder/{key}/SalesOrderLines"
     lines = expanded["SalesOrderLines"]["results"]
     assert [line["ID"] for line in via_link] == [line["ID"] for line in lines]
     assert lines[0]["__metadata"]["uri"].startswith(
-        f"{server}/api/v1/1/salesorder/SalesOrderLines(guid'")
+        f"{server}/api/v1/1/salesorder/SalesOrderLines(guid'"
+    )
 
 
 def test_keyed_get_put_delete(api: httpx.Client) -> None:
@@ -255,8 +319,10 @@ def test_count_and_inlinecount(api: httpx.Client) -> None:
     make_item(api, "C-2")
 
     count = api.get("/logistics/Items/$count", params={"$filter": "Code ne 'x'"})
-    inline = api.get("/logistics/Items", params={"$filter": "Code ne 'x'", "$select": "ID",
-                                                 "$top": "1", "$inlinecount": "allpages"})
+    inline = api.get(
+        "/logistics/Items",
+        params={"$filter": "Code ne 'x'", "$select": "ID", "$top": "1", "$inlinecount": "allpages"},
+    )
 
     assert count.text == "2"
     assert inline.json()["d"]["__count"] == "2" and len(inline.json()["d"]["results"]) == 1

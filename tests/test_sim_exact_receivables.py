@@ -22,10 +22,15 @@ from tests.support.sim_exact import (  # noqa: F401 (fixtures)
 
 
 def processed(api: httpx.Client, **fields: Any) -> dict[str, Any]:
-    invoice = created(api.post("/salesinvoice/SalesInvoices", json=invoice_body(
-        make_account(api), make_item(api), **fields)))
-    created(api.post("/salesinvoice/PrintedSalesInvoices",
-                     json={"InvoiceID": invoice["InvoiceID"]}))
+    invoice = created(
+        api.post(
+            "/salesinvoice/SalesInvoices",
+            json=invoice_body(make_account(api), make_item(api), **fields),
+        )
+    )
+    created(
+        api.post("/salesinvoice/PrintedSalesInvoices", json={"InvoiceID": invoice["InvoiceID"]})
+    )
     return invoice
 
 
@@ -36,8 +41,9 @@ def receivables(api: httpx.Client, filter_: str) -> list[dict[str, Any]]:
     return rows
 
 
-def test_processing_opens_a_receivable_and_payments_split_it(api: httpx.Client,
-                                                             sim: httpx.Client) -> None:
+def test_processing_opens_a_receivable_and_payments_split_it(
+    api: httpx.Client, sim: httpx.Client
+) -> None:
     invoice = processed(api)
     number = sim.get("/_sim/state").json()["SalesInvoices"][0]["InvoiceNumber"]
 
@@ -53,10 +59,12 @@ def test_processing_opens_a_receivable_and_payments_split_it(api: httpx.Client,
     assert sorted((r["AmountFC"], r["Status"]) for r in rows) == [(4, 50), (8.1, 50)]
 
 
-def test_payments_refuse_bad_bodies_and_open_invoices(api: httpx.Client,
-                                                      sim: httpx.Client) -> None:
-    draft = created(api.post("/salesinvoice/SalesInvoices", json=invoice_body(
-        make_account(api), make_item(api))))
+def test_payments_refuse_bad_bodies_and_open_invoices(api: httpx.Client, sim: httpx.Client) -> None:
+    draft = created(
+        api.post(
+            "/salesinvoice/SalesInvoices", json=invoice_body(make_account(api), make_item(api))
+        )
+    )
 
     assert sim.post("/_sim/payments", json={"amount": "1"}).status_code == 400
     assert sim.post("/_sim/payments", json={"invoice_id": draft["InvoiceID"]}).status_code == 400
@@ -64,10 +72,18 @@ def test_payments_refuse_bad_bodies_and_open_invoices(api: httpx.Client,
     assert sim.post("/_sim/payments", json=unknown).status_code == 400
 
 
-@pytest.mark.parametrize(("option", "quantity", "ok"), [
-    ("negative", -1, True), ("negative", 1, False), ("positive", 1, True), ("positive", -1, False)])
-def test_credit_note_quantities_are_an_option(api: httpx.Client, sim: httpx.Client, option: str,
-                                              quantity: int, ok: bool) -> None:
+@pytest.mark.parametrize(
+    ("option", "quantity", "ok"),
+    [
+        ("negative", -1, True),
+        ("negative", 1, False),
+        ("positive", 1, True),
+        ("positive", -1, False),
+    ],
+)
+def test_credit_note_quantities_are_an_option(
+    api: httpx.Client, sim: httpx.Client, option: str, quantity: int, ok: bool
+) -> None:
     sim.post("/_sim/config", json={"credit_note_quantities": option}).raise_for_status()
     body = invoice_body(make_account(api), make_item(api), Type=8021)
     body["SalesInvoiceLines"][0]["Quantity"] = quantity
@@ -84,8 +100,9 @@ def test_a_negative_sales_entry_is_a_credit_note(api: httpx.Client) -> None:
     account = make_account(api)
     lines = [{"AmountFC": -100, "GLAccount": GL_ACCOUNT_8000_ID}]
 
-    credit = created(api.post("/salesentry/SalesEntries", json=entry_body(
-        account, SalesEntryLines=lines)))
+    credit = created(
+        api.post("/salesentry/SalesEntries", json=entry_body(account, SalesEntryLines=lines))
+    )
     contradicted = api.post("/salesentry/SalesEntries", json=entry_body(account, Type=21))
 
     assert credit["Type"] == 21 and credit["AmountFC"] == -121.0
@@ -96,9 +113,16 @@ def test_a_negative_sales_entry_is_a_credit_note(api: httpx.Client) -> None:
 
 def test_invoicing_an_order_links_the_invoice_back(api: httpx.Client, sim: httpx.Client) -> None:
     account, item = make_account(api), make_item(api)
-    order = created(api.post("/salesorder/SalesOrders", json={
-        "OrderedBy": account["ID"], "YourRef": "r-1",
-        "SalesOrderLines": [{"Item": item["ID"], "Quantity": 2}]}))
+    order = created(
+        api.post(
+            "/salesorder/SalesOrders",
+            json={
+                "OrderedBy": account["ID"],
+                "YourRef": "r-1",
+                "SalesOrderLines": [{"Item": item["ID"], "Quantity": 2}],
+            },
+        )
+    )
 
     reply = sim.post("/_sim/invoice-order", json={"order_id": order["OrderID"]})
     again = sim.post("/_sim/invoice-order", json={"order_id": order["OrderID"]})

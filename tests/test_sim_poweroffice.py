@@ -23,10 +23,14 @@ POLL_DEADLINE_S = 5.0
 server, sim = simulator_fixtures(create_app, rate_limit_per_second=0)
 
 
-def token(sim: httpx.Client, path: str = "/Demo/OAuth/Token",
-          basic: str = GOOD_BASIC) -> httpx.Response:
-    return sim.post(path, data={"grant_type": "client_credentials"},
-                    headers={**SUBSCRIPTION, "Authorization": f"Basic {basic}"})
+def token(
+    sim: httpx.Client, path: str = "/Demo/OAuth/Token", basic: str = GOOD_BASIC
+) -> httpx.Response:
+    return sim.post(
+        path,
+        data={"grant_type": "client_credentials"},
+        headers={**SUBSCRIPTION, "Authorization": f"Basic {basic}"},
+    )
 
 
 @pytest.fixture
@@ -40,8 +44,12 @@ def api(server: str, sim: httpx.Client) -> Iterator[httpx.Client]:
 
 def make_customer(api: httpx.Client, **fields: Any) -> dict[str, Any]:
     address = {"AddressLine1": "Storgata 1", "City": "Oslo", "ZipCode": "0155"}
-    body = {"Name": "Kari Nordmann AS", "EmailAddress": "kari@example.no", "MailAddress": address,
-            **fields}
+    body = {
+        "Name": "Kari Nordmann AS",
+        "EmailAddress": "kari@example.no",
+        "MailAddress": address,
+        **fields,
+    }
     response = api.post("/Customers", json=body)
     assert response.status_code == 201, response.text
     return response.json()
@@ -55,10 +63,15 @@ def make_product(api: httpx.Client, **fields: Any) -> dict[str, Any]:
 
 
 def order_body(customer: dict[str, Any], ref: str = "shop:1001", **fields: Any) -> dict[str, Any]:
-    return {"CustomerNo": customer["Number"], "ExternalImportReference": ref,
-            "SalesOrderLines": [{"ProductCode": "KAFFE-500", "Quantity": 2, "Allowance": 10},
-                                {"LineType": "Text", "Description": "Gift wrap, please"}],
-            **fields}
+    return {
+        "CustomerNo": customer["Number"],
+        "ExternalImportReference": ref,
+        "SalesOrderLines": [
+            {"ProductCode": "KAFFE-500", "Quantity": 2, "Allowance": 10},
+            {"LineType": "Text", "Description": "Gift wrap, please"},
+        ],
+        **fields,
+    }
 
 
 def make_order(api: httpx.Client, **fields: Any) -> dict[str, Any]:
@@ -81,6 +94,7 @@ def poll(check: Callable[[], Any], deadline_s: float = POLL_DEADLINE_S) -> Any:
 
 # --- auth and gateway -------------------------------------------------------------------------
 
+
 def test_token_with_good_keys_on_both_token_urls(sim: httpx.Client) -> None:
     for path in ("/OAuth/Token", "/demo/oauth/Token"):
         response = token(sim, path)
@@ -96,7 +110,8 @@ def test_token_with_bad_keys_is_invalid_client(sim: httpx.Client) -> None:
     assert response.json() == {
         "error": "invalid_client",
         "error_description": "Client integration not found. Please ensure the provided keys are "
-                             "matching the desired environment."}
+        "matching the desired environment.",
+    }
 
 
 def test_api_calls_need_bearer_and_subscription_key(sim: httpx.Client, api: httpx.Client) -> None:
@@ -128,12 +143,15 @@ def test_more_than_ten_calls_a_second_are_throttled(sim: httpx.Client, api: http
     response = poll(throttled)
     assert statuses.index(429) >= 10
     assert response.headers["Retry-After"] == "1"
-    assert response.json() == {"statusCode": "429",
-                               "message": "Rate limit is exceeded. Try again in 1 seconds."}
+    assert response.json() == {
+        "statusCode": "429",
+        "message": "Rate limit is exceeded. Try again in 1 seconds.",
+    }
     poll(lambda: api.get("/Customers").status_code == 204)  # the window moves on
 
 
 # --- list conventions -------------------------------------------------------------------------
+
 
 def test_empty_list_is_204_with_empty_body(api: httpx.Client) -> None:
     response = api.get("/Customers")
@@ -161,6 +179,7 @@ def test_paging_fields_and_pagination_header(api: httpx.Client) -> None:
 
 # --- customers --------------------------------------------------------------------------------
 
+
 def test_customer_create_numbers_and_lookup(api: httpx.Client) -> None:
     first = make_customer(api, ExternalImportReference="c-42")
     second = make_customer(api, Name="Ola AS")
@@ -177,13 +196,18 @@ def test_customer_duplicate_external_import_reference(api: httpx.Client) -> None
     assert response.status_code == 400
     body = response.json()
     assert body["title"] == "Customer validation error(s)" and body["status"] == 400
-    assert body["detail"] == (f"ExternalImportReference is already in use. 'ABC123' is used on "
-                              f"(contact) Id = {first['Id']}.")
+    assert body["detail"] == (
+        f"ExternalImportReference is already in use. 'ABC123' is used on "
+        f"(contact) Id = {first['Id']}."
+    )
 
 
 def test_customer_validation(api: httpx.Client) -> None:
-    bad = [{"EmailAddress": "x@example.no"}, {"Name": "A", "MailAddress": {"City": "Oslo"}},
-           {"Name": "A", "ExternalImportReference": "x" * 51}]
+    bad = [
+        {"EmailAddress": "x@example.no"},
+        {"Name": "A", "MailAddress": {"City": "Oslo"}},
+        {"Name": "A", "ExternalImportReference": "x" * 51},
+    ]
     for body in bad:
         assert api.post("/Customers", json=body).status_code == 400
     person = api.post("/Customers", json={"IsPerson": True, "FirstName": "Kari", "LastName": "N"})
@@ -192,10 +216,15 @@ def test_customer_validation(api: httpx.Client) -> None:
 
 def test_customer_json_patch(api: httpx.Client) -> None:
     customer = make_customer(api)
-    ops = [{"op": "replace", "path": "/EmailAddress", "value": "ny@example.no"},
-           {"op": "replace", "path": "/MailAddress/City", "value": "Bergen"}]
-    response = api.patch(f"/Customers/{customer['Id']}", json=ops,
-                         headers={"Content-Type": "application/json-patch+json"})
+    ops = [
+        {"op": "replace", "path": "/EmailAddress", "value": "ny@example.no"},
+        {"op": "replace", "path": "/MailAddress/City", "value": "Bergen"},
+    ]
+    response = api.patch(
+        f"/Customers/{customer['Id']}",
+        json=ops,
+        headers={"Content-Type": "application/json-patch+json"},
+    )
     assert response.status_code == 200
     patched = response.json()
     assert patched["EmailAddress"] == "ny@example.no" and patched["MailAddress"]["City"] == "Bergen"
@@ -205,6 +234,7 @@ def test_customer_json_patch(api: httpx.Client) -> None:
 
 
 # --- products ---------------------------------------------------------------------------------
+
 
 def test_product_lookup_by_codes_and_duplicate_code(api: httpx.Client) -> None:
     kaffe = make_product(api)
@@ -221,6 +251,7 @@ def test_product_lookup_by_codes_and_duplicate_code(api: httpx.Client) -> None:
 
 # --- sales orders -----------------------------------------------------------------------------
 
+
 def test_sales_order_complete_shape_and_amounts(api: httpx.Client) -> None:
     order = make_order(api)
     assert uuid.UUID(order["Id"]) and order["SalesOrderNo"] == 1
@@ -228,8 +259,11 @@ def test_sales_order_complete_shape_and_amounts(api: httpx.Client) -> None:
     product_line, text_line = order["SalesOrderLines"]
     # 2 × 100 less 10 % = 180 net; account 3030 means VAT code 31 at 15 %.
     assert product_line["Description"] == "Kaffe 500 g" and product_line["ProductUnitPrice"] == 100
-    assert (product_line["NetAmount"], product_line["VatAmount"], product_line["TotalAmount"]) == \
-        (180, 27, 207)
+    assert (product_line["NetAmount"], product_line["VatAmount"], product_line["TotalAmount"]) == (
+        180,
+        27,
+        207,
+    )
     assert product_line["VatCode"] == "31" and product_line["VatRate"] == 0.15
     assert text_line["LineType"] == "Text" and text_line["TotalAmount"] == 0
     assert (order["NetAmount"], order["TotalAmount"], order["LineCount"]) == (180, 207, 2)
@@ -252,8 +286,11 @@ def test_sales_order_with_unknown_product(api: httpx.Client) -> None:
 def test_sales_order_line_rules(api: httpx.Client) -> None:
     customer = make_customer(api)
     make_product(api)
-    for line in ({"ProductCode": "KAFFE-500"}, {"ProductCode": "KAFFE-500", "Quantity": 1,
-                                                 "Allowance": 101}, {"Description": "no product"}):
+    for line in (
+        {"ProductCode": "KAFFE-500"},
+        {"ProductCode": "KAFFE-500", "Quantity": 1, "Allowance": 101},
+        {"Description": "no product"},
+    ):
         body = {**order_body(customer), "SalesOrderLines": [line]}
         assert api.post("/SalesOrders/Complete", json=body).status_code == 400, line
 
@@ -264,8 +301,10 @@ def test_duplicate_order_reference(api: httpx.Client) -> None:
     response = api.post("/SalesOrders/Complete", json=order_body({"Number": customer_no}))
     assert response.status_code == 400
     assert response.json()["title"] == "SalesOrder validation error(s)"
-    assert response.json()["detail"] == ("ExternalImportReference is already in use. 'shop:1001' "
-                                         f"is used on (sales order) Id = {order['Id']}.")
+    assert response.json()["detail"] == (
+        "ExternalImportReference is already in use. 'shop:1001' "
+        f"is used on (sales order) Id = {order['Id']}."
+    )
 
 
 def test_confirmed_order_rejects_edits(api: httpx.Client) -> None:
@@ -275,17 +314,22 @@ def test_confirmed_order_rejects_edits(api: httpx.Client) -> None:
     response = api.patch(f"/SalesOrders/{order['Id']}", json=confirm, headers=patch_headers)
     assert response.status_code == 200 and response.json()["SalesOrderStatus"] == "Confirmed"
     edit = [{"op": "replace", "path": "/CustomerReference", "value": "Per"}]
-    assert api.patch(f"/SalesOrders/{order['Id']}", json=edit,
-                     headers=patch_headers).status_code == 400
+    assert (
+        api.patch(f"/SalesOrders/{order['Id']}", json=edit, headers=patch_headers).status_code
+        == 400
+    )
     assert api.delete(f"/SalesOrders/{order['Id']}").status_code == 400
 
 
 # --- sending ----------------------------------------------------------------------------------
 
+
 def test_send_moves_the_order_to_outgoing_invoices(api: httpx.Client) -> None:
     order = make_order(api)
-    response = api.post(f"/SalesOrders/{order['Id']}/createAndSendInvoice",
-                        json={"DeliveryType": "PdfByEmail", "EmailAddress": "kari@example.no"})
+    response = api.post(
+        f"/SalesOrders/{order['Id']}/createAndSendInvoice",
+        json={"DeliveryType": "PdfByEmail", "EmailAddress": "kari@example.no"},
+    )
     assert response.status_code == 202 and response.json()["Id"] == order["Id"]
     assert response.headers["Location"].endswith(f"/Demo/v2/SalesOrders/sentState?id={order['Id']}")
     again = api.post(f"/SalesOrders/{order['Id']}/createAndSendInvoice", json={})
@@ -331,12 +375,22 @@ def test_payment_and_invoice_filters(sim: httpx.Client, api: httpx.Client) -> No
     sim.post("/_sim/config", json={"send_delay_ms": 0}).raise_for_status()
     order = make_order(api)
     api.post(f"/SalesOrders/{order['Id']}/createAndSendInvoice").raise_for_status()
-    invoice = poll(lambda: api.get("/OutgoingInvoices").status_code == 200 and
-                   api.get(f"/OutgoingInvoices/{order['Id']}").json())
+    invoice = poll(
+        lambda: (
+            api.get("/OutgoingInvoices").status_code == 200
+            and api.get(f"/OutgoingInvoices/{order['Id']}").json()
+        )
+    )
     paid = sim.post("/_sim/payments", json={"invoice_id": order["Id"], "amount": "207.00"})
     assert paid.status_code == 200 and paid.json()["Balance"] == 0
-    changed = api.get("/OutgoingInvoices", params={
-        "balanceLastChangedDateTimeOffsetGreaterThan": invoice["BalanceLastChangedDateTimeOffset"]})
+    changed = api.get(
+        "/OutgoingInvoices",
+        params={
+            "balanceLastChangedDateTimeOffsetGreaterThan": invoice[
+                "BalanceLastChangedDateTimeOffset"
+            ]
+        },
+    )
     assert [i["Id"] for i in changed.json()] == [order["Id"]]
     assert api.get("/OutgoingInvoices", params={"onlyUnpaidInvoices": "true"}).status_code == 204
     assert api.get("/OutgoingInvoices", params={"voucherNos": "10-x"}).status_code == 400
@@ -347,6 +401,7 @@ def test_payment_and_invoice_filters(sim: httpx.Client, api: httpx.Client) -> No
 
 # --- outgoing invoices (erp/poweroffice-go.md §8) ----------------------------------------------
 
+
 def invoicing(sim: httpx.Client, api: httpx.Client, **options: Any) -> dict[str, Any]:
     """Sends settle at once; returns the customer the invoices go to."""
     sim.post("/_sim/config", json={"send_delay_ms": 0, **options}).raise_for_status()
@@ -354,8 +409,9 @@ def invoicing(sim: httpx.Client, api: httpx.Client, **options: Any) -> dict[str,
     return make_customer(api)
 
 
-def send_order(api: httpx.Client, customer: dict[str, Any], ref: str, quantity: float = 2,
-               **fields: Any) -> dict[str, Any]:
+def send_order(
+    api: httpx.Client, customer: dict[str, Any], ref: str, quantity: float = 2, **fields: Any
+) -> dict[str, Any]:
     """A sales order of `quantity` × KAFFE-500 (207 for 2), sent; the outgoing invoice it became.
     `fields` go on the order, except `send` (the createAndSendInvoice body)."""
     send = fields.pop("send", {})
@@ -365,16 +421,19 @@ def send_order(api: httpx.Client, customer: dict[str, Any], ref: str, quantity: 
     assert created.status_code == 201, created.text
     order_id = created.json()["Id"]
     api.post(f"/SalesOrders/{order_id}/createAndSendInvoice", json=send).raise_for_status()
-    return poll(lambda: api.get(f"/OutgoingInvoices/{order_id}").status_code == 200 and
-                api.get(f"/OutgoingInvoices/{order_id}").json())
+    return poll(
+        lambda: (
+            api.get(f"/OutgoingInvoices/{order_id}").status_code == 200
+            and api.get(f"/OutgoingInvoices/{order_id}").json()
+        )
+    )
 
 
 def voucher_nos(response: httpx.Response) -> list[int]:
     return [] if response.status_code == 204 else [i["VoucherNo"] for i in response.json()]
 
 
-def pay(sim: httpx.Client, invoice: dict[str, Any], amount: str | None = None
-        ) -> dict[str, Any]:
+def pay(sim: httpx.Client, invoice: dict[str, Any], amount: str | None = None) -> dict[str, Any]:
     body = {"invoice_id": invoice["Id"]} | ({"amount": amount} if amount else {})
     response = sim.post("/_sim/payments", json=body)
     assert response.status_code == 200, response.text
@@ -385,11 +444,15 @@ def test_invoice_dates_are_inclusive_voucher_dates(sim: httpx.Client, api: httpx
     customer = invoicing(sim, api)
     send_order(api, customer, "shop:1", send={"VoucherDate": "2026-03-01"})
     send_order(api, customer, "shop:2", send={"VoucherDate": "2026-03-03"})
-    cases = [({"fromDate": "2026-03-01", "toDate": "2026-03-01"}, [10001]),
-             ({"fromDate": "2026-03-02"}, [10002]), ({"toDate": "2026-03-03"}, [10001, 10002]),
-             ({"toDate": "2026-03-02"}, [10001]), ({"fromDate": "2026-03-04"}, []),
-             # only the date counts, not the offset: this is still 3 March
-             ({"fromDate": "2026-03-03T23:30:00-05:00"}, [10002])]
+    cases = [
+        ({"fromDate": "2026-03-01", "toDate": "2026-03-01"}, [10001]),
+        ({"fromDate": "2026-03-02"}, [10002]),
+        ({"toDate": "2026-03-03"}, [10001, 10002]),
+        ({"toDate": "2026-03-02"}, [10001]),
+        ({"fromDate": "2026-03-04"}, []),
+        # only the date counts, not the offset: this is still 3 March
+        ({"fromDate": "2026-03-03T23:30:00-05:00"}, [10002]),
+    ]
     for params, expected in cases:
         assert voucher_nos(api.get("/OutgoingInvoices", params=params)) == expected, params
     assert api.get("/OutgoingInvoices", params={"fromDate": "March"}).status_code == 400
@@ -399,9 +462,14 @@ def test_voucher_number_ranges(sim: httpx.Client, api: httpx.Client) -> None:
     customer = invoicing(sim, api)
     for n in range(4):
         send_order(api, customer, f"shop:{n}")
-    cases = {"10002-": [10002, 10003, 10004], "-10002": [10001, 10002],
-             "10002-10003": [10002, 10003], "10001, 10003-": [10001, 10003, 10004],
-             "10004": [10004], "10005-": []}
+    cases = {
+        "10002-": [10002, 10003, 10004],
+        "-10002": [10001, 10002],
+        "10002-10003": [10002, 10003],
+        "10001, 10003-": [10001, 10003, 10004],
+        "10004": [10004],
+        "10005-": [],
+    }
     for ranges, expected in cases.items():
         response = api.get("/OutgoingInvoices", params={"voucherNos": ranges})
         assert voucher_nos(response) == expected, ranges
@@ -421,8 +489,11 @@ def test_balance_changed_filter_is_exclusive(sim: httpx.Client, api: httpx.Clien
     assert len(stamp.split(".")[1].split("+")[0]) == 7  # .NET's seven fractional digits
 
     def changed_after(cursor: str) -> list[int]:
-        return voucher_nos(api.get("/OutgoingInvoices", params={
-            "balanceLastChangedDateTimeOffsetGreaterThan": cursor}))
+        return voucher_nos(
+            api.get(
+                "/OutgoingInvoices", params={"balanceLastChangedDateTimeOffsetGreaterThan": cursor}
+            )
+        )
 
     assert changed_after(stamp) == []
     assert changed_after(second["BalanceLastChangedDateTimeOffset"]) == [10001]
@@ -475,8 +546,9 @@ def test_outgoing_invoices_are_paged(sim: httpx.Client, api: httpx.Client) -> No
 def test_negative_order_becomes_a_credit_note(sim: httpx.Client, api: httpx.Client) -> None:
     customer = invoicing(sim, api)
     invoice = send_order(api, customer, "shop:1")
-    credit = send_order(api, customer, "shop:1-credit", quantity=-1,
-                        RelatedInvoiceNo=invoice["InvoiceNo"])
+    credit = send_order(
+        api, customer, "shop:1-credit", quantity=-1, RelatedInvoiceNo=invoice["InvoiceNo"]
+    )
     assert invoice["VoucherType"] == "OutgoingInvoice"
     assert credit["VoucherType"] == "OutgoingCreditNote" and credit["InvoiceNo"] == 10002
     # 1 × 100 less 10 % = 90 net, 15 % VAT: the credit note is -103.50 and so is its balance
@@ -497,8 +569,9 @@ def test_credit_note_amounts_can_be_shown_positive(sim: httpx.Client, api: httpx
     assert pay(sim, credit, "3.50")["Balance"] == 100
 
 
-def test_related_invoice_only_on_credit_notes_for_real_invoices(sim: httpx.Client,
-                                                                api: httpx.Client) -> None:
+def test_related_invoice_only_on_credit_notes_for_real_invoices(
+    sim: httpx.Client, api: httpx.Client
+) -> None:
     customer = invoicing(sim, api)
     invoice = send_order(api, customer, "shop:1")
     on_invoice = order_body(customer, ref="shop:2", RelatedInvoiceNo=invoice["InvoiceNo"])
@@ -514,10 +587,17 @@ def test_related_invoice_only_on_credit_notes_for_real_invoices(sim: httpx.Clien
 def test_payment_bodies_are_checked(sim: httpx.Client, api: httpx.Client) -> None:
     customer = invoicing(sim, api)
     invoice = send_order(api, customer, "shop:1")
-    bad: list[Any] = [[], {"amount": "1.00"}, {"invoice_id": "nope"},
-                      {"invoice_id": str(uuid.uuid4())}, {"invoice_id": 5}]
-    bad += [{"invoice_id": invoice["Id"], "amount": amount}
-            for amount in ("abc", "-5", 0, "1.001", True, "NaN", "Infinity", {"v": 1})]
+    bad: list[Any] = [
+        [],
+        {"amount": "1.00"},
+        {"invoice_id": "nope"},
+        {"invoice_id": str(uuid.uuid4())},
+        {"invoice_id": 5},
+    ]
+    bad += [
+        {"invoice_id": invoice["Id"], "amount": amount}
+        for amount in ("abc", "-5", 0, "1.001", True, "NaN", "Infinity", {"v": 1})
+    ]
     for body in bad:
         response = sim.post("/_sim/payments", json=body)
         assert response.status_code == 400, body
@@ -531,6 +611,7 @@ def test_payment_bodies_are_checked(sim: httpx.Client, api: httpx.Client) -> Non
 
 
 # --- faults and admin -------------------------------------------------------------------------
+
 
 def add_fault(sim: httpx.Client, **fault: Any) -> dict[str, Any]:
     response = sim.post("/_sim/faults", json={"match": "POST /SalesOrders/Complete", **fault})
@@ -560,8 +641,9 @@ def test_commit_then_status_commits(sim: httpx.Client, api: httpx.Client) -> Non
     assert orders[0]["SalesOrderLines"]
 
 
-def test_commit_then_drop_commits_and_closes_the_connection(sim: httpx.Client,
-                                                            api: httpx.Client) -> None:
+def test_commit_then_drop_commits_and_closes_the_connection(
+    sim: httpx.Client, api: httpx.Client
+) -> None:
     customer = make_customer(api)
     make_product(api)
     add_fault(sim, mode="commit_then_drop")
@@ -602,12 +684,19 @@ def test_calls_are_counted_by_endpoint_template(sim: httpx.Client, api: httpx.Cl
     add_fault(sim, match="PATCH /Customers/{id}", mode="status", status=409)
     api.get(f"/Customers/{customer['Id']}")
     api.get(f"/customers/{customer['Id']}")
-    conflict = api.patch(f"/Customers/{customer['Id']}", json=[],
-                         headers={"Content-Type": "application/json-patch+json"})
+    conflict = api.patch(
+        f"/Customers/{customer['Id']}",
+        json=[],
+        headers={"Content-Type": "application/json-patch+json"},
+    )
     assert conflict.status_code == 409 and conflict.json()["title"] == "Object conflict"
     calls = sim.get("/_sim/calls").json()
-    assert calls["by_endpoint"] == {"POST /OAuth/Token": 1, "POST /Customers": 1,
-                                    "GET /Customers/{id}": 2, "PATCH /Customers/{id}": 1}
+    assert calls["by_endpoint"] == {
+        "POST /OAuth/Token": 1,
+        "POST /Customers": 1,
+        "GET /Customers/{id}": 2,
+        "PATCH /Customers/{id}": 1,
+    }
     assert calls["total"] == 5 and calls["calls"][-1]["fault"] == "status"
     assert calls["calls"][-1]["status"] == 409
 

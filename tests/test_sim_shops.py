@@ -46,11 +46,19 @@ def place(sim: httpx.Client, **fields: Any) -> dict[str, Any]:
 
 
 def quiet_orders(sim: httpx.Client, count: int) -> list[dict[str, Any]]:
-    return [place(sim, deliver=False, email=f"buyer{n}@example.no",
-                  updated_at=f"2020-01-{n + 1:02d}T12:00:00+01:00") for n in range(count)]
+    return [
+        place(
+            sim,
+            deliver=False,
+            email=f"buyer{n}@example.no",
+            updated_at=f"2020-01-{n + 1:02d}T12:00:00+01:00",
+        )
+        for n in range(count)
+    ]
 
 
 # --- API --------------------------------------------------------------------------------------
+
 
 def test_api_needs_the_access_token(sim: httpx.Client) -> None:
     for headers in ({}, {"X-Shopify-Access-Token": "wrong"}):
@@ -80,8 +88,9 @@ def test_cursor_paging_with_link_header(sim: httpx.Client) -> None:
         page = sim.get(url, headers=TOKEN)
         pages += 1
         seen += [order["id"] for order in page.json()["orders"]]
-        links = dict(reversed(part.split("; ")) for part in page.headers.get("link", "").split(
-            ", ") if part)
+        links = dict(
+            reversed(part.split("; ")) for part in page.headers.get("link", "").split(", ") if part
+        )
         assert 'rel="previous"' in links
         url = links.get('rel="next"', "").strip("<>")
     assert pages == 3
@@ -92,8 +101,11 @@ def test_previous_link_leads_back(sim: httpx.Client) -> None:
     quiet_orders(sim, 5)
     first = sim.get(ORDERS, params={"limit": 2}, headers=TOKEN)
     second = sim.get(first.headers["link"].split(";")[0].strip("<>"), headers=TOKEN)
-    previous = next(part.split(";")[0].strip("<> ") for part in second.headers["link"].split(", ")
-                    if 'rel="previous"' in part)
+    previous = next(
+        part.split(";")[0].strip("<> ")
+        for part in second.headers["link"].split(", ")
+        if 'rel="previous"' in part
+    )
     assert sim.get(previous, headers=TOKEN).json() == first.json()
 
 
@@ -101,7 +113,8 @@ def test_page_info_cannot_be_combined_with_filters_and_limit_is_capped(sim: http
     quiet_orders(sim, 3)
     first = sim.get(ORDERS, params={"limit": 1}, headers=TOKEN)
     page_info = parse_qs(urlparse(first.headers["link"].split(";")[0].strip("<>")).query)[
-        "page_info"][0]
+        "page_info"
+    ][0]
     refused = sim.get(ORDERS, params={"page_info": page_info, "status": "any"}, headers=TOKEN)
     assert refused.status_code == 400
     assert "cannot be passed when page_info is present" in refused.json()["errors"]["status"]
@@ -119,18 +132,23 @@ def test_status_and_updated_at_filters(sim: httpx.Client) -> None:
     assert orders[0]["id"] not in ids()  # open by default
     assert ids(status="cancelled") == [orders[0]["id"]]
     assert ids(status="any", updated_at_min="2020-01-03T12:00:00+01:00") == [
-        orders[3]["id"], orders[2]["id"], orders[0]["id"]]  # the cancel updated the first
+        orders[3]["id"],
+        orders[2]["id"],
+        orders[0]["id"],
+    ]  # the cancel updated the first
     # both bounds are inclusive: the 3rd was updated at 11:00:00Z, the 4th a day later
-    assert ids(status="any", updated_at_min="2020-01-03T11:00:01Z",
-               updated_at_max="2020-01-04T11:00:00Z") == [orders[3]["id"]]
-    assert ids(status="any", updated_at_min="2020-01-03T11:00:00Z",
-               updated_at_max="2020-01-04T10:59:59Z") == [orders[2]["id"]]
+    assert ids(
+        status="any", updated_at_min="2020-01-03T11:00:01Z", updated_at_max="2020-01-04T11:00:00Z"
+    ) == [orders[3]["id"]]
+    assert ids(
+        status="any", updated_at_min="2020-01-03T11:00:00Z", updated_at_max="2020-01-04T10:59:59Z"
+    ) == [orders[2]["id"]]
 
 
 # --- webhooks ---------------------------------------------------------------------------------
 
-def test_order_creation_sends_a_signed_orders_create(sim: httpx.Client,
-                                                     receiver: Receiver) -> None:
+
+def test_order_creation_sends_a_signed_orders_create(sim: httpx.Client, receiver: Receiver) -> None:
     subscribe(sim, receiver, "orders/create")
     order = place(sim, **{k: v for k, v in shopify_nok_order().items() if k != "id"})
     [request] = receiver.got(1)
@@ -150,8 +168,9 @@ def test_order_creation_sends_a_signed_orders_create(sim: httpx.Client,
     assert (delivery["state"], delivery["status"]) == ("delivered", 200)
 
 
-def test_pay_and_cancel_send_their_topics_and_bump_updated_at(sim: httpx.Client,
-                                                              receiver: Receiver) -> None:
+def test_pay_and_cancel_send_their_topics_and_bump_updated_at(
+    sim: httpx.Client, receiver: Receiver
+) -> None:
     subscribe(sim, receiver, "orders/paid", "orders/cancelled", "orders/updated")
     order = place(sim, updated_at="2020-01-01T00:00:00+01:00")
     paid = sim.post(f"/_sim/orders/{order['id']}/pay").json()["order"]
@@ -170,8 +189,9 @@ def test_redelivery_repeats_the_same_delivery(sim: httpx.Client, receiver: Recei
     subscribe(sim, receiver, "orders/create")
     order = place(sim, email="kari@example.no")
     receiver.got(1)
-    response = sim.post(f"/_sim/orders/{order['id']}/redeliver",
-                        json={"topic": "orders/create", "times": 5})
+    response = sim.post(
+        f"/_sim/orders/{order['id']}/redeliver", json={"topic": "orders/create", "times": 5}
+    )
     assert len(response.json()["redelivered"]) == 5
     requests = receiver.got(6)
     assert len({r.headers["x-shopify-webhook-id"] for r in requests}) == 1
@@ -181,8 +201,9 @@ def test_redelivery_repeats_the_same_delivery(sim: httpx.Client, receiver: Recei
     assert [d["redelivery_of"] for d in deliveries] == [None] + [deliveries[0]["seq"]] * 5
 
 
-def test_deliver_false_sends_nothing_and_failures_are_recorded(sim: httpx.Client,
-                                                               receiver: Receiver) -> None:
+def test_deliver_false_sends_nothing_and_failures_are_recorded(
+    sim: httpx.Client, receiver: Receiver
+) -> None:
     subscribe(sim, receiver, "orders/create")
     place(sim, deliver=False)
     assert sim.get("/_sim/deliveries").json()["total"] == 0
@@ -195,8 +216,10 @@ def test_deliver_false_sends_nothing_and_failures_are_recorded(sim: httpx.Client
 
 
 def test_unreachable_address_is_a_failed_delivery(sim: httpx.Client) -> None:
-    sim.post("/_sim/subscriptions", json={"topic": "orders/create",
-                                          "address": "http://127.0.0.1:9/nowhere"})
+    sim.post(
+        "/_sim/subscriptions",
+        json={"topic": "orders/create", "address": "http://127.0.0.1:9/nowhere"},
+    )
     place(sim)
     [failed] = settled(sim, 1)
     assert failed["state"] == "failed" and failed["status"] is None and failed["error"]

@@ -31,8 +31,9 @@ BASIC = {"Authorization": "Basic " + base64.b64encode(b"ck_demo:cs_demo").decode
 server, sim = simulator_fixtures(create_woocommerce)
 
 
-def add_webhook(sim: httpx.Client, receiver: Receiver, topic: str = "order.created",
-                **fields: Any) -> dict[str, Any]:
+def add_webhook(
+    sim: httpx.Client, receiver: Receiver, topic: str = "order.created", **fields: Any
+) -> dict[str, Any]:
     url = f"{receiver.base_url}/webhooks/woocommerce/demo-woo"
     response = sim.post("/_sim/webhooks", json={"topic": topic, "delivery_url": url, **fields})
     assert response.status_code == 201, response.text
@@ -51,6 +52,7 @@ def webhook_state(sim: httpx.Client) -> dict[str, Any]:
 
 # --- API --------------------------------------------------------------------------------------
 
+
 def test_api_needs_consumer_key_and_secret(sim: httpx.Client) -> None:
     assert sim.get(ORDERS).json()["code"] == "woocommerce_rest_cannot_view"
     wrong = base64.b64encode(b"ck_demo:cs_wrong").decode()
@@ -63,10 +65,13 @@ def test_api_needs_consumer_key_and_secret(sim: httpx.Client) -> None:
 
 def test_paging_headers_and_per_page_limit(sim: httpx.Client) -> None:
     created = [place(sim, deliver=False) for _ in range(12)]
-    pages = [sim.get(ORDERS, params={"per_page": 5, "page": n, "orderby": "id"}, headers=BASIC)
-             for n in (1, 2, 3, 4)]
+    pages = [
+        sim.get(ORDERS, params={"per_page": 5, "page": n, "orderby": "id"}, headers=BASIC)
+        for n in (1, 2, 3, 4)
+    ]
     assert [(p.headers["x-wp-total"], p.headers["x-wp-totalpages"]) for p in pages] == [
-        ("12", "3")] * 4
+        ("12", "3")
+    ] * 4
     assert [len(p.json()) for p in pages] == [5, 5, 2, 0]
     assert [o["id"] for p in pages for o in p.json()] == [o["id"] for o in reversed(created)]
     assert 'rel="next"' in pages[0].headers["link"] and 'rel="prev"' in pages[2].headers["link"]
@@ -75,10 +80,20 @@ def test_paging_headers_and_per_page_limit(sim: httpx.Client) -> None:
 
 
 def test_modified_after_and_status_filters(sim: httpx.Client) -> None:
-    old = place(sim, deliver=False, status="completed", date_created_gmt="2020-01-01T10:00:00",
-                date_modified_gmt="2020-01-01T10:00:00")
-    new = place(sim, deliver=False, status="processing", date_created_gmt="2020-01-02T10:00:00",
-                date_modified_gmt="2020-01-02T10:00:00")
+    old = place(
+        sim,
+        deliver=False,
+        status="completed",
+        date_created_gmt="2020-01-01T10:00:00",
+        date_modified_gmt="2020-01-01T10:00:00",
+    )
+    new = place(
+        sim,
+        deliver=False,
+        status="processing",
+        date_created_gmt="2020-01-02T10:00:00",
+        date_modified_gmt="2020-01-02T10:00:00",
+    )
 
     def ids(**params: Any) -> list[int]:
         return [o["id"] for o in sim.get(ORDERS, params=params, headers=BASIC).json()]
@@ -102,8 +117,8 @@ def test_get_one_order(sim: httpx.Client) -> None:
 
 # --- webhooks ---------------------------------------------------------------------------------
 
-def test_new_webhook_pings_first_without_signature(sim: httpx.Client,
-                                                   receiver: Receiver) -> None:
+
+def test_new_webhook_pings_first_without_signature(sim: httpx.Client, receiver: Receiver) -> None:
     created = add_webhook(sim, receiver)
     [ping] = receiver.got(1)
     webhook_id = created["webhook"]["id"]
@@ -114,8 +129,7 @@ def test_new_webhook_pings_first_without_signature(sim: httpx.Client,
     assert created["ping"]["state"] == "delivered" and created["ping"]["kind"] == "ping"
 
 
-def test_order_created_is_signed_over_the_exact_body(sim: httpx.Client,
-                                                     receiver: Receiver) -> None:
+def test_order_created_is_signed_over_the_exact_body(sim: httpx.Client, receiver: Receiver) -> None:
     webhook = add_webhook(sim, receiver)["webhook"]
     payload = {k: v for k, v in woo_nok_order().items() if k not in ("id", "number")}
     payload["customer_note"] = "Ring på / ring the bell"
@@ -123,8 +137,11 @@ def test_order_created_is_signed_over_the_exact_body(sim: httpx.Client,
     request = receiver.got(2)[1]
     headers = request.headers
     assert headers["x-wc-webhook-signature"] == hmac_b64(request.body)
-    assert (headers["x-wc-webhook-topic"], headers["x-wc-webhook-resource"],
-            headers["x-wc-webhook-event"]) == ("order.created", "order", "created")
+    assert (
+        headers["x-wc-webhook-topic"],
+        headers["x-wc-webhook-resource"],
+        headers["x-wc-webhook-event"],
+    ) == ("order.created", "order", "created")
     assert headers["x-wc-webhook-source"] == "http://127.0.0.1:18092/"
     assert headers["x-wc-webhook-id"] == str(webhook["id"])
     assert len(headers["x-wc-webhook-delivery-id"]) == 32
@@ -167,15 +184,18 @@ def test_success_resets_the_failure_count(sim: httpx.Client, receiver: Receiver)
     assert webhook_state(sim)["failure_count"] == 0
 
 
-def test_repeated_failures_disable_the_webhook_without_retries(sim: httpx.Client,
-                                                                receiver: Receiver) -> None:
+def test_repeated_failures_disable_the_webhook_without_retries(
+    sim: httpx.Client, receiver: Receiver
+) -> None:
     add_webhook(sim, receiver)
     receiver.status = 500
     for count in range(1, 7):  # failures 1 to 6 are counted
         place(sim)
         settled(sim, 1 + count)
         assert (webhook_state(sim)["status"], webhook_state(sim)["failure_count"]) == (
-            "active", count)
+            "active",
+            count,
+        )
     place(sim)  # the seventh, with the count above 5, disables it
     settled(sim, 8)
     assert webhook_state(sim)["status"] == "disabled"
@@ -187,6 +207,7 @@ def test_repeated_failures_disable_the_webhook_without_retries(sim: httpx.Client
 
 
 # --- refunds ----------------------------------------------------------------------------------
+
 
 def nok_order(sim: httpx.Client, **fields: Any) -> dict[str, Any]:
     """`woo_nok_order` placed in the simulator (its line ids 315 to 321 kept)."""
@@ -200,50 +221,86 @@ def refund(sim: httpx.Client, order: dict[str, Any], **body: Any) -> httpx.Respo
 
 def test_refund_is_recorded_as_woocommerce_records_it(sim: httpx.Client) -> None:
     order = nok_order(sim, deliver=False)
-    made = refund(sim, order, line_items=[{"id": 316, "quantity": 1}], refund_shipping=True,
-                  reason="Kaffe returnert", deliver=False)
+    made = refund(
+        sim,
+        order,
+        line_items=[{"id": 316, "quantity": 1}],
+        refund_shipping=True,
+        reason="Kaffe returnert",
+        deliver=False,
+    )
     assert made.status_code == 201, made.text
     body = made.json()["refund"]
-    assert (body["id"], body["amount"], body["reason"]) == (order["id"] + 1, "233.55",
-                                                           "Kaffe returnert")
+    assert (body["id"], body["amount"], body["reason"]) == (
+        order["id"] + 1,
+        "233.55",
+        "Kaffe returnert",
+    )
     [coffee] = body["line_items"]
-    assert (coffee["quantity"], coffee["subtotal"], coffee["total"], coffee["total_tax"],
-            coffee["sku"], coffee["price"]) == (-1, "-117.00", "-117.00", "-17.55", "KAFFE-500",
-                                                -117)
+    assert (
+        coffee["quantity"],
+        coffee["subtotal"],
+        coffee["total"],
+        coffee["total_tax"],
+        coffee["sku"],
+        coffee["price"],
+    ) == (-1, "-117.00", "-117.00", "-17.55", "KAFFE-500", -117)
     assert coffee["taxes"] == [{"id": 2, "total": "-17.55", "subtotal": "-17.55"}]
     assert coffee["meta_data"][-1]["key"] == "_refunded_item_id"
     assert coffee["meta_data"][-1]["value"] == "316"
     assert coffee["id"] not in (315, 316, 317, 318, 319, 320, 321)  # a new order item
     [freight] = body["shipping_lines"]
     assert (freight["total"], freight["total_tax"], freight["taxes"]) == (
-        "-79.20", "-19.80", [{"id": 1, "total": "-19.8", "subtotal": ""}])
+        "-79.20",
+        "-19.80",
+        [{"id": 1, "total": "-19.8", "subtotal": ""}],
+    )
     assert {(t["rate_id"], t["tax_total"], t["shipping_tax_total"]) for t in body["tax_lines"]} == {
-        (2, "-17.55", "0.00"), (1, "0.00", "-19.80")}
+        (2, "-17.55", "0.00"),
+        (1, "0.00", "-19.80"),
+    }
     assert body["_links"]["up"][0]["href"].endswith(f"/wp-json/wc/v3/orders/{order['id']}")
     shown = made.json()["order"]
-    assert shown["refunds"] == [{"id": body["id"], "reason": "Kaffe returnert",
-                                 "total": "-233.55"}]
+    assert shown["refunds"] == [{"id": body["id"], "reason": "Kaffe returnert", "total": "-233.55"}]
     assert shown["status"] == "processing"  # 1084.55 is left to refund
 
 
 def test_partial_units_are_priced_at_six_decimals_and_the_amount_at_cents(
-        sim: httpx.Client) -> None:
-    line = {"id": 401, "name": "Filter", "product_id": 5, "variation_id": 0, "quantity": 3,
-            "tax_class": "", "subtotal": "100.00", "subtotal_tax": "25.00", "total": "100.00",
-            "total_tax": "25.00", "taxes": [{"id": 1, "total": "25", "subtotal": "25"}],
-            "meta_data": [], "sku": "FILTER", "price": 33.333333}
+    sim: httpx.Client,
+) -> None:
+    line = {
+        "id": 401,
+        "name": "Filter",
+        "product_id": 5,
+        "variation_id": 0,
+        "quantity": 3,
+        "tax_class": "",
+        "subtotal": "100.00",
+        "subtotal_tax": "25.00",
+        "total": "100.00",
+        "total_tax": "25.00",
+        "taxes": [{"id": 1, "total": "25", "subtotal": "25"}],
+        "meta_data": [],
+        "sku": "FILTER",
+        "price": 33.333333,
+    }
     order = place(sim, deliver=False, line_items=[line], total="125.00", total_tax="25.00")
     body = refund(sim, order, line_items=[{"id": 401, "quantity": 1}]).json()["refund"]
     [item] = body["line_items"]
     assert (item["total"], item["total_tax"], item["taxes"][0]["total"], item["price"]) == (
-        "-33.33", "-8.33", "-8.333333", -33.333333)
+        "-33.33",
+        "-8.33",
+        "-8.333333",
+        -33.333333,
+    )
     assert body["amount"] == "41.67"
     two = refund(sim, order, line_items=[{"id": 401, "quantity": 2}]).json()["refund"]
     assert two["line_items"][0]["price"] == -66.666667  # total / max(1, quantity)
 
 
-def test_refund_sends_order_updated_and_moves_date_modified(sim: httpx.Client,
-                                                            receiver: Receiver) -> None:
+def test_refund_sends_order_updated_and_moves_date_modified(
+    sim: httpx.Client, receiver: Receiver
+) -> None:
     add_webhook(sim, receiver, topic="order.updated")
     order = nok_order(sim, date_modified_gmt="2020-01-01T10:00:00")
     made = refund(sim, order, line_items=[{"id": 315, "quantity": 1}]).json()
@@ -259,25 +316,37 @@ def test_refund_sends_order_updated_and_moves_date_modified(sim: httpx.Client,
 
 def test_refunding_everything_marks_the_order_refunded(sim: httpx.Client) -> None:
     order = nok_order(sim, deliver=False)
-    first = refund(sim, order, line_items=[{"id": 315, "quantity": 1}, {"id": 316, "quantity": 2}],
-                   refund_shipping=True).json()
+    first = refund(
+        sim,
+        order,
+        line_items=[{"id": 315, "quantity": 1}, {"id": 316, "quantity": 2}],
+        refund_shipping=True,
+    ).json()
     assert first["order"]["status"] == "processing"  # the fee is not refunded yet
     last = refund(sim, order, refund_fees=True).json()
     assert last["refund"]["amount"] == "50.00" and last["order"]["status"] == "refunded"
-    assert [r["id"] for r in last["order"]["refunds"]] == [last["refund"]["id"],
-                                                           first["refund"]["id"]]
+    assert [r["id"] for r in last["order"]["refunds"]] == [
+        last["refund"]["id"],
+        first["refund"]["id"],
+    ]
     assert sum(Decimal(r["total"]) for r in last["order"]["refunds"]) == -Decimal("1318.10")
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ({"line_items": [{"id": 999, "quantity": 1}]}, "999 is not a line item"),
-    ({"line_items": [{"id": 316, "quantity": 3}]}, "more than the 2 unit(s)"),
-    ({"line_items": [{"id": 316, "quantity": 2}, {"id": 316, "quantity": 1}]}, "more than the 0"),
-    ({"line_items": [{"id": 316, "quantity": 0}]}, "positive integer"),
-    ({"line_items": [{"id": 317, "quantity": 1}]}, "317 is not a line item"),  # shipping
-    ({}, "nothing to refund"),
-    ({"refund_shipping": "yes"}, "refund_shipping must be true or false"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"line_items": [{"id": 999, "quantity": 1}]}, "999 is not a line item"),
+        ({"line_items": [{"id": 316, "quantity": 3}]}, "more than the 2 unit(s)"),
+        (
+            {"line_items": [{"id": 316, "quantity": 2}, {"id": 316, "quantity": 1}]},
+            "more than the 0",
+        ),
+        ({"line_items": [{"id": 316, "quantity": 0}]}, "positive integer"),
+        ({"line_items": [{"id": 317, "quantity": 1}]}, "317 is not a line item"),  # shipping
+        ({}, "nothing to refund"),
+        ({"refund_shipping": "yes"}, "refund_shipping must be true or false"),
+    ],
+)
 def test_refund_refusals(sim: httpx.Client, body: dict[str, Any], message: str) -> None:
     order = nok_order(sim, deliver=False)
     refused = refund(sim, order, **body)
@@ -288,8 +357,12 @@ def test_refund_refusals(sim: httpx.Client, body: dict[str, Any], message: str) 
 
 def test_units_and_charges_already_refunded_cannot_be_refunded_again(sim: httpx.Client) -> None:
     order = nok_order(sim, deliver=False)
-    assert refund(sim, order, line_items=[{"id": 316, "quantity": 1}],
-                  refund_shipping=True).status_code == 201
+    assert (
+        refund(
+            sim, order, line_items=[{"id": 316, "quantity": 1}], refund_shipping=True
+        ).status_code
+        == 201
+    )
     again = refund(sim, order, line_items=[{"id": 316, "quantity": 2}])
     assert again.status_code == 400 and "more than the 1 unit(s)" in again.text
     shipping = refund(sim, order, refund_shipping=True)
@@ -311,12 +384,19 @@ def test_refunds_api(sim: httpx.Client) -> None:
     assert sim.get(f"{ORDERS}/{other['id']}/refunds", headers=BASIC).json() == []
     unknown = sim.get(f"{path}/99999", headers=BASIC)
     assert (unknown.status_code, unknown.json()["code"]) == (
-        404, "woocommerce_rest_shop_order_refund_invalid_id")
+        404,
+        "woocommerce_rest_shop_order_refund_invalid_id",
+    )
     # another order's refund: WooCommerce hands WordPress a bare 404 as error data, read as 500
     foreign = sim.get(f"{ORDERS}/{other['id']}/refunds/{first['id']}", headers=BASIC)
-    assert (foreign.status_code, foreign.json()) == (500, {
-        "code": "woocommerce_rest_invalid_order_refund_id",
-        "message": "Invalid order refund ID.", "data": 404})
+    assert (foreign.status_code, foreign.json()) == (
+        500,
+        {
+            "code": "woocommerce_rest_invalid_order_refund_id",
+            "message": "Invalid order refund ID.",
+            "data": 404,
+        },
+    )
     sim.post("/_sim/config", json={"foreign_refund_status": 404}).raise_for_status()
     assert sim.get(f"{path}/{order['id']}", headers=BASIC).status_code == 404  # an order's id
     assert sim.get(f"{path}/abc", headers=BASIC).json()["code"] == "rest_no_route"
@@ -326,6 +406,7 @@ def test_refund_body_typos_are_refused_not_ignored(sim: httpx.Client) -> None:
     order = nok_order(sim, deliver=False)
     typo = refund(sim, order, refund_shiping=True)
     assert typo.status_code == 400 and "refund_shiping" in typo.json()["error"]["message"]
-    bare = place(sim, deliver=False, line_items=[{"name": "no id", "quantity": 1,
-                                                  "total": "10.00"}])
+    bare = place(
+        sim, deliver=False, line_items=[{"name": "no id", "quantity": 1, "total": "10.00"}]
+    )
     assert refund(sim, bare, line_items=[{"quantity": 1}]).status_code == 400

@@ -23,16 +23,30 @@ from workers.intake.app import create_app
 
 @pytest.fixture
 def rt() -> Runtime:
-    settings = parse_settings({
-        "orderbridge": {"worker": {"inline_steps": True}},
-        "connections": {"shop": {
-            "erp": "poweroffice", "source": "woocommerce",
-            "shop": {"webhook_secret": SECRET, "api_url": "http://shop.invalid",
-                     "consumer_key": "ck", "consumer_secret": "cs"},
-            "settings": {"application_key": "a", "client_key": "c", "subscription_key": "s"}}},
-    }, env={})
-    return Runtime(settings, Store(fakeredis.FakeRedis(decode_responses=True)),
-                   enqueue=Enqueued())
+    settings = parse_settings(
+        {
+            "orderbridge": {"worker": {"inline_steps": True}},
+            "connections": {
+                "shop": {
+                    "erp": "poweroffice",
+                    "source": "woocommerce",
+                    "shop": {
+                        "webhook_secret": SECRET,
+                        "api_url": "http://shop.invalid",
+                        "consumer_key": "ck",
+                        "consumer_secret": "cs",
+                    },
+                    "settings": {
+                        "application_key": "a",
+                        "client_key": "c",
+                        "subscription_key": "s",
+                    },
+                }
+            },
+        },
+        env={},
+    )
+    return Runtime(settings, Store(fakeredis.FakeRedis(decode_responses=True)), enqueue=Enqueued())
 
 
 @pytest.fixture
@@ -43,10 +57,17 @@ def http(rt: Runtime) -> Iterator[TestClient]:
 
 def deliver(http: TestClient, body: Any, topic: str = "order.updated") -> Any:
     raw = json.dumps(body).encode()
-    return http.post("/webhooks/woocommerce/shop", content=raw, headers={
-        "X-WC-Webhook-Topic": topic, "X-WC-Webhook-Signature": sign(raw),
-        "X-WC-Webhook-Source": "http://shop.invalid/", "Content-Type": "application/json",
-        "X-WC-Webhook-Delivery-ID": "1"})
+    return http.post(
+        "/webhooks/woocommerce/shop",
+        content=raw,
+        headers={
+            "X-WC-Webhook-Topic": topic,
+            "X-WC-Webhook-Signature": sign(raw),
+            "X-WC-Webhook-Source": "http://shop.invalid/",
+            "Content-Type": "application/json",
+            "X-WC-Webhook-Delivery-ID": "1",
+        },
+    )
 
 
 def poll_pending(rt: Runtime) -> bool:
@@ -54,13 +75,17 @@ def poll_pending(rt: Runtime) -> bool:
     return not rt.store.claim_interval(RECONCILE, "shop", 3600)
 
 
-@pytest.mark.parametrize(("refunds", "field"), [
-    ([{"id": None, "total": "-10.00"}], "refunds.0.id"),
-    ("x", "refunds"),
-    (["x"], "refunds.0"),
-])
-def test_unreadable_refunds_are_a_422_naming_the_field(rt: Runtime, http: TestClient,
-                                                       refunds: Any, field: str) -> None:
+@pytest.mark.parametrize(
+    ("refunds", "field"),
+    [
+        ([{"id": None, "total": "-10.00"}], "refunds.0.id"),
+        ("x", "refunds"),
+        (["x"], "refunds.0"),
+    ],
+)
+def test_unreadable_refunds_are_a_422_naming_the_field(
+    rt: Runtime, http: TestClient, refunds: Any, field: str
+) -> None:
     response = deliver(http, {**woo_nok_order(), "refunds": refunds})
     assert response.status_code == 422, response.text
     error = response.json()["error"]
@@ -72,7 +97,8 @@ def test_unreadable_refunds_are_a_422_naming_the_field(rt: Runtime, http: TestCl
 
 
 def test_a_new_refund_asks_for_a_poll_once_and_a_repeat_delivery_costs_nothing(
-        rt: Runtime, http: TestClient) -> None:
+    rt: Runtime, http: TestClient
+) -> None:
     body = {**woo_nok_order(), "refunds": [{"id": 901, "total": "-10.00"}]}
     rt.store.claim_interval(RECONCILE, "shop", 3600)
     first = deliver(http, body)
@@ -93,8 +119,7 @@ def test_a_new_refund_asks_for_a_poll_once_and_a_repeat_delivery_costs_nothing(
     assert poll_pending(rt) and lookups == []
 
 
-def test_refunds_that_have_their_credit_jobs_ask_for_no_poll(rt: Runtime,
-                                                             http: TestClient) -> None:
+def test_refunds_that_have_their_credit_jobs_ask_for_no_poll(rt: Runtime, http: TestClient) -> None:
     body = {**woo_nok_order(), "refunds": []}
     rt.store.claim_interval(RECONCILE, "shop", 3600)
     assert deliver(http, body, topic="order.created").status_code == 202

@@ -35,12 +35,15 @@ def _setup_logging(settings: Settings) -> None:
 # --- long-running processes ---------------------------------------------------------------------
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     from workers.worker import run_worker
+
     _setup_logging(settings)
     only = [name.strip() for name in (args.connections or "").split(",") if name.strip()]
     unknown = [name for name in only if name not in settings.connections]
     if unknown:
-        console.print(f"[red]--connections: unknown connection {unknown[0]!r}[/red]; known: "
-                      f"{', '.join(sorted(settings.connections)) or '(none)'}")
+        console.print(
+            f"[red]--connections: unknown connection {unknown[0]!r}[/red]; known: "
+            f"{', '.join(sorted(settings.connections)) or '(none)'}"
+        )
         return 2
     run_worker(settings, pool=args.pool, concurrency=args.concurrency, connections=only)
     return 0
@@ -48,6 +51,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_beat(settings: Settings, args: argparse.Namespace) -> int:
     from workers.worker import run_beat
+
     _setup_logging(settings)
     run_beat(settings)
     return 0
@@ -55,6 +59,7 @@ def cmd_beat(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_flower(settings: Settings, args: argparse.Namespace) -> int:
     from workers.worker import run_flower
+
     _setup_logging(settings)
     run_flower(settings, args.port, args.address)
     return 0
@@ -64,15 +69,22 @@ def cmd_intake(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from workers.intake import create_app
+
     _setup_logging(settings)
     rt = _runtime(settings)
-    uvicorn.run(create_app(rt), host=args.host or settings.intake.host,
-                port=args.port or settings.intake.port, log_level="warning", lifespan="off")
+    uvicorn.run(
+        create_app(rt),
+        host=args.host or settings.intake.host,
+        port=args.port or settings.intake.port,
+        log_level="warning",
+        lifespan="off",
+    )
     return 0
 
 
 def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     from simulators.registry import SIMULATORS, serve
+
     if args.erp not in SIMULATORS:
         console.print(f"[red]unknown simulator {args.erp!r}[/red]; known: {', '.join(SIMULATORS)}")
         return 2
@@ -83,11 +95,13 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
     from workers.supervise import run_up
+
     return run_up(settings)
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from workers.demo import run_demo
+
     return run_demo(settings, orders=args.orders)
 
 
@@ -98,6 +112,7 @@ def cmd_enqueue(settings: Settings, args: argparse.Namespace) -> int:
     from schemas.order import Order
     from tasks.events import apply_event, event_from_canonical
     from workers.intake.errors import validation_details
+
     settings.connection(args.connection)
     rt = _runtime(settings)
     data = json.loads(Path(args.file).read_text(encoding="utf-8"))
@@ -118,21 +133,29 @@ def cmd_enqueue(settings: Settings, args: argparse.Namespace) -> int:
                 console.print(f"[red]order {index}: {field}: {message}[/red]")
             continue
         decision = apply_event(rt, args.connection, event_from_canonical(order))
-        console.print(f"{order.external_id}\t{decision.job_id or '-'}\t{decision.outcome}"
-                      + (f" ({decision.detail})" if decision.detail else ""))
+        console.print(
+            f"{order.external_id}\t{decision.job_id or '-'}\t{decision.outcome}"
+            + (f" ({decision.detail})" if decision.detail else "")
+        )
     return 1 if failed else 0
 
 
 def cmd_connect(settings: Settings, args: argparse.Namespace) -> int:
     """Give orderbridge its first (or a fresh) OAuth grant for a connection (Exact Online)."""
     from connectors.consent import ConsentError, connect
+
     settings.connection(args.connection)
     try:
         connector = _runtime(settings).connector(args.connection)
-        message = connect(connector, code=args.code, auto=args.auto,
-                          ask=lambda url: console.input(
-                              f"Open this URL, consent, and paste the URL you were sent to "
-                              f"(or the code):\n{url}\n> "))
+        message = connect(
+            connector,
+            code=args.code,
+            auto=args.auto,
+            ask=lambda url: console.input(
+                f"Open this URL, consent, and paste the URL you were sent to "
+                f"(or the code):\n{url}\n> "
+            ),
+        )
     except ConsentError as exc:
         console.print(f"[red]{exc}[/red]")
         return 1
@@ -148,8 +171,9 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
         if job is None:
             console.print(f"[red]no job {args.job_id}[/red]")
             return 1
-        console.print_json(data={**job.public_view(),
-                                 "invoice_events": store.job_events(job.job_id)})
+        console.print_json(
+            data={**job.public_view(), "invoice_events": store.job_events(job.job_id)}
+        )
         return 0
     counts: dict[tuple[str, str], int] = {}
     for job in store.iter_jobs():
@@ -158,12 +182,22 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     for (conn, state), n in sorted(counts.items()):
         table.add_row(conn, state, str(n))
     console.print(table)
-    admission = Table("connection", "waiting", "urgent", "in flight", "backlog",
-                      title="waiting for the ERP budget (admission)")
+    admission = Table(
+        "connection",
+        "waiting",
+        "urgent",
+        "in flight",
+        "backlog",
+        title="waiting for the ERP budget (admission)",
+    )
     for name, waiting in sorted(rt.admission.figures(settings.connections).items()):
-        admission.add_row(name, f"{waiting.waiting:,}", str(waiting.urgent),
-                          str(waiting.in_flight),
-                          describe_eta(waiting, rt.requests_per_second(name)) or "none waiting")
+        admission.add_row(
+            name,
+            f"{waiting.waiting:,}",
+            str(waiting.urgent),
+            str(waiting.in_flight),
+            describe_eta(waiting, rt.requests_per_second(name)) or "none waiting",
+        )
     console.print(admission)
     _, total = store.dead_letters(0, 1)
     console.print(f"dead letters: {total}")
@@ -172,17 +206,32 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_dlq(settings: Settings, args: argparse.Namespace) -> int:
     from tasks import deadletters
+
     rt = _runtime(settings)
     store = rt.store
     try:
         if args.action == "list":
             letters, total = store.dead_letters(0, 1000)
-            table = Table("id", "connection", "order", "step", "kind", "reason", "message",
-                          title=f"dead letters ({total})")
+            table = Table(
+                "id",
+                "connection",
+                "order",
+                "step",
+                "kind",
+                "reason",
+                "message",
+                title=f"dead letters ({total})",
+            )
             for letter in letters:
-                table.add_row(letter.id, letter.connection, letter.external_id,
-                              letter.step or "-",
-                              letter.kind, letter.reason, letter.message[:80])
+                table.add_row(
+                    letter.id,
+                    letter.connection,
+                    letter.external_id,
+                    letter.step or "-",
+                    letter.kind,
+                    letter.reason,
+                    letter.message[:80],
+                )
             console.print(table)
         elif args.action == "show":
             letter = store.dead_letter(_need_id(args))
@@ -212,16 +261,30 @@ def cmd_invoices(settings: Settings, args: argparse.Namespace) -> int:
     conn = settings.connection(args.connection)
     store = _runtime(settings).store
     items = store.recent_invoices(conn.name, args.limit)
-    table = Table("invoice", "kind", "order reference", "total", "balance", "state",
-                  title=f"invoices of {conn.name} ({len(items)} most recent)")
+    table = Table(
+        "invoice",
+        "kind",
+        "order reference",
+        "total",
+        "balance",
+        "state",
+        title=f"invoices of {conn.name} ({len(items)} most recent)",
+    )
     for item in items:
-        table.add_row(item["invoice_number"], item["kind"], item["reference"],
-                      f"{item['total']} {item['currency']}",
-                      f"{item['balance']} {item['currency']}", item["state"])
+        table.add_row(
+            item["invoice_number"],
+            item["kind"],
+            item["reference"],
+            f"{item['total']} {item['currency']}",
+            f"{item['balance']} {item['currency']}",
+            item["state"],
+        )
     console.print(table)
     if conn.events is None:
-        console.print(f"[yellow]{conn.name} has no [connections.{conn.name}.events] section: "
-                      f"its invoices are not watched[/yellow]")
+        console.print(
+            f"[yellow]{conn.name} has no [connections.{conn.name}.events] section: "
+            f"its invoices are not watched[/yellow]"
+        )
     return 0
 
 
@@ -242,16 +305,20 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run a Celery worker for the pipeline")
     worker.add_argument("--pool", choices=["threads", "prefork", "solo"])
     worker.add_argument("--concurrency", type=int)
-    worker.add_argument("--connections", metavar="A,B",
-                        help="serve only these connections (dedicated capacity); default: all")
+    worker.add_argument(
+        "--connections",
+        metavar="A,B",
+        help="serve only these connections (dedicated capacity); default: all",
+    )
     worker.set_defaults(func=cmd_worker)
     sub.add_parser("beat", help="run Celery beat (periodic sweeps)").set_defaults(func=cmd_beat)
     intake = sub.add_parser("intake", help="run the HTTP intake")
     intake.add_argument("--host")
     intake.add_argument("--port", type=int)
     intake.set_defaults(func=cmd_intake)
-    flower = sub.add_parser("flower", help="run Flower to watch the workers (basic auth with "
-                                           "flower_basic_auth_env)")
+    flower = sub.add_parser(
+        "flower", help="run Flower to watch the workers (basic auth with flower_basic_auth_env)"
+    )
     flower.add_argument("--port", type=int, default=5555)
     flower.add_argument("--address", default="127.0.0.1")
     flower.set_defaults(func=cmd_flower)
@@ -268,19 +335,25 @@ def build_parser() -> argparse.ArgumentParser:
     connect = sub.add_parser("connect", help="OAuth consent for a connection (Exact Online)")
     connect.add_argument("connection")
     connect.add_argument("--code", help="the authorization code (or the whole redirect URL)")
-    connect.add_argument("--auto", action="store_true",
-                         help="follow the authorize URL without a browser (simulators)")
+    connect.add_argument(
+        "--auto",
+        action="store_true",
+        help="follow the authorize URL without a browser (simulators)",
+    )
     connect.set_defaults(func=cmd_connect)
     status = sub.add_parser("status", help="a job, or a summary of all jobs")
     status.add_argument("job_id", nargs="?")
     status.set_defaults(func=cmd_status)
-    invoices = sub.add_parser("invoices", help="recent invoices and credit notes of a "
-                                               "connection (number, reference, balance)")
+    invoices = sub.add_parser(
+        "invoices",
+        help="recent invoices and credit notes of a connection (number, reference, balance)",
+    )
     invoices.add_argument("--connection", required=True)
     invoices.add_argument("--limit", type=int, default=50)
     invoices.set_defaults(func=cmd_invoices)
-    dlq = sub.add_parser("dlq", help="dead letters: list | show ID | replay ID | "
-                                     "replay --all | drop ID")
+    dlq = sub.add_parser(
+        "dlq", help="dead letters: list | show ID | replay ID | replay --all | drop ID"
+    )
     dlq.add_argument("action", choices=["list", "show", "replay", "drop"])
     dlq.add_argument("id", nargs="?")
     dlq.add_argument("--all", action="store_true")

@@ -30,11 +30,20 @@ from workers.supervise import redis_environment
 
 console = Console()
 SHOPS = demo_shops.SHOPS
-CUSTOMERS = [("Kari Nordmann", "kari@example.no"), ("Ola Hansen", "ola@example.no"),
-             ("Fjord Kaffe AS", "post@fjordkaffe.example"), ("Ingrid Berg", "ingrid@example.no"),
-             ("Nils Dahl", "nils@example.no"), ("Bryggen Bakeri AS", "hei@bryggen.example")]
-ARTICLES = [("KAFFE-500", "Kaffe 500 g", "129.00", "0.15"), ("TE-100", "Te 100 g", "79.00", "0.15"),
-            ("KOPP-01", "Kaffekopp", "149.00", "0.25"), ("KVERN-2", "Kaffekvern", "899.00", "0.25")]
+CUSTOMERS = [
+    ("Kari Nordmann", "kari@example.no"),
+    ("Ola Hansen", "ola@example.no"),
+    ("Fjord Kaffe AS", "post@fjordkaffe.example"),
+    ("Ingrid Berg", "ingrid@example.no"),
+    ("Nils Dahl", "nils@example.no"),
+    ("Bryggen Bakeri AS", "hei@bryggen.example"),
+]
+ARTICLES = [
+    ("KAFFE-500", "Kaffe 500 g", "129.00", "0.15"),
+    ("TE-100", "Te 100 g", "79.00", "0.15"),
+    ("KOPP-01", "Kaffekopp", "149.00", "0.25"),
+    ("KVERN-2", "Kaffekvern", "899.00", "0.25"),
+]
 
 
 def sample_orders(run: str, count: int) -> list[dict[str, Any]]:
@@ -45,27 +54,51 @@ def sample_orders(run: str, count: int) -> list[dict[str, Any]]:
         lines = []
         for j in range(1 + i % 3):
             sku, title, price, vat = ARTICLES[(i + j) % len(ARTICLES)]
-            lines.append({"type": "product", "sku": sku, "name": title, "quantity": str(1 + j),
-                          "unit_price": price, "discount": "0", "vat_rate": vat})
+            lines.append(
+                {
+                    "type": "product",
+                    "sku": sku,
+                    "name": title,
+                    "quantity": str(1 + j),
+                    "unit_price": price,
+                    "discount": "0",
+                    "vat_rate": vat,
+                }
+            )
         lines.append({"type": "shipping", "name": "Frakt", "amount": "99.00", "vat_rate": "0.25"})
-        orders.append({
-            "external_id": f"{run}-{i + 1:03d}", "number": f"#{run[-4:]}{i + 1:03d}",
-            "source": "demo", "placed_at": datetime.now(UTC).isoformat(),
-            "currency": "NOK", "prices_include_vat": True,
-            "customer": {"external_id": f"demo-{i % len(CUSTOMERS)}",
-                         "kind": "company" if company else "person",
-                         "name": None if company else name,
-                         "company_name": name if company else None, "email": email,
-                         "billing_address": {"line1": "Storgata 1", "postal_code": "0155",
-                                             "city": "Oslo", "country": "NO"}},
-            "lines": lines, "send_invoice": True if i == 2 else None})
+        orders.append(
+            {
+                "external_id": f"{run}-{i + 1:03d}",
+                "number": f"#{run[-4:]}{i + 1:03d}",
+                "source": "demo",
+                "placed_at": datetime.now(UTC).isoformat(),
+                "currency": "NOK",
+                "prices_include_vat": True,
+                "customer": {
+                    "external_id": f"demo-{i % len(CUSTOMERS)}",
+                    "kind": "company" if company else "person",
+                    "name": None if company else name,
+                    "company_name": name if company else None,
+                    "email": email,
+                    "billing_address": {
+                        "line1": "Storgata 1",
+                        "postal_code": "0155",
+                        "city": "Oslo",
+                        "country": "NO",
+                    },
+                },
+                "lines": lines,
+                "send_invoice": True if i == 2 else None,
+            }
+        )
     return orders
 
 
 def start_simulators(settings: Settings, env: dict[str, str]) -> list[Child]:
     started = []
     wanted = {c.erp for c in settings.connections.values()} | {
-        c.source for c in settings.connections.values() if c.source != "any"}
+        c.source for c in settings.connections.values() if c.source != "any"
+    }
     for erp in sorted(wanted):
         if erp not in SIMULATORS:
             continue
@@ -74,24 +107,26 @@ def start_simulators(settings: Settings, env: dict[str, str]) -> list[Child]:
             console.print(f"simulator {erp}: using the one on port {port}")
             continue
         child = spawn(f"simulator-{erp}", ["simulate", erp], env)  # quiet: warnings only
-        wait_until(lambda port=port: port_open(port), 20, f"the {erp} simulator",
-                   children=[child])
+        wait_until(lambda port=port: port_open(port), 20, f"the {erp} simulator", children=[child])
         started.append(child)
     return started
 
 
 def run_demo(settings: Settings, orders: int = 24) -> int:
     if not settings.connections:
-        console.print("[red]no connections configured[/red] (ORDERBRIDGE_CONFIG="
-                      "orderbridge.example.toml)")
+        console.print(
+            "[red]no connections configured[/red] (ORDERBRIDGE_CONFIG=orderbridge.example.toml)"
+        )
         return 2
     children: list[Child] = []
     with redis_environment(settings) as env:
         try:
             children += start_simulators(settings, env)
             if port_open(settings.intake.port):
-                console.print(f"[red]port {settings.intake.port} is in use; stop what runs there "
-                              f"(or change [orderbridge.intake] port)[/red]")
+                console.print(
+                    f"[red]port {settings.intake.port} is in use; stop what runs there "
+                    f"(or change [orderbridge.intake] port)[/red]"
+                )
                 return 1
             logs = tempfile.mkdtemp(prefix="orderbridge-demo-")
             console.print(f"logs of the demo's processes: {logs}")
@@ -99,9 +134,14 @@ def run_demo(settings: Settings, orders: int = 24) -> int:
             children.append(spawn("worker", ["worker"], env, f"{logs}/worker.log"))
             rt = Runtime(settings, Store.from_url(env.get(REDIS_URL_ENV, settings.redis_url)))
             wait_until(lambda: port_open(settings.intake.port), 30, "the intake", children=children)
-            wait_until(lambda: any(rt.store.worker_alive(c.proc.pid)
-                                   for c in children if c.name == "worker"), 60, "the worker",
-                       children=children)
+            wait_until(
+                lambda: any(
+                    rt.store.worker_alive(c.proc.pid) for c in children if c.name == "worker"
+                ),
+                60,
+                "the worker",
+                children=children,
+            )
             for name in settings.connections:
                 _prepare(rt, name, env, logs)
             return _send_and_show(settings, rt.store, orders)
@@ -115,8 +155,11 @@ def _prepare(rt: Runtime, connection: str, env: dict[str, str], logs: str) -> No
     settings = rt.settings
     conn = settings.connections[connection]
     if conn.source in SHOPS and conn.shop.api_url:  # the shop delivers to our webhook URL
-        demo_shops.subscribe(conn.source, conn.shop.api_url, f"http://127.0.0.1:"
-                             f"{settings.intake.port}/webhooks/{conn.source}/{connection}")
+        demo_shops.subscribe(
+            conn.source,
+            conn.shop.api_url,
+            f"http://127.0.0.1:{settings.intake.port}/webhooks/{conn.source}/{connection}",
+        )
     if rt.connector(connection).consent() is not None:  # the simulator consents at once
         consent = spawn("connect", ["connect", connection, "--auto"], env, f"{logs}/connect.log")
         consent.proc.wait(timeout=60)
@@ -153,8 +196,13 @@ def _send_and_show(settings: Settings, store: Store, count: int) -> int:
     job_ids: dict[tuple[str, str], str] = {}
     notes: dict[tuple[str, str], str] = {}
     intake = httpx.Client(base_url=f"http://127.0.0.1:{settings.intake.port}", timeout=10)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
         sent = progress.add_task("orders sent", total=sum(len(p[2]) for p in plans) + 1)
         for name, token, orders in plans:
             conn = settings.connections[name]
@@ -164,23 +212,29 @@ def _send_and_show(settings: Settings, store: Store, count: int) -> int:
                     shop_id = demo_shops.place(conn.source, conn.shop.api_url, order)
                     job_ids[(name, shop_id)] = ""  # known once the webhook has arrived
                 else:
-                    response = intake.post(f"/v1/connections/{name}/orders", json=order,
-                                           headers=auth)
+                    response = intake.post(
+                        f"/v1/connections/{name}/orders", json=order, headers=auth
+                    )
                     job_ids[(name, order["external_id"])] = response.json().get("job_id", "")
                 progress.advance(sent)
         name, token, orders = plans[0]
-        again = intake.post(f"/v1/connections/{name}/orders", json=orders[0],
-                            headers={"Authorization": f"Bearer {token}"})
-        notes[(name, orders[0]["external_id"])] = \
+        again = intake.post(
+            f"/v1/connections/{name}/orders",
+            json=orders[0],
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        notes[(name, orders[0]["external_id"])] = (
             f"sent twice: 2nd answered {again.status_code}, same job"
+        )
         progress.advance(sent)
         jobs = _wait_for(store, job_ids, progress)
     _show(settings, jobs, notes)
     return 0 if all(j.is_final for j in jobs.values()) else 1
 
 
-def _wait_for(store: Store, job_ids: dict[tuple[str, str], str], progress: Progress
-              ) -> dict[tuple[str, str], Job]:
+def _wait_for(
+    store: Store, job_ids: dict[tuple[str, str], str], progress: Progress
+) -> dict[tuple[str, str], Job]:
     finished = progress.add_task("orders finished", total=len(job_ids))
     deadline = time.monotonic() + 120
     jobs: dict[tuple[str, str], Job] = {}
@@ -202,23 +256,37 @@ def _simulator_url(settings: Settings, connection: str) -> str | None:
     return f"http://127.0.0.1:{SIMULATORS[erp][1]}" if erp in SIMULATORS else None
 
 
-def _show(settings: Settings, jobs: dict[tuple[str, str], Job],
-          notes: dict[tuple[str, str], str]) -> None:
-    table = Table("connection", "order", "state", "ERP document", "invoice", "attempts", "note",
-                  title="orderbridge demo: outcome")
+def _show(
+    settings: Settings, jobs: dict[tuple[str, str], Job], notes: dict[tuple[str, str], str]
+) -> None:
+    table = Table(
+        "connection",
+        "order",
+        "state",
+        "ERP document",
+        "invoice",
+        "attempts",
+        "note",
+        title="orderbridge demo: outcome",
+    )
     for key, job in jobs.items():
         attempts = sum(s.attempts for s in job.steps)
         table.add_row(key[0], *_row(key[1], job, notes.get(key, ""), attempts))
     console.print(table)
-    for url in dict.fromkeys(filter(None, (_simulator_url(settings, n)
-                                           for n in settings.connections))):
+    for url in dict.fromkeys(
+        filter(None, (_simulator_url(settings, n) for n in settings.connections))
+    ):
         name = next(n for n in settings.connections if _simulator_url(settings, n) == url)
         if url:
             state = httpx.get(f"{url}/_sim/state").json()
-            console.print(f"{settings.connections[name].erp} simulator now holds: " + ", ".join(
-                f"{len(v)} {k}" for k, v in state.items()))
-    console.print("Dead letters: `orderbridge dlq list`, `orderbridge dlq show ID`, "
-                  "`orderbridge dlq replay ID`.")
+            console.print(
+                f"{settings.connections[name].erp} simulator now holds: "
+                + ", ".join(f"{len(v)} {k}" for k, v in state.items())
+            )
+    console.print(
+        "Dead letters: `orderbridge dlq list`, `orderbridge dlq show ID`, "
+        "`orderbridge dlq replay ID`."
+    )
 
 
 def _row(ref: str, job: Job, note: str, attempts: int) -> tuple[str, ...]:
@@ -231,5 +299,11 @@ def _row(ref: str, job: Job, note: str, attempts: int) -> tuple[str, ...]:
         note = f"dead letter at {failed.name}: {failed.last_error.message}"
     style = {"done": "green", "duplicate": "yellow", "dead": "red"}.get(job.state, "white")
     document = job.erp.get("order_number") or str(job.erp.get("order_id") or "")[:8]
-    return (ref, f"[{style}]{job.state}[/{style}]", str(document),
-            str(job.erp.get("invoice_number") or ""), str(attempts), note)
+    return (
+        ref,
+        f"[{style}]{job.state}[/{style}]",
+        str(document),
+        str(job.erp.get("invoice_number") or ""),
+        str(attempts),
+        note,
+    )

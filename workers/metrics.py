@@ -32,34 +32,54 @@ from core.store import Store
 # family in Redis -> (exposed name without `_total`, help, label names)
 COUNTERS: dict[str, tuple[str, str, list[str]]] = {
     m.ACCEPTED: ("orderbridge_orders_accepted", "Orders accepted (jobs created)", ["connection"]),
-    m.FINISHED: ("orderbridge_orders_finished",
-                 "Jobs that reached a final state (done, duplicate, dead, cancelled)",
-                 ["connection", "state"]),
-    m.RETRIED: ("orderbridge_step_retried", "Step attempts that failed and were rescheduled",
-                ["connection"]),
-    m.STEP_WAITS: ("orderbridge_step_waits",
-                   "Steps put off without counting an attempt (rate_limited, blocked, not_yet)",
-                   ["connection", "reason"]),
-    m.ERP_REQUESTS: ("orderbridge_erp_requests", "HTTP requests to the ERP, by endpoint "
-                     "template and status class (error: no answer)",
-                     ["connection", "endpoint", "status_class"]),
-    m.ERP_RATE_LIMITED: ("orderbridge_erp_rate_limited", "429 answers from the ERP",
-                         ["connection"]),
-    m.BUDGET_WAITS: ("orderbridge_budget_waits",
-                     "Requests that waited for a slot of the shared request budget",
-                     ["connection"]),
-    m.BUDGET_WAIT_SECONDS: ("orderbridge_budget_wait_seconds",
-                            "Time requests spent waiting for the shared request budget",
-                            ["connection"]),
+    m.FINISHED: (
+        "orderbridge_orders_finished",
+        "Jobs that reached a final state (done, duplicate, dead, cancelled)",
+        ["connection", "state"],
+    ),
+    m.RETRIED: (
+        "orderbridge_step_retried",
+        "Step attempts that failed and were rescheduled",
+        ["connection"],
+    ),
+    m.STEP_WAITS: (
+        "orderbridge_step_waits",
+        "Steps put off without counting an attempt (rate_limited, blocked, not_yet)",
+        ["connection", "reason"],
+    ),
+    m.ERP_REQUESTS: (
+        "orderbridge_erp_requests",
+        "HTTP requests to the ERP, by endpoint template and status class (error: no answer)",
+        ["connection", "endpoint", "status_class"],
+    ),
+    m.ERP_RATE_LIMITED: (
+        "orderbridge_erp_rate_limited",
+        "429 answers from the ERP",
+        ["connection"],
+    ),
+    m.BUDGET_WAITS: (
+        "orderbridge_budget_waits",
+        "Requests that waited for a slot of the shared request budget",
+        ["connection"],
+    ),
+    m.BUDGET_WAIT_SECONDS: (
+        "orderbridge_budget_wait_seconds",
+        "Time requests spent waiting for the shared request budget",
+        ["connection"],
+    ),
 }
 
 
 class StoreCollector(Collector):
     """Every orderbridge metric family, from one Redis snapshot per scrape."""
 
-    def __init__(self, store: Store, connections: Iterable[str] = (),
-                 cache: m.FactCache | None = None, rates: Mapping[str, float] | None = None
-                 ) -> None:
+    def __init__(
+        self,
+        store: Store,
+        connections: Iterable[str] = (),
+        cache: m.FactCache | None = None,
+        rates: Mapping[str, float] | None = None,
+    ) -> None:
         self.store = store
         self.connections = list(connections)
         self.cache = cache
@@ -76,22 +96,33 @@ class StoreCollector(Collector):
                     counter.add_metric(list(values), value)
             yield counter
         yield _step_runtime(snap)
-        connections = sorted({*self.connections, *snap.dead_letters, *snap.oldest_job_age,
-                              *snap.blocked_until})
-        yield _per_connection("orderbridge_dead_letters", "Dead letters waiting for an operator",
-                              connections, {c: float(v) for c, v in snap.dead_letters.items()})
-        yield _per_connection("orderbridge_oldest_job_age_seconds",
-                              "Age of the oldest unfinished job (0: none)", connections,
-                              snap.oldest_job_age)
-        yield _per_connection("orderbridge_connection_blocked",
-                              "1 while the connection's jobs wait for an operator "
-                              "(e.g. ERP consent refused)", connections,
-                              {c: 1.0 for c, until in snap.blocked_until.items() if until > now})
+        connections = sorted(
+            {*self.connections, *snap.dead_letters, *snap.oldest_job_age, *snap.blocked_until}
+        )
+        yield _per_connection(
+            "orderbridge_dead_letters",
+            "Dead letters waiting for an operator",
+            connections,
+            {c: float(v) for c, v in snap.dead_letters.items()},
+        )
+        yield _per_connection(
+            "orderbridge_oldest_job_age_seconds",
+            "Age of the oldest unfinished job (0: none)",
+            connections,
+            snap.oldest_job_age,
+        )
+        yield _per_connection(
+            "orderbridge_connection_blocked",
+            "1 while the connection's jobs wait for an operator (e.g. ERP consent refused)",
+            connections,
+            {c: 1.0 for c, until in snap.blocked_until.items() if until > now},
+        )
         yield from self._admission(connections)
-        yield GaugeMetricFamily("orderbridge_active_workers",
-                                "Worker processes alive (their liveness key is fresh)",
-                                value=snap.workers_alive)
-
+        yield GaugeMetricFamily(
+            "orderbridge_active_workers",
+            "Worker processes alive (their liveness key is fresh)",
+            value=snap.workers_alive,
+        )
 
     def _admission(self, connections: list[str]) -> Iterator[Metric]:
         """Per connection: jobs waiting for admission, in flight, the backlog's time to drain
@@ -101,38 +132,51 @@ class StoreCollector(Collector):
         for name in [QUEUE, *(queue_for(c) for c in connections)]:
             pipe.llen(name)
         lengths = pipe.execute()
-        yield _per_connection("orderbridge_jobs_waiting",
-                              "Jobs ready to run, waiting for admission (their ERP budget, "
-                              "their turn)", connections,
-                              {c: float(f.waiting) for c, f in figures.items()})
-        yield _per_connection("orderbridge_jobs_admitted",
-                              "Jobs handed to the workers and not yet through (queued or "
-                              "running)", connections,
-                              {c: float(f.in_flight) for c, f in figures.items()})
-        yield _per_connection("orderbridge_backlog_drain_seconds",
-                              "Estimated seconds until the waiting jobs are through at the "
-                              "budget's rate (0: none wait)", connections,
-                              {c: f.eta_seconds(self.rates.get(c, 0.0)) or 0.0
-                               for c, f in figures.items()})
-        yield _per_connection("orderbridge_erp_outage",
-                              "1 while the ERP fails as in an outage and only one probe job "
-                              "at a time is let through", connections,
-                              {c: 1.0 for c, f in figures.items() if f.outage})
-        queue = GaugeMetricFamily("orderbridge_queue_length", "Messages waiting in the broker "
-                                  "queue (one per connection, and the shared one)",
-                                  labels=["queue_name"])
-        for name, length in zip([QUEUE, *(queue_for(c) for c in connections)], lengths,
-                                strict=True):
+        yield _per_connection(
+            "orderbridge_jobs_waiting",
+            "Jobs ready to run, waiting for admission (their ERP budget, their turn)",
+            connections,
+            {c: float(f.waiting) for c, f in figures.items()},
+        )
+        yield _per_connection(
+            "orderbridge_jobs_admitted",
+            "Jobs handed to the workers and not yet through (queued or running)",
+            connections,
+            {c: float(f.in_flight) for c, f in figures.items()},
+        )
+        yield _per_connection(
+            "orderbridge_backlog_drain_seconds",
+            "Estimated seconds until the waiting jobs are through at the "
+            "budget's rate (0: none wait)",
+            connections,
+            {c: f.eta_seconds(self.rates.get(c, 0.0)) or 0.0 for c, f in figures.items()},
+        )
+        yield _per_connection(
+            "orderbridge_erp_outage",
+            "1 while the ERP fails as in an outage and only one probe job at a time is let through",
+            connections,
+            {c: 1.0 for c, f in figures.items() if f.outage},
+        )
+        queue = GaugeMetricFamily(
+            "orderbridge_queue_length",
+            "Messages waiting in the broker queue (one per connection, and the shared one)",
+            labels=["queue_name"],
+        )
+        for name, length in zip(
+            [QUEUE, *(queue_for(c) for c in connections)], lengths, strict=True
+        ):
             queue.add_metric([name], float(length))
         yield queue
 
 
 def _older_families(snap: m.Snapshot) -> Iterator[Metric]:
     """The first metrics, without a connection label; kept as they were."""
-    steps = CounterMetricFamily("orderbridge_steps_done", "Pipeline steps finished",
-                                labels=["step"])
-    jobs = CounterMetricFamily("orderbridge_jobs_finished", "Jobs finished, by final state",
-                               labels=["state"])
+    steps = CounterMetricFamily(
+        "orderbridge_steps_done", "Pipeline steps finished", labels=["step"]
+    )
+    jobs = CounterMetricFamily(
+        "orderbridge_jobs_finished", "Jobs finished, by final state", labels=["state"]
+    )
     for name, value in sorted(snap.stats.items()):
         if name.startswith("step_done:"):
             steps.add_metric([name.split(":", 1)[1]], value)
@@ -140,18 +184,24 @@ def _older_families(snap: m.Snapshot) -> Iterator[Metric]:
             jobs.add_metric([name.removeprefix("jobs_")], value)
     yield steps
     yield jobs
-    yield CounterMetricFamily("orderbridge_jobs_created", "Jobs accepted",
-                              value=snap.stats.get("jobs_created", 0))
-    yield CounterMetricFamily("orderbridge_retries", "Step attempts rescheduled",
-                              value=snap.stats.get("retries", 0))
-    yield GaugeMetricFamily("orderbridge_jobs_in_flight", "Jobs not finished",
-                            value=snap.jobs_in_flight)
+    yield CounterMetricFamily(
+        "orderbridge_jobs_created", "Jobs accepted", value=snap.stats.get("jobs_created", 0)
+    )
+    yield CounterMetricFamily(
+        "orderbridge_retries", "Step attempts rescheduled", value=snap.stats.get("retries", 0)
+    )
+    yield GaugeMetricFamily(
+        "orderbridge_jobs_in_flight", "Jobs not finished", value=snap.jobs_in_flight
+    )
 
 
 def _step_runtime(snap: m.Snapshot) -> HistogramMetricFamily:
-    family = HistogramMetricFamily("orderbridge_step_runtime_seconds",
-                                   "Run time of one execution of a pipeline step (its ERP calls "
-                                   "included, failed attempts too)", labels=["connection", "step"])
+    family = HistogramMetricFamily(
+        "orderbridge_step_runtime_seconds",
+        "Run time of one execution of a pipeline step (its ERP calls "
+        "included, failed attempts too)",
+        labels=["connection", "step"],
+    )
     for (connection, step), histogram in sorted(snap.histograms.items()):
         cumulative, buckets = 0, []
         for bound in m.BUCKETS:
@@ -162,25 +212,31 @@ def _step_runtime(snap: m.Snapshot) -> HistogramMetricFamily:
     return family
 
 
-def _per_connection(name: str, help_text: str, connections: list[str],
-                    values: dict[str, float]) -> GaugeMetricFamily:
+def _per_connection(
+    name: str, help_text: str, connections: list[str], values: dict[str, float]
+) -> GaugeMetricFamily:
     gauge = GaugeMetricFamily(name, help_text, labels=["connection"])
     for connection in connections:
         gauge.add_metric([connection], values.get(connection, 0.0))
     return gauge
 
 
-def metrics_text(store: Store, connections: Iterable[str] = (),
-                 cache: m.FactCache | None = None, rates: Mapping[str, float] | None = None
-                 ) -> bytes:
+def metrics_text(
+    store: Store,
+    connections: Iterable[str] = (),
+    cache: m.FactCache | None = None,
+    rates: Mapping[str, float] | None = None,
+) -> bytes:
     """The exposition text; keep one `cache` per process so a scrape reads only new records."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StoreCollector(store, connections, cache, rates))
     return generate_latest(registry)
 
 
-def metrics_response(store: Store, connections: Iterable[str] = (),
-                     cache: m.FactCache | None = None, rates: Mapping[str, float] | None = None
-                     ) -> Response:
-    return Response(metrics_text(store, connections, cache, rates),
-                    media_type=CONTENT_TYPE_LATEST)
+def metrics_response(
+    store: Store,
+    connections: Iterable[str] = (),
+    cache: m.FactCache | None = None,
+    rates: Mapping[str, float] | None = None,
+) -> Response:
+    return Response(metrics_text(store, connections, cache, rates), media_type=CONTENT_TYPE_LATEST)

@@ -65,9 +65,14 @@ def stop_all(children: list[Child]) -> None:
 
 def spawn(name: str, args: list[str], env: dict[str, str], log_path: str | None = None) -> Child:
     log = open(log_path, "ab") if log_path else None
-    proc = subprocess.Popen([sys.executable, "-m", "workers.cli", *args], env=env,
-                            stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "workers.cli", *args],
+        env=env,
+        stdout=log or subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     return Child(name, proc, log)
 
 
@@ -77,16 +82,22 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def wait_until(condition: Callable[[], bool], timeout: float, what: str,
-               interval: float = 0.05, children: list[Child] | None = None) -> None:
+def wait_until(
+    condition: Callable[[], bool],
+    timeout: float,
+    what: str,
+    interval: float = 0.05,
+    children: list[Child] | None = None,
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
         for child in children or []:
             if not child.alive:
-                raise RuntimeError(f"{child.name} exited with {child.proc.returncode} "
-                                   f"while waiting for {what}")
+                raise RuntimeError(
+                    f"{child.name} exited with {child.proc.returncode} while waiting for {what}"
+                )
         time.sleep(interval)
     raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
 

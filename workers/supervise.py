@@ -36,8 +36,10 @@ def redis_environment(settings: Settings) -> Iterator[dict[str, str]]:
         return
     with ensure_redis(settings.redis_url) as started:
         if started:
-            console.print(f"[yellow]no Redis answered; started an embedded one at "
-                          f"{settings.redis_url}[/yellow]")
+            console.print(
+                f"[yellow]no Redis answered; started an embedded one at "
+                f"{settings.redis_url}[/yellow]"
+            )
         yield child_environment({REDIS_URL_ENV: settings.redis_url})
 
 
@@ -60,8 +62,11 @@ def where(settings: Settings, logs: str, flower_running: bool) -> list[tuple[str
     base = intake_url(settings)
     rows = []
     for conn in settings.connections.values():
-        route = (f"/v1/connections/{conn.name}/orders" if conn.source == "any"
-                 else f"/webhooks/{conn.source}/{conn.name}")
+        route = (
+            f"/v1/connections/{conn.name}/orders"
+            if conn.source == "any"
+            else f"/webhooks/{conn.source}/{conn.name}"
+        )
         kind = conn.erp if conn.source == "any" else f"{conn.source} -> {conn.erp}"
         rows.append((f"{conn.name} ({kind})", f"POST {base}{route}"))
     flower = f"http://127.0.0.1:{FLOWER_PORT}"
@@ -80,8 +85,9 @@ def where(settings: Settings, logs: str, flower_running: bool) -> list[tuple[str
 def print_where(rows: list[tuple[str, str]]) -> None:
     width = max(len(what) for what, _ in rows)
     for what, place in rows:
-        console.print(f"  {escape(what).ljust(width)}  {escape(place)}", soft_wrap=True,
-                      highlight=False)
+        console.print(
+            f"  {escape(what).ljust(width)}  {escape(place)}", soft_wrap=True, highlight=False
+        )
 
 
 def run_up(settings: Settings) -> int:
@@ -89,27 +95,35 @@ def run_up(settings: Settings) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     if port_open(settings.intake.port):
-        console.print(f"[red]port {settings.intake.port} is in use; stop what runs there (or "
-                      f"change [orderbridge.intake] port)[/red]")
+        console.print(
+            f"[red]port {settings.intake.port} is in use; stop what runs there (or "
+            f"change [orderbridge.intake] port)[/red]"
+        )
         return 1
     with redis_environment(settings) as env:
         logs = tempfile.mkdtemp(prefix="orderbridge-up-")
         children = [spawn(name, [name], env, f"{logs}/{name}.log") for name in CHILDREN]
-        console.print("orderbridge up: intake, worker and beat (Ctrl-C stops them)",
-                      highlight=False)
+        console.print(
+            "orderbridge up: intake, worker and beat (Ctrl-C stops them)", highlight=False
+        )
         print_where(where(settings, logs, port_open(FLOWER_PORT)))
         ready = False
         try:
             while not stop.wait(0.2 if not ready else 0.5):
                 dead = [c for c in children if not c.alive]
                 if dead:
-                    console.print(f"[red]{dead[0].name} exited ({dead[0].proc.returncode}); "
-                                  f"stopping the others; see {logs}/{dead[0].name}.log[/red]")
+                    console.print(
+                        f"[red]{dead[0].name} exited ({dead[0].proc.returncode}); "
+                        f"stopping the others; see {logs}/{dead[0].name}.log[/red]"
+                    )
                     return 1
                 if not ready and port_open(settings.intake.port):
                     ready = True
-                    console.print(f"ready: the intake answers on {intake_url(settings)}",
-                                  highlight=False, soft_wrap=True)
+                    console.print(
+                        f"ready: the intake answers on {intake_url(settings)}",
+                        highlight=False,
+                        soft_wrap=True,
+                    )
         finally:
             stop_all(children)
     return 0

@@ -49,19 +49,34 @@ def _stop_sweeper(**_: object) -> None:
         runtime.current().admission.unregister_worker(worker_id())
 
 
-def run_worker(settings: Settings, pool: str | None = None, concurrency: int | None = None,
-               connections: list[str] | None = None) -> None:
+def run_worker(
+    settings: Settings,
+    pool: str | None = None,
+    concurrency: int | None = None,
+    connections: list[str] | None = None,
+) -> None:
     if concurrency:
-        settings = settings.model_copy(update={"worker": settings.worker.model_copy(
-            update={"concurrency": concurrency})})
+        settings = settings.model_copy(
+            update={"worker": settings.worker.model_copy(update={"concurrency": concurrency})}
+        )
     runtime.configure(settings)
     worker_ready.connect(_start_sweeper, weak=False)
     worker_shutting_down.connect(_stop_sweeper, weak=False)
-    argv = ["worker", "-P", pool or settings.worker.pool,
-            "-c", str(settings.worker.concurrency),
-            "-Q", ",".join(queues(connections or sorted(settings.connections))),
-            "-n", f"orderbridge-{os.getpid()}@%h", "--loglevel", settings.log_level,
-            "--without-mingle", "--without-gossip"]
+    argv = [
+        "worker",
+        "-P",
+        pool or settings.worker.pool,
+        "-c",
+        str(settings.worker.concurrency),
+        "-Q",
+        ",".join(queues(connections or sorted(settings.connections))),
+        "-n",
+        f"orderbridge-{os.getpid()}@%h",
+        "--loglevel",
+        settings.log_level,
+        "--without-mingle",
+        "--without-gossip",
+    ]
     if settings.worker.task_events:
         argv.append("-E")
     app.worker_main(argv)
@@ -86,8 +101,9 @@ def is_loopback(address: str) -> bool:
         return False  # "" (every interface) or a host name
 
 
-def flower_options(settings: Settings, port: int, address: str
-                   ) -> tuple[list[str], dict[str, str], str]:
+def flower_options(
+    settings: Settings, port: int, address: str
+) -> tuple[list[str], dict[str, str], str]:
     """Flower's arguments, the environment it needs and a line saying how it is protected.
 
     With `flower_basic_auth` every page and the API ask for those credentials. Without it the
@@ -99,13 +115,23 @@ def flower_options(settings: Settings, port: int, address: str
         argv.append("--basic-auth=" + ",".join(pair.strip() for pair in pairs))
         return argv, {}, f"flower: basic auth on pages and API ({len(pairs)} user(s))"
     if is_loopback(address):
-        return argv, {UNAUTHENTICATED_API: "true"}, (
-            f"flower: no basic auth configured (flower_basic_auth_env); bound to {address}, "
-            f"so the HTTP API is open to local scripts ({UNAUTHENTICATED_API}=true)")
-    return argv, {}, (
-        f"flower: no basic auth configured (flower_basic_auth_env) and bound to "
-        f"{address or 'every interface'}: the pages are open to anyone who can reach them and "
-        f"the HTTP API is refused")
+        return (
+            argv,
+            {UNAUTHENTICATED_API: "true"},
+            (
+                f"flower: no basic auth configured (flower_basic_auth_env); bound to {address}, "
+                f"so the HTTP API is open to local scripts ({UNAUTHENTICATED_API}=true)"
+            ),
+        )
+    return (
+        argv,
+        {},
+        (
+            f"flower: no basic auth configured (flower_basic_auth_env) and bound to "
+            f"{address or 'every interface'}: the pages are open to anyone who can reach them and "
+            f"the HTTP API is refused"
+        ),
+    )
 
 
 def run_flower(settings: Settings, port: int, address: str) -> None:

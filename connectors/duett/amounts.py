@@ -28,15 +28,21 @@ def cents(value: Decimal) -> Decimal:
 @dataclass(frozen=True)
 class LineAmounts:
     """What Duett shows on an article line."""
+
     calc: Decimal
     net: Decimal
     vat: Decimal
     gross: Decimal
 
 
-def duett_line(price: Decimal, count: Decimal, rate: Decimal, mode: PriceMode,
-               discount_percent: Decimal = Decimal(0), dimension: Decimal = Decimal(1)
-               ) -> LineAmounts:
+def duett_line(
+    price: Decimal,
+    count: Decimal,
+    rate: Decimal,
+    mode: PriceMode,
+    discount_percent: Decimal = Decimal(0),
+    dimension: Decimal = Decimal(1),
+) -> LineAmounts:
     """Duett's amounts for an article line with a percent discount."""
     base = price * count * dimension
     calc = cents(base - base * discount_percent / HUNDRED)
@@ -50,6 +56,7 @@ def duett_line(price: Decimal, count: Decimal, rate: Decimal, mode: PriceMode,
 @dataclass(frozen=True)
 class LinePlan:
     """The values we send for one article line, and what Duett will make of them."""
+
     sales_price: Decimal
     discount_percent: Decimal
     expected: LineAmounts
@@ -69,8 +76,14 @@ def target_calc(amount: Decimal, rate: Decimal, includes_vat: bool, mode: PriceM
     return net  # no net amount adds up to it exactly; the amount check reports the cent
 
 
-def plan_line(unit_price: Decimal, quantity: Decimal, discount: Decimal, rate: Decimal,
-              includes_vat: bool, mode: PriceMode) -> LinePlan:
+def plan_line(
+    unit_price: Decimal,
+    quantity: Decimal,
+    discount: Decimal,
+    rate: Decimal,
+    includes_vat: bool,
+    mode: PriceMode,
+) -> LinePlan:
     """Keep the shop's unit price (converted to the company's mode) and express the discount as
     a percent, so the invoice reads like the shop's order; when the price does not convert to
     whole øre, use the line's price per unit instead."""
@@ -79,8 +92,11 @@ def plan_line(unit_price: Decimal, quantity: Decimal, discount: Decimal, rate: D
     if price * quantity < target or quantity == 0:
         price = (target / quantity).quantize(CENT, rounding=ROUND_CEILING) if quantity else target
     base = price * quantity
-    percent = Decimal(0) if base == 0 else \
-        ((base - target) / base * HUNDRED).quantize(PERCENT_PLACES, rounding=ROUND_HALF_UP)
+    percent = (
+        Decimal(0)
+        if base == 0
+        else ((base - target) / base * HUNDRED).quantize(PERCENT_PLACES, rounding=ROUND_HALF_UP)
+    )
     return LinePlan(price, percent, duett_line(price, quantity, rate, mode, percent))
 
 

@@ -43,9 +43,11 @@ class DuettConnector:
         self.settings = settings
         self.client = client
         self.paths = settings.paths
-        self.headers = {"X-Api-Integration-Key": settings.integration_key.get_secret_value(),
-                        "X-Api-Client-Key": settings.client_key.get_secret_value(),
-                        "Accept": "application/json"}
+        self.headers = {
+            "X-Api-Integration-Key": settings.integration_key.get_secret_value(),
+            "X-Api-Client-Key": settings.client_key.get_secret_value(),
+            "Accept": "application/json",
+        }
 
     def consent(self) -> Consent | None:
         return None  # two static keys
@@ -78,8 +80,10 @@ class DuettConnector:
     def _find_customer(self, customer: Customer, key: str) -> dict[str, Any] | None:
         if customer.kind == "company" and customer.org_number:
             field = self.settings.org_number_field
-            rows = self._list(self.paths.customers, [
-                (f"filter[{field}][EQ]", mapping.org_number(customer.org_number))])
+            rows = self._list(
+                self.paths.customers,
+                [(f"filter[{field}][EQ]", mapping.org_number(customer.org_number))],
+            )
         else:
             rows = self._list(self.paths.customers, [("filter[externalId][EQ]", key)])
         return rows[0] if rows else None
@@ -92,10 +96,14 @@ class DuettConnector:
         ids: dict[str, str] = {}
         size = self.settings.article_batch_size
         for start in range(0, len(specs), size):
-            batch = specs[start:start + size]
-            rows = self._list(self.paths.articles, [
-                *[("filter[articleNumber][IN]", s.sku) for s in batch],
-                ("filter[take]", str(len(batch)))])
+            batch = specs[start : start + size]
+            rows = self._list(
+                self.paths.articles,
+                [
+                    *[("filter[articleNumber][IN]", s.sku) for s in batch],
+                    ("filter[take]", str(len(batch))),
+                ],
+            )
             ids.update({str(r["articleNumber"]): str(r["id"]) for r in rows})
         for spec in specs:
             if spec.sku not in ids:
@@ -106,41 +114,63 @@ class DuettConnector:
     # --- orders -------------------------------------------------------------------------------
     def check_order(self, order: Order) -> list[tuple[str, str]]:
         """Serial articles need one serial number per unit (Duett refuses them otherwise)."""
-        return [(f"lines.{i}.serial_numbers",
-                 f"{line.sku} is a serial article: give one serial number per unit "
-                 f"({line.quantity})")
-                for i, line in enumerate(order.lines)
-                if isinstance(line, ProductLine) and line.sku in self.settings.serial_skus
-                and not line.serial_numbers]
+        return [
+            (
+                f"lines.{i}.serial_numbers",
+                f"{line.sku} is a serial article: give one serial number per unit "
+                f"({line.quantity})",
+            )
+            for i, line in enumerate(order.lines)
+            if isinstance(line, ProductLine)
+            and line.sku in self.settings.serial_skus
+            and not line.serial_numbers
+        ]
 
     def find_order(self, reference: str, since: datetime | None) -> OrderRef | None:
         if self.settings.order_reference_filterable:
             rows = self._list(self.paths.orders, [("filter[orderReference][EQ]", reference)])
         else:
-            rows = self._list(self.paths.orders, [
-                ("filter[orderby][desc]", "id"),
-                ("filter[take]", str(self.settings.recent_orders_scanned))])
+            rows = self._list(
+                self.paths.orders,
+                [
+                    ("filter[orderby][desc]", "id"),
+                    ("filter[take]", str(self.settings.recent_orders_scanned)),
+                ],
+            )
         for row in rows:
             if row.get("orderReference") == reference:
                 return _ref(row, existed=True)
         return None
 
-    def create_order(self, order: Order, reference: str, customer_id: str,
-                     product_ids: dict[str, str] | None = None) -> OrderRef:
+    def create_order(
+        self,
+        order: Order,
+        reference: str,
+        customer_id: str,
+        product_ids: dict[str, str] | None = None,
+    ) -> OrderRef:
         self._refuse_problems(order)
-        return self._post_order(order, mapping.order_payload(
-            order, reference, customer_id, product_ids or {}, self.settings))
+        return self._post_order(
+            order,
+            mapping.order_payload(order, reference, customer_id, product_ids or {}, self.settings),
+        )
 
-    def create_credit_note(self, order: Order, reference: str, customer_id: str,
-                           product_ids: dict[str, str] | None, original: CreditSource
-                           ) -> OrderRef:
+    def create_credit_note(
+        self,
+        order: Order,
+        reference: str,
+        customer_id: str,
+        product_ids: dict[str, str] | None,
+        original: CreditSource,
+    ) -> OrderRef:
         """An order of type credit, invoiced at once when the order asks for it; the sign of
         its lines is unconfirmed, so a refusal of the first sign is answered with the other."""
         self._refuse_problems(order)
 
         def post(sign: credit.Sign) -> OrderRef:
-            payload = credit.credit_payload(order, reference, customer_id, product_ids or {},
-                                            original, self.settings, sign)
+            payload = credit.credit_payload(
+                order, reference, customer_id, product_ids or {}, original, self.settings, sign
+            )
             return self._post_order(order, payload, sign=1 if sign == "positive" else -1)
 
         sign = self.settings.credit_line_sign
@@ -156,8 +186,7 @@ class DuettConnector:
         if problems:
             raise PermanentError("; ".join(f"{field}: {message}" for field, message in problems))
 
-    def _post_order(self, order: Order, payload: mapping.OrderPayload, sign: int = 1
-                    ) -> OrderRef:
+    def _post_order(self, order: Order, payload: mapping.OrderPayload, sign: int = 1) -> OrderRef:
         """Check the predicted amounts, create the order, and check Duett's against them
         (`sign` -1: the lines went with negative counts)."""
         mapping.check_before_posting(order, payload.planned, self.settings.price_mode)
@@ -176,22 +205,33 @@ class DuettConnector:
         if row.get("invoiceNumber") or row.get("status") in INVOICED | {"orderReadyToSend"}:
             return
         patch = [{"op": "replace", "path": "/status", "value": "orderReadyToSend"}]
-        check(self._request("PATCH", f"{self.paths.orders}/{segment(order_id)}", json=patch,
-                            headers={"Content-Type": "application/json-patch+json"}))
+        check(
+            self._request(
+                "PATCH",
+                f"{self.paths.orders}/{segment(order_id)}",
+                json=patch,
+                headers={"Content-Type": "application/json-patch+json"},
+            )
+        )
 
     def invoice_state(self, order_id: str) -> InvoiceState:
         row = self._get_order(order_id)
         number = row.get("invoiceNumber")
         if number or row.get("status") in INVOICED | {"orderReadyToSend"}:
-            return InvoiceState("sent", invoice_number=str(number) if number else None,
-                                message=None if number else "ready for Duett's invoice run")
+            return InvoiceState(
+                "sent",
+                invoice_number=str(number) if number else None,
+                message=None if number else "ready for Duett's invoice run",
+            )
         return InvoiceState("not_requested")
 
     def cancel_order(self, order_id: str) -> str:
         row = self._get_order(order_id)
         if row.get("invoiceNumber"):
-            return (f"Duett order {order_id} is already invoiced as {row['invoiceNumber']}: "
-                    f"credit it in Duett")
+            return (
+                f"Duett order {order_id} is already invoiced as {row['invoiceNumber']}: "
+                f"credit it in Duett"
+            )
         response = self._request("DELETE", f"{self.paths.orders}/{segment(order_id)}")
         if response.status_code == 404:
             return f"Duett order {order_id} no longer exists"
@@ -209,9 +249,13 @@ def _ref(row: dict[str, Any], existed: bool) -> OrderRef:
     number, year = row.get("number"), row.get("invoiceYear")
     invoice = row.get("invoiceNumber")
     shown = None if number is None else f"{number}/{year}" if year else str(number)
-    return OrderRef(id=str(row["id"]), number=shown,
-                    existed=existed, invoice_number=str(invoice) if invoice else None,
-                    document=_pdf(row.get("attachment")))
+    return OrderRef(
+        id=str(row["id"]),
+        number=shown,
+        existed=existed,
+        invoice_number=str(invoice) if invoice else None,
+        document=_pdf(row.get("attachment")),
+    )
 
 
 def _pdf(attachment: Any) -> bytes | None:

@@ -29,8 +29,9 @@ COUNT_FIELD = re.compile(r"countagreed", re.IGNORECASE)
 
 def credit_text(original: CreditSource, settings: DuettSettings) -> str:
     """The line naming what is credited: the invoice number, else the order it came from."""
-    named = original.invoice_number or (f"ordre {original.order_number}" if original.order_number
-                                        else f"ordre {original.order_id}")
+    named = original.invoice_number or (
+        f"ordre {original.order_number}" if original.order_number else f"ordre {original.order_id}"
+    )
     return settings.credit_text.format(invoice=named)
 
 
@@ -41,20 +42,32 @@ def credited_invoice(row: dict[str, Any], settings: DuettSettings) -> str | None
     before, after = settings.credit_text.format(invoice="\x00").split("\x00")
     pattern = re.compile(re.escape(before) + r"(\d+)" + re.escape(after))
     for line in row.get("lines") or []:
-        found = pattern.fullmatch(str(line.get("name") or "")) \
-            if line.get("lineType") == "text" else None
+        found = (
+            pattern.fullmatch(str(line.get("name") or ""))
+            if line.get("lineType") == "text"
+            else None
+        )
         if found:
             return found[1]
     return None
 
 
-def credit_payload(order: Order, reference: str, customer_id: str, article_ids: dict[str, str],
-                   original: CreditSource, settings: DuettSettings, sign: Sign) -> OrderPayload:
+def credit_payload(
+    order: Order,
+    reference: str,
+    customer_id: str,
+    article_ids: dict[str, str],
+    original: CreditSource,
+    settings: DuettSettings,
+    sign: Sign,
+) -> OrderPayload:
     """The order body of the credit note (direct invoicing when the order asks for it, like any
     order) with the lines signed as `sign`; `planned` holds the positive amounts."""
     payload = order_payload(order, reference, customer_id, article_ids, settings)
-    lines = [{"lineType": "text", "name": credit_text(original, settings)},
-             *(_signed(line, sign) for line in payload.body["lines"])]
+    lines = [
+        {"lineType": "text", "name": credit_text(original, settings)},
+        *(_signed(line, sign) for line in payload.body["lines"]),
+    ]
     body = {**payload.body, "orderType": "credit", "lines": lines}
     if settings.credit_link_field and original.invoice_number:
         body[settings.credit_link_field] = original.invoice_number

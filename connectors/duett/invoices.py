@@ -71,32 +71,45 @@ class InvoiceWatch:
         rows = {key: row for row in ledger.rows if (key := self._ledger_key(row)) is not None}
         by_key.update(self._orders_for([k for k in rows if k not in by_key]))
         rows.update(self._ledger_for([k for k in by_key if k not in rows]))
-        invoices = sorted((self.snapshot(order, rows.get(key)) for key, order in by_key.items()),
-                          key=lambda s: int(s.id))
-        cursor_out = {name: feed.cursor for name, feed in (("orders", orders), ("ledger", ledger))
-                      if feed.cursor is not None}
+        invoices = sorted(
+            (self.snapshot(order, rows.get(key)) for key, order in by_key.items()),
+            key=lambda s: int(s.id),
+        )
+        cursor_out = {
+            name: feed.cursor
+            for name, feed in (("orders", orders), ("ledger", ledger))
+            if feed.cursor is not None
+        }
         return InvoicePage(invoices, cursor_out, more=orders.more or ledger.more)
 
     # --- the two feeds ------------------------------------------------------------------------
     def _orders_feed(self, start: str | None) -> Feed:
-        since = [("filter[invoiceDate][GTE]", self._lookback())] if start is None else \
-            [("filter[rowVersion][GT]", start)]
+        since = (
+            [("filter[invoiceDate][GTE]", self._lookback())]
+            if start is None
+            else [("filter[rowVersion][GT]", start)]
+        )
         rows = self._page(self.settings.paths.orders, since)
         return self._advance(start, [(rows, len(rows) >= self.settings.invoice_page_size)])
 
     def _ledger_feed(self, start: str | None) -> Feed:
-        since = [("filter[voucherDate][GTE]", self._lookback())] if start is None else \
-            [("filter[rowVersion][GT]", start)]
+        since = (
+            [("filter[voucherDate][GTE]", self._lookback())]
+            if start is None
+            else [("filter[rowVersion][GT]", start)]
+        )
         pages = []
         for year in self._years():
-            rows = self._page(self.settings.paths.voucher_report,
-                              [*self._ledger_params(year), *since])
+            rows = self._page(
+                self.settings.paths.voucher_report, [*self._ledger_params(year), *since]
+            )
             pages.append((rows, len(rows) >= self.settings.invoice_page_size))
         return self._advance(start, pages)
 
     def _page(self, path: str, params: list[tuple[str, str]]) -> list[Row]:
-        return self.list(path, [*params, BY_ROW_VERSION,
-                                ("filter[take]", str(self.settings.invoice_page_size))])
+        return self.list(
+            path, [*params, BY_ROW_VERSION, ("filter[take]", str(self.settings.invoice_page_size))]
+        )
 
     def _advance(self, start: str | None, pages: list[tuple[list[Row], bool]]) -> Feed:
         """The next cursor: a full page continues from its last row (the others re-read from
@@ -116,11 +129,14 @@ class InvoiceWatch:
     def _orders_for(self, keys: list[Key]) -> dict[Key, Row]:
         found: dict[Key, Row] = {}
         for batch in self._batches(keys):
-            rows = self.list(self.settings.paths.orders,
-                             [("filter[invoiceNumber][IN]", number) for _, number in batch])
+            rows = self.list(
+                self.settings.paths.orders,
+                [("filter[invoiceNumber][IN]", number) for _, number in batch],
+            )
             wanted = set(batch)
-            found.update({key: row for row in rows
-                          if (key := order_key(row)) is not None and key in wanted})
+            found.update(
+                {key: row for row in rows if (key := order_key(row)) is not None and key in wanted}
+            )
         return found
 
     def _ledger_for(self, keys: list[Key]) -> dict[Key, Row]:
@@ -129,12 +145,21 @@ class InvoiceWatch:
         for year in sorted({year for year, _ in keys}):
             numbers = [key for key in keys if key[0] == year]
             for batch in self._batches(numbers):
-                rows = self.list(self.settings.paths.voucher_report, [
-                    *self._ledger_params(year),
-                    *((f"filter[{field}][IN]", number) for _, number in batch)])
+                rows = self.list(
+                    self.settings.paths.voucher_report,
+                    [
+                        *self._ledger_params(year),
+                        *((f"filter[{field}][IN]", number) for _, number in batch),
+                    ],
+                )
                 wanted = set(batch)
-                found.update({key: row for row in rows
-                              if (key := self._ledger_key(row)) is not None and key in wanted})
+                found.update(
+                    {
+                        key: row
+                        for row in rows
+                        if (key := self._ledger_key(row)) is not None and key in wanted
+                    }
+                )
         return found
 
     def _batches(self, keys: list[Key]) -> list[list[Key]]:
@@ -147,15 +172,24 @@ class InvoiceWatch:
         currency = str(order.get("currencyCodeReference") or "NOK")
         balance = total if ledger_row is None else abs(rest_amount(ledger_row))
         return InvoiceSnapshot(
-            id=str(order["id"]), number=str(order["invoiceNumber"]),
-            kind="credit_note" if credit else "invoice", total=total, balance=balance,
-            currency=currency, order_id=str(order["id"]), reference=order.get("orderReference"),
-            credited_invoice=credited_invoice(order, self.settings) if credit else None)
+            id=str(order["id"]),
+            number=str(order["invoiceNumber"]),
+            kind="credit_note" if credit else "invoice",
+            total=total,
+            balance=balance,
+            currency=currency,
+            order_id=str(order["id"]),
+            reference=order.get("orderReference"),
+            credited_invoice=credited_invoice(order, self.settings) if credit else None,
+        )
 
     def _ledger_key(self, row: Row) -> Key | None:
         number = row.get(self.settings.ledger_invoice_number_field)
-        if row.get("voucherTypeId") not in INVOICE_TYPES or number is None \
-                or row.get("voucherYear") is None:
+        if (
+            row.get("voucherTypeId") not in INVOICE_TYPES
+            or number is None
+            or row.get("voucherYear") is None
+        ):
             return None
         return int(row["voucherYear"]), str(number)
 

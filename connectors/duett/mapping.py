@@ -20,10 +20,25 @@ NORWAY = "NO"
 POSTCODE = re.compile(r"^\d{4}$")
 # Duett wants the country's name for foreign customers (Norwegian names, as in its registers).
 COUNTRY_NAMES = {
-    "SE": "Sverige", "DK": "Danmark", "FI": "Finland", "IS": "Island", "DE": "Tyskland",
-    "NL": "Nederland", "BE": "Belgia", "GB": "Storbritannia", "FR": "Frankrike",
-    "ES": "Spania", "IT": "Italia", "PL": "Polen", "US": "USA", "AT": "Østerrike",
-    "CH": "Sveits", "IE": "Irland", "EE": "Estland", "LV": "Latvia", "LT": "Litauen",
+    "SE": "Sverige",
+    "DK": "Danmark",
+    "FI": "Finland",
+    "IS": "Island",
+    "DE": "Tyskland",
+    "NL": "Nederland",
+    "BE": "Belgia",
+    "GB": "Storbritannia",
+    "FR": "Frankrike",
+    "ES": "Spania",
+    "IT": "Italia",
+    "PL": "Polen",
+    "US": "USA",
+    "AT": "Østerrike",
+    "CH": "Sveits",
+    "IE": "Irland",
+    "EE": "Estland",
+    "LV": "Latvia",
+    "LT": "Litauen",
 }
 
 
@@ -31,8 +46,10 @@ def tax_code(rate: Decimal, settings: DuettSettings, where: str) -> str:
     code = settings.tax_codes.get(str(rate.normalize()))
     if code is None:
         known = ", ".join(f"{r} → {c}" for r, c in settings.tax_codes.items())
-        raise PermanentError(f"{where}: VAT rate {rate.normalize()} has no Duett tax code "
-                             f"(taxSaleId); known: {known} (settings.tax_codes)")
+        raise PermanentError(
+            f"{where}: VAT rate {rate.normalize()} has no Duett tax code "
+            f"(taxSaleId); known: {known} (settings.tax_codes)"
+        )
     return code
 
 
@@ -46,12 +63,13 @@ def address_body(address: Address | None, where: str) -> dict[str, Any]:
     if country == NORWAY:
         postcode = (address.postal_code or "").replace(" ", "")
         if not POSTCODE.match(postcode):
-            raise PermanentError(f"{where}.postal_code: a Norwegian address needs a four-digit "
-                                 f"postcode, got {address.postal_code!r}")
+            raise PermanentError(
+                f"{where}.postal_code: a Norwegian address needs a four-digit "
+                f"postcode, got {address.postal_code!r}"
+            )
         return {**body, "zipCodeKey": postcode, "isForeign": False, "country": None}
     name = COUNTRY_NAMES.get(country, country)
-    return {**body, "zipCodeKey": None, "isForeign": True, "country": name,
-            "city": address.city}
+    return {**body, "zipCodeKey": None, "isForeign": True, "country": name, "city": address.city}
 
 
 def customer_body(customer: Customer, key: str, settings: DuettSettings) -> dict[str, Any]:
@@ -60,8 +78,11 @@ def customer_body(customer: Customer, key: str, settings: DuettSettings) -> dict
         "name": customer.display_name,
         "invoiceEmail": customer.email,
         "address": address_body(customer.billing_address, "customer.billing_address"),
-        "contactInfo": {"name": customer.name or customer.display_name,
-                        "email": customer.email, "mobile": customer.phone},
+        "contactInfo": {
+            "name": customer.name or customer.display_name,
+            "email": customer.email,
+            "mobile": customer.phone,
+        },
     }
     if customer.kind == "company" and customer.org_number:
         body[settings.org_number_field] = org_number(customer.org_number)
@@ -87,14 +108,18 @@ def article_specs(order: Order, settings: DuettSettings) -> list[ProductSpec]:
 
 def article_body(spec: ProductSpec, settings: DuettSettings) -> dict[str, Any]:
     serial = spec.sku in settings.serial_skus
-    return {"articleNumber": spec.sku, "name": spec.name,
-            "articleType": "serial" if serial else "normal",
-            "taxSaleId": tax_code(spec.vat_rate, settings, f"article {spec.sku}")}
+    return {
+        "articleNumber": spec.sku,
+        "name": spec.name,
+        "articleType": "serial" if serial else "normal",
+        "taxSaleId": tax_code(spec.vat_rate, settings, f"article {spec.sku}"),
+    }
 
 
 @dataclass(frozen=True)
 class PlannedLine:
     """One of our lines as Duett will compute it, with the shop's amount beside it."""
+
     position: int  # index in the canonical order's lines
     label: str
     shop_amount: Decimal
@@ -113,8 +138,13 @@ class OrderPayload:
     planned: list[PlannedLine]
 
 
-def order_payload(order: Order, reference: str, customer_id: str, article_ids: dict[str, str],
-                  settings: DuettSettings) -> OrderPayload:
+def order_payload(
+    order: Order,
+    reference: str,
+    customer_id: str,
+    article_ids: dict[str, str],
+    settings: DuettSettings,
+) -> OrderPayload:
     """The order create body, and the amounts Duett will compute for its article lines."""
     lines: list[dict[str, Any]] = []
     planned: list[PlannedLine] = []
@@ -124,34 +154,61 @@ def order_payload(order: Order, reference: str, customer_id: str, article_ids: d
             lines.append({"lineType": "text", "name": line.text})
             continue
         if isinstance(line, ProductLine):
-            sku, name, qty, price, disc = (line.sku, line.name, line.quantity, line.unit_price,
-                                           line.discount)
+            sku, name, qty, price, disc = (
+                line.sku,
+                line.name,
+                line.quantity,
+                line.unit_price,
+                line.discount,
+            )
         else:
-            sku, name, qty, price, disc = (settings.shipping_article, line.name, Decimal(1),
-                                           line.amount, Decimal(0))
-        plan = plan_line(price, qty, disc, line.vat_rate, order.prices_include_vat,
-                         settings.price_mode)
+            sku, name, qty, price, disc = (
+                settings.shipping_article,
+                line.name,
+                Decimal(1),
+                line.amount,
+                Decimal(0),
+            )
+        plan = plan_line(
+            price, qty, disc, line.vat_rate, order.prices_include_vat, settings.price_mode
+        )
         body: dict[str, Any] = {
             "lineType": "serial" if sku in settings.serial_skus else "normal",
-            "articleId": int(article_ids[sku]), "name": name, "countAgreed": str(qty),
-            "countDimension": "1", "salesPrice": str(plan.sales_price),
+            "articleId": int(article_ids[sku]),
+            "name": name,
+            "countAgreed": str(qty),
+            "countDimension": "1",
+            "salesPrice": str(plan.sales_price),
             "discountValue": str(plan.discount_percent.normalize()),
-            "taxSaleId": tax_code(line.vat_rate, settings, where)}
+            "taxSaleId": tax_code(line.vat_rate, settings, where),
+        }
         if isinstance(line, ProductLine) and line.serial_numbers:
             body["serialNumbers"] = [{"serialNo": s} for s in line.serial_numbers]
         lines.append(body)
-        planned.append(PlannedLine(index, f"{where} ({sku})", line.amount, plan,
-                                   order.prices_include_vat))
+        planned.append(
+            PlannedLine(index, f"{where} ({sku})", line.amount, plan, order.prices_include_vat)
+        )
     placed = order.placed_at or datetime.now(UTC)
     body = {
-        "customerId": int(customer_id), "orderCategory": "order", "status": settings.order_status,
-        "payType": settings.pay_type, "invoiceYear": placed.year,
-        "orderDate": placed.strftime("%Y-%m-%dT00:00:00"), "ourReference": settings.our_reference,
-        "orderReference": reference, "yourReference": order.number, "discountType": "percent",
-        "currencyCodeReference": order.currency, "lines": lines}
+        "customerId": int(customer_id),
+        "orderCategory": "order",
+        "status": settings.order_status,
+        "payType": settings.pay_type,
+        "invoiceYear": placed.year,
+        "orderDate": placed.strftime("%Y-%m-%dT00:00:00"),
+        "ourReference": settings.our_reference,
+        "orderReference": reference,
+        "yourReference": order.number,
+        "discountType": "percent",
+        "currencyCodeReference": order.currency,
+        "lines": lines,
+    }
     if order.send_invoice:
-        body["config"] = {"directInvoicing": True, "styleSheetId": settings.style_sheet_id,
-                          "sendMethod": settings.send_method}
+        body["config"] = {
+            "directInvoicing": True,
+            "styleSheetId": settings.style_sheet_id,
+            "sendMethod": settings.send_method,
+        }
     return OrderPayload(body, planned)
 
 
@@ -162,25 +219,32 @@ def check_before_posting(order: Order, planned: list[PlannedLine], mode: str) ->
             raise PermanentError(
                 f"{line.label}: Duett would compute {line.duett_amount}, the shop charged "
                 f"{line.shop_amount} (price mode {mode}; likely cause: rounding of a price "
-                f"converted between net and gross)")
+                f"converted between net and gross)"
+            )
     if order.total is not None:
         ours = sum((p.duett_amount for p in planned), Decimal(0))
         if abs(ours - order.total) > Decimal("0.01") * max(1, len(planned)):
-            raise PermanentError(f"order total: Duett would compute {ours}, the shop's total "
-                                 f"is {order.total} (price mode {mode})")
+            raise PermanentError(
+                f"order total: Duett would compute {ours}, the shop's total "
+                f"is {order.total} (price mode {mode})"
+            )
 
 
-def check_after_posting(answer: dict[str, Any], planned: list[PlannedLine],
-                        order_id: str, sign: int = 1) -> None:
+def check_after_posting(
+    answer: dict[str, Any], planned: list[PlannedLine], order_id: str, sign: int = 1
+) -> None:
     """Compare what Duett computed with what we planned, line by line (`sign` -1: the lines
     were sent with negative counts, as credit notes may be)."""
-    article_lines = [ln for ln in answer.get("lines") or [] if ln.get("lineType") not in
-                     ("text", "sum")]
+    article_lines = [
+        ln for ln in answer.get("lines") or [] if ln.get("lineType") not in ("text", "sum")
+    ]
     for line, got in zip(planned, article_lines, strict=False):
-        duett = sign * Decimal(str(got.get("grossAmount" if line.includes_vat else "netAmount",
-                                           "0")))
+        duett = sign * Decimal(
+            str(got.get("grossAmount" if line.includes_vat else "netAmount", "0"))
+        )
         if abs(duett - line.duett_amount) > Decimal("0.01"):
             raise PermanentError(
                 f"{line.label}: Duett computed {duett}, the shop charged {line.shop_amount} "
                 f"(Duett order {order_id} was created; check the company's price mode and "
-                f"the discount cap, correct the order in Duett, then replay)")
+                f"the discount cap, correct the order in Duett, then replay)"
+            )

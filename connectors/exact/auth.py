@@ -43,8 +43,9 @@ class ExactTokens:
         self.client = client
         self.store = store
         self.name = settings.token_name()
-        key = hashlib.sha256(b"orderbridge-exact:" +
-                             settings.client_secret.get_secret_value().encode()).digest()
+        key = hashlib.sha256(
+            b"orderbridge-exact:" + settings.client_secret.get_secret_value().encode()
+        ).digest()
         self._fernet = Fernet(base64.urlsafe_b64encode(key))
 
     @property
@@ -79,27 +80,49 @@ class ExactTokens:
             pair = self.load()
             if pair and pair.blocked:
                 raise ConnectionBlocked(pair.blocked, retry_after=15)
-            if pair and pair.access_token != stale and \
-                    time.time() < pair.expires_at - self.settings.refresh_margin_seconds:
+            if (
+                pair
+                and pair.access_token != stale
+                and time.time() < pair.expires_at - self.settings.refresh_margin_seconds
+            ):
                 return pair.access_token  # another worker refreshed while we waited
-            refresh_token = pair.refresh_token if pair else (
-                self.settings.refresh_token.get_secret_value()
-                if self.settings.refresh_token else None)
+            refresh_token = (
+                pair.refresh_token
+                if pair
+                else (
+                    self.settings.refresh_token.get_secret_value()
+                    if self.settings.refresh_token
+                    else None
+                )
+            )
             if not refresh_token:
-                raise ConnectionBlocked(self._consent_message("no refresh token yet"),
-                                        retry_after=15)
-            return self._redeem({"grant_type": "refresh_token",
-                                 "refresh_token": refresh_token}).access_token
+                raise ConnectionBlocked(
+                    self._consent_message("no refresh token yet"), retry_after=15
+                )
+            return self._redeem(
+                {"grant_type": "refresh_token", "refresh_token": refresh_token}
+            ).access_token
 
     def exchange_code(self, code: str) -> TokenPair:
         """First grant, after the user consented (`orderbridge connect`)."""
         with self.store.locked("token", self.name, timeout=60, wait=60):
-            return self._redeem({"grant_type": "authorization_code", "code": code,
-                                 "redirect_uri": self.settings.redirect_uri})
+            return self._redeem(
+                {
+                    "grant_type": "authorization_code",
+                    "code": code,
+                    "redirect_uri": self.settings.redirect_uri,
+                }
+            )
 
     def authorize_url(self, state: str = "orderbridge") -> str:
-        query = urlencode({"client_id": self.settings.client_id, "response_type": "code",
-                           "redirect_uri": self.settings.redirect_uri, "state": state})
+        query = urlencode(
+            {
+                "client_id": self.settings.client_id,
+                "response_type": "code",
+                "redirect_uri": self.settings.redirect_uri,
+                "state": state,
+            }
+        )
         return f"{self.settings.base_url.rstrip('/')}/api/oauth2/auth?{query}"
 
     @staticmethod
@@ -109,19 +132,28 @@ class ExactTokens:
 
     # --- talking to the token endpoint --------------------------------------------------------
     def _redeem(self, grant: dict[str, str]) -> TokenPair:
-        form = {**grant, "client_id": self.settings.client_id,
-                "client_secret": self.settings.client_secret.get_secret_value()}
-        response = self.client.post(self.token_url, data=form,
-                                    headers={"Accept": "application/json"})
-        if response.status_code == 400 or (response.status_code == 401 and
-                                           "not expired" not in response.text.lower()):
+        form = {
+            **grant,
+            "client_id": self.settings.client_id,
+            "client_secret": self.settings.client_secret.get_secret_value(),
+        }
+        response = self.client.post(
+            self.token_url, data=form, headers={"Accept": "application/json"}
+        )
+        if response.status_code == 400 or (
+            response.status_code == 401 and "not expired" not in response.text.lower()
+        ):
             self._block(response)
         if response.status_code == 401:  # "Access Token not expired": too early, wait
             raise TransientError("Exact refused an early token refresh", retry_after=30)
         body = check(response).json()
         now = time.time()
-        pair = TokenPair(access_token=body["access_token"], refresh_token=body["refresh_token"],
-                         expires_at=now + float(body.get("expires_in") or 600), issued_at=now)
+        pair = TokenPair(
+            access_token=body["access_token"],
+            refresh_token=body["refresh_token"],
+            expires_at=now + float(body.get("expires_in") or 600),
+            issued_at=now,
+        )
         self.save(pair)
         return pair
 
@@ -131,9 +163,15 @@ class ExactTokens:
         pair = self.load() or TokenPair("", "", 0, 0)
         pair.blocked = message
         self.save(pair)
-        raise ConnectionBlocked(message, erp_status=response.status_code,
-                                erp_response=response_body(response), retry_after=15)
+        raise ConnectionBlocked(
+            message,
+            erp_status=response.status_code,
+            erp_response=response_body(response),
+            retry_after=15,
+        )
 
     def _consent_message(self, reason: str) -> str:
-        return (f"{reason}: an operator must re-consent with "
-                f"`orderbridge connect <connection>`; the connection's jobs wait until then")
+        return (
+            f"{reason}: an operator must re-consent with "
+            f"`orderbridge connect <connection>`; the connection's jobs wait until then"
+        )

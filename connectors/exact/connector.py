@@ -64,30 +64,42 @@ class ExactConnector:
 
     # --- plumbing -----------------------------------------------------------------------------
     def _get(self, path: str, params: dict[str, Any]) -> httpx.Response:
-        return check(self.client.get(f"{self.settings.api}/{path}", params=params,
-                                     auth=self.auth, headers={"Accept": "application/json"}))
+        return check(
+            self.client.get(
+                f"{self.settings.api}/{path}",
+                params=params,
+                auth=self.auth,
+                headers={"Accept": "application/json"},
+            )
+        )
 
     def _post(self, path: str, body: dict[str, Any]) -> httpx.Response:
-        return check(self.client.post(f"{self.settings.api}/{path}", json=body, auth=self.auth,
-                                      headers={"Accept": "application/json",
-                                               "Prefer": "return=representation"}))
+        return check(
+            self.client.post(
+                f"{self.settings.api}/{path}",
+                json=body,
+                auth=self.auth,
+                headers={"Accept": "application/json", "Prefer": "return=representation"},
+            )
+        )
 
-    def _rows(self, path: str, params: dict[str, str], max_pages: int
-              ) -> tuple[list[dict[str, Any]], bool]:
+    def _rows(
+        self, path: str, params: dict[str, str], max_pages: int
+    ) -> tuple[list[dict[str, Any]], bool]:
         """Up to `max_pages` pages of a list, following Exact's absolute `__next` links; and
         whether more pages were left."""
         rows, link = odata.page(self._get(path, params))
         for _ in range(max_pages - 1):
             if not link:
                 return rows, False
-            more, link = odata.page(check(self.client.get(
-                link, auth=self.auth, headers={"Accept": "application/json"})))
+            more, link = odata.page(
+                check(self.client.get(link, auth=self.auth, headers={"Accept": "application/json"}))
+            )
             rows.extend(more)
         return rows, link is not None
 
     def _first(self, path: str, filter_: str, select: str) -> dict[str, Any] | None:
-        rows = odata.results(self._get(path, {"$filter": filter_, "$select": select,
-                                              "$top": "1"}))
+        rows = odata.results(self._get(path, {"$filter": filter_, "$select": select, "$top": "1"}))
         return rows[0] if rows else None
 
     # --- customers ----------------------------------------------------------------------------
@@ -95,8 +107,9 @@ class ExactConnector:
         found = self._first("crm/Accounts", self._account_filter(customer), "ID,Code,Name,Email")
         if found:
             return str(found["ID"])
-        account = odata.entity(self._post("crm/Accounts",
-                                          mapping.account_payload(customer, self.settings)))
+        account = odata.entity(
+            self._post("crm/Accounts", mapping.account_payload(customer, self.settings))
+        )
         contact = mapping.contact_payload(customer, str(account["ID"]))
         if contact:
             self._post("crm/Contacts", contact)
@@ -119,14 +132,20 @@ class ExactConnector:
         found: dict[str, str] = {}
         size = self.settings.items_per_lookup
         for start in range(0, len(skus), size):
-            batch = skus[start:start + size]
-            rows = odata.results(self._get("logistics/Items", {
-                "$filter": odata.any_of("Code", batch), "$select": "ID,Code,Description"}))
+            batch = skus[start : start + size]
+            rows = odata.results(
+                self._get(
+                    "logistics/Items",
+                    {"$filter": odata.any_of("Code", batch), "$select": "ID,Code,Description"},
+                )
+            )
             found.update({str(r["Code"]): str(r["ID"]) for r in rows if r.get("Code") in batch})
         missing = [sku for sku in skus if sku not in found]
         if missing:
-            raise PermanentError(f"unknown item(s) in Exact Online: {', '.join(missing)} "
-                                 f"(create the item, then replay)")
+            raise PermanentError(
+                f"unknown item(s) in Exact Online: {', '.join(missing)} "
+                f"(create the item, then replay)"
+            )
         return found
 
     # --- documents ----------------------------------------------------------------------------
@@ -141,23 +160,33 @@ class ExactConnector:
             return None
         return OrderRef(str(row[id_field]), _str(row.get(number_field)), existed=True)
 
-    def create_order(self, order: Order, reference: str, customer_id: str,
-                     product_ids: dict[str, str] | None = None) -> OrderRef:
+    def create_order(
+        self,
+        order: Order,
+        reference: str,
+        customer_id: str,
+        product_ids: dict[str, str] | None = None,
+    ) -> OrderRef:
         path, id_field, number_field = DOCUMENTS[self.settings.send_as]
         gl = self._revenue_account() if self.settings.send_as == "sales_entry" else None
-        payload = mapping.document_payload(order, reference, customer_id, product_ids or {}, gl,
-                                           self.settings)
+        payload = mapping.document_payload(
+            order, reference, customer_id, product_ids or {}, gl, self.settings
+        )
         created = self._create(path, payload)
         return OrderRef(str(created[id_field]), _str(created.get(number_field)))
 
     def _create(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
-        return odata.entity(self._post(path, {k: v for k, v in payload.items()
-                                              if v is not None}))
+        return odata.entity(self._post(path, {k: v for k, v in payload.items() if v is not None}))
 
     # --- credit notes -------------------------------------------------------------------------
-    def create_credit_note(self, order: Order, reference: str, customer_id: str,
-                           product_ids: dict[str, str] | None, original: CreditSource
-                           ) -> OrderRef:
+    def create_credit_note(
+        self,
+        order: Order,
+        reference: str,
+        customer_id: str,
+        product_ids: dict[str, str] | None,
+        original: CreditSource,
+    ) -> OrderRef:
         mode = mapping.credit_mode(self.settings)
         path, id_field, number_field = DOCUMENTS[mode]
         if mode != self.settings.send_as:  # find_order looked among sales orders, not here
@@ -165,23 +194,34 @@ class ExactConnector:
             if found is not None:
                 return found
         gl = self._revenue_account() if mode == "sales_entry" else None
-        created = self._create(path, mapping.credit_payload(
-            order, reference, customer_id, product_ids or {}, gl, self.settings, original))
+        created = self._create(
+            path,
+            mapping.credit_payload(
+                order, reference, customer_id, product_ids or {}, gl, self.settings, original
+            ),
+        )
         credit_id = str(created[id_field])
         if float(created.get("AmountFC") or 0) > 0:
             self._discard(path, credit_id)
             raise PermanentError(
                 f"Exact Online booked the credit note for {reference} as a positive amount "
                 f"({created.get('AmountFC')}); it was removed. Check the connection's "
-                f"credit_note_quantities (now {self.settings.credit_note_quantities!r})")
+                f"credit_note_quantities (now {self.settings.credit_note_quantities!r})"
+            )
         if mode == "sales_entry":  # booked on create: final, nothing to process
-            return OrderRef(credit_id, _str(created.get(number_field)),
-                            invoice_number=_str(created.get("InvoiceNumber")))
+            return OrderRef(
+                credit_id,
+                _str(created.get(number_field)),
+                invoice_number=_str(created.get("InvoiceNumber")),
+            )
         return OrderRef(credit_id, _str(created.get(number_field)))
 
     def _discard(self, path: str, document_id: str) -> None:
-        self.client.delete(f"{self.settings.api}/{path}(guid'{guid(document_id)}')", auth=self.auth,
-                           headers={"Accept": "application/json"})
+        self.client.delete(
+            f"{self.settings.api}/{path}(guid'{guid(document_id)}')",
+            auth=self.auth,
+            headers={"Accept": "application/json"},
+        )
 
     # --- invoice and payment state ------------------------------------------------------------
     def invoices_since(self, cursor: Mapping[str, str]) -> InvoicePage:
@@ -189,26 +229,36 @@ class ExactConnector:
 
     def _revenue_account(self) -> str:
         if self._gl_account is None:
-            row = self._first("financial/GLAccounts",
-                              odata.eq("Code", self.settings.revenue_gl_account), "ID,Code")
+            row = self._first(
+                "financial/GLAccounts",
+                odata.eq("Code", self.settings.revenue_gl_account),
+                "ID,Code",
+            )
             if row is None:
-                raise PermanentError(f"revenue GL account {self.settings.revenue_gl_account} "
-                                     f"not found in Exact Online")
+                raise PermanentError(
+                    f"revenue GL account {self.settings.revenue_gl_account} "
+                    f"not found in Exact Online"
+                )
             self._gl_account = str(row["ID"])
         return self._gl_account
 
     def cancel_order(self, order_id: str) -> str:
         """Delete the document; a processed (printed) invoice stays and needs a credit note."""
         path, _, _ = DOCUMENTS[self.settings.send_as]
-        response = self.client.delete(f"{self.settings.api}/{path}(guid'{guid(order_id)}')",
-                                      auth=self.auth, headers={"Accept": "application/json"})
+        response = self.client.delete(
+            f"{self.settings.api}/{path}(guid'{guid(order_id)}')",
+            auth=self.auth,
+            headers={"Accept": "application/json"},
+        )
         if response.is_success:
             return "document removed from Exact Online"
         if response.status_code == 404:
             return "not in Exact Online any more (removed there already)"
         if response.status_code == 400:
-            return (f"Exact Online refused to remove it (processed?): "
-                    f"{erp_message(response_body(response))}")
+            return (
+                f"Exact Online refused to remove it (processed?): "
+                f"{erp_message(response_body(response))}"
+            )
         check(response)
         return "removed"
 
@@ -216,13 +266,19 @@ class ExactConnector:
     def send_invoice(self, order_id: str, email: str | None) -> None:
         if self.settings.send_as not in INVOICE_MODES:
             self._credit_invoice(order_id)
-        self._post("salesinvoice/PrintedSalesInvoices",
-                   {"InvoiceID": order_id, "SendEmailToCustomer": bool(email)})
+        self._post(
+            "salesinvoice/PrintedSalesInvoices",
+            {"InvoiceID": order_id, "SendEmailToCustomer": bool(email)},
+        )
 
     def invoice_state(self, order_id: str) -> InvoiceState:
         if self.settings.send_as in INVOICE_MODES:
-            row = odata.entity(self._get(f"salesinvoice/SalesInvoices(guid'{guid(order_id)}')",
-                                         {"$select": INVOICE_STATE_FIELDS}))
+            row = odata.entity(
+                self._get(
+                    f"salesinvoice/SalesInvoices(guid'{guid(order_id)}')",
+                    {"$select": INVOICE_STATE_FIELDS},
+                )
+            )
         else:
             row = self._credit_invoice(order_id)
         if int(row.get("Status") or 0) >= PROCESSED:
@@ -240,8 +296,10 @@ class ExactConnector:
                 raise PermanentError(f"not an Exact Online id: {order_id!r}") from None
             row = self._first("salesinvoice/SalesInvoices", filter_, INVOICE_STATE_FIELDS)
         if row is None:
-            raise PermanentError(f"sending invoices needs send_as = invoice or direct_invoice "
-                                 f"(this connection sends {self.settings.send_as})")
+            raise PermanentError(
+                f"sending invoices needs send_as = invoice or direct_invoice "
+                f"(this connection sends {self.settings.send_as})"
+            )
         return row
 
 

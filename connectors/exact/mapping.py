@@ -52,8 +52,10 @@ def item_specs(order: Order, settings: ExactSettings) -> list[ProductSpec]:
             specs.setdefault(line.sku, ProductSpec(line.sku, line.name, line.vat_rate))
         elif isinstance(line, ShippingLine):
             if not settings.shipping_item_code:
-                raise PermanentError("the order has shipping, but the connection has no "
-                                     "shipping_item_code to book it on")
+                raise PermanentError(
+                    "the order has shipping, but the connection has no "
+                    "shipping_item_code to book it on"
+                )
             code = settings.shipping_item_code
             specs.setdefault(code, ProductSpec(code, line.name, line.vat_rate))
     return list(specs.values())
@@ -62,13 +64,22 @@ def item_specs(order: Order, settings: ExactSettings) -> list[ProductSpec]:
 def account_payload(customer: Customer, settings: ExactSettings) -> dict[str, Any]:
     address = customer.billing_address
     payload: dict[str, Any] = {
-        "Name": customer.display_name, "Status": "C", "IsSales": True,
-        "Email": customer.email, "Phone": customer.phone,
-        "VATNumber": customer.vat_number, "ChamberOfCommerce": customer.org_number,
+        "Name": customer.display_name,
+        "Status": "C",
+        "IsSales": True,
+        "Email": customer.email,
+        "Phone": customer.phone,
+        "VATNumber": customer.vat_number,
+        "ChamberOfCommerce": customer.org_number,
     }
     if address:
-        payload.update(AddressLine1=address.line1, AddressLine2=address.line2,
-                       Postcode=address.postal_code, City=address.city, Country=address.country)
+        payload.update(
+            AddressLine1=address.line1,
+            AddressLine2=address.line2,
+            Postcode=address.postal_code,
+            City=address.city,
+            Country=address.country,
+        )
     if settings.match_customers_by == "code" and customer.external_id:
         payload["Code"] = padded_code(customer.external_id)
     return {k: v for k, v in payload.items() if v is not None}
@@ -79,29 +90,49 @@ def contact_payload(customer: Customer, account_id: str) -> dict[str, Any] | Non
     if not (customer.company_name and customer.name):
         return None
     first, _, last = customer.name.partition(" ")
-    return {k: v for k, v in {"Account": account_id, "FirstName": first, "LastName": last or first,
-                              "Email": customer.email, "Phone": customer.phone}.items() if v}
+    return {
+        k: v
+        for k, v in {
+            "Account": account_id,
+            "FirstName": first,
+            "LastName": last or first,
+            "Email": customer.email,
+            "Phone": customer.phone,
+        }.items()
+        if v
+    }
 
 
-def _item_lines(order: Order, items: dict[str, str], settings: ExactSettings
-                ) -> list[dict[str, Any]]:
+def _item_lines(
+    order: Order, items: dict[str, str], settings: ExactSettings
+) -> list[dict[str, Any]]:
     lines: list[dict[str, Any]] = []
     for line in order.lines:
         if isinstance(line, ProductLine):
             gross = line.quantity * line.unit_price
             discount = (line.discount / gross) if gross and line.discount else Decimal(0)
-            lines.append({"Item": items[line.sku], "Description": line.name[:60],
-                          "Quantity": float(line.quantity),
-                          "UnitPrice": money(net(line.unit_price, line.vat_rate,
-                                                 order.prices_include_vat)),
-                          "Discount": float(discount.quantize(Decimal("0.000001"))),
-                          **vat_code(settings, line.vat_rate)})
+            lines.append(
+                {
+                    "Item": items[line.sku],
+                    "Description": line.name[:60],
+                    "Quantity": float(line.quantity),
+                    "UnitPrice": money(
+                        net(line.unit_price, line.vat_rate, order.prices_include_vat)
+                    ),
+                    "Discount": float(discount.quantize(Decimal("0.000001"))),
+                    **vat_code(settings, line.vat_rate),
+                }
+            )
         elif isinstance(line, ShippingLine):
-            lines.append({"Item": items[settings.shipping_item_code or ""],
-                          "Description": line.name[:60], "Quantity": 1.0,
-                          "UnitPrice": money(net(line.amount, line.vat_rate,
-                                                 order.prices_include_vat)),
-                          **vat_code(settings, line.vat_rate)})
+            lines.append(
+                {
+                    "Item": items[settings.shipping_item_code or ""],
+                    "Description": line.name[:60],
+                    "Quantity": 1.0,
+                    "UnitPrice": money(net(line.amount, line.vat_rate, order.prices_include_vat)),
+                    **vat_code(settings, line.vat_rate),
+                }
+            )
     return lines
 
 
@@ -114,9 +145,15 @@ def _entry_lines(order: Order, gl_account: str, settings: ExactSettings) -> list
             text, quantity = line.name, 1.0
         else:
             continue
-        lines.append({"GLAccount": gl_account, "Description": text[:60], "Quantity": quantity,
-                      "AmountFC": money(net(line.amount, line.vat_rate, order.prices_include_vat)),
-                      **vat_code(settings, line.vat_rate)})
+        lines.append(
+            {
+                "GLAccount": gl_account,
+                "Description": text[:60],
+                "Quantity": quantity,
+                "AmountFC": money(net(line.amount, line.vat_rate, order.prices_include_vat)),
+                **vat_code(settings, line.vat_rate),
+            }
+        )
     return lines
 
 
@@ -125,25 +162,46 @@ def description(order: Order) -> str:
     return " / ".join([order.number or order.external_id, *texts])[:60]
 
 
-def document_payload(order: Order, reference: str, account_id: str, items: dict[str, str],
-                     gl_account: str | None, settings: ExactSettings,
-                     send_as: SendAs | None = None) -> dict[str, Any]:
+def document_payload(
+    order: Order,
+    reference: str,
+    account_id: str,
+    items: dict[str, str],
+    gl_account: str | None,
+    settings: ExactSettings,
+    send_as: SendAs | None = None,
+) -> dict[str, Any]:
     """The document for `order` in the connection's mode (or in `send_as`, when given)."""
     mode = send_as or settings.send_as
     day = order.placed_at.date().isoformat() if order.placed_at else None
     common = {"YourRef": reference, "Description": description(order)}
     if mode == "order":
-        return {**common, "OrderedBy": account_id, "OrderDate": day,
-                "SalesOrderLines": _item_lines(order, items, settings)}
+        return {
+            **common,
+            "OrderedBy": account_id,
+            "OrderDate": day,
+            "SalesOrderLines": _item_lines(order, items, settings),
+        }
     if mode in ("invoice", "direct_invoice"):
-        payload = {**common, "Type": 8020, "Journal": settings.journal, "OrderedBy": account_id,
-                   "InvoiceDate": day, "SalesInvoiceLines": _item_lines(order, items, settings)}
+        payload = {
+            **common,
+            "Type": 8020,
+            "Journal": settings.journal,
+            "OrderedBy": account_id,
+            "InvoiceDate": day,
+            "SalesInvoiceLines": _item_lines(order, items, settings),
+        }
         if mode == "direct_invoice":
             payload.update(Type=8023, Warehouse=settings.warehouse_id)
         return payload
-    return {**common, "Customer": account_id, "Journal": settings.journal, "EntryDate": day,
-            "Currency": order.currency,
-            "SalesEntryLines": _entry_lines(order, gl_account or "", settings)}
+    return {
+        **common,
+        "Customer": account_id,
+        "Journal": settings.journal,
+        "EntryDate": day,
+        "Currency": order.currency,
+        "SalesEntryLines": _entry_lines(order, gl_account or "", settings),
+    }
 
 
 # --- credit notes ---------------------------------------------------------------------------
@@ -157,9 +215,15 @@ def credit_mode(settings: ExactSettings) -> SendAs:
     return "invoice" if settings.send_as == "order" else settings.send_as
 
 
-def credit_payload(order: Order, reference: str, account_id: str, items: dict[str, str],
-                   gl_account: str | None, settings: ExactSettings, original: CreditSource
-                   ) -> dict[str, Any]:
+def credit_payload(
+    order: Order,
+    reference: str,
+    account_id: str,
+    items: dict[str, str],
+    gl_account: str | None,
+    settings: ExactSettings,
+    original: CreditSource,
+) -> dict[str, Any]:
     """The credit note for `order` (positive quantities: what is credited), built as the
     document it credits and then turned negative the way Exact wants it: a credit invoice type
     with negative quantities (or positive ones Exact negates, per `credit_note_quantities`), or

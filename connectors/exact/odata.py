@@ -62,6 +62,7 @@ def results(response: httpx.Response) -> list[dict[str, Any]]:
     """The rows of a list answer (see `page`)."""
     return page(response)[0]
 
+
 def entity(response: httpx.Response) -> dict[str, Any]:
     """The object of a keyed GET or a POST answer `{"d": {...}}`."""
     return dict(response.json()["d"])

@@ -58,13 +58,22 @@ class DocumentKind:
 
 
 INVOICES = DocumentKind(
-    "salesinvoice/SalesInvoices", "InvoiceID", "InvoiceNumber",
+    "salesinvoice/SalesInvoices",
+    "InvoiceID",
+    "InvoiceNumber",
     "InvoiceID,InvoiceNumber,Type,Status,AmountFC,Currency,YourRef,Description,OrderNumber,"
-    "Modified", tuple(CREDIT_NOTE_TYPES.values()), processed_only=True)
+    "Modified",
+    tuple(CREDIT_NOTE_TYPES.values()),
+    processed_only=True,
+)
 ENTRIES = DocumentKind(
-    "salesentry/SalesEntries", "EntryID", "EntryNumber",
+    "salesentry/SalesEntries",
+    "EntryID",
+    "EntryNumber",
     "EntryID,EntryNumber,InvoiceNumber,Type,AmountFC,Currency,YourRef,Description,Modified",
-    (21,), processed_only=False)
+    (21,),
+    processed_only=False,
+)
 
 
 class InvoiceWatch:
@@ -75,24 +84,38 @@ class InvoiceWatch:
         self.journal = odata.eq("Journal", settings.journal)
 
     def poll(self, cursor: Mapping[str, str]) -> InvoicePage:
-        documents, documents_more = self._changed(self.kind.path, self.kind.select, cursor,
-                                                  "documents", self._processed())
+        documents, documents_more = self._changed(
+            self.kind.path, self.kind.select, cursor, "documents", self._processed()
+        )
         changed_receivables, receivables_more = self._changed(
-            RECEIVABLES, "InvoiceNumber,Modified", cursor, "receivables", "")
-        by_number = {int(d["InvoiceNumber"]): d for d in documents
-                     if d.get("InvoiceNumber") is not None}
-        wanted = set(by_number) | {int(r["InvoiceNumber"]) for r in changed_receivables
-                                   if r.get("InvoiceNumber") is not None}
+            RECEIVABLES, "InvoiceNumber,Modified", cursor, "receivables", ""
+        )
+        by_number = {
+            int(d["InvoiceNumber"]): d for d in documents if d.get("InvoiceNumber") is not None
+        }
+        wanted = set(by_number) | {
+            int(r["InvoiceNumber"])
+            for r in changed_receivables
+            if r.get("InvoiceNumber") is not None
+        }
         missing = sorted(wanted - set(by_number))
         for batch in batches(missing, BATCH):
-            rows, _ = self.list_rows(self.kind.path, {
-                "$filter": f"{odata.any_number('InvoiceNumber', batch)} and {self.journal}"
-                           f"{self._processed()}", "$select": self.kind.select}, 1_000)
+            rows, _ = self.list_rows(
+                self.kind.path,
+                {
+                    "$filter": f"{odata.any_number('InvoiceNumber', batch)} and {self.journal}"
+                    f"{self._processed()}",
+                    "$select": self.kind.select,
+                },
+                1_000,
+            )
             by_number.update({int(d["InvoiceNumber"]): d for d in rows})
         receivables = self._receivables(sorted(by_number))
         orders = self._order_ids(by_number.values())
-        snapshots = [self._snapshot(doc, receivables.get(number, []), orders)
-                     for number, doc in sorted(by_number.items())]
+        snapshots = [
+            self._snapshot(doc, receivables.get(number, []), orders)
+            for number, doc in sorted(by_number.items())
+        ]
         next_cursor = {**cursor}
         _advance(next_cursor, "documents", documents, documents_more)
         _advance(next_cursor, "receivables", changed_receivables, receivables_more)
@@ -100,8 +123,11 @@ class InvoiceWatch:
             start = _format(self._start(cursor, "documents"))
             next_cursor.setdefault("documents", start)
             next_cursor.setdefault("receivables", start)
-        return InvoicePage(snapshots, {k: str(v) for k, v in next_cursor.items()},
-                           more=documents_more or receivables_more)
+        return InvoicePage(
+            snapshots,
+            {k: str(v) for k, v in next_cursor.items()},
+            more=documents_more or receivables_more,
+        )
 
     # --- the two change feeds -----------------------------------------------------------------
     def _processed(self) -> str:
@@ -116,20 +142,32 @@ class InvoiceWatch:
             return moment  # finishing a long read: no step back, or it would never end
         return moment - timedelta(seconds=self.settings.invoice_overlap_seconds)
 
-    def _changed(self, path: str, select: str, cursor: Mapping[str, str], feed: str,
-                 extra: str) -> tuple[list[Row], bool]:
+    def _changed(
+        self, path: str, select: str, cursor: Mapping[str, str], feed: str, extra: str
+    ) -> tuple[list[Row], bool]:
         since = self._start(cursor, feed)
-        return self.list_rows(path, {
-            "$filter": f"{odata.modified_since(since)} and {self.journal}{extra}",
-            "$select": select, "$orderby": "Modified"}, self.settings.invoice_pages_per_poll)
+        return self.list_rows(
+            path,
+            {
+                "$filter": f"{odata.modified_since(since)} and {self.journal}{extra}",
+                "$select": select,
+                "$orderby": "Modified",
+            },
+            self.settings.invoice_pages_per_poll,
+        )
 
     # --- what each invoice needs --------------------------------------------------------------
     def _receivables(self, numbers: list[int]) -> dict[int, list[Row]]:
         found: dict[int, list[Row]] = {}
         for batch in batches(numbers, BATCH):
-            rows, _ = self.list_rows(RECEIVABLES, {
-                "$filter": f"{odata.any_number('InvoiceNumber', batch)} and {self.journal}",
-                "$select": "ID,InvoiceNumber,AmountFC,Status,Modified"}, 1_000)
+            rows, _ = self.list_rows(
+                RECEIVABLES,
+                {
+                    "$filter": f"{odata.any_number('InvoiceNumber', batch)} and {self.journal}",
+                    "$select": "ID,InvoiceNumber,AmountFC,Status,Modified",
+                },
+                1_000,
+            )
             for row in rows:
                 found.setdefault(int(row["InvoiceNumber"]), []).append(row)
         return found
@@ -141,35 +179,55 @@ class InvoiceWatch:
         numbers = sorted({int(d["OrderNumber"]) for d in documents if d.get("OrderNumber")})
         found: dict[int, str] = {}
         for batch in batches(numbers, BATCH):
-            rows, _ = self.list_rows("salesorder/SalesOrders", {
-                "$filter": odata.any_number("OrderNumber", batch),
-                "$select": "OrderID,OrderNumber"}, 1_000)
+            rows, _ = self.list_rows(
+                "salesorder/SalesOrders",
+                {
+                    "$filter": odata.any_number("OrderNumber", batch),
+                    "$select": "OrderID,OrderNumber",
+                },
+                1_000,
+            )
             found.update({int(r["OrderNumber"]): str(r["OrderID"]) for r in rows})
         return found
 
-    def _snapshot(self, doc: Row, receivables: list[Row], orders: dict[int, str]
-                  ) -> InvoiceSnapshot:
+    def _snapshot(
+        self, doc: Row, receivables: list[Row], orders: dict[int, str]
+    ) -> InvoiceSnapshot:
         total = abs(Decimal(str(doc.get("AmountFC") or 0)))
         if receivables:
-            balance = abs(sum((Decimal(str(r["AmountFC"] or 0)) for r in receivables
-                               if r.get("Status") != MATCHED), Decimal(0)))
+            balance = abs(
+                sum(
+                    (
+                        Decimal(str(r["AmountFC"] or 0))
+                        for r in receivables
+                        if r.get("Status") != MATCHED
+                    ),
+                    Decimal(0),
+                )
+            )
         else:
             balance = total  # booked, but no receivable to read yet: nothing known paid
         kind: Literal["invoice", "credit_note"] = (
-            "credit_note" if doc.get("Type") in self.kind.credit_types else "invoice")
+            "credit_note" if doc.get("Type") in self.kind.credit_types else "invoice"
+        )
         own_id = str(doc[self.kind.id_field])
         order_number = doc.get("OrderNumber")
         order_id = orders.get(int(order_number)) if order_number else None
         stamps = [odata.parse_date(r.get("Modified")) for r in [doc, *receivables]]
         return InvoiceSnapshot(
-            id=own_id, number=str(doc[self.kind.number_field]),
-            kind=kind, total=total, balance=balance.quantize(Decimal("0.01")),
+            id=own_id,
+            number=str(doc[self.kind.number_field]),
+            kind=kind,
+            total=total,
+            balance=balance.quantize(Decimal("0.01")),
             currency=str(doc.get("Currency") or "EUR"),
             order_id=order_id or own_id,
             reference=doc.get("YourRef") or None,
             credited_invoice=credited_invoice(doc.get("Description"))
-            if kind == "credit_note" else None,
-            changed_at=max((s for s in stamps if s is not None), default=None))
+            if kind == "credit_note"
+            else None,
+            changed_at=max((s for s in stamps if s is not None), default=None),
+        )
 
 
 def _advance(cursor: dict[str, str], feed: str, rows: list[Row], more: bool) -> None:

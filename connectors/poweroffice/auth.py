@@ -19,8 +19,9 @@ LOCAL_SECONDS = 30
 
 
 class PowerOfficeTokens:
-    def __init__(self, settings: PowerOfficeSettings, client: httpx.Client,
-                 store: TokenStore) -> None:
+    def __init__(
+        self, settings: PowerOfficeSettings, client: httpx.Client, store: TokenStore
+    ) -> None:
         self.settings = settings
         self.client = client
         self.store = store
@@ -47,13 +48,16 @@ class PowerOfficeTokens:
 
     def _fetch(self) -> str:
         s = self.settings
-        response = check(self.client.post(
-            s.token_url,
-            data={"grant_type": "client_credentials"},
-            auth=httpx.BasicAuth(s.application_key.get_secret_value(),
-                                 s.client_key.get_secret_value()),
-            headers={"Ocp-Apim-Subscription-Key": s.subscription_key.get_secret_value()},
-        ))
+        response = check(
+            self.client.post(
+                s.token_url,
+                data={"grant_type": "client_credentials"},
+                auth=httpx.BasicAuth(
+                    s.application_key.get_secret_value(), s.client_key.get_secret_value()
+                ),
+                headers={"Ocp-Apim-Subscription-Key": s.subscription_key.get_secret_value()},
+            )
+        )
         body = response.json()
         token = str(body["access_token"])
         lifetime = float(body.get("expires_in") or 600)

@@ -44,8 +44,9 @@ LOOKBACK = timedelta(minutes=10)
 
 
 class PowerOfficeConnector:
-    def __init__(self, settings: PowerOfficeSettings, client: httpx.Client,
-                 tokens: TokenStore) -> None:
+    def __init__(
+        self, settings: PowerOfficeSettings, client: httpx.Client, tokens: TokenStore
+    ) -> None:
         self.settings = settings
         self.client = client
         self.base = settings.base_url.rstrip("/")
@@ -61,8 +62,9 @@ class PowerOfficeConnector:
     # --- plumbing -----------------------------------------------------------------------------
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {**self.headers, **kwargs.pop("headers", {})}
-        return self.client.request(method, f"{self.base}{path}", auth=self.auth,
-                                   headers=headers, **kwargs)
+        return self.client.request(
+            method, f"{self.base}{path}", auth=self.auth, headers=headers, **kwargs
+        )
 
     def _list(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         response = check(self._request("GET", path, params=params))
@@ -94,9 +96,14 @@ class PowerOfficeConnector:
             return str(check(response).json()["Id"])
         ops = mapping.customer_patch(existing, desired)
         if ops:
-            check(self._request("PATCH", f"/Customers/{segment(existing['Id'])}",
-                                content=_json(ops),
-                                headers={"Content-Type": "application/json-patch+json"}))
+            check(
+                self._request(
+                    "PATCH",
+                    f"/Customers/{segment(existing['Id'])}",
+                    content=_json(ops),
+                    headers={"Content-Type": "application/json-patch+json"},
+                )
+            )
         return str(existing["Id"])
 
     # --- products -----------------------------------------------------------------------------
@@ -107,7 +114,7 @@ class PowerOfficeConnector:
         found: dict[str, dict[str, Any]] = {}
         size = self.settings.product_batch_size
         for start in range(0, len(specs), size):
-            codes = ",".join(spec.sku for spec in specs[start:start + size])
+            codes = ",".join(spec.sku for spec in specs[start : start + size])
             for product in self._list("/Products", {"codes": codes}):
                 found.setdefault(str(product.get("Code")), product)  # Go may match loosely
         ids = {sku: str(product["Id"]) for sku, product in found.items()}
@@ -130,32 +137,50 @@ class PowerOfficeConnector:
             return None
         after = (since - LOOKBACK).isoformat()
         # every page: on a busy day more orders than one page holds change in the look-back
-        orders = self._pages("/SalesOrders", {"onlyCreatedByCurrentIntegration": "true",
-                                              "lastChangedDateTimeOffsetGreaterThan": after})
+        orders = self._pages(
+            "/SalesOrders",
+            {
+                "onlyCreatedByCurrentIntegration": "true",
+                "lastChangedDateTimeOffsetGreaterThan": after,
+            },
+        )
         for order in orders:
             if order.get("ExternalImportReference") == reference:
                 return OrderRef(str(order["Id"]), _str(order.get("SalesOrderNo")), existed=True)
         from_date = (since - LOOKBACK).date().isoformat()
-        invoices = self._pages("/OutgoingInvoices", {"externalImportReferences": reference,
-                                                     "fromDate": from_date})
+        invoices = self._pages(
+            "/OutgoingInvoices", {"externalImportReferences": reference, "fromDate": from_date}
+        )
         for invoice in invoices:
             if invoice.get("ExternalImportReference") == reference:
                 return OrderRef(str(invoice["Id"]), _str(invoice.get("OrderNo")), existed=True)
         return None
 
-    def create_order(self, order: Order, reference: str, customer_id: str,
-                     product_ids: dict[str, str] | None = None) -> OrderRef:
+    def create_order(
+        self,
+        order: Order,
+        reference: str,
+        customer_id: str,
+        product_ids: dict[str, str] | None = None,
+    ) -> OrderRef:
         """Lines name articles by code (Go resolves them), so `product_ids` is not needed."""
         return self._create_sales_order(
-            mapping.sales_order_payload(order, reference, customer_id, self.settings))
+            mapping.sales_order_payload(order, reference, customer_id, self.settings)
+        )
 
-    def create_credit_note(self, order: Order, reference: str, customer_id: str,
-                           product_ids: dict[str, str] | None, original: CreditSource
-                           ) -> OrderRef:
+    def create_credit_note(
+        self,
+        order: Order,
+        reference: str,
+        customer_id: str,
+        product_ids: dict[str, str] | None,
+        original: CreditSource,
+    ) -> OrderRef:
         """A credit-note draft: a sales order with negative quantities (see
         `mapping.credit_note_payload`). `send_invoice` turns it into an OutgoingCreditNote."""
-        return self._create_sales_order(mapping.credit_note_payload(
-            order, reference, customer_id, self.settings, original))
+        return self._create_sales_order(
+            mapping.credit_note_payload(order, reference, customer_id, self.settings, original)
+        )
 
     def _create_sales_order(self, payload: dict[str, Any]) -> OrderRef:
         response = self._request("POST", "/SalesOrders/Complete", json=payload)
@@ -184,15 +209,21 @@ class PowerOfficeConnector:
         body: dict[str, Any] = {"DeliveryType": self.settings.delivery_type}
         if email:
             body["EmailAddress"] = email
-        check(self._request("POST", f"/SalesOrders/{segment(order_id)}/createAndSendInvoice",
-                            json=body))
+        check(
+            self._request(
+                "POST", f"/SalesOrders/{segment(order_id)}/createAndSendInvoice", json=body
+            )
+        )
 
     def invoice_state(self, order_id: str) -> InvoiceState:
         response = self._request("GET", "/SalesOrders/sentState", params={"id": order_id})
         if response.status_code == 404:
             return InvoiceState("not_requested")
-        states = [s for s in (check(response).json() if response.content else [])
-                  if str(s.get("Id")) == order_id]
+        states = [
+            s
+            for s in (check(response).json() if response.content else [])
+            if str(s.get("Id")) == order_id
+        ]
         if not states:
             return InvoiceState("not_requested")
         state = states[0]
@@ -210,18 +241,21 @@ class PowerOfficeConnector:
         see `invoices.py` for why both and how the cursor stays behind. The balance bound also
         steps back by however long the reads took: a payment on an invoice already read while
         later pages were fetched is then seen next time."""
-        start = InvoiceCursor.parse(cursor, datetime.now(UTC).date(),
-                                    self.settings.invoice_lookback_days)
+        start = InvoiceCursor.parse(
+            cursor, datetime.now(UTC).date(), self.settings.invoice_lookback_days
+        )
         began = time.monotonic()
         order = {"OrderBy": "VoucherNo"}  # new invoices come last: pages stay put while we read
         new = list(self._pages("/OutgoingInvoices", {**start.new_invoices_query(), **order}))
         changed = list(self._pages("/OutgoingInvoices", {**start.balance_query(), **order}))
-        overlap = timedelta(seconds=self.settings.invoice_overlap_seconds
-                            + time.monotonic() - began)
+        overlap = timedelta(
+            seconds=self.settings.invoice_overlap_seconds + time.monotonic() - began
+        )
         latest = {str(i["Id"]): i for i in [*new, *changed]}  # the later read is the fresher
         invoices = sorted(latest.values(), key=lambda i: int(i.get("VoucherNo") or 0))
-        return InvoicePage([snapshot(i) for i in invoices],
-                           start.advanced(new, changed, overlap).as_dict())
+        return InvoicePage(
+            [snapshot(i) for i in invoices], start.advanced(new, changed, overlap).as_dict()
+        )
 
     def invoice_lines(self, invoice_id: str) -> list[dict[str, Any]]:
         """The lines of one invoice or credit note as Go shows them (`OutgoingInvoiceLineDto`),
@@ -244,8 +278,12 @@ def _raise_if_stale(response: httpx.Response) -> None:
     match = NOT_FOUND.search(response.text)
     if match:
         error = classify(ErpHttpError(response))
-        raise StaleReference(match.group(1).lower(), error.message,
-                             erp_status=error.erp_status, erp_response=error.erp_response)
+        raise StaleReference(
+            match.group(1).lower(),
+            error.message,
+            erp_status=error.erp_status,
+            erp_response=error.erp_response,
+        )
 
 
 def _str(value: Any) -> str | None:

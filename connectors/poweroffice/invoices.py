@@ -33,6 +33,7 @@ class InvoiceCursor:
     `voucher_no` is the highest voucher number read by the voucher read (None until one is seen:
     then invoices are read from `from_date`); `balance_after` is the exclusive lower bound of the
     next balance read."""
+
     voucher_no: int | None
     from_date: date
     balance_after: datetime
@@ -45,12 +46,16 @@ class InvoiceCursor:
         return cls(
             voucher_no=int(voucher) if voucher else None,
             from_date=date.fromisoformat(raw["from_date"]) if raw.get("from_date") else start,
-            balance_after=parse_stamp(raw["balance_after"]) if raw.get("balance_after")
-            else datetime.combine(start, time.min, UTC))
+            balance_after=parse_stamp(raw["balance_after"])
+            if raw.get("balance_after")
+            else datetime.combine(start, time.min, UTC),
+        )
 
     def as_dict(self) -> dict[str, str]:
-        cursor = {"from_date": self.from_date.isoformat(),
-                  "balance_after": self.balance_after.isoformat()}
+        cursor = {
+            "from_date": self.from_date.isoformat(),
+            "balance_after": self.balance_after.isoformat(),
+        }
         if self.voucher_no is not None:
             cursor["voucher_no"] = str(self.voucher_no)
         return cursor
@@ -63,15 +68,23 @@ class InvoiceCursor:
     def balance_query(self) -> dict[str, str]:
         return {"balanceLastChangedDateTimeOffsetGreaterThan": self.balance_after.isoformat()}
 
-    def advanced(self, new_invoices: list[dict[str, Any]], balance_changes: list[dict[str, Any]],
-                 overlap: timedelta) -> InvoiceCursor:
+    def advanced(
+        self,
+        new_invoices: list[dict[str, Any]],
+        balance_changes: list[dict[str, Any]],
+        overlap: timedelta,
+    ) -> InvoiceCursor:
         """The cursor after these reads. Each part moves only by what its own read returned, and
         never backwards; the balance bound stays `overlap` behind the newest stamp seen."""
         numbers = [int(i["VoucherNo"]) for i in new_invoices if i.get("VoucherNo") is not None]
-        stamps = [parse_stamp(i["BalanceLastChangedDateTimeOffset"]) for i in balance_changes
-                  if i.get("BalanceLastChangedDateTimeOffset")]
-        voucher_no = max([*numbers, *([self.voucher_no] if self.voucher_no is not None else [])],
-                         default=None)
+        stamps = [
+            parse_stamp(i["BalanceLastChangedDateTimeOffset"])
+            for i in balance_changes
+            if i.get("BalanceLastChangedDateTimeOffset")
+        ]
+        voucher_no = max(
+            [*numbers, *([self.voucher_no] if self.voucher_no is not None else [])], default=None
+        )
         balance_after = max([self.balance_after, *(s - overlap for s in stamps)])
         return InvoiceCursor(voucher_no, self.from_date, balance_after)
 
@@ -97,12 +110,14 @@ def snapshot(invoice: dict[str, Any]) -> InvoiceSnapshot:
         id=str(invoice["Id"]),
         number=str(invoice.get("InvoiceNo") or invoice["VoucherNo"]),
         kind="credit_note" if credit else "invoice",
-        total=_cents(total), balance=_cents(balance),
+        total=_cents(total),
+        balance=_cents(balance),
         currency=str(invoice.get("CurrencyCode") or "NOK"),
         order_id=str(invoice["Id"]),  # a sent sales order keeps its Id as the invoice's
         reference=invoice.get("ExternalImportReference"),
         credited_invoice=str(related) if credit and related is not None else None,
-        changed_at=parse_stamp(stamp) if stamp else None)
+        changed_at=parse_stamp(stamp) if stamp else None,
+    )
 
 
 def _cents(value: Decimal) -> Decimal:

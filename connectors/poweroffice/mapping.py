@@ -38,8 +38,10 @@ def sales_account(settings: PowerOfficeSettings, rate: Decimal) -> int:
     try:
         return settings.vat_accounts[rate_key(rate)]
     except KeyError:
-        raise PermanentError(f"no sales account configured for VAT rate {rate_key(rate)} "
-                             f"(connection setting vat_accounts)") from None
+        raise PermanentError(
+            f"no sales account configured for VAT rate {rate_key(rate)} "
+            f"(connection setting vat_accounts)"
+        ) from None
 
 
 def shipping_code(settings: PowerOfficeSettings, rate: Decimal) -> str:
@@ -58,12 +60,16 @@ def product_specs(order: Order, settings: PowerOfficeSettings) -> list[ProductSp
 
 
 def product_payload(spec: ProductSpec, settings: PowerOfficeSettings) -> dict[str, Any]:
-    return {"Code": spec.sku, "Name": spec.name[:400],
-            "StandardSalesAccount": sales_account(settings, spec.vat_rate)}
+    return {
+        "Code": spec.sku,
+        "Name": spec.name[:400],
+        "StandardSalesAccount": sales_account(settings, spec.vat_rate),
+    }
 
 
-def check_vat_account(product: dict[str, Any], spec: ProductSpec,
-                      settings: PowerOfficeSettings) -> None:
+def check_vat_account(
+    product: dict[str, Any], spec: ProductSpec, settings: PowerOfficeSettings
+) -> None:
     """Refuse to sell an existing article whose sales account carries another VAT rate than the
     order line: Go would silently invoice the account's rate. An article without its own
     account (it inherits from its group) cannot be checked here and is accepted."""
@@ -73,7 +79,8 @@ def check_vat_account(product: dict[str, Any], spec: ProductSpec,
         raise PermanentError(
             f"article {spec.sku} is on sales account {actual} in PowerOffice, but the order line "
             f"has VAT {rate_key(spec.vat_rate)} (account {expected}); fix the article or the "
-            f"connection's vat_accounts")
+            f"connection's vat_accounts"
+        )
 
 
 def split_name(name: str) -> tuple[str, str]:
@@ -84,22 +91,32 @@ def split_name(name: str) -> tuple[str, str]:
 def mail_address(address: Address | None) -> dict[str, Any] | None:
     if not address or not (address.city and address.postal_code):
         return None  # Go requires City and ZipCode on an address
-    return {"AddressLine1": address.line1, "AddressLine2": address.line2,
-            "City": address.city, "ZipCode": address.postal_code,
-            "CountryCode": address.country or "NO"}
+    return {
+        "AddressLine1": address.line1,
+        "AddressLine2": address.line2,
+        "City": address.city,
+        "ZipCode": address.postal_code,
+        "CountryCode": address.country or "NO",
+    }
 
 
 def customer_payload(customer: Customer, key: str) -> dict[str, Any]:
     payload: dict[str, Any] = {"ExternalImportReference": key}
     if customer.kind == "company" or (customer.company_name and not customer.name):
-        payload.update(Name=customer.company_name or customer.name, IsPerson=False,
-                       OrganizationNumber=customer.org_number)
+        payload.update(
+            Name=customer.company_name or customer.name,
+            IsPerson=False,
+            OrganizationNumber=customer.org_number,
+        )
     else:
         first, last = split_name(customer.name or "")
         payload.update(IsPerson=True, FirstName=first, LastName=last)
-    payload.update(EmailAddress=customer.email, InvoiceEmailAddress=customer.email,
-                   PhoneNumber=customer.phone,
-                   MailAddress=mail_address(customer.billing_address))
+    payload.update(
+        EmailAddress=customer.email,
+        InvoiceEmailAddress=customer.email,
+        PhoneNumber=customer.phone,
+        MailAddress=mail_address(customer.billing_address),
+    )
     return {k: v for k, v in payload.items() if v is not None}
 
 
@@ -125,10 +142,16 @@ def order_lines(order: Order, settings: PowerOfficeSettings) -> list[dict[str, A
             lines.append({**base, **_product_line(line, order.prices_include_vat)})
         elif isinstance(line, ShippingLine):
             net = net_of_vat(line.amount, line.vat_rate, order.prices_include_vat)
-            lines.append({**base, "LineType": "Normal",
-                          "ProductCode": shipping_code(settings, line.vat_rate),
-                          "Description": line.name, "Quantity": 1.0,
-                          "ProductUnitPrice": money(net)})
+            lines.append(
+                {
+                    **base,
+                    "LineType": "Normal",
+                    "ProductCode": shipping_code(settings, line.vat_rate),
+                    "Description": line.name,
+                    "Quantity": 1.0,
+                    "ProductUnitPrice": money(net),
+                }
+            )
         elif isinstance(line, TextLine):
             lines.append({**base, "LineType": "Text", "Description": line.text})
     return lines
@@ -137,15 +160,19 @@ def order_lines(order: Order, settings: PowerOfficeSettings) -> list[dict[str, A
 def _product_line(line: ProductLine, prices_include_vat: bool) -> dict[str, Any]:
     gross = line.quantity * line.unit_price
     allowance = (line.discount / gross * 100) if gross and line.discount else Decimal(0)
-    return {"LineType": "Normal", "ProductCode": line.sku, "Description": line.name,
-            "Quantity": float(line.quantity),
-            "ProductUnitPrice": money(net_of_vat(line.unit_price, line.vat_rate,
-                                                 prices_include_vat)),
-            "Allowance": money(allowance, FOUR)}
+    return {
+        "LineType": "Normal",
+        "ProductCode": line.sku,
+        "Description": line.name,
+        "Quantity": float(line.quantity),
+        "ProductUnitPrice": money(net_of_vat(line.unit_price, line.vat_rate, prices_include_vat)),
+        "Allowance": money(allowance, FOUR),
+    }
 
 
-def sales_order_payload(order: Order, reference: str, customer_id: str,
-                        settings: PowerOfficeSettings) -> dict[str, Any]:
+def sales_order_payload(
+    order: Order, reference: str, customer_id: str, settings: PowerOfficeSettings
+) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "CustomerId": int(customer_id),
         "SalesOrderStatus": settings.order_status,
@@ -158,15 +185,22 @@ def sales_order_payload(order: Order, reference: str, customer_id: str,
     return {k: v for k, v in payload.items() if v is not None}
 
 
-def credit_note_payload(order: Order, reference: str, customer_id: str,
-                        settings: PowerOfficeSettings, original: CreditSource) -> dict[str, Any]:
+def credit_note_payload(
+    order: Order,
+    reference: str,
+    customer_id: str,
+    settings: PowerOfficeSettings,
+    original: CreditSource,
+) -> dict[str, Any]:
     """The sales order of `sales_order_payload` with its quantities negated: Go reads negative
     quantities as credited and a negative total as a credit-note draft. It is tied to the
     original by `RelatedInvoiceNo` (Go's own link, only for credit-note drafts and only when the
     original was invoiced) and, for whoever reads it, by a first text line naming the original."""
     payload = sales_order_payload(order, reference, customer_id, settings)
-    lines = [{"LineType": "Text", "Description": credit_text(original)},
-             *(_credited(line) for line in payload["SalesOrderLines"])]
+    lines = [
+        {"LineType": "Text", "Description": credit_text(original)},
+        *(_credited(line) for line in payload["SalesOrderLines"]),
+    ]
     payload["SalesOrderLines"] = [{**line, "SortOrder": n} for n, line in enumerate(lines)]
     invoice_no = original.invoice_number
     if invoice_no and invoice_no.isdigit() and order.computed_total > 0:

@@ -42,6 +42,8 @@ class PowerOfficeSettings(BaseModel):
         return f"poweroffice:{digest[:16]}"
 
     def token_name(self) -> str:
-        raw = f"{self.token_url}|{self.application_key.get_secret_value()}|" \
-              f"{self.client_key.get_secret_value()}"
+        raw = (
+            f"{self.token_url}|{self.application_key.get_secret_value()}|"
+            f"{self.client_key.get_secret_value()}"
+        )
         return "poweroffice:" + hashlib.sha256(raw.encode()).hexdigest()[:16]

@@ -32,9 +32,14 @@ PAIR_TTL_SECONDS = 30 * 86_400
 # A refused login is tried again after this long (or at once with a new password): often enough
 # to notice a fix made in Sapera, rarely enough never to lock the user out.
 BLOCK_SECONDS = 15 * 60
-LOGIN_RESULTS = {2: "invalid credentials", 3: "user disabled", 4: "IP blocked",
-                 5: "one-time password required", 6: "invalid one-time password",
-                 7: "wait before the next attempt"}
+LOGIN_RESULTS = {
+    2: "invalid credentials",
+    3: "user disabled",
+    4: "IP blocked",
+    5: "one-time password required",
+    6: "invalid one-time password",
+    7: "wait before the next attempt",
+}
 
 
 @dataclass
@@ -86,8 +91,11 @@ class SaperaLogin:
             tokens = self.load()
             if tokens and tokens.blocked:
                 raise ConnectionBlocked(tokens.blocked, retry_after=30)
-            if tokens and tokens.token != stale and \
-                    time.time() < tokens.expires_at - self.settings.refresh_margin_seconds:
+            if (
+                tokens
+                and tokens.token != stale
+                and time.time() < tokens.expires_at - self.settings.refresh_margin_seconds
+            ):
                 return tokens.token  # another worker refreshed while we waited
             fresh = self._with_refresh_token(tokens) if tokens else None
             return (fresh or self._login()).token
@@ -95,41 +103,57 @@ class SaperaLogin:
     def _with_refresh_token(self, tokens: SaperaTokens) -> SaperaTokens | None:
         if not tokens.refresh_token or time.time() >= tokens.refresh_expires_at:
             return None
-        body = {"tenantDomainName": self.settings.tenant, "refreshToken": tokens.refresh_token,
-                "tokenId": tokens.refresh_token_id}
-        value = value_of(self.client.post(self.settings.url(self.settings.paths.refresh),
-                                          json=body), command=False)
+        body = {
+            "tenantDomainName": self.settings.tenant,
+            "refreshToken": tokens.refresh_token,
+            "tokenId": tokens.refresh_token_id,
+        }
+        value = value_of(
+            self.client.post(self.settings.url(self.settings.paths.refresh), json=body),
+            command=False,
+        )
         if not isinstance(value, dict) or value.get("resultCode") != 1:
             return None  # the refresh token is spent or refused: log in again
         return self._keep(value)
 
     def _login(self) -> SaperaTokens:
-        body = {"tenantDomainName": self.settings.tenant, "userNameOrEMail": self.settings.user,
-                "password": self.settings.password.get_secret_value()}
-        value = value_of(self.client.post(self.settings.url(self.settings.paths.login),
-                                          json=body), command=False)
+        body = {
+            "tenantDomainName": self.settings.tenant,
+            "userNameOrEMail": self.settings.user,
+            "password": self.settings.password.get_secret_value(),
+        }
+        value = value_of(
+            self.client.post(self.settings.url(self.settings.paths.login), json=body), command=False
+        )
         if not isinstance(value, dict):
             raise PermanentError("Sapera's login answered without a value")
         code = value.get("resultCode")
         if code == 7:
             raise TransientError("Sapera asks us to wait before the next login", retry_after=60)
         if code != 1:
-            reason = LOGIN_RESULTS.get(code, f"result code {code}") if isinstance(code, int) \
+            reason = (
+                LOGIN_RESULTS.get(code, f"result code {code}")
+                if isinstance(code, int)
                 else f"result code {code}"
-            message = (f"Sapera refused the login of {self.settings.user} to tenant "
-                       f"{self.settings.tenant}: {reason} (resultCode {code}); fix the "
-                       f"connection's user or password, the connection's jobs wait until then")
+            )
+            message = (
+                f"Sapera refused the login of {self.settings.user} to tenant "
+                f"{self.settings.tenant}: {reason} (resultCode {code}); fix the "
+                f"connection's user or password, the connection's jobs wait until then"
+            )
             self.save(SaperaTokens(token="", expires_at=0, blocked=message), BLOCK_SECONDS)
             raise ConnectionBlocked(message, retry_after=30)
         return self._keep(value)
 
     def _keep(self, value: dict[str, Any]) -> SaperaTokens:
         refresh = value.get("refreshTokenInfo") or {}
-        tokens = SaperaTokens(token=str(value["token"]),
-                              expires_at=_epoch(value.get("expiresIn"), 3600),
-                              refresh_token=refresh.get("token"),
-                              refresh_token_id=_str(refresh.get("tokenId")),
-                              refresh_expires_at=_epoch(refresh.get("expiresIn"), 86_400))
+        tokens = SaperaTokens(
+            token=str(value["token"]),
+            expires_at=_epoch(value.get("expiresIn"), 3600),
+            refresh_token=refresh.get("token"),
+            refresh_token_id=_str(refresh.get("tokenId")),
+            refresh_expires_at=_epoch(refresh.get("expiresIn"), 86_400),
+        )
         self.save(tokens)
         return tokens
 

@@ -65,18 +65,22 @@ class SaperaConnector:
 
     # --- plumbing -----------------------------------------------------------------------------
     def _call(self, path: str, body: dict[str, Any], command: bool = False) -> Any:
-        response = self.client.post(self.settings.url(path), json=body, auth=self.auth,
-                                    headers={"Accept": "application/json"})
+        response = self.client.post(
+            self.settings.url(path),
+            json=body,
+            auth=self.auth,
+            headers={"Accept": "application/json"},
+        )
         return value_of(response, command)
 
-    def _page(self, path: str, body: dict[str, Any], pages: int = 100
-              ) -> list[dict[str, Any]]:
+    def _page(self, path: str, body: dict[str, Any], pages: int = 100) -> list[dict[str, Any]]:
         """Every entry of a Get...Page query, page by page (at most `pages` of them)."""
         rows: list[dict[str, Any]] = []
         size = self.settings.page_size
         for offset in range(0, pages * size, size):
-            value = self._call(path, {**body, "offset": offset, "count": size,
-                                      "includeOverallEntryCount": False})
+            value = self._call(
+                path, {**body, "offset": offset, "count": size, "includeOverallEntryCount": False}
+            )
             entries = (value or {}).get("entries") or []
             rows.extend(entries)
             if len(entries) < size:
@@ -89,8 +93,9 @@ class SaperaConnector:
         for actor in self._page(self.paths.actors_page, {"searchPattern": wrap(pattern)}):
             if _same(actor.get("email"), customer.email) or actor.get("customerIdentifier") == key:
                 return str(actor["id"])
-        value = self._call(self.paths.create_actor, mapping.actor_command(customer, key),
-                           command=True)
+        value = self._call(
+            self.paths.create_actor, mapping.actor_command(customer, key), command=True
+        )
         return str(value["id"])
 
     # --- SKUs ---------------------------------------------------------------------------------
@@ -119,16 +124,31 @@ class SaperaConnector:
         account = _str(product.get("financialAccountNumber"))
         rate = self._vat_rate(account)
         base = (_dec(product.get("salesPrice")), _dec(product.get("costPrice")))
-        default_cost = _dec(product.get("defaultCostPrice")) \
-            if product.get("isDefaultCostPriceApplicable") else None
+        default_cost = (
+            _dec(product.get("defaultCostPrice"))
+            if product.get("isDefaultCostPriceApplicable")
+            else None
+        )
         has_variants = bool(product.get("isProductVariantsSupported"))
         has_instances = bool(product.get("isProductInstancesSupported"))
         if _same(product.get("identifier"), sku):
             requires = "variant" if has_variants else "instance" if has_instances else None
-            return Resolved(sku, pid, identifier, None, None, base[0], base[1] or default_cost,
-                            rate, account, requires)
-        for kind, path, enabled in (("variant", self.paths.variant_infos, has_variants),
-                                    ("instance", self.paths.instances, has_instances)):
+            return Resolved(
+                sku,
+                pid,
+                identifier,
+                None,
+                None,
+                base[0],
+                base[1] or default_cost,
+                rate,
+                account,
+                requires,
+            )
+        for kind, path, enabled in (
+            ("variant", self.paths.variant_infos, has_variants),
+            ("instance", self.paths.instances, has_instances),
+        ):
             if not enabled:
                 continue
             for row in self._call(path, {"productId": wrap(pid)}) or []:
@@ -136,9 +156,17 @@ class SaperaConnector:
                     price = _dec(row.get("salesPrice")) or base[0]
                     cost = _dec(row.get("costPrice")) or base[1] or default_cost
                     rid = int(row["id"])
-                    return Resolved(sku, pid, identifier, rid if kind == "variant" else None,
-                                    rid if kind == "instance" else None, price, cost, rate,
-                                    account)
+                    return Resolved(
+                        sku,
+                        pid,
+                        identifier,
+                        rid if kind == "variant" else None,
+                        rid if kind == "instance" else None,
+                        price,
+                        cost,
+                        rate,
+                        account,
+                    )
         return None
 
     def _vat_rate(self, account: str | None) -> Decimal | None:
@@ -153,8 +181,11 @@ class SaperaConnector:
         if self.settings.customer_reference_filterable:
             query: dict[str, Any] = {field: wrap(reference)}
         else:  # no filter on it: the orders created since the attempt, matched here
-            start = (since - SINCE_MARGIN) if since else \
-                datetime.now(UTC) - timedelta(days=self.settings.lookback_days)
+            start = (
+                (since - SINCE_MARGIN)
+                if since
+                else datetime.now(UTC) - timedelta(days=self.settings.lookback_days)
+            )
             end = datetime.now(UTC) + timedelta(hours=1)
             query = {"createdAt": wrap({"from": start.isoformat(), "to": end.isoformat()})}
         for entry in self._page(self.paths.orders_page, query):
@@ -162,45 +193,76 @@ class SaperaConnector:
                 return _ref(entry, existed=True)
         return None
 
-    def create_order(self, order: Order, reference: str, customer_id: str,
-                     product_ids: dict[str, str] | None = None) -> OrderRef:
+    def create_order(
+        self,
+        order: Order,
+        reference: str,
+        customer_id: str,
+        product_ids: dict[str, str] | None = None,
+    ) -> OrderRef:
         items = self._items(order)
-        value = self._call(self.paths.create_order,
-                           mapping.order_command(reference, customer_id, items, self.settings),
-                           command=True)
+        value = self._call(
+            self.paths.create_order,
+            mapping.order_command(reference, customer_id, items, self.settings),
+            command=True,
+        )
         return _ref(value, existed=False)
 
-    def create_credit_note(self, order: Order, reference: str, customer_id: str,
-                           product_ids: dict[str, str] | None, original: CreditSource
-                           ) -> OrderRef:
+    def create_credit_note(
+        self,
+        order: Order,
+        reference: str,
+        customer_id: str,
+        product_ids: dict[str, str] | None,
+        original: CreditSource,
+    ) -> OrderRef:
         """A sales order of the returned lines (see the module docstring), under `reference`;
         `send_invoice` invoices and books it like any order."""
         items = self._items(order)
         mapping.check_credit(items, original)
-        command = mapping.order_command(reference, customer_id, items, self.settings,
-                                        credit_text=mapping.credit_text(original))
+        command = mapping.order_command(
+            reference, customer_id, items, self.settings, credit_text=mapping.credit_text(original)
+        )
         return _ref(self._call(self.paths.create_order, command, command=True), existed=False)
 
     def _items(self, order: Order) -> list[Item]:
-        items = [self._item(order, where, sku, qty, amount, rate)
-                 for where, sku, qty, amount, rate in mapping.lines_to_items(order, self.settings)]
+        items = [
+            self._item(order, where, sku, qty, amount, rate)
+            for where, sku, qty, amount, rate in mapping.lines_to_items(order, self.settings)
+        ]
         if not items:
             raise PermanentError("the order has no product or shipping line for Sapera")
         return items
 
-    def _item(self, order: Order, where: str, sku: str, quantity: Decimal, amount: Decimal,
-              rate: Decimal) -> Item:
-        return mapping.plan_item(self.resolve(sku), quantity, amount, rate,
-                                 order.prices_include_vat, where, self.settings)
+    def _item(
+        self, order: Order, where: str, sku: str, quantity: Decimal, amount: Decimal, rate: Decimal
+    ) -> Item:
+        return mapping.plan_item(
+            self.resolve(sku),
+            quantity,
+            amount,
+            rate,
+            order.prices_include_vat,
+            where,
+            self.settings,
+        )
 
     def add_items(self, order_id: str, order: Order) -> None:
         """Add the order's lines to an existing sales order (UpdateSalesOrder): refused by
         Sapera once the order is ready, unless it was created to allow that."""
-        items = [self._item(order, where, sku, qty, amount, rate)
-                 for where, sku, qty, amount, rate in mapping.lines_to_items(order, self.settings)]
-        self._call(self.paths.update_order, {
-            "modelType": "UpdateSalesOrderCommand", "id": int(_split(order_id)[0]),
-            "modelUpdates": [mapping.item_update(i) for i in items]}, command=True)
+        items = [
+            self._item(order, where, sku, qty, amount, rate)
+            for where, sku, qty, amount, rate in mapping.lines_to_items(order, self.settings)
+        ]
+        self._call(
+            self.paths.update_order,
+            {
+                "modelType": "UpdateSalesOrderCommand",
+                "id": int(_split(order_id)[0]),
+                "modelUpdates": [mapping.item_update(i) for i in items],
+            },
+            command=True,
+        )
 
     # --- invoicing ----------------------------------------------------------------------------
     def send_invoice(self, order_id: str, email: str | None) -> None:
@@ -210,8 +272,9 @@ class SaperaConnector:
             self._call(self.paths.set_ready, {"id": int(entry["id"])}, command=True)
         invoice_ids = list(entry.get("invoiceIds") or [])
         if not invoice_ids:
-            created = self._call(self.paths.create_invoice, {"salesOrderId": int(entry["id"])},
-                                 command=True)
+            created = self._call(
+                self.paths.create_invoice, {"salesOrderId": int(entry["id"])}, command=True
+            )
             invoice_ids = [created["id"]]
         for invoice_id in invoice_ids:
             invoice = self._call(self.paths.get_invoice, {"id": int(invoice_id)})
@@ -223,8 +286,11 @@ class SaperaConnector:
         for invoice_id in entry.get("invoiceIds") or []:
             invoice = self._call(self.paths.get_invoice, {"id": int(invoice_id)})
             if invoice.get("isBooked"):
-                return InvoiceState("sent", invoice_number=_str(invoice.get("number")),
-                                    extra={"total": invoice.get("total")})
+                return InvoiceState(
+                    "sent",
+                    invoice_number=_str(invoice.get("number")),
+                    extra={"total": invoice.get("total")},
+                )
         # Not booked yet: the send step runs the remaining commands (each only once).
         return InvoiceState("not_requested")
 
@@ -233,14 +299,18 @@ class SaperaConnector:
         Sapera can't say and what we poll instead."""
         return invoices.invoices_since(
             lambda body: self._page(self.paths.invoices_page, body, pages=1000),
-            self.settings, cursor)
+            self.settings,
+            cursor,
+        )
 
     def cancel_order(self, order_id: str) -> str:
         entry = self._order(order_id)
         if entry.get("invoiceIds"):
             return f"Sapera sales order {entry.get('number')} is invoiced: credit it in Sapera"
-        return (f"Sapera sales order {entry.get('number')} must be aborted in Sapera "
-                f"(its API has no documented abort command)")
+        return (
+            f"Sapera sales order {entry.get('number')} must be aborted in Sapera "
+            f"(its API has no documented abort command)"
+        )
 
     def _order(self, order_id: str) -> dict[str, Any]:
         """One order read back by its number (`numericIdentifier` is a documented filter; an
@@ -277,4 +347,3 @@ def _dec(value: Any) -> Decimal | None:
 
 def _str(value: Any) -> str | None:
     return None if value is None else str(value)
-

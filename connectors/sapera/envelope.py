@@ -24,10 +24,21 @@ from connectors.errors import (
 
 RETRYABLE_CODES = frozenset({0, 7, 9})
 AUTHENTICATION_REQUIRED = 3
-CODE_NAMES = {0: "InternalError", 1: "Validation", 2: "AccessDenied", 3: "AuthenticationRequired",
-              4: "MethodNotFound", 5: "NotExists", 6: "AlreadyExists", 7: "TenantNotReady",
-              8: "CannotDeleteEntityInUse", 9: "ConcurrencyConflict", 10: "NoTenant",
-              11: "FeatureAccessDenied", 12: "AppAccessDenied"}
+CODE_NAMES = {
+    0: "InternalError",
+    1: "Validation",
+    2: "AccessDenied",
+    3: "AuthenticationRequired",
+    4: "MethodNotFound",
+    5: "NotExists",
+    6: "AlreadyExists",
+    7: "TenantNotReady",
+    8: "CannotDeleteEntityInUse",
+    9: "ConcurrencyConflict",
+    10: "NoTenant",
+    11: "FeatureAccessDenied",
+    12: "AppAccessDenied",
+}
 
 
 def wrap(value: Any) -> dict[str, Any]:
@@ -45,8 +56,11 @@ def value_of(response: httpx.Response, command: bool) -> Any:
         raise error_for(response, error, command)
     check(response)  # no envelope error, but not a 2xx: classified by status
     if not isinstance(envelope, dict):
-        raise PermanentError(f"{_where(response)}: unexpected answer without a value",
-                             erp_status=response.status_code, erp_response=body)
+        raise PermanentError(
+            f"{_where(response)}: unexpected answer without a value",
+            erp_status=response.status_code,
+            erp_response=body,
+        )
     return envelope.get("value")
 
 

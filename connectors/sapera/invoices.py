@@ -40,11 +40,11 @@ Rows = list[dict[str, Any]]
 Pager = Callable[[dict[str, Any]], Rows]  # a GetInvoicesPage query -> every entry
 
 
-def invoices_since(page: Pager, settings: SaperaSettings, cursor: Mapping[str, str]
-                   ) -> InvoicePage:
+def invoices_since(page: Pager, settings: SaperaSettings, cursor: Mapping[str, str]) -> InvoicePage:
     now = datetime.now(UTC)
     start = _moment(cursor.get("updated_from")) or now - timedelta(
-        days=settings.invoice_lookback_days)
+        days=settings.invoice_lookback_days
+    )
     rows = page({"updatedAt": wrap({"from": start.isoformat(), "to": None})})
     found = {str(row["id"]): row for row in rows}
     newest = max((t for t in (_moment(row.get("updatedAt")) for row in rows) if t), default=None)
@@ -54,8 +54,10 @@ def invoices_since(page: Pager, settings: SaperaSettings, cursor: Mapping[str, s
     swept = _moment(cursor.get("swept_at"))
     if _sweep_due(settings, swept, now):
         since = now - timedelta(days=settings.payment_sweep_days)
-        found.update((str(row["id"]), row)
-                     for row in page({"createdAt": wrap({"from": since.isoformat(), "to": None})}))
+        found.update(
+            (str(row["id"]), row)
+            for row in page({"createdAt": wrap({"from": since.isoformat(), "to": None})})
+        )
         swept = now
     if swept is not None:
         next_cursor["swept_at"] = swept.isoformat()
@@ -72,16 +74,19 @@ def snapshot(row: dict[str, Any], settings: SaperaSettings) -> InvoiceSnapshot:
     reference = row.get(settings.customer_reference_field, row.get("customerReference"))
     credited = row.get("creditedInvoiceNumber")
     return InvoiceSnapshot(
-        id=str(row["id"]), number=str(row["number"]),
+        id=str(row["id"]),
+        number=str(row["number"]),
         kind="credit_note" if credit else "invoice",
         total=cents(sign * total),
         balance=cents(max(sign * (total if remaining is None else remaining), Decimal(0))),
         currency=str(row.get("currencyCode") or settings.currency),
-        order_id=f"{order_id}:{order_number}" if order_id is not None
-        and order_number is not None else None,
+        order_id=f"{order_id}:{order_number}"
+        if order_id is not None and order_number is not None
+        else None,
         reference=reference if isinstance(reference, str) else None,
         credited_invoice=None if credited is None else str(credited),
-        changed_at=_moment(row.get("updatedAt")))
+        changed_at=_moment(row.get("updatedAt")),
+    )
 
 
 def _sweep_due(settings: SaperaSettings, swept: datetime | None, now: datetime) -> bool:

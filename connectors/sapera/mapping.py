@@ -34,6 +34,7 @@ def cents(value: Decimal) -> Decimal:
 @dataclass(frozen=True)
 class Resolved:
     """What a SKU is in Sapera: a product, one of its variants, or one of its instances."""
+
     sku: str
     product_id: int
     product_identifier: str
@@ -47,13 +48,16 @@ class Resolved:
 
     def ids(self) -> str:
         """The compact form the pipeline caches: product/variant/instance."""
-        return "/".join("-" if v is None else str(v)
-                        for v in (self.product_id, self.variant_id, self.instance_id))
+        return "/".join(
+            "-" if v is None else str(v)
+            for v in (self.product_id, self.variant_id, self.instance_id)
+        )
 
 
 @dataclass(frozen=True)
 class Item:
     """One sale item as we will send it, with the shop's amount beside Sapera's."""
+
     resolved: Resolved
     quantity: Decimal
     shop_amount: Decimal  # including VAT
@@ -66,19 +70,34 @@ def actor_command(customer: Customer, key: str) -> dict[str, Any]:
     updates: list[dict[str, Any]] = []
     if customer.kind == "company" and customer.company_name:
         roles = ["CustomerOrganization", "Customer", "Organization"]
-        updates.append({"modelType": "ChangeOrganizationFieldsetUpdate",
-                        "organizationName": wrap(customer.company_name),
-                        "organizationalIdentifier": wrap(customer.org_number),
-                        "vatTaxRegistrationIdentifier": wrap(customer.vat_number)})
+        updates.append(
+            {
+                "modelType": "ChangeOrganizationFieldsetUpdate",
+                "organizationName": wrap(customer.company_name),
+                "organizationalIdentifier": wrap(customer.org_number),
+                "vatTaxRegistrationIdentifier": wrap(customer.vat_number),
+            }
+        )
     else:
         roles = ["CustomerPerson", "Customer", "Person"]
         first, _, last = (customer.name or customer.display_name).partition(" ")
-        updates.append({"modelType": "ChangePersonFieldsetUpdate",
-                        "firstName": wrap(first), "lastName": wrap(last or None)})
-    updates.append({"modelType": "ChangeContactFieldsetUpdate", "email": wrap(customer.email),
-                    "phone": wrap(customer.phone)})
-    updates.append({"modelType": "ChangeCustomerIdentifierFieldsetUpdate",
-                    "customerIdentifier": wrap(key)})
+        updates.append(
+            {
+                "modelType": "ChangePersonFieldsetUpdate",
+                "firstName": wrap(first),
+                "lastName": wrap(last or None),
+            }
+        )
+    updates.append(
+        {
+            "modelType": "ChangeContactFieldsetUpdate",
+            "email": wrap(customer.email),
+            "phone": wrap(customer.phone),
+        }
+    )
+    updates.append(
+        {"modelType": "ChangeCustomerIdentifierFieldsetUpdate", "customerIdentifier": wrap(key)}
+    )
     return {"modelType": "CreateActorCommand", "modelUpdates": updates, "roleNames": roles}
 
 
@@ -88,20 +107,32 @@ def shop_gross(amount: Decimal, rate: Decimal, includes_vat: bool) -> Decimal:
     return gross(amount, rate, includes_vat)
 
 
-def plan_item(resolved: Resolved, quantity: Decimal, amount: Decimal, rate: Decimal,
-              includes_vat: bool, where: str, settings: SaperaSettings) -> Item:
+def plan_item(
+    resolved: Resolved,
+    quantity: Decimal,
+    amount: Decimal,
+    rate: Decimal,
+    includes_vat: bool,
+    where: str,
+    settings: SaperaSettings,
+) -> Item:
     """Check the line against what Sapera knows, and work out its manual discount."""
     sku = resolved.sku
     if resolved.requires:
-        raise PermanentError(f"{where}: {sku} names a product that needs a {resolved.requires}: "
-                             f"order one of its {resolved.requires}s' SKUs")
+        raise PermanentError(
+            f"{where}: {sku} names a product that needs a {resolved.requires}: "
+            f"order one of its {resolved.requires}s' SKUs"
+        )
     if resolved.instance_id is not None and quantity != 1:
-        raise PermanentError(f"{where}: {sku} is a product instance: quantity must be 1, "
-                             f"the shop line has {quantity.normalize()}")
+        raise PermanentError(
+            f"{where}: {sku} is a product instance: quantity must be 1, "
+            f"the shop line has {quantity.normalize()}"
+        )
     if resolved.vat_rate is not None and resolved.vat_rate != rate:
         raise PermanentError(
             f"{where}: {sku} is booked on account {resolved.account} at "
-            f"{_percent(resolved.vat_rate)} VAT in Sapera, the shop line has {_percent(rate)}")
+            f"{_percent(resolved.vat_rate)} VAT in Sapera, the shop line has {_percent(rate)}"
+        )
     if resolved.price is None:
         raise PermanentError(f"{where}: {sku} has no sales price in Sapera")
     charged = shop_gross(amount, rate, includes_vat)
@@ -112,7 +143,8 @@ def plan_item(resolved: Resolved, quantity: Decimal, amount: Decimal, rate: Deci
         raise PermanentError(
             f"{where}: {sku}: the shop charged {charged} for {quantity.normalize()}, above "
             f"Sapera's {listed} ({resolved.price} each): a negative discount "
-            f"(settings.price_above_list = \"send_price\" sends the shop's price instead)")
+            f'(settings.price_above_list = "send_price" sends the shop\'s price instead)'
+        )
     price = (charged / quantity).quantize(CENT, rounding=ROUND_CEILING)
     return Item(resolved, quantity, charged, cents(price * quantity) - charged, price)
 
@@ -123,28 +155,41 @@ def item_update(item: Item, returned: bool = False) -> dict[str, Any]:
     r = item.resolved
     quantity = -item.quantity if returned else item.quantity
     update: dict[str, Any] = {
-        "modelType": "CreateSalesOrderItemModelUpdate", "quantity": float(quantity),
+        "modelType": "CreateSalesOrderItemModelUpdate",
+        "quantity": float(quantity),
         "manualDiscountAmount": float(item.discount),
-        "inventoryItemData": {"productId": r.product_id, "variantId": r.variant_id,
-                              "instanceId": r.instance_id,
-                              "productIdentifier": r.product_identifier}}
+        "inventoryItemData": {
+            "productId": r.product_id,
+            "variantId": r.variant_id,
+            "instanceId": r.instance_id,
+            "productIdentifier": r.product_identifier,
+        },
+    }
     if item.price is not None:
         update["price"] = float(item.price)
     return update
 
 
-def order_command(reference: str, actor_id: str, items: list[Item],
-                  settings: SaperaSettings, credit_text: str | None = None) -> dict[str, Any]:
+def order_command(
+    reference: str,
+    actor_id: str,
+    items: list[Item],
+    settings: SaperaSettings,
+    credit_text: str | None = None,
+) -> dict[str, Any]:
     """CreateSalesOrder; with `credit_text` (naming what is credited) a credit note: a sales
     order of returned items, which Sapera invoices as a negative invoice."""
-    customer = {"modelType": "SetSalesOrderCustomerDataModelUpdate",
-                "actor": wrap({"actorId": int(actor_id)}),
-                settings.customer_reference_field: wrap(reference)}
+    customer = {
+        "modelType": "SetSalesOrderCustomerDataModelUpdate",
+        "actor": wrap({"actorId": int(actor_id)}),
+        settings.customer_reference_field: wrap(reference),
+    }
     returned = credit_text is not None
     command: dict[str, Any] = {
         "modelType": "CreateSalesOrderCommand",
         "AllowModifyingWhenReady": wrap(settings.allow_modifying_when_ready),
-        "modelUpdates": [customer, *[item_update(i, returned) for i in items]]}
+        "modelUpdates": [customer, *[item_update(i, returned) for i in items]],
+    }
     if credit_text is not None and settings.subject_field:
         command[settings.subject_field] = wrap(credit_text)
     return command
@@ -165,14 +210,20 @@ def check_credit(items: list[Item], original: CreditSource) -> None:
         return
     credited = sum((item.shop_amount for item in items), Decimal(0))
     if credited > original.total:
-        what = f"invoice {original.invoice_number}" if original.invoice_number \
+        what = (
+            f"invoice {original.invoice_number}"
+            if original.invoice_number
             else f"sales order {original.order_number or original.order_id}"
-        raise PermanentError(f"the credit note is for {credited} {original.currency}, more than "
-                             f"the {original.total} {original.currency} of {what}")
+        )
+        raise PermanentError(
+            f"the credit note is for {credited} {original.currency}, more than "
+            f"the {original.total} {original.currency} of {what}"
+        )
 
 
-def lines_to_items(order: Order, settings: SaperaSettings
-                   ) -> list[tuple[str, str, Decimal, Decimal, Decimal]]:
+def lines_to_items(
+    order: Order, settings: SaperaSettings
+) -> list[tuple[str, str, Decimal, Decimal, Decimal]]:
     """(where, sku, quantity, amount, rate) of every line Sapera gets an item for; text lines
     have no place on a Sapera sales order."""
     out = []
@@ -180,8 +231,9 @@ def lines_to_items(order: Order, settings: SaperaSettings
         if isinstance(line, ProductLine):
             out.append((f"lines.{index}", line.sku, line.quantity, line.amount, line.vat_rate))
         elif isinstance(line, ShippingLine):
-            out.append((f"lines.{index}", settings.shipping_sku, Decimal(1), line.amount,
-                        line.vat_rate))
+            out.append(
+                (f"lines.{index}", settings.shipping_sku, Decimal(1), line.amount, line.vat_rate)
+            )
     return out
 
 

@@ -25,22 +25,28 @@ from connectors.shops.shopify_auth import ShopifyTokens
 PAGES_MAX = 200
 
 
-def shopify_orders_since(shop: ShopSettings, since: datetime, client: httpx.Client,
-                         store: TokenStore | None = None) -> Iterator[dict[str, Any]]:
+def shopify_orders_since(
+    shop: ShopSettings, since: datetime, client: httpx.Client, store: TokenStore | None = None
+) -> Iterator[dict[str, Any]]:
     if shop.api == "rest":
         return shopify_rest_orders_since(shop, since, client, store)
     return shopify_graphql.orders_since(shop, since, client, store)
 
 
-def shopify_rest_orders_since(shop: ShopSettings, since: datetime, client: httpx.Client,
-                              store: TokenStore | None = None) -> Iterator[dict[str, Any]]:
+def shopify_rest_orders_since(
+    shop: ShopSettings, since: datetime, client: httpx.Client, store: TokenStore | None = None
+) -> Iterator[dict[str, Any]]:
     """The legacy REST Orders API, for connections that ask for it (`api = "rest"`)."""
-    auth = BearerAuth(ShopifyTokens(shop, client, store), header="X-Shopify-Access-Token",
-                      prefix="")
+    auth = BearerAuth(
+        ShopifyTokens(shop, client, store), header="X-Shopify-Access-Token", prefix=""
+    )
     assert shop.api_url
     url: str | None = f"{shop.api_url.rstrip('/')}/admin/api/{shop.api_version}/orders.json"
-    params: dict[str, str] | None = {"status": "any", "limit": "250",
-                                     "updated_at_min": since.isoformat()}
+    params: dict[str, str] | None = {
+        "status": "any",
+        "limit": "250",
+        "updated_at_min": since.isoformat(),
+    }
     for _ in range(PAGES_MAX):
         if url is None:
             return
@@ -50,24 +56,36 @@ def shopify_rest_orders_since(shop: ShopSettings, since: datetime, client: httpx
         params = None  # the next link carries its own query
 
 
-def woocommerce_orders_since(shop: ShopSettings, since: datetime, client: httpx.Client,
-                             store: TokenStore | None = None) -> Iterator[dict[str, Any]]:
+def woocommerce_orders_since(
+    shop: ShopSettings, since: datetime, client: httpx.Client, store: TokenStore | None = None
+) -> Iterator[dict[str, Any]]:
     if not (shop.api_url and shop.consumer_key and shop.consumer_secret):
         raise PermanentError("shop.api_url, consumer_key and consumer_secret are needed")
     url = f"{shop.api_url.rstrip('/')}/wp-json/wc/v3/orders"
     auth = (shop.consumer_key.get_secret_value(), shop.consumer_secret.get_secret_value())
     for page in range(1, PAGES_MAX + 1):
-        response = check(client.get(url, auth=auth, params={
-            "modified_after": since.replace(tzinfo=None).isoformat(timespec="seconds"),
-            "dates_are_gmt": "true", "per_page": "100", "page": str(page),
-            "orderby": "modified", "order": "asc"}))
+        response = check(
+            client.get(
+                url,
+                auth=auth,
+                params={
+                    "modified_after": since.replace(tzinfo=None).isoformat(timespec="seconds"),
+                    "dates_are_gmt": "true",
+                    "per_page": "100",
+                    "page": str(page),
+                    "orderby": "modified",
+                    "order": "asc",
+                },
+            )
+        )
         yield from response.json()
         if page >= int(response.headers.get("X-WP-TotalPages", "1") or 1):
             return
 
 
-def woocommerce_refund_resource(shop: ShopSettings, order_id: str, refund_id: str,
-                                client: httpx.Client) -> dict[str, Any]:
+def woocommerce_refund_resource(
+    shop: ShopSettings, order_id: str, refund_id: str, client: httpx.Client
+) -> dict[str, Any]:
     """One refund of an order, `GET /wp-json/wc/v3/orders/{order_id}/refunds/{refund_id}`: the
     order body lists refunds without their lines, and the credit note needs the lines.
 
@@ -76,11 +94,15 @@ def woocommerce_refund_resource(shop: ShopSettings, order_id: str, refund_id: st
     code reads, 500 with `"data": 404`; both go to `check` like any unexpected answer."""
     if not (shop.api_url and shop.consumer_key and shop.consumer_secret):
         raise PermanentError("shop.api_url, consumer_key and consumer_secret are needed")
-    url = (f"{shop.api_url.rstrip('/')}/wp-json/wc/v3/orders/{digits(order_id)}/refunds/"
-           f"{digits(refund_id)}")
+    url = (
+        f"{shop.api_url.rstrip('/')}/wp-json/wc/v3/orders/{digits(order_id)}/refunds/"
+        f"{digits(refund_id)}"
+    )
     auth = (shop.consumer_key.get_secret_value(), shop.consumer_secret.get_secret_value())
     body = check(client.get(url, auth=auth)).json()
     if not isinstance(body, dict):
-        raise PermanentError(f"WooCommerce answered refund {refund_id} of order {order_id} "
-                             f"with {type(body).__name__}, not an object")
+        raise PermanentError(
+            f"WooCommerce answered refund {refund_id} of order {order_id} "
+            f"with {type(body).__name__}, not an object"
+        )
     return body

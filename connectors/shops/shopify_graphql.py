@@ -38,10 +38,14 @@ Sleep = Callable[[float], None]
 MONEY = "shopMoney { amount currencyCode }"
 TAX_LINES = f"taxLines {{ title rate priceSet {{ {MONEY} }} }}"
 DISCOUNTS = f"discountAllocations {{ allocatedAmountSet {{ {MONEY} }} }}"
-LINE_FIELDS = (f"id sku title variantTitle name quantity currentQuantity taxable "
-               f"originalUnitPriceSet {{ {MONEY} }} {TAX_LINES} {DISCOUNTS}")
-ADDRESS = ("name firstName lastName company address1 address2 city zip province provinceCode "
-           "country countryCodeV2 phone")
+LINE_FIELDS = (
+    f"id sku title variantTitle name quantity currentQuantity taxable "
+    f"originalUnitPriceSet {{ {MONEY} }} {TAX_LINES} {DISCOUNTS}"
+)
+ADDRESS = (
+    "name firstName lastName company address1 address2 city zip province provinceCode "
+    "country countryCodeV2 phone"
+)
 ORDER_FIELDS = f"""
   id legacyResourceId name email phone test createdAt updatedAt processedAt cancelledAt
   closedAt currencyCode taxesIncluded displayFinancialStatus
@@ -81,8 +85,13 @@ REFUNDS_QUERY = f"""query OrderRefunds($id: ID!) {{
 class ShopifyGraphQL:
     """One shop's GraphQL endpoint with its token and its share of the cost bucket."""
 
-    def __init__(self, shop: ShopSettings, client: httpx.Client, store: TokenStore | None,
-                 sleep: Sleep = time.sleep) -> None:
+    def __init__(
+        self,
+        shop: ShopSettings,
+        client: httpx.Client,
+        store: TokenStore | None,
+        sleep: Sleep = time.sleep,
+    ) -> None:
         self.tokens = ShopifyTokens(shop, client, store)
         self.auth = BearerAuth(self.tokens, header="X-Shopify-Access-Token", prefix="")
         self.client, self.sleep = client, sleep
@@ -107,9 +116,14 @@ class ShopifyGraphQL:
                     self.sleep(1.0)  # no status to compute from: a second is 50-100 points
                 continue
             if errors:
-                raise PermanentError("Shopify GraphQL error: " + "; ".join(
-                    str(error.get("message")) for error in errors if isinstance(error, dict)),
-                    erp_status=200, erp_response=body)
+                raise PermanentError(
+                    "Shopify GraphQL error: "
+                    + "; ".join(
+                        str(error.get("message")) for error in errors if isinstance(error, dict)
+                    ),
+                    erp_status=200,
+                    erp_response=body,
+                )
             self.last_requested = float(cost.get("requestedQueryCost") or 0)
             data = body.get("data")
             if not isinstance(data, dict):
@@ -140,8 +154,10 @@ class ShopifyGraphQL:
         if rate <= 0:
             return False
         needed = min(needed, size) if size else needed
-        now_available = float(self.status.get("currentlyAvailable") or 0) + \
-            (time.monotonic() - self.status_at) * rate
+        now_available = (
+            float(self.status.get("currentlyAvailable") or 0)
+            + (time.monotonic() - self.status_at) * rate
+        )
         if now_available < needed:
             self.sleep((needed - now_available) / rate)
             # what the bucket holds now; counting from here, not from the stale report, keeps
@@ -151,9 +167,13 @@ class ShopifyGraphQL:
         return True
 
 
-def orders_since(shop: ShopSettings, since: datetime, client: httpx.Client,
-                 store: TokenStore | None = None, sleep: Sleep = time.sleep
-                 ) -> Iterator[dict[str, Any]]:
+def orders_since(
+    shop: ShopSettings,
+    since: datetime,
+    client: httpx.Client,
+    store: TokenStore | None = None,
+    sleep: Sleep = time.sleep,
+) -> Iterator[dict[str, Any]]:
     """Every order updated at or after `since`, oldest change first, as REST-shaped dicts.
     `>=` rather than `>`: two changes may share a second, and a repeat is harmless."""
     api = ShopifyGraphQL(shop, client, store, sleep)
@@ -168,17 +188,22 @@ def orders_since(shop: ShopSettings, since: datetime, client: httpx.Client,
         variables["after"] = page["pageInfo"]["endCursor"]
 
 
-def order_refunds(shop: ShopSettings, order_id: str | int, client: httpx.Client,
-                  store: TokenStore | None = None, sleep: Sleep = time.sleep
-                  ) -> list[dict[str, Any]]:
+def order_refunds(
+    shop: ShopSettings,
+    order_id: str | int,
+    client: httpx.Client,
+    store: TokenStore | None = None,
+    sleep: Sleep = time.sleep,
+) -> list[dict[str, Any]]:
     """An order's refunds in the REST shape of the `refunds/create` webhook."""
     api = ShopifyGraphQL(shop, client, store, sleep)
     data = api.run(REFUNDS_QUERY, {"id": f"gid://shopify/Order/{digits(order_id)}"})
     order = data.get("order")
     if order is None:
         raise PermanentError(f"Shopify has no order {order_id}")
-    return [rest_refund(refund, int(order["legacyResourceId"]))
-            for refund in order.get("refunds") or []]
+    return [
+        rest_refund(refund, int(order["legacyResourceId"])) for refund in order.get("refunds") or []
+    ]
 
 
 def _more_lines(api: ShopifyGraphQL, node: dict[str, Any]) -> list[dict[str, Any]]:
@@ -196,54 +221,78 @@ def _more_lines(api: ShopifyGraphQL, node: dict[str, Any]) -> list[dict[str, Any
 
 # --- GraphQL shapes to the REST shapes our mapper reads -----------------------------------------
 
-def rest_order(node: dict[str, Any], lines: list[dict[str, Any]] | None = None
-               ) -> dict[str, Any]:
+
+def rest_order(node: dict[str, Any], lines: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """A GraphQL `Order` node as the REST order dict `shopify_order()` accepts."""
     status = node.get("displayFinancialStatus")
     order: dict[str, Any] = {
         "id": number_of(node.get("legacyResourceId") or node["id"]),
-        "admin_graphql_api_id": node["id"], "name": node.get("name"),
-        "email": node.get("email"), "phone": node.get("phone"), "test": node.get("test", False),
-        "created_at": node.get("createdAt"), "updated_at": node.get("updatedAt"),
-        "processed_at": node.get("processedAt"), "cancelled_at": node.get("cancelledAt"),
-        "closed_at": node.get("closedAt"), "currency": node.get("currencyCode"),
+        "admin_graphql_api_id": node["id"],
+        "name": node.get("name"),
+        "email": node.get("email"),
+        "phone": node.get("phone"),
+        "test": node.get("test", False),
+        "created_at": node.get("createdAt"),
+        "updated_at": node.get("updatedAt"),
+        "processed_at": node.get("processedAt"),
+        "cancelled_at": node.get("cancelledAt"),
+        "closed_at": node.get("closedAt"),
+        "currency": node.get("currencyCode"),
         "taxes_included": node.get("taxesIncluded"),
         "financial_status": status.lower() if isinstance(status, str) else None,
         "customer": rest_customer(node.get("customer")),
         "billing_address": rest_address(node.get("billingAddress")),
         "shipping_address": rest_address(node.get("shippingAddress")),
-        "line_items": [rest_line(line) for line in
-                       (lines if lines is not None else _nodes(node.get("lineItems")))],
+        "line_items": [
+            rest_line(line)
+            for line in (lines if lines is not None else _nodes(node.get("lineItems")))
+        ],
         "shipping_lines": [rest_shipping(line) for line in _nodes(node.get("shippingLines"))],
     }
-    for rest_key, set_key in (("total_price", "totalPriceSet"),
-                              ("current_total_price", "currentTotalPriceSet"),
-                              ("total_tax", "totalTaxSet"),
-                              ("current_total_tax", "currentTotalTaxSet")):
+    for rest_key, set_key in (
+        ("total_price", "totalPriceSet"),
+        ("current_total_price", "currentTotalPriceSet"),
+        ("total_tax", "totalTaxSet"),
+        ("current_total_tax", "currentTotalTaxSet"),
+    ):
         if node.get(set_key) is not None:
             order[rest_key] = amount(node[set_key])
     return order
 
 
 def rest_line(node: dict[str, Any]) -> dict[str, Any]:
-    return {"id": number_of(node["id"]), "admin_graphql_api_id": node["id"],
-            "sku": node.get("sku"), "title": node.get("title"),
-            "variant_title": node.get("variantTitle"), "name": node.get("name"),
-            "quantity": node.get("quantity"), "current_quantity": node.get("currentQuantity"),
-            "taxable": node.get("taxable", True), "price": amount(node.get("originalUnitPriceSet")),
-            "tax_lines": [rest_tax(tax) for tax in node.get("taxLines") or []],
-            "discount_allocations": [{"amount": amount(d.get("allocatedAmountSet"))}
-                                     for d in node.get("discountAllocations") or []]}
+    return {
+        "id": number_of(node["id"]),
+        "admin_graphql_api_id": node["id"],
+        "sku": node.get("sku"),
+        "title": node.get("title"),
+        "variant_title": node.get("variantTitle"),
+        "name": node.get("name"),
+        "quantity": node.get("quantity"),
+        "current_quantity": node.get("currentQuantity"),
+        "taxable": node.get("taxable", True),
+        "price": amount(node.get("originalUnitPriceSet")),
+        "tax_lines": [rest_tax(tax) for tax in node.get("taxLines") or []],
+        "discount_allocations": [
+            {"amount": amount(d.get("allocatedAmountSet"))}
+            for d in node.get("discountAllocations") or []
+        ],
+    }
 
 
 def rest_shipping(node: dict[str, Any]) -> dict[str, Any]:
     line: dict[str, Any] = {
-        "id": number_of(node["id"]), "title": node.get("title"), "code": node.get("code"),
+        "id": number_of(node["id"]),
+        "title": node.get("title"),
+        "code": node.get("code"),
         "price": amount(node.get("originalPriceSet")),
         "discounted_price": amount(node.get("discountedPriceSet") or node.get("originalPriceSet")),
         "tax_lines": [rest_tax(tax) for tax in node.get("taxLines") or []],
-        "discount_allocations": [{"amount": amount(d.get("allocatedAmountSet"))}
-                                 for d in node.get("discountAllocations") or []]}
+        "discount_allocations": [
+            {"amount": amount(d.get("allocatedAmountSet"))}
+            for d in node.get("discountAllocations") or []
+        ],
+    }
     current = node.get("currentDiscountedPriceSet")
     if current is not None:
         line["current_discounted_price_set"] = rest_money_set(current)
@@ -251,26 +300,43 @@ def rest_shipping(node: dict[str, Any]) -> dict[str, Any]:
 
 
 def rest_tax(node: dict[str, Any]) -> dict[str, Any]:
-    return {"title": node.get("title"), "rate": node.get("rate"),
-            "price": amount(node.get("priceSet"))}
+    return {
+        "title": node.get("title"),
+        "rate": node.get("rate"),
+        "price": amount(node.get("priceSet")),
+    }
 
 
 def rest_customer(node: dict[str, Any] | None) -> dict[str, Any] | None:
     if node is None:
         return None
-    return {"id": number_of(node.get("legacyResourceId") or node.get("id")),
-            "first_name": node.get("firstName"), "last_name": node.get("lastName"),
-            "email": node.get("email"), "phone": node.get("phone")}
+    return {
+        "id": number_of(node.get("legacyResourceId") or node.get("id")),
+        "first_name": node.get("firstName"),
+        "last_name": node.get("lastName"),
+        "email": node.get("email"),
+        "phone": node.get("phone"),
+    }
 
 
 def rest_address(node: dict[str, Any] | None) -> dict[str, Any] | None:
     if node is None:
         return None
-    keys = {"name": "name", "first_name": "firstName", "last_name": "lastName",
-            "company": "company", "address1": "address1", "address2": "address2",
-            "city": "city", "zip": "zip", "province": "province",
-            "province_code": "provinceCode", "country": "country",
-            "country_code": "countryCodeV2", "phone": "phone"}
+    keys = {
+        "name": "name",
+        "first_name": "firstName",
+        "last_name": "lastName",
+        "company": "company",
+        "address1": "address1",
+        "address2": "address2",
+        "city": "city",
+        "zip": "zip",
+        "province": "province",
+        "province_code": "provinceCode",
+        "country": "country",
+        "country_code": "countryCodeV2",
+        "phone": "phone",
+    }
     return {rest: node.get(graph) for rest, graph in keys.items()}
 
 
@@ -280,24 +346,40 @@ def rest_refund(node: dict[str, Any], order_id: int) -> dict[str, Any]:
     for item in _nodes(node.get("refundLineItems")):
         line = rest_line(item["lineItem"])
         restock = item.get("restockType")
-        items.append({"line_item_id": line["id"], "quantity": item.get("quantity"),
-                      "restock_type": restock.lower() if isinstance(restock, str) else None,
-                      "subtotal": float(amount(item.get("subtotalSet"))),
-                      "subtotal_set": rest_money_set(item.get("subtotalSet")),
-                      "total_tax": float(amount(item.get("totalTaxSet"))),
-                      "total_tax_set": rest_money_set(item.get("totalTaxSet")),
-                      "line_item": line})
-    transactions = [{"id": number_of(t["id"]), "order_id": order_id,
-                     "kind": str(t.get("kind") or "").lower(),
-                     "status": str(t.get("status") or "").lower(), "gateway": t.get("gateway"),
-                     "created_at": t.get("createdAt"), "amount": amount(t.get("amountSet")),
-                     "currency": ((t.get("amountSet") or {}).get("shopMoney") or {}).get(
-                         "currencyCode")}
-                    for t in _nodes(node.get("transactions"))]
-    return {"id": number_of(node.get("legacyResourceId") or node["id"]),
-            "admin_graphql_api_id": node["id"], "order_id": order_id,
-            "created_at": node.get("createdAt"), "note": node.get("note"),
-            "refund_line_items": items, "transactions": transactions}
+        items.append(
+            {
+                "line_item_id": line["id"],
+                "quantity": item.get("quantity"),
+                "restock_type": restock.lower() if isinstance(restock, str) else None,
+                "subtotal": float(amount(item.get("subtotalSet"))),
+                "subtotal_set": rest_money_set(item.get("subtotalSet")),
+                "total_tax": float(amount(item.get("totalTaxSet"))),
+                "total_tax_set": rest_money_set(item.get("totalTaxSet")),
+                "line_item": line,
+            }
+        )
+    transactions = [
+        {
+            "id": number_of(t["id"]),
+            "order_id": order_id,
+            "kind": str(t.get("kind") or "").lower(),
+            "status": str(t.get("status") or "").lower(),
+            "gateway": t.get("gateway"),
+            "created_at": t.get("createdAt"),
+            "amount": amount(t.get("amountSet")),
+            "currency": ((t.get("amountSet") or {}).get("shopMoney") or {}).get("currencyCode"),
+        }
+        for t in _nodes(node.get("transactions"))
+    ]
+    return {
+        "id": number_of(node.get("legacyResourceId") or node["id"]),
+        "admin_graphql_api_id": node["id"],
+        "order_id": order_id,
+        "created_at": node.get("createdAt"),
+        "note": node.get("note"),
+        "refund_line_items": items,
+        "transactions": transactions,
+    }
 
 
 def rest_money_set(bag: dict[str, Any] | None) -> dict[str, Any]:
@@ -327,8 +409,11 @@ def _nodes(connection: Any) -> list[dict[str, Any]]:
         return []
     if isinstance(connection.get("nodes"), list):
         return [n for n in connection["nodes"] if isinstance(n, dict)]
-    return [e["node"] for e in connection.get("edges") or []
-            if isinstance(e, dict) and isinstance(e.get("node"), dict)]
+    return [
+        e["node"]
+        for e in connection.get("edges") or []
+        if isinstance(e, dict) and isinstance(e.get("node"), dict)
+    ]
 
 
 def _code(error: Any) -> str | None:

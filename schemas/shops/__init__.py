@@ -15,6 +15,14 @@ from schemas.shops.status import ShopStatus
 from schemas.shops.woocommerce import woocommerce_order, woocommerce_status
 from schemas.shops.woocommerce_refund import woocommerce_refund, woocommerce_refund_ids
 
-__all__ = ["MappingError", "ShopStatus", "shopify_order", "shopify_refund", "shopify_status",
-           "woocommerce_order", "woocommerce_refund", "woocommerce_refund_ids",
-           "woocommerce_status"]
+__all__ = [
+    "MappingError",
+    "ShopStatus",
+    "shopify_order",
+    "shopify_refund",
+    "shopify_status",
+    "woocommerce_order",
+    "woocommerce_refund",
+    "woocommerce_refund_ids",
+    "woocommerce_status",
+]

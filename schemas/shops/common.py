@@ -42,8 +42,10 @@ WOOCOMMERCE_ADDRESS = AddressKeys("address_1", "address_2", "postcode", "city", 
 
 def address(raw: dict[str, Any], field: str, keys: AddressKeys) -> Address | None:
     """The canonical address, or None when the shop's address is empty."""
-    paths = {name: f"{field}.{getattr(keys, name)}" for name in
-             ("line1", "line2", "postal_code", "city", "country")}
+    paths = {
+        name: f"{field}.{getattr(keys, name)}"
+        for name in ("line1", "line2", "postal_code", "city", "country")
+    }
     values = {
         "line1": read.text(raw.get(keys.line1), paths["line1"], truncate=True),
         "line2": read.text(raw.get(keys.line2), paths["line2"], truncate=True),
@@ -77,17 +79,31 @@ def customer(party: Party, field: str) -> Customer:
     name = party.person or (None if party.company else party.email)
     if not (name or party.company):
         raise MappingError(field, "the order names no customer: no name, company or email")
-    paths = {"email": party.email_field, "phone": party.phone_field, "name": field,
-             "company_name": field, "external_id": field}
+    paths = {
+        "email": party.email_field,
+        "phone": party.phone_field,
+        "name": field,
+        "company_name": field,
+        "external_id": field,
+    }
     return read.build(
-        Customer, field, paths, external_id=party.external_id,
-        kind="company" if party.company else "person", name=name, company_name=party.company,
-        email=party.email, phone=party.phone, billing_address=party.billing,
-        shipping_address=party.shipping)
+        Customer,
+        field,
+        paths,
+        external_id=party.external_id,
+        kind="company" if party.company else "person",
+        name=name,
+        company_name=party.company,
+        email=party.email,
+        phone=party.phone,
+        billing_address=party.billing,
+        shipping_address=party.shipping,
+    )
 
 
-def checked_total(lines: list[CanonicalLine], shop_total: Decimal, total_field: str,
-                  tax: Decimal | None) -> Decimal:
+def checked_total(
+    lines: list[CanonicalLine], shop_total: Decimal, total_field: str, tax: Decimal | None
+) -> Decimal:
     """The canonical `total` for `lines`, or MappingError when the shop's total disagrees.
 
     `tax` is None when the line amounts include VAT, else the shop's tax on top of them.
@@ -100,7 +116,12 @@ def checked_total(lines: list[CanonicalLine], shop_total: Decimal, total_field: 
     if tax is None:
         ours = f"the sum of lines, shipping and fees {computed}"
     else:
-        ours = (f"the sum of lines, shipping and fees {computed} (net) plus tax {tax} "
-                f"= {computed + tax}")
-    raise MappingError(total_field, f"the shop's total {shop_total} ({total_field}) does not "
-                                    f"match {ours} (allowed difference {tolerance})")
+        ours = (
+            f"the sum of lines, shipping and fees {computed} (net) plus tax {tax} "
+            f"= {computed + tax}"
+        )
+    raise MappingError(
+        total_field,
+        f"the shop's total {shop_total} ({total_field}) does not "
+        f"match {ours} (allowed difference {tolerance})",
+    )

@@ -51,20 +51,38 @@ def stand_in_customer(shop: str, order_id: str) -> Customer:
 
 
 def amount_only_refund(field: str, amount: Decimal | None, currency: str | None) -> MappingError:
-    what = f"an amount-only refund of {amount} {currency or ''}".rstrip() if amount is not None \
+    what = (
+        f"an amount-only refund of {amount} {currency or ''}".rstrip()
+        if amount is not None
         else "an amount-only refund"
-    return MappingError(field, f"the refund credits no line items and no shipping ({what}); "
-                               f"a credit note cannot be made from an amount alone: {MANUAL}")
+    )
+    return MappingError(
+        field,
+        f"the refund credits no line items and no shipping ({what}); "
+        f"a credit note cannot be made from an amount alone: {MANUAL}",
+    )
 
 
-def credit_order(*, shop: str, refund_id: str, order_id: str, order_number: str | None,
-                 placed_at: datetime | None, currency: str, prices_include_vat: bool,
-                 customer: Customer, lines: list[CanonicalLine], total: Decimal,
-                 paths: Mapping[str, str]) -> Order:
+def credit_order(
+    *,
+    shop: str,
+    refund_id: str,
+    order_id: str,
+    order_number: str | None,
+    placed_at: datetime | None,
+    currency: str,
+    prices_include_vat: bool,
+    customer: Customer,
+    lines: list[CanonicalLine],
+    total: Decimal,
+    paths: Mapping[str, str],
+) -> Order:
     """The canonical credit order; a canonical validation error names the shop field in
     `paths` (canonical name → shop path)."""
     return read.build(
-        Order, "", {"external_id": "id", "credit_for": "order_id", "number": "id", **paths},
+        Order,
+        "",
+        {"external_id": "id", "credit_for": "order_id", "number": "id", **paths},
         external_id=credit_external_id(refund_id),
         credit_for=order_id,
         number=credit_number(order_number, order_id, refund_id),
@@ -74,4 +92,5 @@ def credit_order(*, shop: str, refund_id: str, order_id: str, order_number: str 
         prices_include_vat=prices_include_vat,
         customer=customer,
         lines=lines,
-        total=total)
+        total=total,
+    )

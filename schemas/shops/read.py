@@ -36,8 +36,13 @@ def kind(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "a boolean"
-    names = {dict: "an object", list: "a list", str: "a string", int: "an integer",
-             float: "a number"}
+    names = {
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+    }
     return names.get(type(value), type(value).__name__)
 
 
@@ -88,7 +93,7 @@ def text(value: Any, field: str, *, limit: int = 200, truncate: bool = False) ->
     if len(value) > limit:
         if not truncate:
             raise MappingError(field, f"is {len(value)} characters long; at most {limit} allowed")
-        value = value[:limit - 1].rstrip() + "…"
+        value = value[: limit - 1].rstrip() + "…"
     return str(value)
 
 

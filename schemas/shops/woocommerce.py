@@ -66,9 +66,17 @@ def woocommerce_order(payload: dict[str, Any], *, fallback_sku: str | None) -> O
     tax = read.money(root.get("total_tax"), "total_tax", default=ZERO)
     total = checked_total(lines, read.money(root.get("total"), "total"), "total", tax)
     return read.build(
-        Order, "", {"external_id": "id", "number": "number", "currency": "currency",
-                    "placed_at": "date_created_gmt", "total": "total", "lines": "line_items",
-                    "customer": "billing"},
+        Order,
+        "",
+        {
+            "external_id": "id",
+            "number": "number",
+            "currency": "currency",
+            "placed_at": "date_created_gmt",
+            "total": "total",
+            "lines": "line_items",
+            "customer": "billing",
+        },
         external_id=read.identifier(root.get("id"), "id"),
         number=read.text(root.get("number"), "number"),
         source="woocommerce",
@@ -77,7 +85,8 @@ def woocommerce_order(payload: dict[str, Any], *, fallback_sku: str | None) -> O
         prices_include_vat=False,
         customer=order_customer(root),
         lines=lines,
-        total=total)
+        total=total,
+    )
 
 
 def woocommerce_status(payload: dict[str, Any]) -> ShopStatus:
@@ -95,7 +104,8 @@ def woocommerce_status(payload: dict[str, Any]) -> ShopStatus:
         paid=status in PAID_STATUSES,
         cancelled=status in CANCELLED_STATUSES,
         draft=status in DRAFT_STATUSES,
-        test=False)
+        test=False,
+    )
 
 
 def tax_rates(root: dict[str, Any]) -> dict[str, Decimal]:
@@ -112,72 +122,114 @@ def tax_rates(root: dict[str, Any]) -> dict[str, Decimal]:
     return rates
 
 
-def _lines(root: dict[str, Any], rates: dict[str, Decimal], fallback_sku: str | None,
-           ) -> list[CanonicalLine]:
-    groups = {key: read.objects(root.get(key), key, limit=MAX_LINES)
-              for key in ("line_items", "shipping_lines", "fee_lines")}
+def _lines(
+    root: dict[str, Any],
+    rates: dict[str, Decimal],
+    fallback_sku: str | None,
+) -> list[CanonicalLine]:
+    groups = {
+        key: read.objects(root.get(key), key, limit=MAX_LINES)
+        for key in ("line_items", "shipping_lines", "fee_lines")
+    }
     count = sum(len(group) for group in groups.values())
     if count > MAX_LINES:
-        raise MappingError("line_items", f"the order has {count} lines with shipping and fees; "
-                                         f"at most {MAX_LINES} are supported")
+        raise MappingError(
+            "line_items",
+            f"the order has {count} lines with shipping and fees; "
+            f"at most {MAX_LINES} are supported",
+        )
     if not groups["line_items"]:
         raise MappingError("line_items", "the order has no line items")
     lines: list[CanonicalLine] = [
         product_line(raw, f"line_items.{index}", index, rates, fallback_sku)
-        for index, raw in enumerate(groups["line_items"])]
-    lines.extend(charge_line(raw, f"shipping_lines.{index}", "method_title", "Shipping", rates)
-                 for index, raw in enumerate(groups["shipping_lines"]))
-    lines.extend(charge_line(raw, f"fee_lines.{index}", "name", "Fee", rates)
-                 for index, raw in enumerate(groups["fee_lines"]))
+        for index, raw in enumerate(groups["line_items"])
+    ]
+    lines.extend(
+        charge_line(raw, f"shipping_lines.{index}", "method_title", "Shipping", rates)
+        for index, raw in enumerate(groups["shipping_lines"])
+    )
+    lines.extend(
+        charge_line(raw, f"fee_lines.{index}", "name", "Fee", rates)
+        for index, raw in enumerate(groups["fee_lines"])
+    )
     return lines
 
 
-def product_line(raw: dict[str, Any], path: str, index: int, rates: dict[str, Decimal],
-                  fallback_sku: str | None) -> ProductLine:
+def product_line(
+    raw: dict[str, Any], path: str, index: int, rates: dict[str, Decimal], fallback_sku: str | None
+) -> ProductLine:
     sku = read.text(raw.get("sku"), f"{path}.sku", limit=100)
     name = read.text(raw.get("name"), f"{path}.name", truncate=True) or sku
     if name is None:
         raise MappingError(f"{path}.name", "the line has no name")
     if sku is None:
         if fallback_sku is None:
-            raise MappingError(f"{path}.sku", f"line {index + 1} ({name!r}) has no SKU and the "
-                                              "connection has no fallback article")
+            raise MappingError(
+                f"{path}.sku",
+                f"line {index + 1} ({name!r}) has no SKU and the "
+                "connection has no fallback article",
+            )
         sku = fallback_sku
     quantity = read.quantity(raw.get("quantity"), f"{path}.quantity")
     total = read.money(raw.get("total"), f"{path}.total")
     subtotal = max(read.money(raw.get("subtotal"), f"{path}.subtotal", default=total), total)
     unit_price = (subtotal / quantity).quantize(read.MICRO)
     discount = min(subtotal - total, (quantity * unit_price).quantize(read.MICRO, ROUND_DOWN))
-    paths = {"sku": f"{path}.sku", "name": f"{path}.name", "quantity": f"{path}.quantity",
-             "unit_price": f"{path}.subtotal", "discount": f"{path}.total",
-             "vat_rate": f"{path}.taxes"}
-    return read.build(ProductLine, path, paths, type="product", sku=sku, name=name,
-                      quantity=quantity, unit_price=unit_price, discount=discount,
-                      vat_rate=_rate(raw, path, rates, total, subtotal))
+    paths = {
+        "sku": f"{path}.sku",
+        "name": f"{path}.name",
+        "quantity": f"{path}.quantity",
+        "unit_price": f"{path}.subtotal",
+        "discount": f"{path}.total",
+        "vat_rate": f"{path}.taxes",
+    }
+    return read.build(
+        ProductLine,
+        path,
+        paths,
+        type="product",
+        sku=sku,
+        name=name,
+        quantity=quantity,
+        unit_price=unit_price,
+        discount=discount,
+        vat_rate=_rate(raw, path, rates, total, subtotal),
+    )
 
 
-def charge_line(raw: dict[str, Any], path: str, name_key: str, default_name: str,
-                 rates: dict[str, Decimal]) -> ShippingLine:
+def charge_line(
+    raw: dict[str, Any], path: str, name_key: str, default_name: str, rates: dict[str, Decimal]
+) -> ShippingLine:
     """A shipping or fee line: an amount with its own VAT rate and no article."""
     name = read.text(raw.get(name_key), f"{path}.{name_key}", truncate=True) or default_name
-    amount = read.number(raw.get("total") if raw.get("total") is not None else "0",
-                         f"{path}.total")
+    amount = read.number(raw.get("total") if raw.get("total") is not None else "0", f"{path}.total")
     if amount < 0:
-        raise MappingError(f"{path}.total", f"{default_name.lower()} {name!r} is negative; a "
-                                            "canonical order has no negative lines")
-    return read.build(ShippingLine, path, {"name": f"{path}.{name_key}", "amount": f"{path}.total",
-                                           "vat_rate": f"{path}.taxes"},
-                      type="shipping", name=name, amount=amount,
-                      vat_rate=_rate(raw, path, rates, amount, amount))
+        raise MappingError(
+            f"{path}.total",
+            f"{default_name.lower()} {name!r} is negative; a canonical order has no negative lines",
+        )
+    return read.build(
+        ShippingLine,
+        path,
+        {"name": f"{path}.{name_key}", "amount": f"{path}.total", "vat_rate": f"{path}.taxes"},
+        type="shipping",
+        name=name,
+        amount=amount,
+        vat_rate=_rate(raw, path, rates, amount, amount),
+    )
 
 
-def _rate(raw: dict[str, Any], path: str, rates: dict[str, Decimal], total: Decimal,
-          subtotal: Decimal) -> Decimal:
+def _rate(
+    raw: dict[str, Any], path: str, rates: dict[str, Decimal], total: Decimal, subtotal: Decimal
+) -> Decimal:
     field = f"{path}.taxes"
     applied: list[str] = []
     for index, entry in enumerate(read.objects(raw.get("taxes"), field, limit=100)):
-        amounts = [read.number(entry[key], f"{field}.{index}.{key}")
-                   for key in ("total", "subtotal") if entry.get(key) not in (None, "")]
+        amounts = [
+            read.number(entry[key], f"{field}.{index}.{key}")
+            for key in ("total", "subtotal")
+            if entry.get(key) not in (None, "")
+        ]
         if any(amount != 0 for amount in amounts):
             applied.append(read.identifier(entry.get("id"), f"{field}.{index}.id"))
     if applied and all(rate_id in rates for rate_id in applied):
@@ -196,7 +248,8 @@ def order_customer(root: dict[str, Any]) -> Customer:
     for raw, field in ((billing, "billing"), (shipping, "shipping")):
         person = person or read.joined(
             read.text(raw.get("first_name"), f"{field}.first_name", truncate=True),
-            read.text(raw.get("last_name"), f"{field}.last_name", truncate=True))
+            read.text(raw.get("last_name"), f"{field}.last_name", truncate=True),
+        )
     party = Party(
         external_id=_customer_id(root.get("customer_id")),
         person=person[:200] if person else None,
@@ -206,7 +259,8 @@ def order_customer(root: dict[str, Any]) -> Customer:
         phone=read.text(billing.get("phone"), "billing.phone", limit=40),
         phone_field="billing.phone",
         billing=address(billing, "billing", WOOCOMMERCE_ADDRESS),
-        shipping=address(shipping, "shipping", WOOCOMMERCE_ADDRESS))
+        shipping=address(shipping, "shipping", WOOCOMMERCE_ADDRESS),
+    )
     return canonical_customer(party, "billing")
 
 

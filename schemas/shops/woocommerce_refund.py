@@ -51,20 +51,26 @@ def woocommerce_refund_ids(order_payload: dict[str, Any]) -> list[str]:
     return ids
 
 
-def woocommerce_refund(refund: dict[str, Any], order: dict[str, Any] | Order, *,
-                       fallback_sku: str | None) -> Order:
+def woocommerce_refund(
+    refund: dict[str, Any], order: dict[str, Any] | Order, *, fallback_sku: str | None
+) -> Order:
     """The canonical credit order for one WooCommerce refund resource of `order`; MappingError
     names the field when it cannot be one (see the module docstring)."""
     root = read.obj(refund, "", required=True)
     refund_id = read.identifier(root.get("id"), "id")
     facts = _order_facts(order)
     rates = {**tax_rates(root), **facts.rates}
-    groups = {key: read.objects(root.get(key), key, limit=MAX_LINES)
-              for key in ("line_items", "shipping_lines", "fee_lines")}
+    groups = {
+        key: read.objects(root.get(key), key, limit=MAX_LINES)
+        for key in ("line_items", "shipping_lines", "fee_lines")
+    }
     count = sum(len(group) for group in groups.values())
     if count > MAX_LINES:
-        raise MappingError("line_items", f"the refund has {count} lines with shipping and fees; "
-                                         f"at most {MAX_LINES} are supported")
+        raise MappingError(
+            "line_items",
+            f"the refund has {count} lines with shipping and fees; "
+            f"at most {MAX_LINES} are supported",
+        )
     lines: list[CanonicalLine] = []
     tax = ZERO
     for index, raw in enumerate(groups["line_items"]):
@@ -74,8 +80,10 @@ def woocommerce_refund(refund: dict[str, Any], order: dict[str, Any] | Order, *,
             continue
         lines.append(product_line(credited, path, index, rates, fallback_sku))
         tax += read.money(credited.get("total_tax"), f"{path}.total_tax", default=ZERO)
-    for key, name_key, default_name in (("shipping_lines", "method_title", "Shipping"),
-                                        ("fee_lines", "name", "Fee")):
+    for key, name_key, default_name in (
+        ("shipping_lines", "method_title", "Shipping"),
+        ("fee_lines", "name", "Fee"),
+    ):
         for index, raw in enumerate(groups[key]):
             path = f"{key}.{index}"
             credited = _credited(raw, path)
@@ -86,16 +94,23 @@ def woocommerce_refund(refund: dict[str, Any], order: dict[str, Any] | Order, *,
                 tax += line_tax
     if not lines:
         stated = root.get("amount") not in (None, "")
-        raise amount_only_refund("line_items", read.money(root["amount"], "amount")
-                                 if stated else None, facts.currency)
+        raise amount_only_refund(
+            "line_items", read.money(root["amount"], "amount") if stated else None, facts.currency
+        )
     amount = read.money(root.get("amount"), "amount")
     return credit_order(
-        shop="woocommerce", refund_id=refund_id, order_id=facts.order_id,
+        shop="woocommerce",
+        refund_id=refund_id,
+        order_id=facts.order_id,
         order_number=facts.number,
         placed_at=read.timestamp(root.get("date_created_gmt"), "date_created_gmt"),
-        currency=facts.currency, prices_include_vat=False, customer=facts.customer,
-        lines=lines, total=checked_total(lines, amount, "amount", tax),
-        paths={"lines": "line_items", "total": "amount"})
+        currency=facts.currency,
+        prices_include_vat=False,
+        customer=facts.customer,
+        lines=lines,
+        total=checked_total(lines, amount, "amount", tax),
+        paths={"lines": "line_items", "total": "amount"},
+    )
 
 
 @dataclass(frozen=True)
@@ -114,10 +129,13 @@ def _order_facts(order: dict[str, Any] | Order) -> _OrderFacts:
         return _OrderFacts(order.external_id, order.number, order.currency, order.customer, {})
     try:
         root = read.obj(order, "", required=True)
-        return _OrderFacts(read.identifier(root.get("id"), "id"),
-                           read.text(root.get("number"), "number"),
-                           read.currency(root.get("currency"), "currency"),
-                           order_customer(root), tax_rates(root))
+        return _OrderFacts(
+            read.identifier(root.get("id"), "id"),
+            read.text(root.get("number"), "number"),
+            read.currency(root.get("currency"), "currency"),
+            order_customer(root),
+            tax_rates(root),
+        )
     except MappingError as exc:
         raise MappingError(f"order.{exc.field}" if exc.field else "order", exc.message) from None
 
@@ -130,28 +148,45 @@ def _credited(raw: dict[str, Any], path: str) -> dict[str, Any]:
             credited[key] = _size(raw[key], f"{path}.{key}")
     taxes = read.objects(raw.get("taxes"), f"{path}.taxes", limit=100)
     credited["taxes"] = [
-        {**entry, **{key: _size(entry[key], f"{path}.taxes.{index}.{key}")
-                     for key in ("total", "subtotal") if entry.get(key) not in (None, "")}}
-        for index, entry in enumerate(taxes)]
+        {
+            **entry,
+            **{
+                key: _size(entry[key], f"{path}.taxes.{index}.{key}")
+                for key in ("total", "subtotal")
+                if entry.get(key) not in (None, "")
+            },
+        }
+        for index, entry in enumerate(taxes)
+    ]
     return credited
 
 
 def _size(value: Any, field: str) -> str:
     number = read.number(value, field)
     if number > 0:
-        raise MappingError(field, "must not be positive: WooCommerce records what a refund "
-                                  "returns as negative quantities and amounts")
+        raise MappingError(
+            field,
+            "must not be positive: WooCommerce records what a refund "
+            "returns as negative quantities and amounts",
+        )
     return str(abs(number))
 
 
 def _units_missing(credited: dict[str, Any], path: str) -> bool:
     """True for an empty line (nothing returned); MappingError for money without units."""
-    if credited.get("quantity") is None or read.number(credited["quantity"],
-                                                       f"{path}.quantity") != 0:
+    if (
+        credited.get("quantity") is None
+        or read.number(credited["quantity"], f"{path}.quantity") != 0
+    ):
         return False
-    returned = [read.money(credited.get(key), f"{path}.{key}", default=ZERO)
-                for key in ("total", "total_tax")]
+    returned = [
+        read.money(credited.get(key), f"{path}.{key}", default=ZERO)
+        for key in ("total", "total_tax")
+    ]
     if any(returned):
-        raise MappingError(f"{path}.quantity", f"the refund returns {sum(returned, ZERO)} on this "
-                                               f"line without returning any units: {MANUAL}")
+        raise MappingError(
+            f"{path}.quantity",
+            f"the refund returns {sum(returned, ZERO)} on this "
+            f"line without returning any units: {MANUAL}",
+        )
     return True

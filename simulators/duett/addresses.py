@@ -15,8 +15,15 @@ from simulators.duett.options import DuettSimOptions
 from simulators.duett.problems import invalid
 from simulators.duett.register import POSTCODES
 
-SCHEMA = {"address1": "str", "address2": "str", "address3": "str", "zipCodeKey": "str",
-          "zipCodeName": "str", "isForeign": "bool", "country": "str"}
+SCHEMA = {
+    "address1": "str",
+    "address2": "str",
+    "address3": "str",
+    "zipCodeKey": "str",
+    "zipCodeName": "str",
+    "isForeign": "bool",
+    "country": "str",
+}
 NORWAY = "Norge"
 NORWAY_NAMES = ("norge", "norway", "noreg")
 
@@ -33,18 +40,24 @@ def address(field: str, raw: Any, options: DuettSimOptions) -> dict[str, Any]:
     required(fields, "address1", prefix)
     country = (fields.get("country") or "").strip() or None
     if country is not None and len(country) <= 3 and country.isupper():
-        raise invalid(f"{prefix}country", f"{prefix}country must be a country name such as "
-                                          f"'Sverige', not the code '{country}'.")
+        raise invalid(
+            f"{prefix}country",
+            f"{prefix}country must be a country name such as 'Sverige', not the code '{country}'.",
+        )
     foreign = fields.get("isForeign") is True or (
-        country is not None and country.lower() not in NORWAY_NAMES)
+        country is not None and country.lower() not in NORWAY_NAMES
+    )
     postcode = (fields.get("zipCodeKey") or "").strip() or None
     if foreign:
         if country is None or country.lower() in NORWAY_NAMES:
-            raise invalid(f"{prefix}country", f"The {prefix}country field is required for an "
-                                              "address abroad (a country name).")
+            raise invalid(
+                f"{prefix}country",
+                f"The {prefix}country field is required for an address abroad (a country name).",
+            )
         if postcode is not None and not options.foreign_postcode_dropped:
-            raise invalid(f"{prefix}zipCodeKey", f"{prefix}zipCodeKey must be null for an "
-                                                 "address abroad.")
+            raise invalid(
+                f"{prefix}zipCodeKey", f"{prefix}zipCodeKey must be null for an address abroad."
+            )
         postcode, place = None, None
     else:
         required({"zipCodeKey": postcode}, "zipCodeKey", prefix)
@@ -52,6 +65,12 @@ def address(field: str, raw: Any, options: DuettSimOptions) -> dict[str, Any]:
         if place is None:
             raise invalid(f"{prefix}zipCodeKey", unknown_postcode(str(postcode)))
         country = country or NORWAY
-    return {"address1": fields["address1"], "address2": fields.get("address2"),
-            "address3": fields.get("address3"), "zipCodeKey": postcode, "zipCodeName": place,
-            "isForeign": foreign, "country": country}
+    return {
+        "address1": fields["address1"],
+        "address2": fields.get("address2"),
+        "address3": fields.get("address3"),
+        "zipCodeKey": postcode,
+        "zipCodeName": place,
+        "isForeign": foreign,
+        "country": country,
+    }

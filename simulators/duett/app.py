@@ -32,17 +32,22 @@ CLIENT_HEADER = "X-Api-Client-Key"
 
 
 def routes(options: DuettSimOptions) -> list[Route]:
-    return [*orders.routes(f"/{options.order_path}"),
-            *customers.routes(f"/{options.customer_path}"),
-            *articles.routes(f"/{options.article_path}"),
-            *register.routes(f"/{options.zipcodes_path}", f"/{options.account_intervals_path}",
-                             f"/{options.stylesheets_path}"),
-            *(ledger.routes(f"/{options.voucher_report_path}") if options.voucher_report
-              else [])]
+    return [
+        *orders.routes(f"/{options.order_path}"),
+        *customers.routes(f"/{options.customer_path}"),
+        *articles.routes(f"/{options.article_path}"),
+        *register.routes(
+            f"/{options.zipcodes_path}",
+            f"/{options.account_intervals_path}",
+            f"/{options.stylesheets_path}",
+        ),
+        *(ledger.routes(f"/{options.voucher_report_path}") if options.voucher_report else []),
+    ]
 
 
-def match(table: list[Route], method: str, path: str
-          ) -> tuple[Route | None, dict[str, str], Route | None]:
+def match(
+    table: list[Route], method: str, path: str
+) -> tuple[Route | None, dict[str, str], Route | None]:
     """The route for method and path with its parameters, and any route of the same path (a
     known path with another method is a 405, and the call log still names its template)."""
     segments = path.strip("/").split("/")
@@ -82,20 +87,27 @@ class DuettSim:
         route, params, known = match(routes(self.options), request.method, request.url.path)
         if route is None:
             status = 405 if known else 404
-            return problem(status, "Method Not Allowed" if known else "Not Found", None,
-                           request.url.path)
+            return problem(
+                status, "Method Not Allowed" if known else "Not Found", None, request.url.path
+            )
         return await route[2](Ctx(request, params, self.store, self.options))
 
     def _refuse_keys(self, request: Request) -> Response | None:
         """Both keys on every call: the integration's and the Duett customer's."""
-        for header, expected in ((INTEGRATION_HEADER, self.options.integration_key),
-                                 (CLIENT_HEADER, self.options.client_key)):
+        for header, expected in (
+            (INTEGRATION_HEADER, self.options.integration_key),
+            (CLIENT_HEADER, self.options.client_key),
+        ):
             given = request.headers.get(header)
             if given is None or not secrets.compare_digest(given.encode(), expected.encode()):
                 status = self.options.auth_failure_status
                 detail = f"{'Missing' if given is None else 'Invalid'} {header}."
-                return problem(status, "Unauthorized" if status == 401 else "Forbidden", detail,
-                               request.url.path)
+                return problem(
+                    status,
+                    "Unauthorized" if status == 401 else "Forbidden",
+                    detail,
+                    request.url.path,
+                )
         return None
 
     def endpoint(self, method: str, path: str) -> str:
@@ -103,10 +115,12 @@ class DuettSim:
         return f"{method} {route[1] if route else path.rstrip('/') or '/'}"
 
     def state(self) -> dict[str, list[Any]]:
-        return {"customers": list(self.store.customers.values()),
-                "articles": list(self.store.articles.values()),
-                "orders": list(self.store.orders.values()),
-                "ledger": list(self.store.ledger.values())}
+        return {
+            "customers": list(self.store.customers.values()),
+            "articles": list(self.store.articles.values()),
+            "orders": list(self.store.orders.values()),
+            "ledger": list(self.store.ledger.values()),
+        }
 
     def reset(self) -> None:
         self.options = self.initial_options

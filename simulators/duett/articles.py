@@ -18,15 +18,42 @@ from simulators.duett.pricing import ARTICLE_TAX_CODES
 from simulators.duett.problems import invalid, json_response, not_found
 
 ARTICLE_TYPES = ("normal", "amount", "serial", "hour")
-INVOICE_STATUSES = ("toBeInvoiced", "noInvoice", "later", "dontKnow", "transferred",
-                    "prepared", "approved", "rejected")
-SCHEMA = {"articleNumber": "str", "articleType": "str", "name": "str", "salesPrice": "num",
-          "description": "str", "ean": "str", "unit": "str", "invoiceStatus": "str",
-          "taxSaleId": "str", "metadata": "any", "agriAccount": "int", "show": "bool"}
+INVOICE_STATUSES = (
+    "toBeInvoiced",
+    "noInvoice",
+    "later",
+    "dontKnow",
+    "transferred",
+    "prepared",
+    "approved",
+    "rejected",
+)
+SCHEMA = {
+    "articleNumber": "str",
+    "articleType": "str",
+    "name": "str",
+    "salesPrice": "num",
+    "description": "str",
+    "ean": "str",
+    "unit": "str",
+    "invoiceStatus": "str",
+    "taxSaleId": "str",
+    "metadata": "any",
+    "agriAccount": "int",
+    "show": "bool",
+}
 READ_ONLY = ("id", "rowVersion")
-FILTERABLE = {"id": "int", "articleNumber": "str", "articleType": "str", "name": "str",
-              "salesPrice": "num", "ean": "str", "taxSaleId": "str", "show": "bool",
-              "rowVersion": "int"}
+FILTERABLE = {
+    "id": "int",
+    "articleNumber": "str",
+    "articleType": "str",
+    "name": "str",
+    "salesPrice": "num",
+    "ean": "str",
+    "taxSaleId": "str",
+    "show": "bool",
+    "rowVersion": "int",
+}
 
 
 async def create(ctx: Ctx) -> Response:
@@ -67,8 +94,12 @@ def _update(ctx: Ctx, article: dict[str, Any], body: dict[str, Any]) -> None:
     number = body.get("articleNumber")
     if number is not None and number != article["articleNumber"]:
         raise invalid("articleNumber", "articleNumber can not be changed.")
-    updated = {**_validated(body), "id": article["id"], "articleNumber": article["articleNumber"],
-               "rowVersion": ctx.store.row_version()}
+    updated = {
+        **_validated(body),
+        "id": article["id"],
+        "articleNumber": article["articleNumber"],
+        "rowVersion": ctx.store.row_version(),
+    }
     ctx.store.put_article(updated)
 
 
@@ -87,16 +118,28 @@ def _validated(body: dict[str, Any]) -> dict[str, Any]:
         raise invalid("agriAccount", "agriAccount must be 2-8, or null outside agriculture.")
     price = body.get("salesPrice")
     return {
-        "id": None, "articleNumber": None, "articleType": kind, "name": body["name"],
+        "id": None,
+        "articleNumber": None,
+        "articleType": kind,
+        "name": body["name"],
         "salesPrice": float(price) if price is not None else 0.0,
-        "description": body.get("description"), "ean": body.get("ean"), "unit": body.get("unit"),
+        "description": body.get("description"),
+        "ean": body.get("ean"),
+        "unit": body.get("unit"),
         "invoiceStatus": choice("invoiceStatus", body.get("invoiceStatus"), INVOICE_STATUSES),
         "taxSaleId": choice("taxSaleId", body.get("taxSaleId"), ARTICLE_TAX_CODES) or "vat",
-        "metadata": body.get("metadata"), "agriAccount": agri,
-        "show": body.get("show", True) is not False, "rowVersion": None,
+        "metadata": body.get("metadata"),
+        "agriAccount": agri,
+        "show": body.get("show", True) is not False,
+        "rowVersion": None,
     }
 
 
 def routes(path: str) -> list[Route]:
-    return [("GET", path, list_all), ("POST", path, create), ("GET", f"{path}/{{id}}", get),
-            ("PUT", f"{path}/{{id}}", put), ("PATCH", f"{path}/{{id}}", patch)]
+    return [
+        ("GET", path, list_all),
+        ("POST", path, create),
+        ("GET", f"{path}/{{id}}", get),
+        ("PUT", f"{path}/{{id}}", put),
+        ("PATCH", f"{path}/{{id}}", patch),
+    ]

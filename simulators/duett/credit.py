@@ -25,10 +25,13 @@ def check_credit_lines(lines: list[dict[str, Any]], sign: str) -> None:
             continue
         count = Decimal(str(line["countAgreed"]))
         if (sign == "positive" and count < 0) or (sign == "negative" and count > 0):
-            wanted = "positive (the order type makes it a credit)" if sign == "positive" \
-                else "negative"
-            raise invalid(f"lines[{index}].countAgreed",
-                          f"countAgreed on a credit order must be {wanted}; got {count}.")
+            wanted = (
+                "positive (the order type makes it a credit)" if sign == "positive" else "negative"
+            )
+            raise invalid(
+                f"lines[{index}].countAgreed",
+                f"countAgreed on a credit order must be {wanted}; got {count}.",
+            )
 
 
 def credit_link(ctx: Ctx, raw: dict[str, Any], customer_id: int) -> dict[str, Any]:
@@ -40,9 +43,14 @@ def credit_link(ctx: Ctx, raw: dict[str, Any], customer_id: int) -> dict[str, An
     if value is None:
         return {name: None}
     number = str(value).strip()
-    invoiced = next((o for o in ctx.store.orders.values()
-                     if str(o["invoiceNumber"]) == number and o["orderType"] != "credit"),
-                    None)
+    invoiced = next(
+        (
+            o
+            for o in ctx.store.orders.values()
+            if str(o["invoiceNumber"]) == number and o["orderType"] != "credit"
+        ),
+        None,
+    )
     if invoiced is None or invoiced["customerId"] != customer_id:
         raise invalid(name, f"Invoice {number} does not exist for customer {customer_id}.")
     return {name: invoiced["invoiceNumber"]}

@@ -23,19 +23,37 @@ from simulators.duett.register import customer_interval
 SEND_OPTIONS = ("autoTrans", "ehf", "eInvoice", "email", "print")
 DISCOUNT_TYPES = ("percent", "amount")
 SCHEMA = {
-    "customerNumber": "str", "autoCustomerNumberFromSerieId": "int", "externalId": "str",
-    "organizationNumber": "str", "vatNumber": "str", "bankAccountNumber": "str",
-    "invoiceEmail": "str", "invoiceSendOption": "str", "address": "dict",
-    "deliveryAddress": "dict", "contactInfo": "dict", "contactPerson": "any",
-    "paymentInfo": "dict", "invoiceInfo": "dict", "groupAffiliations": "list", "show": "bool",
+    "customerNumber": "str",
+    "autoCustomerNumberFromSerieId": "int",
+    "externalId": "str",
+    "organizationNumber": "str",
+    "vatNumber": "str",
+    "bankAccountNumber": "str",
+    "invoiceEmail": "str",
+    "invoiceSendOption": "str",
+    "address": "dict",
+    "deliveryAddress": "dict",
+    "contactInfo": "dict",
+    "contactPerson": "any",
+    "paymentInfo": "dict",
+    "invoiceInfo": "dict",
+    "groupAffiliations": "list",
+    "show": "bool",
 }
 SUB_OBJECTS = ("address", "deliveryAddress", "contactInfo", "paymentInfo", "invoiceInfo")
 CONTACT_SCHEMA = {"name": "str", "mobile": "str", "email": "str"}
 PAYMENT_SCHEMA = {"payDays": "int", "discountType": "str"}
 READ_ONLY = ("id", "rowVersion")
-FILTERABLE = {"id": "int", "customerNumber": "str", "externalId": "str",
-              "organizationNumber": "str", "invoiceEmail": "str", "invoiceSendOption": "str",
-              "show": "bool", "rowVersion": "int"}
+FILTERABLE = {
+    "id": "int",
+    "customerNumber": "str",
+    "externalId": "str",
+    "organizationNumber": "str",
+    "invoiceEmail": "str",
+    "invoiceSendOption": "str",
+    "show": "bool",
+    "rowVersion": "int",
+}
 ALIASES = {"vatNumber": "organizationNumber"}
 
 
@@ -89,13 +107,15 @@ def _find(ctx: Ctx) -> dict[str, Any]:
     return customer
 
 
-def _validated(ctx: Ctx, body: dict[str, Any], previous: dict[str, Any] | None
-               ) -> dict[str, Any]:
+def _validated(ctx: Ctx, body: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
     """The customer a create (previous None) or an update of `previous` makes of `body`."""
     required(body, "externalId")
     required(body, "address")
-    contact = pick(convert("contactInfo", required(body, "contactInfo"), "dict"),
-                   CONTACT_SCHEMA, "contactInfo.")
+    contact = pick(
+        convert("contactInfo", required(body, "contactInfo"), "dict"),
+        CONTACT_SCHEMA,
+        "contactInfo.",
+    )
     required(contact, "name", "contactInfo.")
     org = _org_number(body, previous)
     send = choice("invoiceSendOption", body.get("invoiceSendOption"), SEND_OPTIONS) or "autoTrans"
@@ -103,24 +123,36 @@ def _validated(ctx: Ctx, body: dict[str, Any], previous: dict[str, Any] | None
         raise invalid("invoiceSendOption", "EHF needs the customer's organizationNumber.")
     payment = None
     if body.get("paymentInfo") is not None:
-        payment = {"payDays": None, "discountType": None,
-                   **pick(body["paymentInfo"], PAYMENT_SCHEMA, "paymentInfo.")}
-        payment["discountType"] = choice("paymentInfo.discountType", payment["discountType"],
-                                         DISCOUNT_TYPES)
+        payment = {
+            "payDays": None,
+            "discountType": None,
+            **pick(body["paymentInfo"], PAYMENT_SCHEMA, "paymentInfo."),
+        }
+        payment["discountType"] = choice(
+            "paymentInfo.discountType", payment["discountType"], DISCOUNT_TYPES
+        )
     main = address("address", body["address"], ctx.options)
     delivery = body.get("deliveryAddress")
     if delivery is not None:
         delivery = address("deliveryAddress", delivery, ctx.options)
     number = _number(ctx, body, previous)  # last: a refused customer uses no number
     return {
-        "id": None, "customerNumber": number, "externalId": body["externalId"],
-        "organizationNumber": org, "bankAccountNumber": body.get("bankAccountNumber"),
-        "invoiceEmail": body.get("invoiceEmail"), "invoiceSendOption": send,
-        "address": main, "deliveryAddress": delivery,
+        "id": None,
+        "customerNumber": number,
+        "externalId": body["externalId"],
+        "organizationNumber": org,
+        "bankAccountNumber": body.get("bankAccountNumber"),
+        "invoiceEmail": body.get("invoiceEmail"),
+        "invoiceSendOption": send,
+        "address": main,
+        "deliveryAddress": delivery,
         "contactInfo": {"name": None, "mobile": None, "email": None, **contact},
-        "contactPerson": body.get("contactPerson"), "paymentInfo": payment,
-        "invoiceInfo": body.get("invoiceInfo"), "groupAffiliations": body.get("groupAffiliations"),
-        "show": body.get("show", True) is not False, "rowVersion": None,
+        "contactPerson": body.get("contactPerson"),
+        "paymentInfo": payment,
+        "invoiceInfo": body.get("invoiceInfo"),
+        "groupAffiliations": body.get("groupAffiliations"),
+        "show": body.get("show", True) is not False,
+        "rowVersion": None,
     }
 
 
@@ -143,18 +175,25 @@ def _number(ctx: Ctx, body: dict[str, Any], previous: dict[str, Any] | None) -> 
     serie = body.get("autoCustomerNumberFromSerieId")
     interval = customer_interval(serie)
     if interval is None:
-        raise invalid("autoCustomerNumberFromSerieId",
-                      f"No customer number series with id {serie}.")
+        raise invalid(
+            "autoCustomerNumberFromSerieId", f"No customer number series with id {serie}."
+        )
     candidate = max(interval["fromNumber"], ctx.store.series_next.get(interval["id"], 0))
     while str(candidate) in ctx.store.customer_numbers:
         candidate += 1
     if candidate > interval["toNumber"]:
-        raise invalid("autoCustomerNumberFromSerieId",
-                      f"The customer number series {interval['id']} is full.")
+        raise invalid(
+            "autoCustomerNumberFromSerieId", f"The customer number series {interval['id']} is full."
+        )
     ctx.store.series_next[interval["id"]] = candidate + 1
     return str(candidate)
 
 
 def routes(path: str) -> list[Route]:
-    return [("GET", path, list_all), ("POST", path, create), ("GET", f"{path}/{{id}}", get),
-            ("PUT", f"{path}/{{id}}", put), ("PATCH", f"{path}/{{id}}", patch)]
+    return [
+        ("GET", path, list_all),
+        ("POST", path, create),
+        ("GET", f"{path}/{{id}}", get),
+        ("PUT", f"{path}/{{id}}", put),
+        ("PATCH", f"{path}/{{id}}", patch),
+    ]

@@ -17,9 +17,15 @@ from starlette.requests import Request
 from simulators.duett.problems import ApiError, bad_request, invalid
 
 PATCH_MEDIA_TYPE = "application/json-patch+json"
-_DOTNET = {"str": "System.String", "int": "System.Int32", "num": "System.Decimal",
-           "bool": "System.Boolean", "date": "System.DateTime", "dict": "System.Object",
-           "list": "System.Collections.Generic.List"}
+_DOTNET = {
+    "str": "System.String",
+    "int": "System.Int32",
+    "num": "System.Decimal",
+    "bool": "System.Boolean",
+    "date": "System.DateTime",
+    "dict": "System.Object",
+    "list": "System.Collections.Generic.List",
+}
 
 Schema = dict[str, str]  # property -> kind: str, int, num, bool, date, dict, list, any
 
@@ -74,8 +80,9 @@ def convert(field: str, value: Any, kind: str) -> Any:
         return value
     result = _converted(value, kind)
     if result is None:
-        raise invalid(field, f"The JSON value could not be converted to {_DOTNET[kind]}. "
-                             f"Path: $.{field}")
+        raise invalid(
+            field, f"The JSON value could not be converted to {_DOTNET[kind]}. Path: $.{field}"
+        )
     return result
 
 
@@ -94,8 +101,12 @@ def _converted(value: Any, kind: str) -> Any:
         return number
     if kind == "date":
         return normal_date(value) if isinstance(value, str) else None
-    types: dict[str, type | tuple[type, ...]] = {"str": str, "bool": bool, "dict": dict,
-                                                 "list": list}
+    types: dict[str, type | tuple[type, ...]] = {
+        "str": str,
+        "bool": bool,
+        "dict": dict,
+        "list": list,
+    }
     return value if isinstance(value, types[kind]) else None
 
 
@@ -119,9 +130,12 @@ def choice(field: str, value: Any, allowed: tuple[str, ...]) -> str | None:
     """An enum value in its canonical spelling; case does not matter (as for .NET enums)."""
     if value is None:
         return None
-    found = next((a for a in allowed if isinstance(value, str) and a.lower() == value.lower()),
-                 None)
+    found = next(
+        (a for a in allowed if isinstance(value, str) and a.lower() == value.lower()), None
+    )
     if found is None:
-        raise invalid(field, f"The value '{value}' is not valid for {field}; "
-                             f"use one of: {', '.join(allowed)}.")
+        raise invalid(
+            field,
+            f"The value '{value}' is not valid for {field}; use one of: {', '.join(allowed)}.",
+        )
     return found

@@ -20,8 +20,9 @@ from simulators.duett.store import Store
 INVOICED_STATUS = "invoiceSent"
 
 
-def invoice(store: Store, order: dict[str, Any], customer: dict[str, Any],
-            options: DuettSimOptions) -> dict[str, Any]:
+def invoice(
+    store: Store, order: dict[str, Any], customer: dict[str, Any], options: DuettSimOptions
+) -> dict[str, Any]:
     """Invoice `order` in place and post it to the customer ledger; returns its attachment."""
     number = store.invoice_number()
     order["status"] = INVOICED_STATUS
@@ -30,22 +31,36 @@ def invoice(store: Store, order: dict[str, Any], customer: dict[str, Any],
     post_invoice(store, order, customer, options)
     title = f"{'Kreditnota' if order['orderType'] == 'credit' else 'Faktura'} {number}"
     pdf = text_pdf(_invoice_text(order, customer, title), title)
-    return {"filename": f"{title.replace(' ', '_')}.pdf", "description": title,
-            "type": "PDF", "value": base64.b64encode(pdf).decode("ascii")}
+    return {
+        "filename": f"{title.replace(' ', '_')}.pdf",
+        "description": title,
+        "type": "PDF",
+        "value": base64.b64encode(pdf).decode("ascii"),
+    }
 
 
 def _invoice_text(order: dict[str, Any], customer: dict[str, Any], title: str) -> list[str]:
     address = customer["address"] or {}
     place = " ".join(p for p in (address.get("zipCodeKey"), address.get("zipCodeName")) if p)
-    head = [title, "",
-            f"Fakturadato: {order['invoiceDate'][:10]}   Forfall: {(order['dueDate'] or '')[:10]}",
-            f"Ordre {order['number']} / {order['invoiceYear']}   "
-            f"Deres referanse: {order['orderReference'] or '-'}", "",
-            f"Kunde {customer['customerNumber']}: {customer['contactInfo']['name']}",
-            address.get("address1") or "", place or (address.get("country") or ""), ""]
+    head = [
+        title,
+        "",
+        f"Fakturadato: {order['invoiceDate'][:10]}   Forfall: {(order['dueDate'] or '')[:10]}",
+        f"Ordre {order['number']} / {order['invoiceYear']}   "
+        f"Deres referanse: {order['orderReference'] or '-'}",
+        "",
+        f"Kunde {customer['customerNumber']}: {customer['contactInfo']['name']}",
+        address.get("address1") or "",
+        place or (address.get("country") or ""),
+        "",
+    ]
     body = [_line_text(line) for line in order["lines"]]
-    foot = ["", f"Netto: {order['netAmount']:.2f}", f"MVA: {order['vatAmount']:.2f}",
-            f"Å betale: {order['currencyCodeReference']} {order['grossAmount']:.2f}"]
+    foot = [
+        "",
+        f"Netto: {order['netAmount']:.2f}",
+        f"MVA: {order['vatAmount']:.2f}",
+        f"Å betale: {order['currencyCodeReference']} {order['grossAmount']:.2f}",
+    ]
     return head + body + foot
 
 
@@ -54,5 +69,7 @@ def _line_text(line: dict[str, Any]) -> str:
         return f"    {line['name']}"
     if line["lineType"] == "sum":
         return f"    {line['name']}: {line['calcAmount']:.2f}"
-    return (f"{line['key']}  {line['name']}  {line['countAgreed']} x {line['salesPrice']:.2f}"
-            f"  = {line['grossAmount']:.2f}")
+    return (
+        f"{line['key']}  {line['name']}  {line['countAgreed']} x {line['salesPrice']:.2f}"
+        f"  = {line['grossAmount']:.2f}"
+    )

@@ -33,17 +33,32 @@ from simulators.duett.query import parse
 from simulators.duett.store import Store
 
 PAYMENT, OUTGOING_INVOICE, OUTGOING_CREDIT_NOTE = 2, 3, 4
-VOUCHER_TYPE_NAMES = {PAYMENT: "Payment customer", OUTGOING_INVOICE: "Outgoing invoice",
-                      OUTGOING_CREDIT_NOTE: "Outgoing credit note"}
+VOUCHER_TYPE_NAMES = {
+    PAYMENT: "Payment customer",
+    OUTGOING_INVOICE: "Outgoing invoice",
+    OUTGOING_CREDIT_NOTE: "Outgoing credit note",
+}
 LEDGER_FILTERS = ("ledger", "generalLedger", "customerLedger", "supplierLedger")
-FILTERABLE = {"id": "int", "voucherYear": "int", "voucherNumber": "int", "voucherDate": "date",
-              "voucherTypeId": "int", "accountNumber": "str", "accountType": "str",
-              "refNumber": "str", "kid": "str", "ledgerState": "str", "restAmount": "num",
-              "dueDate": "date", "rowVersion": "int"}
+FILTERABLE = {
+    "id": "int",
+    "voucherYear": "int",
+    "voucherNumber": "int",
+    "voucherDate": "date",
+    "voucherTypeId": "int",
+    "accountNumber": "str",
+    "accountType": "str",
+    "refNumber": "str",
+    "kid": "str",
+    "ledgerState": "str",
+    "restAmount": "num",
+    "dueDate": "date",
+    "rowVersion": "int",
+}
 
 
-def post_invoice(store: Store, order: dict[str, Any], customer: dict[str, Any],
-                 options: DuettSimOptions) -> None:
+def post_invoice(
+    store: Store, order: dict[str, Any], customer: dict[str, Any], options: DuettSimOptions
+) -> None:
     """The invoiced order's row in the customer ledger: a credit note is a negative amount
     whatever sign its lines carry."""
     credit = order["orderType"] == "credit"
@@ -55,15 +70,30 @@ def post_invoice(store: Store, order: dict[str, Any], customer: dict[str, Any],
     voucher_number = store.voucher_number(year)
     invoice_number = str(order["invoiceNumber"])
     in_voucher = options.ledger_invoice_number_field == "voucherNumber"
-    row = _row(store, customer, year, OUTGOING_CREDIT_NOTE if credit else OUTGOING_INVOICE,
-               order["invoiceDate"], gross * rate, order["currencyCodeReference"], rate)
-    row.update({
-        "voucherNumber": int(invoice_number) if in_voucher else voucher_number,
-        "refNumber": None if in_voucher else invoice_number,
-        "amountNetto": money(net * rate), "currencyGross": money(gross),
-        "currencyRestAmount": money(gross), "restAmount": money(gross * rate),
-        "dueDate": order["dueDate"], "kid": mod10_kid(invoice_number), "payType": order["payType"],
-        "description": f"{'Kreditnota' if credit else 'Faktura'} {invoice_number}"})
+    row = _row(
+        store,
+        customer,
+        year,
+        OUTGOING_CREDIT_NOTE if credit else OUTGOING_INVOICE,
+        order["invoiceDate"],
+        gross * rate,
+        order["currencyCodeReference"],
+        rate,
+    )
+    row.update(
+        {
+            "voucherNumber": int(invoice_number) if in_voucher else voucher_number,
+            "refNumber": None if in_voucher else invoice_number,
+            "amountNetto": money(net * rate),
+            "currencyGross": money(gross),
+            "currencyRestAmount": money(gross),
+            "restAmount": money(gross * rate),
+            "dueDate": order["dueDate"],
+            "kid": mod10_kid(invoice_number),
+            "payType": order["payType"],
+            "description": f"{'Kreditnota' if credit else 'Faktura'} {invoice_number}",
+        }
+    )
     store.ledger[row["id"]] = row
     store.ledger_of_order[order["id"]] = row["id"]
 
@@ -79,57 +109,110 @@ def pay(store: Store, order_id: int, amount: Decimal | None) -> dict[str, Any]:
         raise ValueError(f"invoice of order {order_id} is already settled")
     amount = abs(rest) if amount is None else amount
     if amount <= 0 or amount > abs(rest) or amount != cents(amount):
-        raise ValueError(f"amount must be above 0 and at most {abs(rest)} (in øre), "
-                         f"got {amount}")
+        raise ValueError(f"amount must be above 0 and at most {abs(rest)} (in øre), got {amount}")
     signed = amount if rest > 0 else -amount
     rate = Decimal(str(row["currencyRate"]))
     left = rest - signed
-    row.update({"currencyRestAmount": money(left), "restAmount": money(left * rate),
-                "ledgerState": "crossed" if left == 0 else "partCrossed",
-                "rowVersion": store.row_version()})
+    row.update(
+        {
+            "currencyRestAmount": money(left),
+            "restAmount": money(left * rate),
+            "ledgerState": "crossed" if left == 0 else "partCrossed",
+            "rowVersion": store.row_version(),
+        }
+    )
     today = datetime.now(UTC).strftime("%Y-%m-%dT00:00:00")
     year = int(today[:4])
-    payment = _row(store, {"customerNumber": row["accountNumber"], "name": row["name"]}, year,
-                   PAYMENT, today, -signed * rate, row["currencyCode"], rate)
-    payment.update({"voucherNumber": store.voucher_number(year), "refNumber": row["refNumber"],
-                    "kid": row["kid"], "ledgerState": "crossed",
-                    "description": f"Innbetaling {row['description']}"})
+    payment = _row(
+        store,
+        {"customerNumber": row["accountNumber"], "name": row["name"]},
+        year,
+        PAYMENT,
+        today,
+        -signed * rate,
+        row["currencyCode"],
+        rate,
+    )
+    payment.update(
+        {
+            "voucherNumber": store.voucher_number(year),
+            "refNumber": row["refNumber"],
+            "kid": row["kid"],
+            "ledgerState": "crossed",
+            "description": f"Innbetaling {row['description']}",
+        }
+    )
     store.ledger[payment["id"]] = payment
     return row
 
 
-def _row(store: Store, customer: dict[str, Any], year: int, voucher_type: int, day: str,
-         amount: Decimal, currency: str, rate: Decimal) -> dict[str, Any]:
-    return {"id": store.new_id("ledger"), "voucherYear": year, "voucherNumber": None,
-            "voucherDate": day, "voucherTypeId": voucher_type,
-            "accountingPeriod": int(day[5:7]), "accountType": "customer",
-            "accountNumber": customer.get("customerNumber"), "accountName": customer.get("name"),
-            "name": customer.get("name"), "amountGross": money(amount), "amountNetto": None,
-            "currencyCode": None if currency == "NOK" else currency,
-            "currencyRate": float(rate), "currencyGross": money(amount / rate),
-            "restAmount": 0.0, "currencyRestAmount": 0.0, "ledgerState": "blank",
-            "dueDate": None, "kid": None, "refNumber": None, "payType": None,
-            "description": None, "lineNumber": 1, "lockVoucher": False,
-            "rowVersion": store.row_version()}
+def _row(
+    store: Store,
+    customer: dict[str, Any],
+    year: int,
+    voucher_type: int,
+    day: str,
+    amount: Decimal,
+    currency: str,
+    rate: Decimal,
+) -> dict[str, Any]:
+    return {
+        "id": store.new_id("ledger"),
+        "voucherYear": year,
+        "voucherNumber": None,
+        "voucherDate": day,
+        "voucherTypeId": voucher_type,
+        "accountingPeriod": int(day[5:7]),
+        "accountType": "customer",
+        "accountNumber": customer.get("customerNumber"),
+        "accountName": customer.get("name"),
+        "name": customer.get("name"),
+        "amountGross": money(amount),
+        "amountNetto": None,
+        "currencyCode": None if currency == "NOK" else currency,
+        "currencyRate": float(rate),
+        "currencyGross": money(amount / rate),
+        "restAmount": 0.0,
+        "currencyRestAmount": 0.0,
+        "ledgerState": "blank",
+        "dueDate": None,
+        "kid": None,
+        "refNumber": None,
+        "payType": None,
+        "description": None,
+        "lineNumber": 1,
+        "lockVoucher": False,
+        "rowVersion": store.row_version(),
+    }
 
 
 async def list_vouchers(ctx: Ctx) -> Response:
     """GET the voucher report: `filter[voucherYear][EQ]` is required; `ledgerFilter[EQ]`
     picks a ledger (every row here is on a customer account)."""
     items = ctx.request.query_params.multi_items()
-    if not any(name.lower() == "voucheryear" and op == "EQ"
-               for name, op in parse(items).conditions):
-        raise invalid("filter[voucherYear]", "A filter on the voucher year is required, e.g. "
-                                             "filter[voucherYear][EQ]=2024.")
+    if not any(
+        name.lower() == "voucheryear" and op == "EQ" for name, op in parse(items).conditions
+    ):
+        raise invalid(
+            "filter[voucherYear]",
+            "A filter on the voucher year is required, e.g. filter[voucherYear][EQ]=2024.",
+        )
     ledger = next((v for k, v in items if k.lower() == "ledgerfilter[eq]"), None)
     if ledger is not None and ledger not in LEDGER_FILTERS:
         raise invalid("ledgerFilter", f"ledgerFilter must be one of: {', '.join(LEDGER_FILTERS)}.")
     rows = [] if ledger in ("generalLedger", "supplierLedger") else ctx.store.ledger.values()
     extended = {v.lower() for k, v in items if k.lower() == "extend"}
     if "vouchertype" in extended:
-        rows = [{**row, "voucherType": {"key": row["voucherTypeId"],
-                                        "name": VOUCHER_TYPE_NAMES[row["voucherTypeId"]]}}
-                for row in rows]
+        rows = [
+            {
+                **row,
+                "voucherType": {
+                    "key": row["voucherTypeId"],
+                    "name": VOUCHER_TYPE_NAMES[row["voucherTypeId"]],
+                },
+            }
+            for row in rows
+        ]
     return list_response(ctx, rows, FILTERABLE)
 
 
@@ -150,8 +233,11 @@ def payment_route(current: Callable[[], Store]) -> Callable[[Request], Awaitable
             amount = None if raw is None else Decimal(str(raw))
             row = pay(current(), int(body["invoice_id"]), amount)
         except (ValueError, InvalidOperation) as exc:
-            return admin_error(400, f'body must be {{"invoice_id": "<invoiced order id>", '
-                                    f'"amount": "100.00" (optional: the rest)}}: {exc}')
+            return admin_error(
+                400,
+                f'body must be {{"invoice_id": "<invoiced order id>", '
+                f'"amount": "100.00" (optional: the rest)}}: {exc}',
+            )
         return json_response(row)
 
     return handler

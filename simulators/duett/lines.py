@@ -15,15 +15,31 @@ from simulators.duett.pricing import NOT_ON_ORDERS, TAX_RATES, ZERO, Amounts, li
 from simulators.duett.problems import invalid
 
 LINE_TYPES = ("normal", "amount", "serial", "text", "sum")
-LINE_TYPE_OF_ARTICLE = {"normal": "normal", "amount": "amount", "serial": "serial",
-                        "hour": "normal"}
-SCHEMA = {"id": "int", "lineType": "str", "articleId": "int", "countAgreed": "num",
-          "countDimension": "num", "discountValue": "num", "salesPrice": "num", "name": "str",
-          "unit": "str", "taxSaleId": "str", "serialNumbers": "list", "masterLineId": "int"}
+LINE_TYPE_OF_ARTICLE = {
+    "normal": "normal",
+    "amount": "amount",
+    "serial": "serial",
+    "hour": "normal",
+}
+SCHEMA = {
+    "id": "int",
+    "lineType": "str",
+    "articleId": "int",
+    "countAgreed": "num",
+    "countDimension": "num",
+    "discountValue": "num",
+    "salesPrice": "num",
+    "name": "str",
+    "unit": "str",
+    "taxSaleId": "str",
+    "serialNumbers": "list",
+    "masterLineId": "int",
+}
 
 
-def build_lines(ctx: Ctx, raw: Any, discount_type: str, previous: list[dict[str, Any]]
-                ) -> tuple[list[dict[str, Any]], Amounts]:
+def build_lines(
+    ctx: Ctx, raw: Any, discount_type: str, previous: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], Amounts]:
     """The order's lines with their amounts, and the order's totals; 400 naming the line field
     at fault otherwise. Lines that keep the `id` of a line of `previous` keep that id."""
     lines = convert("lines", raw, "list")
@@ -50,24 +66,41 @@ def build_lines(ctx: Ctx, raw: Any, discount_type: str, previous: list[dict[str,
 
 
 def _plain(fields: dict[str, Any], kind: str, name: str, amounts: Amounts) -> dict[str, Any]:
-    return {"id": None, "lineType": kind, "articleId": None, "key": None, "name": name,
-            "unit": None, "countAgreed": None, "countDimension": None, "salesPrice": None,
-            "discountValue": None, "taxSaleId": None, "serialNumbers": None,
-            "masterLineId": fields.get("masterLineId"), **amounts.wire(),
-            "netCoverage": None, "unitCostPrice": None}
+    return {
+        "id": None,
+        "lineType": kind,
+        "articleId": None,
+        "key": None,
+        "name": name,
+        "unit": None,
+        "countAgreed": None,
+        "countDimension": None,
+        "salesPrice": None,
+        "discountValue": None,
+        "taxSaleId": None,
+        "serialNumbers": None,
+        "masterLineId": fields.get("masterLineId"),
+        **amounts.wire(),
+        "netCoverage": None,
+        "unitCostPrice": None,
+    }
 
 
-def _article_line(ctx: Ctx, fields: dict[str, Any], kind: str | None, discount_type: str,
-                  prefix: str) -> tuple[dict[str, Any], Amounts]:
+def _article_line(
+    ctx: Ctx, fields: dict[str, Any], kind: str | None, discount_type: str, prefix: str
+) -> tuple[dict[str, Any], Amounts]:
     article_id = required(fields, "articleId", prefix)
     article = ctx.store.articles.get(article_id)
     if article is None:
         raise invalid(f"{prefix}articleId", f"Article with id {article_id} does not exist.")
     own_type = LINE_TYPE_OF_ARTICLE[article["articleType"]]
     if kind is not None and kind != own_type:
-        raise invalid(f"{prefix}lineType", f"lineType '{kind}' does not match the article's "
-                                           f"type; article {article['articleNumber']} makes "
-                                           f"'{own_type}' lines.")
+        raise invalid(
+            f"{prefix}lineType",
+            f"lineType '{kind}' does not match the article's "
+            f"type; article {article['articleNumber']} makes "
+            f"'{own_type}' lines.",
+        )
     count: Decimal = required(fields, "countAgreed", prefix)
     given_dimension: Decimal | None = fields.get("countDimension")
     dimension = Decimal(1) if given_dimension is None else given_dimension
@@ -76,17 +109,39 @@ def _article_line(ctx: Ctx, fields: dict[str, Any], kind: str | None, discount_t
     discount: Decimal = fields.get("discountValue") or ZERO
     _check_discount(discount, discount_type, prefix)
     tax = _tax_code(fields.get("taxSaleId") or article["taxSaleId"], prefix)
-    serials = _serial_numbers(fields.get("serialNumbers"), count, prefix) \
-        if own_type == "serial" else None
-    amounts = line_amounts(price, count, dimension, discount_type, discount, TAX_RATES[tax],
-                           ctx.options.price_mode, ctx.options.amount_discount_cap)
-    line = {"id": None, "lineType": own_type, "articleId": article_id,
-            "key": article["articleNumber"], "name": fields.get("name") or article["name"],
-            "unit": fields.get("unit") or article["unit"], "countAgreed": _number(count),
-            "countDimension": _number(dimension), "salesPrice": float(price),
-            "discountValue": _number(discount), "taxSaleId": tax, "serialNumbers": serials,
-            "masterLineId": fields.get("masterLineId"), **amounts.wire(),
-            "netCoverage": float(amounts.net), "unitCostPrice": 0.0}
+    serials = (
+        _serial_numbers(fields.get("serialNumbers"), count, prefix)
+        if own_type == "serial"
+        else None
+    )
+    amounts = line_amounts(
+        price,
+        count,
+        dimension,
+        discount_type,
+        discount,
+        TAX_RATES[tax],
+        ctx.options.price_mode,
+        ctx.options.amount_discount_cap,
+    )
+    line = {
+        "id": None,
+        "lineType": own_type,
+        "articleId": article_id,
+        "key": article["articleNumber"],
+        "name": fields.get("name") or article["name"],
+        "unit": fields.get("unit") or article["unit"],
+        "countAgreed": _number(count),
+        "countDimension": _number(dimension),
+        "salesPrice": float(price),
+        "discountValue": _number(discount),
+        "taxSaleId": tax,
+        "serialNumbers": serials,
+        "masterLineId": fields.get("masterLineId"),
+        **amounts.wire(),
+        "netCoverage": float(amounts.net),
+        "unitCostPrice": 0.0,
+    }
     return line, amounts
 
 
@@ -108,13 +163,18 @@ def _serial_numbers(raw: Any, count: Decimal, prefix: str) -> list[dict[str, str
     entries = convert(f"{prefix}serialNumbers", raw, "list") or []
     serials = [e.get("serialNo") for e in entries if isinstance(e, dict)]
     units = abs(count)
-    if units != units.to_integral_value() or len(serials) != len(entries) \
-            or not all(isinstance(s, str) and s.strip() for s in serials) \
-            or len(serials) != units:
-        raise invalid(f"{prefix}serialNumbers",
-                      f"A serial line needs exactly one serialNumbers entry "
-                      f"({{\"serialNo\": ...}}) per unit: countAgreed is {_number(count)}, "
-                      f"{len(entries)} given.")
+    if (
+        units != units.to_integral_value()
+        or len(serials) != len(entries)
+        or not all(isinstance(s, str) and s.strip() for s in serials)
+        or len(serials) != units
+    ):
+        raise invalid(
+            f"{prefix}serialNumbers",
+            f"A serial line needs exactly one serialNumbers entry "
+            f'({{"serialNo": ...}}) per unit: countAgreed is {_number(count)}, '
+            f"{len(entries)} given.",
+        )
     return [{"serialNo": str(s)} for s in serials]
 
 

@@ -16,9 +16,13 @@ from simulators.duett.problems import invalid, json_response, not_found
 from simulators.duett.query import Filterable, parse, select
 
 
-def list_response(ctx: Ctx, rows: Iterable[dict[str, Any]], filterable: Filterable,
-                  aliases: dict[str, str] | None = None,
-                  unfilterable: tuple[str, ...] = ()) -> Response:
+def list_response(
+    ctx: Ctx,
+    rows: Iterable[dict[str, Any]],
+    filterable: Filterable,
+    aliases: dict[str, str] | None = None,
+    unfilterable: tuple[str, ...] = (),
+) -> Response:
     query = parse(ctx.request.query_params.multi_items())
     for name, _ in query.conditions:
         if name.lower() in (u.lower() for u in unfilterable):

@@ -18,8 +18,15 @@ PRICE_MODES = ("net", "gross")
 DISCOUNT_CAPS = ("unit", "line")
 CREDIT_SIGNS = ("positive", "negative")
 LEDGER_INVOICE_FIELDS = ("voucherNumber", "refNumber")
-_PATHS = ("order_path", "customer_path", "article_path", "zipcodes_path",
-          "account_intervals_path", "stylesheets_path", "voucher_report_path")
+_PATHS = (
+    "order_path",
+    "customer_path",
+    "article_path",
+    "zipcodes_path",
+    "account_intervals_path",
+    "stylesheets_path",
+    "voucher_report_path",
+)
 
 
 @dataclass(frozen=True)
@@ -57,8 +64,9 @@ class DuettSimOptions:
 
     def merged(self, changes: Mapping[str, Any]) -> DuettSimOptions:
         """A copy with `changes` applied; ConfigError for unknown keys or bad values."""
-        normalised = {k: v.strip("/") if k in _PATHS and isinstance(v, str) else v
-                      for k, v in changes.items()}
+        normalised = {
+            k: v.strip("/") if k in _PATHS and isinstance(v, str) else v for k, v in changes.items()
+        }
         return merged_options(self, normalised, _check)  # type: ignore[no-any-return]
 
     def as_json(self) -> dict[str, Any]:

@@ -31,28 +31,80 @@ PAY_TYPES = ("cash", "invoice", "autoPay", "payCard", "creditCard", "currency")
 ORDER_TYPES = ("normal", "credit", "project", "hour", "offer")
 READ_ONLY_TYPES = ("project", "hour")
 OPEN_STATUSES = ("saved", "orderReadyToSend")  # the ones a client may set
-STATUSES = (*OPEN_STATUSES, "orderPrepared", "invoiceSent", "invoicePaymentProposal",
-            "invoiceBooked", "invoicePreBooked", "delivered", "toRequest")
-REQUIRED = ("customerId", "invoiceYear", "orderCategory", "orderDate", "ourReference",
-            "payType", "status")
+STATUSES = (
+    *OPEN_STATUSES,
+    "orderPrepared",
+    "invoiceSent",
+    "invoicePaymentProposal",
+    "invoiceBooked",
+    "invoicePreBooked",
+    "delivered",
+    "toRequest",
+)
+REQUIRED = (
+    "customerId",
+    "invoiceYear",
+    "orderCategory",
+    "orderDate",
+    "ourReference",
+    "payType",
+    "status",
+)
 DEFAULT_PAY_DAYS = 10
 SCHEMA = {
-    "customerId": "int", "invoiceYear": "int", "orderCategory": "str", "orderDate": "date",
-    "ourReference": "str", "payType": "str", "status": "str", "orderType": "str",
-    "discountType": "str", "deliveryDate": "date", "dueDate": "date", "payDays": "int",
-    "deliveryAddress": "str", "invoiceAddress": "str", "invoiceNote": "str",
-    "orderReference": "str", "internalReference": "str", "yourReference": "str",
-    "currencyCodeReference": "str", "currencyConversionRate": "num", "lines": "list",
-    "orderLines": "list", "config": "dict",
+    "customerId": "int",
+    "invoiceYear": "int",
+    "orderCategory": "str",
+    "orderDate": "date",
+    "ourReference": "str",
+    "payType": "str",
+    "status": "str",
+    "orderType": "str",
+    "discountType": "str",
+    "deliveryDate": "date",
+    "dueDate": "date",
+    "payDays": "int",
+    "deliveryAddress": "str",
+    "invoiceAddress": "str",
+    "invoiceNote": "str",
+    "orderReference": "str",
+    "internalReference": "str",
+    "yourReference": "str",
+    "currencyCodeReference": "str",
+    "currencyConversionRate": "num",
+    "lines": "list",
+    "orderLines": "list",
+    "config": "dict",
 }
 CONFIG_SCHEMA = {"directInvoicing": "bool", "styleSheetId": "int", "sendMethod": "str"}
-READ_ONLY = ("id", "number", "invoiceNumber", "invoiceDate", "netAmount", "vatAmount",
-             "grossAmount", "rowVersion")
-FILTERABLE = {"id": "int", "number": "int", "invoiceYear": "int", "customerId": "int",
-              "orderCategory": "str", "orderType": "str", "status": "str", "orderDate": "date",
-              "ourReference": "str", "yourReference": "str", "orderReference": "str",
-              "internalReference": "str", "invoiceNumber": "int", "invoiceDate": "date",
-              "show": "bool", "rowVersion": "int"}
+READ_ONLY = (
+    "id",
+    "number",
+    "invoiceNumber",
+    "invoiceDate",
+    "netAmount",
+    "vatAmount",
+    "grossAmount",
+    "rowVersion",
+)
+FILTERABLE = {
+    "id": "int",
+    "number": "int",
+    "invoiceYear": "int",
+    "customerId": "int",
+    "orderCategory": "str",
+    "orderType": "str",
+    "status": "str",
+    "orderDate": "date",
+    "ourReference": "str",
+    "yourReference": "str",
+    "orderReference": "str",
+    "internalReference": "str",
+    "invoiceNumber": "int",
+    "invoiceDate": "date",
+    "show": "bool",
+    "rowVersion": "int",
+}
 
 
 async def create(ctx: Ctx) -> Response:
@@ -68,8 +120,11 @@ async def create(ctx: Ctx) -> Response:
     order["id"] = ctx.store.new_id("order")
     order["number"] = ctx.store.order_number(header["invoiceYear"])
     order["rowVersion"] = ctx.store.row_version()
-    attachment = invoice(ctx.store, order, ctx.store.customers[header["customerId"]],
-                         ctx.options) if direct else None
+    attachment = (
+        invoice(ctx.store, order, ctx.store.customers[header["customerId"]], ctx.options)
+        if direct
+        else None
+    )
     ctx.store.orders[order["id"]] = order
     return json_response({**order, "attachment": attachment} if direct else order, 201)
 
@@ -122,8 +177,10 @@ def _find(ctx: Ctx) -> dict[str, Any]:
 
 def _open(order: dict[str, Any]) -> dict[str, Any]:
     if order["status"] not in OPEN_STATUSES:
-        raise bad_request(f"Order {order['number']}/{order['invoiceYear']} has status "
-                          f"{order['status']} and can not be changed.")
+        raise bad_request(
+            f"Order {order['number']}/{order['invoiceYear']} has status "
+            f"{order['status']} and can not be changed."
+        )
     return order
 
 
@@ -131,12 +188,20 @@ def _raw_lines(body: dict[str, Any]) -> Any:
     return body["lines"] if body.get("lines") is not None else body.get("orderLines")
 
 
-def _order(header: dict[str, Any], lines: list[dict[str, Any]], totals: Amounts
-           ) -> dict[str, Any]:
-    return {"id": None, "number": None, **header, "invoiceNumber": None, "invoiceDate": None,
-            "netAmount": money(totals.net), "vatAmount": money(totals.vat),
-            "grossAmount": money(totals.gross), "lines": lines, "show": True,
-            "rowVersion": None}
+def _order(header: dict[str, Any], lines: list[dict[str, Any]], totals: Amounts) -> dict[str, Any]:
+    return {
+        "id": None,
+        "number": None,
+        **header,
+        "invoiceNumber": None,
+        "invoiceDate": None,
+        "netAmount": money(totals.net),
+        "vatAmount": money(totals.vat),
+        "grossAmount": money(totals.gross),
+        "lines": lines,
+        "show": True,
+        "rowVersion": None,
+    }
 
 
 def _header(ctx: Ctx, body: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
@@ -148,19 +213,22 @@ def _header(ctx: Ctx, body: dict[str, Any], previous: dict[str, Any] | None) -> 
         raise invalid("customerId", f"Customer with id {body['customerId']} does not exist.")
     year = body["invoiceYear"]
     if not 2000 <= year <= 2099 or (previous is not None and year != previous["invoiceYear"]):
-        raise invalid("invoiceYear", f"invoiceYear {year} is not valid"
-                                     + (" (it can not be changed)." if previous else "."))
+        raise invalid(
+            "invoiceYear",
+            f"invoiceYear {year} is not valid" + (" (it can not be changed)." if previous else "."),
+        )
     category = choice("orderCategory", body["orderCategory"], CATEGORIES)
     status = choice("status", body["status"], STATUSES)
     if status not in OPEN_STATUSES:
-        raise invalid("status", f"status must be {' or '.join(OPEN_STATUSES)}; {status} is "
-                                "set by Duett.")
+        raise invalid(
+            "status", f"status must be {' or '.join(OPEN_STATUSES)}; {status} is set by Duett."
+        )
     if category == "offer" and status != "saved":
         raise invalid("status", "An offer can only have the status saved.")
     order_type = choice("orderType", body.get("orderType"), ORDER_TYPES) or (
-        "offer" if category == "offer" else "normal")
-    if order_type in READ_ONLY_TYPES and (previous is None
-                                          or previous["orderType"] != order_type):
+        "offer" if category == "offer" else "normal"
+    )
+    if order_type in READ_ONLY_TYPES and (previous is None or previous["orderType"] != order_type):
         raise invalid("orderType", f"orderType {order_type} is read-only.")
     terms = customer["paymentInfo"] or {}
     pay_days = body.get("payDays")
@@ -173,18 +241,28 @@ def _header(ctx: Ctx, body: dict[str, Any], previous: dict[str, Any] | None) -> 
         raise invalid("currencyConversionRate", "currencyConversionRate must be above 0.")
     order_date = body["orderDate"]
     due = body.get("dueDate") or (
-        f"{date.fromisoformat(order_date[:10]) + timedelta(days=pay_days)}T00:00:00")
+        f"{date.fromisoformat(order_date[:10]) + timedelta(days=pay_days)}T00:00:00"
+    )
     return {
-        "invoiceYear": year, "customerId": customer["id"], "orderCategory": category,
-        "orderType": order_type, "status": status, "orderDate": order_date,
-        "deliveryDate": body.get("deliveryDate"), "dueDate": due, "payDays": pay_days,
+        "invoiceYear": year,
+        "customerId": customer["id"],
+        "orderCategory": category,
+        "orderType": order_type,
+        "status": status,
+        "orderDate": order_date,
+        "deliveryDate": body.get("deliveryDate"),
+        "dueDate": due,
+        "payDays": pay_days,
         "payType": choice("payType", body["payType"], PAY_TYPES),
         "discountType": choice("discountType", body.get("discountType"), DISCOUNT_TYPES)
-        or terms.get("discountType") or "percent",
-        "ourReference": body["ourReference"], "yourReference": body.get("yourReference"),
+        or terms.get("discountType")
+        or "percent",
+        "ourReference": body["ourReference"],
+        "yourReference": body.get("yourReference"),
         "orderReference": body.get("orderReference"),
         "internalReference": body.get("internalReference"),
-        "invoiceNote": body.get("invoiceNote"), "deliveryAddress": body.get("deliveryAddress"),
+        "invoiceNote": body.get("invoiceNote"),
+        "deliveryAddress": body.get("deliveryAddress"),
         "invoiceAddress": body.get("invoiceAddress"),
         "currencyCodeReference": body.get("currencyCodeReference") or "NOK",
         "currencyConversionRate": float(rate if rate is not None else Decimal(1)),
@@ -206,5 +284,10 @@ def _direct_invoicing(raw: Any, header: dict[str, Any]) -> bool:
 
 
 def routes(path: str) -> list[Route]:
-    return [("GET", path, list_all), ("POST", path, create), ("GET", f"{path}/{{id}}", get),
-            ("PUT", f"{path}/{{id}}", put), ("PATCH", f"{path}/{{id}}", patch)]
+    return [
+        ("GET", path, list_all),
+        ("POST", path, create),
+        ("GET", f"{path}/{{id}}", get),
+        ("PUT", f"{path}/{{id}}", put),
+        ("PATCH", f"{path}/{{id}}", patch),
+    ]

@@ -29,8 +29,9 @@ def apply_patch(doc: dict[str, Any], ops: list[dict[str, Any]]) -> dict[str, Any
         if name == "test":
             current = _get(result, path)
             if current is _MISSING or not _equal(current, op["value"]):
-                raise bad_request(f"The current value at '{path}' is not equal to the test "
-                                  f"value {op['value']!r}.")
+                raise bad_request(
+                    f"The current value at '{path}' is not equal to the test value {op['value']!r}."
+                )
         elif name == "remove":
             _remove(result, path)
         elif name == "replace":
@@ -49,8 +50,9 @@ def apply_patch(doc: dict[str, Any], ops: list[dict[str, Any]]) -> dict[str, Any
     return result
 
 
-def patch_entity(entity: dict[str, Any], ops: list[dict[str, Any]],
-                 read_only: tuple[str, ...] | frozenset[str]) -> dict[str, Any]:
+def patch_entity(
+    entity: dict[str, Any], ops: list[dict[str, Any]], read_only: tuple[str, ...] | frozenset[str]
+) -> dict[str, Any]:
     """The entity with the JSON Patch applied; a change to a read-only field is refused."""
     patched = apply_patch(entity, ops)
     for name in read_only:

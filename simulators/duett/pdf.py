@@ -20,9 +20,11 @@ def _text(line: str) -> bytes:
 
 def text_pdf(lines: list[str], title: str) -> bytes:
     """One A4 page with `lines` of Helvetica text from the top left."""
-    content = (b"BT\n/F1 %d Tf\n%d TL\n%d %d Td\n" % (FONT_SIZE, LEADING, MARGIN,
-                                                         PAGE_HEIGHT - MARGIN)
-               + b"".join(_text(line) for line in lines) + b"ET\n")
+    content = (
+        b"BT\n/F1 %d Tf\n%d TL\n%d %d Td\n" % (FONT_SIZE, LEADING, MARGIN, PAGE_HEIGHT - MARGIN)
+        + b"".join(_text(line) for line in lines)
+        + b"ET\n"
+    )
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
@@ -40,6 +42,9 @@ def text_pdf(lines: list[str], title: str) -> bytes:
     xref = len(out)
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += (b"trailer\n<< /Size %d /Root 1 0 R /Info %d 0 R >>\nstartxref\n%d\n%%%%EOF\n"
-            % (len(objects) + 1, len(objects), xref))
+    out += b"trailer\n<< /Size %d /Root 1 0 R /Info %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        len(objects),
+        xref,
+    )
     return bytes(out)

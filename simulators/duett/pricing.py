@@ -19,10 +19,18 @@ ONE = Decimal(1)
 
 # taxSaleId -> output VAT rate. Both spellings of the reverse-charge code exist in Duett's docs.
 TAX_RATES: dict[str, Decimal] = {
-    "vat": Decimal("0.25"), "food": Decimal("0.15"), "low": Decimal("0.12"), "noVat": ZERO,
-    "abroad": ZERO, "noVat_Abroad": ZERO, "noVat_Reverse": ZERO, "vat_Reverse": ZERO,
-    "nondeductable_Reverse": ZERO, "nodeductable_Reverse": ZERO,
-    "vat_Abroad": ZERO, "food_Abroad": ZERO,
+    "vat": Decimal("0.25"),
+    "food": Decimal("0.15"),
+    "low": Decimal("0.12"),
+    "noVat": ZERO,
+    "abroad": ZERO,
+    "noVat_Abroad": ZERO,
+    "noVat_Reverse": ZERO,
+    "vat_Reverse": ZERO,
+    "nondeductable_Reverse": ZERO,
+    "nodeductable_Reverse": ZERO,
+    "vat_Abroad": ZERO,
+    "food_Abroad": ZERO,
 }
 NOT_ON_ORDERS = ("vat_Abroad", "food_Abroad")
 ORDER_TAX_CODES = tuple(code for code in TAX_RATES if code not in NOT_ON_ORDERS)
@@ -38,14 +46,23 @@ class Amounts:
     gross: Decimal = ZERO
 
     def __add__(self, other: Amounts) -> Amounts:
-        return Amounts(self.calc + other.calc, self.discount + other.discount,
-                       self.net + other.net, self.vat + other.vat, self.gross + other.gross)
+        return Amounts(
+            self.calc + other.calc,
+            self.discount + other.discount,
+            self.net + other.net,
+            self.vat + other.vat,
+            self.gross + other.gross,
+        )
 
     def wire(self) -> dict[str, float]:
         """The read-only amount fields of a line or an order, as JSON numbers."""
-        return {"calcAmount": money(self.calc), "discountAmount": money(self.discount),
-                "netAmount": money(self.net), "vatAmount": money(self.vat),
-                "grossAmount": money(self.gross)}
+        return {
+            "calcAmount": money(self.calc),
+            "discountAmount": money(self.discount),
+            "netAmount": money(self.net),
+            "vatAmount": money(self.vat),
+            "grossAmount": money(self.gross),
+        }
 
 
 def cents(value: Decimal) -> Decimal:
@@ -56,9 +73,16 @@ def money(value: Decimal) -> float:
     return float(cents(value))
 
 
-def line_amounts(price: Decimal, count: Decimal, dimension: Decimal, discount_type: str,
-                 discount_value: Decimal, rate: Decimal, price_mode: str,
-                 amount_cap: str) -> Amounts:
+def line_amounts(
+    price: Decimal,
+    count: Decimal,
+    dimension: Decimal,
+    discount_type: str,
+    discount_value: Decimal,
+    rate: Decimal,
+    price_mode: str,
+    amount_cap: str,
+) -> Amounts:
     base = price * count * dimension
     if discount_type == "percent":
         discount = base * discount_value / HUNDRED

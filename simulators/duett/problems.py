@@ -11,18 +11,29 @@ from typing import Any
 
 from starlette.responses import Response
 
-TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-          405: "Method Not Allowed", 409: "Conflict", 415: "Unsupported Media Type",
-          429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
-          503: "Service Unavailable", 504: "Gateway Timeout"}
+TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    415: "Unsupported Media Type",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
 VALIDATION_TITLE = "One or more validation errors occurred."
 
 
 class ApiError(Exception):
     """Raised by handlers; becomes a ProblemDetails answer."""
 
-    def __init__(self, status: int, detail: str, field: str | None = None,
-                 title: str | None = None) -> None:
+    def __init__(
+        self, status: int, detail: str, field: str | None = None, title: str | None = None
+    ) -> None:
         super().__init__(f"{status}: {detail}")
         self.status, self.detail, self.field = status, detail, field
         self.title = title or (VALIDATION_TITLE if field else TITLES.get(status, "Error"))
@@ -45,19 +56,35 @@ def not_found(detail: str) -> ApiError:
     return ApiError(404, detail)
 
 
-def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None,
-                  media_type: str = "application/json; charset=utf-8") -> Response:
+def json_response(
+    data: Any,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    media_type: str = "application/json; charset=utf-8",
+) -> Response:
     body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     return Response(body, status_code=status, headers=headers, media_type=media_type)
 
 
-def problem(status: int, title: str, detail: str | None, instance: str | None = None,
-            headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None,
-            ) -> Response:
-    body = {"type": f"https://httpstatuses.io/{status}", "title": title, "status": status,
-            "detail": detail, "instance": instance, **(extra or {})}
-    return json_response(body, status, headers,
-                         media_type="application/problem+json; charset=utf-8")
+def problem(
+    status: int,
+    title: str,
+    detail: str | None,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Response:
+    body = {
+        "type": f"https://httpstatuses.io/{status}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        **(extra or {}),
+    }
+    return json_response(
+        body, status, headers, media_type="application/problem+json; charset=utf-8"
+    )
 
 
 def usual_error(status: int) -> Response:
@@ -70,5 +97,6 @@ def usual_error(status: int) -> Response:
 
 def rate_limited() -> Response:
     # Duett's limits and their answer are unknown; this is the usual ASP.NET rate limiter's.
-    return problem(429, TITLES[429], "Too many requests. Try again later.",
-                   headers={"Retry-After": "1"})
+    return problem(
+        429, TITLES[429], "Too many requests. Try again later.", headers={"Retry-After": "1"}
+    )

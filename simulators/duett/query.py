@@ -17,8 +17,21 @@ from typing import Any
 from simulators.duett.fields import normal_date
 from simulators.duett.problems import invalid
 
-OPERATORS = ("EQ", "NEQ", "GT", "GTE", "LT", "LTE", "IN", "NIN", "LIKE", "NLIKE", "BETWEEN",
-             "IS", "ISN")
+OPERATORS = (
+    "EQ",
+    "NEQ",
+    "GT",
+    "GTE",
+    "LT",
+    "LTE",
+    "IN",
+    "NIN",
+    "LIKE",
+    "NLIKE",
+    "BETWEEN",
+    "IS",
+    "ISN",
+)
 _KEY = re.compile(r"^filter\[([^\]]*)\](?:\[([^\]]*)\])?$", re.IGNORECASE)
 
 Filterable = dict[str, str]  # property -> kind: int, num, str, bool, date
@@ -42,32 +55,44 @@ def parse(items: Iterable[tuple[str, str]]) -> ListQuery:
         name, op = found[1], found[2]
         if name.lower() in ("take", "skip") and op is None:
             number = _count(key, value)
-            query.take, query.skip = (number, query.skip) if name.lower() == "take" \
-                else (query.take, number)
+            query.take, query.skip = (
+                (number, query.skip) if name.lower() == "take" else (query.take, number)
+            )
         elif name.lower() == "orderby":
             if (op or "").lower() not in ("asc", "desc"):
                 raise invalid(key, "Use filter[orderby][asc]=<property> or [desc].")
             query.order.append((value, op.lower() == "desc"))
         elif op is None or op.upper() not in OPERATORS:
-            raise invalid(key, f"Unknown filter operator in '{key}'; use one of: "
-                               f"{', '.join(OPERATORS)}.")
+            raise invalid(
+                key, f"Unknown filter operator in '{key}'; use one of: {', '.join(OPERATORS)}."
+            )
         else:
             query.conditions.setdefault((name, op.upper()), []).append(value)
     return query
 
 
-def select(rows: Iterable[dict[str, Any]], query: ListQuery, filterable: Filterable,
-           aliases: dict[str, str] | None = None, max_take: int = 0) -> list[dict[str, Any]]:
+def select(
+    rows: Iterable[dict[str, Any]],
+    query: ListQuery,
+    filterable: Filterable,
+    aliases: dict[str, str] | None = None,
+    max_take: int = 0,
+) -> list[dict[str, Any]]:
     """The page of `rows` the query asks for."""
     aliases = {k.lower(): v for k, v in (aliases or {}).items()}
-    tests = [(_prop(name, filterable, aliases), op, values)
-             for (name, op), values in query.conditions.items()]
-    checks = [(prop, op, [_value(prop, filterable[prop], v) for v in values])
-              for prop, op, values in tests]
+    tests = [
+        (_prop(name, filterable, aliases), op, values)
+        for (name, op), values in query.conditions.items()
+    ]
+    checks = [
+        (prop, op, [_value(prop, filterable[prop], v) for v in values])
+        for prop, op, values in tests
+    ]
     for prop, op, values in checks:
         _check_arity(prop, op, values)
-    found = [row for row in rows
-             if all(_holds(row.get(prop), op, values) for prop, op, values in checks)]
+    found = [
+        row for row in rows if all(_holds(row.get(prop), op, values) for prop, op, values in checks)
+    ]
     found.sort(key=lambda row: row.get("id") or 0)
     for name, descending in reversed(query.order):
         prop = _prop(name, filterable, aliases)
@@ -75,7 +100,7 @@ def select(rows: Iterable[dict[str, Any]], query: ListQuery, filterable: Filtera
     take = query.take
     if max_take and (take is None or take > max_take):
         take = max_take
-    return found[query.skip:] if take is None else found[query.skip:query.skip + take]
+    return found[query.skip :] if take is None else found[query.skip : query.skip + take]
 
 
 def _count(key: str, raw: str) -> int:
@@ -86,10 +111,10 @@ def _count(key: str, raw: str) -> int:
 
 def _prop(name: str, filterable: Filterable, aliases: dict[str, str]) -> str:
     canonical = aliases.get(name.lower()) or next(
-        (p for p in filterable if p.lower() == name.lower()), None)
+        (p for p in filterable if p.lower() == name.lower()), None
+    )
     if canonical is None:
-        raise invalid(f"filter[{name}]", f"The property '{name}' can not be filtered or sorted "
-                                         f"on.")
+        raise invalid(f"filter[{name}]", f"The property '{name}' can not be filtered or sorted on.")
     return canonical
 
 
@@ -116,8 +141,11 @@ def _value(prop: str, kind: str, raw: str) -> Any:
 
 def _check_arity(prop: str, op: str, values: list[Any]) -> None:
     if op == "BETWEEN" and len(values) != 2:
-        raise invalid(f"filter[{prop}]", "BETWEEN takes exactly two values "
-                                         f"(filter[{prop}][BETWEEN]=a&filter[{prop}][BETWEEN]=b).")
+        raise invalid(
+            f"filter[{prop}]",
+            "BETWEEN takes exactly two values "
+            f"(filter[{prop}][BETWEEN]=a&filter[{prop}][BETWEEN]=b).",
+        )
 
 
 def _holds(actual: Any, op: str, values: list[Any]) -> bool:
@@ -164,7 +192,9 @@ def _like(text: str, pattern: str) -> bool:
 
 def _by(prop: str) -> Callable[[dict[str, Any]], tuple[bool, Any]]:
     """Sorts on `prop` with NULLs first when ascending, as SQL Server sorts them."""
+
     def key(row: dict[str, Any]) -> tuple[bool, Any]:
         value = row.get(prop)
         return (value is not None, 0 if value is None else _comparable(value))
+
     return key

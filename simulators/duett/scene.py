@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from simulators.scene import DemoScene
 
-SCENE = DemoScene(faults=({"match": "POST /Order/v2", "mode": "status", "status": 503,
-                           "count": 2},),
-                  refused_line={"vat_rate": "0.10"})
+SCENE = DemoScene(
+    faults=({"match": "POST /Order/v2", "mode": "status", "status": 503, "count": 2},),
+    refused_line={"vat_rate": "0.10"},
+)

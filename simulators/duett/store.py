@@ -12,8 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-FIRST_IDS = {"customer": 1001, "article": 2001, "order": 5001, "line": 90001,
-             "ledger": 700001}
+FIRST_IDS = {"customer": 1001, "article": 2001, "order": 5001, "line": 90001, "ledger": 700001}
 FIRST_INVOICE_NUMBER = 10001
 FIRST_VOUCHER_NUMBER = 30001
 

@@ -50,8 +50,15 @@ log = logging.getLogger(__name__)
 
 AUTH_PATH, TOKEN_PATH, API_PREFIX = "/api/oauth2/auth", "/api/oauth2/token", "/api/v1/"
 _SEGMENT = re.compile(r"^([A-Za-z]+)(?:\((.*)\))?$")
-STATE_SETS = (schema.ACCOUNTS, schema.CONTACTS, schema.ITEMS, schema.SALES_ORDERS,
-              schema.SALES_INVOICES, schema.SALES_ENTRIES, schema.RECEIVABLES)
+STATE_SETS = (
+    schema.ACCOUNTS,
+    schema.CONTACTS,
+    schema.ITEMS,
+    schema.SALES_ORDERS,
+    schema.SALES_INVOICES,
+    schema.SALES_ENTRIES,
+    schema.RECEIVABLES,
+)
 
 
 @dataclass(frozen=True)
@@ -72,7 +79,7 @@ def locate(path: str) -> Located:
         return Located(kind, template=AUTH_PATH if kind == "auth" else TOKEN_PATH)
     if not trimmed.lower().startswith(API_PREFIX):
         return Located("unknown", template=trimmed)
-    parts = trimmed[len(API_PREFIX):].split("/")
+    parts = trimmed[len(API_PREFIX) :].split("/")
     if len(parts) == 2 and parts[0].lower() == "current":
         return _api(None, "current", parts[1], None)
     if len(parts) in (3, 4):
@@ -115,11 +122,17 @@ class ExactSim:
     async def _respond(self, request: Request) -> Response:
         found = locate(request.url.path)
         if found.kind == "auth":
-            return (self.identity.authorize(request, self.options) if request.method == "GET"
-                    else Response(status_code=405))
+            return (
+                self.identity.authorize(request, self.options)
+                if request.method == "GET"
+                else Response(status_code=405)
+            )
         if found.kind == "token":
-            return (await self.identity.token(request, self.options)
-                    if request.method == "POST" else Response(status_code=405))
+            return (
+                await self.identity.token(request, self.options)
+                if request.method == "POST"
+                else Response(status_code=405)
+            )
         if found.kind == "unknown":
             return error_response(404, "Not found")
         if not self.identity.authorized(request):
@@ -146,8 +159,10 @@ class ExactSim:
         if not found.division.isdigit():
             return error_response(404, "Not found")
         if int(found.division) != self.options.division:
-            return error_response(self.options.unknown_division_status,
-                                  f"Forbidden: no access to division {found.division}")
+            return error_response(
+                self.options.unknown_division_status,
+                f"Forbidden: no access to division {found.division}",
+            )
         return int(found.division)
 
     async def _dispatch(self, request: Request, found: Located, division: int) -> Response:
@@ -182,16 +197,23 @@ class ExactSim:
 
     def _refresh_me(self) -> None:
         dutch = self.options.language == "nl"
-        self.store.me().update({"ServerTime": now_date(), "Language": "NL" if dutch else "EN",
-                                "LanguageCode": "nl-NL" if dutch else "en-US",
-                                "CurrentDivision": self.options.division})
+        self.store.me().update(
+            {
+                "ServerTime": now_date(),
+                "Language": "NL" if dutch else "EN",
+                "LanguageCode": "nl-NL" if dutch else "en-US",
+                "CurrentDivision": self.options.division,
+            }
+        )
 
     def endpoint(self, method: str, path: str) -> str:
         return f"{method} {locate(path).template}"
 
     def state(self) -> dict[str, list[Any]]:
-        return {entity_set.name: copy.deepcopy(list(self.store.rows(entity_set)))
-                for entity_set in STATE_SETS}
+        return {
+            entity_set.name: copy.deepcopy(list(self.store.rows(entity_set)))
+            for entity_set in STATE_SETS
+        }
 
     def reset(self) -> None:
         # Issued tokens survive: they belong to the identity server, not to the company, and
@@ -203,8 +225,9 @@ class ExactSim:
     def error_response(self, status: int) -> Response:
         if status == 429:
             return self.rate_limit_response()
-        headers = None if status == 401 else self.limiter.headers(self.options.division,
-                                                                  self.options)
+        headers = (
+            None if status == 401 else self.limiter.headers(self.options.division, self.options)
+        )
         return usual_error(status, headers)
 
     def rate_limit_response(self) -> Response:
@@ -222,19 +245,23 @@ class ExactSim:
         return self.options.as_json()
 
     def admin_routes(self) -> dict[str, AdminHandler]:
-        return {"POST /_sim/expire-tokens": self._expire_tokens,
-                "POST /_sim/revoke-refresh-tokens": self._revoke_refresh_tokens,
-                "POST /_sim/items": self._item,
-                "POST /_sim/payments": self._payment,
-                "POST /_sim/invoice-order": self._invoice_order}
+        return {
+            "POST /_sim/expire-tokens": self._expire_tokens,
+            "POST /_sim/revoke-refresh-tokens": self._revoke_refresh_tokens,
+            "POST /_sim/items": self._item,
+            "POST /_sim/payments": self._payment,
+            "POST /_sim/invoice-order": self._invoice_order,
+        }
 
     async def _payment(self, request: Request) -> Response:
-        return await payments.payment(Ctx(request, self.store, self.options,
-                                          schema.RECEIVABLES, ""))
+        return await payments.payment(
+            Ctx(request, self.store, self.options, schema.RECEIVABLES, "")
+        )
 
     async def _invoice_order(self, request: Request) -> Response:
-        return await payments.invoice_order(Ctx(request, self.store, self.options,
-                                                schema.SALES_INVOICES, ""))
+        return await payments.invoice_order(
+            Ctx(request, self.store, self.options, schema.SALES_INVOICES, "")
+        )
 
     async def _expire_tokens(self, request: Request) -> Response:
         return JSONResponse({"expired": self.identity.expire_all()})

@@ -23,9 +23,11 @@ from simulators.exact.values import new_guid
 
 CODE_LENGTH = 18
 STATUSES = ("C", "P", "S", "A")
-_DOCUMENT_PARTIES = ((schema.SALES_ORDERS, ("OrderedBy", "DeliverTo", "InvoiceTo")),
-                     (schema.SALES_INVOICES, ("OrderedBy", "DeliverTo", "InvoiceTo")),
-                     (schema.SALES_ENTRIES, ("Customer",)))
+_DOCUMENT_PARTIES = (
+    (schema.SALES_ORDERS, ("OrderedBy", "DeliverTo", "InvoiceTo")),
+    (schema.SALES_INVOICES, ("OrderedBy", "DeliverTo", "InvoiceTo")),
+    (schema.SALES_ENTRIES, ("Customer",)),
+)
 
 
 def pad_code(code: str) -> str:
@@ -33,9 +35,18 @@ def pad_code(code: str) -> str:
 
 
 def create_account(ctx: Ctx, values: Row) -> Row:
-    row = {**blank_row(schema.ACCOUNTS), "Status": "C", "Type": "A", "Blocked": False,
-           "IsSupplier": False, "IsReseller": False, "IsCompetitor": False, "IsPilot": False,
-           **values, "ID": new_guid()}
+    row = {
+        **blank_row(schema.ACCOUNTS),
+        "Status": "C",
+        "Type": "A",
+        "Blocked": False,
+        "IsSupplier": False,
+        "IsReseller": False,
+        "IsCompetitor": False,
+        "IsPilot": False,
+        **values,
+        "ID": new_guid(),
+    }
     if row["IsSales"] is None:
         row["IsSales"] = row["Status"] == "C"
     if row["Code"] is None or not row["Code"].strip():
@@ -66,8 +77,10 @@ def _check_account(ctx: Ctx, row: Row) -> None:
     if len(row["Code"].strip()) > CODE_LENGTH:
         raise ApiError(400, ("too_long", "Code", str(CODE_LENGTH)))
     row["Code"] = pad_code(row["Code"])
-    if any(other["Code"] == row["Code"] and other["ID"] != row["ID"]
-           for other in ctx.store.rows(schema.ACCOUNTS)):
+    if any(
+        other["Code"] == row["Code"] and other["ID"] != row["ID"]
+        for other in ctx.store.rows(schema.ACCOUNTS)
+    ):
         raise ApiError(400, ("duplicate_code", row["Code"].strip()))
     if row["Status"] not in STATUSES:
         raise ApiError(400, ("invalid_value", "Status"))
@@ -79,8 +92,9 @@ def _check_account(ctx: Ctx, row: Row) -> None:
 
 
 def _highest_code(ctx: Ctx) -> int:
-    codes = [int(row["Code"]) for row in ctx.store.rows(schema.ACCOUNTS)
-             if row["Code"].strip().isdigit()]
+    codes = [
+        int(row["Code"]) for row in ctx.store.rows(schema.ACCOUNTS) if row["Code"].strip().isdigit()
+    ]
     return max(codes, default=0)
 
 

@@ -36,19 +36,28 @@ def create_entry(ctx: Ctx, values: Row) -> Row:
         problems.need(line, "AmountFC", "GLAccount")
     problems.raise_any()
     entry_id = new_guid()
-    row = {**blank_row(schema.SALES_ENTRIES), "Type": 20, "Currency": "EUR",
-           "EntryDate": now_date(), **values, "EntryID": entry_id, "Status": OPEN,
-           "StatusDescription": "Open"}
+    row = {
+        **blank_row(schema.SALES_ENTRIES),
+        "Type": 20,
+        "Currency": "EUR",
+        "EntryDate": now_date(),
+        **values,
+        "EntryID": entry_id,
+        "Status": OPEN,
+        "StatusDescription": "Open",
+    }
     _check_header(ctx, row)
-    row["SalesEntryLines"] = [_line(ctx, line, index, entry_id)
-                              for index, line in enumerate(lines, start=1)]
+    row["SalesEntryLines"] = [
+        _line(ctx, line, index, entry_id) for index, line in enumerate(lines, start=1)
+    ]
     row["EntryNumber"] = journal_number(ctx, row["Journal"], row["EntryDate"])
     row["InvoiceNumber"] = row["InvoiceNumber"] or row["EntryNumber"]
     _add_totals(row, "AmountFC" in values)
     _type_from_sign(row, values.get("Type"))
     stamp(ctx, row, created=True)
-    book_receivable(ctx, row, row["Customer"], row["InvoiceNumber"], row["EntryDate"],
-                    row["EntryID"])
+    book_receivable(
+        ctx, row, row["Customer"], row["InvoiceNumber"], row["EntryDate"], row["EntryID"]
+    )
     return row
 
 
@@ -87,19 +96,37 @@ def _check_header(ctx: Ctx, row: Row) -> None:
 
 def _line(ctx: Ctx, values: Row, number: int, entry_id: str) -> Row:
     gl = reference(ctx, schema.GL_ACCOUNTS, values["GLAccount"])
-    row = {**blank_row(schema.SALES_ENTRY_LINES), **values, "ID": new_guid(),
-           "LineNumber": number, "EntryID": entry_id, "Division": ctx.store.division}
+    row = {
+        **blank_row(schema.SALES_ENTRY_LINES),
+        **values,
+        "ID": new_guid(),
+        "LineNumber": number,
+        "EntryID": entry_id,
+        "Division": ctx.store.division,
+    }
     vat = ctx.store.vat_code(row["VATCode"] or gl["VATCode"] or NO_VAT)
     if vat is None:
         raise ApiError(ctx.options.bad_reference_status, ("reference", "VATCodes"))
     amount = decimal(row["AmountFC"])
-    vat_amount = (decimal(row["VATAmountFC"]) if row["VATAmountFC"] is not None
-                  else amount * decimal(vat["Percentage"]))
-    row.update({"GLAccountCode": gl["Code"], "GLAccountDescription": gl["Description"],
-                "VATCode": vat["Code"], "VATCodeDescription": vat["Description"],
-                "VATPercentage": vat["Percentage"], "AmountFC": money(amount),
-                "AmountDC": money(amount), "VATBaseAmountFC": money(amount),
-                "VATAmountFC": money(vat_amount), "VATAmountDC": money(vat_amount)})
+    vat_amount = (
+        decimal(row["VATAmountFC"])
+        if row["VATAmountFC"] is not None
+        else amount * decimal(vat["Percentage"])
+    )
+    row.update(
+        {
+            "GLAccountCode": gl["Code"],
+            "GLAccountDescription": gl["Description"],
+            "VATCode": vat["Code"],
+            "VATCodeDescription": vat["Description"],
+            "VATPercentage": vat["Percentage"],
+            "AmountFC": money(amount),
+            "AmountDC": money(amount),
+            "VATBaseAmountFC": money(amount),
+            "VATAmountFC": money(vat_amount),
+            "VATAmountDC": money(vat_amount),
+        }
+    )
     return row
 
 
@@ -117,16 +144,37 @@ def _add_totals(row: Row, amount_given: bool) -> None:
 def entry_from_invoice(ctx: Ctx, invoice: Row) -> Row:
     """The financial entry that processing an invoice books (option print_creates_sales_entry)."""
     entry_id = new_guid()
-    lines = [_line(ctx, {"AmountFC": line["AmountFC"], "GLAccount": line["GLAccount"],
-                         "VATCode": line["VATCode"], "Description": line["Description"],
-                         "Quantity": line["Quantity"]}, index, entry_id)
-             for index, line in enumerate(invoice["SalesInvoiceLines"], start=1)]
-    row = {**blank_row(schema.SALES_ENTRIES), "EntryID": entry_id, "Type": 20,
-           "Customer": invoice["InvoiceTo"], "Journal": invoice["Journal"],
-           "EntryDate": invoice["InvoiceDate"], "YourRef": invoice["YourRef"],
-           "Description": invoice["Description"], "Currency": invoice["Currency"],
-           "EntryNumber": invoice["InvoiceNumber"], "InvoiceNumber": invoice["InvoiceNumber"],
-           "Status": OPEN, "StatusDescription": "Open", "SalesEntryLines": lines}
+    lines = [
+        _line(
+            ctx,
+            {
+                "AmountFC": line["AmountFC"],
+                "GLAccount": line["GLAccount"],
+                "VATCode": line["VATCode"],
+                "Description": line["Description"],
+                "Quantity": line["Quantity"],
+            },
+            index,
+            entry_id,
+        )
+        for index, line in enumerate(invoice["SalesInvoiceLines"], start=1)
+    ]
+    row = {
+        **blank_row(schema.SALES_ENTRIES),
+        "EntryID": entry_id,
+        "Type": 20,
+        "Customer": invoice["InvoiceTo"],
+        "Journal": invoice["Journal"],
+        "EntryDate": invoice["InvoiceDate"],
+        "YourRef": invoice["YourRef"],
+        "Description": invoice["Description"],
+        "Currency": invoice["Currency"],
+        "EntryNumber": invoice["InvoiceNumber"],
+        "InvoiceNumber": invoice["InvoiceNumber"],
+        "Status": OPEN,
+        "StatusDescription": "Open",
+        "SalesEntryLines": lines,
+    }
     _check_header(ctx, row)
     _add_totals(row, amount_given=False)
     _type_from_sign(row, None)

@@ -15,10 +15,12 @@ from typing import Any
 from starlette.responses import Response
 
 CRLF = "\r\n"
-GENERIC_500 = ("A problem has occurred. The cause of this issue will be investigated as soon as "
-               "possible.")
-REQUEST_STREAM = ("Error processing request stream. The request should be a valid top-level "
-                  "resource object.")
+GENERIC_500 = (
+    "A problem has occurred. The cause of this issue will be investigated as soon as possible."
+)
+REQUEST_STREAM = (
+    "Error processing request stream. The request should be a valid top-level resource object."
+)
 
 # key -> (English, Dutch); "{0}" is the first argument, field names become labels.
 _TEXTS: dict[str, tuple[str, str]] = {
@@ -27,25 +29,42 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "invalid_value": ("Invalid value: {0}", "Ongeldige waarde: {0}"),
     "duplicate_code": ("Code {0} already exists", "Code {0} bestaat al"),
     "too_long": ("{0} is longer than {1} characters", "{0} is langer dan {1} tekens"),
-    "not_sales_journal": ("Invalid journal: {0} is not a sales journal",
-                          "Ongeldig dagboek: {0} is geen verkoopboek"),
-    "warehouse_not_allowed": ("Warehouse is only allowed on a direct invoice",
-                              "Magazijn is alleen toegestaan bij een directe factuur"),
-    "processed": ("The invoice has been processed and can not be changed",
-                  "De factuur is verwerkt en kan niet meer worden gewijzigd"),
-    "in_use": ("The record is in use and can not be deleted",
-               "Het record is in gebruik en kan niet worden verwijderd"),
+    "not_sales_journal": (
+        "Invalid journal: {0} is not a sales journal",
+        "Ongeldig dagboek: {0} is geen verkoopboek",
+    ),
+    "warehouse_not_allowed": (
+        "Warehouse is only allowed on a direct invoice",
+        "Magazijn is alleen toegestaan bij een directe factuur",
+    ),
+    "processed": (
+        "The invoice has been processed and can not be changed",
+        "De factuur is verwerkt en kan niet meer worden gewijzigd",
+    ),
+    "in_use": (
+        "The record is in use and can not be deleted",
+        "Het record is in gebruik en kan niet worden verwijderd",
+    ),
 }
 _LABELS: dict[str, tuple[str, str]] = {
-    "Name": ("Name", "Naam"), "Code": ("Code", "Code"),
-    "Description": ("Description", "Omschrijving"), "Account": ("Account", "Relatie"),
-    "FirstName": ("First name", "Voornaam"), "LastName": ("Last name", "Achternaam"),
-    "OrderedBy": ("Ordered by", "Besteld door"), "InvoiceTo": ("Invoice to", "Factuur voor"),
-    "Item": ("Item", "Artikel"), "Journal": ("Journal", "Dagboek"),
-    "Customer": ("Customer", "Klant"), "Warehouse": ("Warehouse", "Magazijn"),
-    "GLAccount": ("G/L account", "Grootboekrekening"), "AmountFC": ("Amount", "Bedrag"),
-    "InvoiceID": ("Invoice", "Factuur"), "Status": ("Status", "Status"),
-    "Type": ("Type", "Type"), "VATCode": ("VAT code", "Btw-code"),
+    "Name": ("Name", "Naam"),
+    "Code": ("Code", "Code"),
+    "Description": ("Description", "Omschrijving"),
+    "Account": ("Account", "Relatie"),
+    "FirstName": ("First name", "Voornaam"),
+    "LastName": ("Last name", "Achternaam"),
+    "OrderedBy": ("Ordered by", "Besteld door"),
+    "InvoiceTo": ("Invoice to", "Factuur voor"),
+    "Item": ("Item", "Artikel"),
+    "Journal": ("Journal", "Dagboek"),
+    "Customer": ("Customer", "Klant"),
+    "Warehouse": ("Warehouse", "Magazijn"),
+    "GLAccount": ("G/L account", "Grootboekrekening"),
+    "AmountFC": ("Amount", "Bedrag"),
+    "InvoiceID": ("Invoice", "Factuur"),
+    "Status": ("Status", "Status"),
+    "Type": ("Type", "Type"),
+    "VATCode": ("VAT code", "Btw-code"),
     "SalesOrderLines": ("Sales order lines", "Verkooporderregels"),
     "SalesInvoiceLines": ("Sales invoice lines", "Verkoopfactuurregels"),
     "SalesEntryLines": ("Sales entry lines", "Boekingsregels"),
@@ -57,8 +76,9 @@ Message = tuple[str, ...]  # (key, *arguments), or ("text", literal) for untrans
 class ApiError(Exception):
     """Raised by handlers; the app renders it as the Exact error body."""
 
-    def __init__(self, status: int, *messages: Message,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, *messages: Message, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(f"{status}: {messages}")
         self.status, self.messages, self.headers = status, messages, headers or {}
 
@@ -81,11 +101,15 @@ def render_message(message: Message, language: str) -> str:
     return _TEXTS[key][index].format(*labels)
 
 
-def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None,
-                  ) -> Response:
+def json_response(
+    data: Any,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
     body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return Response(body, status_code=status, headers=headers,
-                    media_type="application/json; charset=utf-8")
+    return Response(
+        body, status_code=status, headers=headers, media_type="application/json; charset=utf-8"
+    )
 
 
 def error_response(status: int, text: str, headers: dict[str, str] | None = None) -> Response:
@@ -95,14 +119,24 @@ def error_response(status: int, text: str, headers: dict[str, str] | None = None
 
 def unauthorized() -> Response:
     """A missing, unknown or expired bearer token (the real body is unconfirmed)."""
-    return error_response(401, "Unauthorized: the access token is missing, invalid or expired.",
-                          {"WWW-Authenticate": "Bearer"})
+    return error_response(
+        401,
+        "Unauthorized: the access token is missing, invalid or expired.",
+        {"WWW-Authenticate": "Bearer"},
+    )
 
 
-_USUAL_TEXTS = {400: "Bad Request", 403: "Forbidden",
-                404: "Resource not found for the segment.", 405: "Method Not Allowed",
-                409: "Conflict", 500: GENERIC_500, 502: "Bad Gateway",
-                503: "Service Unavailable", 504: "Gateway Timeout"}
+_USUAL_TEXTS = {
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Resource not found for the segment.",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    500: GENERIC_500,
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
 
 
 def usual_error(status: int, headers: dict[str, str] | None = None) -> Response:

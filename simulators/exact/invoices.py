@@ -27,8 +27,12 @@ from simulators.exact.receivables import book_receivable
 from simulators.exact.values import decimal, exact_date, new_guid, now_date, parse_date
 
 OPEN, PROCESSED = 20, 50
-TYPES = {8020: "Sales invoice", 8021: "Sales credit note", 8023: "Direct sales invoice",
-         8024: "Direct sales credit note"}
+TYPES = {
+    8020: "Sales invoice",
+    8021: "Sales credit note",
+    8023: "Direct sales invoice",
+    8024: "Direct sales credit note",
+}
 DIRECT_TYPES = (8023, 8024)
 CREDIT_TYPES = (8021, 8024)
 PAYMENT_DAYS = 14
@@ -44,9 +48,17 @@ def create_invoice(ctx: Ctx, values: Row) -> Row:
     lines = check_item_lines(values, "SalesInvoiceLines", problems)
     problems.raise_any()
     invoice_id = new_guid()
-    row = {**blank_row(schema.SALES_INVOICES), "Type": 8020, "Currency": "EUR",
-           "InvoiceDate": now_date(), **values, "InvoiceID": invoice_id, "InvoiceNumber": None,
-           "Status": OPEN, "StatusDescription": "Open"}
+    row = {
+        **blank_row(schema.SALES_INVOICES),
+        "Type": 8020,
+        "Currency": "EUR",
+        "InvoiceDate": now_date(),
+        **values,
+        "InvoiceID": invoice_id,
+        "InvoiceNumber": None,
+        "Status": OPEN,
+        "StatusDescription": "Open",
+    }
     row["DeliverTo"] = row["DeliverTo"] or row["OrderedBy"]
     row["InvoiceTo"] = row["InvoiceTo"] or row["OrderedBy"]
     _check_header(ctx, row)
@@ -54,7 +66,8 @@ def create_invoice(ctx: Ctx, values: Row) -> Row:
         lines = _credit_lines(ctx, lines)
     row["SalesInvoiceLines"] = [
         item_line(ctx, schema.SALES_INVOICE_LINES, line, index, ("InvoiceID", invoice_id))
-        for index, line in enumerate(lines, start=1)]
+        for index, line in enumerate(lines, start=1)
+    ]
     _add_totals(row)
     return stamp(ctx, row, created=True)
 
@@ -107,8 +120,9 @@ def _check_header(ctx: Ctx, row: Row) -> None:
 def _add_totals(row: Row) -> None:
     amounts = totals(row["SalesInvoiceLines"])
     row.update(amounts)
-    row["VATAmountFC"] = row["VATAmountDC"] = round(amounts["AmountFC"]
-                                                    - amounts["AmountFCExclVat"], 2)
+    row["VATAmountFC"] = row["VATAmountDC"] = round(
+        amounts["AmountFC"] - amounts["AmountFCExclVat"], 2
+    )
 
 
 def print_invoice(ctx: Ctx, values: Row) -> Row:
@@ -130,31 +144,62 @@ def print_invoice(ctx: Ctx, values: Row) -> Row:
         entry = entry_from_invoice(ctx, invoice)
         ctx.store.put(schema.SALES_ENTRIES, entry)
         entry_id = entry["EntryID"]
-    book_receivable(ctx, invoice, invoice["InvoiceTo"], invoice["InvoiceNumber"],
-                    invoice["InvoiceDate"], entry_id)
+    book_receivable(
+        ctx,
+        invoice,
+        invoice["InvoiceTo"],
+        invoice["InvoiceNumber"],
+        invoice["InvoiceDate"],
+        entry_id,
+    )
     emailed = bool(values.get("SendEmailToCustomer"))
-    return {**blank_row(schema.PRINTED_SALES_INVOICES), **values,
-            "Division": ctx.store.division, "Document": invoice["Document"],
-            "DocumentCreationSuccess": "Document created",
-            "EmailCreationSuccess": "Email sent" if emailed else None}
+    return {
+        **blank_row(schema.PRINTED_SALES_INVOICES),
+        **values,
+        "Division": ctx.store.division,
+        "Document": invoice["Document"],
+        "DocumentCreationSuccess": "Document created",
+        "EmailCreationSuccess": "Email sent" if emailed else None,
+    }
 
 
 def invoice_from_order(ctx: Ctx, order: Row, journal: str) -> Row:
     """The invoice Exact makes when a user invoices a sales order ("Factureren"): its lines,
     YourRef and OrderNumber, each line pointing back at its order line; the order is complete."""
-    lines = [{"Item": line["Item"], "Description": line["Description"],
-              "Quantity": line["Quantity"], "UnitPrice": line["UnitPrice"],
-              "Discount": line["Discount"], "VATCode": line["VATCode"],
-              "SalesOrder": order["OrderID"], "SalesOrderLine": line["ID"]}
-             for line in order["SalesOrderLines"]]
-    invoice = create_invoice(ctx, {
-        "Journal": journal, "OrderedBy": order["OrderedBy"],
-        "InvoiceTo": order["InvoiceTo"], "DeliverTo": order["DeliverTo"],
-        "YourRef": order["YourRef"], "Description": order["Description"],
-        "OrderNumber": order["OrderNumber"], "OrderDate": order["OrderDate"],
-        "Currency": order["Currency"], "SalesInvoiceLines": lines})
-    order.update(Status=21, StatusDescription="Complete", InvoiceStatus=21,
-                 InvoiceStatusDescription="Complete")
+    lines = [
+        {
+            "Item": line["Item"],
+            "Description": line["Description"],
+            "Quantity": line["Quantity"],
+            "UnitPrice": line["UnitPrice"],
+            "Discount": line["Discount"],
+            "VATCode": line["VATCode"],
+            "SalesOrder": order["OrderID"],
+            "SalesOrderLine": line["ID"],
+        }
+        for line in order["SalesOrderLines"]
+    ]
+    invoice = create_invoice(
+        ctx,
+        {
+            "Journal": journal,
+            "OrderedBy": order["OrderedBy"],
+            "InvoiceTo": order["InvoiceTo"],
+            "DeliverTo": order["DeliverTo"],
+            "YourRef": order["YourRef"],
+            "Description": order["Description"],
+            "OrderNumber": order["OrderNumber"],
+            "OrderDate": order["OrderDate"],
+            "Currency": order["Currency"],
+            "SalesInvoiceLines": lines,
+        },
+    )
+    order.update(
+        Status=21,
+        StatusDescription="Complete",
+        InvoiceStatus=21,
+        InvoiceStatusDescription="Complete",
+    )
     stamp(ctx, order, created=False)
     return invoice
 

@@ -15,11 +15,24 @@ _LINE_SETS = (schema.SALES_ORDERS, schema.SALES_INVOICES)
 
 
 def create_item(ctx: Ctx, values: Row) -> Row:
-    row = {**blank_row(schema.ITEMS), "IsSalesItem": True, "IsStockItem": False,
-           "IsPurchaseItem": False, "IsSerialItem": False, "IsBatchItem": False,
-           "IsWebshopItem": 0, "Unit": "pc", "StandardSalesPrice": 0, "CostPriceStandard": 0,
-           "CostPriceCurrency": "EUR", "GLRevenue": GL_ACCOUNT_8000_ID,
-           "SalesVatCode": DEFAULT_VAT_CODE, "Stock": 0, **values, "ID": new_guid()}
+    row = {
+        **blank_row(schema.ITEMS),
+        "IsSalesItem": True,
+        "IsStockItem": False,
+        "IsPurchaseItem": False,
+        "IsSerialItem": False,
+        "IsBatchItem": False,
+        "IsWebshopItem": 0,
+        "Unit": "pc",
+        "StandardSalesPrice": 0,
+        "CostPriceStandard": 0,
+        "CostPriceCurrency": "EUR",
+        "GLRevenue": GL_ACCOUNT_8000_ID,
+        "SalesVatCode": DEFAULT_VAT_CODE,
+        "Stock": 0,
+        **values,
+        "ID": new_guid(),
+    }
     _check_item(ctx, row)
     return stamp(ctx, row, created=True)
 
@@ -33,8 +46,9 @@ def update_item(ctx: Ctx, row: Row, values: Row) -> Row:
 def delete_item(ctx: Ctx, row: Row) -> None:
     for entity_set in _LINE_SETS:
         lines = entity_set.lines or ""
-        if any(line["Item"] == row["ID"] for doc in ctx.store.rows(entity_set)
-               for line in doc[lines]):
+        if any(
+            line["Item"] == row["ID"] for doc in ctx.store.rows(entity_set) for line in doc[lines]
+        ):
             raise ApiError(400, ("in_use",))
 
 
@@ -42,8 +56,10 @@ def _check_item(ctx: Ctx, row: Row) -> None:
     problems = Problems()
     problems.need(row, "Code", "Description")
     problems.raise_any()
-    if any(other["Code"] == row["Code"] and other["ID"] != row["ID"]
-           for other in ctx.store.rows(schema.ITEMS)):
+    if any(
+        other["Code"] == row["Code"] and other["ID"] != row["ID"]
+        for other in ctx.store.rows(schema.ITEMS)
+    ):
         raise ApiError(400, ("duplicate_code", row["Code"]))
     revenue = reference(ctx, schema.GL_ACCOUNTS, row["GLRevenue"] or GL_ACCOUNT_8000_ID)
     row["GLRevenue"], row["GLRevenueCode"] = revenue["ID"], revenue["Code"]

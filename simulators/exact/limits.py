@@ -76,10 +76,18 @@ class RateLimiter:
         day_index = int(now // DAY_SECONDS)
         minute = self._minute.setdefault(division, _Window()).at(minute_index)
         day = self._day.setdefault(division, _Window()).at(day_index)
-        return (_Reading(options.minute_limit, max(options.minute_limit - minute.used, 0),
-                         (minute_index + 1) * options.minute_seconds * 1000),
-                _Reading(options.day_limit, max(options.day_limit - day.used, 0),
-                         (day_index + 1) * DAY_SECONDS * 1000))
+        return (
+            _Reading(
+                options.minute_limit,
+                max(options.minute_limit - minute.used, 0),
+                (minute_index + 1) * options.minute_seconds * 1000,
+            ),
+            _Reading(
+                options.day_limit,
+                max(options.day_limit - day.used, 0),
+                (day_index + 1) * DAY_SECONDS * 1000,
+            ),
+        )
 
 
 def too_many(headers: dict[str, str]) -> Response:
@@ -87,12 +95,16 @@ def too_many(headers: dict[str, str]) -> Response:
 
 
 def _daily(reading: _Reading) -> dict[str, str]:
-    return {"X-RateLimit-Limit": str(reading.limit),
-            "X-RateLimit-Remaining": str(reading.remaining),
-            "X-RateLimit-Reset": str(reading.reset_ms)}
+    return {
+        "X-RateLimit-Limit": str(reading.limit),
+        "X-RateLimit-Remaining": str(reading.remaining),
+        "X-RateLimit-Reset": str(reading.reset_ms),
+    }
 
 
 def _minutely(reading: _Reading) -> dict[str, str]:
-    return {"X-RateLimit-Minutely-Limit": str(reading.limit),
-            "X-RateLimit-Minutely-Remaining": str(reading.remaining),
-            "X-RateLimit-Minutely-Reset": str(reading.reset_ms)}
+    return {
+        "X-RateLimit-Minutely-Limit": str(reading.limit),
+        "X-RateLimit-Minutely-Remaining": str(reading.remaining),
+        "X-RateLimit-Minutely-Reset": str(reading.reset_ms),
+    }

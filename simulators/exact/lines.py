@@ -24,18 +24,26 @@ def check_item_lines(values: Row, lines_name: str, problems: Problems) -> list[R
     return lines
 
 
-def item_line(ctx: Ctx, line_set: EntitySet, values: Row, number_: int,
-              parent: tuple[str, str]) -> Row:
+def item_line(
+    ctx: Ctx, line_set: EntitySet, values: Row, number_: int, parent: tuple[str, str]
+) -> Row:
     """A complete line from what the client sent: defaults from the item, amounts computed."""
     item = reference(ctx, schema.ITEMS, values["Item"])
-    row = {**blank_row(line_set), **values, "ID": new_guid(), "LineNumber": number_,
-           parent[0]: parent[1], "Division": ctx.store.division}
+    row = {
+        **blank_row(line_set),
+        **values,
+        "ID": new_guid(),
+        "LineNumber": number_,
+        parent[0]: parent[1],
+        "Division": ctx.store.division,
+    }
     row["ItemCode"], row["ItemDescription"] = item["Code"], item["Description"]
     row["Description"] = row["Description"] or item["Description"]
     row["UnitCode"] = row["UnitCode"] or item["Unit"]
     quantity = decimal(row["Quantity"], "1")
-    unit_price = decimal(row["UnitPrice"] if row["UnitPrice"] is not None
-                         else item["StandardSalesPrice"])
+    unit_price = decimal(
+        row["UnitPrice"] if row["UnitPrice"] is not None else item["StandardSalesPrice"]
+    )
     discount = decimal(row["Discount"])
     if row["NetPrice"] is not None:
         net_price = decimal(row["NetPrice"])
@@ -48,27 +56,48 @@ def item_line(ctx: Ctx, line_set: EntitySet, values: Row, number_: int,
         raise ApiError(ctx.options.bad_reference_status, ("reference", "VATCodes"))
     amount = Decimal(str(money(net_price * quantity)))
     vat_amount = money(amount * decimal(vat["Percentage"]))
-    row.update({"Quantity": number(quantity), "UnitPrice": number(unit_price),
-                "Discount": float(round(discount, 6)), "NetPrice": money(net_price),
-                "AmountFC": money(amount), "AmountDC": money(amount), "VATCode": vat["Code"],
-                "VATCodeDescription": vat["Description"], "VATPercentage": vat["Percentage"]})
+    row.update(
+        {
+            "Quantity": number(quantity),
+            "UnitPrice": number(unit_price),
+            "Discount": float(round(discount, 6)),
+            "NetPrice": money(net_price),
+            "AmountFC": money(amount),
+            "AmountDC": money(amount),
+            "VATCode": vat["Code"],
+            "VATCodeDescription": vat["Description"],
+            "VATPercentage": vat["Percentage"],
+        }
+    )
     row["VATAmount" if "VATAmount" in line_set.props else "VATAmountFC"] = vat_amount
     if "GLAccount" in line_set.props:
         gl = reference(ctx, schema.GL_ACCOUNTS, row["GLAccount"] or item["GLRevenue"])
-        row.update({"GLAccount": gl["ID"], "GLAccountCode": gl["Code"],
-                    "GLAccountDescription": gl["Description"], "VATAmountDC": vat_amount})
+        row.update(
+            {
+                "GLAccount": gl["ID"],
+                "GLAccountCode": gl["Code"],
+                "GLAccountDescription": gl["Description"],
+                "VATAmountDC": vat_amount,
+            }
+        )
     return row
 
 
 def totals(lines: list[Row]) -> dict[str, Any]:
     """Header amounts: AmountFC includes VAT, AmountFCExclVat does not (the currency is EUR)."""
     excl = sum((decimal(line["AmountFC"]) for line in lines), Decimal(0))
-    vat = sum((decimal(line.get("VATAmount", line.get("VATAmountFC"))) for line in lines),
-              Decimal(0))
-    gross = sum((decimal(line["UnitPrice"]) * decimal(line["Quantity"]) for line in lines),
-                Decimal(0))
-    return {"AmountFCExclVat": money(excl), "AmountFC": money(excl + vat),
-            "AmountDC": money(excl + vat), "AmountDiscount": money(gross - excl)}
+    vat = sum(
+        (decimal(line.get("VATAmount", line.get("VATAmountFC"))) for line in lines), Decimal(0)
+    )
+    gross = sum(
+        (decimal(line["UnitPrice"]) * decimal(line["Quantity"]) for line in lines), Decimal(0)
+    )
+    return {
+        "AmountFCExclVat": money(excl),
+        "AmountFC": money(excl + vat),
+        "AmountDC": money(excl + vat),
+        "AmountDiscount": money(gross - excl),
+    }
 
 
 def party_names(ctx: Ctx, row: Row, fields: tuple[str, ...]) -> None:

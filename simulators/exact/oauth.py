@@ -79,23 +79,28 @@ class Identity:
         params = request.query_params
         redirect_uri = params.get("redirect_uri", "")
         if params.get("client_id") != options.client_id:
-            return json_response({"error": "invalid_client",
-                                  "error_description": "Unknown client_id"}, 400)
+            return json_response(
+                {"error": "invalid_client", "error_description": "Unknown client_id"}, 400
+            )
         if not redirect_uri.startswith(("http://", "https://")):
-            return json_response({"error": "invalid_request",
-                                  "error_description": "Invalid redirect_uri"}, 400)
+            return json_response(
+                {"error": "invalid_request", "error_description": "Invalid redirect_uri"}, 400
+            )
         if params.get("response_type") != "code":
-            return _redirect(redirect_uri, {"error": "unsupported_response_type"},
-                             params.get("state"))
+            return _redirect(
+                redirect_uri, {"error": "unsupported_response_type"}, params.get("state")
+            )
         code = f"stampNL001.{secrets.token_urlsafe(24)}!{secrets.token_hex(8)}"
-        self._codes[code] = _Code(options.client_id, redirect_uri,
-                                  time.time() + options.auth_code_lifetime_s)
+        self._codes[code] = _Code(
+            options.client_id, redirect_uri, time.time() + options.auth_code_lifetime_s
+        )
         return _redirect(redirect_uri, {"code": code}, params.get("state"))
 
     async def token(self, request: Request, options: ExactSimOptions) -> Response:
         form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
-        if (form.get("client_id") != options.client_id
-                or not _same(form.get("client_secret", ""), options.client_secret)):
+        if form.get("client_id") != options.client_id or not _same(
+            form.get("client_secret", ""), options.client_secret
+        ):
             return _oauth_error("invalid_client", "Invalid client credentials")
         grant_type = form.get("grant_type")
         if grant_type == "authorization_code":
@@ -120,15 +125,23 @@ class Identity:
         if refresh_token in grant.used_refresh_tokens:
             return _oauth_error("invalid_grant", OLD_REFRESH)
         if now >= grant.refresh_issued + options.refresh_token_lifetime_s:
-            expired = datetime.fromtimestamp(grant.refresh_issued
-                                             + options.refresh_token_lifetime_s, UTC)
-            return _oauth_error("invalid_request",
-                                f"The refresh token expired at {expired:%m/%d/%Y %H:%M:%S}")
+            expired = datetime.fromtimestamp(
+                grant.refresh_issued + options.refresh_token_lifetime_s, UTC
+            )
+            return _oauth_error(
+                "invalid_request", f"The refresh token expired at {expired:%m/%d/%Y %H:%M:%S}"
+            )
         access_live = self._access.get(grant.access_token, 0.0) > now
-        if (options.block_early_refresh and access_live
-                and now - grant.access_issued < options.early_refresh_block_s):
-            return json_response({"error": "invalid_request", "error_description": EARLY_REFRESH},
-                                 401, {"Reason": EARLY_REFRESH})
+        if (
+            options.block_early_refresh
+            and access_live
+            and now - grant.access_issued < options.early_refresh_block_s
+        ):
+            return json_response(
+                {"error": "invalid_request", "error_description": EARLY_REFRESH},
+                401,
+                {"Reason": EARLY_REFRESH},
+            )
         grant.used_refresh_tokens.add(refresh_token)
         return self._issue(grant, options)
 
@@ -142,10 +155,15 @@ class Identity:
         grant.refresh_issued = now
         self._access[grant.access_token] = now + options.access_token_lifetime_s
         self._grants[grant.refresh_token] = grant
-        return json_response({"access_token": grant.access_token, "token_type": "bearer",
-                              "expires_in": str(options.access_token_lifetime_s),
-                              "refresh_token": grant.refresh_token},
-                             headers={"Cache-Control": "no-store"})
+        return json_response(
+            {
+                "access_token": grant.access_token,
+                "token_type": "bearer",
+                "expires_in": str(options.access_token_lifetime_s),
+                "refresh_token": grant.refresh_token,
+            },
+            headers={"Cache-Control": "no-store"},
+        )
 
 
 def _redirect(redirect_uri: str, values: dict[str, str], state: str | None) -> Response:

@@ -22,16 +22,24 @@ from simulators.exact.values import guid, parse_date
 Row = dict[str, Any]
 Eval = Callable[[Row], Any]
 
-_TOKEN = re.compile(r"""\s*(?:
+_TOKEN = re.compile(
+    r"""\s*(?:
     (?P<punct>[(),])
   | (?P<typed>(?:guid|datetime|datetimeoffset)'(?:[^']|'')*')
   | (?P<string>'(?:[^']|'')*')
   | (?P<number>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?[mMdDfFlL]?)
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-)""", re.VERBOSE)
+)""",
+    re.VERBOSE,
+)
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "eq": operator.eq, "ne": operator.ne, "gt": operator.gt, "ge": operator.ge,
-    "lt": operator.lt, "le": operator.le}
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "gt": operator.gt,
+    "ge": operator.ge,
+    "lt": operator.lt,
+    "le": operator.le,
+}
 _NUMERIC = ("int", "num")
 # name -> (argument kinds, result kind, implementation)
 _FUNCTIONS: dict[str, tuple[tuple[str, ...], str, Callable[..., Any]]] = {
@@ -65,14 +73,16 @@ class Filter:
     fields: frozenset[str]  # the properties the expression uses
 
 
-def parse_filter(text: str, kinds: dict[str, str], type_name: str,
-                 ignore_case: bool = True) -> Filter:
+def parse_filter(
+    text: str, kinds: dict[str, str], type_name: str, ignore_case: bool = True
+) -> Filter:
     parser = _Parser(text, kinds, type_name, ignore_case)
     kind, evaluate = parser.expression()
     parser.expect_end()
     if kind != "bool":
-        raise FilterError(f"Expression of type 'System.Boolean' expected at position 0 in "
-                          f"'{text}'.")
+        raise FilterError(
+            f"Expression of type 'System.Boolean' expected at position 0 in '{text}'."
+        )
     return Filter(lambda row: evaluate(row) is True, frozenset(parser.fields))
 
 
@@ -92,14 +102,13 @@ def tokenize(text: str) -> list[Token]:
 
 
 def _unquote(literal: str) -> str:
-    return literal[literal.index("'") + 1:-1].replace("''", "'")
+    return literal[literal.index("'") + 1 : -1].replace("''", "'")
 
 
 class _Parser:
     """Recursive descent: or > and > not > comparison > operand. Each node is (kind, evaluator)."""
 
-    def __init__(self, text: str, kinds: dict[str, str], type_name: str,
-                 ignore_case: bool) -> None:
+    def __init__(self, text: str, kinds: dict[str, str], type_name: str, ignore_case: bool) -> None:
         self.text, self.kinds, self.type_name = text, kinds, type_name
         self.ignore_case = ignore_case
         self.tokens = tokenize(text)
@@ -159,8 +168,10 @@ class _Parser:
 
     def _need_bool(self, kind: str, token: Token) -> None:
         if kind not in ("bool", "null"):
-            raise FilterError(f"Expression of type 'System.Boolean' expected at position "
-                              f"{token.pos} in '{self.text}'.")
+            raise FilterError(
+                f"Expression of type 'System.Boolean' expected at position "
+                f"{token.pos} in '{self.text}'."
+            )
 
     def _comparison(self) -> tuple[str, Eval]:
         left_kind, left = self._operand()
@@ -172,7 +183,8 @@ class _Parser:
             raise FilterError(
                 f"Operator '{token.text}' incompatible with operand types "
                 f"'{CLR_TYPES.get(left_kind, 'null')}' and '{CLR_TYPES.get(right_kind, 'null')}' "
-                f"at position {token.pos}.")
+                f"at position {token.pos}."
+            )
         compare, fold = _COMPARE[token.text], self.ignore_case
         return "bool", lambda row: _compare(compare, left(row), right(row), fold)
 
@@ -198,8 +210,10 @@ class _Parser:
     def _property(self, token: Token) -> tuple[str, Eval]:
         kind = self.kinds.get(token.text)
         if kind is None:
-            raise FilterError(f"No property '{token.text}' exists in type "
-                              f"'{self.type_name}' at position {token.pos}.")
+            raise FilterError(
+                f"No property '{token.text}' exists in type "
+                f"'{self.type_name}' at position {token.pos}."
+            )
         self.fields.add(token.text)
         name = token.text
         return kind, lambda row: _field_value(row.get(name), kind)
@@ -215,8 +229,10 @@ class _Parser:
             args.append(self.expression())
         self.expect(")")
         if tuple(kind for kind, _ in args) != wanted:
-            raise FilterError(f"No applicable function found for '{token.text}' at position "
-                              f"{token.pos} with the specified arguments.")
+            raise FilterError(
+                f"No applicable function found for '{token.text}' at position "
+                f"{token.pos} with the specified arguments."
+            )
         evaluators = [evaluate for _, evaluate in args]
         fold = self.ignore_case and result_kind == "bool"  # text predicates, like comparisons
 
@@ -240,16 +256,18 @@ def literal_value(token: Token, text: str) -> tuple[str, Any]:
         return "str", _unquote(token.text)
     if token.kind == "number":
         digits = token.text.rstrip("mMdDfFlL")
-        if token.text[-1] in "lL" or (token.text[-1].isdigit() and "." not in digits
-                                        and "e" not in digits.lower()):
+        if token.text[-1] in "lL" or (
+            token.text[-1].isdigit() and "." not in digits and "e" not in digits.lower()
+        ):
             return "int", int(digits)
         return "num", float(digits)
     prefix, raw = token.text.split("'", 1)[0], _unquote(token.text)
     value: Any = guid(raw) if prefix == "guid" else parse_date(raw)
     if value is None:
         edm = "Edm.Guid" if prefix == "guid" else "Edm.DateTime"
-        raise FilterError(f"Unrecognized '{edm}' literal '{token.text}' at '{token.pos}' in "
-                          f"'{text}'.")
+        raise FilterError(
+            f"Unrecognized '{edm}' literal '{token.text}' at '{token.pos}' in '{text}'."
+        )
     if isinstance(value, datetime):
         return "date", value
     return "guid", value
@@ -264,8 +282,7 @@ def _field_value(value: Any, kind: str) -> Any:
 
 
 def _compatible(left: str, right: str) -> bool:
-    return (left == right or "null" in (left, right)
-            or (left in _NUMERIC and right in _NUMERIC))
+    return left == right or "null" in (left, right) or (left in _NUMERIC and right in _NUMERIC)
 
 
 def _compare(compare: Callable[[Any, Any], bool], left: Any, right: Any, fold: bool) -> bool:

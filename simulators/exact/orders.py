@@ -23,20 +23,30 @@ def create_order(ctx: Ctx, values: Row) -> Row:
     lines = check_item_lines(values, "SalesOrderLines", problems)
     problems.raise_any()
     order_id = new_guid()
-    row = {**blank_row(schema.SALES_ORDERS), "Currency": "EUR",
-           "WarehouseID": ctx.store.warehouse_id,
-           "OrderDate": now_date(), **values, "OrderID": order_id,
-           "Status": OPEN, "StatusDescription": "Open", "DeliveryStatus": OPEN,
-           "DeliveryStatusDescription": "Open", "InvoiceStatus": OPEN,
-           "InvoiceStatusDescription": "Open", "ApprovalStatus": 1,
-           "ApprovalStatusDescription": "Approved"}
+    row = {
+        **blank_row(schema.SALES_ORDERS),
+        "Currency": "EUR",
+        "WarehouseID": ctx.store.warehouse_id,
+        "OrderDate": now_date(),
+        **values,
+        "OrderID": order_id,
+        "Status": OPEN,
+        "StatusDescription": "Open",
+        "DeliveryStatus": OPEN,
+        "DeliveryStatusDescription": "Open",
+        "InvoiceStatus": OPEN,
+        "InvoiceStatusDescription": "Open",
+        "ApprovalStatus": 1,
+        "ApprovalStatusDescription": "Approved",
+    }
     row["DeliverTo"] = row["DeliverTo"] or row["OrderedBy"]
     row["InvoiceTo"] = row["InvoiceTo"] or row["OrderedBy"]
     _check_header(ctx, row)
     row["OrderNumber"] = _order_number(ctx, row["OrderNumber"])
     row["SalesOrderLines"] = [
         item_line(ctx, schema.SALES_ORDER_LINES, line, index, ("OrderID", order_id))
-        for index, line in enumerate(lines, start=1)]
+        for index, line in enumerate(lines, start=1)
+    ]
     for line in row["SalesOrderLines"]:
         line["OrderNumber"] = row["OrderNumber"]
     row.update(totals(row["SalesOrderLines"]))

@@ -30,8 +30,9 @@ async def read_body(request: Request) -> dict[str, Any]:
     return body
 
 
-def entity_values(body: dict[str, Any], entity_set: EntitySet, strict: bool,
-                  with_lines: bool = True) -> dict[str, Any]:
+def entity_values(
+    body: dict[str, Any], entity_set: EntitySet, strict: bool, with_lines: bool = True
+) -> dict[str, Any]:
     """The writable properties of `body`, converted; lines (if the set has them) as a list of
     converted line dicts under the navigation property's name."""
     values: dict[str, Any] = {}
@@ -45,9 +46,12 @@ def entity_values(body: dict[str, Any], entity_set: EntitySet, strict: bool,
         prop = entity_set.props.get(name)
         if prop is None:
             if strict:
-                raise text_error(400, f"Error processing request stream. The property name "
-                                      f"'{name}' specified for type '{qualified(entity_set)}' "
-                                      f"is not valid.")
+                raise text_error(
+                    400,
+                    f"Error processing request stream. The property name "
+                    f"'{name}' specified for type '{qualified(entity_set)}' "
+                    f"is not valid.",
+                )
             continue
         value = convert(name, raw, prop)
         if not prop.read_only:
@@ -99,7 +103,10 @@ def _converted(raw: Any, kind: str) -> Any:
 
 
 def _conversion_error(name: str, kind: str) -> ApiError:
-    return text_error(400, f"Error processing request stream. Error encountered in converting "
-                           f"the value from request payload for property '{name}' to type "
-                           f"'{CLR_TYPES[kind]}', which is the property's type. Make sure the "
-                           f"payload is convertible to the expected type.")
+    return text_error(
+        400,
+        f"Error processing request stream. Error encountered in converting "
+        f"the value from request payload for property '{name}' to type "
+        f"'{CLR_TYPES[kind]}', which is the property's type. Make sure the "
+        f"payload is convertible to the expected type.",
+    )

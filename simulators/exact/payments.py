@@ -25,8 +25,10 @@ from simulators.exact.receivables import outstanding, pay
 from simulators.exact.store import SALES_JOURNAL_CODE
 from simulators.exact.values import guid
 
-PAYMENT_BODY = ('body must be {"invoice_id": "<InvoiceID or EntryID>", "amount": "100.00"} '
-                '(amount optional: the rest)')
+PAYMENT_BODY = (
+    'body must be {"invoice_id": "<InvoiceID or EntryID>", "amount": "100.00"} '
+    "(amount optional: the rest)"
+)
 
 
 async def payment(ctx: Ctx) -> Response:
@@ -48,8 +50,9 @@ async def payment(ctx: Ctx) -> Response:
         rows = pay(ctx, document["Journal"], number, amount)
     except ApiError as exc:
         return admin_error(400, "; ".join(render_message(m, "en") for m in exc.messages))
-    return JSONResponse({**_header(document), "Outstanding": float(outstanding(rows)),
-                         "Receivables": rows})
+    return JSONResponse(
+        {**_header(document), "Outstanding": float(outstanding(rows)), "Receivables": rows}
+    )
 
 
 async def invoice_order(ctx: Ctx) -> Response:
@@ -74,5 +77,4 @@ async def invoice_order(ctx: Ctx) -> Response:
 
 
 def _header(document: Row) -> dict[str, Any]:
-    return {k: v for k, v in document.items() if k not in ("SalesInvoiceLines",
-                                                           "SalesEntryLines")}
+    return {k: v for k, v in document.items() if k not in ("SalesInvoiceLines", "SalesEntryLines")}

@@ -21,8 +21,17 @@ from simulators.exact.payload import qualified
 from simulators.exact.schema import LINE_SETS, EntitySet
 from simulators.exact.values import guid
 
-KNOWN_OPTIONS = ("$filter", "$select", "$expand", "$top", "$skip", "$skiptoken", "$orderby",
-                 "$inlinecount", "$format")
+KNOWN_OPTIONS = (
+    "$filter",
+    "$select",
+    "$expand",
+    "$top",
+    "$skip",
+    "$skiptoken",
+    "$orderby",
+    "$inlinecount",
+    "$format",
+)
 Row = dict[str, Any]
 
 
@@ -38,25 +47,36 @@ class ListQuery:
     inlinecount: bool = False
 
 
-def parse_query(items: list[tuple[str, str]], entity_set: EntitySet,
-                ignore_case: bool) -> ListQuery:
+def parse_query(
+    items: list[tuple[str, str]], entity_set: EntitySet, ignore_case: bool
+) -> ListQuery:
     options: dict[str, str] = {}
     for name, value in items:
         if not name.startswith("$"):
             continue
         if name not in KNOWN_OPTIONS:
-            raise text_error(400, f"The query parameter '{name}' begins with a system-reserved "
-                                  f"'$' character but is not recognized.")
+            raise text_error(
+                400,
+                f"The query parameter '{name}' begins with a system-reserved "
+                f"'$' character but is not recognized.",
+            )
         if name in options:
-            raise text_error(400, f"Query option '{name}' was specified more than once, but it "
-                                  f"must be specified at most once.")
+            raise text_error(
+                400,
+                f"Query option '{name}' was specified more than once, but it "
+                f"must be specified at most once.",
+            )
         options[name] = value
-    query = ListQuery(top=_count(options, "$top"), skip=_count(options, "$skip") or 0,
-                      skiptoken=options.get("$skiptoken"))
+    query = ListQuery(
+        top=_count(options, "$top"),
+        skip=_count(options, "$skip") or 0,
+        skiptoken=options.get("$skiptoken"),
+    )
     if options.get("$filter", "").strip():
         try:
-            query.filter = parse_filter(options["$filter"], entity_set.kinds(),
-                                        qualified(entity_set), ignore_case)
+            query.filter = parse_filter(
+                options["$filter"], entity_set.kinds(), qualified(entity_set), ignore_case
+            )
         except FilterError as exc:
             raise text_error(400, str(exc)) from None
     if "$select" in options:
@@ -67,8 +87,11 @@ def parse_query(items: list[tuple[str, str]], entity_set: EntitySet,
         query.orderby = _orderby(options["$orderby"], entity_set)
     count = options.get("$inlinecount", "none")
     if count not in ("allpages", "none"):
-        raise text_error(400, f"Invalid value '{count}' for $inlinecount query option found. "
-                              f"Valid values are 'allpages' and 'none'.")
+        raise text_error(
+            400,
+            f"Invalid value '{count}' for $inlinecount query option found. "
+            f"Valid values are 'allpages' and 'none'.",
+        )
     query.inlinecount = count == "allpages"
     return query
 
@@ -78,20 +101,24 @@ def _count(options: dict[str, str], name: str) -> int | None:
     if raw is None:
         return None
     if not raw.strip().isdigit():
-        raise text_error(400, f"Invalid value '{raw}' for {name} query option found. The {name} "
-                              f"query option requires a non-negative integer value.")
+        raise text_error(
+            400,
+            f"Invalid value '{raw}' for {name} query option found. The {name} "
+            f"query option requires a non-negative integer value.",
+        )
     return int(raw)
 
 
-def _names(raw: str, entity_set: EntitySet, allow_star: bool = False,
-           navigation_only: bool = False) -> list[str]:
+def _names(
+    raw: str, entity_set: EntitySet, allow_star: bool = False, navigation_only: bool = False
+) -> list[str]:
     names = [name.strip() for name in raw.split(",") if name.strip()]
     for name in names:
         known = name == entity_set.lines or (
-            not navigation_only and (name in entity_set.props or (allow_star and name == "*")))
+            not navigation_only and (name in entity_set.props or (allow_star and name == "*"))
+        )
         if not known:
-            raise text_error(400, f"No property '{name}' exists in type "
-                                  f"'{qualified(entity_set)}'.")
+            raise text_error(400, f"No property '{name}' exists in type '{qualified(entity_set)}'.")
     return names
 
 
@@ -100,14 +127,14 @@ def _orderby(raw: str, entity_set: EntitySet) -> list[tuple[str, bool]]:
     for clause in (c.strip() for c in raw.split(",") if c.strip()):
         name, _, direction = clause.partition(" ")
         if name not in entity_set.props or direction.strip() not in ("", "asc", "desc"):
-            raise text_error(400, f"No property '{name}' exists in type "
-                                  f"'{qualified(entity_set)}'.")
+            raise text_error(400, f"No property '{name}' exists in type '{qualified(entity_set)}'.")
         result.append((name, direction.strip() == "desc"))
     return result
 
 
-def select_page(rows: list[Row], query: ListQuery, entity_set: EntitySet,
-                page_size: int) -> tuple[list[Row], int, str | None, int | None]:
+def select_page(
+    rows: list[Row], query: ListQuery, entity_set: EntitySet, page_size: int
+) -> tuple[list[Row], int, str | None, int | None]:
     """(page, total matching, next skiptoken or None, $top left for the next page)."""
     key = entity_set.key
     rows = [row for row in rows if query.filter is None or query.filter.matches(row)]
@@ -122,14 +149,13 @@ def select_page(rows: list[Row], query: ListQuery, entity_set: EntitySet,
             start = after
         else:
             rows = [row for row in rows if _sort_key(row.get(key)) > _sort_key(after)]
-    window = rows[start + query.skip:]
+    window = rows[start + query.skip :]
     if query.top is not None:
-        window = window[:query.top]
+        window = window[: query.top]
     page = window[:page_size]
     if len(window) <= page_size:
         return page, total, None, None
-    token = (f"{start + query.skip + len(page)}L" if query.orderby
-             else _key_literal(page[-1][key]))
+    token = f"{start + query.skip + len(page)}L" if query.orderby else _key_literal(page[-1][key])
     return page, total, token, None if query.top is None else query.top - len(page)
 
 
@@ -140,8 +166,13 @@ def _skiptoken(raw: str, entity_set: EntitySet, by_offset: bool) -> Any:
     int_key = entity_set.props[entity_set.key].kind == "int"
     if digits.isdigit() and (by_offset or int_key):
         return int(digits)
-    if (not by_offset and not int_key and text.startswith("guid'") and text.endswith("'")
-            and guid(text[5:-1])):
+    if (
+        not by_offset
+        and not int_key
+        and text.startswith("guid'")
+        and text.endswith("'")
+        and guid(text[5:-1])
+    ):
         return guid(text[5:-1])
     raise text_error(400, f"Skip token '{raw}' is not valid.")
 
@@ -157,8 +188,11 @@ def _key_literal(key: Any) -> str:
 def next_link(url: URL, token: str, top: int | None) -> str:
     """The request's absolute URL with `$skiptoken` (and what is left of `$top`) replaced."""
     dropped = ("$skiptoken", "$top", "$skip")
-    parts = [part for part in url.query.split("&")
-             if part and unquote_plus(part.partition("=")[0]) not in dropped]
+    parts = [
+        part
+        for part in url.query.split("&")
+        if part and unquote_plus(part.partition("=")[0]) not in dropped
+    ]
     if top is not None:
         parts.append(f"$top={top}")
     parts.append("$skiptoken=" + quote(token, safe="'"))
@@ -170,8 +204,14 @@ def entity_uri(api_root: str, entity_set: EntitySet, key: Any) -> str:
     return f"{api_root}/{entity_set.path}({literal})"
 
 
-def render(row: Row, entity_set: EntitySet, api_root: str, select: list[str] | None = None,
-           expand: set[str] | frozenset[str] = frozenset(), inline_lines: bool = False) -> Row:
+def render(
+    row: Row,
+    entity_set: EntitySet,
+    api_root: str,
+    select: list[str] | None = None,
+    expand: set[str] | frozenset[str] = frozenset(),
+    inline_lines: bool = False,
+) -> Row:
     """A row as Exact shows it: `__metadata` first, then the selected properties."""
     uri = entity_uri(api_root, entity_set, row[entity_set.key])
     everything = select is None or "*" in select
@@ -189,8 +229,14 @@ def render(row: Row, entity_set: EntitySet, api_root: str, select: list[str] | N
     return out
 
 
-def page_body(page: list[Row], entity_set: EntitySet, api_root: str, query: ListQuery,
-              total: int, next_url: str | None) -> dict[str, Any]:
+def page_body(
+    page: list[Row],
+    entity_set: EntitySet,
+    api_root: str,
+    query: ListQuery,
+    total: int,
+    next_url: str | None,
+) -> dict[str, Any]:
     results = [render(row, entity_set, api_root, query.select, query.expand) for row in page]
     body: dict[str, Any] = {"results": results}
     if query.inlinecount:

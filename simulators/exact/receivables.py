@@ -22,32 +22,53 @@ from simulators.exact.values import decimal, money, new_guid, now_date
 OPEN, MATCHED = 20, 50
 
 
-def book_receivable(ctx: Ctx, document: Row, account: str, number: int, booked: str | None,
-                    entry_id: str | None) -> Row:
+def book_receivable(
+    ctx: Ctx, document: Row, account: str, number: int, booked: str | None, entry_id: str | None
+) -> Row:
     """Open the receivable of a document that was just booked (its `AmountFC` incl. VAT)."""
     amount = _signed(ctx, decimal(document["AmountFC"]))
     journal = ctx.store.journal(document["Journal"]) or {}
     customer = ctx.store.get(schema.ACCOUNTS, account) or {}
-    row = {**blank_row(schema.RECEIVABLES), "ID": new_guid(), "Account": account,
-           "AccountCode": customer.get("Code"), "AccountName": customer.get("Name"),
-           "AmountDC": money(amount), "AmountFC": money(amount),
-           "TransactionAmountDC": money(amount), "TransactionAmountFC": money(amount),
-           "Currency": document["Currency"], "Description": document["Description"],
-           "DueDate": document["DueDate"], "EntryDate": booked, "EntryID": new_guid(),
-           "EntryNumber": number, "InvoiceDate": booked, "InvoiceNumber": number,
-           "IsFullyPaid": False, "Journal": document["Journal"],
-           "JournalDescription": journal.get("Description"),
-           "OrderNumber": document.get("OrderNumber"), "Source": 1, "Status": OPEN,
-           "TransactionEntryID": entry_id, "TransactionIsReversal": False,
-           "TransactionType": 20 if amount >= 0 else 21, "YourRef": document["YourRef"]}
+    row = {
+        **blank_row(schema.RECEIVABLES),
+        "ID": new_guid(),
+        "Account": account,
+        "AccountCode": customer.get("Code"),
+        "AccountName": customer.get("Name"),
+        "AmountDC": money(amount),
+        "AmountFC": money(amount),
+        "TransactionAmountDC": money(amount),
+        "TransactionAmountFC": money(amount),
+        "Currency": document["Currency"],
+        "Description": document["Description"],
+        "DueDate": document["DueDate"],
+        "EntryDate": booked,
+        "EntryID": new_guid(),
+        "EntryNumber": number,
+        "InvoiceDate": booked,
+        "InvoiceNumber": number,
+        "IsFullyPaid": False,
+        "Journal": document["Journal"],
+        "JournalDescription": journal.get("Description"),
+        "OrderNumber": document.get("OrderNumber"),
+        "Source": 1,
+        "Status": OPEN,
+        "TransactionEntryID": entry_id,
+        "TransactionIsReversal": False,
+        "TransactionType": 20 if amount >= 0 else 21,
+        "YourRef": document["YourRef"],
+    }
     row = stamp(ctx, row, created=True)
     ctx.store.put(schema.RECEIVABLES, row)
     return row
 
 
 def receivables_of(ctx: Ctx, journal: str, number: int) -> list[Row]:
-    return [row for row in ctx.store.rows(schema.RECEIVABLES)
-            if row["Journal"] == journal and row["InvoiceNumber"] == number]
+    return [
+        row
+        for row in ctx.store.rows(schema.RECEIVABLES)
+        if row["Journal"] == journal and row["InvoiceNumber"] == number
+    ]
 
 
 def outstanding(rows: list[Row]) -> Decimal:
@@ -75,9 +96,16 @@ def pay(ctx: Ctx, journal: str, number: int, amount: Decimal | None) -> list[Row
     left = money(sign * (due - paid))
     row.update(AmountFC=left, AmountDC=left, LastPaymentDate=today)
     stamp(ctx, row, created=False)
-    part = {**row, "ID": new_guid(), "EntryID": new_guid(), "AmountFC": money(sign * paid),
-            "AmountDC": money(sign * paid), "Status": MATCHED, "IsFullyPaid": True,
-            "EndDate": today}
+    part = {
+        **row,
+        "ID": new_guid(),
+        "EntryID": new_guid(),
+        "AmountFC": money(sign * paid),
+        "AmountDC": money(sign * paid),
+        "Status": MATCHED,
+        "IsFullyPaid": True,
+        "EndDate": today,
+    }
     ctx.store.put(schema.RECEIVABLES, stamp(ctx, part, created=True))
     return receivables_of(ctx, journal, number)
 

@@ -26,8 +26,13 @@ from simulators.exact.query import (
 from simulators.exact.schema import LINE_SETS, EntitySet
 from simulators.exact.values import guid
 
-WRITERS: dict[str, Writer] = {**crm.WRITERS, **items.WRITERS, **orders.WRITERS,
-                              **invoices.WRITERS, **entries.WRITERS}
+WRITERS: dict[str, Writer] = {
+    **crm.WRITERS,
+    **items.WRITERS,
+    **orders.WRITERS,
+    **invoices.WRITERS,
+    **entries.WRITERS,
+}
 REQUIRED_FILTER = "A required filter is missing."
 SELECT_OR_TOP = "Please add a $select or a $top=1 statement to the query string."
 _GUID_KEY = re.compile(r"^guid'([^']*)'$")
@@ -48,14 +53,18 @@ def parse_key(raw: str, entity_set: EntitySet) -> Any:
 
 
 def _query(ctx: Ctx, entity_set: EntitySet) -> ListQuery:
-    return parse_query(ctx.request.query_params.multi_items(), entity_set,
-                       ctx.options.filter_ignores_case)
+    return parse_query(
+        ctx.request.query_params.multi_items(), entity_set, ctx.options.filter_ignores_case
+    )
 
 
 def _strict_checks(ctx: Ctx, query: ListQuery) -> None:
     entity_set, options = ctx.entity_set, ctx.options
-    if options.require_filter and entity_set.filter_fields and (
-            query.filter is None or not query.filter.fields & set(entity_set.filter_fields)):
+    if (
+        options.require_filter
+        and entity_set.filter_fields
+        and (query.filter is None or not query.filter.fields & set(entity_set.filter_fields))
+    ):
         raise text_error(400, REQUIRED_FILTER)
     if options.require_select and entity_set.wide and query.select is None and query.top != 1:
         raise text_error(400, SELECT_OR_TOP)
@@ -75,24 +84,27 @@ async def list_rows(ctx: Ctx) -> Response:
 
 async def count_rows(ctx: Ctx) -> Response:
     query = _query(ctx, ctx.entity_set)
-    rows = [row for row in ctx.store.rows(ctx.entity_set)
-            if query.filter is None or query.filter.matches(row)]
+    rows = [
+        row
+        for row in ctx.store.rows(ctx.entity_set)
+        if query.filter is None or query.filter.matches(row)
+    ]
     return PlainTextResponse(str(len(rows)))
 
 
 async def get_one(ctx: Ctx, key: Any) -> Response:
     query = _query(ctx, ctx.entity_set)
     row = _existing(ctx, key)
-    return json_response({"d": render(row, ctx.entity_set, ctx.api_root, query.select,
-                                      query.expand)})
+    return json_response(
+        {"d": render(row, ctx.entity_set, ctx.api_root, query.select, query.expand)}
+    )
 
 
 async def list_lines(ctx: Ctx, key: Any) -> Response:
     """`SalesOrders(guid'…')/SalesOrderLines`: the URI a `__deferred` link points at."""
     parent = _existing(ctx, key)
     line_set = LINE_SETS[ctx.entity_set.path]
-    return _page(ctx, line_set, list(parent[ctx.entity_set.lines or ""]),
-                 _query(ctx, line_set))
+    return _page(ctx, line_set, list(parent[ctx.entity_set.lines or ""]), _query(ctx, line_set))
 
 
 async def create(ctx: Ctx) -> Response:
@@ -115,8 +127,9 @@ async def update(ctx: Ctx, key: Any) -> Response:
     if writer.update is None:
         raise not_allowed("PUT")
     body = await read_body(ctx.request)
-    values = entity_values(body, ctx.entity_set, ctx.options.reject_unknown_fields,
-                           with_lines=False)
+    values = entity_values(
+        body, ctx.entity_set, ctx.options.reject_unknown_fields, with_lines=False
+    )
     ctx.store.put(ctx.entity_set, writer.update(ctx, row, values))
     return Response(status_code=204)
 

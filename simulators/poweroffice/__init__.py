@@ -10,5 +10,10 @@ from simulators.poweroffice.app import PowerOfficeSim, create_app
 from simulators.poweroffice.options import PowerOfficeSimOptions
 from simulators.poweroffice.store import SALES_ACCOUNTS, SalesAccount
 
-__all__ = ["PowerOfficeSim", "PowerOfficeSimOptions", "SALES_ACCOUNTS", "SalesAccount",
-           "create_app"]
+__all__ = [
+    "PowerOfficeSim",
+    "PowerOfficeSimOptions",
+    "SALES_ACCOUNTS",
+    "SalesAccount",
+    "create_app",
+]

@@ -38,8 +38,13 @@ log = logging.getLogger(__name__)
 API_BASES = ("/demo/v2", "/v2")
 TOKEN_PATHS = ("/oauth/token", "/demo/oauth/token")
 TOKEN_TEMPLATE = "/OAuth/Token"
-ROUTES: list[Route] = [*reference.ROUTES, *customers.ROUTES, *products.ROUTES, *orders.ROUTES,
-                       *invoices.ROUTES]
+ROUTES: list[Route] = [
+    *reference.ROUTES,
+    *customers.ROUTES,
+    *products.ROUTES,
+    *orders.ROUTES,
+    *invoices.ROUTES,
+]
 
 
 def locate(path: str) -> tuple[str, str, str]:
@@ -49,7 +54,7 @@ def locate(path: str) -> tuple[str, str, str]:
         return "token", "", TOKEN_TEMPLATE
     for base in API_BASES:
         if trimmed.lower().startswith(base + "/"):
-            return "api", trimmed[:len(base)], trimmed[len(base):]
+            return "api", trimmed[: len(base)], trimmed[len(base) :]
     return "unknown", "", trimmed
 
 
@@ -110,8 +115,9 @@ class PowerOfficeSim:
             return unauthorized()
         query = Query(request.query_params.multi_items(), self.options.open_start_ranges)
         if query.odata_keys():
-            raise invalid_resource(f"OData query options are not supported: "
-                                   f"{', '.join(query.odata_keys())}.")
+            raise invalid_resource(
+                f"OData query options are not supported: {', '.join(query.odata_keys())}."
+            )
         invoices.settle(self.store, self.options)
         api_base = str(request.base_url).rstrip("/") + base
         return await route[2](Ctx(request, params, query, self.store, self.options, api_base))
@@ -122,16 +128,20 @@ class PowerOfficeSim:
             return f"{method} {rest}"
         route, _, _ = match(method, rest)
         if route is None:
-            route = next((r for r in ROUTES if match_template(r[1], rest.strip("/").split("/"))
-                          is not None), None)
+            route = next(
+                (r for r in ROUTES if match_template(r[1], rest.strip("/").split("/")) is not None),
+                None,
+            )
         return f"{method} {route[1] if route else rest}"
 
     def state(self) -> dict[str, list[Any]]:
         invoices.settle(self.store, self.options)
-        return {"Customers": list(self.store.customers.values()),
-                "Products": list(self.store.products.values()),
-                "SalesOrders": list(self.store.orders.values()),
-                "OutgoingInvoices": list(self.store.invoices.values())}
+        return {
+            "Customers": list(self.store.customers.values()),
+            "Products": list(self.store.products.values()),
+            "SalesOrders": list(self.store.orders.values()),
+            "OutgoingInvoices": list(self.store.invoices.values()),
+        }
 
     def reset(self) -> None:
         # Issued tokens survive: they belong to the identity server, not to the client company,
@@ -155,8 +165,9 @@ class PowerOfficeSim:
 
     def admin_routes(self) -> dict[str, AdminHandler]:
         # Lambdas, not values: a reset or a config change replaces the store and the options.
-        return {"POST /_sim/payments": payments.payment_route(lambda: self.store,
-                                                              lambda: self.options)}
+        return {
+            "POST /_sim/payments": payments.payment_route(lambda: self.store, lambda: self.options)
+        }
 
 
 def create_app(options: PowerOfficeSimOptions | Mapping[str, Any] | None = None) -> SimApp:

@@ -26,9 +26,11 @@ from simulators.poweroffice.problems import (
     rate_limited,
 )
 
-INVALID_CLIENT = {"error": "invalid_client",
-                  "error_description": "Client integration not found. Please ensure the provided "
-                                       "keys are matching the desired environment."}
+INVALID_CLIENT = {
+    "error": "invalid_client",
+    "error_description": "Client integration not found. Please ensure the provided "
+    "keys are matching the desired environment.",
+}
 
 
 class Gateway:
@@ -42,7 +44,8 @@ class Gateway:
     def admit(self, request: Request, options: PowerOfficeSimOptions) -> Response | None:
         """The gateway's refusal, if any: missing or wrong subscription key, or over the rate."""
         key = request.headers.get("ocp-apim-subscription-key") or next(
-            (v for k, v in request.query_params.items() if k.lower() == "subscription-key"), None)
+            (v for k, v in request.query_params.items() if k.lower() == "subscription-key"), None
+        )
         if not key:
             return gateway_error(401, MISSING_SUBSCRIPTION_KEY)
         if not _same(key, options.subscription_key):
@@ -64,8 +67,9 @@ class Gateway:
             return json_response(INVALID_CLIENT, 400)
         token = secrets.token_urlsafe(32)
         self._tokens[token] = time.monotonic() + options.token_lifetime_s
-        return json_response({"access_token": token, "token_type": "bearer",
-                              "expires_in": options.token_lifetime_s})
+        return json_response(
+            {"access_token": token, "token_type": "bearer", "expires_in": options.token_lifetime_s}
+        )
 
     def _within_rate(self, key: str, per_second: int) -> bool:
         if per_second <= 0:

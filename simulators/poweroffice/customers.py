@@ -27,18 +27,45 @@ from simulators.poweroffice.problems import (
 ENTITY = "Customer"
 DELIVERY_TYPES = ("PdfByEmail", "Print", "EHF", "AvtaleGiro", "External", "Efaktura", "Factoring")
 SCHEMA = {
-    "Name": "str", "FirstName": "str", "LastName": "str", "IsPerson": "bool", "Number": "int",
-    "LegalName": "str", "OrganizationNumber": "str", "NationalIdNumber": "str",
-    "EmailAddress": "str", "InvoiceEmailAddress": "str", "InvoiceEmailAddressCC": "str",
-    "PaymentReminderEmailAddress": "str", "PhoneNumber": "str", "WebsiteUrl": "str",
-    "MailAddress": "dict", "ExternalImportReference": "str", "ExternalNumber": "int",
-    "InvoiceDeliveryType": "str", "CurrencyCode": "str", "IsVatFree": "bool", "IsArchived": "bool",
-    "DateOfBirth": "date", "CustomerSince": "date", "PaymentTermId": "int", "DeliveryTermId": "int",
-    "DepartmentId": "int", "ContactGroupIds": "list", "Allowance": "num",
-    "SendPaymentReminders": "bool", "UseInvoiceFee": "bool",
+    "Name": "str",
+    "FirstName": "str",
+    "LastName": "str",
+    "IsPerson": "bool",
+    "Number": "int",
+    "LegalName": "str",
+    "OrganizationNumber": "str",
+    "NationalIdNumber": "str",
+    "EmailAddress": "str",
+    "InvoiceEmailAddress": "str",
+    "InvoiceEmailAddressCC": "str",
+    "PaymentReminderEmailAddress": "str",
+    "PhoneNumber": "str",
+    "WebsiteUrl": "str",
+    "MailAddress": "dict",
+    "ExternalImportReference": "str",
+    "ExternalNumber": "int",
+    "InvoiceDeliveryType": "str",
+    "CurrencyCode": "str",
+    "IsVatFree": "bool",
+    "IsArchived": "bool",
+    "DateOfBirth": "date",
+    "CustomerSince": "date",
+    "PaymentTermId": "int",
+    "DeliveryTermId": "int",
+    "DepartmentId": "int",
+    "ContactGroupIds": "list",
+    "Allowance": "num",
+    "SendPaymentReminders": "bool",
+    "UseInvoiceFee": "bool",
 }
-ADDRESS_SCHEMA = {"AddressLine1": "str", "AddressLine2": "str", "City": "str", "ZipCode": "str",
-                  "CountryCode": "str", "ExternalCode": "str"}
+ADDRESS_SCHEMA = {
+    "AddressLine1": "str",
+    "AddressLine2": "str",
+    "City": "str",
+    "ZipCode": "str",
+    "CountryCode": "str",
+    "ExternalCode": "str",
+}
 
 
 async def create(ctx: Ctx) -> Response:
@@ -47,10 +74,17 @@ async def create(ctx: Ctx) -> Response:
     fields = writable(body, SCHEMA)
     now = ctx.store.clock.stamp()
     customer: dict[str, Any] = {
-        "Id": ctx.store.new_id(), **dict.fromkeys(SCHEMA), "IsPerson": False,
-        "IsArchived": False, "IsVatFree": False, "CurrencyCode": "NOK", **fields,
-        "IsActive": True, "ContactCreatedDateTimeOffset": now,
-        "CustomerCreatedDateTimeOffset": now, "LastChangedDateTimeOffset": now,
+        "Id": ctx.store.new_id(),
+        **dict.fromkeys(SCHEMA),
+        "IsPerson": False,
+        "IsArchived": False,
+        "IsVatFree": False,
+        "CurrencyCode": "NOK",
+        **fields,
+        "IsActive": True,
+        "ContactCreatedDateTimeOffset": now,
+        "CustomerCreatedDateTimeOffset": now,
+        "LastChangedDateTimeOffset": now,
     }
     if customer["Number"] is None:
         customer["Number"] = ctx.store.next_customer_no()
@@ -67,11 +101,14 @@ async def list_all(ctx: Ctx) -> Response:
     created = q.timestamp("customerCreatedDateTimeOffsetGreaterThan")
     table = ctx.store.customers
     rows = table.values() if ref is None else table.find("ExternalImportReference", ref)
-    items = [c for c in rows
-             if (numbers is None or in_ranges(c["Number"], numbers))
-             and (external_nos is None or in_ranges(c["ExternalNumber"], external_nos))
-             and after(c["LastChangedDateTimeOffset"], changed)
-             and after(c["CustomerCreatedDateTimeOffset"], created)]
+    items = [
+        c
+        for c in rows
+        if (numbers is None or in_ranges(c["Number"], numbers))
+        and (external_nos is None or in_ranges(c["ExternalNumber"], external_nos))
+        and after(c["LastChangedDateTimeOffset"], changed)
+        and after(c["CustomerCreatedDateTimeOffset"], created)
+    ]
     return list_response(ctx.request.url, q, items)
 
 
@@ -129,6 +166,7 @@ def _check_unique(ctx: Ctx, customer: dict[str, Any]) -> None:
     ref = customer["ExternalImportReference"]
     if ref is not None and len(ref) > 50:
         raise validation(ENTITY, "ExternalImportReference can not be longer than 50 characters.")
+
     def other(key: str) -> dict[str, Any] | None:
         if customer[key] is None:
             return None
@@ -138,8 +176,11 @@ def _check_unique(ctx: Ctx, customer: dict[str, Any]) -> None:
     for key in ("ExternalImportReference", "ExternalNumber"):
         owner = other(key)
         if owner is not None:
-            raise validation(ENTITY, f"{key} is already in use. '{customer[key]}' is used on "
-                                     f"(contact) Id = {owner['Id']}.")
+            raise validation(
+                ENTITY,
+                f"{key} is already in use. '{customer[key]}' is used on "
+                f"(contact) Id = {owner['Id']}.",
+            )
     if other("Number") is not None:
         raise validation(ENTITY, f"Number {customer['Number']} is already in use.")
 
@@ -152,8 +193,13 @@ def _address(ctx: Ctx, address: dict[str, Any] | None) -> dict[str, Any] | None:
     for key in ("City", "ZipCode"):
         if not (fields.get(key) or "").strip():
             raise validation(ENTITY, f"MailAddress.{key} is required.")
-    return {"Id": address.get("Id") or ctx.store.new_id(), **dict.fromkeys(ADDRESS_SCHEMA),
-            "CountryCode": "NO", **fields, "LastChangedDateTimeOffset": ctx.store.clock.stamp()}
+    return {
+        "Id": address.get("Id") or ctx.store.new_id(),
+        **dict.fromkeys(ADDRESS_SCHEMA),
+        "CountryCode": "NO",
+        **fields,
+        "LastChangedDateTimeOffset": ctx.store.clock.stamp(),
+    }
 
 
 ROUTES: list[Route] = [

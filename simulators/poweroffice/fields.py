@@ -19,9 +19,15 @@ from simulators.poweroffice.problems import ApiError, validation
 
 PATCH_MEDIA_TYPE = "application/json-patch+json"
 _PATCH_OPS = ("add", "replace", "remove")
-_DOTNET_TYPES = {"str": "System.String", "int": "System.Int64", "num": "System.Decimal",
-                 "bool": "System.Boolean", "date": "System.DateTime", "dict": "System.Object",
-                 "list": "System.Collections.Generic.List"}
+_DOTNET_TYPES = {
+    "str": "System.String",
+    "int": "System.Int64",
+    "num": "System.Decimal",
+    "bool": "System.Boolean",
+    "date": "System.DateTime",
+    "dict": "System.Object",
+    "list": "System.Collections.Generic.List",
+}
 
 
 def _is_kind(value: Any, kind: str) -> bool:
@@ -29,8 +35,14 @@ def _is_kind(value: Any, kind: str) -> bool:
         return True
     if kind == "date":
         return isinstance(value, str) and _is_date(value)
-    python_type = {"str": str, "int": int, "num": (int, float), "bool": bool, "dict": dict,
-                   "list": list}[kind]
+    python_type = {
+        "str": str,
+        "int": int,
+        "num": (int, float),
+        "bool": bool,
+        "dict": dict,
+        "list": list,
+    }[kind]
     return isinstance(value, python_type) and (kind == "bool" or not isinstance(value, bool))
 
 
@@ -45,8 +57,10 @@ def _is_date(text: str) -> bool:
 def check_types(entity: str, body: dict[str, Any], schema: dict[str, str]) -> None:
     for name, kind in schema.items():
         if not _is_kind(body.get(name), kind):
-            raise validation(entity, f"The JSON value could not be converted to "
-                                     f"{_DOTNET_TYPES[kind]}. Path: $.{name}")
+            raise validation(
+                entity,
+                f"The JSON value could not be converted to {_DOTNET_TYPES[kind]}. Path: $.{name}",
+            )
 
 
 def writable(body: dict[str, Any], schema: dict[str, str]) -> dict[str, Any]:
@@ -75,17 +89,24 @@ async def read_object(request: Request, entity: str) -> dict[str, Any]:
 async def read_patch(request: Request, entity: str) -> list[dict[str, Any]]:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != PATCH_MEDIA_TYPE:
-        raise ApiError(415, "Unsupported Media Type",
-                       f"PATCH requires Content-Type: {PATCH_MEDIA_TYPE} (RFC 6902 JSON Patch).")
+        raise ApiError(
+            415,
+            "Unsupported Media Type",
+            f"PATCH requires Content-Type: {PATCH_MEDIA_TYPE} (RFC 6902 JSON Patch).",
+        )
     ops = await read_body(request, entity)
     if not isinstance(ops, list) or not all(isinstance(op, dict) for op in ops):
         raise validation(entity, "The request body must be a JSON Patch document (an array).")
     return ops
 
 
-def apply_patch(entity: str, doc: dict[str, Any], ops: list[dict[str, Any]],
-                schema: dict[str, str], nested: dict[str, dict[str, str]] | None = None,
-                ) -> dict[str, Any]:
+def apply_patch(
+    entity: str,
+    doc: dict[str, Any],
+    ops: list[dict[str, Any]],
+    schema: dict[str, str],
+    nested: dict[str, dict[str, str]] | None = None,
+) -> dict[str, Any]:
     """A patched copy of `doc`; only `schema` fields (and `nested` sub-fields) may be touched."""
     result = copy.deepcopy(doc)
     for op in ops:
@@ -103,8 +124,13 @@ def apply_patch(entity: str, doc: dict[str, Any], ops: list[dict[str, Any]],
     return result
 
 
-def _target(entity: str, doc: dict[str, Any], path: str, schema: dict[str, str],
-            nested: dict[str, dict[str, str]]) -> tuple[dict[str, Any], str]:
+def _target(
+    entity: str,
+    doc: dict[str, Any],
+    path: str,
+    schema: dict[str, str],
+    nested: dict[str, dict[str, str]],
+) -> tuple[dict[str, Any], str]:
     parts = path.strip("/").split("/") if path.strip("/") else []
     top = _canonical(schema, parts[0]) if parts else None
     if top is None or len(parts) > 2:

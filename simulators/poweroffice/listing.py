@@ -50,8 +50,11 @@ class Query:
     def ranges(self, name: str) -> list[tuple[int | None, int | None]] | None:
         """`"10-20, 25, 30-, -5"` as inclusive (low, high) pairs; None means open."""
         parts = self.strings(name)
-        return None if parts is None else [_parse_range(name, part, self._open_start)
-                                           for part in parts]
+        return (
+            None
+            if parts is None
+            else [_parse_range(name, part, self._open_start) for part in parts]
+        )
 
     def uuids(self, name: str) -> list[str] | None:
         parts = self.strings(name)
@@ -83,7 +86,8 @@ class Query:
 
 def in_ranges(value: int | None, ranges: list[tuple[int | None, int | None]]) -> bool:
     return value is not None and any(
-        (low is None or low <= value) and (high is None or value <= high) for low, high in ranges)
+        (low is None or low <= value) and (high is None or value <= high) for low, high in ranges
+    )
 
 
 def parse_uuid(raw: str, name: str) -> str:
@@ -119,13 +123,16 @@ def list_response(url: URL, query: Query, items: list[dict[str, Any]]) -> Respon
     if not 1 <= size <= MAX_PAGE_SIZE:
         raise invalid_resource(f"PageSize must be between 1 and {MAX_PAGE_SIZE}.")
     items = _ordered(items, query.get("OrderBy"))
-    page = items[(number - 1) * size: number * size]
+    page = items[(number - 1) * size : number * size]
     if not page:
         return Response(status_code=204)
     page = _selected(page, query.strings("Fields"))
     pages = -(-len(items) // size)
     pagination = {
-        "currentPage": number, "pageSize": size, "totalCount": len(items), "totalPages": pages,
+        "currentPage": number,
+        "pageSize": size,
+        "totalCount": len(items),
+        "totalPages": pages,
         "previousPageLink": _page_link(url, number - 1) if number > 1 else None,
         "nextPageLink": _page_link(url, number + 1) if number < pages else None,
     }
@@ -133,12 +140,15 @@ def list_response(url: URL, query: Query, items: list[dict[str, Any]]) -> Respon
 
 
 def _parse_range(name: str, part: str, open_start: bool) -> tuple[int | None, int | None]:
-    """"5" → (5, 5), "5-" → (5, None), "3-9" → (3, 9), "-7" → (None, 7) when allowed."""
+    """ "5" → (5, 5), "5-" → (5, None), "3-9" → (3, 9), "-7" → (None, 7) when allowed."""
     found = _RANGE_PART.match(part)
     if found is None:
         raise cast_error(f"{name} contains an invalid number or range: '{part}'.")
-    low, dash, high = (int(found[1]) if found[1] else None, found[2],
-                       int(found[3]) if found[3] else None)
+    low, dash, high = (
+        int(found[1]) if found[1] else None,
+        found[2],
+        int(found[3]) if found[3] else None,
+    )
     if not dash:
         if low is None or high is not None:
             raise cast_error(f"{name} contains an invalid number or range: '{part}'.")
@@ -158,8 +168,11 @@ def _ordered(items: list[dict[str, Any]], order_by: str | None) -> list[dict[str
         key = _field_key(items[0], name)
         if direction.strip().lower() not in ("", "asc", "desc"):
             raise invalid_resource(f"OrderBy direction '{direction}' is not valid.")
-        items = sorted(items, key=lambda item: _sort_key(item.get(key)),
-                       reverse=direction.strip().lower() == "desc")
+        items = sorted(
+            items,
+            key=lambda item: _sort_key(item.get(key)),
+            reverse=direction.strip().lower() == "desc",
+        )
     return items
 
 
@@ -182,6 +195,9 @@ def _field_key(sample: dict[str, Any], name: str) -> str:
 
 
 def _page_link(url: URL, number: int) -> str:
-    params = [(key, value) for key, value in parse_qsl(url.query, keep_blank_values=True)
-              if key.lower() != "pagenumber"]
+    params = [
+        (key, value)
+        for key, value in parse_qsl(url.query, keep_blank_values=True)
+        if key.lower() != "pagenumber"
+    ]
     return str(url.replace(query=urlencode([*params, ("PageNumber", str(number))])))

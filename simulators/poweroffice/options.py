@@ -51,8 +51,9 @@ class PowerOfficeSimOptions:
         return dataclasses.asdict(self)
 
 
-def make_options(options: PowerOfficeSimOptions | Mapping[str, Any] | None,
-                 ) -> PowerOfficeSimOptions:
+def make_options(
+    options: PowerOfficeSimOptions | Mapping[str, Any] | None,
+) -> PowerOfficeSimOptions:
     if isinstance(options, PowerOfficeSimOptions):
         options = options.as_json()  # validated like any other set of changes
     return PowerOfficeSimOptions().merged(options or {})

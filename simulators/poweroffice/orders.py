@@ -44,20 +44,44 @@ ENTITY = "SalesOrder"
 LINE_TYPES = ("Normal", "Text", "Summary", "InvoiceFee", "TotalHours")
 POSTING_LINE_TYPES = ("Normal", "InvoiceFee")
 HEADER_SCHEMA = {
-    "CustomerId": "int", "CustomerNo": "int", "SalesOrderStatus": "str",
-    "ExternalImportReference": "str", "ImportedOrderNo": "int", "SalesOrderDate": "date",
-    "DeliveryDate": "date", "CustomerReference": "str", "PurchaseOrderReference": "str",
-    "CurrencyCode": "str", "CurrencyExchangeRate": "num", "PaymentTermId": "int",
-    "DeliveryTermId": "int", "ContactDeliveryAddressId": "int", "CustomMatchingReference": "str",
-    "DepartmentId": "int", "ProjectId": "int", "ContractNo": "str", "BrandingThemeId": "int",
-    "SalesPersonEmployeeId": "int", "RelatedInvoiceNo": "int",
+    "CustomerId": "int",
+    "CustomerNo": "int",
+    "SalesOrderStatus": "str",
+    "ExternalImportReference": "str",
+    "ImportedOrderNo": "int",
+    "SalesOrderDate": "date",
+    "DeliveryDate": "date",
+    "CustomerReference": "str",
+    "PurchaseOrderReference": "str",
+    "CurrencyCode": "str",
+    "CurrencyExchangeRate": "num",
+    "PaymentTermId": "int",
+    "DeliveryTermId": "int",
+    "ContactDeliveryAddressId": "int",
+    "CustomMatchingReference": "str",
+    "DepartmentId": "int",
+    "ProjectId": "int",
+    "ContractNo": "str",
+    "BrandingThemeId": "int",
+    "SalesPersonEmployeeId": "int",
+    "RelatedInvoiceNo": "int",
 }
 PATCH_SCHEMA = {k: v for k, v in HEADER_SCHEMA.items() if k != "CustomerNo"}  # patches take Ids
 LINE_SCHEMA = {
-    "LineType": "str", "ProductId": "int", "ProductCode": "str", "Description": "str",
-    "Quantity": "num", "ProductUnitPrice": "num", "ProductUnitCost": "num", "Allowance": "num",
-    "SortOrder": "int", "UnitOfMeasureCode": "str", "ExternalImportReference": "str",
-    "UseStandardSalesAccount": "bool", "DepartmentId": "int", "ProjectId": "int",
+    "LineType": "str",
+    "ProductId": "int",
+    "ProductCode": "str",
+    "Description": "str",
+    "Quantity": "num",
+    "ProductUnitPrice": "num",
+    "ProductUnitCost": "num",
+    "Allowance": "num",
+    "SortOrder": "int",
+    "UnitOfMeasureCode": "str",
+    "ExternalImportReference": "str",
+    "UseStandardSalesAccount": "bool",
+    "DepartmentId": "int",
+    "ProjectId": "int",
 }
 
 
@@ -74,11 +98,16 @@ async def create(ctx: Ctx) -> Response:
     _check_line_refs(lines)
     now = ctx.store.clock.stamp()
     order: dict[str, Any] = {
-        "Id": order_id, "SalesOrderNo": None, **dict.fromkeys(HEADER_SCHEMA),
+        "Id": order_id,
+        "SalesOrderNo": None,
+        **dict.fromkeys(HEADER_SCHEMA),
         "CurrencyCode": customer["CurrencyCode"] or "NOK",
-        "SalesOrderDate": ctx.store.clock.today().isoformat(), **fields,
-        "CustomerId": customer["Id"], "CustomerNo": customer["Number"],
-        "IsCreatedByCurrentIntegration": True, "CreatedDateTimeOffset": now,
+        "SalesOrderDate": ctx.store.clock.today().isoformat(),
+        **fields,
+        "CustomerId": customer["Id"],
+        "CustomerNo": customer["Number"],
+        "IsCreatedByCurrentIntegration": True,
+        "CreatedDateTimeOffset": now,
         "LastChangedDateTimeOffset": now,
         "SalesOrderLines": sorted(lines, key=lambda line: line["SortOrder"]),
     }
@@ -94,13 +123,18 @@ async def list_all(ctx: Ctx) -> Response:
     numbers, status = q.ranges("customerNos"), q.get("orderStatus")
     if status is not None and status.lower() not in [s.lower() for s in SALES_ORDER_STATUSES]:
         raise cast_error(f"The value '{status}' is not valid for orderStatus.")
-    changed, mine = q.timestamp("lastChangedDateTimeOffsetGreaterThan"), q.boolean(
-        "onlyCreatedByCurrentIntegration")
-    items = [header(o) for o in ctx.store.orders.values()
-             if (numbers is None or in_ranges(o["CustomerNo"], numbers))
-             and (status is None or o["SalesOrderStatus"].lower() == status.lower())
-             and after(o["LastChangedDateTimeOffset"], changed)
-             and (not mine or o["IsCreatedByCurrentIntegration"])]
+    changed, mine = (
+        q.timestamp("lastChangedDateTimeOffsetGreaterThan"),
+        q.boolean("onlyCreatedByCurrentIntegration"),
+    )
+    items = [
+        header(o)
+        for o in ctx.store.orders.values()
+        if (numbers is None or in_ranges(o["CustomerNo"], numbers))
+        and (status is None or o["SalesOrderStatus"].lower() == status.lower())
+        and after(o["LastChangedDateTimeOffset"], changed)
+        and (not mine or o["IsCreatedByCurrentIntegration"])
+    ]
     return list_response(ctx.request.url, q, items)
 
 
@@ -123,8 +157,11 @@ async def patch(ctx: Ctx) -> Response:
     for op in await read_patch(ctx.request, ENTITY):
         is_status = str(op.get("path", "")).strip("/").lower() == "salesorderstatus"
         if patched["SalesOrderStatus"] == "Confirmed" and not is_status:
-            raise validation(ENTITY, "The sales order is confirmed and can not be edited. "
-                                     "Set SalesOrderStatus to Draft first.")
+            raise validation(
+                ENTITY,
+                "The sales order is confirmed and can not be edited. "
+                "Set SalesOrderStatus to Draft first.",
+            )
         patched = apply_patch(ENTITY, patched, [op], PATCH_SCHEMA)
     if patched["CustomerId"] != order["CustomerId"]:
         patched["CustomerNo"] = _customer(ctx, patched["CustomerId"], None)["Number"]
@@ -139,8 +176,11 @@ async def delete(ctx: Ctx) -> Response:
     order = find(ctx)
     _check_not_sending(ctx, order)
     if order["SalesOrderStatus"] == "Confirmed":
-        raise validation(ENTITY, "The sales order is confirmed and can not be deleted. "
-                                 "Set SalesOrderStatus to Draft first.")
+        raise validation(
+            ENTITY,
+            "The sales order is confirmed and can not be deleted. "
+            "Set SalesOrderStatus to Draft first.",
+        )
     del ctx.store.orders[order["Id"]]
     ctx.store.sends.pop(order["Id"], None)
     return Response(status_code=200)
@@ -165,8 +205,9 @@ def find(ctx: Ctx) -> dict[str, Any]:
 def _check_not_sending(ctx: Ctx, order: dict[str, Any]) -> None:
     send = ctx.store.sends.get(order["Id"])
     if send is not None and send.state == "processing":
-        raise validation(ENTITY, f"The sales order with id = {order['Id']} is being sent and "
-                                 "can not be changed.")
+        raise validation(
+            ENTITY, f"The sales order with id = {order['Id']} is being sent and can not be changed."
+        )
 
 
 def _customer(ctx: Ctx, customer_id: int | None, customer_no: int | None) -> dict[str, Any]:
@@ -186,13 +227,19 @@ def _customer(ctx: Ctx, customer_id: int | None, customer_no: int | None) -> dic
 
 def _check_header(ctx: Ctx, fields: dict[str, Any], order_id: str) -> None:
     if fields.get("SalesOrderStatus") not in SALES_ORDER_STATUSES:
-        raise validation(ENTITY, f"SalesOrderStatus '{fields.get('SalesOrderStatus')}' is not "
-                                 f"valid; use {' or '.join(SALES_ORDER_STATUSES)}.")
+        raise validation(
+            ENTITY,
+            f"SalesOrderStatus '{fields.get('SalesOrderStatus')}' is not "
+            f"valid; use {' or '.join(SALES_ORDER_STATUSES)}.",
+        )
     ref = fields.get("ExternalImportReference")
     owner = ctx.store.ref_owner(ref) if ref is not None and ctx.options.order_ref_unique else None
     if owner is not None and owner != order_id:
-        raise validation(ENTITY, f"ExternalImportReference is already in use. '{ref}' is used "
-                                 f"on (sales order) Id = {owner}.")
+        raise validation(
+            ENTITY,
+            f"ExternalImportReference is already in use. '{ref}' is used "
+            f"on (sales order) Id = {owner}.",
+        )
 
 
 def _check_related_invoice(ctx: Ctx, order: dict[str, Any]) -> None:
@@ -202,13 +249,18 @@ def _check_related_invoice(ctx: Ctx, order: dict[str, Any]) -> None:
     if number is None:
         return
     if order["TotalAmount"] >= 0:
-        raise validation(ENTITY, "RelatedInvoiceNo can only be set on credit note drafts (a "
-                                 "sales order with a negative total).")
+        raise validation(
+            ENTITY,
+            "RelatedInvoiceNo can only be set on credit note drafts (a "
+            "sales order with a negative total).",
+        )
     invoices = ctx.store.invoices.find("InvoiceNo", number)
     if ctx.options.related_invoice_checked and not any(
-            i["VoucherType"] == "OutgoingInvoice" for i in invoices):
-        raise validation(ENTITY, f"RelatedInvoiceNo {number}: no outgoing invoice with that "
-                                 "number.")
+        i["VoucherType"] == "OutgoingInvoice" for i in invoices
+    ):
+        raise validation(
+            ENTITY, f"RelatedInvoiceNo {number}: no outgoing invoice with that number."
+        )
 
 
 def _line(ctx: Ctx, raw: Any, index: int, order_id: str) -> dict[str, Any]:
@@ -221,8 +273,9 @@ def _line(ctx: Ctx, raw: Any, index: int, order_id: str) -> dict[str, Any]:
         raise validation(ENTITY, f"LineType '{line_type}' is not valid (line {index}).")
     product = _product(ctx, fields)
     if line_type == "Normal" and product is None:
-        raise validation(ENTITY, "ProductId or ProductCode is required on Normal lines "
-                                 f"(line {index}).")
+        raise validation(
+            ENTITY, f"ProductId or ProductCode is required on Normal lines (line {index})."
+        )
     if product is not None and fields.get("Quantity") is None:
         raise validation(ENTITY, f"Quantity is required on lines with a product (line {index}).")
     allowance = decimal(fields.get("Allowance"))
@@ -230,12 +283,18 @@ def _line(ctx: Ctx, raw: Any, index: int, order_id: str) -> dict[str, Any]:
         raise validation(ENTITY, f"Allowance must be between -1000 and 100 (line {index}).")
     product = product or {}
     line = {
-        "Id": str(uuid4()), "SalesOrderId": order_id, **dict.fromkeys(LINE_SCHEMA), **fields,
-        "LineType": line_type, "ProductId": product.get("Id"), "ProductCode": product.get("Code"),
+        "Id": str(uuid4()),
+        "SalesOrderId": order_id,
+        **dict.fromkeys(LINE_SCHEMA),
+        **fields,
+        "LineType": line_type,
+        "ProductId": product.get("Id"),
+        "ProductCode": product.get("Code"),
         "Description": fields.get("Description") or product.get("Name"),
         "UnitOfMeasureCode": fields.get("UnitOfMeasureCode") or product.get("UnitOfMeasureCode"),
         "ProductUnitCost": _first(fields.get("ProductUnitCost"), product.get("UnitCost")),
-        "SortOrder": _first(fields.get("SortOrder"), index), "Allowance": float(allowance),
+        "SortOrder": _first(fields.get("SortOrder"), index),
+        "Allowance": float(allowance),
     }
     _add_amounts(line, product, posting=line_type in POSTING_LINE_TYPES)
     return line
@@ -267,9 +326,15 @@ def _add_amounts(line: dict[str, Any], product: dict[str, Any], posting: bool) -
     quantity = decimal(_first(line["Quantity"], 1))
     net = cents(quantity * price * (1 - decimal(line["Allowance"]) / 100))
     vat = cents(net * account.vat_rate)
-    line.update(Quantity=float(quantity), ProductUnitPrice=float(price), NetAmount=money(net),
-                VatAmount=money(vat), TotalAmount=money(net + vat), VatCode=account.vat_code,
-                VatRate=float(account.vat_rate))
+    line.update(
+        Quantity=float(quantity),
+        ProductUnitPrice=float(price),
+        NetAmount=money(net),
+        VatAmount=money(vat),
+        TotalAmount=money(net + vat),
+        VatCode=account.vat_code,
+        VatRate=float(account.vat_rate),
+    )
 
 
 def _add_totals(order: dict[str, Any]) -> None:
@@ -284,8 +349,11 @@ def _check_line_refs(lines: list[dict[str, Any]]) -> None:
     for line in lines:
         ref = line["ExternalImportReference"]
         if ref is not None and ref in seen:
-            raise validation(ENTITY, f"ExternalImportReference '{ref}' is used on more than one "
-                                     "line of the sales order.")
+            raise validation(
+                ENTITY,
+                f"ExternalImportReference '{ref}' is used on more than one "
+                "line of the sales order.",
+            )
         if ref is not None:
             seen.add(ref)
 

@@ -23,17 +23,20 @@ from simulators.poweroffice.options import PowerOfficeSimOptions
 from simulators.poweroffice.problems import ApiError, json_response
 from simulators.poweroffice.store import Store, cents, decimal, money
 
-USAGE = 'body must be {"invoice_id": "<outgoing invoice uuid>", "amount": "100.00"} ' \
-        '(amount optional: pay the rest)'
+USAGE = (
+    'body must be {"invoice_id": "<outgoing invoice uuid>", "amount": "100.00"} '
+    "(amount optional: pay the rest)"
+)
 
 
 class BadPayment(ValueError):
     """The payment body cannot be applied; the message says why."""
 
 
-def payment_route(current_store: Callable[[], Store],
-                  current_options: Callable[[], PowerOfficeSimOptions],
-                  ) -> Callable[[Request], Awaitable[Response]]:
+def payment_route(
+    current_store: Callable[[], Store],
+    current_options: Callable[[], PowerOfficeSimOptions],
+) -> Callable[[Request], Awaitable[Response]]:
     async def pay(request: Request) -> Response:
         store, options = current_store(), current_options()
         settle(store, options)  # an invoice whose send fell due is payable now
@@ -46,7 +49,8 @@ def payment_route(current_store: Callable[[], Store],
         towards_zero = -1 if decimal(invoice["TotalPostedAmount"]) < 0 else 1
         invoice["Balance"] = money(decimal(invoice["Balance"]) - towards_zero * amount)
         invoice["BalanceLastChangedDateTimeOffset"] = store.clock.balance_stamp(
-            options.balance_stamp_resolution_seconds)
+            options.balance_stamp_resolution_seconds
+        )
         invoice["LastChangedDateTimeOffset"] = store.clock.stamp()
         return json_response(invoice)
 

@@ -16,15 +16,28 @@ NOT_FOUND = "Object(s) not found"
 INVALID_RESOURCE = "Invalid resourceParameter"
 CAST_ERROR = "Unable to cast object(s)"
 CONFLICT = "Object conflict"
-MISSING_SUBSCRIPTION_KEY = ("Access denied due to missing subscription key. Make sure to include "
-                            "subscription key when making requests to an API.")
-INVALID_SUBSCRIPTION_KEY = ("Access denied due to invalid subscription key. Make sure to provide "
-                            "a valid key for an active subscription.")
-RATE_LIMIT_BODY = {"statusCode": "429",
-                   "message": "Rate limit is exceeded. Try again in 1 seconds."}
+MISSING_SUBSCRIPTION_KEY = (
+    "Access denied due to missing subscription key. Make sure to include "
+    "subscription key when making requests to an API."
+)
+INVALID_SUBSCRIPTION_KEY = (
+    "Access denied due to invalid subscription key. Make sure to provide "
+    "a valid key for an active subscription."
+)
+RATE_LIMIT_BODY = {
+    "statusCode": "429",
+    "message": "Rate limit is exceeded. Try again in 1 seconds.",
+}
 _GATEWAY_BODIES = {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
-_STATUS_TITLES = {400: "Bad Request", 403: "Forbidden", 404: NOT_FOUND, 405: "Method Not Allowed",
-                  409: CONFLICT, 415: "Unsupported Media Type", 500: "Internal Server Error"}
+_STATUS_TITLES = {
+    400: "Bad Request",
+    403: "Forbidden",
+    404: NOT_FOUND,
+    405: "Method Not Allowed",
+    409: CONFLICT,
+    415: "Unsupported Media Type",
+    500: "Internal Server Error",
+}
 
 
 class ApiError(Exception):
@@ -58,15 +71,24 @@ def conflict(detail: str) -> ApiError:
     return ApiError(409, CONFLICT, detail)
 
 
-def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None,
-                  media_type: str = "application/json; charset=utf-8") -> Response:
+def json_response(
+    data: Any,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    media_type: str = "application/json; charset=utf-8",
+) -> Response:
     body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     return Response(body, status_code=status, headers=headers, media_type=media_type)
 
 
 def problem(status: int, title: str, detail: str | None, instance: str | None = None) -> Response:
-    body = {"type": f"https://httpstatuses.io/{status}", "title": title, "status": status,
-            "detail": detail, "instance": instance}
+    body = {
+        "type": f"https://httpstatuses.io/{status}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+    }
     return json_response(body, status, media_type="application/problem+json; charset=utf-8")
 
 

@@ -33,10 +33,21 @@ from simulators.poweroffice.store import (
 ENTITY = "Product"
 PRODUCT_TYPES = ("Product", "Service")
 SCHEMA = {
-    "Code": "str", "Name": "str", "Description": "str", "UnitPrice": "num", "UnitCost": "num",
-    "UnitOfMeasureCode": "str", "ProductType": "str", "ProductGroupId": "int",
-    "StandardSalesAccountId": "int", "StandardSalesAccount": "int", "OptionalSalesAccountId": "int",
-    "IsArchived": "bool", "Gtin": "str", "IsStockItem": "bool", "StockOnHand": "num",
+    "Code": "str",
+    "Name": "str",
+    "Description": "str",
+    "UnitPrice": "num",
+    "UnitCost": "num",
+    "UnitOfMeasureCode": "str",
+    "ProductType": "str",
+    "ProductGroupId": "int",
+    "StandardSalesAccountId": "int",
+    "StandardSalesAccount": "int",
+    "OptionalSalesAccountId": "int",
+    "IsArchived": "bool",
+    "Gtin": "str",
+    "IsStockItem": "bool",
+    "StockOnHand": "num",
 }
 
 
@@ -49,8 +60,12 @@ async def create(ctx: Ctx) -> Response:
     check_types(ENTITY, body, SCHEMA)
     now = ctx.store.clock.stamp()
     product: dict[str, Any] = {
-        "Id": ctx.store.new_id(), **dict.fromkeys(SCHEMA), "ProductType": "Product",
-        "IsArchived": False, **writable(body, SCHEMA), "CreatedDateTimeOffset": now,
+        "Id": ctx.store.new_id(),
+        **dict.fromkeys(SCHEMA),
+        "ProductType": "Product",
+        "IsArchived": False,
+        **writable(body, SCHEMA),
+        "CreatedDateTimeOffset": now,
         "LastChangedDateTimeOffset": now,
     }
     _complete(ctx, product, previous=None)
@@ -65,15 +80,23 @@ async def list_all(ctx: Ctx) -> Response:
     changed = q.timestamp("lastChangedDateTimeOffsetGreaterThan")
     created = q.timestamp("createdDateTimeOffsetGreaterThan")
     table = ctx.store.products
-    rows = table.values() if codes is None else sorted(
-        {p["Id"]: p for code in codes for p in table.find("Code", code)}.values(),
-        key=lambda p: p["Id"])
-    items = [p for p in rows
-             if (names is None or p["Name"] in names)
-             and (archived is None or p["IsArchived"] == archived)
-             and (kind is None or (p["ProductType"] or "").lower() == kind.lower())
-             and after(p["LastChangedDateTimeOffset"], changed)
-             and after(p["CreatedDateTimeOffset"], created)]
+    rows = (
+        table.values()
+        if codes is None
+        else sorted(
+            {p["Id"]: p for code in codes for p in table.find("Code", code)}.values(),
+            key=lambda p: p["Id"],
+        )
+    )
+    items = [
+        p
+        for p in rows
+        if (names is None or p["Name"] in names)
+        and (archived is None or p["IsArchived"] == archived)
+        and (kind is None or (p["ProductType"] or "").lower() == kind.lower())
+        and after(p["LastChangedDateTimeOffset"], changed)
+        and after(p["CreatedDateTimeOffset"], created)
+    ]
     return list_response(ctx.request.url, q, items)
 
 
@@ -122,8 +145,9 @@ def _complete(ctx: Ctx, product: dict[str, Any], previous: dict[str, Any] | None
     same_code = ctx.store.products.find("Code", code) if code is not None else []
     owner = next((p for p in same_code if p["Id"] != product["Id"]), None)
     if owner is not None and ctx.options.product_code_unique:
-        raise validation(ENTITY, f"Code is already in use. '{code}' is used on (product) "
-                                 f"Id = {owner['Id']}.")
+        raise validation(
+            ENTITY, f"Code is already in use. '{code}' is used on (product) Id = {owner['Id']}."
+        )
     account = _account(product, previous)
     product["StandardSalesAccountId"] = account.id
     product["StandardSalesAccount"] = account.account_no
@@ -132,8 +156,11 @@ def _complete(ctx: Ctx, product: dict[str, Any], previous: dict[str, Any] | None
 def _account(product: dict[str, Any], previous: dict[str, Any] | None) -> SalesAccount:
     """The Id wins over the account number, unless only the number changed in a patch."""
     account_id, account_no = product["StandardSalesAccountId"], product["StandardSalesAccount"]
-    if previous is not None and account_no != previous["StandardSalesAccount"] \
-            and account_id == previous["StandardSalesAccountId"]:
+    if (
+        previous is not None
+        and account_no != previous["StandardSalesAccount"]
+        and account_id == previous["StandardSalesAccountId"]
+    ):
         account_id = None
     if account_id is not None:
         found = sales_account_by_id(account_id)

@@ -4,5 +4,6 @@ from __future__ import annotations
 
 from simulators.scene import DemoScene
 
-SCENE = DemoScene(faults=({"match": "POST /SalesOrders/Complete", "mode": "status",
-                           "status": 503, "count": 2},))
+SCENE = DemoScene(
+    faults=({"match": "POST /SalesOrders/Complete", "mode": "status", "status": 503, "count": 2},)
+)

@@ -24,7 +24,8 @@ class SalesAccount:
 
 # Fixed reference data: the product's sales account decides the VAT of a line.
 SALES_ACCOUNTS: dict[int, SalesAccount] = {
-    account.account_no: account for account in (
+    account.account_no: account
+    for account in (
         SalesAccount(3000, 1003000, "3", Decimal("0.25"), "Salgsinntekt, avgiftspliktig"),
         SalesAccount(3030, 1003030, "31", Decimal("0.15"), "Salgsinntekt, middels sats"),
         SalesAccount(3033, 1003033, "33", Decimal("0.12"), "Salgsinntekt, lav sats"),
@@ -151,8 +152,9 @@ class Table:
 
 @dataclass
 class Store:
-    customers: Table = field(default_factory=lambda: Table(
-        "ExternalImportReference", "ExternalNumber", "Number"))
+    customers: Table = field(
+        default_factory=lambda: Table("ExternalImportReference", "ExternalNumber", "Number")
+    )
     products: Table = field(default_factory=lambda: Table("Code"))
     orders: Table = field(default_factory=lambda: Table("ExternalImportReference"))
     invoices: Table = field(default_factory=lambda: Table("ExternalImportReference", "InvoiceNo"))
@@ -189,7 +191,8 @@ class Store:
     def ref_owner(self, ref: str) -> str | None:
         """Id of the sales order or invoice (same Id) that carries this ExternalImportReference."""
         found = self.orders.find("ExternalImportReference", ref) or self.invoices.find(
-            "ExternalImportReference", ref)
+            "ExternalImportReference", ref
+        )
         return str(found[0]["Id"]) if found else None
 
     def product_in_use(self, product_id: int) -> bool:

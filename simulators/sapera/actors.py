@@ -24,13 +24,27 @@ ORGANIZATION_FIELDSET = "ChangeOrganizationFieldsetUpdate"
 PERSON_ROLES = ("CustomerPerson", "Person")
 ORGANIZATION_ROLES = ("CustomerOrganization", "Organization")
 ROLES = (*PERSON_ROLES, *ORGANIZATION_ROLES, "Customer", "User")
-FIELDSETS = {PERSON_FIELDSET: ("firstName", "lastName"),
-             ORGANIZATION_FIELDSET: ("organizationName", "organizationalIdentifier",
-                                     "vatTaxRegistrationIdentifier"),
-             "contact": ("email", "phone"), "customerIdentifier": ("customerIdentifier",)}
+FIELDSETS = {
+    PERSON_FIELDSET: ("firstName", "lastName"),
+    ORGANIZATION_FIELDSET: (
+        "organizationName",
+        "organizationalIdentifier",
+        "vatTaxRegistrationIdentifier",
+    ),
+    "contact": ("email", "phone"),
+    "customerIdentifier": ("customerIdentifier",),
+}
 SEARCHED = ("displayName", "phone", "email", "customerIdentifier")
-ENTRY = ("id", "displayName", "email", "phone", "customerIdentifier", "roleNames",
-         "isOrganization", "organizationalIdentifier")
+ENTRY = (
+    "id",
+    "displayName",
+    "email",
+    "phone",
+    "customerIdentifier",
+    "roleNames",
+    "isOrganization",
+    "organizationalIdentifier",
+)
 
 
 def get_page(ctx: Ctx) -> dict[str, Any]:
@@ -38,10 +52,13 @@ def get_page(ctx: Ctx) -> dict[str, Any]:
     pattern = (body.text("searchPattern", wrapped=True) or "").lower()
     role = (body.text("roleSystemName", wrapped=True) or "").lower()
     ids = body.array("actorIds", wrapped=True)
-    rows = [actor for actor in ctx.store.actors.values()
-            if (not pattern or any(pattern in (actor[f] or "").lower() for f in SEARCHED))
-            and (not role or role in (r.lower() for r in actor["roleNames"]))
-            and (not ids or actor["id"] in ids)]
+    rows = [
+        actor
+        for actor in ctx.store.actors.values()
+        if (not pattern or any(pattern in (actor[f] or "").lower() for f in SEARCHED))
+        and (not role or role in (r.lower() for r in actor["roleNames"]))
+        and (not ids or actor["id"] in ids)
+    ]
     return page(body, rows, entry)
 
 
@@ -59,12 +76,14 @@ def create(ctx: Ctx) -> dict[str, Any]:
     roles = _roles(body)
     fields = _fieldsets(ctx, body)
     is_organization = ORGANIZATION_FIELDSET in fields["_sets"] or any(
-        r in ORGANIZATION_ROLES for r in roles)
+        r in ORGANIZATION_ROLES for r in roles
+    )
     if is_organization and any(r in PERSON_ROLES for r in roles):
         raise validation("An actor is either a person or an organization, not both.")
     if is_organization and not (fields.get("organizationName") or "").strip():
-        raise validation(f"{ORGANIZATION_FIELDSET}.organizationName is required for an "
-                         "organization.")
+        raise validation(
+            f"{ORGANIZATION_FIELDSET}.organizationName is required for an organization."
+        )
     names = [fields.get("firstName"), fields.get("lastName")]
     if not is_organization and not any((n or "").strip() for n in names):
         raise validation(f"A person needs a name: {PERSON_FIELDSET}.firstName or lastName.")
@@ -76,15 +95,25 @@ def create(ctx: Ctx) -> dict[str, Any]:
     now = datetime.now(UTC).isoformat()
     actor: dict[str, Any] = {
         "id": ctx.store.new_id("actor"),
-        "displayName": fields["organizationName"] if is_organization
+        "displayName": fields["organizationName"]
+        if is_organization
         else " ".join(n.strip() for n in names if n and n.strip()),
         **{name: fields.get(name) for group in FIELDSETS.values() for name in group},
-        "roleNames": roles, "isOrganization": is_organization,
-        "createdAt": now, "modifiedAt": now}
+        "roleNames": roles,
+        "isOrganization": is_organization,
+        "createdAt": now,
+        "modifiedAt": now,
+    }
     ctx.store.actors[actor["id"]] = actor
     if "User" in roles:
-        ctx.store.users.append({"id": ctx.store.new_id("user"), "actorId": actor["id"],
-                                "userName": email, "password": email})
+        ctx.store.users.append(
+            {
+                "id": ctx.store.new_id("user"),
+                "actorId": actor["id"],
+                "userName": email,
+                "password": email,
+            }
+        )
     return {"id": actor["id"]}
 
 
@@ -105,8 +134,7 @@ def _roles(body: Body) -> list[str]:
         raise validation("roleNames is required (roleIds are not supported here).")
     roles = []
     for name in names:
-        role = next((r for r in ROLES if isinstance(name, str) and r.lower() == name.lower()),
-                    None)
+        role = next((r for r in ROLES if isinstance(name, str) and r.lower() == name.lower()), None)
         if role is None:
             raise validation(f"Unknown role '{name}'; known: {', '.join(ROLES)}.")
         roles.append(role)
@@ -115,16 +143,21 @@ def _roles(body: Body) -> list[str]:
 
 def _fieldsets(ctx: Ctx, body: Body) -> dict[str, Any]:
     """The fieldset values by name, and under `_sets` which fieldsets came."""
-    names = {PERSON_FIELDSET: PERSON_FIELDSET, ORGANIZATION_FIELDSET: ORGANIZATION_FIELDSET,
-             ctx.options.contact_fieldset: "contact",
-             ctx.options.customer_identifier_fieldset: "customerIdentifier"}
+    names = {
+        PERSON_FIELDSET: PERSON_FIELDSET,
+        ORGANIZATION_FIELDSET: ORGANIZATION_FIELDSET,
+        ctx.options.contact_fieldset: "contact",
+        ctx.options.customer_identifier_fieldset: "customerIdentifier",
+    }
     fields: dict[str, Any] = {"_sets": set()}
     for update in body.children("modelUpdates"):
         model_type = update.text("modelType", required=True)
         kind = names.get(model_type or "")
         if kind is None:
-            raise validation(f"{update.where}modelType {model_type} is not an actor fieldset "
-                             f"update; use one of: {', '.join(names)}.")
+            raise validation(
+                f"{update.where}modelType {model_type} is not an actor fieldset "
+                f"update; use one of: {', '.join(names)}."
+            )
         fields["_sets"].add(model_type)
         for name in FIELDSETS[kind]:
             fields[name] = update.text(name, wrapped=True)
@@ -132,6 +165,8 @@ def _fieldsets(ctx: Ctx, body: Body) -> dict[str, Any]:
 
 
 def routes() -> list[Route]:
-    return [Route("api/actors/Actor/GetActorsPage", get_page, "PageResult<ActorInfo>"),
-            Route("api/actors/Actor/GetActor", get, "Actor"),
-            Route("api/actors/Actor/CreateActor", create, "CreateActorResult")]
+    return [
+        Route("api/actors/Actor/GetActorsPage", get_page, "PageResult<ActorInfo>"),
+        Route("api/actors/Actor/GetActor", get, "Actor"),
+        Route("api/actors/Actor/CreateActor", create, "CreateActorResult"),
+    ]

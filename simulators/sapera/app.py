@@ -63,11 +63,16 @@ def refresh(ctx: Ctx) -> dict[str, Any]:
 
 def routes(options: SaperaSimOptions) -> dict[str, Route]:
     """The routes by lowercased path."""
-    table = [Route(LOGIN_PATH, login, "LoginResult", public=True),
-             Route(REFRESH_PATH, refresh, "LoginResult", public=True),
-             *actors.routes(), *inventory.routes(options), *salesorders.routes(options),
-             *orderpage.routes(), *invoices.routes(options),
-             *invoicepage.routes(options)]
+    table = [
+        Route(LOGIN_PATH, login, "LoginResult", public=True),
+        Route(REFRESH_PATH, refresh, "LoginResult", public=True),
+        *actors.routes(),
+        *inventory.routes(options),
+        *salesorders.routes(options),
+        *orderpage.routes(),
+        *invoices.routes(options),
+        *invoicepage.routes(options),
+    ]
     return {route.path.lower(): route for route in table}
 
 
@@ -94,27 +99,32 @@ class SaperaSim:
             response = error_response(exc.code, exc.message, model)
         except Exception:
             log.exception("sapera simulator failed on %s %s", request.method, request.url.path)
-            response = error_response(Code.INTERNAL_ERROR, "Unexpected error in the simulator.",
-                                      model)
+            response = error_response(
+                Code.INTERNAL_ERROR, "Unexpected error in the simulator.", model
+            )
         await response(scope, receive, send)
 
     async def _respond(self, request: Request, route: Route | None) -> Any:
         public = route is not None and route.public
         if not public and not self.identity.authorized(request.headers.get("authorization")):
-            raise SaperaError(Code.AUTHENTICATION_REQUIRED,
-                              "Authentication required: the access token is missing, unknown "
-                              "or expired.")
+            raise SaperaError(
+                Code.AUTHENTICATION_REQUIRED,
+                "Authentication required: the access token is missing, unknown or expired.",
+            )
         if route is None or request.method != "POST":
-            raise SaperaError(Code.METHOD_NOT_FOUND,
-                              f"No action {request.method} {request.url.path}; every action is "
-                              "POST /api/<microservice>/<Controller>/<Action>.")
+            raise SaperaError(
+                Code.METHOD_NOT_FOUND,
+                f"No action {request.method} {request.url.path}; every action is "
+                "POST /api/<microservice>/<Controller>/<Action>.",
+            )
         try:
             raw = await json_object(request)
         except ValueError as exc:
             raise validation(f"The request {exc}.") from None
         body = Body(raw, self.options.strict_wrappers)
-        return route.handler(Ctx(body, self.store, self.options, self.identity,
-                                 self._forced_login_code))
+        return route.handler(
+            Ctx(body, self.store, self.options, self.identity, self._forced_login_code)
+        )
 
     def _forced_login_code(self) -> int:
         """The resultCode the options force on this login (1: none), counting it down."""
@@ -132,12 +142,15 @@ class SaperaSim:
 
     def state(self) -> dict[str, list[Any]]:
         store = self.store
-        return copy.deepcopy({
-            "actors": list(store.actors.values()),
-            "products": [product_view(store, p) for p in store.products.values()],
-            "salesOrders": list(store.orders.values()),
-            "invoices": list(store.invoices.values()),
-            "users": list(store.users)})
+        return copy.deepcopy(
+            {
+                "actors": list(store.actors.values()),
+                "products": [product_view(store, p) for p in store.products.values()],
+                "salesOrders": list(store.orders.values()),
+                "invoices": list(store.invoices.values()),
+                "users": list(store.users),
+            }
+        )
 
     def reset(self) -> None:
         # Issued tokens survive: they belong to the security service, not to the tenant's data,
@@ -160,9 +173,11 @@ class SaperaSim:
         return self.options.as_json()
 
     def admin_routes(self) -> dict[str, AdminHandler]:
-        return {"POST /_sim/expire-tokens": self._expire_tokens,
-                "POST /_sim/products": self._product,
-                "POST /_sim/payments": self._payment}
+        return {
+            "POST /_sim/expire-tokens": self._expire_tokens,
+            "POST /_sim/products": self._product,
+            "POST /_sim/payments": self._payment,
+        }
 
     async def _expire_tokens(self, request: Request) -> Response:
         return JSONResponse({"expired": self.identity.expire_all()})
@@ -170,11 +185,9 @@ class SaperaSim:
     async def _product(self, request: Request) -> Response:
         """Add a product (with `variants` and `instances`) as the tenant's staff would."""
         try:
-            return JSONResponse(add_product(self.store, await read_json(request)),
-                                status_code=201)
+            return JSONResponse(add_product(self.store, await read_json(request)), status_code=201)
         except ValueError as exc:
             return admin_error(400, str(exc))
-
 
     async def _payment(self, request: Request) -> Response:
         """A payment registered on an invoice (payments.py); answers the invoice as the API

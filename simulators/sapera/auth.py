@@ -58,8 +58,9 @@ class Identity:
             self._access[token] = now
         return len(live)
 
-    def login(self, body: Body, options: SaperaSimOptions, store: Store,
-              forced: Callable[[], int]) -> dict[str, Any]:
+    def login(
+        self, body: Body, options: SaperaSimOptions, store: Store, forced: Callable[[], int]
+    ) -> dict[str, Any]:
         """The login value; `forced()` is the result code the options force (1: none)."""
         _check_tenant(body, options)
         user = _user(body.get("userNameOrEMail"), body.get("password"), options, store)
@@ -68,13 +69,18 @@ class Identity:
             return _failed(code)
         return self._issue(user, options) if user else _failed(INVALID_CREDENTIALS)
 
-    def refresh(self, body: Body, options: SaperaSimOptions, forced: Callable[[], int]
-                ) -> dict[str, Any]:
+    def refresh(
+        self, body: Body, options: SaperaSimOptions, forced: Callable[[], int]
+    ) -> dict[str, Any]:
         _check_tenant(body, options)
         given = self._refresh.get(str(body.get(options.refresh_token_field) or ""))
         token_id = body.get(options.refresh_token_id_field)
-        if (given is None or given.used or time.time() >= given.expires
-                or token_id not in (given.token_id, given.access_token_id)):
+        if (
+            given is None
+            or given.used
+            or time.time() >= given.expires
+            or token_id not in (given.token_id, given.access_token_id)
+        ):
             return _failed(INVALID_CREDENTIALS)
         code = forced()
         if code != SUCCESS:
@@ -89,12 +95,22 @@ class Identity:
         self._access[access] = now + options.token_seconds
         refresh_expires = now + options.refresh_token_seconds
         self._refresh[refresh] = _Refresh(refresh_id, access_id, user, refresh_expires)
-        return {"resultCode": SUCCESS, "token": access, "tokenId": access_id,
-                "expiresIn": _iso(now + options.token_seconds),
-                "userInfo": {"id": user["id"], "displayName": user["displayName"],
-                             "tenantName": options.tenant},
-                "refreshTokenInfo": {"tokenId": refresh_id, "token": refresh,
-                                     "expiresIn": _iso(refresh_expires)}}
+        return {
+            "resultCode": SUCCESS,
+            "token": access,
+            "tokenId": access_id,
+            "expiresIn": _iso(now + options.token_seconds),
+            "userInfo": {
+                "id": user["id"],
+                "displayName": user["displayName"],
+                "tenantName": options.tenant,
+            },
+            "refreshTokenInfo": {
+                "tokenId": refresh_id,
+                "token": refresh,
+                "expiresIn": _iso(refresh_expires),
+            },
+        }
 
 
 def _check_tenant(body: Body, options: SaperaSimOptions) -> None:
@@ -103,8 +119,9 @@ def _check_tenant(body: Body, options: SaperaSimOptions) -> None:
         raise SaperaError(Code.NO_TENANT, f"Tenant '{tenant}' does not exist.")
 
 
-def _user(name: Any, password: Any, options: SaperaSimOptions, store: Store
-          ) -> dict[str, Any] | None:
+def _user(
+    name: Any, password: Any, options: SaperaSimOptions, store: Store
+) -> dict[str, Any] | None:
     """The user these credentials log in as: the integration's, or one the User role made."""
     if not isinstance(name, str) or not isinstance(password, str):
         return None
@@ -117,8 +134,14 @@ def _user(name: Any, password: Any, options: SaperaSimOptions, store: Store
 
 
 def _failed(code: int) -> dict[str, Any]:
-    return {"resultCode": code, "token": None, "tokenId": None, "expiresIn": None,
-            "userInfo": None, "refreshTokenInfo": None}
+    return {
+        "resultCode": code,
+        "token": None,
+        "tokenId": None,
+        "expiresIn": None,
+        "userInfo": None,
+        "refreshTokenInfo": None,
+    }
 
 
 def _iso(epoch: float) -> str:

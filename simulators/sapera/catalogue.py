@@ -16,39 +16,90 @@ from typing import Any
 from simulators.sapera.money import dec, money, rate
 from simulators.sapera.store import Store
 
-ACCOUNTS = (("3000", "Salg af varer, 25 % moms", Decimal("0.25")),
-            ("3050", "Salg momsfrit (aviser)", Decimal(0)))
+ACCOUNTS = (
+    ("3000", "Salg af varer, 25 % moms", Decimal("0.25")),
+    ("3050", "Salg momsfrit (aviser)", Decimal(0)),
+)
 DEMO_ACCOUNTS = (("3010", "Salg 15 % (demo)", Decimal("0.15")),)
 
 CATALOGUE: tuple[dict[str, Any], ...] = (
-    {"identifier": "SAP-100", "displayName": "Plain product", "salesPrice": 100.00,
-     "costPrice": 60.00, "financialAccountNumber": "3000"},
-    {"identifier": "SAP-SHIRT", "displayName": "T-shirt", "salesPrice": 150.00,
-     "costPrice": 90.00, "financialAccountNumber": "3000",
-     "variants": [{"identifier": "SAP-SHIRT-M", "displayName": "T-shirt M",
-                   "salesPrice": 125.00},
-                  {"identifier": "SAP-SHIRT-L", "displayName": "T-shirt L", "costPrice": 95.00}]},
-    {"identifier": "SAP-BIKE", "displayName": "Bicycle", "salesPrice": 9000.00,
-     "costPrice": 6000.00, "financialAccountNumber": "3000",
-     "instances": [{"identifier": "SAP-BIKE-0042", "salesPrice": 8490.00,
-                    "costPrice": 5100.00}]},
-    {"identifier": "SAP-COFFEE", "displayName": "Coffee beans", "salesPrice": 89.00,
-     "financialAccountNumber": "3000", "isDefaultCostPriceApplicable": True,
-     "defaultCostPrice": 40.00},
-    {"identifier": "SAP-AVIS", "displayName": "Avis", "salesPrice": 30.00, "costPrice": 10.00,
-     "financialAccountNumber": "3050"},
+    {
+        "identifier": "SAP-100",
+        "displayName": "Plain product",
+        "salesPrice": 100.00,
+        "costPrice": 60.00,
+        "financialAccountNumber": "3000",
+    },
+    {
+        "identifier": "SAP-SHIRT",
+        "displayName": "T-shirt",
+        "salesPrice": 150.00,
+        "costPrice": 90.00,
+        "financialAccountNumber": "3000",
+        "variants": [
+            {"identifier": "SAP-SHIRT-M", "displayName": "T-shirt M", "salesPrice": 125.00},
+            {"identifier": "SAP-SHIRT-L", "displayName": "T-shirt L", "costPrice": 95.00},
+        ],
+    },
+    {
+        "identifier": "SAP-BIKE",
+        "displayName": "Bicycle",
+        "salesPrice": 9000.00,
+        "costPrice": 6000.00,
+        "financialAccountNumber": "3000",
+        "instances": [{"identifier": "SAP-BIKE-0042", "salesPrice": 8490.00, "costPrice": 5100.00}],
+    },
+    {
+        "identifier": "SAP-COFFEE",
+        "displayName": "Coffee beans",
+        "salesPrice": 89.00,
+        "financialAccountNumber": "3000",
+        "isDefaultCostPriceApplicable": True,
+        "defaultCostPrice": 40.00,
+    },
+    {
+        "identifier": "SAP-AVIS",
+        "displayName": "Avis",
+        "salesPrice": 30.00,
+        "costPrice": 10.00,
+        "financialAccountNumber": "3050",
+    },
 )
 DEMO_CATALOGUE: tuple[dict[str, Any], ...] = (
-    {"identifier": "KAFFE-500", "displayName": "Kaffe 500 g", "salesPrice": 129.00,
-     "costPrice": 70.00, "financialAccountNumber": "3010"},
-    {"identifier": "TE-100", "displayName": "Te 100 g", "salesPrice": 79.00, "costPrice": 35.00,
-     "financialAccountNumber": "3010"},
-    {"identifier": "KOPP-01", "displayName": "Kopp", "salesPrice": 149.00, "costPrice": 60.00,
-     "financialAccountNumber": "3000"},
-    {"identifier": "KVERN-2", "displayName": "Kaffekvern", "salesPrice": 899.00,
-     "costPrice": 450.00, "financialAccountNumber": "3000"},
-    {"identifier": "FRAKT", "displayName": "Frakt", "salesPrice": 99.00,
-     "financialAccountNumber": "3000"},
+    {
+        "identifier": "KAFFE-500",
+        "displayName": "Kaffe 500 g",
+        "salesPrice": 129.00,
+        "costPrice": 70.00,
+        "financialAccountNumber": "3010",
+    },
+    {
+        "identifier": "TE-100",
+        "displayName": "Te 100 g",
+        "salesPrice": 79.00,
+        "costPrice": 35.00,
+        "financialAccountNumber": "3010",
+    },
+    {
+        "identifier": "KOPP-01",
+        "displayName": "Kopp",
+        "salesPrice": 149.00,
+        "costPrice": 60.00,
+        "financialAccountNumber": "3000",
+    },
+    {
+        "identifier": "KVERN-2",
+        "displayName": "Kaffekvern",
+        "salesPrice": 899.00,
+        "costPrice": 450.00,
+        "financialAccountNumber": "3000",
+    },
+    {
+        "identifier": "FRAKT",
+        "displayName": "Frakt",
+        "salesPrice": 99.00,
+        "financialAccountNumber": "3000",
+    },
 )
 
 
@@ -83,51 +134,67 @@ def add_product(store: Store, spec: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(spec, dict):
         raise ValueError("a product must be a JSON object")
     variants, instances = _list(spec, "variants"), _list(spec, "instances")
-    identifiers = [_identifier(spec), *(_identifier(v) for v in variants),
-                   *(_identifier(i) for i in instances)]
+    identifiers = [
+        _identifier(spec),
+        *(_identifier(v) for v in variants),
+        *(_identifier(i) for i in instances),
+    ]
     for identifier in identifiers:
         if store.identifier_taken(identifier) or identifiers.count(identifier) > 1:
             raise ValueError(f"identifier {identifier!r} is already in use")
     account = spec.get("financialAccountNumber", "3000")
     if account not in store.accounts:
-        raise ValueError(f"unknown financialAccountNumber {account!r}; known: "
-                         f"{', '.join(store.accounts)}")
-    product = {"id": store.new_id("product"), "identifier": spec["identifier"],
-               "displayName": spec.get("displayName") or spec["identifier"],
-               "financialAccountNumber": account,
-               "salesPrice": _money(spec, "salesPrice"), "costPrice": _money(spec, "costPrice"),
-               "isDefaultCostPriceApplicable": _flag(spec, "isDefaultCostPriceApplicable"),
-               "defaultCostPrice": _money(spec, "defaultCostPrice"),
-               "isProductVariantsSupported": _flag(spec, "isProductVariantsSupported",
-                                                   bool(variants)),
-               "isProductInstancesSupported": _flag(spec, "isProductInstancesSupported",
-                                                    bool(instances)),
-               "isUserDefinedPriceAllowed": _flag(spec, "isUserDefinedPriceAllowed")}
+        raise ValueError(
+            f"unknown financialAccountNumber {account!r}; known: {', '.join(store.accounts)}"
+        )
+    product = {
+        "id": store.new_id("product"),
+        "identifier": spec["identifier"],
+        "displayName": spec.get("displayName") or spec["identifier"],
+        "financialAccountNumber": account,
+        "salesPrice": _money(spec, "salesPrice"),
+        "costPrice": _money(spec, "costPrice"),
+        "isDefaultCostPriceApplicable": _flag(spec, "isDefaultCostPriceApplicable"),
+        "defaultCostPrice": _money(spec, "defaultCostPrice"),
+        "isProductVariantsSupported": _flag(spec, "isProductVariantsSupported", bool(variants)),
+        "isProductInstancesSupported": _flag(spec, "isProductInstancesSupported", bool(instances)),
+        "isUserDefinedPriceAllowed": _flag(spec, "isUserDefinedPriceAllowed"),
+    }
     if (variants and not product["isProductVariantsSupported"]) or (
-            instances and not product["isProductInstancesSupported"]):
+        instances and not product["isProductInstancesSupported"]
+    ):
         raise ValueError("variants/instances need isProductVariants/InstancesSupported")
     store.products[product["id"]] = product
     for variant in variants:
-        row = {"id": store.new_id("variant"), "productId": product["id"],
-               "identifier": variant["identifier"],
-               "displayName": variant.get("displayName") or variant["identifier"],
-               "salesPrice": _money(variant, "salesPrice"),
-               "costPrice": _money(variant, "costPrice"),
-               "isEnabled": _flag(variant, "isEnabled", True)}
+        row = {
+            "id": store.new_id("variant"),
+            "productId": product["id"],
+            "identifier": variant["identifier"],
+            "displayName": variant.get("displayName") or variant["identifier"],
+            "salesPrice": _money(variant, "salesPrice"),
+            "costPrice": _money(variant, "costPrice"),
+            "isEnabled": _flag(variant, "isEnabled", True),
+        }
         store.variants[row["id"]] = row
     for instance in instances:
-        row = {"id": store.new_id("instance"), "productId": product["id"],
-               "identifier": instance["identifier"],
-               "salesPrice": _money(instance, "salesPrice"),
-               "costPrice": _money(instance, "costPrice")}
+        row = {
+            "id": store.new_id("instance"),
+            "productId": product["id"],
+            "identifier": instance["identifier"],
+            "salesPrice": _money(instance, "salesPrice"),
+            "costPrice": _money(instance, "costPrice"),
+        }
         store.instances[row["id"]] = row
     return product_view(store, product)
 
 
 def product_view(store: Store, product: dict[str, Any]) -> dict[str, Any]:
     """A product as `/_sim/state` shows it: with its variants and instances."""
-    return {**product, "variants": store.variants_of(product["id"]),
-            "instances": store.instances_of(product["id"])}
+    return {
+        **product,
+        "variants": store.variants_of(product["id"]),
+        "instances": store.instances_of(product["id"]),
+    }
 
 
 def _identifier(spec: Any) -> str:

@@ -41,15 +41,30 @@ class Code(IntEnum):
     APP_ACCESS_DENIED = 12
 
 
-STATUS = {Code.INTERNAL_ERROR: 500, Code.VALIDATION: 400, Code.ACCESS_DENIED: 403,
-          Code.AUTHENTICATION_REQUIRED: 401, Code.METHOD_NOT_FOUND: 404, Code.NOT_EXISTS: 400,
-          Code.ALREADY_EXISTS: 400, Code.TENANT_NOT_READY: 503,
-          Code.CANNOT_DELETE_ENTITY_IN_USE: 400, Code.CONCURRENCY_CONFLICT: 409,
-          Code.NO_TENANT: 400, Code.FEATURE_ACCESS_DENIED: 403, Code.APP_ACCESS_DENIED: 403}
-_CODE_FOR_STATUS = {400: Code.VALIDATION, 401: Code.AUTHENTICATION_REQUIRED,
-                    403: Code.ACCESS_DENIED, 404: Code.METHOD_NOT_FOUND,
-                    409: Code.CONCURRENCY_CONFLICT, 500: Code.INTERNAL_ERROR,
-                    503: Code.TENANT_NOT_READY}
+STATUS = {
+    Code.INTERNAL_ERROR: 500,
+    Code.VALIDATION: 400,
+    Code.ACCESS_DENIED: 403,
+    Code.AUTHENTICATION_REQUIRED: 401,
+    Code.METHOD_NOT_FOUND: 404,
+    Code.NOT_EXISTS: 400,
+    Code.ALREADY_EXISTS: 400,
+    Code.TENANT_NOT_READY: 503,
+    Code.CANNOT_DELETE_ENTITY_IN_USE: 400,
+    Code.CONCURRENCY_CONFLICT: 409,
+    Code.NO_TENANT: 400,
+    Code.FEATURE_ACCESS_DENIED: 403,
+    Code.APP_ACCESS_DENIED: 403,
+}
+_CODE_FOR_STATUS = {
+    400: Code.VALIDATION,
+    401: Code.AUTHENTICATION_REQUIRED,
+    403: Code.ACCESS_DENIED,
+    404: Code.METHOD_NOT_FOUND,
+    409: Code.CONCURRENCY_CONFLICT,
+    500: Code.INTERNAL_ERROR,
+    503: Code.TENANT_NOT_READY,
+}
 OBJECT = "Object"  # the model name when the action is not known (faults)
 
 
@@ -73,23 +88,30 @@ def already_exists(message: str) -> SaperaError:
     return SaperaError(Code.ALREADY_EXISTS, message)
 
 
-def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None
-                  ) -> Response:
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return Response(body, status_code=status, headers=headers,
-                    media_type="application/json; charset=utf-8")
+    return Response(
+        body, status_code=status, headers=headers, media_type="application/json; charset=utf-8"
+    )
 
 
 def value_response(value: Any, model: str) -> Response:
-    return json_response({"modelType": f"Response<{model}>",
-                          "errorOrValue": {"value": value, "error": None}})
+    return json_response(
+        {"modelType": f"Response<{model}>", "errorOrValue": {"value": value, "error": None}}
+    )
 
 
-def error_response(code: Code, message: str, model: str = OBJECT, status: int | None = None,
-                   headers: dict[str, str] | None = None) -> Response:
-    body = {"modelType": f"Response<{model}>",
-            "errorOrValue": {"value": None,
-                             "error": {"errorCode": int(code), "message": message}}}
+def error_response(
+    code: Code,
+    message: str,
+    model: str = OBJECT,
+    status: int | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body = {
+        "modelType": f"Response<{model}>",
+        "errorOrValue": {"value": None, "error": {"errorCode": int(code), "message": message}},
+    }
     return json_response(body, status or STATUS[code], headers)
 
 
@@ -102,5 +124,9 @@ def usual_error(status: int) -> Response:
 
 
 def rate_limited() -> Response:
-    return error_response(Code.INTERNAL_ERROR, "Too many requests. Try again later.",
-                          status=429, headers={"Retry-After": "1"})
+    return error_response(
+        Code.INTERNAL_ERROR,
+        "Too many requests. Try again later.",
+        status=429,
+        headers={"Retry-After": "1"},
+    )

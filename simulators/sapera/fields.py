@@ -45,7 +45,7 @@ class Body:
         if _is_wrapper(found):
             found = lookup(found, "value")
         elif found is not _MISSING and found is not None and wrapped and self.strict:
-            raise validation(f"{self.where}{name} must be wrapped as {{\"value\": ...}}.")
+            raise validation(f'{self.where}{name} must be wrapped as {{"value": ...}}.')
         if found is _MISSING or found is None:
             if required:
                 raise validation(f"{self.where}{name} is required.")
@@ -66,8 +66,7 @@ class Body:
             raise self._type(name, "an integer")
         return value
 
-    def number(self, name: str, wrapped: bool = False, required: bool = False
-               ) -> Decimal | None:
+    def number(self, name: str, wrapped: bool = False, required: bool = False) -> Decimal | None:
         value = self.get(name, wrapped, required)
         if value is None:
             return None

@@ -33,6 +33,7 @@ def _between(name: str, low: datetime | None, high: datetime | None) -> Test:
     def test(row: Row) -> bool:
         moment = parse(row[name])
         return (low is None or moment >= low) and (high is None or moment <= high)
+
     return test
 
 
@@ -41,8 +42,11 @@ def number_test(body: Body) -> list[Test]:
     if bounds is None:
         return []
     low, high = bounds.integer("from"), bounds.integer("to")
-    return [lambda row: (low is None or row["number"] >= low)
-            and (high is None or row["number"] <= high)]
+    return [
+        lambda row: (
+            (low is None or row["number"] >= low) and (high is None or row["number"] <= high)
+        )
+    ]
 
 
 def parse(text: str) -> datetime:

@@ -17,17 +17,29 @@ from simulators.sapera.envelope import not_exists
 from simulators.sapera.options import SaperaSimOptions
 from simulators.sapera.paging import page
 
-PRODUCT = ("id", "identifier", "displayName", "financialAccountNumber", "salesPrice",
-           "costPrice", "isDefaultCostPriceApplicable", "defaultCostPrice",
-           "isProductVariantsSupported", "isProductInstancesSupported",
-           "isUserDefinedPriceAllowed")
+PRODUCT = (
+    "id",
+    "identifier",
+    "displayName",
+    "financialAccountNumber",
+    "salesPrice",
+    "costPrice",
+    "isDefaultCostPriceApplicable",
+    "defaultCostPrice",
+    "isProductVariantsSupported",
+    "isProductInstancesSupported",
+    "isUserDefinedPriceAllowed",
+)
 
 
 def product_page(ctx: Ctx) -> dict[str, Any]:
     pattern = (ctx.body.text("searchPattern", wrapped=True) or "").lower()
-    rows = [product for product in ctx.store.products.values()
-            if not pattern or any(pattern in identifier.lower()
-                                  for identifier in ctx.store.identifiers_of(product))]
+    rows = [
+        product
+        for product in ctx.store.products.values()
+        if not pattern
+        or any(pattern in identifier.lower() for identifier in ctx.store.identifiers_of(product))
+    ]
     return page(ctx.body, rows, lambda product: {"product": {k: product[k] for k in PRODUCT}})
 
 
@@ -51,9 +63,13 @@ def _product_id(ctx: Ctx) -> int:
 
 
 def routes(options: SaperaSimOptions) -> list[Route]:
-    return [Route("api/inventory/Product/GetProductPage", product_page,
-                  "PageResult<ProductPageEntry>"),
-            Route("api/inventory/ProductVariant/GetProductVariantInfos", variant_infos,
-                  "List<ProductVariantInfo>"),
-            Route(options.instances_path, instances, "List<ProductInstance>"),
-            Route(options.accounts_path, accounts, "List<FinancialAccount>")]
+    return [
+        Route("api/inventory/Product/GetProductPage", product_page, "PageResult<ProductPageEntry>"),
+        Route(
+            "api/inventory/ProductVariant/GetProductVariantInfos",
+            variant_infos,
+            "List<ProductVariantInfo>",
+        ),
+        Route(options.instances_path, instances, "List<ProductInstance>"),
+        Route(options.accounts_path, accounts, "List<FinancialAccount>"),
+    ]

@@ -50,15 +50,25 @@ def from_sales_order(ctx: Ctx) -> dict[str, int]:
     order = find_order(ctx, ctx.body.integer("salesOrderId", required=True))
     pending = [item for item in order["items"] if item["invoiceId"] is None]
     if not pending and order["invoiceIds"]:
-        raise already_exists(f"Sales order {order['number']} is already fully invoiced "
-                             f"(invoice ids {order['invoiceIds']}).")
+        raise already_exists(
+            f"Sales order {order['number']} is already fully invoiced "
+            f"(invoice ids {order['invoiceIds']})."
+        )
     if order["stateCode"] != READY:
-        raise validation(f"Sales order {order['number']} is {order['state']}; only a Ready "
-                         "order can be invoiced.")
+        raise validation(
+            f"Sales order {order['number']} is {order['state']}; only a Ready "
+            "order can be invoiced."
+        )
     if order["actorId"] is None:
         raise validation(f"Sales order {order['number']} has no customer to invoice.")
-    invoice = _invoice(ctx, order["actorId"], order["customerReference"], order,
-                       [dict(item) for item in pending], order.get("subject"))
+    invoice = _invoice(
+        ctx,
+        order["actorId"],
+        order["customerReference"],
+        order,
+        [dict(item) for item in pending],
+        order.get("subject"),
+    )
     for item in pending:
         item["invoiceId"] = invoice["id"]
     order["invoiceIds"].append(invoice["id"])
@@ -81,12 +91,20 @@ def blank(ctx: Ctx) -> dict[str, int]:
     for update in updates:
         if update.text("modelType", required=True) != ITEM_UPDATE:
             raise validation(f"{update.where}modelType must be {ITEM_UPDATE}.")
-        items.append(resolve_item(ctx.store, update, 0, ctx.options.strict_item_wrappers,
-                                  ctx.options.negative_quantities))
+        items.append(
+            resolve_item(
+                ctx.store,
+                update,
+                0,
+                ctx.options.strict_item_wrappers,
+                ctx.options.negative_quantities,
+            )
+        )
     for item in items:
         item["id"] = ctx.store.new_id("item")
-    invoice = _invoice(ctx, actor_id or 0, reference, None, items,
-                       body.text("subject", wrapped=True))
+    invoice = _invoice(
+        ctx, actor_id or 0, reference, None, items, body.text("subject", wrapped=True)
+    )
     return {"id": invoice["id"], "number": invoice["number"]}
 
 
@@ -95,16 +113,27 @@ def credit(ctx: Ctx) -> dict[str, int]:
     body = ctx.body
     original = _find(ctx, body.integer("invoiceId", required=True))
     if not original["isBooked"] or original["isCreditNote"]:
-        raise validation(f"Invoice {original['number']} can not be credited: only a booked "
-                         "invoice can.")
+        raise validation(
+            f"Invoice {original['number']} can not be credited: only a booked invoice can."
+        )
     if original["creditNoteIds"]:
-        raise already_exists(f"Invoice {original['number']} is already credited (credit note "
-                             f"ids {original['creditNoteIds']}).")
+        raise already_exists(
+            f"Invoice {original['number']} is already credited (credit note "
+            f"ids {original['creditNoteIds']})."
+        )
     reference = body.text(ctx.options.customer_reference_field, wrapped=True)
-    items = [{**item, **{k: -item[k] for k in NEGATED}, "id": ctx.store.new_id("item")}
-             for item in original["items"]]
-    note = _invoice(ctx, original["actorId"], reference or original["customerReference"], None,
-                    items, f"Credit note for invoice {original['number']}")
+    items = [
+        {**item, **{k: -item[k] for k in NEGATED}, "id": ctx.store.new_id("item")}
+        for item in original["items"]
+    ]
+    note = _invoice(
+        ctx,
+        original["actorId"],
+        reference or original["customerReference"],
+        None,
+        items,
+        f"Credit note for invoice {original['number']}",
+    )
     note["creditedInvoiceId"], note["creditedInvoiceNumber"] = original["id"], original["number"]
     original["creditNoteIds"].append(note["id"])
     return {"id": note["id"], "number": note["number"]}
@@ -113,13 +142,17 @@ def credit(ctx: Ctx) -> dict[str, int]:
 def book(ctx: Ctx) -> dict[str, int]:
     invoice = _find(ctx, ctx.body.integer("id", required=True))
     if invoice["isBooked"]:
-        raise validation(f"Invoice {invoice['number']} is booked; a booked invoice can not be "
-                         "changed.")
+        raise validation(
+            f"Invoice {invoice['number']} is booked; a booked invoice can not be changed."
+        )
     invoice["isBooked"], invoice["state"] = True, "Booked"
     invoice["bookedAt"] = invoice["updatedAt"] = now()
     order = ctx.store.orders.get(invoice["salesOrderId"] or 0)
-    if order is not None and all(item["invoiceId"] for item in order["items"]) and all(
-            ctx.store.invoices[i]["isBooked"] for i in order["invoiceIds"]):
+    if (
+        order is not None
+        and all(item["invoiceId"] for item in order["items"])
+        and all(ctx.store.invoices[i]["isBooked"] for i in order["invoiceIds"])
+    ):
         set_state(order, COMPLETED)
         order["updatedAt"] = now()
     return {"id": invoice["id"], "number": invoice["number"]}
@@ -148,20 +181,39 @@ def _find(ctx: Ctx, invoice_id: int | None) -> Row:
     return invoice
 
 
-def _invoice(ctx: Ctx, actor_id: int, reference: str | None, order: Row | None,
-             items: list[Row], subject: str | None) -> Row:
+def _invoice(
+    ctx: Ctx,
+    actor_id: int,
+    reference: str | None,
+    order: Row | None,
+    items: list[Row],
+    subject: str | None,
+) -> Row:
     amount = total(items)
     stamp = now()
     invoice: Row = {
-        "id": ctx.store.new_id("invoice"), "number": ctx.store.new_number("invoice"),
+        "id": ctx.store.new_id("invoice"),
+        "number": ctx.store.new_number("invoice"),
         "salesOrderId": order["id"] if order else None,
         "salesOrderNumber": order["number"] if order else None,
-        "actorId": actor_id, "customerReference": reference, "subject": subject,
-        "isBooked": False, "state": "Draft", "isCreditNote": (dec(amount) or 0) < 0,
-        "creditedInvoiceId": None, "creditedInvoiceNumber": None, "total": amount,
-        "remainingAmount": amount, "currencyCode": ctx.options.currency, "items": items,
-        "createdAt": stamp, "updatedAt": stamp, "bookedAt": None, "payments": [],
-        "creditNoteIds": []}
+        "actorId": actor_id,
+        "customerReference": reference,
+        "subject": subject,
+        "isBooked": False,
+        "state": "Draft",
+        "isCreditNote": (dec(amount) or 0) < 0,
+        "creditedInvoiceId": None,
+        "creditedInvoiceNumber": None,
+        "total": amount,
+        "remainingAmount": amount,
+        "currencyCode": ctx.options.currency,
+        "items": items,
+        "createdAt": stamp,
+        "updatedAt": stamp,
+        "bookedAt": None,
+        "payments": [],
+        "creditNoteIds": [],
+    }
     for item in items:
         item["invoiceId"] = invoice["id"]
     ctx.store.invoices[invoice["id"]] = invoice
@@ -169,8 +221,10 @@ def _invoice(ctx: Ctx, actor_id: int, reference: str | None, order: Row | None,
 
 
 def routes(options: SaperaSimOptions) -> list[Route]:
-    return [Route(options.create_invoice_path, from_sales_order, "CreateInvoiceResult"),
-            Route(options.book_invoice_path, book, "BookInvoiceResult"),
-            Route(options.blank_invoice_path, blank, "CreateInvoiceResult"),
-            Route(options.credit_invoice_path, credit, "CreateInvoiceResult"),
-            Route(options.get_invoice_path, get, "Invoice")]
+    return [
+        Route(options.create_invoice_path, from_sales_order, "CreateInvoiceResult"),
+        Route(options.book_invoice_path, book, "BookInvoiceResult"),
+        Route(options.blank_invoice_path, blank, "CreateInvoiceResult"),
+        Route(options.credit_invoice_path, credit, "CreateInvoiceResult"),
+        Route(options.get_invoice_path, get, "Invoice"),
+    ]

@@ -17,11 +17,26 @@ from typing import Any
 
 from simulators.admin import ConfigError, check_type, merged_options
 
-PATHS = ("create_order_path", "update_order_path", "set_ready_path", "create_invoice_path",
-         "book_invoice_path", "blank_invoice_path", "get_invoice_path", "invoices_page_path",
-         "credit_invoice_path", "instances_path", "accounts_path")
-_FIELD_NAMES = ("customer_reference_field", "refresh_token_field", "refresh_token_id_field",
-                "contact_fieldset", "customer_identifier_fieldset")
+PATHS = (
+    "create_order_path",
+    "update_order_path",
+    "set_ready_path",
+    "create_invoice_path",
+    "book_invoice_path",
+    "blank_invoice_path",
+    "get_invoice_path",
+    "invoices_page_path",
+    "credit_invoice_path",
+    "instances_path",
+    "accounts_path",
+)
+_FIELD_NAMES = (
+    "customer_reference_field",
+    "refresh_token_field",
+    "refresh_token_id_field",
+    "contact_fieldset",
+    "customer_identifier_fieldset",
+)
 
 
 @dataclass(frozen=True)
@@ -74,8 +89,9 @@ class SaperaSimOptions:
 
     def merged(self, changes: Mapping[str, Any]) -> SaperaSimOptions:
         """A copy with `changes` applied; ConfigError for unknown keys or bad values."""
-        normalised = {k: v.strip("/") if k in PATHS and isinstance(v, str) else v
-                      for k, v in changes.items()}
+        normalised = {
+            k: v.strip("/") if k in PATHS and isinstance(v, str) else v for k, v in changes.items()
+        }
         return merged_options(self, normalised, _check)  # type: ignore[no-any-return]
 
     def as_json(self) -> dict[str, Any]:

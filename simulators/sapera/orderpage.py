@@ -19,14 +19,23 @@ from simulators.sapera.fields import Body
 from simulators.sapera.filters import Row, Test, date_tests, number_test
 from simulators.sapera.paging import SALES_ORDER_ITEMS, page, properties
 
-ENTRY = ("id", "number", "state", "stateCode", "actorId", "createdAt", "updatedAt",
-         "isModifiableWhenReady", "invoiceIds", "total")
+ENTRY = (
+    "id",
+    "number",
+    "state",
+    "stateCode",
+    "actorId",
+    "createdAt",
+    "updatedAt",
+    "isModifiableWhenReady",
+    "invoiceIds",
+    "total",
+)
 
 
 def get_page(ctx: Ctx) -> dict[str, Any]:
     body = ctx.body
-    tests = [*date_tests(body), *number_test(body), *_state_test(body),
-             *_reference_test(ctx)]
+    tests = [*date_tests(body), *number_test(body), *_state_test(body), *_reference_test(ctx)]
     body.array("salesOrderDispatchStates", wrapped=True)
     rows = [order for order in ctx.store.orders.values() if all(t(order) for t in tests)]
     with_items = bool(properties(body) & SALES_ORDER_ITEMS)
@@ -61,5 +70,6 @@ def _reference_test(ctx: Ctx) -> list[Test]:
 
 
 def routes() -> list[Route]:
-    return [Route("api/financial/SalesOrder/GetSalesOrdersPage", get_page,
-                  "PageResult<SalesOrder>")]
+    return [
+        Route("api/financial/SalesOrder/GetSalesOrdersPage", get_page, "PageResult<SalesOrder>")
+    ]

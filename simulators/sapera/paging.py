@@ -30,8 +30,10 @@ def page(body: Body, rows: list[Row], entry: Callable[[Row], Row]) -> dict[str, 
         raise validation("offset and count must not be negative.")
     ordered = sorted(rows, key=lambda row: row["id"], reverse=_descending(body))
     include = body.flag("includeOverallEntryCount") is True
-    return {"entries": [entry(row) for row in ordered[offset:offset + count]],
-            "overallEntryCount": len(rows) if include else None}
+    return {
+        "entries": [entry(row) for row in ordered[offset : offset + count]],
+        "overallEntryCount": len(rows) if include else None,
+    }
 
 
 def properties(body: Body) -> int:

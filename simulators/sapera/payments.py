@@ -27,15 +27,17 @@ def pay(store: Store, options: SaperaSimOptions, body: dict[str, Any]) -> dict[s
     if invoice is None:
         raise ValueError(f"no invoice with id {body['invoice_id']!r}; {USAGE}")
     if not invoice["isBooked"]:
-        raise ValueError(f"invoice {invoice['number']} is a draft: only a booked invoice can "
-                         "be paid")
+        raise ValueError(
+            f"invoice {invoice['number']} is a draft: only a booked invoice can be paid"
+        )
     remaining = cents(dec(invoice["remainingAmount"]) or ZERO)
     if remaining == 0:
         raise ValueError(f"invoice {invoice['number']} is already paid")
     amount = abs(remaining) if body.get("amount") is None else _amount(body["amount"])
     if amount > abs(remaining):
-        raise ValueError(f"invoice {invoice['number']}: {amount} is more than the "
-                         f"{abs(remaining)} that remains")
+        raise ValueError(
+            f"invoice {invoice['number']}: {amount} is more than the {abs(remaining)} that remains"
+        )
     left = abs(remaining) - amount
     invoice["remainingAmount"] = money(left if remaining > 0 else -left)
     invoice["state"] = "Paid" if left == 0 else "PartlyPaid"

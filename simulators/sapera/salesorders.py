@@ -30,8 +30,13 @@ from simulators.sapera.money import ZERO, dec, money
 from simulators.sapera.options import SaperaSimOptions
 
 DRAFT, READY, INVOICED, COMPLETED, ABORTED = 1, 2, 3, 4, 5
-STATES = {DRAFT: "Draft", READY: "Ready", INVOICED: "Invoiced", COMPLETED: "Completed",
-          ABORTED: "Aborted"}
+STATES = {
+    DRAFT: "Draft",
+    READY: "Ready",
+    INVOICED: "Invoiced",
+    COMPLETED: "Completed",
+    ABORTED: "Aborted",
+}
 CUSTOMER_UPDATE = "SetSalesOrderCustomerDataModelUpdate"
 
 Row = dict[str, Any]
@@ -45,11 +50,21 @@ def create(ctx: Ctx) -> dict[str, int]:
     body = ctx.body
     command(body, "CreateSalesOrderCommand")
     modifiable = body.flag("AllowModifyingWhenReady", wrapped=True) is True
-    order: Row = {"id": 0, "number": 0, "state": STATES[DRAFT], "stateCode": DRAFT,
-                  "customerReference": None, "subject": body.text("subject", wrapped=True),
-                  "actorId": None, "createdAt": None,
-                  "updatedAt": None, "isModifiableWhenReady": modifiable, "invoiceIds": [],
-                  "total": 0.0, "items": []}
+    order: Row = {
+        "id": 0,
+        "number": 0,
+        "state": STATES[DRAFT],
+        "stateCode": DRAFT,
+        "customerReference": None,
+        "subject": body.text("subject", wrapped=True),
+        "actorId": None,
+        "createdAt": None,
+        "updatedAt": None,
+        "isModifiableWhenReady": modifiable,
+        "invoiceIds": [],
+        "total": 0.0,
+        "items": [],
+    }
     _apply(ctx, order, body)
     order["id"] = ctx.store.new_id("salesOrder")
     order["number"] = ctx.store.new_number("salesOrder")
@@ -62,10 +77,13 @@ def update(ctx: Ctx) -> dict[str, int]:
     body = ctx.body
     command(body, "UpdateSalesOrderCommand")
     order = find_order(ctx, body.integer("id", required=True))
-    if order["stateCode"] == ABORTED or (order["stateCode"] != DRAFT
-                                         and not order["isModifiableWhenReady"]):
-        raise validation(f"Sales order {order['number']} is {order['state']} and can not be "
-                         "modified (it was not created with AllowModifyingWhenReady).")
+    if order["stateCode"] == ABORTED or (
+        order["stateCode"] != DRAFT and not order["isModifiableWhenReady"]
+    ):
+        raise validation(
+            f"Sales order {order['number']} is {order['state']} and can not be "
+            "modified (it was not created with AllowModifyingWhenReady)."
+        )
     changed = copy.deepcopy(order)
     added = _apply(ctx, changed, body)
     if added and changed["stateCode"] in (INVOICED, COMPLETED):
@@ -83,8 +101,10 @@ def set_ready(ctx: Ctx) -> dict[str, int]:
         set_state(order, READY)
         order["updatedAt"] = now()
     elif order["stateCode"] != READY:
-        raise validation(f"Sales order {order['number']} is {order['state']}; only a Draft "
-                         "order can be set ready.")
+        raise validation(
+            f"Sales order {order['number']} is {order['state']}; only a Draft "
+            "order can be set ready."
+        )
     return {"id": order["id"], "number": order["number"]}
 
 
@@ -111,11 +131,20 @@ def _apply(ctx: Ctx, order: Row, body: Body) -> int:
         if model_type == CUSTOMER_UPDATE:
             _customer_data(ctx, order, update)
         elif model_type == ITEM_UPDATE:
-            added.append(resolve_item(ctx.store, update, 0, ctx.options.strict_item_wrappers,
-                                      ctx.options.negative_quantities))
+            added.append(
+                resolve_item(
+                    ctx.store,
+                    update,
+                    0,
+                    ctx.options.strict_item_wrappers,
+                    ctx.options.negative_quantities,
+                )
+            )
         else:
-            raise validation(f"{update.where}modelType {model_type} is not supported here; use "
-                             f"{CUSTOMER_UPDATE} or {ITEM_UPDATE}.")
+            raise validation(
+                f"{update.where}modelType {model_type} is not supported here; use "
+                f"{CUSTOMER_UPDATE} or {ITEM_UPDATE}."
+            )
     for item in added:  # ids only once every update is valid
         item["id"] = ctx.store.new_id("item")
     order["items"].extend(added)
@@ -136,6 +165,8 @@ def _customer_data(ctx: Ctx, order: Row, update: Body) -> None:
 
 
 def routes(options: SaperaSimOptions) -> list[Route]:
-    return [Route(options.create_order_path, create, "CreateSalesOrderResult"),
-            Route(options.update_order_path, update, "UpdateSalesOrderResult"),
-            Route(options.set_ready_path, set_ready, "SetSalesOrderReadyResult")]
+    return [
+        Route(options.create_order_path, create, "CreateSalesOrderResult"),
+        Route(options.update_order_path, update, "UpdateSalesOrderResult"),
+        Route(options.set_ready_path, set_ready, "SetSalesOrderReadyResult"),
+    ]

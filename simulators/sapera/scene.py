@@ -8,6 +8,14 @@ from __future__ import annotations
 
 from simulators.scene import DemoScene
 
-SCENE = DemoScene(faults=({"match": "POST /api/financial/SalesOrder/CreateSalesOrder",
-                           "mode": "status", "status": 503, "count": 1},),
-                  refused_line={"sku": "SAP-AVIS", "vat_rate": "0.25"})
+SCENE = DemoScene(
+    faults=(
+        {
+            "match": "POST /api/financial/SalesOrder/CreateSalesOrder",
+            "mode": "status",
+            "status": 503,
+            "count": 1,
+        },
+    ),
+    refused_line={"sku": "SAP-AVIS", "vat_rate": "0.25"},
+)

@@ -12,8 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-FIRST_IDS = {"product": 1001, "variant": 2001, "instance": 3001, "actor": 4001,
-             "salesOrder": 5001, "item": 6001, "invoice": 7001, "user": 9001}
+FIRST_IDS = {
+    "product": 1001,
+    "variant": 2001,
+    "instance": 3001,
+    "actor": 4001,
+    "salesOrder": 5001,
+    "item": 6001,
+    "invoice": 7001,
+    "user": 9001,
+}
 FIRST_NUMBERS = {"salesOrder": 10001, "invoice": 20001}
 
 
@@ -47,20 +55,23 @@ class Store:
 
     def identifiers_of(self, product: dict[str, Any]) -> list[str]:
         """The product's identifier and those of its variants and instances."""
-        return [product["identifier"],
-                *(v["identifier"] for v in self.variants_of(product["id"])),
-                *(i["identifier"] for i in self.instances_of(product["id"]))]
+        return [
+            product["identifier"],
+            *(v["identifier"] for v in self.variants_of(product["id"])),
+            *(i["identifier"] for i in self.instances_of(product["id"])),
+        ]
 
     def identifier_taken(self, identifier: str) -> bool:
         lowered = identifier.lower()
-        return any(row["identifier"].lower() == lowered
-                   for rows in (self.products, self.variants, self.instances)
-                   for row in rows.values())
+        return any(
+            row["identifier"].lower() == lowered
+            for rows in (self.products, self.variants, self.instances)
+            for row in rows.values()
+        )
 
     def product_by_identifier(self, identifier: str) -> dict[str, Any] | None:
         lowered = identifier.lower()
-        return next((p for p in self.products.values() if p["identifier"].lower() == lowered),
-                    None)
+        return next((p for p in self.products.values() if p["identifier"].lower() == lowered), None)
 
     def user(self, name: str) -> dict[str, Any] | None:
         return next((u for u in self.users if u["userName"].lower() == name.lower()), None)

@@ -14,5 +14,11 @@ from simulators.shops.shopify import create_app as create_shopify
 from simulators.shops.woocommerce import WooCommerceSim, WooCommerceSimOptions
 from simulators.shops.woocommerce import create_app as create_woocommerce
 
-__all__ = ["ShopifySim", "ShopifySimOptions", "WooCommerceSim", "WooCommerceSimOptions",
-           "create_shopify", "create_woocommerce"]
+__all__ = [
+    "ShopifySim",
+    "ShopifySimOptions",
+    "WooCommerceSim",
+    "WooCommerceSimOptions",
+    "create_shopify",
+    "create_woocommerce",
+]

@@ -22,7 +22,6 @@ TemplatedHandler = Callable[[Request, dict[str, str]], Awaitable[Response]]
 TemplatedRoute = tuple[str, str, TemplatedHandler]  # (method, "/_sim/orders/{id}/pay", handler)
 
 
-
 class Clock:
     """Shop time at whole seconds, as both shops stamp their objects."""
 
@@ -47,8 +46,9 @@ def parse_time(value: str, naive_offset_minutes: int = 0) -> datetime | None:
     ahead of UTC (0: UTC). None when unreadable."""
     try:
         # a "+01:00" offset sent unencoded in a query string arrives as " 01:00"
-        moment = datetime.fromisoformat(re.sub(r"(T[\d:.]+) (\d\d:?\d\d)$", r"\1+\2",
-                                                value.strip()))
+        moment = datetime.fromisoformat(
+            re.sub(r"(T[\d:.]+) (\d\d:?\d\d)$", r"\1+\2", value.strip())
+        )
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=timezone(timedelta(minutes=naive_offset_minutes)))
         return moment.astimezone(UTC)
@@ -103,6 +103,7 @@ class UnknownOrder(Exception):
 def admin_handler(handler: TemplatedHandler) -> TemplatedHandler:
     """Turn a ValueError from a handler into the admin layer's 400 answer, UnknownOrder into
     its 404 "unknown order"."""
+
     async def guarded(request: Request, params: dict[str, str]) -> Response:
         try:
             return await handler(request, params)
@@ -121,9 +122,12 @@ def deliver_flag(body: dict[str, Any]) -> bool:
     return deliver
 
 
-async def order_change(request: Request, orders: Mapping[int, dict[str, Any]], raw_id: str,
-                       parse_id: Callable[[str], int | None]
-                       ) -> tuple[dict[str, Any], bool, dict[str, Any]]:
+async def order_change(
+    request: Request,
+    orders: Mapping[int, dict[str, Any]],
+    raw_id: str,
+    parse_id: Callable[[str], int | None],
+) -> tuple[dict[str, Any], bool, dict[str, Any]]:
     """The opening of an admin route that changes one order (under `admin_handler`): the JSON
     body without its `deliver` flag, that flag, and the order. In this order: a bad body or
     flag is a ValueError (400), then `parse_id(raw_id)` may raise its own ValueError (400) or
@@ -137,18 +141,29 @@ async def order_change(request: Request, orders: Mapping[int, dict[str, Any]], r
     return body, deliver, order
 
 
-def refund_quantity(where: str, request: dict[str, Any], earlier: list[Any], id_key: str,
-                    line_id: str, remaining: Callable[[], int | Decimal]) -> int:
+def refund_quantity(
+    where: str,
+    request: dict[str, Any],
+    earlier: list[Any],
+    id_key: str,
+    line_id: str,
+    remaining: Callable[[], int | Decimal],
+) -> int:
     """The units a refund line (`request`, at `where` in the body) asks for: a positive integer,
     at most the line's `remaining()` units less what the `earlier` lines of the same refund ask
     for the same line (matched on their `id_key`); ValueError otherwise."""
     quantity = positive_int(request.get("quantity"))
     if quantity is None:
         raise ValueError(f"{where}.quantity must be a positive integer")
-    asked_before = sum(int(r.get("quantity") or 0) for r in earlier
-                       if isinstance(r, dict) and str(r.get(id_key)) == line_id)
+    asked_before = sum(
+        int(r.get("quantity") or 0)
+        for r in earlier
+        if isinstance(r, dict) and str(r.get(id_key)) == line_id
+    )
     left = remaining() - asked_before
     if quantity > left:
-        raise ValueError(f"{where}.quantity {quantity} is more than the {left} unit(s) of line "
-                         f"item {line_id} that can still be refunded")
+        raise ValueError(
+            f"{where}.quantity {quantity} is more than the {left} unit(s) of line "
+            f"item {line_id} that can still be refunded"
+        )
     return quantity

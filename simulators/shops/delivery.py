@@ -51,13 +51,23 @@ class Delivery:
     finished_at: float | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {"seq": self.seq, "kind": self.kind, "topic": self.topic,
-                "address": self.address, "webhook_id": self.webhook_id,
-                "order_id": self.order_id, "redelivery_of": self.redelivery_of,
-                "state": self.state, "status": self.status, "response": self.response,
-                "error": self.error, "headers": dict(self.headers),
-                "body": self.body.decode("utf-8", "replace"), "queued_at": self.queued_at,
-                "finished_at": self.finished_at}
+        return {
+            "seq": self.seq,
+            "kind": self.kind,
+            "topic": self.topic,
+            "address": self.address,
+            "webhook_id": self.webhook_id,
+            "order_id": self.order_id,
+            "redelivery_of": self.redelivery_of,
+            "state": self.state,
+            "status": self.status,
+            "response": self.response,
+            "error": self.error,
+            "headers": dict(self.headers),
+            "body": self.body.decode("utf-8", "replace"),
+            "queued_at": self.queued_at,
+            "finished_at": self.finished_at,
+        }
 
 
 class Outbox:
@@ -70,11 +80,28 @@ class Outbox:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._seq = itertools.count(1)
 
-    def new(self, kind: str, topic: str, address: str, headers: dict[str, str], body: bytes,
-            webhook_id: str, order_id: str | None = None,
-            redelivery_of: int | None = None) -> Delivery:
-        delivery = Delivery(next(self._seq), kind, topic, address, headers, body, webhook_id,
-                            order_id, redelivery_of)
+    def new(
+        self,
+        kind: str,
+        topic: str,
+        address: str,
+        headers: dict[str, str],
+        body: bytes,
+        webhook_id: str,
+        order_id: str | None = None,
+        redelivery_of: int | None = None,
+    ) -> Delivery:
+        delivery = Delivery(
+            next(self._seq),
+            kind,
+            topic,
+            address,
+            headers,
+            body,
+            webhook_id,
+            order_id,
+            redelivery_of,
+        )
         self.deliveries.append(delivery)
         return delivery
 
@@ -90,8 +117,9 @@ class Outbox:
     async def send(self, delivery: Delivery, done: DeliveryDone | None = None) -> Delivery:
         try:
             async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
-                answer = await client.post(delivery.address, content=delivery.body,
-                                           headers=delivery.headers)
+                answer = await client.post(
+                    delivery.address, content=delivery.body, headers=delivery.headers
+                )
             delivery.status = answer.status_code
             delivery.response = answer.text[:RESPONSE_KEPT]
             delivery.state = "delivered" if self.success(answer.status_code) else "failed"
@@ -117,6 +145,8 @@ class Outbox:
         self._seq = itertools.count(1)
 
     def as_json(self) -> dict[str, Any]:
-        return {"total": len(self.deliveries),
-                "pending": sum(1 for d in self.deliveries if d.state == "pending"),
-                "deliveries": [d.as_json() for d in self.deliveries]}
+        return {
+            "total": len(self.deliveries),
+            "pending": sum(1 for d in self.deliveries if d.state == "pending"),
+            "deliveries": [d.as_json() for d in self.deliveries],
+        }

@@ -14,14 +14,17 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-TOKEN = re.compile(r'''
+TOKEN = re.compile(
+    r'''
     (?P<skip>[\s,\ufeff]+|\#[^\n\r]*)
   | (?P<block>"""(?:\\"""|[^"]|"(?!""))*""")
   | (?P<string>"(?:\\.|[^"\\\n\r])*")
   | (?P<number>-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?)
   | (?P<name>[_A-Za-z][_0-9A-Za-z]*)
   | (?P<punct>\.\.\.|[!$&()\:=@\[\]{}|])
-''', re.VERBOSE)
+''',
+    re.VERBOSE,
+)
 
 
 class GraphQLSyntaxError(ValueError):
@@ -83,7 +86,7 @@ def tokenize(source: str) -> list[tuple[str, str, int]]:
     while position < len(source):
         found = TOKEN.match(source, position)
         if found is None:
-            raise GraphQLSyntaxError(f"Parse error on \"{source[position]}\" at offset {position}")
+            raise GraphQLSyntaxError(f'Parse error on "{source[position]}" at offset {position}')
         kind = found.lastgroup or ""
         if kind != "skip":
             tokens.append((kind, found.group(), position))
@@ -105,8 +108,9 @@ class Parser:
         token_kind, text, _ = self.tokens[self.at]
         if not self.peek(value, kind):
             shown = "end of file" if token_kind == "end" else f'"{text}"'
-            raise GraphQLSyntaxError(f"Parse error on {shown} ({token_kind.upper()}) "
-                                     f"at offset {self.tokens[self.at][2]}")
+            raise GraphQLSyntaxError(
+                f"Parse error on {shown} ({token_kind.upper()}) at offset {self.tokens[self.at][2]}"
+            )
         self.at += 1
         return text
 

@@ -63,13 +63,26 @@ REFUNDS = "/admin/api/{version}/orders/{id}/refunds.json"
 GRAPHQL, TOKEN = "/admin/api/{version}/graphql.json", "/admin/oauth/access_token"
 MAX_LIMIT, DEFAULT_LIMIT = 250, 50
 STATUSES = ("open", "closed", "cancelled", "any")
-TIME_FILTERS = {"updated_at_min": ("updated_at", 1), "updated_at_max": ("updated_at", -1),
-                "created_at_min": ("created_at", 1), "created_at_max": ("created_at", -1)}
+TIME_FILTERS = {
+    "updated_at_min": ("updated_at", 1),
+    "updated_at_max": ("updated_at", -1),
+    "created_at_min": ("created_at", 1),
+    "created_at_max": ("created_at", -1),
+}
 FILTERS = ("status", "ids", *TIME_FILTERS)
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
-ERROR_TEXT = {400: "Bad Request", 401: INVALID_TOKEN, 403: "Forbidden", 404: "Not Found",
-              409: "Conflict", 422: "Unprocessable Entity", 500: "Internal Server Error",
-              502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+ERROR_TEXT = {
+    400: "Bad Request",
+    401: INVALID_TOKEN,
+    403: "Forbidden",
+    404: "Not Found",
+    409: "Conflict",
+    422: "Unprocessable Entity",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
 
 
 @dataclass(frozen=True)
@@ -131,8 +144,9 @@ class ShopifySim:
                 response = Response(status_code=405)
             else:
                 o = self.options
-                response = await grant(request, self.tokens, o.client_id, o.client_secret,
-                                       o.token_lifetime_seconds)
+                response = await grant(
+                    request, self.tokens, o.client_id, o.client_secret, o.token_lifetime_seconds
+                )
         elif template_match(GRAPHQL, request.url.path) is not None:
             response = await self._graphql(request)
         else:
@@ -140,8 +154,9 @@ class ShopifySim:
         await response(scope, receive, send)
 
     def authorized(self, request: Request) -> bool:
-        return self.tokens.valid(request.headers.get("x-shopify-access-token"),
-                                 self.options.access_token)
+        return self.tokens.valid(
+            request.headers.get("x-shopify-access-token"), self.options.access_token
+        )
 
     async def _graphql(self, request: Request) -> Response:
         if request.method != "POST":
@@ -152,19 +167,30 @@ class ShopifySim:
             body = await read_json(request)
         except ValueError:
             body = None
-        shop = {"name": self.options.shop_domain.split(".")[0],
-                "domain": self.options.shop_domain, "currency": self.options.currency,
-                "timezone": "Europe/Oslo"}
-        answer, throttled = execute(body, self.orders, shop, self.bucket,
-                                    self.options.graphql_max_query_cost,
-                                    self.options.utc_offset_minutes)
+        shop = {
+            "name": self.options.shop_domain.split(".")[0],
+            "domain": self.options.shop_domain,
+            "currency": self.options.currency,
+            "timezone": "Europe/Oslo",
+        }
+        answer, throttled = execute(
+            body,
+            self.orders,
+            shop,
+            self.bucket,
+            self.options.graphql_max_query_cost,
+            self.options.utc_offset_minutes,
+        )
         status = self.options.graphql_throttled_status if throttled else 200
         return JSONResponse(answer, status_code=status)
 
     def _respond(self, request: Request) -> Response:
         path = request.url.path
-        found = [(template, params) for template in (LIST, ONE, REFUNDS)
-                 if (params := template_match(template, path)) is not None]
+        found = [
+            (template, params)
+            for template in (LIST, ONE, REFUNDS)
+            if (params := template_match(template, path)) is not None
+        ]
         if not found:
             return error(404)
         if request.method != "GET":
@@ -190,8 +216,9 @@ class ShopifySim:
         if "page_info" in query:
             extra = [key for key in query if key not in ("page_info", "limit", "fields")]
             if extra:
-                return errors(400, {extra[0]: f"{extra[0]} cannot be passed when page_info is "
-                                              "present."})
+                return errors(
+                    400, {extra[0]: f"{extra[0]} cannot be passed when page_info is present."}
+                )
             cursor = decode_cursor(query["page_info"])
             if cursor is None:
                 return errors(400, {"page_info": "Invalid value."})
@@ -201,12 +228,17 @@ class ShopifySim:
             problem = check_filters(filters)
             if problem:
                 return errors(400, problem)
-        matching = [order for _, order in sorted(self.orders.items(), reverse=True)
-                    if matches(order, filters)]
+        matching = [
+            order
+            for _, order in sorted(self.orders.items(), reverse=True)
+            if matches(order, filters)
+        ]
         page, before, after = cut_page(matching, cursor, limit)
         fields = [name for name in query.get("fields", "").split(",") if name.strip()]
-        body = [{key: order[key] for key in fields if key in order} if fields else order
-                for order in page]
+        body = [
+            {key: order[key] for key in fields if key in order} if fields else order
+            for order in page
+        ]
         response = JSONResponse({"orders": body})
         links = []
         base = f"{request.url.scheme}://{request.url.netloc}{request.url.path}"
@@ -220,8 +252,9 @@ class ShopifySim:
 
     # --- webhooks -----------------------------------------------------------------------------
 
-    def emit(self, payload: dict[str, Any], topics: list[str], order_id: Any = None
-             ) -> list[Delivery]:
+    def emit(
+        self, payload: dict[str, Any], topics: list[str], order_id: Any = None
+    ) -> list[Delivery]:
         """Queue one delivery per subscription to each topic, signed over the exact body (the
         order, or for refunds/create the refund: pass its order's id as `order_id`)."""
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
@@ -232,16 +265,25 @@ class ShopifySim:
             triggered = datetime.now(UTC).isoformat(timespec="microseconds")
             for subscription in (s for s in self.webhooks if s["topic"] == topic):
                 headers = {
-                    "Content-Type": "application/json", "User-Agent": "Shopify-Captain-Hook",
+                    "Content-Type": "application/json",
+                    "User-Agent": "Shopify-Captain-Hook",
                     "X-Shopify-Topic": topic,
                     "X-Shopify-Hmac-Sha256": signature(self.options.webhook_secret, body),
                     "X-Shopify-Shop-Domain": self.options.shop_domain,
                     "X-Shopify-API-Version": self.options.api_version,
                     "X-Shopify-Webhook-Id": str(uuid.uuid4()),
                     "X-Shopify-Event-Id": event_id,
-                    "X-Shopify-Triggered-At": triggered.replace("+00:00", "Z")}
-                delivery = self.outbox.new("webhook", topic, subscription["address"], headers,
-                                           body, headers["X-Shopify-Webhook-Id"], str(order_id))
+                    "X-Shopify-Triggered-At": triggered.replace("+00:00", "Z"),
+                }
+                delivery = self.outbox.new(
+                    "webhook",
+                    topic,
+                    subscription["address"],
+                    headers,
+                    body,
+                    headers["X-Shopify-Webhook-Id"],
+                    str(order_id),
+                )
                 self.outbox.queue(delivery)
                 queued.append(delivery)
         return queued
@@ -255,8 +297,10 @@ class ShopifySim:
         return f"{method} {path}"
 
     def state(self) -> dict[str, list[Any]]:
-        return {"orders": [self.orders[key] for key in sorted(self.orders)],
-                "webhooks": list(self.webhooks)}
+        return {
+            "orders": [self.orders[key] for key in sorted(self.orders)],
+            "webhooks": list(self.webhooks),
+        }
 
     def reset(self) -> None:
         self.options = self.initial_options
@@ -267,10 +311,13 @@ class ShopifySim:
 
     def rate_limit_response(self) -> Response:
         return JSONResponse(
-            {"errors": "Exceeded 2 calls per second for api client. Reduce request rates to "
-                       "resume uninterrupted service."},
+            {
+                "errors": "Exceeded 2 calls per second for api client. Reduce request rates to "
+                "resume uninterrupted service."
+            },
             status_code=429,
-            headers={"Retry-After": "2.0", "X-Shopify-Shop-Api-Call-Limit": "40/40"})
+            headers={"Retry-After": "2.0", "X-Shopify-Shop-Api-Call-Limit": "40/40"},
+        )
 
     def get_config(self) -> dict[str, Any]:
         return self.options.as_json()
@@ -279,8 +326,9 @@ class ShopifySim:
         self.options = self.options.merged(changes)
         self.outbox.timeout = self._timeout()
         if {"graphql_bucket_size", "graphql_restore_rate"} & set(changes):
-            self.bucket = Bucket(self.options.graphql_bucket_size,
-                                 self.options.graphql_restore_rate)
+            self.bucket = Bucket(
+                self.options.graphql_bucket_size, self.options.graphql_restore_rate
+            )
         return self.options.as_json()
 
     def admin_routes(self) -> dict[str, AdminHandler]:
@@ -315,7 +363,8 @@ def matches(order: dict[str, Any], filters: dict[str, str]) -> bool:
     if status == "cancelled" and not order.get("cancelled_at"):
         return False
     if "ids" in filters and str(order["id"]) not in {
-            part.strip() for part in filters["ids"].split(",")}:
+        part.strip() for part in filters["ids"].split(",")
+    }:
         return False
     for name, (field, sign) in TIME_FILTERS.items():
         if name in filters:
@@ -325,8 +374,11 @@ def matches(order: dict[str, Any], filters: dict[str, str]) -> bool:
     return True
 
 
-def cut_page(matching: list[dict[str, Any]], cursor: dict[str, Any] | None, limit: int,
-             ) -> tuple[list[dict[str, Any]], bool, bool]:
+def cut_page(
+    matching: list[dict[str, Any]],
+    cursor: dict[str, Any] | None,
+    limit: int,
+) -> tuple[list[dict[str, Any]], bool, bool]:
     """(page, more before it, more after it) of newest-first `matching`."""
     if cursor is None:
         return matching[:limit], False, len(matching) > limit
@@ -337,10 +389,13 @@ def cut_page(matching: list[dict[str, Any]], cursor: dict[str, Any] | None, limi
     return earlier[-limit:], len(earlier) > limit, len(earlier) < len(matching)
 
 
-def page_link(base: str, limit: int, rel: str, filters: dict[str, str], last_id: int,
-              fields: list[str]) -> str:
-    cursor = json.dumps({"direction": "next" if rel == "next" else "prev", "last_id": last_id,
-                         "filters": filters}, separators=(",", ":"))
+def page_link(
+    base: str, limit: int, rel: str, filters: dict[str, str], last_id: int, fields: list[str]
+) -> str:
+    cursor = json.dumps(
+        {"direction": "next" if rel == "next" else "prev", "last_id": last_id, "filters": filters},
+        separators=(",", ":"),
+    )
     token = base64.urlsafe_b64encode(cursor.encode()).decode().rstrip("=")
     extra = f"&fields={','.join(fields)}" if fields else ""
     return f'<{base}?limit={limit}&page_info={token}{extra}>; rel="{rel}"'

@@ -41,9 +41,17 @@ def routes(sim: ShopifySim) -> list[TemplatedRoute]:
         if not isinstance(address, str) or not address.startswith(("http://", "https://")):
             raise ValueError("address must be an http(s) URL")
         now = sim.clock.stamp()
-        webhook = {"id": sim.next_webhook_id, "address": address, "topic": topic,
-                   "created_at": now, "updated_at": now, "format": "json", "fields": [],
-                   "metafield_namespaces": [], "api_version": sim.options.api_version}
+        webhook = {
+            "id": sim.next_webhook_id,
+            "address": address,
+            "topic": topic,
+            "created_at": now,
+            "updated_at": now,
+            "format": "json",
+            "fields": [],
+            "metafield_namespaces": [],
+            "api_version": sim.options.api_version,
+        }
         sim.next_webhook_id += 1
         sim.webhooks.append(webhook)
         return JSONResponse({"webhook": webhook}, status_code=201)
@@ -52,15 +60,18 @@ def routes(sim: ShopifySim) -> list[TemplatedRoute]:
         body = await json_object(request)
         deliver = deliver_flag(body)
         order = new_order(sim, body)
-        topics = ["orders/create"] + (["orders/paid"] if order["financial_status"] == "paid"
-                                      else [])
+        topics = ["orders/create"] + (
+            ["orders/paid"] if order["financial_status"] == "paid" else []
+        )
         return _changed(sim, order, topics, deliver, status=201)
 
     async def pay(request: Request, params: dict[str, str]) -> Response:
         _, deliver, order = await order_change(request, sim.orders, params["id"], _id)
         if order["financial_status"] not in OPEN_PAYMENT or order.get("cancelled_at"):
-            return JSONResponse({"error": {"code": "conflict", "message":
-                                 f"order is {order['financial_status']}"}}, status_code=409)
+            return JSONResponse(
+                {"error": {"code": "conflict", "message": f"order is {order['financial_status']}"}},
+                status_code=409,
+            )
         order.update(financial_status="paid", updated_at=sim.clock.stamp())
         if "total_outstanding" in order:
             order["total_outstanding"] = "0.00"
@@ -69,11 +80,16 @@ def routes(sim: ShopifySim) -> list[TemplatedRoute]:
     async def cancel(request: Request, params: dict[str, str]) -> Response:
         body, deliver, order = await order_change(request, sim.orders, params["id"], _id)
         if order.get("cancelled_at"):
-            return JSONResponse({"error": {"code": "conflict", "message": "already cancelled"}},
-                                status_code=409)
+            return JSONResponse(
+                {"error": {"code": "conflict", "message": "already cancelled"}}, status_code=409
+            )
         now = sim.clock.stamp()
-        order.update(cancelled_at=now, closed_at=now, updated_at=now,
-                     cancel_reason=str(body.get("reason", "customer")))
+        order.update(
+            cancelled_at=now,
+            closed_at=now,
+            updated_at=now,
+            cancel_reason=str(body.get("reason", "customer")),
+        )
         if order["financial_status"] in OPEN_PAYMENT:
             order["financial_status"] = "voided"
         return _changed(sim, order, ["orders/cancelled", "orders/updated"], deliver)
@@ -87,9 +103,20 @@ def routes(sim: ShopifySim) -> list[TemplatedRoute]:
         originals = _last_per_address(sim, order_id, topic)
         if not originals:
             return admin_error(404, f"no {topic} delivery of order {order_id} to redeliver")
-        copies = [sim.outbox.new("webhook", topic, original.address, dict(original.headers),
-                                 original.body, original.webhook_id, order_id, original.seq)
-                  for original in originals for _ in range(times)]
+        copies = [
+            sim.outbox.new(
+                "webhook",
+                topic,
+                original.address,
+                dict(original.headers),
+                original.body,
+                original.webhook_id,
+                order_id,
+                original.seq,
+            )
+            for original in originals
+            for _ in range(times)
+        ]
         if body.get("concurrent") is True:
             for copy in copies:
                 sim.outbox.queue(copy)
@@ -102,10 +129,12 @@ def routes(sim: ShopifySim) -> list[TemplatedRoute]:
         made = make_refund(sim, order, body)
         queued = []
         if deliver:
-            queued = (sim.emit(made, ["refunds/create"], order_id=order["id"])
-                      + sim.emit(order, ["orders/updated"]))
-        return JSONResponse({"refund": made, "order": order,
-                             "deliveries": [d.seq for d in queued]}, status_code=201)
+            queued = sim.emit(made, ["refunds/create"], order_id=order["id"]) + sim.emit(
+                order, ["orders/updated"]
+            )
+        return JSONResponse(
+            {"refund": made, "order": order, "deliveries": [d.seq for d in queued]}, status_code=201
+        )
 
     async def expire_tokens(request: Request, params: dict[str, str]) -> Response:
         return JSONResponse({"expired": sim.tokens.expire_all()})
@@ -113,20 +142,25 @@ def routes(sim: ShopifySim) -> list[TemplatedRoute]:
     async def deliveries(request: Request, params: dict[str, str]) -> Response:
         return JSONResponse(sim.outbox.as_json())
 
-    return [("POST", "/_sim/subscriptions", admin_handler(subscribe)),
-            ("POST", "/_sim/orders", admin_handler(place)),
-            ("POST", "/_sim/orders/{id}/pay", admin_handler(pay)),
-            ("POST", "/_sim/orders/{id}/cancel", admin_handler(cancel)),
-            ("POST", "/_sim/orders/{id}/redeliver", admin_handler(redeliver)),
-            ("POST", "/_sim/orders/{id}/refunds", admin_handler(refund)),
-            ("POST", "/_sim/tokens/expire", admin_handler(expire_tokens)),
-            ("GET", "/_sim/deliveries", admin_handler(deliveries))]
+    return [
+        ("POST", "/_sim/subscriptions", admin_handler(subscribe)),
+        ("POST", "/_sim/orders", admin_handler(place)),
+        ("POST", "/_sim/orders/{id}/pay", admin_handler(pay)),
+        ("POST", "/_sim/orders/{id}/cancel", admin_handler(cancel)),
+        ("POST", "/_sim/orders/{id}/redeliver", admin_handler(redeliver)),
+        ("POST", "/_sim/orders/{id}/refunds", admin_handler(refund)),
+        ("POST", "/_sim/tokens/expire", admin_handler(expire_tokens)),
+        ("GET", "/_sim/deliveries", admin_handler(deliveries)),
+    ]
 
 
 def new_order(sim: ShopifySim, body: dict[str, Any]) -> dict[str, Any]:
     """Store a (partial) order as Shopify would: ids, numbers and times are the store's."""
-    body = {k: v for k, v in body.items()
-            if not (k in ("created_at", "processed_at", "updated_at") and v is None)}
+    body = {
+        k: v
+        for k, v in body.items()
+        if not (k in ("created_at", "processed_at", "updated_at") and v is None)
+    }
     for name in ("created_at", "processed_at", "updated_at"):
         if name in body and (not isinstance(body[name], str) or parse_time(body[name]) is None):
             raise ValueError(f"{name} must be an ISO 8601 time")
@@ -135,29 +169,41 @@ def new_order(sim: ShopifySim, body: dict[str, Any]) -> dict[str, Any]:
     sim.next_id += 1
     sim.next_number += 1
     order: dict[str, Any] = {
-        "currency": sim.options.currency, "financial_status": "pending",
-        "fulfillment_status": None, "cancelled_at": None, "cancel_reason": None,
-        "closed_at": None, "test": False, "taxes_included": True, "line_items": [],
-        "shipping_lines": [], **body,
-        "id": order_id, "admin_graphql_api_id": f"gid://shopify/Order/{order_id}",
-        "order_number": 1000 + number, "number": number, "name": f"#{1000 + number}"}
+        "currency": sim.options.currency,
+        "financial_status": "pending",
+        "fulfillment_status": None,
+        "cancelled_at": None,
+        "cancel_reason": None,
+        "closed_at": None,
+        "test": False,
+        "taxes_included": True,
+        "line_items": [],
+        "shipping_lines": [],
+        **body,
+        "id": order_id,
+        "admin_graphql_api_id": f"gid://shopify/Order/{order_id}",
+        "order_number": 1000 + number,
+        "number": number,
+        "name": f"#{1000 + number}",
+    }
     order.setdefault("presentment_currency", order["currency"])
     order.setdefault("created_at", now)
     order.setdefault("processed_at", order["created_at"])
     order.setdefault("updated_at", now)
-    for index, line in enumerate(order["line_items"] if isinstance(order["line_items"], list)
-                                 else []):
+    for index, line in enumerate(
+        order["line_items"] if isinstance(order["line_items"], list) else []
+    ):
         if isinstance(line, dict):
             line.setdefault("id", order_id * 10 + index + 1)
     sim.orders[order_id] = order
     return order
 
 
-def _changed(sim: ShopifySim, order: dict[str, Any], topics: list[str], deliver: bool,
-             status: int = 200) -> Response:
+def _changed(
+    sim: ShopifySim, order: dict[str, Any], topics: list[str], deliver: bool, status: int = 200
+) -> Response:
     queued = sim.emit(order, topics) if deliver else []
-    return JSONResponse({"order": order, "deliveries": [d.seq for d in queued]},
-                        status_code=status)
+    return JSONResponse({"order": order, "deliveries": [d.seq for d in queued]}, status_code=status)
 
 
 def _id(raw: str) -> int:

@@ -58,8 +58,9 @@ TIME_FIELDS = ("updated_at", "created_at", "processed_at")
 class QueryError(Exception):
     """A GraphQL error: the request is answered with `errors` and no data."""
 
-    def __init__(self, message: str, code: str | None = None, path: list[Any] | None = None,
-                 **extra: Any) -> None:
+    def __init__(
+        self, message: str, code: str | None = None, path: list[Any] | None = None, **extra: Any
+    ) -> None:
         super().__init__(message)
         self.body: dict[str, Any] = {"message": message}
         if path:
@@ -96,9 +97,11 @@ class Bucket:
 
     def status(self) -> dict[str, Any]:
         with self.lock:
-            return {"maximumAvailable": float(self.size),
-                    "currentlyAvailable": int(self.available()),
-                    "restoreRate": float(self.rate)}
+            return {
+                "maximumAvailable": float(self.size),
+                "currentlyAvailable": int(self.available()),
+                "restoreRate": float(self.rate),
+            }
 
 
 @dataclass
@@ -111,41 +114,68 @@ class Context:
     search: list[dict[str, Any]] = field(default_factory=list)
 
 
-def execute(body: Any, orders: dict[int, dict[str, Any]], shop: dict[str, Any], bucket: Bucket,
-            max_cost: int, offset_minutes: int) -> tuple[dict[str, Any], bool]:
+def execute(
+    body: Any,
+    orders: dict[int, dict[str, Any]],
+    shop: dict[str, Any],
+    bucket: Bucket,
+    max_cost: int,
+    offset_minutes: int,
+) -> tuple[dict[str, Any], bool]:
     """(answer, throttled) for one GraphQL request body."""
     try:
         query, variables, operation_name = _request(body)
         document = parse(query)
-        operations = [op for op in document.operations
-                      if operation_name is None or op.name == operation_name]
+        operations = [
+            op for op in document.operations if operation_name is None or op.name == operation_name
+        ]
         if len(operations) != 1:
-            raise QueryError("An operation name is required" if operations else
-                             f'No operation named "{operation_name}"')
+            raise QueryError(
+                "An operation name is required"
+                if operations
+                else f'No operation named "{operation_name}"'
+            )
         operation = operations[0]
-        ctx = Context(orders, shop, {**operation.defaults, **variables}, document.fragments,
-                      offset_minutes)
+        ctx = Context(
+            orders, shop, {**operation.defaults, **variables}, document.fragments, offset_minutes
+        )
         ctx.variables = {k: resolve_value(v, {}) for k, v in ctx.variables.items()}
         root_type = "QueryRoot" if operation.kind == "query" else operation.kind.capitalize()
-        requested = requested_cost(operation.selections, ROOT if root_type == "QueryRoot" else {},
-                                   root_type, ctx, [])
+        requested = requested_cost(
+            operation.selections, ROOT if root_type == "QueryRoot" else {}, root_type, ctx, []
+        )
     except GraphQLSyntaxError as exc:
-        return {"errors": [{"message": str(exc),
-                            "extensions": {"code": "PARSE_ERROR"}}]}, False
+        return {"errors": [{"message": str(exc), "extensions": {"code": "PARSE_ERROR"}}]}, False
     except QueryError as exc:
         return {"errors": [exc.body]}, False
     if requested > max_cost:
-        return {"errors": [{"message": f"Query cost is {requested}, which exceeds the single "
-                                       f"query max cost limit ({max_cost}).",
-                            "extensions": {"code": "MAX_COST_EXCEEDED", "cost": requested,
-                                           "maxCost": max_cost}}],
-                "extensions": _cost(requested, None, bucket)}, False
+        return {
+            "errors": [
+                {
+                    "message": f"Query cost is {requested}, which exceeds the single "
+                    f"query max cost limit ({max_cost}).",
+                    "extensions": {
+                        "code": "MAX_COST_EXCEEDED",
+                        "cost": requested,
+                        "maxCost": max_cost,
+                    },
+                }
+            ],
+            "extensions": _cost(requested, None, bucket),
+        }, False
     if not bucket.take(requested):
-        return {"errors": [{"message": "Throttled",
-                            "extensions": {"code": "THROTTLED",
-                                           "documentation":
-                                               "https://shopify.dev/api/usage/rate-limits"}}],
-                "extensions": _cost(requested, None, bucket)}, True
+        return {
+            "errors": [
+                {
+                    "message": "Throttled",
+                    "extensions": {
+                        "code": "THROTTLED",
+                        "documentation": "https://shopify.dev/api/usage/rate-limits",
+                    },
+                }
+            ],
+            "extensions": _cost(requested, None, bucket),
+        }, True
     try:
         data, actual = select(operation.selections, ROOT, "QueryRoot", Ref(None, {}), ctx, [])
     except QueryError as exc:
@@ -169,11 +199,17 @@ def _request(body: Any) -> tuple[str, dict[str, Any], str | None]:
 
 
 def _cost(requested: int, actual: int | None, bucket: Bucket) -> dict[str, Any]:
-    return {"cost": {"requestedQueryCost": requested, "actualQueryCost": actual,
-                     "throttleStatus": bucket.status()}}
+    return {
+        "cost": {
+            "requestedQueryCost": requested,
+            "actualQueryCost": actual,
+            "throttleStatus": bucket.status(),
+        }
+    }
 
 
 # --- walking the selections ---------------------------------------------------------------------
+
 
 def fields_of(selections: list[Selection], type_name: str, ctx: Context) -> list[Field]:
     """The fields selected on a type, fragments spread in."""
@@ -187,8 +223,11 @@ def fields_of(selections: list[Selection], type_name: str, ctx: Context) -> list
         elif isinstance(selection, FragmentSpread):
             fragment = ctx.fragments.get(selection.name)
             if fragment is None:
-                raise QueryError(f"Fragment {selection.name} was used, but not defined",
-                                 "useAndDefineFragment", fragmentName=selection.name)
+                raise QueryError(
+                    f"Fragment {selection.name} was used, but not defined",
+                    "useAndDefineFragment",
+                    fragmentName=selection.name,
+                )
             if fragment.type_condition == type_name:
                 found.extend(fields_of(fragment.selections, type_name, ctx))
     return found
@@ -197,15 +236,28 @@ def fields_of(selections: list[Selection], type_name: str, ctx: Context) -> list
 def _spec(specs: dict[str, Spec], type_name: str, item: Field, path: list[Any]) -> Spec:
     spec = specs.get(item.name)
     if spec is None:
-        raise QueryError(f"Field '{item.name}' doesn't exist on type '{type_name}'",
-                         "undefinedField", path, typeName=type_name, fieldName=item.name)
+        raise QueryError(
+            f"Field '{item.name}' doesn't exist on type '{type_name}'",
+            "undefinedField",
+            path,
+            typeName=type_name,
+            fieldName=item.name,
+        )
     if spec.kind == "scalar" and item.selections:
-        raise QueryError(f"Selections can't be made on scalars (field '{item.name}' returns a "
-                         "scalar)", "selectionMismatch", path, nodeName=f"field '{item.name}'")
+        raise QueryError(
+            f"Selections can't be made on scalars (field '{item.name}' returns a scalar)",
+            "selectionMismatch",
+            path,
+            nodeName=f"field '{item.name}'",
+        )
     if spec.kind != "scalar" and not item.selections:
-        raise QueryError(f"Field must have selections (field '{item.name}' returns "
-                         f"{spec.type} but has no selections.)", "selectionMismatch", path,
-                         nodeName=f"field '{item.name}'")
+        raise QueryError(
+            f"Field must have selections (field '{item.name}' returns "
+            f"{spec.type} but has no selections.)",
+            "selectionMismatch",
+            path,
+            nodeName=f"field '{item.name}'",
+        )
     return spec
 
 
@@ -216,17 +268,28 @@ def page_size(item: Field, ctx: Context, path: list[Any]) -> int:
         raise QueryError("you must provide one of first or last", None, path)
     size = first if first is not None else last
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        raise QueryError(f"Argument '{'first' if first is not None else 'last'}' on Field "
-                         f"'{item.name}' has an invalid value", "argumentLiteralsIncompatible",
-                         path)
+        raise QueryError(
+            f"Argument '{'first' if first is not None else 'last'}' on Field "
+            f"'{item.name}' has an invalid value",
+            "argumentLiteralsIncompatible",
+            path,
+        )
     if size > MAX_PAGE:
-        raise QueryError(f"The {'first' if first is not None else 'last'} argument is limited "
-                         f"to {MAX_PAGE}", None, path)
+        raise QueryError(
+            f"The {'first' if first is not None else 'last'} argument is limited to {MAX_PAGE}",
+            None,
+            path,
+        )
     return size
 
 
-def requested_cost(selections: list[Selection], specs: dict[str, Spec], type_name: str,
-                   ctx: Context, path: list[Any]) -> int:
+def requested_cost(
+    selections: list[Selection],
+    specs: dict[str, Spec],
+    type_name: str,
+    ctx: Context,
+    path: list[Any],
+) -> int:
     """The cost Shopify computes before running: every connection assumed full."""
     total = 0
     for item in fields_of(selections, type_name, ctx):
@@ -251,9 +314,13 @@ def _connection_part_cost(part: Field, node_type: str, ctx: Context, path: list[
     if part.name == "pageInfo":
         for info in fields_of(part.selections, "PageInfo", ctx):
             if info.name not in (*PAGE_INFO, "__typename"):
-                raise QueryError(f"Field '{info.name}' doesn't exist on type 'PageInfo'",
-                                 "undefinedField", path, typeName="PageInfo",
-                                 fieldName=info.name)
+                raise QueryError(
+                    f"Field '{info.name}' doesn't exist on type 'PageInfo'",
+                    "undefinedField",
+                    path,
+                    typeName="PageInfo",
+                    fieldName=info.name,
+                )
         return 0
     if part.name == "nodes":
         return 1 + requested_cost(part.selections, TYPES[node_type], node_type, ctx, path)
@@ -261,22 +328,37 @@ def _connection_part_cost(part: Field, node_type: str, ctx: Context, path: list[
         cost = 0
         for edge in fields_of(part.selections, f"{node_type}Edge", ctx):
             if edge.name == "node":
-                cost += 1 + requested_cost(edge.selections, TYPES[node_type], node_type, ctx,
-                                           [*path, "node"])
+                cost += 1 + requested_cost(
+                    edge.selections, TYPES[node_type], node_type, ctx, [*path, "node"]
+                )
             elif edge.name not in ("cursor", "__typename"):
-                raise QueryError(f"Field '{edge.name}' doesn't exist on type "
-                                 f"'{node_type}Edge'", "undefinedField", path,
-                                 typeName=f"{node_type}Edge", fieldName=edge.name)
+                raise QueryError(
+                    f"Field '{edge.name}' doesn't exist on type '{node_type}Edge'",
+                    "undefinedField",
+                    path,
+                    typeName=f"{node_type}Edge",
+                    fieldName=edge.name,
+                )
         return cost
     if part.name == "__typename":
         return 0
-    raise QueryError(f"Field '{part.name}' doesn't exist on type '{node_type}Connection'",
-                     "undefinedField", path, typeName=f"{node_type}Connection",
-                     fieldName=part.name)
+    raise QueryError(
+        f"Field '{part.name}' doesn't exist on type '{node_type}Connection'",
+        "undefinedField",
+        path,
+        typeName=f"{node_type}Connection",
+        fieldName=part.name,
+    )
 
 
-def select(selections: list[Selection], specs: dict[str, Spec], type_name: str, ref: Ref,
-           ctx: Context, path: list[Any]) -> tuple[dict[str, Any], int]:
+def select(
+    selections: list[Selection],
+    specs: dict[str, Spec],
+    type_name: str,
+    ref: Ref,
+    ctx: Context,
+    path: list[Any],
+) -> tuple[dict[str, Any], int]:
     """The selected fields of one object, and what they actually cost."""
     out: dict[str, Any] = {}
     cost = 0
@@ -293,16 +375,18 @@ def select(selections: list[Selection], specs: dict[str, Spec], type_name: str, 
             value, spent = spec.get(ref, args), 0
         elif spec.kind == "object":
             child = spec.get(ref, args)
-            value, spent = (None, 0) if child is None else _object(item, spec.type, child, ctx,
-                                                                   where)
+            value, spent = (
+                (None, 0) if child is None else _object(item, spec.type, child, ctx, where)
+            )
         elif spec.kind == "list":
             children = spec.get(ref, args)
             if isinstance(args.get("first"), int):
-                children = children[:args["first"]]
+                children = children[: args["first"]]
             value, spent = [], 1
             for index, child in enumerate(children):
-                one, one_cost = select(item.selections, TYPES[spec.type], spec.type, child, ctx,
-                                       [*where, index])
+                one, one_cost = select(
+                    item.selections, TYPES[spec.type], spec.type, child, ctx, [*where, index]
+                )
                 value.append(one)
                 spent += one_cost
         else:
@@ -314,8 +398,9 @@ def select(selections: list[Selection], specs: dict[str, Spec], type_name: str, 
     return out, cost
 
 
-def _object(item: Field, type_name: str, child: Ref, ctx: Context, path: list[Any]
-            ) -> tuple[dict[str, Any], int]:
+def _object(
+    item: Field, type_name: str, child: Ref, ctx: Context, path: list[Any]
+) -> tuple[dict[str, Any], int]:
     value, spent = select(item.selections, TYPES[type_name], type_name, child, ctx, path)
     return value, 1 + spent
 
@@ -325,19 +410,25 @@ def _root(item: Field, args: dict[str, Any], ctx: Context, path: list[Any]) -> t
         return _object(item, "Shop", Ref(ctx.shop, {}), ctx, path)
     if item.name == "order":
         order = ctx.orders.get(_numeric_id(args.get("id"), "Order", path))
-        return (None, 1) if order is None else _object(item, "Order", Ref(order, order), ctx,
-                                                       path)
+        return (None, 1) if order is None else _object(item, "Order", Ref(order, order), ctx, path)
     sort = str(args.get("sortKey") or "ID")
     if sort not in ORDER_SORT_KEYS:
-        raise QueryError(f"Argument 'sortKey' on Field 'orders' has an invalid value ({sort}). "
-                         "Expected type 'OrderSortKeys'.", "argumentLiteralsIncompatible", path)
+        raise QueryError(
+            f"Argument 'sortKey' on Field 'orders' has an invalid value ({sort}). "
+            "Expected type 'OrderSortKeys'.",
+            "argumentLiteralsIncompatible",
+            path,
+        )
     chosen = search_orders(list(ctx.orders.values()), args.get("query"), ctx, path)
-    keyed = sorted(((_sort_value(order, ORDER_SORT_KEYS[sort]), order["id"]), Ref(order, order))
-                   for order in chosen)
+    keyed = sorted(
+        ((_sort_value(order, ORDER_SORT_KEYS[sort]), order["id"]), Ref(order, order))
+        for order in chosen
+    )
     if args.get("reverse") is True:
         keyed.reverse()
-    return connection(item, "Order", keyed, {**args, "_reversed": args.get("reverse") is True},
-                      ctx, path)
+    return connection(
+        item, "Order", keyed, {**args, "_reversed": args.get("reverse") is True}, ctx, path
+    )
 
 
 def _sort_value(order: dict[str, Any], key: str) -> float:
@@ -349,14 +440,23 @@ def _sort_value(order: dict[str, Any], key: str) -> float:
 
 def _numeric_id(value: Any, kind: str, path: list[Any]) -> int:
     prefix = f"gid://shopify/{kind}/"
-    if not isinstance(value, str) or not value.startswith(prefix) \
-            or not value[len(prefix):].isdigit():
+    if (
+        not isinstance(value, str)
+        or not value.startswith(prefix)
+        or not value[len(prefix) :].isdigit()
+    ):
         raise QueryError(f"Invalid global id '{value}'", "argumentLiteralsIncompatible", path)
-    return int(value[len(prefix):])
+    return int(value[len(prefix) :])
 
 
-def connection(item: Field, node_type: str, keyed: list[tuple[tuple[Any, ...], Ref]],
-               args: dict[str, Any], ctx: Context, path: list[Any]) -> tuple[dict[str, Any], int]:
+def connection(
+    item: Field,
+    node_type: str,
+    keyed: list[tuple[tuple[Any, ...], Ref]],
+    args: dict[str, Any],
+    ctx: Context,
+    path: list[Any],
+) -> tuple[dict[str, Any], int]:
     """One page of `keyed` (in order), cut by cursors; a cursor is the position key, opaque."""
     backwards = bool(args.get("_reversed"))
 
@@ -367,10 +467,9 @@ def connection(item: Field, node_type: str, keyed: list[tuple[tuple[Any, ...], R
     for name, keep_after in (("after", True), ("before", False)):
         if args.get(name) is not None:
             cursor = decode_cursor(args[name], path)
-            window = [(k, r) for k, r in window
-                      if beyond(k, cursor) == keep_after and k != cursor]
+            window = [(k, r) for k, r in window if beyond(k, cursor) == keep_after and k != cursor]
     size = args["first"] if args.get("first") is not None else args.get("last")
-    page = window[:size] if args.get("first") is not None else window[max(0, len(window) - size):]
+    page = window[:size] if args.get("first") is not None else window[max(0, len(window) - size) :]
     index_first = keyed.index(page[0]) if page else 0
     index_last = keyed.index(page[-1]) if page else len(keyed) - 1
     out: dict[str, Any] = {}
@@ -379,17 +478,22 @@ def connection(item: Field, node_type: str, keyed: list[tuple[tuple[Any, ...], R
         if part.name == "__typename":
             out[part.key] = f"{node_type}Connection"
         elif part.name == "pageInfo":
-            info = {"hasNextPage": bool(page) and index_last < len(keyed) - 1,
-                    "hasPreviousPage": bool(page) and index_first > 0,
-                    "startCursor": encode_cursor(page[0][0]) if page else None,
-                    "endCursor": encode_cursor(page[-1][0]) if page else None}
-            out[part.key] = {f.key: (info[f.name] if f.name != "__typename" else "PageInfo")
-                             for f in fields_of(part.selections, "PageInfo", ctx)}
+            info = {
+                "hasNextPage": bool(page) and index_last < len(keyed) - 1,
+                "hasPreviousPage": bool(page) and index_first > 0,
+                "startCursor": encode_cursor(page[0][0]) if page else None,
+                "endCursor": encode_cursor(page[-1][0]) if page else None,
+            }
+            out[part.key] = {
+                f.key: (info[f.name] if f.name != "__typename" else "PageInfo")
+                for f in fields_of(part.selections, "PageInfo", ctx)
+            }
         elif part.name == "nodes":
             nodes = []
             for index, (_, ref) in enumerate(page):
-                node, cost = select(part.selections, TYPES[node_type], node_type, ref, ctx,
-                                    [*path, part.key, index])
+                node, cost = select(
+                    part.selections, TYPES[node_type], node_type, ref, ctx, [*path, part.key, index]
+                )
                 nodes.append(node)
                 spent += 1 + cost
             out[part.key] = nodes
@@ -403,8 +507,14 @@ def connection(item: Field, node_type: str, keyed: list[tuple[tuple[Any, ...], R
                     elif bit.name == "__typename":
                         edge[bit.key] = f"{node_type}Edge"
                     else:
-                        edge[bit.key], cost = select(bit.selections, TYPES[node_type], node_type,
-                                                     ref, ctx, [*path, part.key, index, "node"])
+                        edge[bit.key], cost = select(
+                            bit.selections,
+                            TYPES[node_type],
+                            node_type,
+                            ref,
+                            ctx,
+                            [*path, part.key, index, "node"],
+                        )
                         spent += 1 + cost
                 edges.append(edge)
             out[part.key] = edges
@@ -420,14 +530,17 @@ def decode_cursor(token: Any, path: list[Any]) -> tuple[Any, ...]:
         decoded = json.loads(base64.urlsafe_b64decode(str(token)))
         return tuple(decoded["last"])
     except (ValueError, KeyError, TypeError) as exc:
-        raise QueryError(f"Invalid cursor for current pagination sort: {token}", None,
-                         path) from exc
+        raise QueryError(
+            f"Invalid cursor for current pagination sort: {token}", None, path
+        ) from exc
 
 
 # --- Shopify's search syntax --------------------------------------------------------------------
 
-def search_orders(orders: list[dict[str, Any]], query: Any, ctx: Context, path: list[Any]
-                  ) -> list[dict[str, Any]]:
+
+def search_orders(
+    orders: list[dict[str, Any]], query: Any, ctx: Context, path: list[Any]
+) -> list[dict[str, Any]]:
     if not isinstance(query, str) or not query.strip():
         return orders
     tests, warnings = [], []
@@ -441,11 +554,14 @@ def search_orders(orders: list[dict[str, Any]], query: Any, ctx: Context, path: 
             tests.append(test)
     leftover = [word for word in rest.split() if word.upper() != "AND"]
     if leftover:
-        warnings.append({"field": "default", "message":
-                         f"Unsupported search terms ignored by the simulator: {leftover}"})
+        warnings.append(
+            {
+                "field": "default",
+                "message": f"Unsupported search terms ignored by the simulator: {leftover}",
+            }
+        )
     if warnings:
-        ctx.search.append({"path": [str(p) for p in path], "query": query,
-                           "warnings": warnings})
+        ctx.search.append({"path": [str(p) for p in path], "query": query, "warnings": warnings})
     return [order for order in orders if all(test(order) for test in tests)]
 
 
@@ -464,11 +580,13 @@ def _term(name: str, op: str, value: str, offset_minutes: int) -> Any:
         return lambda order: _compare(float(order["id"]), op, float(value))
     if name == "status":
         wanted = value.lower()
-        states = {"open": lambda o: not o.get("closed_at") and not o.get("cancelled_at"),
-                  "closed": lambda o: bool(o.get("closed_at")),
-                  "cancelled": lambda o: bool(o.get("cancelled_at")),
-                  "not_closed": lambda o: not o.get("closed_at"),
-                  "any": lambda o: True}
+        states = {
+            "open": lambda o: not o.get("closed_at") and not o.get("cancelled_at"),
+            "closed": lambda o: bool(o.get("closed_at")),
+            "cancelled": lambda o: bool(o.get("cancelled_at")),
+            "not_closed": lambda o: not o.get("closed_at"),
+            "any": lambda o: True,
+        }
         return states.get(wanted)
     if name in ("financial_status", "email", "name"):
         return lambda order: str(order.get(name) or "").lower() == value.lower()
@@ -476,5 +594,10 @@ def _term(name: str, op: str, value: str, offset_minutes: int) -> Any:
 
 
 def _compare(left: float, op: str, right: float) -> bool:
-    return {">": left > right, ">=": left >= right, "<": left < right, "<=": left <= right,
-            ":": left == right}[op]
+    return {
+        ">": left > right,
+        ">=": left >= right,
+        "<": left < right,
+        "<=": left <= right,
+        ":": left == right,
+    }[op]

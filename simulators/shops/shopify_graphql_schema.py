@@ -58,9 +58,13 @@ def obj(type_name: str, get: Callable[[Ref], Any]) -> Spec:
 
 def many(kind: str, type_name: str, get: Callable[[Ref], Any]) -> Spec:
     """A list or connection of objects; paging and `first` are the executor's business."""
-    return Spec(kind, type_name,
-                lambda ref, args: [Ref(item, ref.order) for item in (get(ref) or [])
-                                   if isinstance(item, dict)])
+    return Spec(
+        kind,
+        type_name,
+        lambda ref, args: [
+            Ref(item, ref.order) for item in (get(ref) or []) if isinstance(item, dict)
+        ],
+    )
 
 
 def gid(kind: str) -> Spec:
@@ -126,19 +130,29 @@ def fulfillment_status(ref: Ref) -> str:
 
 
 def total_refunded(ref: Ref) -> Decimal:
-    return sum((Decimal(str(t.get("amount") or "0")) for refund in ref.raw.get("refunds") or []
-                for t in refund.get("transactions") or [] if t.get("kind") == "refund"),
-               Decimal("0"))
+    return sum(
+        (
+            Decimal(str(t.get("amount") or "0"))
+            for refund in ref.raw.get("refunds") or []
+            for t in refund.get("transactions") or []
+            if t.get("kind") == "refund"
+        ),
+        Decimal("0"),
+    )
 
 
 def refund_total(ref: Ref) -> Decimal:
-    return sum((Decimal(str(t.get("amount") or "0")) for t in ref.raw.get("transactions") or []),
-               Decimal("0"))
+    return sum(
+        (Decimal(str(t.get("amount") or "0")) for t in ref.raw.get("transactions") or []),
+        Decimal("0"),
+    )
 
 
 def line_discount_total(ref: Ref) -> Decimal:
-    return sum((Decimal(str(a.get("amount") or "0"))
-                for a in ref.raw.get("discount_allocations") or []), Decimal("0"))
+    return sum(
+        (Decimal(str(a.get("amount") or "0")) for a in ref.raw.get("discount_allocations") or []),
+        Decimal("0"),
+    )
 
 
 def original_total(ref: Ref) -> Decimal:
@@ -151,17 +165,25 @@ def address_name(ref: Ref) -> str | None:
     return given or joined or None
 
 
-TAX_LINE = {"title": raw("title"), "rate": scalar(lambda ref: _float(ref.raw.get("rate"))),
-            "ratePercentage": scalar(lambda ref: round(_float(ref.raw.get("rate")) * 100, 4)),
-            "priceSet": money_bag(lambda ref: ref.raw.get("price")),
-            "channelLiable": scalar(lambda ref: bool(ref.raw.get("channel_liable")))}
+TAX_LINE = {
+    "title": raw("title"),
+    "rate": scalar(lambda ref: _float(ref.raw.get("rate"))),
+    "ratePercentage": scalar(lambda ref: round(_float(ref.raw.get("rate")) * 100, 4)),
+    "priceSet": money_bag(lambda ref: ref.raw.get("price")),
+    "channelLiable": scalar(lambda ref: bool(ref.raw.get("channel_liable"))),
+}
 
 DISCOUNT_ALLOCATION = {"allocatedAmountSet": money_bag(lambda ref: ref.raw.get("amount"))}
 
 LINE_ITEM = {
-    "id": gid("LineItem"), "name": raw("name"), "title": raw("title"),
-    "variantTitle": raw("variant_title"), "sku": raw("sku"), "vendor": raw("vendor"),
-    "quantity": raw("quantity"), "currentQuantity": scalar(current_quantity),
+    "id": gid("LineItem"),
+    "name": raw("name"),
+    "title": raw("title"),
+    "variantTitle": raw("variant_title"),
+    "sku": raw("sku"),
+    "vendor": raw("vendor"),
+    "quantity": raw("quantity"),
+    "currentQuantity": scalar(current_quantity),
     "refundableQuantity": scalar(current_quantity),
     "taxable": scalar(lambda ref: ref.raw.get("taxable", True) is not False),
     "requiresShipping": scalar(lambda ref: ref.raw.get("requires_shipping", True) is not False),
@@ -169,34 +191,51 @@ LINE_ITEM = {
     "originalTotalSet": money_bag(original_total),
     "totalDiscountSet": money_bag(line_discount_total),
     "taxLines": many("list", "TaxLine", lambda ref: ref.raw.get("tax_lines")),
-    "discountAllocations": many("list", "DiscountAllocation",
-                                lambda ref: ref.raw.get("discount_allocations")),
+    "discountAllocations": many(
+        "list", "DiscountAllocation", lambda ref: ref.raw.get("discount_allocations")
+    ),
 }
 
 SHIPPING_LINE = {
-    "id": gid("ShippingLine"), "title": raw("title"), "code": raw("code"),
+    "id": gid("ShippingLine"),
+    "title": raw("title"),
+    "code": raw("code"),
     "source": raw("source"),
     "originalPriceSet": money_bag(lambda ref: ref.raw.get("price")),
-    "discountedPriceSet": money_bag(lambda ref: ref.raw.get("discounted_price",
-                                                            ref.raw.get("price"))),
+    "discountedPriceSet": money_bag(
+        lambda ref: ref.raw.get("discounted_price", ref.raw.get("price"))
+    ),
     "currentDiscountedPriceSet": money_bag(shipping_current),
     "taxLines": many("list", "TaxLine", lambda ref: ref.raw.get("tax_lines")),
-    "discountAllocations": many("list", "DiscountAllocation",
-                                lambda ref: ref.raw.get("discount_allocations")),
+    "discountAllocations": many(
+        "list", "DiscountAllocation", lambda ref: ref.raw.get("discount_allocations")
+    ),
 }
 
 CUSTOMER = {
-    "id": gid("Customer"), "legacyResourceId": legacy(), "firstName": raw("first_name"),
-    "lastName": raw("last_name"), "email": raw("email"), "phone": raw("phone"),
+    "id": gid("Customer"),
+    "legacyResourceId": legacy(),
+    "firstName": raw("first_name"),
+    "lastName": raw("last_name"),
+    "email": raw("email"),
+    "phone": raw("phone"),
     "displayName": scalar(lambda ref: address_name(ref) or ref.raw.get("email") or ""),
 }
 
 MAILING_ADDRESS = {
-    "name": scalar(address_name), "firstName": raw("first_name"), "lastName": raw("last_name"),
-    "company": raw("company"), "address1": raw("address1"), "address2": raw("address2"),
-    "city": raw("city"), "zip": raw("zip"), "province": raw("province"),
-    "provinceCode": raw("province_code"), "country": raw("country"),
-    "countryCodeV2": raw("country_code"), "phone": raw("phone"),
+    "name": scalar(address_name),
+    "firstName": raw("first_name"),
+    "lastName": raw("last_name"),
+    "company": raw("company"),
+    "address1": raw("address1"),
+    "address2": raw("address2"),
+    "city": raw("city"),
+    "zip": raw("zip"),
+    "province": raw("province"),
+    "provinceCode": raw("province_code"),
+    "country": raw("country"),
+    "countryCodeV2": raw("country_code"),
+    "phone": raw("phone"),
 }
 
 REFUND_LINE_ITEM = {
@@ -211,32 +250,49 @@ REFUND_LINE_ITEM = {
 }
 
 TRANSACTION = {
-    "id": gid("OrderTransaction"), "kind": scalar(lambda ref: str(ref.raw["kind"]).upper()),
-    "status": scalar(lambda ref: str(ref.raw["status"]).upper()), "gateway": raw("gateway"),
-    "createdAt": utc("created_at"), "processedAt": utc("processed_at"),
+    "id": gid("OrderTransaction"),
+    "kind": scalar(lambda ref: str(ref.raw["kind"]).upper()),
+    "status": scalar(lambda ref: str(ref.raw["status"]).upper()),
+    "gateway": raw("gateway"),
+    "createdAt": utc("created_at"),
+    "processedAt": utc("processed_at"),
     "amountSet": money_bag(lambda ref: ref.raw.get("amount")),
 }
 
 REFUND = {
-    "id": gid("Refund"), "legacyResourceId": legacy(), "note": raw("note"),
-    "createdAt": utc("created_at"), "updatedAt": utc("created_at"),
+    "id": gid("Refund"),
+    "legacyResourceId": legacy(),
+    "note": raw("note"),
+    "createdAt": utc("created_at"),
+    "updatedAt": utc("created_at"),
     "totalRefundedSet": money_bag(refund_total),
-    "refundLineItems": many("connection", "RefundLineItem",
-                            lambda ref: ref.raw.get("refund_line_items")),
+    "refundLineItems": many(
+        "connection", "RefundLineItem", lambda ref: ref.raw.get("refund_line_items")
+    ),
     "transactions": many("connection", "OrderTransaction", lambda ref: ref.raw.get("transactions")),
 }
 
 ORDER = {
-    "id": gid("Order"), "legacyResourceId": legacy(), "name": raw("name"),
-    "email": raw("email"), "phone": raw("phone"), "note": raw("note"), "test": raw("test"),
-    "createdAt": utc("created_at"), "updatedAt": utc("updated_at"),
-    "processedAt": utc("processed_at"), "cancelledAt": utc("cancelled_at"),
-    "closedAt": utc("closed_at"), "closed": scalar(lambda ref: bool(ref.raw.get("closed_at"))),
-    "cancelReason": scalar(lambda ref: (str(ref.raw["cancel_reason"]).upper()
-                                        if ref.raw.get("cancel_reason") else None)),
+    "id": gid("Order"),
+    "legacyResourceId": legacy(),
+    "name": raw("name"),
+    "email": raw("email"),
+    "phone": raw("phone"),
+    "note": raw("note"),
+    "test": raw("test"),
+    "createdAt": utc("created_at"),
+    "updatedAt": utc("updated_at"),
+    "processedAt": utc("processed_at"),
+    "cancelledAt": utc("cancelled_at"),
+    "closedAt": utc("closed_at"),
+    "closed": scalar(lambda ref: bool(ref.raw.get("closed_at"))),
+    "cancelReason": scalar(
+        lambda ref: str(ref.raw["cancel_reason"]).upper() if ref.raw.get("cancel_reason") else None
+    ),
     "currencyCode": raw("currency"),
-    "presentmentCurrencyCode": scalar(lambda ref: ref.raw.get("presentment_currency")
-                                      or ref.raw.get("currency")),
+    "presentmentCurrencyCode": scalar(
+        lambda ref: ref.raw.get("presentment_currency") or ref.raw.get("currency")
+    ),
     "taxesIncluded": scalar(lambda ref: bool(ref.raw.get("taxes_included"))),
     "displayFinancialStatus": scalar(financial_status),
     "displayFulfillmentStatus": scalar(fulfillment_status),
@@ -248,8 +304,7 @@ ORDER = {
     "totalPriceSet": money_bag(lambda ref: ref.raw.get("total_price")),
     "currentTotalPriceSet": money_bag(current_total("current_total_price", "total_price")),
     "subtotalPriceSet": money_bag(lambda ref: ref.raw.get("subtotal_price")),
-    "currentSubtotalPriceSet": money_bag(current_total("current_subtotal_price",
-                                                       "subtotal_price")),
+    "currentSubtotalPriceSet": money_bag(current_total("current_subtotal_price", "subtotal_price")),
     "totalTaxSet": money_bag(lambda ref: ref.raw.get("total_tax")),
     "currentTotalTaxSet": money_bag(current_total("current_total_tax", "total_tax")),
     "totalDiscountsSet": money_bag(lambda ref: ref.raw.get("total_discounts")),
@@ -257,21 +312,38 @@ ORDER = {
     "refunds": many("list", "Refund", lambda ref: ref.raw.get("refunds")),
 }
 
-SHOP = {"name": raw("name"), "myshopifyDomain": raw("domain"), "currencyCode": raw("currency"),
-        "ianaTimezone": raw("timezone")}
+SHOP = {
+    "name": raw("name"),
+    "myshopifyDomain": raw("domain"),
+    "currencyCode": raw("currency"),
+    "ianaTimezone": raw("timezone"),
+}
 
 MONEY_BAG = {"shopMoney": obj("MoneyV2", money), "presentmentMoney": obj("MoneyV2", money)}
 MONEY_V2 = {"amount": raw("amount"), "currencyCode": raw("currency")}
 
 TYPES: dict[str, dict[str, Spec]] = {
-    "Order": ORDER, "LineItem": LINE_ITEM, "ShippingLine": SHIPPING_LINE, "TaxLine": TAX_LINE,
-    "DiscountAllocation": DISCOUNT_ALLOCATION, "Customer": CUSTOMER,
-    "MailingAddress": MAILING_ADDRESS, "Refund": REFUND, "RefundLineItem": REFUND_LINE_ITEM,
-    "OrderTransaction": TRANSACTION, "MoneyBag": MONEY_BAG, "MoneyV2": MONEY_V2, "Shop": SHOP,
+    "Order": ORDER,
+    "LineItem": LINE_ITEM,
+    "ShippingLine": SHIPPING_LINE,
+    "TaxLine": TAX_LINE,
+    "DiscountAllocation": DISCOUNT_ALLOCATION,
+    "Customer": CUSTOMER,
+    "MailingAddress": MAILING_ADDRESS,
+    "Refund": REFUND,
+    "RefundLineItem": REFUND_LINE_ITEM,
+    "OrderTransaction": TRANSACTION,
+    "MoneyBag": MONEY_BAG,
+    "MoneyV2": MONEY_V2,
+    "Shop": SHOP,
 }
 
-ORDER_SORT_KEYS = {"ID": "id", "CREATED_AT": "created_at", "UPDATED_AT": "updated_at",
-                   "PROCESSED_AT": "processed_at"}
+ORDER_SORT_KEYS = {
+    "ID": "id",
+    "CREATED_AT": "created_at",
+    "UPDATED_AT": "updated_at",
+    "PROCESSED_AT": "processed_at",
+}
 
 
 def _float(value: Any) -> float:

@@ -36,8 +36,9 @@ def make_refund(sim: ShopifySim, order: dict[str, Any], body: dict[str, Any]) ->
     """Record a refund on `order` and return it; ValueError names what is wrong in `body`."""
     wanted = body.get("refund_line_items")
     if not isinstance(wanted, list) or not wanted:
-        raise ValueError("refund_line_items must be a non-empty list of "
-                         '{"line_item_id", "quantity"}')
+        raise ValueError(
+            'refund_line_items must be a non-empty list of {"line_item_id", "quantity"}'
+        )
     currency = order.get("currency") or sim.options.currency
     now = sim.clock.stamp()
     items, subtotal_sum, tax_sum = [], Decimal("0"), Decimal("0")
@@ -48,41 +49,75 @@ def make_refund(sim: ShopifySim, order: dict[str, Any], body: dict[str, Any]) ->
         tax = (_line_tax(line) * share).quantize(CENT, rounding=ROUND_HALF_UP)
         subtotal_sum += subtotal
         tax_sum += tax
-        items.append({"id": sim.next_refund_line_id, "line_item_id": line["id"],
-                      "location_id": None, "quantity": quantity, "restock_type": restock,
-                      "subtotal": float(subtotal), "subtotal_set": money_set(subtotal, currency),
-                      "total_tax": float(tax), "total_tax_set": money_set(tax, currency),
-                      "line_item": copy.deepcopy(line)})
+        items.append(
+            {
+                "id": sim.next_refund_line_id,
+                "line_item_id": line["id"],
+                "location_id": None,
+                "quantity": quantity,
+                "restock_type": restock,
+                "subtotal": float(subtotal),
+                "subtotal_set": money_set(subtotal, currency),
+                "total_tax": float(tax),
+                "total_tax_set": money_set(tax, currency),
+                "line_item": copy.deepcopy(line),
+            }
+        )
         sim.next_refund_line_id += 1
     amount = subtotal_sum + (Decimal("0") if order.get("taxes_included") else tax_sum)
     refund_id = sim.next_refund_id
     sim.next_refund_id += 1
     transaction = {
-        "id": sim.next_transaction_id, "order_id": order["id"], "kind": "refund",
-        "gateway": order.get("gateway") or "bogus", "status": "success",
-        "message": "Bogus Gateway: Forced success", "created_at": now, "processed_at": now,
-        "test": bool(order.get("test")), "authorization": None, "location_id": None,
-        "user_id": None, "parent_id": None, "device_id": None, "error_code": None,
-        "source_name": "web", "receipt": {}, "amount": f"{amount:.2f}", "currency": currency,
-        "admin_graphql_api_id": f"gid://shopify/OrderTransaction/{sim.next_transaction_id}"}
+        "id": sim.next_transaction_id,
+        "order_id": order["id"],
+        "kind": "refund",
+        "gateway": order.get("gateway") or "bogus",
+        "status": "success",
+        "message": "Bogus Gateway: Forced success",
+        "created_at": now,
+        "processed_at": now,
+        "test": bool(order.get("test")),
+        "authorization": None,
+        "location_id": None,
+        "user_id": None,
+        "parent_id": None,
+        "device_id": None,
+        "error_code": None,
+        "source_name": "web",
+        "receipt": {},
+        "amount": f"{amount:.2f}",
+        "currency": currency,
+        "admin_graphql_api_id": f"gid://shopify/OrderTransaction/{sim.next_transaction_id}",
+    }
     sim.next_transaction_id += 1
     note = body.get("note")
     refund = {
-        "id": refund_id, "admin_graphql_api_id": f"gid://shopify/Refund/{refund_id}",
-        "order_id": order["id"], "created_at": now, "processed_at": now,
-        "note": note if isinstance(note, str) else None, "user_id": None,
+        "id": refund_id,
+        "admin_graphql_api_id": f"gid://shopify/Refund/{refund_id}",
+        "order_id": order["id"],
+        "created_at": now,
+        "processed_at": now,
+        "note": note if isinstance(note, str) else None,
+        "user_id": None,
         "restock": any(item["restock_type"] != "no_restock" for item in items),
-        "duties": [], "total_duties_set": money_set(Decimal("0"), currency),
-        "order_adjustments": [], "refund_line_items": items, "refund_shipping_lines": [],
-        "transactions": [transaction]}
+        "duties": [],
+        "total_duties_set": money_set(Decimal("0"), currency),
+        "order_adjustments": [],
+        "refund_line_items": items,
+        "refund_shipping_lines": [],
+        "transactions": [transaction],
+    }
     _apply(order, refund, amount, tax_sum, subtotal_sum, now)
     return refund
 
 
 def refunded_quantity(order: dict[str, Any], line_id: Any) -> int:
-    return sum(int(item.get("quantity") or 0) for refund in order.get("refunds") or []
-               for item in refund.get("refund_line_items") or []
-               if item.get("line_item_id") == line_id)
+    return sum(
+        int(item.get("quantity") or 0)
+        for refund in order.get("refunds") or []
+        for item in refund.get("refund_line_items") or []
+        if item.get("line_item_id") == line_id
+    )
 
 
 def money_set(amount: Decimal, currency: str) -> dict[str, Any]:
@@ -90,20 +125,33 @@ def money_set(amount: Decimal, currency: str) -> dict[str, Any]:
     return {"shop_money": dict(money), "presentment_money": dict(money)}
 
 
-def _requested(order: dict[str, Any], request: Any, index: int, earlier: list[Any]
-               ) -> tuple[dict[str, Any], int, str]:
+def _requested(
+    order: dict[str, Any], request: Any, index: int, earlier: list[Any]
+) -> tuple[dict[str, Any], int, str]:
     where = f"refund_line_items[{index}]"
     if not isinstance(request, dict):
         raise ValueError(f"{where} must be an object")
-    line = next((line for line in order.get("line_items") or []
-                 if isinstance(line, dict) and str(line.get("id")) ==
-                 str(request.get("line_item_id"))), None)
+    line = next(
+        (
+            line
+            for line in order.get("line_items") or []
+            if isinstance(line, dict) and str(line.get("id")) == str(request.get("line_item_id"))
+        ),
+        None,
+    )
     if line is None:
-        raise ValueError(f"{where}.line_item_id {request.get('line_item_id')!r} is not a line "
-                         f"item of order {order['id']}")
+        raise ValueError(
+            f"{where}.line_item_id {request.get('line_item_id')!r} is not a line "
+            f"item of order {order['id']}"
+        )
     quantity = refund_quantity(
-        where, request, earlier, "line_item_id", str(line["id"]),
-        lambda: int(line.get("quantity") or 0) - refunded_quantity(order, line["id"]))
+        where,
+        request,
+        earlier,
+        "line_item_id",
+        str(line["id"]),
+        lambda: int(line.get("quantity") or 0) - refunded_quantity(order, line["id"]),
+    )
     restock = request.get("restock_type", "no_restock")
     if restock not in RESTOCK_TYPES:
         raise ValueError(f"{where}.restock_type must be one of {', '.join(RESTOCK_TYPES)}")
@@ -115,25 +163,40 @@ def _line_net(line: dict[str, Any]) -> Decimal:
     gross = Decimal(str(line.get("price") or "0")) * int(line.get("quantity") or 0)
     allocations = line.get("discount_allocations")
     if isinstance(allocations, list) and allocations:
-        discount = sum((Decimal(str(a.get("amount") or "0")) for a in allocations
-                        if isinstance(a, dict)), Decimal("0"))
+        discount = sum(
+            (Decimal(str(a.get("amount") or "0")) for a in allocations if isinstance(a, dict)),
+            Decimal("0"),
+        )
     else:
         discount = Decimal(str(line.get("total_discount") or "0"))
     return gross - discount
 
 
 def _line_tax(line: dict[str, Any]) -> Decimal:
-    return sum((Decimal(str(t.get("price") or "0")) for t in line.get("tax_lines") or []
-                if isinstance(t, dict)), Decimal("0"))
+    return sum(
+        (
+            Decimal(str(t.get("price") or "0"))
+            for t in line.get("tax_lines") or []
+            if isinstance(t, dict)
+        ),
+        Decimal("0"),
+    )
 
 
-def _apply(order: dict[str, Any], refund: dict[str, Any], amount: Decimal, tax: Decimal,
-           subtotal: Decimal, now: str) -> None:
+def _apply(
+    order: dict[str, Any],
+    refund: dict[str, Any],
+    amount: Decimal,
+    tax: Decimal,
+    subtotal: Decimal,
+    now: str,
+) -> None:
     order.setdefault("refunds", []).append(refund)
     for line in order.get("line_items") or []:
         if isinstance(line, dict):
-            line["current_quantity"] = (int(line.get("quantity") or 0)
-                                        - refunded_quantity(order, line.get("id")))
+            line["current_quantity"] = int(line.get("quantity") or 0) - refunded_quantity(
+                order, line.get("id")
+            )
 
     def reduced(current: str, original: str, by: Decimal) -> str:
         before = Decimal(str(order.get(current, order.get(original)) or "0"))
@@ -141,9 +204,11 @@ def _apply(order: dict[str, Any], refund: dict[str, Any], amount: Decimal, tax: 
 
     order["current_total_price"] = reduced("current_total_price", "total_price", amount)
     order["current_total_tax"] = reduced("current_total_tax", "total_tax", tax)
-    order["current_subtotal_price"] = reduced("current_subtotal_price", "subtotal_price",
-                                              subtotal)
-    everything = all(line.get("current_quantity") == 0 for line in order.get("line_items") or []
-                     if isinstance(line, dict))
+    order["current_subtotal_price"] = reduced("current_subtotal_price", "subtotal_price", subtotal)
+    everything = all(
+        line.get("current_quantity") == 0
+        for line in order.get("line_items") or []
+        if isinstance(line, dict)
+    )
     order["financial_status"] = "refunded" if everything else "partially_refunded"
     order["updated_at"] = now

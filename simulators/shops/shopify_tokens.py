@@ -57,18 +57,24 @@ class TokenIssuer:
         return count
 
 
-async def grant(request: Request, issuer: TokenIssuer, client_id: str, client_secret: str,
-                lifetime_seconds: int) -> Response:
+async def grant(
+    request: Request, issuer: TokenIssuer, client_id: str, client_secret: str, lifetime_seconds: int
+) -> Response:
     """`POST /admin/oauth/access_token` for the client-credentials grant."""
     fields = await _fields(request)
     if fields.get("grant_type") != "client_credentials":
-        return oauth_error("unsupported_grant_type",
-                           "grant_type must be client_credentials for this endpoint")
+        return oauth_error(
+            "unsupported_grant_type", "grant_type must be client_credentials for this endpoint"
+        )
     given_id, given_secret = fields.get("client_id") or "", fields.get("client_secret") or ""
-    if not (secrets.compare_digest(given_id, client_id)
-            and secrets.compare_digest(given_secret, client_secret)):
-        return oauth_error("invalid_client", "Client authentication failed: unknown client_id "
-                                             "or wrong client_secret")
+    if not (
+        secrets.compare_digest(given_id, client_id)
+        and secrets.compare_digest(given_secret, client_secret)
+    ):
+        return oauth_error(
+            "invalid_client",
+            "Client authentication failed: unknown client_id or wrong client_secret",
+        )
     token = issuer.issue(lifetime_seconds)
     return JSONResponse({"access_token": token, "scope": SCOPE, "expires_in": lifetime_seconds})
 

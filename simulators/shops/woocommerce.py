@@ -58,11 +58,23 @@ from simulators.shops.woocommerce_oauth import OAuthChecker, is_oauth
 
 LIST, ONE = "/wp-json/wc/v3/orders", "/wp-json/wc/v3/orders/{id}"
 REFUNDS, REFUND = f"{LIST}/{{order_id}}/refunds", f"{LIST}/{{order_id}}/refunds/{{id}}"
-STATUSES = ("pending", "processing", "on-hold", "completed", "cancelled", "refunded", "failed",
-            "trash", "checkout-draft")
-TIME_FILTERS = {"modified_after": ("date_modified_gmt", 1), "modified_before":
-                ("date_modified_gmt", -1), "after": ("date_created_gmt", 1),
-                "before": ("date_created_gmt", -1)}
+STATUSES = (
+    "pending",
+    "processing",
+    "on-hold",
+    "completed",
+    "cancelled",
+    "refunded",
+    "failed",
+    "trash",
+    "checkout-draft",
+)
+TIME_FILTERS = {
+    "modified_after": ("date_modified_gmt", 1),
+    "modified_before": ("date_modified_gmt", -1),
+    "after": ("date_created_gmt", 1),
+    "before": ("date_created_gmt", -1),
+}
 ORDERBY = {"date": "date_created_gmt", "id": "id", "modified": "date_modified_gmt"}
 REFUND_ORDERBY = {"date": "date_created_gmt", "id": "id"}
 NO_ROUTE = "No route was found matching the URL and request method."
@@ -116,8 +128,9 @@ class WooCommerceSim:
 
     @property
     def user_agent(self) -> str:
-        return (f"WooCommerce/{self.options.wc_version} Hookshot "
-                f"(WordPress/{self.options.wp_version})")
+        return (
+            f"WooCommerce/{self.options.wc_version} Hookshot (WordPress/{self.options.wp_version})"
+        )
 
     # --- the site's own API -------------------------------------------------------------------
 
@@ -128,8 +141,14 @@ class WooCommerceSim:
     def _respond(self, request: Request) -> Response:
         path = request.url.path
         params = template_match(ONE, path)
-        refund_route = next(((template, found) for template in (REFUNDS, REFUND)
-                             if (found := template_match(template, path)) is not None), None)
+        refund_route = next(
+            (
+                (template, found)
+                for template in (REFUNDS, REFUND)
+                if (found := template_match(template, path)) is not None
+            ),
+            None,
+        )
         if refund_route is not None and not all(v.isdigit() for v in refund_route[1].values()):
             refund_route = None  # WooCommerce's refund routes take digits only
         if template_match(LIST, path) is None and params is None and refund_route is None:
@@ -155,12 +174,15 @@ class WooCommerceSim:
         query = request.url.query
         if is_oauth(query):  # a client signing as WooCommerce wants over plain http
             base = f"{request.url.scheme}://{request.url.netloc}{request.url.path}"
-            checker = OAuthChecker(self.options.consumer_key, self.options.consumer_secret,
-                                   self.nonces)
+            checker = OAuthChecker(
+                self.options.consumer_key, self.options.consumer_secret, self.nonces
+            )
             refused = checker.refusal(request.method, base, query)
             return None if refused is None else wp_error(401, *refused)
-        key, secret = request.query_params.get("consumer_key"), request.query_params.get(
-            "consumer_secret")
+        key, secret = (
+            request.query_params.get("consumer_key"),
+            request.query_params.get("consumer_secret"),
+        )
         auth = request.headers.get("authorization", "")
         if auth.lower().startswith("basic "):
             try:
@@ -168,14 +190,17 @@ class WooCommerceSim:
             except (binascii.Error, UnicodeDecodeError):
                 key = secret = None
         if not key:
-            return wp_error(401, "woocommerce_rest_cannot_view",
-                            "Sorry, you cannot list resources.")
+            return wp_error(
+                401, "woocommerce_rest_cannot_view", "Sorry, you cannot list resources."
+            )
         if key != self.options.consumer_key:
-            return wp_error(401, "woocommerce_rest_authentication_error",
-                            "Consumer key is invalid.")
+            return wp_error(
+                401, "woocommerce_rest_authentication_error", "Consumer key is invalid."
+            )
         if secret != self.options.consumer_secret:
-            return wp_error(401, "woocommerce_rest_authentication_error",
-                            "Consumer secret is invalid.")
+            return wp_error(
+                401, "woocommerce_rest_authentication_error", "Consumer secret is invalid."
+            )
         return None
 
     def _list(self, request: Request) -> Response:
@@ -198,12 +223,16 @@ class WooCommerceSim:
                 if moment is None:
                     return invalid_param(name, "Invalid date.")
                 limits[name] = moment
-        selected = [order for order in self.orders.values()
-                    if ("any" in wanted or order["status"] in wanted)
-                    and within(order, limits)]
+        selected = [
+            order
+            for order in self.orders.values()
+            if ("any" in wanted or order["status"] in wanted) and within(order, limits)
+        ]
         key = ORDERBY[query.get("orderby", "date")]
-        selected.sort(key=lambda order: (order[key], order["id"]),
-                      reverse=query.get("order", "desc") == "desc")
+        selected.sort(
+            key=lambda order: (order[key], order["id"]),
+            reverse=query.get("order", "desc") == "desc",
+        )
         return paged(request, selected, *paging)
 
     def _refund(self, order_id: int, refund_id: int) -> Response:
@@ -213,11 +242,23 @@ class WooCommerceSim:
             return wp_error(404, "woocommerce_rest_shop_order_refund_invalid_id", "Invalid ID.")
         status = self.options.foreign_refund_status
         if order_id not in self.orders and order_id not in self.refunds:
-            return JSONResponse({"code": "woocommerce_rest_invalid_order_id",
-                                 "message": "Invalid order ID.", "data": 404}, status)
+            return JSONResponse(
+                {
+                    "code": "woocommerce_rest_invalid_order_id",
+                    "message": "Invalid order ID.",
+                    "data": 404,
+                },
+                status,
+            )
         if refund is None or refund["parent_id"] != order_id:
-            return JSONResponse({"code": "woocommerce_rest_invalid_order_refund_id",
-                                 "message": "Invalid order refund ID.", "data": 404}, status)
+            return JSONResponse(
+                {
+                    "code": "woocommerce_rest_invalid_order_refund_id",
+                    "message": "Invalid order refund ID.",
+                    "data": 404,
+                },
+                status,
+            )
         return JSONResponse(woocommerce_refunds.resource(self, refund))
 
     def _refund_list(self, request: Request, order_id: int) -> Response:
@@ -230,9 +271,11 @@ class WooCommerceSim:
         if query.get("orderby", "date") not in REFUND_ORDERBY:
             return invalid_param("orderby", f"orderby is not one of {', '.join(REFUND_ORDERBY)}.")
         key = REFUND_ORDERBY[query.get("orderby", "date")]
-        selected = sorted(woocommerce_refunds.refunds_of(self, order_id),
-                          key=lambda refund: (refund[key], refund["id"]),
-                          reverse=query.get("order", "desc") == "desc")
+        selected = sorted(
+            woocommerce_refunds.refunds_of(self, order_id),
+            key=lambda refund: (refund[key], refund["id"]),
+            reverse=query.get("order", "desc") == "desc",
+        )
         return paged(request, [woocommerce_refunds.resource(self, r) for r in selected], *paging)
 
     def _filter_time(self, value: str, gmt: bool) -> datetime | None:
@@ -250,14 +293,25 @@ class WooCommerceSim:
             if webhook["status"] != "active" or webhook["topic"] != topic:
                 continue
             headers = {
-                "Content-Type": "application/json", "User-Agent": self.user_agent,
-                "X-WC-Webhook-Source": self.options.site_url, "X-WC-Webhook-Topic": topic,
-                "X-WC-Webhook-Resource": resource, "X-WC-Webhook-Event": event,
+                "Content-Type": "application/json",
+                "User-Agent": self.user_agent,
+                "X-WC-Webhook-Source": self.options.site_url,
+                "X-WC-Webhook-Topic": topic,
+                "X-WC-Webhook-Resource": resource,
+                "X-WC-Webhook-Event": event,
                 "X-WC-Webhook-Signature": signature(self.secrets[webhook["id"]], body),
                 "X-WC-Webhook-ID": str(webhook["id"]),
-                "X-WC-Webhook-Delivery-ID": delivery_id(webhook["id"])}
-            delivery = self.outbox.new("webhook", topic, webhook["delivery_url"], headers, body,
-                                       str(webhook["id"]), str(order["id"]))
+                "X-WC-Webhook-Delivery-ID": delivery_id(webhook["id"]),
+            }
+            delivery = self.outbox.new(
+                "webhook",
+                topic,
+                webhook["delivery_url"],
+                headers,
+                body,
+                str(webhook["id"]),
+                str(order["id"]),
+            )
             self.outbox.queue(delivery, self._settle)
             queued.append(delivery)
         return queued
@@ -283,9 +337,11 @@ class WooCommerceSim:
         return f"{method} {path}"
 
     def state(self) -> dict[str, list[Any]]:
-        return {"orders": [self.orders[key] for key in sorted(self.orders)],
-                "refunds": [self.refunds[key] for key in sorted(self.refunds)],
-                "webhooks": [self.webhooks[key] for key in sorted(self.webhooks)]}
+        return {
+            "orders": [self.orders[key] for key in sorted(self.orders)],
+            "refunds": [self.refunds[key] for key in sorted(self.refunds)],
+            "webhooks": [self.webhooks[key] for key in sorted(self.webhooks)],
+        }
 
     def reset(self) -> None:
         self.options = self.initial_options
@@ -293,14 +349,16 @@ class WooCommerceSim:
 
     def error_response(self, status: int) -> Response:
         if status >= 500:
-            return wp_error(status, "internal_server_error",
-                            "There has been a critical error on this website.")
+            return wp_error(
+                status, "internal_server_error", "There has been a critical error on this website."
+            )
         return wp_error(status, "rest_error", "The request could not be completed.")
 
     def rate_limit_response(self) -> Response:
         # WordPress has no rate limit of its own; hosts and firewalls answer like this
-        return wp_error(429, "rest_too_many_requests", "Too many requests.",
-                        headers={"Retry-After": "10"})
+        return wp_error(
+            429, "rest_too_many_requests", "Too many requests.", headers={"Retry-After": "10"}
+        )
 
     def get_config(self) -> dict[str, Any]:
         return self.options.as_json()
@@ -317,25 +375,26 @@ class WooCommerceSim:
 def paging_params(request: Request) -> tuple[int, int] | Response:
     """`per_page` (1 to 100, default 10) and `page` (default 1), or WordPress's refusal."""
     query = request.query_params
-    per_page, page = positive_int(query.get("per_page", "10")), positive_int(
-        query.get("page", "1"))
+    per_page, page = positive_int(query.get("per_page", "10")), positive_int(query.get("page", "1"))
     if per_page is None or per_page > 100:
-        return invalid_param("per_page", "per_page must be between 1 (inclusive) and 100 "
-                                         "(inclusive)")
+        return invalid_param(
+            "per_page", "per_page must be between 1 (inclusive) and 100 (inclusive)"
+        )
     if page is None:
         return invalid_param("page", "page must be greater than or equal to 1")
     return per_page, page
 
 
-def paged(request: Request, selected: list[dict[str, Any]], per_page: int, page: int
-          ) -> Response:
+def paged(request: Request, selected: list[dict[str, Any]], per_page: int, page: int) -> Response:
     """One page of a collection with WordPress's `X-WP-Total(Pages)` and `Link` headers."""
     total, pages = len(selected), math.ceil(len(selected) / per_page)
-    response = JSONResponse(selected[(page - 1) * per_page:page * per_page])
+    response = JSONResponse(selected[(page - 1) * per_page : page * per_page])
     response.headers["X-WP-Total"], response.headers["X-WP-TotalPages"] = str(total), str(pages)
-    links = [f'<{request.url.include_query_params(page=number)}>; rel="{rel}"'
-             for rel, number in (("prev", page - 1), ("next", page + 1))
-             if 1 <= number <= pages]
+    links = [
+        f'<{request.url.include_query_params(page=number)}>; rel="{rel}"'
+        for rel, number in (("prev", page - 1), ("next", page + 1))
+        if 1 <= number <= pages
+    ]
     if links:
         response.headers["Link"] = ", ".join(links)
     return response
@@ -361,13 +420,20 @@ def delivery_id(webhook_id: int) -> str:
 
 
 def wp_error(status: int, code: str, message: str, **kwargs: Any) -> Response:
-    return JSONResponse({"code": code, "message": message, "data": {"status": status}},
-                        status_code=status, **kwargs)
+    return JSONResponse(
+        {"code": code, "message": message, "data": {"status": status}}, status_code=status, **kwargs
+    )
 
 
 def invalid_param(name: str, detail: str) -> Response:
-    return JSONResponse({"code": "rest_invalid_param", "message": f"Invalid parameter(s): {name}",
-                         "data": {"status": 400, "params": {name: detail}}}, status_code=400)
+    return JSONResponse(
+        {
+            "code": "rest_invalid_param",
+            "message": f"Invalid parameter(s): {name}",
+            "data": {"status": 400, "params": {name: detail}},
+        },
+        status_code=400,
+    )
 
 
 def create_app(options: WooCommerceSimOptions | Mapping[str, Any] | None = None) -> ShopSimApp:

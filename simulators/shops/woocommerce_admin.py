@@ -39,12 +39,26 @@ from simulators.shops.common import (
 if TYPE_CHECKING:
     from simulators.shops.woocommerce import WooCommerceSim
 
-HOOKS = {"order.created": ["woocommerce_new_order"],
-         "order.updated": ["woocommerce_update_order", "woocommerce_order_refunded"],
-         "order.deleted": ["wp_trash_post"], "order.restored": ["untrashed_post"]}
+HOOKS = {
+    "order.created": ["woocommerce_new_order"],
+    "order.updated": ["woocommerce_update_order", "woocommerce_order_refunded"],
+    "order.deleted": ["wp_trash_post"],
+    "order.restored": ["untrashed_post"],
+}
 WEBHOOK_STATUSES = ("active", "paused", "disabled")
-ORDER_STATUSES = ("pending", "processing", "on-hold", "completed", "cancelled", "refunded",
-                  "failed", "trash", "checkout-draft", "draft", "auto-draft")
+ORDER_STATUSES = (
+    "pending",
+    "processing",
+    "on-hold",
+    "completed",
+    "cancelled",
+    "refunded",
+    "failed",
+    "trash",
+    "checkout-draft",
+    "draft",
+    "auto-draft",
+)
 SILENT_ON_CREATE = ("draft", "auto-draft")  # WC_Webhook skips these; checkout-draft is sent
 PAID = ("processing", "completed")
 
@@ -67,18 +81,31 @@ def routes(sim: WooCommerceSim) -> list[TemplatedRoute]:
         sim.next_webhook_id += 1
         stamps = _dates(sim, "date_created", sim.clock.now())
         resource, _, event = topic.partition(".")
-        webhook = {"id": webhook_id, "name": body.get("name", f"Webhook {webhook_id}"),
-                   "status": status, "topic": topic, "resource": resource, "event": event,
-                   "hooks": HOOKS.get(topic, []), "delivery_url": url, "failure_count": 0,
-                   **stamps, **_dates(sim, "date_modified", sim.clock.now())}
+        webhook = {
+            "id": webhook_id,
+            "name": body.get("name", f"Webhook {webhook_id}"),
+            "status": status,
+            "topic": topic,
+            "resource": resource,
+            "event": event,
+            "hooks": HOOKS.get(topic, []),
+            "delivery_url": url,
+            "failure_count": 0,
+            **stamps,
+            **_dates(sim, "date_modified", sim.clock.now()),
+        }
         sim.webhooks[webhook_id] = webhook
         sim.secrets[webhook_id] = secret
         ping = None
         if status == "active":
             delivery = sim.outbox.new(
-                "ping", "ping", url, {"User-Agent": sim.user_agent,
-                                      "Content-Type": "application/x-www-form-urlencoded"},
-                f"webhook_id={webhook_id}".encode(), str(webhook_id))
+                "ping",
+                "ping",
+                url,
+                {"User-Agent": sim.user_agent, "Content-Type": "application/x-www-form-urlencoded"},
+                f"webhook_id={webhook_id}".encode(),
+                str(webhook_id),
+            )
             ping = (await sim.outbox.send(delivery)).as_json()
         return JSONResponse({"webhook": webhook, "ping": ping}, status_code=201)
 
@@ -98,8 +125,9 @@ def routes(sim: WooCommerceSim) -> list[TemplatedRoute]:
         order = new_order(sim, body)
         silent = not deliver or order["status"] in SILENT_ON_CREATE
         queued = [] if silent else sim.emit(order, "order.created")
-        return JSONResponse({"order": order, "deliveries": [d.seq for d in queued]},
-                            status_code=201)
+        return JSONResponse(
+            {"order": order, "deliveries": [d.seq for d in queued]}, status_code=201
+        )
 
     async def set_status(request: Request, params: dict[str, str]) -> Response:
         body, deliver, order = await order_change(request, sim.orders, params["id"], _number)
@@ -116,24 +144,33 @@ def routes(sim: WooCommerceSim) -> list[TemplatedRoute]:
     async def refund(request: Request, params: dict[str, str]) -> Response:
         body, deliver, order = await order_change(request, sim.orders, params["id"], _number)
         now = sim.clock.now()
-        made, fully = woocommerce_refunds.make_refund(sim, order, body,
-                                                      _dates(sim, "date_created", now))
+        made, fully = woocommerce_refunds.make_refund(
+            sim, order, body, _dates(sim, "date_created", now)
+        )
         order.update(_dates(sim, "date_modified", now))
         if fully:
             order["status"] = "refunded"
         queued = sim.emit(order, "order.updated") if deliver else []
-        return JSONResponse({"refund": woocommerce_refunds.resource(sim, made), "order": order,
-                             "deliveries": [d.seq for d in queued]}, status_code=201)
+        return JSONResponse(
+            {
+                "refund": woocommerce_refunds.resource(sim, made),
+                "order": order,
+                "deliveries": [d.seq for d in queued],
+            },
+            status_code=201,
+        )
 
     async def deliveries(request: Request, params: dict[str, str]) -> Response:
         return JSONResponse(sim.outbox.as_json())
 
-    return [("POST", "/_sim/webhooks", admin_handler(create_webhook)),
-            ("POST", "/_sim/webhooks/{id}", admin_handler(update_webhook)),
-            ("POST", "/_sim/orders", admin_handler(place)),
-            ("POST", "/_sim/orders/{id}/status", admin_handler(set_status)),
-            ("POST", "/_sim/orders/{id}/refunds", admin_handler(refund)),
-            ("GET", "/_sim/deliveries", admin_handler(deliveries))]
+    return [
+        ("POST", "/_sim/webhooks", admin_handler(create_webhook)),
+        ("POST", "/_sim/webhooks/{id}", admin_handler(update_webhook)),
+        ("POST", "/_sim/orders", admin_handler(place)),
+        ("POST", "/_sim/orders/{id}/status", admin_handler(set_status)),
+        ("POST", "/_sim/orders/{id}/refunds", admin_handler(refund)),
+        ("GET", "/_sim/deliveries", admin_handler(deliveries)),
+    ]
 
 
 def new_order(sim: WooCommerceSim, body: dict[str, Any]) -> dict[str, Any]:
@@ -149,16 +186,42 @@ def new_order(sim: WooCommerceSim, body: dict[str, Any]) -> dict[str, Any]:
     order_id = sim.next_id
     sim.next_id += 1
     order: dict[str, Any] = {
-        "parent_id": 0, "status": "pending", "currency": sim.options.currency,
-        "version": sim.options.wc_version, "prices_include_tax": True, "discount_total": "0.00",
-        "discount_tax": "0.00", "shipping_total": "0.00", "shipping_tax": "0.00",
-        "cart_tax": "0.00", "total": "0.00", "total_tax": "0.00", "customer_id": 0,
-        "customer_note": "", "billing": {}, "shipping": {}, "payment_method": "",
-        "payment_method_title": "", "transaction_id": "", "created_via": "checkout",
-        "date_paid": None, "date_paid_gmt": None, "date_completed": None,
-        "date_completed_gmt": None, "line_items": [], "tax_lines": [], "shipping_lines": [],
-        "fee_lines": [], "coupon_lines": [], "refunds": [], "meta_data": [], **body,
-        "id": order_id, "number": str(order_id), "order_key": f"wc_order_{secrets.token_hex(7)}"}
+        "parent_id": 0,
+        "status": "pending",
+        "currency": sim.options.currency,
+        "version": sim.options.wc_version,
+        "prices_include_tax": True,
+        "discount_total": "0.00",
+        "discount_tax": "0.00",
+        "shipping_total": "0.00",
+        "shipping_tax": "0.00",
+        "cart_tax": "0.00",
+        "total": "0.00",
+        "total_tax": "0.00",
+        "customer_id": 0,
+        "customer_note": "",
+        "billing": {},
+        "shipping": {},
+        "payment_method": "",
+        "payment_method_title": "",
+        "transaction_id": "",
+        "created_via": "checkout",
+        "date_paid": None,
+        "date_paid_gmt": None,
+        "date_completed": None,
+        "date_completed_gmt": None,
+        "line_items": [],
+        "tax_lines": [],
+        "shipping_lines": [],
+        "fee_lines": [],
+        "coupon_lines": [],
+        "refunds": [],
+        "meta_data": [],
+        **body,
+        "id": order_id,
+        "number": str(order_id),
+        "order_key": f"wc_order_{secrets.token_hex(7)}",
+    }
     order["status"] = _status(order["status"])
     created = given.get("date_created", now)
     order.update(_dates(sim, "date_created", created))

@@ -46,8 +46,9 @@ def _exact_prepare(cluster: Cluster) -> None:
     code, out = cluster.cli("connect", "shop", "--auto")
     assert code == 0, out
     for sku in ("KAFFE-500", "SHIP"):
-        cluster.sim.http.post("/_sim/items", json={"Code": sku, "Description": sku}
-                              ).raise_for_status()
+        cluster.sim.http.post(
+            "/_sim/items", json={"Code": sku, "Description": sku}
+        ).raise_for_status()
 
 
 TARGETS: dict[str, ContractTarget] = {
@@ -58,11 +59,13 @@ TARGETS: dict[str, ContractTarget] = {
         documents=lambda state: [*state["SalesOrders"], *state["OutgoingInvoices"]],
         reference=lambda doc: str(doc["ExternalImportReference"]),
         create_endpoint="POST /SalesOrders/Complete",
-        customer_create_endpoint="POST /Customers"),
+        customer_create_endpoint="POST /Customers",
+    ),
     "exact": ContractTarget(
         erp="exact",
         connection=lambda sim: exact_connection(
-            sim.url, settings={"minute_seconds": EXACT_MINUTE_SECONDS}),
+            sim.url, settings={"minute_seconds": EXACT_MINUTE_SECONDS}
+        ),
         customers=lambda state: state["Accounts"],
         documents=lambda state: state["SalesOrders"],
         reference=lambda doc: str(doc["YourRef"]),
@@ -70,7 +73,8 @@ TARGETS: dict[str, ContractTarget] = {
         customer_create_endpoint="POST /crm/Accounts",
         prepare=_exact_prepare,
         # a sales order is invoiced in Exact's screens; we invoice by creating the invoice
-        invoicing={"settings": {"send_as": "invoice"}}),
+        invoicing={"settings": {"send_as": "invoice"}},
+    ),
     "duett": ContractTarget(
         erp="duett",
         connection=lambda sim: duett_connection(sim.url),
@@ -78,7 +82,8 @@ TARGETS: dict[str, ContractTarget] = {
         documents=lambda state: state["orders"],
         reference=lambda doc: str(doc["orderReference"]),
         create_endpoint="POST /Order/v2",
-        customer_create_endpoint="POST /Customer/v2"),
+        customer_create_endpoint="POST /Customer/v2",
+    ),
     "sapera": ContractTarget(
         erp="sapera",
         connection=lambda sim: sapera_connection(sim.url),
@@ -86,5 +91,6 @@ TARGETS: dict[str, ContractTarget] = {
         documents=lambda state: state["salesOrders"],
         reference=lambda doc: str(doc["customerReference"]),
         create_endpoint="POST /api/financial/SalesOrder/CreateSalesOrder",
-        customer_create_endpoint="POST /api/actors/Actor/CreateActor"),
+        customer_create_endpoint="POST /api/actors/Actor/CreateActor",
+    ),
 }

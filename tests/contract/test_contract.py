@@ -59,8 +59,9 @@ def target(request: pytest.FixtureRequest) -> ContractTarget:
 
 
 @pytest.fixture
-def contract(target: ContractTarget, simulators: SimulatorPool, store: Store,
-             tmp_path: Path) -> Iterator[Callable[..., Contract]]:
+def contract(
+    target: ContractTarget, simulators: SimulatorPool, store: Store, tmp_path: Path
+) -> Iterator[Callable[..., Contract]]:
     made: list[Cluster] = []
 
     def make(workers: int = 1, **worker: Any) -> Contract:
@@ -157,8 +158,11 @@ def test_permanent_error_dead_letter_then_replay_resumes_at_the_failed_step(cont
     letters = c.cluster.operator("GET", "/v1/dead-letters").json()
     assert letters["total"] == 1
     letter = letters["items"][0]
-    assert (letter["step"], letter["kind"], letter["erp_status"]) == \
-        ("create_draft", "permanent", 400)
+    assert (letter["step"], letter["kind"], letter["erp_status"]) == (
+        "create_draft",
+        "permanent",
+        400,
+    )
     # When the operator replays it
     replayed = c.cluster.operator("POST", f"/v1/dead-letters/{letter['id']}/replay")
     assert replayed.status_code == 200 and replayed.json()["state"] == "queued"

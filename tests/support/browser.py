@@ -44,14 +44,22 @@ def headless_chromium(timeout: float = 10) -> Iterator[webdriver.Chrome]:
     if binary is None:
         raise RuntimeError("no chromium binary (apt-get install chromium chromium-driver)")
     if driver is None:
-        raise RuntimeError(f"chromium is {binary} but no chromedriver was found "
-                           f"(apt-get install chromium-driver)")
+        raise RuntimeError(
+            f"chromium is {binary} but no chromedriver was found (apt-get install chromium-driver)"
+        )
     with tempfile.TemporaryDirectory(prefix="orderbridge-chromium-") as profile:
         options = webdriver.ChromeOptions()
         options.binary_location = binary
-        for arg in ("--headless=new", "--no-sandbox", "--disable-gpu",
-                    "--disable-dev-shm-usage", "--no-first-run", "--disable-extensions",
-                    "--window-size=1280,900", f"--user-data-dir={profile}"):
+        for arg in (
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--disable-extensions",
+            "--window-size=1280,900",
+            f"--user-data-dir={profile}",
+        ):
             options.add_argument(arg)
         browser = webdriver.Chrome(options=options, service=Service(executable_path=driver))
         try:

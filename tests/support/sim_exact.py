@@ -20,9 +20,14 @@ from simulators.testing import running
 CLIENT = {"client_id": "demo-exact-client", "client_secret": "demo-exact-secret"}
 REDIRECT_URI = "https://app.example.com/exact/callback"
 ROOMY = {"minute_limit": 100_000, "day_limit": 1_000_000}  # limits out of the way by default
-RATE_HEADERS = ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset",
-                "x-ratelimit-minutely-limit", "x-ratelimit-minutely-remaining",
-                "x-ratelimit-minutely-reset")
+RATE_HEADERS = (
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+    "x-ratelimit-minutely-limit",
+    "x-ratelimit-minutely-remaining",
+    "x-ratelimit-minutely-reset",
+)
 MINUTELY = RATE_HEADERS[3:]
 DAILY = RATE_HEADERS[:3]
 
@@ -42,10 +47,15 @@ def sim_fixture(server: str) -> Iterator[httpx.Client]:
         yield client
 
 
-def authorize(sim: httpx.Client, redirect_uri: str = REDIRECT_URI,
-              state: str | None = "s-1") -> httpx.Response:
-    params = {"client_id": CLIENT["client_id"], "redirect_uri": redirect_uri,
-              "response_type": "code", **({"state": state} if state else {})}
+def authorize(
+    sim: httpx.Client, redirect_uri: str = REDIRECT_URI, state: str | None = "s-1"
+) -> httpx.Response:
+    params = {
+        "client_id": CLIENT["client_id"],
+        "redirect_uri": redirect_uri,
+        "response_type": "code",
+        **({"state": state} if state else {}),
+    }
     return sim.get("/api/oauth2/auth", params=params, follow_redirects=False)
 
 
@@ -54,16 +64,24 @@ def code_from(response: httpx.Response) -> str:
     return parse_qs(urlparse(response.headers["location"]).query)["code"][0]
 
 
-def exchange(sim: httpx.Client, code: str, redirect_uri: str = REDIRECT_URI,
-             **overrides: str) -> httpx.Response:
-    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
-            **CLIENT, **overrides}
+def exchange(
+    sim: httpx.Client, code: str, redirect_uri: str = REDIRECT_URI, **overrides: str
+) -> httpx.Response:
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": redirect_uri,
+        **CLIENT,
+        **overrides,
+    }
     return sim.post("/api/oauth2/token", data=form)
 
 
 def refresh(sim: httpx.Client, refresh_token: str) -> httpx.Response:
-    return sim.post("/api/oauth2/token", data={"grant_type": "refresh_token",
-                                               "refresh_token": refresh_token, **CLIENT})
+    return sim.post(
+        "/api/oauth2/token",
+        data={"grant_type": "refresh_token", "refresh_token": refresh_token, **CLIENT},
+    )
 
 
 def tokens(sim: httpx.Client) -> dict[str, Any]:
@@ -100,8 +118,11 @@ def error_text(response: httpx.Response) -> str:
 
 
 def make_account(api: httpx.Client, **fields: Any) -> dict[str, Any]:
-    return created(api.post("/crm/Accounts", json={"Name": "Kari Nordmann",
-                                                   "Email": "kari@example.com", **fields}))
+    return created(
+        api.post(
+            "/crm/Accounts", json={"Name": "Kari Nordmann", "Email": "kari@example.com", **fields}
+        )
+    )
 
 
 def make_item(api: httpx.Client, code: str = "KAFFE-500", **fields: Any) -> dict[str, Any]:
@@ -110,16 +131,32 @@ def make_item(api: httpx.Client, code: str = "KAFFE-500", **fields: Any) -> dict
 
 
 def order_body(account: dict[str, Any], item: dict[str, Any], **fields: Any) -> dict[str, Any]:
-    return {"OrderedBy": account["ID"], "YourRef": "1001",
-            "SalesOrderLines": [{"Item": item["ID"], "Quantity": 2, "UnitPrice": 10}], **fields}
+    return {
+        "OrderedBy": account["ID"],
+        "YourRef": "1001",
+        "SalesOrderLines": [{"Item": item["ID"], "Quantity": 2, "UnitPrice": 10}],
+        **fields,
+    }
 
 
 def invoice_body(account: dict[str, Any], item: dict[str, Any], **fields: Any) -> dict[str, Any]:
-    return {"Journal": "70", "OrderedBy": account["ID"], "YourRef": "1001", "Type": 8020,
-            "SalesInvoiceLines": [{"Item": item["ID"], "Quantity": 1}], **fields}
+    return {
+        "Journal": "70",
+        "OrderedBy": account["ID"],
+        "YourRef": "1001",
+        "Type": 8020,
+        "SalesInvoiceLines": [{"Item": item["ID"], "Quantity": 1}],
+        **fields,
+    }
 
 
 def entry_body(account: dict[str, Any], **fields: Any) -> dict[str, Any]:
-    return {"Customer": account["ID"], "Journal": "70", "YourRef": "1001",
-            "SalesEntryLines": [{"AmountFC": 100, "GLAccount": GL_ACCOUNT_8000_ID,
-                                 "Description": "KAFFE-500"}], **fields}
+    return {
+        "Customer": account["ID"],
+        "Journal": "70",
+        "YourRef": "1001",
+        "SalesEntryLines": [
+            {"AmountFC": 100, "GLAccount": GL_ACCOUNT_8000_ID, "Description": "KAFFE-500"}
+        ],
+        **fields,
+    }

@@ -60,6 +60,7 @@ class Receiver:
 
     def got(self, count: int) -> list[Received]:
         """The first `count` requests, once they have arrived."""
+
         def arrived() -> list[Received] | None:
             with self.lock:
                 return list(self.requests) if len(self.requests) >= count else None
@@ -94,6 +95,7 @@ def poll(check: Callable[[], Any], deadline_s: float = DEADLINE_S) -> Any:
 
 def settled(sim: httpx.Client, total: int) -> list[dict[str, Any]]:
     """All deliveries, once `total` have been queued and none is pending any more."""
+
     def done() -> list[dict[str, Any]] | None:
         body = sim.get("/_sim/deliveries").json()
         return body["deliveries"] if body["total"] >= total and body["pending"] == 0 else None

@@ -29,7 +29,7 @@ SECRET = "subscriber-secret"
 class Subscriber:
     def __init__(self, secret: str = SECRET) -> None:
         self.secret = secret.encode()
-        self.received: list[dict[str, Any]] = []   # accepted events, in arrival order
+        self.received: list[dict[str, Any]] = []  # accepted events, in arrival order
         self.refused = 0
         self.bad_signatures = 0
         self.down_until = 0.0
@@ -64,7 +64,9 @@ class Subscriber:
             return JSONResponse({"error": "bad signature"}, status_code=401)
         event = json.loads(raw)
         if time.monotonic() < self.down_until or self.refuse_ids & {
-                event["id"], event["reference"]}:
+            event["id"],
+            event["reference"],
+        }:
             self.refused += 1
             return JSONResponse({"error": "down"}, status_code=500)
         with self._lock:
@@ -85,6 +87,13 @@ def subscriber(secret: str = SECRET) -> Iterator[Subscriber]:
 
 def events_section(url: str, **extra: Any) -> dict[str, Any]:
     """`[connections.NAME.events]` for tests: polls and retries on a fast clock."""
-    return {"webhook_url": url, "webhook_secret": SECRET, "poll_seconds": 0.3,
-            "retry_base_seconds": 0.2, "retry_cap_seconds": 1.0,
-            "give_up_after_seconds": 60, "timeout_seconds": 5, **extra}
+    return {
+        "webhook_url": url,
+        "webhook_secret": SECRET,
+        "poll_seconds": 0.3,
+        "retry_base_seconds": 0.2,
+        "retry_cap_seconds": 1.0,
+        "give_up_after_seconds": 60,
+        "timeout_seconds": 5,
+        **extra,
+    }

@@ -20,11 +20,19 @@ from core.admission import (
 )
 
 
-def lane(name: str, group: str | None = None, cap: int = 3, weight: float = 1.0,
-         day_limit: int = 0) -> Lane:
+def lane(
+    name: str, group: str | None = None, cap: int = 3, weight: float = 1.0, day_limit: int = 0
+) -> Lane:
     group = group or f"ob:budget:{name}"
-    return Lane(connection=name, weight=weight, group=group, cap=cap,
-                pause_key=f"{group}:pause", day_key=f"{group}:day", day_limit=day_limit)
+    return Lane(
+        connection=name,
+        weight=weight,
+        group=group,
+        cap=cap,
+        pause_key=f"{group}:pause",
+        day_key=f"{group}:day",
+        day_limit=day_limit,
+    )
 
 
 def setup() -> tuple[Admission, redis.Redis]:
@@ -32,12 +40,25 @@ def setup() -> tuple[Admission, redis.Redis]:
     return Admission(client), client
 
 
-def fill(adm: Admission, connection: str, count: int, start: float = 1000.0,
-         urgent: bool = False, prefix: str = "") -> list[str]:
+def fill(
+    adm: Admission,
+    connection: str,
+    count: int,
+    start: float = 1000.0,
+    urgent: bool = False,
+    prefix: str = "",
+) -> list[str]:
     ids = [f"{prefix or connection}-{i}" for i in range(count)]
     for i, job_id in enumerate(ids):
-        adm.submit(connection, job_id, "upsert_customer", f"R{i}", start + i, urgent,
-                   recheck_at=time.time() + 600)
+        adm.submit(
+            connection,
+            job_id,
+            "upsert_customer",
+            f"R{i}",
+            start + i,
+            urgent,
+            recheck_at=time.time() + 600,
+        )
     return ids
 
 
@@ -89,8 +110,10 @@ def test_weight_and_calls_decide_the_share_of_a_shared_budget() -> None:
     adm, _ = setup()
     fill(adm, "big", 300)
     fill(adm, "small", 300)
-    lanes = [lane("big", group="ob:budget:po", cap=4, weight=2),
-             lane("small", group="ob:budget:po", cap=4)]
+    lanes = [
+        lane("big", group="ob:budget:po", cap=4, weight=2),
+        lane("small", group="ob:budget:po", cap=4),
+    ]
     total: Counter[str] = Counter()
     for _ in range(60):
         admitted = adm.admit(lanes, 45, own_threads=16)
@@ -134,8 +157,15 @@ def test_an_outage_lets_one_probe_through_until_the_erp_answers() -> None:
     opened = [adm.outage("a") for _ in range(OUTAGE_THRESHOLD)]
     assert opened == [False] * (OUTAGE_THRESHOLD - 1) + [True]
     for item in first:  # they failed and went back to their places
-        adm.submit("a", item.job_id, "upsert_customer", "R", 1000.0 + int(item.job_id[2:]),
-                   False, recheck_at=time.time() + 600)
+        adm.submit(
+            "a",
+            item.job_id,
+            "upsert_customer",
+            "R",
+            1000.0 + int(item.job_id[2:]),
+            False,
+            recheck_at=time.time() + 600,
+        )
     assert adm.admit(lanes, 45, own_threads=16) == []  # open: nothing while it lasts
     assert adm.figures(["a"])["a"].outage
     client.hset("ob:adm:health:a", "open_until", time.time() - 1)  # the pause ran out
@@ -143,8 +173,13 @@ def test_an_outage_lets_one_probe_through_until_the_erp_answers() -> None:
     assert [item.job_id for item in probe] == ["a-0"]  # one probe, the oldest
     assert adm.admit(lanes, 45, own_threads=16) == []
     adm.done("a", "a-0", calls=4, erp_answered=True)  # it worked: the breaker closes
-    assert [item.job_id for item in adm.admit(lanes, 45, own_threads=16)] == \
-        ["a-1", "a-2", "a-3", "a-4", "a-5"]
+    assert [item.job_id for item in adm.admit(lanes, 45, own_threads=16)] == [
+        "a-1",
+        "a-2",
+        "a-3",
+        "a-4",
+        "a-5",
+    ]
 
 
 def test_an_erp_that_fails_now_and_then_is_not_in_an_outage() -> None:

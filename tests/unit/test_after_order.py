@@ -33,29 +33,51 @@ SECRET = "s3cret"
 
 def runtime(events: dict[str, Any] | None = None) -> tuple[Runtime, FakeConnector]:
     import fakeredis
-    settings = parse_settings({
-        "orderbridge": {"worker": {"stale_after_seconds": 45}},
-        "connections": {"shop": {
-            "erp": "poweroffice", "settings": {
-                "application_key": "a", "client_key": "c", "subscription_key": "s"},
-            "events": {"webhook_url": "http://127.0.0.1:9/hook", "webhook_secret": SECRET,
-                       "retry_base_seconds": 1, "retry_cap_seconds": 4,
-                       "give_up_after_seconds": 30, **(events or {})}}},
-    }, env={})
+
+    settings = parse_settings(
+        {
+            "orderbridge": {"worker": {"stale_after_seconds": 45}},
+            "connections": {
+                "shop": {
+                    "erp": "poweroffice",
+                    "settings": {
+                        "application_key": "a",
+                        "client_key": "c",
+                        "subscription_key": "s",
+                    },
+                    "events": {
+                        "webhook_url": "http://127.0.0.1:9/hook",
+                        "webhook_secret": SECRET,
+                        "retry_base_seconds": 1,
+                        "retry_cap_seconds": 4,
+                        "give_up_after_seconds": 30,
+                        **(events or {}),
+                    },
+                }
+            },
+        },
+        env={},
+    )
     connector = FakeConnector()
-    rt = Runtime(settings, Store(fakeredis.FakeRedis(decode_responses=True)),
-                 enqueue=Enqueued(), connector_factory=lambda _: connector)
+    rt = Runtime(
+        settings,
+        Store(fakeredis.FakeRedis(decode_responses=True)),
+        enqueue=Enqueued(),
+        connector_factory=lambda _: connector,
+    )
     return rt, connector
 
 
 def finish(rt: Runtime, job_id: str) -> None:
     from schemas.job import Step
+
     assert run_step(rt, job_id, Step.UPSERT_CUSTOMER) is Outcome.FINISHED
 
 
 def credit(rt: Runtime, credit_for: str, quantity: str = "1") -> str:
-    body = order_json("refund-1", lines=[product_line("KAFFE-500", quantity, "90.00",
-                                                      vat_rate="0.15")])
+    body = order_json(
+        "refund-1", lines=[product_line("KAFFE-500", quantity, "90.00", vat_rate="0.15")]
+    )
     body["credit_for"] = credit_for
     submitted = submit_order(rt, "shop", Order.model_validate(body))
     assert submitted.created
@@ -64,14 +86,17 @@ def credit(rt: Runtime, credit_for: str, quantity: str = "1") -> str:
 
 # --- refunds as credit notes -----------------------------------------------------------------
 
+
 def test_a_credit_job_waits_for_its_original_then_credits_its_customer() -> None:
     rt, connector = runtime()
     credit_id = credit(rt, "1001")
     from schemas.job import Step
+
     assert run_step(rt, credit_id, Step.UPSERT_CUSTOMER) is Outcome.WAITING
     job = job_of(rt, credit_id)
     assert job.state != "dead" and "waiting for the original order 1001" in str(
-        job.step(Step.UPSERT_CUSTOMER).last_error)
+        job.step(Step.UPSERT_CUSTOMER).last_error
+    )
     original_id = accept(rt, "1001")
     finish(rt, original_id)
     job.step(Step.UPSERT_CUSTOMER).next_attempt_at = utcnow()  # its wait is over
@@ -90,6 +115,7 @@ def test_a_refund_larger_than_the_invoice_is_a_dead_letter_naming_both_amounts()
     finish(rt, accept(rt, "1001"))  # the factory's order: 2 x 100.00 less 20.00 = 180.00
     credit_id = credit(rt, "1001", quantity="50")
     from schemas.job import Step
+
     assert run_step(rt, credit_id, Step.UPSERT_CUSTOMER) is Outcome.DEAD
     letters, _ = rt.store.dead_letters()
     message = letters[0].message
@@ -99,12 +125,25 @@ def test_a_refund_larger_than_the_invoice_is_a_dead_letter_naming_both_amounts()
 
 # --- the invoice watch ---------------------------------------------------------------------
 
-def snap(invoice_id: str, balance: str, total: str = "200.00", reference: str = "1001",
-         kind: str = "invoice", at: int = 0) -> InvoiceSnapshot:
-    return InvoiceSnapshot(id=invoice_id, number=f"N{invoice_id}", kind=kind,  # type: ignore
-                           total=Decimal(total), balance=Decimal(balance), currency="NOK",
-                           reference=reference,
-                           changed_at=datetime(2026, 12, 1, tzinfo=UTC) + timedelta(seconds=at))
+
+def snap(
+    invoice_id: str,
+    balance: str,
+    total: str = "200.00",
+    reference: str = "1001",
+    kind: str = "invoice",
+    at: int = 0,
+) -> InvoiceSnapshot:
+    return InvoiceSnapshot(
+        id=invoice_id,
+        number=f"N{invoice_id}",
+        kind=kind,  # type: ignore
+        total=Decimal(total),
+        balance=Decimal(balance),
+        currency="NOK",
+        reference=reference,
+        changed_at=datetime(2026, 12, 1, tzinfo=UTC) + timedelta(seconds=at),
+    )
 
 
 def types(rt: Runtime) -> list[str]:
@@ -116,15 +155,19 @@ def test_snapshots_become_each_event_once_however_often_they_are_read() -> None:
     finish(rt, accept(rt, "1001"))
     connector.invoices = [snap("I1", "200.00"), snap("I1", "200.00", at=1)]
     invoicewatch.poll(rt, "shop")
-    connector.invoices += [snap("I1", "150.00", at=2), snap("I1", "150.00", at=2),
-                           snap("I1", "0", at=3)]
+    connector.invoices += [
+        snap("I1", "150.00", at=2),
+        snap("I1", "150.00", at=2),
+        snap("I1", "0", at=3),
+    ]
     invoicewatch.poll(rt, "shop")
     rt.store.set_invoice_cursor("shop", {})  # a poll that died before its cursor: read again
     invoicewatch.poll(rt, "shop")
     assert types(rt) == ["invoice.created", "invoice.partially_paid", "invoice.paid"]
     assert [v["state"] for v in rt.store.recent_invoices("shop")] == ["paid"]
-    assert len(rt.store.job_events(job_of(rt, rt.store.job_id_for("shop", "1001") or "")
-                                   .job_id)) == 3
+    assert (
+        len(rt.store.job_events(job_of(rt, rt.store.job_id_for("shop", "1001") or "").job_id)) == 3
+    )
 
 
 def test_a_stale_snapshot_changes_nothing() -> None:
@@ -156,6 +199,7 @@ def test_a_credit_note_is_one_event() -> None:
 
 # --- delivery ----------------------------------------------------------------------------
 
+
 class Hook:
     def __init__(self) -> None:
         self.status = 200
@@ -163,8 +207,9 @@ class Hook:
         self.signatures_ok = True
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
-        expected = "sha256=" + hmac.new(SECRET.encode(), request.content,
-                                        hashlib.sha256).hexdigest()
+        expected = (
+            "sha256=" + hmac.new(SECRET.encode(), request.content, hashlib.sha256).hexdigest()
+        )
         self.signatures_ok &= request.headers["x-orderbridge-signature"] == expected
         if self.status == 200:
             self.bodies.append(json.loads(request.content))
@@ -225,15 +270,21 @@ def test_an_event_refused_past_the_window_is_dead_lettered_and_replays() -> None
     assert rt.store.dead_letter_count() == 0
 
 
-@pytest.mark.parametrize("events, problem", [
-    ({"webhook_secret": None}, "needs webhook_secret"),
-    ({"webhook_url": "ftp://x"}, "should match pattern"),
-])
+@pytest.mark.parametrize(
+    "events, problem",
+    [
+        ({"webhook_secret": None}, "needs webhook_secret"),
+        ({"webhook_url": "ftp://x"}, "should match pattern"),
+    ],
+)
 def test_events_settings_are_checked(events: dict[str, Any], problem: str) -> None:
     from core.settings import ConfigError
+
     with pytest.raises(ConfigError, match=problem):
-        runtime({k: v for k, v in events.items() if v is not None} | (
-            {} if events.get("webhook_secret", 1) else {"webhook_secret": None}))
+        runtime(
+            {k: v for k, v in events.items() if v is not None}
+            | ({} if events.get("webhook_secret", 1) else {"webhook_secret": None})
+        )
 
 
 def test_the_operator_view_keeps_the_most_recent_invoices() -> None:
@@ -248,8 +299,10 @@ def test_the_operator_view_keeps_the_most_recent_invoices() -> None:
 
 # --- the hand-off to the workers: the wait set and admission --------------------------------
 
+
 def test_a_new_job_waits_for_admission_once_and_a_repeat_is_not_added() -> None:
     from tasks.dispatch import dispatch_round
+
     rt, _ = runtime()
     enqueued: Enqueued = rt.enqueue  # type: ignore[assignment]
     first = submit_order(rt, "shop", Order.model_validate(order_json("2001")))
@@ -264,6 +317,7 @@ def test_a_new_job_waits_for_admission_once_and_a_repeat_is_not_added() -> None:
 
 def test_an_order_cancelled_before_it_arrived_is_not_handed_off() -> None:
     from tasks.dispatch import dispatch_round
+
     rt, _ = runtime()
     rt.store.bury("shop", "2002", 60)
     submitted = submit_order(rt, "shop", Order.model_validate(order_json("2002")))

@@ -31,8 +31,12 @@ def test_the_header_and_prefix_are_the_callers_and_a_401_is_retried_once() -> No
     seen: list[dict[str, str | None]] = []
 
     def handle(request: httpx.Request) -> httpx.Response:
-        seen.append({"token": request.headers.get("x-shopify-access-token"),
-                     "authorization": request.headers.get("authorization")})
+        seen.append(
+            {
+                "token": request.headers.get("x-shopify-access-token"),
+                "authorization": request.headers.get("authorization"),
+            }
+        )
         return httpx.Response(401)
 
     tokens = Tokens()
@@ -69,11 +73,17 @@ def test_shopify_rest_orders_get_a_new_token_after_a_401() -> None:
         assert request.url.params["updated_at_min"].startswith("2026-01-01")
         return httpx.Response(200, json={"orders": [{"id": 1}]})
 
-    shop = ShopSettings(api_url="http://127.0.0.1:9", client_id="app-id",
-                        client_secret="app-secret", api_version="2025-01", api="rest")
+    shop = ShopSettings(
+        api_url="http://127.0.0.1:9",
+        client_id="app-id",
+        client_secret="app-secret",
+        api_version="2025-01",
+        api="rest",
+    )
     store = Store(fakeredis.FakeRedis(decode_responses=True))
     with httpx.Client(transport=httpx.MockTransport(handle)) as client:
-        orders = list(shopify_rest_orders_since(shop, datetime(2026, 1, 1, tzinfo=UTC), client,
-                                                store))
+        orders = list(
+            shopify_rest_orders_since(shop, datetime(2026, 1, 1, tzinfo=UTC), client, store)
+        )
     assert orders == [{"id": 1}]
     assert order_tokens == ["shpat_1", "shpat_2"] and issued == ["shpat_1", "shpat_2"]

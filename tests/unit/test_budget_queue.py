@@ -10,8 +10,9 @@ from core.budget import QUEUE_POLL_MS, WAITER_GONE_MS, RequestBudget, now_ms
 
 def budget(urgent: bool = False) -> tuple[RequestBudget, fakeredis.FakeRedis]:
     client = fakeredis.FakeRedis(decode_responses=True)
-    return RequestBudget(client, "ob:budget:t", limit=1, window_seconds=60,
-                         urgent=lambda: urgent), client
+    return RequestBudget(
+        client, "ob:budget:t", limit=1, window_seconds=60, urgent=lambda: urgent
+    ), client
 
 
 def free_the_window(client: fakeredis.FakeRedis) -> None:

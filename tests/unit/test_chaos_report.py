@@ -24,9 +24,11 @@ def clean_inputs() -> tuple[dict[str, str], set[str], dict, list, dict]:
     """Three valid orders in the ERP once each, one invalid order dead-lettered."""
     accepted = {"o1": "j1", "o2": "j2", "o3": "j3", "bad": "j4"}
     jobs = {"j1": job("R1"), "j2": job("R2"), "j3": job("R3"), "j4": job("RB", "dead")}
-    state = {"SalesOrders": [{"ExternalImportReference": r} for r in ("R1", "R2", "R3")],
-             "Customers": [customer("id:c1", "c1@x.no"), customer("id:c2", "c2@x.no")],
-             "Products": [{"Code": "A"}, {"Code": "B"}]}
+    state = {
+        "SalesOrders": [{"ExternalImportReference": r} for r in ("R1", "R2", "R3")],
+        "Customers": [customer("id:c1", "c1@x.no"), customer("id:c2", "c2@x.no")],
+        "Products": [{"Code": "A"}, {"Code": "B"}],
+    }
     return accepted, {"bad"}, state, [{"external_id": "bad"}], jobs
 
 
@@ -113,10 +115,8 @@ def run_report(run: int, passed: bool) -> RunReport:
 
 
 def test_the_verdict_needs_every_run_to_pass() -> None:
-    assert verdict([run_report(1, True), run_report(2, True), run_report(3, True)]) == \
-        "PASS 3/3"
-    assert verdict([run_report(1, True), run_report(2, False), run_report(3, True)]) == \
-        "FAIL 2/3"
+    assert verdict([run_report(1, True), run_report(2, True), run_report(3, True)]) == "PASS 3/3"
+    assert verdict([run_report(1, True), run_report(2, False), run_report(3, True)]) == "FAIL 2/3"
     assert verdict([]) == "FAIL 0/0"
     errored = run_report(1, True)
     errored.error = "RuntimeError: worker did not start"
@@ -125,9 +125,16 @@ def test_the_verdict_needs_every_run_to_pass() -> None:
 
 def test_the_report_shows_each_run_and_the_verdict() -> None:
     from bench.chaos import parse_args
+
     args: argparse.Namespace = parse_args(["--orders", "4", "--runs", "2"])
-    text = markdown(args, [run_report(1, True), run_report(2, False)],
-                    datetime(2026, 12, 1, tzinfo=UTC), 60.0, "python -m bench.chaos", "/tmp/x")
+    text = markdown(
+        args,
+        [run_report(1, True), run_report(2, False)],
+        datetime(2026, 12, 1, tzinfo=UTC),
+        60.0,
+        "python -m bench.chaos",
+        "/tmp/x",
+    )
     assert "## Verdict: FAIL 1/2" in text
     assert "| 1 | 4 | 3 | 0 | 0 | 0 | 0 | 1 of 1 | 0 | 0 | timeout | PASS |" in text
     assert "- run 2: lost: 3 (o1, o2, o3)" in text
@@ -135,9 +142,10 @@ def test_the_report_shows_each_run_and_the_verdict() -> None:
 
 def test_retried_jobs_and_recovered_drafts_are_counted_from_the_ledgers() -> None:
     accepted, invalid, state, dead, jobs = clean_inputs()
-    jobs["j1"]["steps"] = [{"name": "upsert_customer", "attempts": 1},
-                           {"name": "create_draft", "attempts": 2,
-                            "result": {"recovered": True}}]
+    jobs["j1"]["steps"] = [
+        {"name": "upsert_customer", "attempts": 1},
+        {"name": "create_draft", "attempts": 2, "result": {"recovered": True}},
+    ]
     jobs["j2"]["steps"] = [{"name": "create_draft", "attempts": 3, "result": {}}]
     counts = count_run(accepted, invalid, state, dead, jobs)
     assert (counts.retried_jobs, counts.recovered_drafts) == (2, 1)

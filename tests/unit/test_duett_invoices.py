@@ -54,16 +54,18 @@ def transfer(duett: Connector, data: dict[str, Any], reference: str) -> tuple[Or
     return canonical, duett.create_order(canonical, reference, customer_id, ids)
 
 
-def invoiced(duett: Connector, reference: str, unit_price: str = "100.00",
-             quantity: str = "2") -> tuple[Order, OrderRef]:
+def invoiced(
+    duett: Connector, reference: str, unit_price: str = "100.00", quantity: str = "2"
+) -> tuple[Order, OrderRef]:
     data = order(lines=[product_line("KAFFE", quantity, unit_price)], send_invoice=True)
     canonical, ref = transfer(duett, data, reference)
     assert ref.invoice_number is not None
     return canonical, ref
 
 
-def poll_all(duett: Connector, cursor: dict[str, str]) -> tuple[list[InvoiceSnapshot],
-                                                                dict[str, str]]:
+def poll_all(
+    duett: Connector, cursor: dict[str, str]
+) -> tuple[list[InvoiceSnapshot], dict[str, str]]:
     """Every page until Duett has no more (as shared code does), with a bound on the calls."""
     seen: list[InvoiceSnapshot] = []
     for _ in range(50):
@@ -87,14 +89,22 @@ def test_a_directly_invoiced_order_is_a_snapshot(sim: httpx.Client, connect: Any
     canonical, ref = invoiced(duett, "shop-1001")
     snapshots, cursor = poll_all(duett, {})
     assert only(snapshots, ref.id) == InvoiceSnapshot(
-        id=ref.id, number=str(ref.invoice_number), kind="invoice", total=D("200.00"),
-        balance=D("200.00"), currency="NOK", order_id=ref.id, reference="shop-1001")
+        id=ref.id,
+        number=str(ref.invoice_number),
+        kind="invoice",
+        total=D("200.00"),
+        balance=D("200.00"),
+        currency="NOK",
+        order_id=ref.id,
+        reference="shop-1001",
+    )
     assert canonical.computed_total == D("200.00")
     assert set(cursor) == {"orders", "ledger"}
 
 
-def test_two_partial_payments_lower_the_balance_then_it_is_paid(sim: httpx.Client,
-                                                                connect: Any) -> None:
+def test_two_partial_payments_lower_the_balance_then_it_is_paid(
+    sim: httpx.Client, connect: Any
+) -> None:
     duett = connect()
     _, ref = invoiced(duett, "shop-1002", unit_price="150.00")
     _, other = invoiced(duett, "shop-1003")
@@ -109,8 +119,9 @@ def test_two_partial_payments_lower_the_balance_then_it_is_paid(sim: httpx.Clien
     assert only(snapshots, other.id).balance == D("200.00")  # the other one is untouched
 
 
-def test_payments_in_a_ledger_that_reports_the_number_as_ref_number(sim: httpx.Client,
-                                                                    connect: Any) -> None:
+def test_payments_in_a_ledger_that_reports_the_number_as_ref_number(
+    sim: httpx.Client, connect: Any
+) -> None:
     configure(sim, ledger_invoice_number_field="refNumber")
     duett = connect(ledger_invoice_number_field="refNumber")
     _, ref = invoiced(duett, "shop-1004")
@@ -120,7 +131,8 @@ def test_payments_in_a_ledger_that_reports_the_number_as_ref_number(sim: httpx.C
 
 
 def test_without_the_voucher_report_invoices_are_still_reported_unpaid(
-        sim: httpx.Client, connect: Any) -> None:
+    sim: httpx.Client, connect: Any
+) -> None:
     configure(sim, voucher_report=False)
     duett = connect()
     _, ref = invoiced(duett, "shop-1005")
@@ -131,15 +143,26 @@ def test_without_the_voucher_report_invoices_are_still_reported_unpaid(
 
 @pytest.mark.parametrize("duett_sign", ["positive", "negative"])
 @pytest.mark.parametrize("our_sign", ["positive", "negative"])
-def test_a_credit_note_whichever_sign_duett_wants(sim: httpx.Client, connect: Any,
-                                                  duett_sign: str, our_sign: str) -> None:
+def test_a_credit_note_whichever_sign_duett_wants(
+    sim: httpx.Client, connect: Any, duett_sign: str, our_sign: str
+) -> None:
     configure(sim, credit_line_sign=duett_sign)
     duett = connect(credit_line_sign=our_sign)
     original, ref = invoiced(duett, "shop-1006", quantity="3")
-    refund = Order.model_validate(order(lines=[product_line("KAFFE", "2", "100.00")],
-                                        send_invoice=True, credit_for=original.external_id))
-    source = CreditSource(order_id=ref.id, order_number=ref.number,
-                          invoice_number=ref.invoice_number, total=D("300.00"), currency="NOK")
+    refund = Order.model_validate(
+        order(
+            lines=[product_line("KAFFE", "2", "100.00")],
+            send_invoice=True,
+            credit_for=original.external_id,
+        )
+    )
+    source = CreditSource(
+        order_id=ref.id,
+        order_number=ref.number,
+        invoice_number=ref.invoice_number,
+        total=D("300.00"),
+        currency="NOK",
+    )
     customer_id = duett.upsert_customer(refund.customer, "id:c-42")
     ids = duett.upsert_products(duett.products_for(refund))
     note = duett.create_credit_note(refund, "shop-1006-r1", customer_id, ids, source)
@@ -147,8 +170,11 @@ def test_a_credit_note_whichever_sign_duett_wants(sim: httpx.Client, connect: An
     assert note.document is not None and note.document.startswith(b"%PDF")
     state = sim.get("/_sim/state").json()
     [row] = [o for o in state["orders"] if o["orderType"] == "credit"]
-    assert row["lines"][0] == {**row["lines"][0], "lineType": "text",
-                               "name": f"Kreditnota for faktura {ref.invoice_number}"}
+    assert row["lines"][0] == {
+        **row["lines"][0],
+        "lineType": "text",
+        "name": f"Kreditnota for faktura {ref.invoice_number}",
+    }
     counts = [line["countAgreed"] for line in row["lines"] if line["lineType"] == "normal"]
     assert counts == ([2] if duett_sign == "positive" else [-2])
     posts = sim.get("/_sim/calls").json()["by_endpoint"]["POST /Order/v2"]
@@ -156,35 +182,56 @@ def test_a_credit_note_whichever_sign_duett_wants(sim: httpx.Client, connect: An
     assert duett.invoice_state(note.id).invoice_number == note.invoice_number
     snapshots, _ = poll_all(duett, {})
     assert only(snapshots, note.id) == InvoiceSnapshot(
-        id=note.id, number=note.invoice_number, kind="credit_note", total=D("200.00"),
-        balance=D("200.00"), currency="NOK", order_id=note.id, reference="shop-1006-r1",
-        credited_invoice=ref.invoice_number)
+        id=note.id,
+        number=note.invoice_number,
+        kind="credit_note",
+        total=D("200.00"),
+        balance=D("200.00"),
+        currency="NOK",
+        order_id=note.id,
+        reference="shop-1006-r1",
+        credited_invoice=ref.invoice_number,
+    )
     pay(sim, note.id)  # the refund is paid out
     snapshots, _ = poll_all(duett, {})
     assert only(snapshots, note.id).balance == D("0.00")
 
 
-def test_a_credit_note_carries_the_link_field_when_duett_has_one(sim: httpx.Client,
-                                                                 connect: Any) -> None:
+def test_a_credit_note_carries_the_link_field_when_duett_has_one(
+    sim: httpx.Client, connect: Any
+) -> None:
     configure(sim, credit_link_field="creditedInvoiceNumber")
-    duett = connect(credit_link_field="creditedInvoiceNumber",
-                    credit_text="Credit for invoice {invoice}.")
+    duett = connect(
+        credit_link_field="creditedInvoiceNumber", credit_text="Credit for invoice {invoice}."
+    )
     original, ref = invoiced(duett, "shop-1007")
-    refund = Order.model_validate(order(lines=[product_line("KAFFE", "1", "100.00")],
-                                        send_invoice=True, credit_for=original.external_id))
+    refund = Order.model_validate(
+        order(
+            lines=[product_line("KAFFE", "1", "100.00")],
+            send_invoice=True,
+            credit_for=original.external_id,
+        )
+    )
     source = CreditSource(ref.id, ref.number, ref.invoice_number, D("200.00"), "NOK")
     customer_id = duett.upsert_customer(refund.customer, "id:c-42")
-    note = duett.create_credit_note(refund, "shop-1007-r1", customer_id,
-                                    duett.upsert_products(duett.products_for(refund)), source)
+    note = duett.create_credit_note(
+        refund,
+        "shop-1007-r1",
+        customer_id,
+        duett.upsert_products(duett.products_for(refund)),
+        source,
+    )
     stored = sim.get("/_sim/state").json()["orders"]
-    assert [o["creditedInvoiceNumber"] for o in stored if o["id"] == int(note.id)] \
-        == [int(str(ref.invoice_number))]
+    assert [o["creditedInvoiceNumber"] for o in stored if o["id"] == int(note.id)] == [
+        int(str(ref.invoice_number))
+    ]
     snapshots, _ = poll_all(duett, {})
     assert only(snapshots, note.id).credited_invoice == ref.invoice_number
 
 
 def test_the_cursor_overlaps_and_an_older_cursor_sees_everything_again(
-        sim: httpx.Client, connect: Any) -> None:
+    sim: httpx.Client, connect: Any
+) -> None:
     duett = connect(invoice_page_size=10, row_version_overlap=5)
     refs = [invoiced(duett, f"shop-2{n:03d}")[1] for n in range(12)]
     snapshots, cursor = poll_all(duett, {})

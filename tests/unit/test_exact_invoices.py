@@ -30,25 +30,32 @@ SKU = "KAFFE-500"
 def sim_fixture(server: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server, timeout=10) as client:
         client.post("/_sim/reset").raise_for_status()
-        client.post("/_sim/items", json={"Code": SKU, "Description": "Kaffe"}
-                    ).raise_for_status()
+        client.post("/_sim/items", json={"Code": SKU, "Description": "Kaffe"}).raise_for_status()
         yield client
 
 
 def exact(sim: httpx.Client, send_as: str = "invoice", **extra: Any) -> ExactConnector:
-    settings = ExactSettings(base_url=str(sim.base_url).rstrip("/"), client_id="demo-exact-client",
-                             client_secret="demo-exact-secret", send_as=send_as,
-                             warehouse_id=WAREHOUSE_ID, vat_codes={"0.21": "2"}, **extra)
-    connector = ExactConnector(settings, httpx.Client(timeout=10),
-                               Store(fakeredis.FakeRedis(decode_responses=True)))
+    settings = ExactSettings(
+        base_url=str(sim.base_url).rstrip("/"),
+        client_id="demo-exact-client",
+        client_secret="demo-exact-secret",
+        send_as=send_as,
+        warehouse_id=WAREHOUSE_ID,
+        vat_codes={"0.21": "2"},
+        **extra,
+    )
+    connector = ExactConnector(
+        settings, httpx.Client(timeout=10), Store(fakeredis.FakeRedis(decode_responses=True))
+    )
     connect(connector, auto=True)
     return connector
 
 
 def an_order(**extra: Any) -> Order:
     # 2 × 121.00 including 21 % VAT: 200.00 net, 242.00 in total
-    return Order.model_validate(order(lines=[product_line(SKU, "2", "121.00", "0", "0.21")],
-                                      currency="EUR", **extra))
+    return Order.model_validate(
+        order(lines=[product_line(SKU, "2", "121.00", "0", "0.21")], currency="EUR", **extra)
+    )
 
 
 def place(connector: ExactConnector, reference: str) -> tuple[str, str]:
@@ -78,11 +85,13 @@ def only(page: InvoicePage, document_id: str) -> InvoiceSnapshot:
 
 # --- the watch --------------------------------------------------------------------------------
 
+
 def test_an_invoiced_sales_order_comes_back_linked_to_the_order(sim: httpx.Client) -> None:
     connector = exact(sim, "order")
     _, order_id = place(connector, "ref-1")
-    invoice_id = str(sim.post("/_sim/invoice-order", json={"order_id": order_id}
-                              ).json()["InvoiceID"])
+    invoice_id = str(
+        sim.post("/_sim/invoice-order", json={"order_id": order_id}).json()["InvoiceID"]
+    )
 
     snapshot = only(connector.invoices_since({}), invoice_id)
 
@@ -93,10 +102,10 @@ def test_an_invoiced_sales_order_comes_back_linked_to_the_order(sim: httpx.Clien
 
 
 @pytest.mark.parametrize("negative_receivables", [False, True])
-def test_two_part_payments_lower_the_balance_to_zero(sim: httpx.Client,
-                                                     negative_receivables: bool) -> None:
-    sim.post("/_sim/config", json={"negative_receivables": negative_receivables}
-             ).raise_for_status()
+def test_two_part_payments_lower_the_balance_to_zero(
+    sim: httpx.Client, negative_receivables: bool
+) -> None:
+    sim.post("/_sim/config", json={"negative_receivables": negative_receivables}).raise_for_status()
     connector = exact(sim)
     invoice_id = invoiced(connector, sim, "ref-2")
     first = connector.invoices_since({})
@@ -122,8 +131,7 @@ def test_an_unprocessed_invoice_is_not_reported(sim: httpx.Client) -> None:
     assert [s.id for s in connector.invoices_since({}).invoices] == [open_invoice]
 
 
-def test_the_cursor_steps_back_so_a_change_at_or_before_it_is_seen_again(
-        sim: httpx.Client) -> None:
+def test_the_cursor_steps_back_so_a_change_at_or_before_it_is_seen_again(sim: httpx.Client) -> None:
     connector = exact(sim)
     invoice_id = invoiced(connector, sim, "ref-3")
     first = connector.invoices_since({})
@@ -162,22 +170,39 @@ def test_a_long_backlog_is_read_in_pages_without_a_gap(sim: httpx.Client) -> Non
 
 # --- credit notes -----------------------------------------------------------------------------
 
-def credit(connector: ExactConnector, sim: httpx.Client, original_id: str, reference: str
-           ) -> tuple[str, Any]:
+
+def credit(
+    connector: ExactConnector, sim: httpx.Client, original_id: str, reference: str
+) -> tuple[str, Any]:
     """Credit one of the two articles of the original order; (credit id, its OrderRef)."""
-    refund = Order.model_validate(order(lines=[product_line(SKU, "1", "121.00", "0", "0.21")],
-                                        currency="EUR", credit_for="orig"))
+    refund = Order.model_validate(
+        order(
+            lines=[product_line(SKU, "1", "121.00", "0", "0.21")], currency="EUR", credit_for="orig"
+        )
+    )
     customer = connector.upsert_customer(refund.customer, "k")
     ids = connector.upsert_products(connector.products_for(refund))
     number = only(connector.invoices_since({}), original_id).number
-    ref = connector.create_credit_note(refund, reference, customer, ids, CreditSource(
-        order_id=original_id, order_number=None, invoice_number=number,
-        total=Decimal("242.00"), currency="EUR"))
+    ref = connector.create_credit_note(
+        refund,
+        reference,
+        customer,
+        ids,
+        CreditSource(
+            order_id=original_id,
+            order_number=None,
+            invoice_number=number,
+            total=Decimal("242.00"),
+            currency="EUR",
+        ),
+    )
     return number, ref
 
 
-@pytest.mark.parametrize(("send_as", "wire_type"), [
-    ("order", 8021), ("invoice", 8021), ("direct_invoice", 8024), ("sales_entry", 21)])
+@pytest.mark.parametrize(
+    ("send_as", "wire_type"),
+    [("order", 8021), ("invoice", 8021), ("direct_invoice", 8024), ("sales_entry", 21)],
+)
 def test_credit_note_in_each_mode(sim: httpx.Client, send_as: str, wire_type: int) -> None:
     connector = exact(sim, send_as)
     if send_as == "sales_entry":
@@ -233,8 +258,9 @@ def test_credit_quantities_follow_the_setting(sim: httpx.Client) -> None:
         credit(exact(sim), sim, original, "ref-7-credit")
     _, ref = credit(exact(sim, credit_note_quantities="positive"), sim, original, "ref-7-c2")
 
-    wire = next(d for d in sim.get("/_sim/state").json()["SalesInvoices"] if d["InvoiceID"]
-                == ref.id)
+    wire = next(
+        d for d in sim.get("/_sim/state").json()["SalesInvoices"] if d["InvoiceID"] == ref.id
+    )
     assert wire["AmountFC"] == -121.0
 
 

@@ -27,11 +27,16 @@ def test_account_codes_are_right_aligned_in_18() -> None:
 
 
 def parsed(**extra: object) -> Order:
-    return Order.model_validate(order(lines=[
-        product_line("A", "2", "121.00", "24.20", "0.21"),
-        {"type": "text", "text": "Leave at the door"},
-        {"type": "shipping", "name": "Verzending", "amount": "12.10", "vat_rate": "0.21"}],
-        **extra))
+    return Order.model_validate(
+        order(
+            lines=[
+                product_line("A", "2", "121.00", "24.20", "0.21"),
+                {"type": "text", "text": "Leave at the door"},
+                {"type": "shipping", "name": "Verzending", "amount": "12.10", "vat_rate": "0.21"},
+            ],
+            **extra,
+        )
+    )
 
 
 def test_sales_order_lines_need_items() -> None:
@@ -39,8 +44,14 @@ def test_sales_order_lines_need_items() -> None:
     body = mapping.document_payload(parsed(), "ref", "acc", {"A": "ia", "SHIP": "is"}, None, s)
     assert body["OrderedBy"] == "acc" and body["YourRef"] == "ref"
     first, shipping = body["SalesOrderLines"]
-    assert first == {"Item": "ia", "Description": "Article A", "Quantity": 2.0,
-                     "UnitPrice": 100.0, "Discount": 0.1, "VATCode": "2"}
+    assert first == {
+        "Item": "ia",
+        "Description": "Article A",
+        "Quantity": 2.0,
+        "UnitPrice": 100.0,
+        "Discount": 0.1,
+        "VATCode": "2",
+    }
     assert shipping["Item"] == "is" and shipping["UnitPrice"] == 10.0
     assert "Leave at the door" in body["Description"]
 

@@ -20,19 +20,30 @@ from tasks.runner import Outcome
 from tests.unit.test_runner import accept, job_of, make_runtime
 from workers.worker import UNAUTHENTICATED_API, flower_options, is_loopback
 
-CONNECTION = {"erp": "poweroffice", "settings": {
-    "application_key": "a", "client_key": "c", "subscription_key": "s"}}
+CONNECTION = {
+    "erp": "poweroffice",
+    "settings": {"application_key": "a", "client_key": "c", "subscription_key": "s"},
+}
 
 
 # --- the message -----------------------------------------------------------------------------
 def test_step_message_names_job_connection_reference_and_step() -> None:
     assert broker.task_kwargs(Step.CREATE_DRAFT, "j1", ("shop", "1001")) == {
-        "job_id": "j1", "connection": "shop", "reference": "1001", "step": "create_draft"}
+        "job_id": "j1",
+        "connection": "shop",
+        "reference": "1001",
+        "step": "create_draft",
+    }
     # an event is not a step; an unknown job is still sent, with its id alone
     assert broker.task_kwargs("order_paid", "j1", ("shop", "1001")) == {
-        "job_id": "j1", "connection": "shop", "reference": "1001"}
+        "job_id": "j1",
+        "connection": "shop",
+        "reference": "1001",
+    }
     assert broker.task_kwargs("upsert_customer", "j1", None) == {
-        "job_id": "j1", "step": "upsert_customer"}
+        "job_id": "j1",
+        "step": "upsert_customer",
+    }
 
 
 def test_labels_are_read_from_the_job_once_and_a_missing_job_is_not_remembered() -> None:
@@ -47,8 +58,9 @@ def test_labels_are_read_from_the_job_once_and_a_missing_job_is_not_remembered()
     assert lookup(accepted_later) == ("shop", "2003")
 
 
-def test_enqueue_sends_keywords_and_keeps_the_sent_at_header(monkeypatch: pytest.MonkeyPatch
-                                                             ) -> None:
+def test_enqueue_sends_keywords_and_keeps_the_sent_at_header(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     rt, _, _ = make_runtime()
     job_id = accept(rt, "3003")
     sent: list[tuple[str, dict[str, Any]]] = []
@@ -57,14 +69,27 @@ def test_enqueue_sends_keywords_and_keeps_the_sent_at_header(monkeypatch: pytest
     broker.enqueue(Step.UPSERT_CUSTOMER, job_id, sent_at=123.5)
     broker.enqueue("order_paid", job_id, labels=("given", "G-1"))
     assert sent == [
-        ("orderbridge.upsert_customer", {
-            "kwargs": {"job_id": job_id, "connection": "shop", "reference": "3003",
-                       "step": "upsert_customer"},
-            "queue": "orderbridge:shop", "headers": {"ob_sent_at": 123.5}}),
-        ("orderbridge.order_paid", {
-            "kwargs": {"job_id": job_id, "connection": "given", "reference": "G-1"},
-            "queue": "orderbridge:given",
-            "headers": {"ob_sent_at": sent[1][1]["headers"]["ob_sent_at"]}}),
+        (
+            "orderbridge.upsert_customer",
+            {
+                "kwargs": {
+                    "job_id": job_id,
+                    "connection": "shop",
+                    "reference": "3003",
+                    "step": "upsert_customer",
+                },
+                "queue": "orderbridge:shop",
+                "headers": {"ob_sent_at": 123.5},
+            },
+        ),
+        (
+            "orderbridge.order_paid",
+            {
+                "kwargs": {"job_id": job_id, "connection": "given", "reference": "G-1"},
+                "queue": "orderbridge:given",
+                "headers": {"ob_sent_at": sent[1][1]["headers"]["ob_sent_at"]},
+            },
+        ),
     ]
 
 
@@ -89,6 +114,7 @@ def current(monkeypatch: pytest.MonkeyPatch) -> Any:
         made = make_runtime(**options)
         monkeypatch.setattr(runtime, "_current", made[0])
         return made
+
     return install
 
 
@@ -96,24 +122,31 @@ def test_inline_run_says_every_step_it_ran(current: Any) -> None:
     rt, _, _ = current()
     job_id = accept(rt, "4001")
     result = STEP_TASKS[Step.UPSERT_CUSTOMER].run(
-        job_id=job_id, connection="shop", reference="4001", step="upsert_customer")
-    assert result == ("shop 4001: upsert_customer → upsert_products → check_duplicate → "
-                      "create_draft: finished as done (4 steps)")
+        job_id=job_id, connection="shop", reference="4001", step="upsert_customer"
+    )
+    assert result == (
+        "shop 4001: upsert_customer → upsert_products → check_duplicate → "
+        "create_draft: finished as done (4 steps)"
+    )
 
 
 def test_old_positional_message_still_runs(current: Any) -> None:
     rt, _, _ = current(inline=False)
     job_id = accept(rt, "4002")
-    assert STEP_TASKS[Step.UPSERT_CUSTOMER].run(job_id) == \
-        "shop 4002: upsert_customer: advanced (1 step)"
+    assert (
+        STEP_TASKS[Step.UPSERT_CUSTOMER].run(job_id)
+        == "shop 4002: upsert_customer: advanced (1 step)"
+    )
 
 
 def test_a_failed_step_is_named_with_the_outcome(current: Any) -> None:
     rt, connector, _ = current()
     connector.fail["upsert_products"] = [TransientError("503 from the ERP")]
     job_id = accept(rt, "4003")
-    assert STEP_TASKS[Step.UPSERT_CUSTOMER].run(job_id) == \
-        "shop 4003: upsert_customer → upsert_products: retry (1 step)"
+    assert (
+        STEP_TASKS[Step.UPSERT_CUSTOMER].run(job_id)
+        == "shop 4003: upsert_customer → upsert_products: retry (1 step)"
+    )
 
 
 def test_a_delivery_that_ran_nothing_says_why(current: Any) -> None:
@@ -127,8 +160,10 @@ def test_a_delivery_that_ran_nothing_says_why(current: Any) -> None:
 def test_event_task_result_names_the_order(current: Any) -> None:
     rt, _, _ = current()
     job_id = accept(rt, "4005")
-    assert order_paid.run(job_id, connection="shop", reference="4005") == \
-        "shop 4005: order_paid: invoicing"
+    assert (
+        order_paid.run(job_id, connection="shop", reference="4005")
+        == "shop 4005: order_paid: invoicing"
+    )
     assert order_paid.run(job_id) in ("ignored", "invoicing")
 
 
@@ -145,8 +180,10 @@ def test_steps_run_counts_only_this_delivery() -> None:
     job.finish_step(Step.CREATE_DRAFT)  # a later delivery, after this one returned
     job.step(Step.CREATE_DRAFT).finished_at = until + timedelta(seconds=1)
     assert steps_run(job, since, until) == ([Step.UPSERT_PRODUCTS, Step.CHECK_DUPLICATE], 2)
-    assert describe_run(job, job.job_id, Outcome.ADVANCED, since, until) == \
-        "shop 5001: upsert_products → check_duplicate: advanced (2 steps)"
+    assert (
+        describe_run(job, job.job_id, Outcome.ADVANCED, since, until)
+        == "shop 5001: upsert_products → check_duplicate: advanced (2 steps)"
+    )
 
 
 # --- how Flower is started -------------------------------------------------------------------
@@ -155,11 +192,11 @@ def settings_with(env: dict[str, str], **top: Any) -> Any:
 
 
 def test_basic_auth_from_the_named_variable_goes_to_flower() -> None:
-    settings = settings_with({"OB_FLOWER": "ops:s3cret, admin:x"},
-                             flower_basic_auth_env="OB_FLOWER")
+    settings = settings_with(
+        {"OB_FLOWER": "ops:s3cret, admin:x"}, flower_basic_auth_env="OB_FLOWER"
+    )
     argv, env, line = flower_options(settings, 5555, "0.0.0.0")
-    assert argv == ["flower", "--port=5555", "--address=0.0.0.0",
-                    "--basic-auth=ops:s3cret,admin:x"]
+    assert argv == ["flower", "--port=5555", "--address=0.0.0.0", "--basic-auth=ops:s3cret,admin:x"]
     assert env == {}
     assert "s3cret" not in line and "basic auth" in line
     assert "s3cret" not in repr(settings)
@@ -186,8 +223,10 @@ def test_without_auth_the_api_opens_only_on_loopback() -> None:
 
 def test_the_lookup_uses_the_store_key_scheme() -> None:
     store = Store(fakeredis.FakeRedis(decode_responses=True))
-    store.redis.set(store.key("job", "j9"), '{"job_id": "j9", "connection": "c", '
-                                            '"external_id": "e", "reference": "R-9"}')
+    store.redis.set(
+        store.key("job", "j9"),
+        '{"job_id": "j9", "connection": "c", "external_id": "e", "reference": "R-9"}',
+    )
     assert broker._cached_labels(store)("j9") == ("c", "R-9")
     store.redis.set(store.key("job", "bad"), "not json")
     assert broker._cached_labels(store)("bad") is None

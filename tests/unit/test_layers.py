@@ -54,36 +54,47 @@ def violations(package: str, relative: str, source: str) -> list[str]:
 
 
 def project_modules() -> list[tuple[str, str, Path]]:
-    return [(package, str(path.relative_to(ROOT)), path)
-            for package in [*LAYERS, ISLAND]
-            for path in sorted((ROOT / package).rglob("*.py"))]
+    return [
+        (package, str(path.relative_to(ROOT)), path)
+        for package in [*LAYERS, ISLAND]
+        for path in sorted((ROOT / package).rglob("*.py"))
+    ]
 
 
 def test_every_import_follows_the_layers() -> None:
     modules = project_modules()
     assert len(modules) > 60, "the walk found the project's modules"
-    bad = [v for package, rel, path in modules
-           for v in violations(package, rel, path.read_text(encoding="utf-8"))]
+    bad = [
+        v
+        for package, rel, path in modules
+        for v in violations(package, rel, path.read_text(encoding="utf-8"))
+    ]
     assert bad == []
 
 
-@pytest.mark.parametrize(("package", "source"), [
-    ("core", "from tasks.runner import run_step\n"),
-    ("connectors", "import core.store\n"),
-    ("schemas", "from connectors.base import Connector\n"),
-    ("tasks", "from workers.cli import main\n"),
-    ("simulators", "from schemas.order import Order\n"),
-    ("tasks", "from simulators.registry import SIMULATORS\n"),
-])
+@pytest.mark.parametrize(
+    ("package", "source"),
+    [
+        ("core", "from tasks.runner import run_step\n"),
+        ("connectors", "import core.store\n"),
+        ("schemas", "from connectors.base import Connector\n"),
+        ("tasks", "from workers.cli import main\n"),
+        ("simulators", "from schemas.order import Order\n"),
+        ("tasks", "from simulators.registry import SIMULATORS\n"),
+    ],
+)
 def test_an_arrow_against_the_rule_is_caught(package: str, source: str) -> None:
     assert violations(package, f"{package}/x.py", source) != []
 
 
-@pytest.mark.parametrize(("package", "source"), [
-    ("tasks", "from core.store import Store\nfrom schemas.job import Job\n"),
-    ("workers", "from tasks import runner\n"),
-    ("core", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from tasks import x\n"),
-    ("simulators", "from simulators.admin import SimApp\nimport httpx\n"),
-])
+@pytest.mark.parametrize(
+    ("package", "source"),
+    [
+        ("tasks", "from core.store import Store\nfrom schemas.job import Job\n"),
+        ("workers", "from tasks import runner\n"),
+        ("core", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from tasks import x\n"),
+        ("simulators", "from simulators.admin import SimApp\nimport httpx\n"),
+    ],
+)
 def test_arrows_with_the_rule_pass(package: str, source: str) -> None:
     assert violations(package, f"{package}/x.py", source) == []

@@ -57,34 +57,60 @@ def due_now(rt: Runtime, job_id: str) -> None:
 
 
 # --- endpoint templates ---------------------------------------------------------------------
-@pytest.mark.parametrize(("method", "path", "template"), [
-    ("get", "/Demo/v2/SalesOrders/12345", "GET /Demo/v2/SalesOrders/{id}"),
-    ("POST", "/Demo/v2/SalesOrders/Complete", "POST /Demo/v2/SalesOrders/Complete"),
-    ("POST", "/v2/SalesOrders/987/createAndSendInvoice",
-     "POST /v2/SalesOrders/{id}/createAndSendInvoice"),
-    ("GET", "/OutgoingInvoices/3f2504e0-4f89-11d3-9a0c-0305e82c3301/Lines",
-     "GET /OutgoingInvoices/{id}/Lines"),
-    ("GET", "/docs/3f2504e04f8911d39a0c0305e82c3301", "GET /docs/{id}"),
-    ("GET", "/objects/5f1c2a9be4b0a1c2d3e4f5a6", "GET /objects/{id}"),
-    ("DELETE", "/api/v1/1234/salesorder/SalesOrders(guid'3f2504e0-4f89-11d3-9a0c-0305e82c3301')",
-     "DELETE /api/v1/{id}/salesorder/SalesOrders({id})"),
-    ("GET", "/admin/api/2024-01/orders/450789469.json", "GET /admin/api/2024-01/orders/{id}.json"),
-    ("GET", "/customers/by-email/kari%40example.no", "GET /customers/by-email/{id}"),
-    ("GET", "/Products?codes=SKU-1", "GET /Products"),
-    ("GET", "", "GET /"),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "template"),
+    [
+        ("get", "/Demo/v2/SalesOrders/12345", "GET /Demo/v2/SalesOrders/{id}"),
+        ("POST", "/Demo/v2/SalesOrders/Complete", "POST /Demo/v2/SalesOrders/Complete"),
+        (
+            "POST",
+            "/v2/SalesOrders/987/createAndSendInvoice",
+            "POST /v2/SalesOrders/{id}/createAndSendInvoice",
+        ),
+        (
+            "GET",
+            "/OutgoingInvoices/3f2504e0-4f89-11d3-9a0c-0305e82c3301/Lines",
+            "GET /OutgoingInvoices/{id}/Lines",
+        ),
+        ("GET", "/docs/3f2504e04f8911d39a0c0305e82c3301", "GET /docs/{id}"),
+        ("GET", "/objects/5f1c2a9be4b0a1c2d3e4f5a6", "GET /objects/{id}"),
+        (
+            "DELETE",
+            "/api/v1/1234/salesorder/SalesOrders(guid'3f2504e0-4f89-11d3-9a0c-0305e82c3301')",
+            "DELETE /api/v1/{id}/salesorder/SalesOrders({id})",
+        ),
+        (
+            "GET",
+            "/admin/api/2024-01/orders/450789469.json",
+            "GET /admin/api/2024-01/orders/{id}.json",
+        ),
+        ("GET", "/customers/by-email/kari%40example.no", "GET /customers/by-email/{id}"),
+        ("GET", "/Products?codes=SKU-1", "GET /Products"),
+        ("GET", "", "GET /"),
+    ],
+)
 def test_endpoint_template_replaces_ids_only(method: str, path: str, template: str) -> None:
     assert m.endpoint_template(method, path) == template
 
 
 def test_words_that_look_like_hex_are_not_ids() -> None:
-    assert m.endpoint_template("GET", "/api/Added/facade/Order/v2") == \
-        "GET /api/Added/facade/Order/v2"
+    assert (
+        m.endpoint_template("GET", "/api/Added/facade/Order/v2") == "GET /api/Added/facade/Order/v2"
+    )
 
 
-@pytest.mark.parametrize(("status", "cls"), [(200, "2xx"), (204, "2xx"), (302, "3xx"),
-                                             (404, "4xx"), (429, "4xx"), (503, "5xx"),
-                                             (None, "error")])
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (200, "2xx"),
+        (204, "2xx"),
+        (302, "3xx"),
+        (404, "4xx"),
+        (429, "4xx"),
+        (503, "5xx"),
+        (None, "error"),
+    ],
+)
 def test_status_class(status: int | None, cls: str) -> None:
     assert m.status_class(status) == cls
 
@@ -116,8 +142,7 @@ def test_recorder_writes_everything_in_one_flush_and_nothing_before() -> None:
     recorder.flush()
     counts = client.hgetall(m.COUNTS_KEY)
     assert counts[m.field_name(m.ERP_REQUESTS, "shop", "GET /SalesOrders/{id}", "2xx")] == "2"
-    assert counts[m.field_name(m.ERP_REQUESTS, "shop", "POST /SalesOrders/Complete", "4xx")] \
-        == "1"
+    assert counts[m.field_name(m.ERP_REQUESTS, "shop", "POST /SalesOrders/Complete", "4xx")] == "1"
     assert counts[m.field_name(m.ERP_RATE_LIMITED, "shop")] == "1"
     assert float(counts[m.field_name(m.BUDGET_WAIT_SECONDS, "shop")]) == pytest.approx(0.25)
     hist = client.hgetall(m.HIST_KEY)
@@ -160,28 +185,34 @@ def test_the_client_reports_every_request_including_failed_ones() -> None:
             raise httpx.ConnectError("refused", request=request)
         return httpx.Response(429 if request.method == "POST" else 200)
 
-    client = build_client(timeout=1, transport=httpx.MockTransport(answer),
-                          observer=lambda *call: seen.append(call))
+    client = build_client(
+        timeout=1, transport=httpx.MockTransport(answer), observer=lambda *call: seen.append(call)
+    )
     client.get("https://erp.test/v2/Customers/77", params={"q": "x"})
     client.post("https://erp.test/v2/SalesOrders/Complete", json={})
     with pytest.raises(httpx.ConnectError):
         client.get("https://erp.test/v2/boom")
-    assert seen == [("GET", "/v2/Customers/77", 200), ("POST", "/v2/SalesOrders/Complete", 429),
-                    ("GET", "/v2/boom", None)]
+    assert seen == [
+        ("GET", "/v2/Customers/77", 200),
+        ("POST", "/v2/SalesOrders/Complete", 429),
+        ("GET", "/v2/boom", None),
+    ]
 
 
 def test_budget_reports_the_requests_that_waited() -> None:
     client = fakeredis.FakeRedis(decode_responses=True)
     waits: list[float] = []
-    budget = RequestBudget(client, "ob:budget:t", limit=1, window_seconds=0.2, max_wait=0.05,
-                           on_waited=waits.append)
+    budget = RequestBudget(
+        client, "ob:budget:t", limit=1, window_seconds=0.2, max_wait=0.05, on_waited=waits.append
+    )
     budget.take()
     assert waits == []  # a free slot is not a wait
     with pytest.raises(RateLimited):
         budget.take()  # the next slot is further away than max_wait
     assert waits == [0.0]
-    patient = RequestBudget(client, "ob:budget:u", limit=1, window_seconds=0.1, max_wait=5,
-                            on_waited=waits.append)
+    patient = RequestBudget(
+        client, "ob:budget:u", limit=1, window_seconds=0.1, max_wait=5, on_waited=waits.append
+    )
     patient.take()
     patient.take()  # waits in place for the window to move on
     assert len(waits) == 2 and 0 < waits[1] <= 0.2
@@ -193,13 +224,22 @@ def test_a_finished_job_is_counted_per_connection_and_step() -> None:
     job_id = accept(rt)
     assert run_step(rt, job_id, Step.UPSERT_CUSTOMER) is Outcome.FINISHED
     samples = scrape(rt)
-    assert value(samples, "orderbridge_orders_finished_total", connection="shop",
-                 state="done") == 1
+    assert value(samples, "orderbridge_orders_finished_total", connection="shop", state="done") == 1
     for step in [s for s in STEPS if s is not Step.SEND_INVOICE]:
-        assert value(samples, "orderbridge_step_runtime_seconds_count", connection="shop",
-                     step=step) == 1
-        assert value(samples, "orderbridge_step_runtime_seconds_bucket", connection="shop",
-                     step=step, le="+Inf") == 1
+        assert (
+            value(samples, "orderbridge_step_runtime_seconds_count", connection="shop", step=step)
+            == 1
+        )
+        assert (
+            value(
+                samples,
+                "orderbridge_step_runtime_seconds_bucket",
+                connection="shop",
+                step=step,
+                le="+Inf",
+            )
+            == 1
+        )
     assert value(samples, "orderbridge_dead_letters", connection="shop") == 0
     assert value(samples, "orderbridge_oldest_job_age_seconds", connection="shop") == 0
     assert value(samples, "orderbridge_connection_blocked", connection="shop") == 0
@@ -210,8 +250,10 @@ def test_a_finished_job_is_counted_per_connection_and_step() -> None:
 
 def test_retries_dead_letters_and_waits_per_connection() -> None:
     rt, connector, _ = make_runtime(inline=True)
-    connector.fail["upsert_customer"] = [TransientError("503"),
-                                         RateLimited("budget", retry_after=5)]
+    connector.fail["upsert_customer"] = [
+        TransientError("503"),
+        RateLimited("budget", retry_after=5),
+    ]
     connector.fail["create_order"] = [PermanentError("VAT code unknown", erp_status=400)]
     job_id = accept(rt)
     assert run_step(rt, job_id, Step.UPSERT_CUSTOMER) is Outcome.RETRY
@@ -221,13 +263,21 @@ def test_retries_dead_letters_and_waits_per_connection() -> None:
     assert run_step(rt, job_id, Step.UPSERT_CUSTOMER) is Outcome.DEAD
     samples = scrape(rt)
     assert value(samples, "orderbridge_step_retried_total", connection="shop") == 1
-    assert value(samples, "orderbridge_step_waits_total", connection="shop",
-                 reason="rate_limited") == 1
-    assert value(samples, "orderbridge_orders_finished_total", connection="shop",
-                 state="dead") == 1
+    assert (
+        value(samples, "orderbridge_step_waits_total", connection="shop", reason="rate_limited")
+        == 1
+    )
+    assert value(samples, "orderbridge_orders_finished_total", connection="shop", state="dead") == 1
     assert value(samples, "orderbridge_dead_letters", connection="shop") == 1
-    assert value(samples, "orderbridge_step_runtime_seconds_count", connection="shop",
-                 step="upsert_customer") == 3  # failed attempts are timed too
+    assert (
+        value(
+            samples,
+            "orderbridge_step_runtime_seconds_count",
+            connection="shop",
+            step="upsert_customer",
+        )
+        == 3
+    )  # failed attempts are timed too
 
 
 def test_a_blocked_connection_shows_until_a_step_succeeds() -> None:
@@ -237,8 +287,7 @@ def test_a_blocked_connection_shows_until_a_step_succeeds() -> None:
     assert run_step(rt, job_id, Step.UPSERT_CUSTOMER) is Outcome.WAITING
     samples = scrape(rt)
     assert value(samples, "orderbridge_connection_blocked", connection="shop") == 1
-    assert value(samples, "orderbridge_step_waits_total", connection="shop",
-                 reason="blocked") == 1
+    assert value(samples, "orderbridge_step_waits_total", connection="shop", reason="blocked") == 1
     due_now(rt, job_id)
     assert run_step(rt, job_id, Step.UPSERT_CUSTOMER) is Outcome.FINISHED
     assert value(scrape(rt), "orderbridge_connection_blocked", connection="shop") == 0
@@ -272,8 +321,10 @@ def test_oldest_job_age_dead_letters_queue_and_workers() -> None:
 def test_dead_letters_are_counted_by_connection_even_with_long_answers() -> None:
     rt, connector, _ = make_runtime(inline=True)
     big = {"detail": "ø" * 5000}  # the first bytes read end inside a character
-    connector.fail["create_order"] = [PermanentError("no", erp_status=400, erp_response=big),
-                                      PermanentError("no", erp_status=400)]
+    connector.fail["create_order"] = [
+        PermanentError("no", erp_status=400, erp_response=big),
+        PermanentError("no", erp_status=400),
+    ]
     run_step(rt, accept(rt, "1001"), Step.UPSERT_CUSTOMER)
     run_step(rt, accept(rt, "1002"), Step.UPSERT_CUSTOMER)
     samples = scrape(rt)
@@ -281,7 +332,8 @@ def test_dead_letters_are_counted_by_connection_even_with_long_answers() -> None
 
 
 def test_a_scrape_reads_only_the_records_new_since_the_last(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     rt, _, _ = make_runtime()
     first = [accept(rt, "1001"), accept(rt, "1002")]
     read: list[str] = []
@@ -318,16 +370,35 @@ def test_erp_calls_through_a_real_client_reach_the_scrape() -> None:
     def answer(request: httpx.Request) -> httpx.Response:
         return httpx.Response(404 if request.url.path.endswith("/9") else 200)
 
-    client = build_client(timeout=1, transport=httpx.MockTransport(answer),
-                          observer=lambda *call: rt.metrics.erp_call("shop", *call))
+    client = build_client(
+        timeout=1,
+        transport=httpx.MockTransport(answer),
+        observer=lambda *call: rt.metrics.erp_call("shop", *call),
+    )
     for order_id in (1, 2, 9):
         client.get(f"https://erp.test/v2/SalesOrders/{order_id}")
     rt.metrics.flush()
     samples = scrape(rt)
-    assert value(samples, "orderbridge_erp_requests_total", connection="shop",
-                 endpoint="GET /v2/SalesOrders/{id}", status_class="2xx") == 2
-    assert value(samples, "orderbridge_erp_requests_total", connection="shop",
-                 endpoint="GET /v2/SalesOrders/{id}", status_class="4xx") == 1
+    assert (
+        value(
+            samples,
+            "orderbridge_erp_requests_total",
+            connection="shop",
+            endpoint="GET /v2/SalesOrders/{id}",
+            status_class="2xx",
+        )
+        == 2
+    )
+    assert (
+        value(
+            samples,
+            "orderbridge_erp_requests_total",
+            connection="shop",
+            endpoint="GET /v2/SalesOrders/{id}",
+            status_class="4xx",
+        )
+        == 1
+    )
 
 
 def test_no_ids_in_any_label() -> None:
@@ -367,10 +438,12 @@ def alert_rules() -> list[dict[str, object]]:
 def test_every_alert_names_only_metrics_the_intake_exposes(fresh_metrics: str) -> None:
     exposed = exposed_families(fresh_metrics)
     rules = alert_rules()
-    assert {r["alert"] for r in rules} >= {"OrderbridgeDeadLettersGrowing",
-                                           "OrderbridgeOldestJobTooOld",
-                                           "OrderbridgeNoWorkerAlive",
-                                           "OrderbridgeConnectionBlocked"}
+    assert {r["alert"] for r in rules} >= {
+        "OrderbridgeDeadLettersGrowing",
+        "OrderbridgeOldestJobTooOld",
+        "OrderbridgeNoWorkerAlive",
+        "OrderbridgeConnectionBlocked",
+    }
     for rule in rules:
         expr = str(rule["expr"])
         named = set(re.findall(r"\borderbridge_[a-zA-Z0-9_]+", expr))
@@ -382,16 +455,21 @@ def test_the_intake_exposes_every_family_with_its_type(fresh_metrics: str) -> No
     types = {f.name: f.type for f in text_string_to_metric_families(fresh_metrics)}
     assert types["orderbridge_step_runtime_seconds"] == "histogram"
     assert types["orderbridge_erp_requests"] == "counter"
-    for gauge in ("orderbridge_dead_letters", "orderbridge_oldest_job_age_seconds",
-                  "orderbridge_connection_blocked", "orderbridge_queue_length",
-                  "orderbridge_active_workers"):
+    for gauge in (
+        "orderbridge_dead_letters",
+        "orderbridge_oldest_job_age_seconds",
+        "orderbridge_connection_blocked",
+        "orderbridge_queue_length",
+        "orderbridge_active_workers",
+    ):
         assert types[gauge] == "gauge", gauge
 
 
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not on PATH")
 def test_promtool_checks_the_alert_rules() -> None:
-    result = subprocess.run(["promtool", "check", "rules", str(ALERTS)], capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        ["promtool", "check", "rules", str(ALERTS)], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

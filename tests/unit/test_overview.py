@@ -30,18 +30,33 @@ RETENTION_DAYS = 30
 
 @pytest.fixture
 def rt() -> Runtime:
-    settings = parse_settings({
-        "orderbridge": {"operator_token": OPERATOR_TOKEN, "retention_days": RETENTION_DAYS},
-        "connections": {"shop": poweroffice_connection("http://127.0.0.1:9"),
-                        "exact": exact_connection("http://127.0.0.1:9")}}, env={})
+    settings = parse_settings(
+        {
+            "orderbridge": {"operator_token": OPERATOR_TOKEN, "retention_days": RETENTION_DAYS},
+            "connections": {
+                "shop": poweroffice_connection("http://127.0.0.1:9"),
+                "exact": exact_connection("http://127.0.0.1:9"),
+            },
+        },
+        env={},
+    )
     store = Store(fakeredis.FakeRedis(decode_responses=True))
     return Runtime(settings, store, enqueue=lambda step, job_id: None)
 
 
-def make_job(rt: Runtime, connection: str = "shop", created_at: datetime | None = None,
-             reference: str | None = None) -> Job:
-    job = Job.new(new_id(), connection, reference or f"ref-{new_id()[:6]}",
-                  Order.model_validate(order()), False)
+def make_job(
+    rt: Runtime,
+    connection: str = "shop",
+    created_at: datetime | None = None,
+    reference: str | None = None,
+) -> Job:
+    job = Job.new(
+        new_id(),
+        connection,
+        reference or f"ref-{new_id()[:6]}",
+        Order.model_validate(order()),
+        False,
+    )
     if created_at is not None:
         job.created_at = created_at
     rt.store.create_job(job, time.time() + 60)
@@ -51,15 +66,23 @@ def make_job(rt: Runtime, connection: str = "shop", created_at: datetime | None 
 def finish(rt: Runtime, job: Job, at: datetime, state: str = "done") -> None:
     job.end(state)  # type: ignore[arg-type]
     job.finished_at = at
-    rt.store.save_job(job, due_at=None,
-                      purge_at=at.timestamp() + RETENTION_DAYS * 86_400)
+    rt.store.save_job(job, due_at=None, purge_at=at.timestamp() + RETENTION_DAYS * 86_400)
 
 
 def kill(rt: Runtime, job: Job, message: str = "Unknown article") -> DeadLetter:
-    letter = DeadLetter(id=new_id(), job_id=job.job_id, connection=job.connection,
-                        external_id=job.external_id, reference=job.reference,
-                        step=Step.CREATE_DRAFT, kind="permanent", reason="permanent error",
-                        message=message, erp_status=400, attempts=1)
+    letter = DeadLetter(
+        id=new_id(),
+        job_id=job.job_id,
+        connection=job.connection,
+        external_id=job.external_id,
+        reference=job.reference,
+        step=Step.CREATE_DRAFT,
+        kind="permanent",
+        reason="permanent error",
+        message=message,
+        erp_status=400,
+        attempts=1,
+    )
     job.kill(Step.CREATE_DRAFT, ErrorInfo(kind="permanent", message=message), letter.id)
     rt.store.add_dead_letter(letter, job)
     return letter
@@ -72,15 +95,20 @@ def test_figures_per_connection(rt: Runtime) -> None:
     running.start_step(Step.UPSERT_CUSTOMER)
     rt.store.save_job(running)
     finish(rt, make_job(rt), now)
-    finish(rt, make_job(rt), now, state="duplicate")           # finished, but not done
+    finish(rt, make_job(rt), now, state="duplicate")  # finished, but not done
     finish(rt, make_job(rt), now - timedelta(days=1, hours=1))  # done, but yesterday
     kill(rt, make_job(rt))
     make_job(rt, connection="exact", created_at=now - timedelta(seconds=30))
 
     view = overview(rt)
     shop, exact = (next(c for c in view.connections if c.name == n) for n in ("shop", "exact"))
-    assert (shop.erp, shop.queued, shop.running, shop.done_today, shop.dead_letters) == \
-        ("poweroffice", 1, 1, 1, 1)
+    assert (shop.erp, shop.queued, shop.running, shop.done_today, shop.dead_letters) == (
+        "poweroffice",
+        1,
+        1,
+        1,
+        1,
+    )
     assert (exact.queued, exact.running, exact.done_today, exact.dead_letters) == (1, 0, 0, 0)
     assert 290 <= (shop.oldest_age_seconds(view.now) or 0) <= 330
     assert 20 <= (exact.oldest_age_seconds(view.now) or 0) <= 60
@@ -107,8 +135,9 @@ def test_dead_letters_newest_first_and_limited(rt: Runtime) -> None:
     assert [d.id for d in view.dead_letters] == [letters[2].id, letters[1].id]
 
 
-def test_at_most_scan_limit_unfinished_jobs_are_read(rt: Runtime,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_at_most_scan_limit_unfinished_jobs_are_read(
+    rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("core.overview.SCAN_LIMIT", 2)
     for _ in range(3):
         make_job(rt)
@@ -128,15 +157,23 @@ def test_a_connection_gone_from_the_config_still_shows_its_dead_letters(rt: Runt
 def test_blocked_from_a_waiting_job(rt: Runtime) -> None:
     job = make_job(rt, connection="exact")
     job.start_step(Step.UPSERT_CUSTOMER)
-    message = (f"Exact refused the token request (invalid_grant): an operator must re-consent "
-               f"with `orderbridge connect exact`; the connection's {BLOCKED_MARKER}")
-    job.fail_attempt(Step.UPSERT_CUSTOMER, ErrorInfo(kind="transient", message=message),
-                     utcnow() + timedelta(seconds=15))
+    message = (
+        f"Exact refused the token request (invalid_grant): an operator must re-consent "
+        f"with `orderbridge connect exact`; the connection's {BLOCKED_MARKER}"
+    )
+    job.fail_attempt(
+        Step.UPSERT_CUSTOMER,
+        ErrorInfo(kind="transient", message=message),
+        utcnow() + timedelta(seconds=15),
+    )
     rt.store.save_job(job)
     other = make_job(rt)
     other.start_step(Step.UPSERT_CUSTOMER)  # an ordinary retry is no block
-    other.fail_attempt(Step.UPSERT_CUSTOMER, ErrorInfo(kind="transient", message="503"),
-                       utcnow() + timedelta(seconds=1))
+    other.fail_attempt(
+        Step.UPSERT_CUSTOMER,
+        ErrorInfo(kind="transient", message="503"),
+        utcnow() + timedelta(seconds=1),
+    )
     rt.store.save_job(other)
     figures = {c.name: c for c in overview(rt).connections}
     assert figures["exact"].blocked == message
@@ -146,8 +183,10 @@ def test_blocked_from_a_waiting_job(rt: Runtime) -> None:
 def test_blocked_from_the_metrics_record(rt: Runtime) -> None:
     now = time.time()
     rt.store.redis.hset(BLOCKED_KEY, mapping={"shop": now + 15, "exact": now - 3600})
-    assert {c.name: c.blocked for c in overview(rt).connections} == \
-        {"shop": GENERIC_BLOCK, "exact": None}  # exact's record is long past: not blocked
+    assert {c.name: c.blocked for c in overview(rt).connections} == {
+        "shop": GENERIC_BLOCK,
+        "exact": None,
+    }  # exact's record is long past: not blocked
 
 
 def test_budget_is_peeked_not_taken(rt: Runtime) -> None:
@@ -166,8 +205,7 @@ def test_budget_is_peeked_not_taken(rt: Runtime) -> None:
 
 def test_day_budget_left() -> None:
     store = Store(fakeredis.FakeRedis(decode_responses=True))
-    budget = RequestBudget(store.redis, "ob:budget:t", limit=60, window_seconds=61,
-                           day_limit=100)
+    budget = RequestBudget(store.redis, "ob:budget:t", limit=60, window_seconds=61, day_limit=100)
     for _ in range(5):
         budget.try_take()
     now = datetime.now(UTC)
@@ -211,8 +249,9 @@ def test_token_in_the_address_becomes_the_cookie(rt: Runtime) -> None:
 
 
 def test_login_from_another_site_is_refused(rt: Runtime) -> None:
-    response = page_client(rt).post("/status/login", data={"token": OPERATOR_TOKEN},
-                                    headers={"Origin": "https://evil.example"})
+    response = page_client(rt).post(
+        "/status/login", data={"token": OPERATOR_TOKEN}, headers={"Origin": "https://evil.example"}
+    )
     assert response.status_code == 403 and "set-cookie" not in response.headers
 
 
@@ -226,8 +265,7 @@ def test_no_configured_token_keeps_the_page_closed(rt: Runtime) -> None:
 def test_everything_on_the_page_is_escaped(rt: Runtime) -> None:
     hostile = '<script>alert("x")</script>'
     kill(rt, make_job(rt, reference=f'"><img src=x onerror=alert(1)>{hostile}'), hostile)
-    page = page_client(rt).get("/status",
-                               headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"})
+    page = page_client(rt).get("/status", headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"})
     assert page.status_code == 200
     assert hostile not in page.text and "<img" not in page.text
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page.text
@@ -238,30 +276,42 @@ def test_same_origin_guard(rt: Runtime) -> None:
     from starlette.requests import Request
 
     def request(headers: dict[str, str]) -> Request:
-        raw = [(k.lower().encode(), v.encode()) for k, v in
-               {"host": "127.0.0.1:8000", **headers}.items()]
+        raw = [
+            (k.lower().encode(), v.encode())
+            for k, v in {"host": "127.0.0.1:8000", **headers}.items()
+        ]
         return Request({"type": "http", "method": "POST", "path": "/", "headers": raw})
 
     assert http.same_origin_call(request({http.OPERATOR_HEADER: "1"}))
-    assert http.same_origin_call(request({http.OPERATOR_HEADER: "1",
-                                            "Origin": "http://127.0.0.1:8000",
-                                            "Sec-Fetch-Site": "same-origin"}))
+    assert http.same_origin_call(
+        request(
+            {
+                http.OPERATOR_HEADER: "1",
+                "Origin": "http://127.0.0.1:8000",
+                "Sec-Fetch-Site": "same-origin",
+            }
+        )
+    )
     assert not http.same_origin_call(request({}))
-    assert not http.same_origin_call(request({http.OPERATOR_HEADER: "1",
-                                                "Origin": "https://evil.example"}))
-    assert not http.same_origin_call(request({http.OPERATOR_HEADER: "1",
-                                                "Sec-Fetch-Site": "same-site"}))
+    assert not http.same_origin_call(
+        request({http.OPERATOR_HEADER: "1", "Origin": "https://evil.example"})
+    )
+    assert not http.same_origin_call(
+        request({http.OPERATOR_HEADER: "1", "Sec-Fetch-Site": "same-site"})
+    )
 
 
 def test_assets_are_served_and_nothing_else(rt: Runtime) -> None:
     client = page_client(rt)
-    assert client.get("/status/assets/status.js").headers["content-type"].startswith(
-        "text/javascript")
+    assert (
+        client.get("/status/assets/status.js").headers["content-type"].startswith("text/javascript")
+    )
     assert client.get("/status/assets/..%2Fstatus.py").status_code == 404
 
 
 def test_jobs_waiting_for_their_budget_and_when_they_are_through(rt: Runtime) -> None:
     from tasks.events import submit_order
+
     for i in range(40):
         submit_order(rt, "shop", Order.model_validate(order(f"w-{i}")))
     rt.store.redis.hset("ob:adm:cost", "shop", "4")  # four ERP calls per delivery, measured

@@ -9,11 +9,20 @@ from connectors.errors import InvalidId, classify
 from connectors.http import digits, guid, segment
 
 
-@pytest.mark.parametrize(("value", "encoded"), [
-    ("123", "123"), ("A-1_b.c~", "A-1_b.c~"), ("1?PageSize=1", "1%3FPageSize%3D1"),
-    ("../x", "..%2Fx"), ("a/b", "a%2Fb"), ("%18", "%2518"), ("\x18", "%18"),
-    ("1#frag", "1%23frag"), ("æ ø", "%C3%A6%20%C3%B8"),
-])
+@pytest.mark.parametrize(
+    ("value", "encoded"),
+    [
+        ("123", "123"),
+        ("A-1_b.c~", "A-1_b.c~"),
+        ("1?PageSize=1", "1%3FPageSize%3D1"),
+        ("../x", "..%2Fx"),
+        ("a/b", "a%2Fb"),
+        ("%18", "%2518"),
+        ("\x18", "%18"),
+        ("1#frag", "1%23frag"),
+        ("æ ø", "%C3%A6%20%C3%B8"),
+    ],
+)
 def test_one_segment_whatever_the_characters(value: str, encoded: str) -> None:
     assert segment(value) == encoded
     url = httpx.URL(f"http://erp.invalid/v2/OutgoingInvoices/{segment(value)}/Lines")

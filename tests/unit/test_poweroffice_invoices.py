@@ -32,11 +32,16 @@ server, sim = simulator_fixtures(create_app, rate_limit_per_second=0, send_delay
 
 def connector_for(server: str, **settings: Any) -> PowerOfficeConnector:
     parsed = PowerOfficeSettings(
-        base_url=f"{server}/Demo/v2", token_url=f"{server}/Demo/OAuth/Token",
-        application_key="demo-app-key", client_key="demo-client-key",
-        subscription_key="demo-subscription-key", **settings)
-    built = build(parsed, httpx.Client(timeout=10),
-                  Store(fakeredis.FakeRedis(decode_responses=True)))
+        base_url=f"{server}/Demo/v2",
+        token_url=f"{server}/Demo/OAuth/Token",
+        application_key="demo-app-key",
+        client_key="demo-client-key",
+        subscription_key="demo-subscription-key",
+        **settings,
+    )
+    built = build(
+        parsed, httpx.Client(timeout=10), Store(fakeredis.FakeRedis(decode_responses=True))
+    )
     assert isinstance(built, PowerOfficeConnector)
     return built
 
@@ -52,13 +57,16 @@ def configure(sim: httpx.Client, **options: Any) -> None:
 
 def net_order(external_id: str, lines: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Prices without VAT, so Go's sums are round: 2 × 100 at 25 % is 250.00 by default."""
-    return order(external_id, prices_include_vat=False,
-                 lines=lines or [product_line("A", "2", "100.00")])
+    return order(
+        external_id, prices_include_vat=False, lines=lines or [product_line("A", "2", "100.00")]
+    )
 
 
-THREE_LINES = [product_line("SKU-1", "1", "100.00"),  # 125.00 with VAT
-               product_line("SKU-2", "2", "50.00", "10.00", "0.15"),  # 103.50
-               product_line("SKU-3", "3", "10.00")]  # 37.50
+THREE_LINES = [
+    product_line("SKU-1", "1", "100.00"),  # 125.00 with VAT
+    product_line("SKU-2", "2", "50.00", "10.00", "0.15"),  # 103.50
+    product_line("SKU-3", "3", "10.00"),
+]  # 37.50
 
 
 def transfer(go: PowerOfficeConnector, payload: dict[str, Any]) -> OrderRef:
@@ -72,8 +80,12 @@ def transfer(go: PowerOfficeConnector, payload: dict[str, Any]) -> OrderRef:
 def invoice(go: PowerOfficeConnector, ref: OrderRef) -> str:
     """Send the draft and wait until Go has turned it into an invoice; its number."""
     go.send_invoice(ref.id, None)
-    state = poll(lambda: (s := go.invoice_state(ref.id)).state == "sent" and s, DEADLINE_S,
-                 0.02, f"draft {ref.id} to be sent as an invoice")
+    state = poll(
+        lambda: (s := go.invoice_state(ref.id)).state == "sent" and s,
+        DEADLINE_S,
+        0.02,
+        f"draft {ref.id} to be sent as an invoice",
+    )
     assert state.invoice_number
     return str(state.invoice_number)
 
@@ -89,11 +101,15 @@ def by_id(page: InvoicePage) -> dict[str, InvoiceSnapshot]:
 
 
 def invoice_polls(sim: httpx.Client) -> list[dict[str, list[str]]]:
-    return [parse_qs(c["query"]) for c in sim.get("/_sim/calls").json()["calls"]
-            if c["endpoint"] == "GET /OutgoingInvoices"]
+    return [
+        parse_qs(c["query"])
+        for c in sim.get("/_sim/calls").json()["calls"]
+        if c["endpoint"] == "GET /OutgoingInvoices"
+    ]
 
 
 # --- new invoices -----------------------------------------------------------------------------
+
 
 def test_a_new_invoice_becomes_a_snapshot(sim: httpx.Client, go: PowerOfficeConnector) -> None:
     ref = transfer(go, net_order("5901"))
@@ -102,21 +118,30 @@ def test_a_new_invoice_becomes_a_snapshot(sim: httpx.Client, go: PowerOfficeConn
     [found] = page.invoices
     go_invoice = go_invoices(sim)[ref.id]
     assert found == InvoiceSnapshot(
-        id=ref.id, number=number, kind="invoice", total=Decimal(str(go_invoice["TotalAmount"])),
-        balance=Decimal(str(go_invoice["TotalAmount"])), currency="NOK", order_id=ref.id,
-        reference="shop:5901", changed_at=found.changed_at)
+        id=ref.id,
+        number=number,
+        kind="invoice",
+        total=Decimal(str(go_invoice["TotalAmount"])),
+        balance=Decimal(str(go_invoice["TotalAmount"])),
+        currency="NOK",
+        order_id=ref.id,
+        reference="shop:5901",
+        changed_at=found.changed_at,
+    )
     assert found.total == Decimal("250.00") and found.changed_at is not None
     assert page.cursor["voucher_no"] == number and not page.more
 
 
 def test_the_first_poll_looks_back_a_week_then_follows_voucher_numbers(
-        sim: httpx.Client, go: PowerOfficeConnector) -> None:
+    sim: httpx.Client, go: PowerOfficeConnector
+) -> None:
     first = go.invoices_since({})
     assert first.invoices == [] and "voucher_no" not in first.cursor
     week_ago = (datetime.now(UTC) - timedelta(days=7)).date().isoformat()
     assert invoice_polls(sim)[0]["fromDate"] == [week_ago]
     assert invoice_polls(sim)[1]["balanceLastChangedDateTimeOffsetGreaterThan"][0].startswith(
-        f"{week_ago}T00:00:00")
+        f"{week_ago}T00:00:00"
+    )
     ref = transfer(go, net_order("5902"))
     number = invoice(go, ref)
     second = go.invoices_since(first.cursor)
@@ -148,8 +173,8 @@ def test_every_page_is_read(sim: httpx.Client, server: str) -> None:
 
 # --- payments ---------------------------------------------------------------------------------
 
-def test_two_partial_payments_show_as_balances(sim: httpx.Client,
-                                               go: PowerOfficeConnector) -> None:
+
+def test_two_partial_payments_show_as_balances(sim: httpx.Client, go: PowerOfficeConnector) -> None:
     ref = transfer(go, net_order("5904"))  # 250.00
     invoice(go, ref)
     first = go.invoices_since({})
@@ -165,7 +190,8 @@ def test_two_partial_payments_show_as_balances(sim: httpx.Client,
 
 
 def test_payments_sharing_a_stamp_across_two_polls_are_both_seen(
-        sim: httpx.Client, go: PowerOfficeConnector) -> None:
+    sim: httpx.Client, go: PowerOfficeConnector
+) -> None:
     configure(sim, balance_stamp_resolution_seconds=3600)  # every stamp in this test is equal
     refs = [transfer(go, net_order(f"592{n}")) for n in range(2)]
     for ref in refs:
@@ -209,18 +235,23 @@ def test_the_cursor_never_leaves_a_gap(sim: httpx.Client, server: str) -> None:
         assert seen == truth, f"round {round_no}"
         if cursor:
             assert int(page.cursor.get("voucher_no", 0)) >= int(cursor.get("voucher_no", 0))
-            assert parse_stamp(page.cursor["balance_after"]) >= parse_stamp(
-                cursor["balance_after"])
+            assert parse_stamp(page.cursor["balance_after"]) >= parse_stamp(cursor["balance_after"])
         cursor = page.cursor
     assert len(refs) >= 5
 
 
 # --- credit notes -----------------------------------------------------------------------------
 
+
 def credit_for(original: dict[str, Any], lines: list[dict[str, Any]]) -> Order:
-    return Order.model_validate(order(f"{original['external_id']}-r1", lines=lines,
-                                      prices_include_vat=False,
-                                      credit_for=original["external_id"]))
+    return Order.model_validate(
+        order(
+            f"{original['external_id']}-r1",
+            lines=lines,
+            prices_include_vat=False,
+            credit_for=original["external_id"],
+        )
+    )
 
 
 def create_credit(go: PowerOfficeConnector, credit: Order, source: CreditSource) -> OrderRef:
@@ -229,22 +260,26 @@ def create_credit(go: PowerOfficeConnector, credit: Order, source: CreditSource)
     return go.create_credit_note(credit, f"shop:{credit.external_id}", customer_id, None, source)
 
 
-def test_a_credit_note_credits_the_invoice_it_names(sim: httpx.Client,
-                                                    go: PowerOfficeConnector) -> None:
+def test_a_credit_note_credits_the_invoice_it_names(
+    sim: httpx.Client, go: PowerOfficeConnector
+) -> None:
     original = net_order("5940", THREE_LINES)
     ref = transfer(go, original)
     number = invoice(go, ref)
     credit = credit_for(original, original["lines"][:2])  # two of three lines
     source = CreditSource(ref.id, ref.number, number, Decimal("266.00"), "NOK")
     credit_ref = create_credit(go, credit, source)
-    draft = next(o for o in sim.get("/_sim/state").json()["SalesOrders"]
-                 if o["Id"] == credit_ref.id)
+    draft = next(
+        o for o in sim.get("/_sim/state").json()["SalesOrders"] if o["Id"] == credit_ref.id
+    )
     assert draft["ExternalImportReference"] == "shop:5940-r1"
     assert draft["RelatedInvoiceNo"] == int(number)
     text, *credited = draft["SalesOrderLines"]
     assert (text["LineType"], text["Description"]) == ("Text", f"Credit note for invoice {number}")
-    assert [(line["ProductCode"], line["Quantity"]) for line in credited] == [("SKU-1", -1),
-                                                                             ("SKU-2", -2)]
+    assert [(line["ProductCode"], line["Quantity"]) for line in credited] == [
+        ("SKU-1", -1),
+        ("SKU-2", -2),
+    ]
     assert draft["TotalAmount"] == -228.5
     again = create_credit(go, credit, source)
     assert again.existed and again.id == credit_ref.id
@@ -252,8 +287,11 @@ def test_a_credit_note_credits_the_invoice_it_names(sim: httpx.Client,
     invoice(go, credit_ref)  # the ordinary send path
     page = go.invoices_since({})
     note = by_id(page)[credit_ref.id]
-    assert (note.kind, note.credited_invoice, note.reference) == ("credit_note", number,
-                                                                  "shop:5940-r1")
+    assert (note.kind, note.credited_invoice, note.reference) == (
+        "credit_note",
+        number,
+        "shop:5940-r1",
+    )
     assert note.total == note.balance == Decimal("228.50")
     assert by_id(page)[ref.id].kind == "invoice"
     pay(sim, credit_ref.id, "28.50")  # refunded in part
@@ -261,27 +299,34 @@ def test_a_credit_note_credits_the_invoice_it_names(sim: httpx.Client,
 
 
 def test_credit_note_amounts_are_positive_whichever_sign_go_shows(
-        sim: httpx.Client, go: PowerOfficeConnector) -> None:
+    sim: httpx.Client, go: PowerOfficeConnector
+) -> None:
     configure(sim, credit_note_amounts_negative=False)
     original = net_order("5941")
     ref = transfer(go, original)
     number = invoice(go, ref)
-    credit_ref = create_credit(go, credit_for(original, original["lines"]),
-                               CreditSource(ref.id, ref.number, number, Decimal(250), "NOK"))
+    credit_ref = create_credit(
+        go,
+        credit_for(original, original["lines"]),
+        CreditSource(ref.id, ref.number, number, Decimal(250), "NOK"),
+    )
     invoice(go, credit_ref)
     note = by_id(go.invoices_since({}))[credit_ref.id]
     assert note.kind == "credit_note" and note.total == note.balance == Decimal("250.00")
 
 
 def test_a_credit_note_for_an_order_never_invoiced_names_the_order(
-        sim: httpx.Client, go: PowerOfficeConnector) -> None:
+    sim: httpx.Client, go: PowerOfficeConnector
+) -> None:
     original = net_order("5942")
     ref = transfer(go, original)
     credit = credit_for(original, [product_line("A", "1", "100.00")])
-    credit_ref = create_credit(go, credit, CreditSource(ref.id, ref.number, None, Decimal(250),
-                                                        "NOK"))
-    draft = next(o for o in sim.get("/_sim/state").json()["SalesOrders"]
-                 if o["Id"] == credit_ref.id)
+    credit_ref = create_credit(
+        go, credit, CreditSource(ref.id, ref.number, None, Decimal(250), "NOK")
+    )
+    draft = next(
+        o for o in sim.get("/_sim/state").json()["SalesOrders"] if o["Id"] == credit_ref.id
+    )
     assert draft["RelatedInvoiceNo"] is None
     assert draft["SalesOrderLines"][0]["Description"] == f"Credit note for order {ref.number}"
     assert draft["TotalAmount"] == -125

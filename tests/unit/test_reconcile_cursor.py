@@ -27,16 +27,30 @@ START = datetime(2026, 11, 4, 9, 0, tzinfo=UTC)
 
 
 def woo_runtime() -> Runtime:
-    settings = parse_settings({
-        "orderbridge": {"worker": {"inline_steps": True}},
-        "connections": {"shop": {
-            "erp": "poweroffice", "source": "woocommerce",
-            "shop": {"api_url": "http://shop.invalid", "consumer_key": "ck",
-                     "consumer_secret": "cs", "reconcile_overlap_seconds": OVERLAP},
-            "settings": {"application_key": "a", "client_key": "c", "subscription_key": "s"}}},
-    }, env={})
-    return Runtime(settings, Store(fakeredis.FakeRedis(decode_responses=True)),
-                   enqueue=Enqueued())
+    settings = parse_settings(
+        {
+            "orderbridge": {"worker": {"inline_steps": True}},
+            "connections": {
+                "shop": {
+                    "erp": "poweroffice",
+                    "source": "woocommerce",
+                    "shop": {
+                        "api_url": "http://shop.invalid",
+                        "consumer_key": "ck",
+                        "consumer_secret": "cs",
+                        "reconcile_overlap_seconds": OVERLAP,
+                    },
+                    "settings": {
+                        "application_key": "a",
+                        "client_key": "c",
+                        "subscription_key": "s",
+                    },
+                }
+            },
+        },
+        env={},
+    )
+    return Runtime(settings, Store(fakeredis.FakeRedis(decode_responses=True)), enqueue=Enqueued())
 
 
 def woo_order(order_id: int, modified: datetime) -> dict[str, Any]:
@@ -54,14 +68,24 @@ class Shop:
         self.orders, self.failing = orders, set[str]()
         self.asked: list[datetime] = []
 
-    def orders_since(self, shop: Any, since: datetime, client: httpx.Client,
-                     store: Store) -> list[dict[str, Any]]:
+    def orders_since(
+        self, shop: Any, since: datetime, client: httpx.Client, store: Store
+    ) -> list[dict[str, Any]]:
         self.asked.append(since)
-        return [o for o in self.orders
-                if datetime.fromisoformat(o["date_modified_gmt"]).replace(tzinfo=UTC) >= since]
+        return [
+            o
+            for o in self.orders
+            if datetime.fromisoformat(o["date_modified_gmt"]).replace(tzinfo=UTC) >= since
+        ]
 
-    def credit_missing_refunds(self, rt: Runtime, conn: Any, payload: dict[str, Any],
-                               order: Order | None, client: httpx.Client) -> int:
+    def credit_missing_refunds(
+        self,
+        rt: Runtime,
+        conn: Any,
+        payload: dict[str, Any],
+        order: Order | None,
+        client: httpx.Client,
+    ) -> int:
         if str(payload["id"]) in self.failing:
             raise httpx.ConnectError("the shop's refunds resource is down")
         return 0
@@ -69,8 +93,12 @@ class Shop:
 
 @pytest.fixture
 def shop(monkeypatch: pytest.MonkeyPatch) -> Shop:
-    fake = Shop([woo_order(801, START + timedelta(minutes=10)),
-                 woo_order(802, START + timedelta(minutes=30))])
+    fake = Shop(
+        [
+            woo_order(801, START + timedelta(minutes=10)),
+            woo_order(802, START + timedelta(minutes=30)),
+        ]
+    )
     monkeypatch.setitem(reconcile_module.FETCHERS, "woocommerce", fake.orders_since)
     monkeypatch.setattr(reconcile_module, "credit_missing_refunds", fake.credit_missing_refunds)
     return fake
@@ -106,7 +134,8 @@ def test_without_failures_the_cursor_moves_to_the_newest_order(shop: Shop) -> No
 
 
 def test_the_original_order_is_looked_up_once_for_all_its_missing_refunds(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     rt = woo_runtime()
     conn = rt.settings.connection("shop")
     original = submit_order(rt, "shop", Order.model_validate(order_json("727")))
@@ -147,7 +176,8 @@ def test_the_original_order_is_looked_up_once_for_all_its_missing_refunds(
 
 
 def test_an_existing_jobs_state_is_read_only_when_asked_for(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     rt = woo_runtime()
     canonical = Order.model_validate(order_json("5001"))
     assert apply_event(rt, "shop", event_from_canonical(canonical)).outcome == "accepted"

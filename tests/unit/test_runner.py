@@ -42,6 +42,7 @@ STALE = 45.0
 @dataclass
 class FakeConnector:
     """Records calls; `fail` maps a method name to exceptions raised on its next calls."""
+
     calls: list[str] = field(default_factory=list)
     fail: dict[str, list[Exception]] = field(default_factory=dict)
     orders: dict[str, OrderRef] = field(default_factory=dict)
@@ -75,8 +76,13 @@ class FakeConnector:
         self._call("find_order")
         return self.orders.get(reference)
 
-    def create_order(self, order: Order, reference: str, customer_id: str,
-                     product_ids: dict[str, str] | None = None) -> OrderRef:
+    def create_order(
+        self,
+        order: Order,
+        reference: str,
+        customer_id: str,
+        product_ids: dict[str, str] | None = None,
+    ) -> OrderRef:
         self._call("create_order")
         ref = OrderRef(id=f"SO-{len(self.orders) + 1}", number=str(10000 + len(self.orders)))
         self.orders[reference] = ref
@@ -96,13 +102,18 @@ class FakeConnector:
         """Serves `invoices` from position cursor["at"]; `page_size` at a time."""
         self._call("invoices_since")
         start = int(cursor.get("at", "0"))
-        page = self.invoices[start:start + 2]
+        page = self.invoices[start : start + 2]
         end = start + len(page)
         return InvoicePage(page, {"at": str(end)}, more=end < len(self.invoices))
 
-    def create_credit_note(self, order: Order, reference: str, customer_id: str,
-                           product_ids: dict[str, str] | None, original: CreditSource
-                           ) -> OrderRef:
+    def create_credit_note(
+        self,
+        order: Order,
+        reference: str,
+        customer_id: str,
+        product_ids: dict[str, str] | None,
+        original: CreditSource,
+    ) -> OrderRef:
         self._call("create_credit_note")
         self.credits.append((customer_id, original))
         ref = OrderRef(id=f"CN-{len(self.credits)}", number=str(20000 + len(self.credits)))
@@ -116,13 +127,26 @@ class Enqueued(list[tuple[str, str]]):
 
 
 def make_runtime(inline: bool = True, **worker: Any) -> tuple[Runtime, FakeConnector, Enqueued]:
-    settings = parse_settings({
-        "orderbridge": {"worker": {"inline_steps": inline, "stale_after_seconds": STALE,
-                                   **worker},
-                        "retry": {"base_seconds": 2, "cap_seconds": 60}},
-        "connections": {"shop": {"erp": "poweroffice", "invoice_on_payment": True, "settings": {
-            "application_key": "a", "client_key": "c", "subscription_key": "s"}}},
-    }, env={})
+    settings = parse_settings(
+        {
+            "orderbridge": {
+                "worker": {"inline_steps": inline, "stale_after_seconds": STALE, **worker},
+                "retry": {"base_seconds": 2, "cap_seconds": 60},
+            },
+            "connections": {
+                "shop": {
+                    "erp": "poweroffice",
+                    "invoice_on_payment": True,
+                    "settings": {
+                        "application_key": "a",
+                        "client_key": "c",
+                        "subscription_key": "s",
+                    },
+                }
+            },
+        },
+        env={},
+    )
     connector, enqueued = FakeConnector(), Enqueued()
     store = Store(fakeredis.FakeRedis(decode_responses=True))
     rt = Runtime(settings, store, enqueue=enqueued, connector_factory=lambda _: connector)
@@ -167,12 +191,13 @@ def test_inline_steps_finish_the_job_in_one_delivery() -> None:
     assert run_step(rt, job_id, Step.UPSERT_CUSTOMER) is Outcome.FINISHED
     job = job_of(rt, job_id)
     assert job.state == "done" and job.erp["order_id"] == "SO-1"
-    assert connector.calls == ["upsert_customer", "upsert_products", "find_order",
-                               "create_order"]
+    assert connector.calls == ["upsert_customer", "upsert_products", "find_order", "create_order"]
     assert enqueued == [] and rt.store.due_at(job_id) is None
     counters = rt.store.counters()  # each step's save (some written with the next step's)
-    assert [counters.get(f"step_done:{s}") for s in (
-        "upsert_customer", "upsert_products", "check_duplicate", "create_draft")] == [1, 1, 1, 1]
+    assert [
+        counters.get(f"step_done:{s}")
+        for s in ("upsert_customer", "upsert_products", "check_duplicate", "create_draft")
+    ] == [1, 1, 1, 1]
 
 
 def test_a_step_failing_inline_keeps_the_steps_before_it_done() -> None:
@@ -181,8 +206,10 @@ def test_a_step_failing_inline_keeps_the_steps_before_it_done() -> None:
     connector.fail["find_order"] = [TransientError("down")]
     assert run_step(rt, job_id, Step.UPSERT_CUSTOMER) is Outcome.RETRY
     job = job_of(rt, job_id)
-    assert [job.step(s).state for s in (Step.UPSERT_CUSTOMER, Step.UPSERT_PRODUCTS,
-                                         Step.CHECK_DUPLICATE)] == ["done", "done", "waiting"]
+    assert [
+        job.step(s).state
+        for s in (Step.UPSERT_CUSTOMER, Step.UPSERT_PRODUCTS, Step.CHECK_DUPLICATE)
+    ] == ["done", "done", "waiting"]
     assert job.step(Step.CHECK_DUPLICATE).attempts == 1
     counters = rt.store.counters()
     assert counters.get("step_done:upsert_products") == 1 and counters.get("retries") == 1
@@ -326,8 +353,9 @@ def test_events_and_replay_share_the_one_lease() -> None:
 
 def queue_message(rt: Runtime, sent_at: float) -> None:
     """A message as Celery's Redis transport keeps it, pushed at the head of the queue."""
-    rt.store.redis.lpush(queue_for("shop"),
-                         json.dumps({"headers": {"ob_sent_at": sent_at}, "body": ""}))
+    rt.store.redis.lpush(
+        queue_for("shop"), json.dumps({"headers": {"ob_sent_at": sent_at}, "body": ""})
+    )
 
 
 def sent_runtime() -> tuple[Runtime, Enqueued]:

@@ -34,8 +34,13 @@ def make(server: str, sim: httpx.Client) -> Iterator[Any]:
     clients: list[httpx.Client] = []
 
     def build(**settings: Any) -> SaperaConnector:
-        config = SaperaSettings(base_url=server, tenant="demo", user="webshop@demo.example",
-                                password="demo-sapera-password", **settings)
+        config = SaperaSettings(
+            base_url=server,
+            tenant="demo",
+            user="webshop@demo.example",
+            password="demo-sapera-password",
+            **settings,
+        )
         clients.append(httpx.Client(timeout=10))
         return SaperaConnector(config, clients[-1], store)
 
@@ -48,8 +53,9 @@ def shop_order(lines: list[dict[str, Any]], **extra: Any) -> Order:
     return Order.model_validate(order(lines=lines, **extra))
 
 
-def transfer(sapera: SaperaConnector, reference: str, lines: list[dict[str, Any]],
-             book: bool = True) -> OrderRef:
+def transfer(
+    sapera: SaperaConnector, reference: str, lines: list[dict[str, Any]], book: bool = True
+) -> OrderRef:
     placed = shop_order(lines)
     actor = sapera.upsert_customer(placed.customer, "id:c-42")
     created = sapera.create_order(placed, reference, actor)
@@ -64,26 +70,42 @@ def only(snapshots: list[InvoiceSnapshot], reference: str) -> InvoiceSnapshot:
     return found[0]
 
 
-def test_a_booked_invoice_becomes_a_snapshot_and_a_draft_does_not(make: Any,
-                                                                  sim: httpx.Client) -> None:
+def test_a_booked_invoice_becomes_a_snapshot_and_a_draft_does_not(
+    make: Any, sim: httpx.Client
+) -> None:
     sapera = make()
     created = transfer(sapera, "S-1001", [product_line("SAP-100", "2", "100.00")])
     draft = transfer(sapera, "S-1002", [product_line("SAP-100")], book=False)
     sapera._call(sapera.paths.set_ready, {"id": int(draft.id.split(":")[0])}, command=True)
-    sapera._call(sapera.paths.create_invoice, {"salesOrderId": int(draft.id.split(":")[0])},
-                 command=True)
+    sapera._call(
+        sapera.paths.create_invoice, {"salesOrderId": int(draft.id.split(":")[0])}, command=True
+    )
 
     page = sapera.invoices_since({})
 
     state = sapera.invoice_state(created.id)
-    invoice = next(i for i in sim.get("/_sim/state").json()["invoices"]
-                   if i["customerReference"] == "S-1001")
+    invoice = next(
+        i for i in sim.get("/_sim/state").json()["invoices"] if i["customerReference"] == "S-1001"
+    )
     assert [s.reference for s in page.invoices] == ["S-1001"]
     snapshot = page.invoices[0]
-    assert (snapshot.id, snapshot.number, snapshot.kind, snapshot.total, snapshot.balance,
-            snapshot.currency, snapshot.order_id) == (
-        str(invoice["id"]), state.invoice_number, "invoice", D("200.00"), D("200.00"), "DKK",
-        created.id)
+    assert (
+        snapshot.id,
+        snapshot.number,
+        snapshot.kind,
+        snapshot.total,
+        snapshot.balance,
+        snapshot.currency,
+        snapshot.order_id,
+    ) == (
+        str(invoice["id"]),
+        state.invoice_number,
+        "invoice",
+        D("200.00"),
+        D("200.00"),
+        "DKK",
+        created.id,
+    )
     assert snapshot.credited_invoice is None and snapshot.changed_at is not None
     assert set(page.cursor) == {"updated_from", "swept_at"} and page.more is False
 
@@ -106,7 +128,8 @@ def test_two_partial_payments_show_as_balances(make: Any, sim: httpx.Client) -> 
 
 
 def test_a_payment_that_leaves_the_change_stamp_alone_is_found_by_the_sweep(
-        make: Any, sim: httpx.Client) -> None:
+    make: Any, sim: httpx.Client
+) -> None:
     sim.post("/_sim/config", json={"payment_moves_updated_at": False}).raise_for_status()
     stamp_only = make(payment_sweep_minutes=None, invoice_overlap_seconds=0)
     sweeping = make(payment_sweep_minutes=0, invoice_overlap_seconds=0)
@@ -123,8 +146,7 @@ def test_a_payment_that_leaves_the_change_stamp_alone_is_found_by_the_sweep(
     assert "swept_at" in swept.cursor and "swept_at" not in blind.cursor
 
 
-def test_without_a_remaining_amount_the_balance_is_the_total(make: Any,
-                                                             sim: httpx.Client) -> None:
+def test_without_a_remaining_amount_the_balance_is_the_total(make: Any, sim: httpx.Client) -> None:
     sim.post("/_sim/config", json={"show_remaining_amount": False}).raise_for_status()
     sapera = make()
     transfer(sapera, "S-4001", [product_line("SAP-100")])
@@ -133,15 +155,20 @@ def test_without_a_remaining_amount_the_balance_is_the_total(make: Any,
     assert only(sapera.invoices_since({}).invoices, "S-4001").balance == D("100.00")
 
 
-def test_a_credit_note_is_a_booked_sales_order_of_returned_items(make: Any,
-                                                                 sim: httpx.Client) -> None:
+def test_a_credit_note_is_a_booked_sales_order_of_returned_items(
+    make: Any, sim: httpx.Client
+) -> None:
     sapera = make()
     lines = [product_line("SAP-100", "2", "100.00"), product_line("SAP-COFFEE", "1", "89.00")]
     original = transfer(sapera, "S-5001", lines)
     invoice = sapera.invoice_state(original.id)
-    source = CreditSource(order_id=original.id, order_number=original.number,
-                          invoice_number=invoice.invoice_number, total=D("289.00"),
-                          currency="DKK")
+    source = CreditSource(
+        order_id=original.id,
+        order_number=original.number,
+        invoice_number=invoice.invoice_number,
+        total=D("289.00"),
+        currency="DKK",
+    )
     refund = shop_order([product_line("SAP-100", "1", "100.00")], credit_for="590001")
     actor = sapera.upsert_customer(refund.customer, "id:c-42")
 
@@ -151,16 +178,24 @@ def test_a_credit_note_is_a_booked_sales_order_of_returned_items(make: Any,
     sapera.send_invoice(credit.id, None)
     state = sapera.invoice_state(credit.id)
 
-    stored = next(o for o in sim.get("/_sim/state").json()["salesOrders"]
-                  if o["customerReference"] == "S-5001-R1")
+    stored = next(
+        o
+        for o in sim.get("/_sim/state").json()["salesOrders"]
+        if o["customerReference"] == "S-5001-R1"
+    )
     assert [(i["quantity"], i["amount"]) for i in stored["items"]] == [(-1, -100.0)]
-    assert stored["subject"] == (f"Credit note for invoice {invoice.invoice_number} "
-                                 f"(sales order {original.number})")
+    assert stored["subject"] == (
+        f"Credit note for invoice {invoice.invoice_number} (sales order {original.number})"
+    )
     assert state.state == "sent" and state.invoice_number != invoice.invoice_number
     snapshot = only(sapera.invoices_since({}).invoices, "S-5001-R1")
-    assert (snapshot.kind, snapshot.number, snapshot.total, snapshot.balance,
-            snapshot.order_id) == ("credit_note", state.invoice_number, D("100.00"),
-                                   D("100.00"), credit.id)
+    assert (
+        snapshot.kind,
+        snapshot.number,
+        snapshot.total,
+        snapshot.balance,
+        snapshot.order_id,
+    ) == ("credit_note", state.invoice_number, D("100.00"), D("100.00"), credit.id)
     pay(sim, snapshot.id, "100.00")  # the refund paid out
     assert only(sapera.invoices_since({}).invoices, "S-5001-R1").balance == D("0.00")
 
@@ -168,21 +203,33 @@ def test_a_credit_note_is_a_booked_sales_order_of_returned_items(make: Any,
 def test_a_credit_note_larger_than_the_original_names_both_amounts(make: Any) -> None:
     sapera = make()
     refund = shop_order([product_line("SAP-100", "2", "100.00")], credit_for="590002")
-    source = CreditSource(order_id="5001:10001", order_number="10001", invoice_number="20001",
-                          total=D("150.00"), currency="DKK")
-    with pytest.raises(PermanentError, match="200.00 DKK, more than the 150.00 DKK of invoice "
-                                             "20001"):
+    source = CreditSource(
+        order_id="5001:10001",
+        order_number="10001",
+        invoice_number="20001",
+        total=D("150.00"),
+        currency="DKK",
+    )
+    with pytest.raises(
+        PermanentError, match="200.00 DKK, more than the 150.00 DKK of invoice 20001"
+    ):
         sapera.create_credit_note(refund, "S-6001-R1", "4001", None, source)
 
 
 def test_a_sapera_without_returned_items_refuses_the_credit_note_for_good(
-        make: Any, sim: httpx.Client) -> None:
+    make: Any, sim: httpx.Client
+) -> None:
     sim.post("/_sim/config", json={"negative_quantities": False}).raise_for_status()
     sapera = make()
     refund = shop_order([product_line("SAP-100")], credit_for="590003")
     actor = sapera.upsert_customer(refund.customer, "id:c-42")
-    source = CreditSource(order_id="5001:10001", order_number="10001", invoice_number="20001",
-                          total=D("100.00"), currency="DKK")
+    source = CreditSource(
+        order_id="5001:10001",
+        order_number="10001",
+        invoice_number="20001",
+        total=D("100.00"),
+        currency="DKK",
+    )
     with pytest.raises(PermanentError, match="quantity must be above 0"):
         sapera.create_credit_note(refund, "S-7001-R1", actor, None, source)
     assert sim.get("/_sim/state").json()["salesOrders"] == []

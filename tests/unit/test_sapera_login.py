@@ -30,17 +30,29 @@ class FakeLogin:
         self.issued += 1
         value: dict[str, Any] = {"resultCode": self.result_code}
         if self.result_code == 1:
-            value.update(token=f"access-{self.issued}", tokenId=str(self.issued),
-                         expiresIn=3600, refreshTokenInfo={"token": f"refresh-{self.issued}",
-                                                           "tokenId": str(self.issued),
-                                                           "expiresIn": 86400})
-        return httpx.Response(200, json={"modelType": "Response<LoginResult>",
-                                         "errorOrValue": {"value": value, "error": None}})
+            value.update(
+                token=f"access-{self.issued}",
+                tokenId=str(self.issued),
+                expiresIn=3600,
+                refreshTokenInfo={
+                    "token": f"refresh-{self.issued}",
+                    "tokenId": str(self.issued),
+                    "expiresIn": 86400,
+                },
+            )
+        return httpx.Response(
+            200,
+            json={
+                "modelType": "Response<LoginResult>",
+                "errorOrValue": {"value": value, "error": None},
+            },
+        )
 
 
 def login(fake: FakeLogin, store: Store, password: str = "secret") -> SaperaLogin:
-    settings = SaperaSettings(base_url="http://sapera.test", tenant="demo", user="u",
-                              password=password)
+    settings = SaperaSettings(
+        base_url="http://sapera.test", tenant="demo", user="u", password=password
+    )
     return SaperaLogin(settings, httpx.Client(transport=httpx.MockTransport(fake)), store)
 
 

@@ -50,6 +50,7 @@ def refused(call: Any, payload: Any, **kwargs: Any) -> MappingError:
 
 # --- Shopify ----------------------------------------------------------------------------------
 
+
 def test_shopify_classic_test_notification_maps_to_its_total() -> None:
     order = shopify_order(shopify_classic_test_order(), fallback_sku=None)
     assert order.external_id == "820982911946154508" and order.number == "#9999"
@@ -57,7 +58,9 @@ def test_shopify_classic_test_notification_maps_to_its_total() -> None:
     assert order.prices_include_vat is False
     assert order.placed_at == datetime(2019, 6, 4, 17, 53, 6, tzinfo=UTC)
     assert [(line.sku, line.unit_price, line.discount) for line in order.product_lines] == [
-        ("IPOD2008PINK", D("199.00"), D("0")), ("IPOD2008PINK", D("199.00"), D("5.00"))]
+        ("IPOD2008PINK", D("199.00"), D("0")),
+        ("IPOD2008PINK", D("199.00"), D("5.00")),
+    ]
     assert charge(order, 2).name == "Generic Shipping" and charge(order, 2).amount == D("10.00")
     assert order.total == order.computed_total == D("403.00")  # no tax on top
 
@@ -69,7 +72,9 @@ def test_shopify_test_notification_company_customer() -> None:
     assert customer.email == "john@test.com"
     assert customer.billing_address is not None
     assert (customer.billing_address.line1, customer.billing_address.country) == (
-        "123 Billing Street", "US")
+        "123 Billing Street",
+        "US",
+    )
     assert customer.shipping_address is not None
     assert customer.shipping_address.postal_code == "40003"
 
@@ -87,12 +92,25 @@ def test_shopify_nok_order_with_two_rates_discount_code_and_taxed_shipping() -> 
     order = shopify_order(shopify_nok_order(), fallback_sku=None)
     assert order.prices_include_vat is True and order.currency == "NOK"
     grinder, coffee, shipping = product(order, 0), product(order, 1), charge(order, 2)
-    assert (grinder.sku, grinder.quantity, grinder.unit_price, grinder.discount,
-            grinder.vat_rate) == ("GRIND-1", D(1), D("1000.00"), D("100.00"), D("0.25"))
-    assert (coffee.sku, coffee.quantity, coffee.unit_price, coffee.discount,
-            coffee.vat_rate) == ("KAFFE-500", D(2), D("149.00"), D("29.80"), D("0.15"))
+    assert (
+        grinder.sku,
+        grinder.quantity,
+        grinder.unit_price,
+        grinder.discount,
+        grinder.vat_rate,
+    ) == ("GRIND-1", D(1), D("1000.00"), D("100.00"), D("0.25"))
+    assert (coffee.sku, coffee.quantity, coffee.unit_price, coffee.discount, coffee.vat_rate) == (
+        "KAFFE-500",
+        D(2),
+        D("149.00"),
+        D("29.80"),
+        D("0.15"),
+    )
     assert (shipping.name, shipping.amount, shipping.vat_rate) == (
-        "Bring Pakke til hentested", D("99.00"), D("0.25"))
+        "Bring Pakke til hentested",
+        D("99.00"),
+        D("0.25"),
+    )
     assert order.total == order.computed_total == D("1267.20")
     assert order.placed_at == datetime(2026, 11, 4, 9, 14, 58, tzinfo=UTC)
     assert order.customer.kind == "person" and order.customer.name == "Kari Nordmann"
@@ -102,8 +120,13 @@ def test_shopify_nok_order_with_two_rates_discount_code_and_taxed_shipping() -> 
 def test_shopify_prices_without_tax_compare_lines_plus_tax_with_the_total() -> None:
     # Given the NOK order as a net-price shop would send it: the same net lines, tax on top
     payload = shopify_nok_order()
-    payload.update(taxes_included=False, current_total_price=None, total_tax="25.00",
-                   total_price="125.00", shipping_lines=[])
+    payload.update(
+        taxes_included=False,
+        current_total_price=None,
+        total_tax="25.00",
+        total_price="125.00",
+        shipping_lines=[],
+    )
     payload["line_items"] = [payload["line_items"][0]]
     payload["line_items"][0].update(price="100.00", discount_allocations=[])
     order = shopify_order(payload, fallback_sku=None)
@@ -169,7 +192,10 @@ def test_shopify_guest_order_takes_the_billing_name_and_order_email() -> None:
     payload["billing_address"]["name"] = "Guest Gjest"
     customer = shopify_order(payload, fallback_sku=None).customer
     assert (customer.name, customer.email, customer.external_id) == (
-        "Guest Gjest", "kari@example.no", None)
+        "Guest Gjest",
+        "kari@example.no",
+        None,
+    )
 
 
 def test_shopify_current_quantity_and_removed_lines() -> None:
@@ -180,7 +206,8 @@ def test_shopify_current_quantity_and_removed_lines() -> None:
     payload.update(current_total_price="233.10")  # 149.00 − 14.90 + 99.00
     order = shopify_order(payload, fallback_sku=None)
     assert [(line.sku, line.quantity, line.discount) for line in order.product_lines] == [
-        ("KAFFE-500", D(1), D("14.90"))]
+        ("KAFFE-500", D(1), D("14.90"))
+    ]
     assert order.total == D("233.10")
 
 
@@ -190,56 +217,88 @@ def test_shopify_more_than_500_lines_is_refused() -> None:
     assert refused(shopify_order, payload, fallback_sku=None).field == "line_items"
 
 
-@pytest.mark.parametrize("change, field", [
-    (lambda p: p["line_items"][0].update(price="-1"), "line_items.0.price"),
-    (lambda p: p["line_items"][0]["discount_allocations"][0].update(amount="2000"),
-     "line_items.0.discount_allocations"),
-    (lambda p: p["customer"].update(email="not an email"), "customer.email"),
-    (lambda p: p["billing_address"].update(country_code="NOR"), "billing_address.country_code"),
-    (lambda p: p["line_items"][1]["tax_lines"][0].update(rate=1), "line_items.1.tax_lines"),
-    (lambda p: p.update(currency="kroner"), "currency"),
-    (lambda p: p.update(id=None), "id"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        (lambda p: p["line_items"][0].update(price="-1"), "line_items.0.price"),
+        (
+            lambda p: p["line_items"][0]["discount_allocations"][0].update(amount="2000"),
+            "line_items.0.discount_allocations",
+        ),
+        (lambda p: p["customer"].update(email="not an email"), "customer.email"),
+        (lambda p: p["billing_address"].update(country_code="NOR"), "billing_address.country_code"),
+        (lambda p: p["line_items"][1]["tax_lines"][0].update(rate=1), "line_items.1.tax_lines"),
+        (lambda p: p.update(currency="kroner"), "currency"),
+        (lambda p: p.update(id=None), "id"),
+    ],
+)
 def test_shopify_bad_values_are_refused_on_the_shop_field(change: Any, field: str) -> None:
     payload = shopify_nok_order()
     change(payload)
     assert refused(shopify_order, payload, fallback_sku=None).field == field
 
 
-@pytest.mark.parametrize("financial, cancelled_at, paid, cancelled", [
-    ("paid", None, True, False), ("partially_refunded", None, True, False),
-    ("refunded", None, True, False), ("partially_paid", None, False, False),
-    ("authorized", None, False, False), ("pending", None, False, False),
-    ("voided", "2026-11-05T08:00:00+01:00", False, True),
-    ("paid", "2026-11-05T08:00:00+01:00", True, True),
-])
-def test_shopify_status(financial: str, cancelled_at: str | None, paid: bool,
-                        cancelled: bool) -> None:
+@pytest.mark.parametrize(
+    "financial, cancelled_at, paid, cancelled",
+    [
+        ("paid", None, True, False),
+        ("partially_refunded", None, True, False),
+        ("refunded", None, True, False),
+        ("partially_paid", None, False, False),
+        ("authorized", None, False, False),
+        ("pending", None, False, False),
+        ("voided", "2026-11-05T08:00:00+01:00", False, True),
+        ("paid", "2026-11-05T08:00:00+01:00", True, True),
+    ],
+)
+def test_shopify_status(
+    financial: str, cancelled_at: str | None, paid: bool, cancelled: bool
+) -> None:
     payload = {**shopify_nok_order(), "financial_status": financial, "cancelled_at": cancelled_at}
     assert shopify_status(payload) == ShopStatus(
-        order_id="5900000000001", updated_at=datetime(2026, 11, 4, 9, 15, 2, tzinfo=UTC),
-        paid=paid, cancelled=cancelled, draft=False, test=False)
+        order_id="5900000000001",
+        updated_at=datetime(2026, 11, 4, 9, 15, 2, tzinfo=UTC),
+        paid=paid,
+        cancelled=cancelled,
+        draft=False,
+        test=False,
+    )
     assert shopify_status(shopify_classic_test_order()).test is True
 
 
 # --- WooCommerce ------------------------------------------------------------------------------
+
 
 def test_woo_nok_order_with_two_rates_coupon_shipping_and_fee() -> None:
     order = woocommerce_order(woo_nok_order(), fallback_sku=None)
     assert order.prices_include_vat is False and order.number == "727"
     grinder, coffee = product(order, 0), product(order, 1)
     assert (grinder.unit_price, grinder.discount, grinder.vat_rate, grinder.amount) == (
-        D("800.00"), D("80.00"), D("0.25"), D("720.00"))
+        D("800.00"),
+        D("80.00"),
+        D("0.25"),
+        D("720.00"),
+    )
     assert (coffee.quantity, coffee.unit_price, coffee.discount, coffee.vat_rate) == (
-        D(2), D("130.000000"), D("26.00"), D("0.15"))
+        D(2),
+        D("130.000000"),
+        D("26.00"),
+        D("0.15"),
+    )
     shipping, fee = charge(order, 2), charge(order, 3)
     assert (shipping.name, shipping.amount, shipping.vat_rate) == (
-        "Bring Pakke til hentested", D("79.20"), D("0.25"))
+        "Bring Pakke til hentested",
+        D("79.20"),
+        D("0.25"),
+    )
     assert (fee.name, fee.amount, fee.vat_rate) == ("Gavepapir", D("40.00"), D("0.25"))
     assert order.total == order.computed_total == D("1073.20")  # 1318.10 − 244.90 tax
     assert order.placed_at == datetime(2026, 11, 4, 9, 14, 58, tzinfo=UTC)
     assert (order.customer.kind, order.customer.name, order.customer.external_id) == (
-        "person", "Kari Nordmann", "26")
+        "person",
+        "Kari Nordmann",
+        "26",
+    )
 
 
 def test_woo_guest_order_derives_the_rate_and_has_no_customer_id() -> None:
@@ -248,14 +307,20 @@ def test_woo_guest_order_derives_the_rate_and_has_no_customer_id() -> None:
     assert charge(order, 1).amount == 0 and charge(order, 1).vat_rate == 0
     customer = order.customer
     assert (customer.external_id, customer.name, customer.email) == (
-        None, "Ola Gjest", "ola@example.no")
+        None,
+        "Ola Gjest",
+        "ola@example.no",
+    )
     assert order.total == D("100.00")
 
 
 def test_woo_company_order() -> None:
     customer = woocommerce_order(woo_company_order(), fallback_sku=None).customer
     assert (customer.kind, customer.company_name, customer.name) == (
-        "company", "Kaffebrenneriet AS", "Per Innkjøp")
+        "company",
+        "Kaffebrenneriet AS",
+        "Per Innkjøp",
+    )
     assert customer.display_name == "Kaffebrenneriet AS"
 
 
@@ -268,11 +333,17 @@ def test_woo_total_mismatch_is_refused_with_both_sums() -> None:
     assert "1318.10" in error.message  # our sum with the shop's tax
 
 
-@pytest.mark.parametrize("tax, base, rate", [
-    ("8.33", "33.33", "0.25"), ("0.12", "1.00", "0.12"), ("11.10", "100.00", "0.111"),
-    ("11.11", "100.00", "0.1111"),
-    ("3.50", "23.33", "0.15"), ("0", "10.00", "0"),
-])
+@pytest.mark.parametrize(
+    "tax, base, rate",
+    [
+        ("8.33", "33.33", "0.25"),
+        ("0.12", "1.00", "0.12"),
+        ("11.10", "100.00", "0.111"),
+        ("11.11", "100.00", "0.1111"),
+        ("3.50", "23.33", "0.15"),
+        ("0", "10.00", "0"),
+    ],
+)
 def test_woo_rate_derived_from_rounded_amounts(tax: str, base: str, rate: str) -> None:
     payload = woo_guest_order()
     line = payload["line_items"][0]
@@ -287,7 +358,11 @@ def test_woo_fully_discounted_line_takes_its_rate_from_the_subtotal() -> None:
     payload.update(total="0.00", total_tax="0.00")
     line = product(woocommerce_order(payload, fallback_sku=None), 0)
     assert (line.unit_price, line.discount, line.amount, line.vat_rate) == (
-        D("100.000000"), D("100.00"), D("0"), D("0.25"))
+        D("100.000000"),
+        D("100.00"),
+        D("0"),
+        D("0.25"),
+    )
 
 
 def test_woo_unit_price_that_does_not_divide_evenly_still_adds_up() -> None:
@@ -301,8 +376,9 @@ def test_woo_unit_price_that_does_not_divide_evenly_still_adds_up() -> None:
 def test_woo_fully_discounted_fractional_quantity_keeps_six_decimals() -> None:
     payload = woo_guest_order()
     # 1.5 × 66.673333 = 100.0099995 falls short of the subtotal; the discount is capped there
-    payload["line_items"][0].update(quantity="1.5", subtotal="100.01", total="0.00",
-                                    total_tax="0.00", taxes=[])
+    payload["line_items"][0].update(
+        quantity="1.5", subtotal="100.01", total="0.00", total_tax="0.00", taxes=[]
+    )
     payload.update(total="0.00", total_tax="0.00")
     line = product(woocommerce_order(payload, fallback_sku=None), 0)
     assert (line.unit_price, line.discount) == (D("66.673333"), D("100.009999"))
@@ -332,17 +408,30 @@ def test_woo_more_than_500_lines_with_shipping_and_fees_is_refused() -> None:
     assert refused(woocommerce_order, payload, fallback_sku=None).field == "line_items"
 
 
-@pytest.mark.parametrize("status, paid, cancelled, draft", [
-    ("pending", False, False, False), ("on-hold", False, False, False),
-    ("processing", True, False, False), ("completed", True, False, False),
-    ("refunded", True, False, False), ("failed", False, False, False),
-    ("cancelled", False, True, False), ("trash", False, True, False),
-    ("checkout-draft", False, False, True), ("auto-draft", False, False, True),
-])
+@pytest.mark.parametrize(
+    "status, paid, cancelled, draft",
+    [
+        ("pending", False, False, False),
+        ("on-hold", False, False, False),
+        ("processing", True, False, False),
+        ("completed", True, False, False),
+        ("refunded", True, False, False),
+        ("failed", False, False, False),
+        ("cancelled", False, True, False),
+        ("trash", False, True, False),
+        ("checkout-draft", False, False, True),
+        ("auto-draft", False, False, True),
+    ],
+)
 def test_woo_status(status: str, paid: bool, cancelled: bool, draft: bool) -> None:
     assert woocommerce_status({**woo_nok_order(), "status": status}) == ShopStatus(
-        order_id="727", updated_at=datetime(2026, 11, 4, 9, 15, 3, tzinfo=UTC),
-        paid=paid, cancelled=cancelled, draft=draft, test=False)
+        order_id="727",
+        updated_at=datetime(2026, 11, 4, 9, 15, 3, tzinfo=UTC),
+        paid=paid,
+        cancelled=cancelled,
+        draft=draft,
+        test=False,
+    )
 
 
 def test_woo_status_needs_a_time() -> None:

@@ -39,10 +39,12 @@ BASES: dict[str, list[Callable[[], dict[str, Any]]]] = {
     "woocommerce": [woo_nok_order, woo_guest_order, woo_company_order],
 }
 MAPPERS: list[Callable[..., Any]] = [
-    lambda p: shopify_order(p, fallback_sku=None), lambda p: shopify_order(p, fallback_sku="FB"),
+    lambda p: shopify_order(p, fallback_sku=None),
+    lambda p: shopify_order(p, fallback_sku="FB"),
     shopify_status,
     lambda p: woocommerce_order(p, fallback_sku=None),
-    lambda p: woocommerce_order(p, fallback_sku="FB"), woocommerce_status,
+    lambda p: woocommerce_order(p, fallback_sku="FB"),
+    woocommerce_status,
 ]
 
 
@@ -60,13 +62,66 @@ def deep_list(depth: int) -> list[Any]:
 
 DEEP = deep_list(100_000)
 NASTY: list[Any] = [
-    None, "", "   ", "abc", "-1", -1, 0, "0", "-0", 1, 1.5, "1e999999", "-1e999999", 10**400,
-    -(10**30), 1e308, -1e308, float("nan"), float("inf"), "NaN", "Infinity", "sNaN", True, False,
-    [], {}, [None], {"amount": None}, {"shop_money": []}, "\ud800", "\x00", "😀" * 5000,
-    "x" * 300, "x" * 20_000, "١٢٣", "12,50", "1_000", "0x10", "  12.5  ", 1.0000001,
-    "12.345678901234567", "99999999999.99", "2026-13-45T99:99:99", "0001-01-01T00:00:00+05:00",
-    "9999-12-31T23:59:59-05:00", "NO\n", "nok", "ab@", "@", "a@b", 0.1 + 0.2, -0.0, DEEP,
-    [DEEP], {"deep": DEEP}, ["a", 1, None], {"id": DEEP}, "paid", "cancelled", 2**63,
+    None,
+    "",
+    "   ",
+    "abc",
+    "-1",
+    -1,
+    0,
+    "0",
+    "-0",
+    1,
+    1.5,
+    "1e999999",
+    "-1e999999",
+    10**400,
+    -(10**30),
+    1e308,
+    -1e308,
+    float("nan"),
+    float("inf"),
+    "NaN",
+    "Infinity",
+    "sNaN",
+    True,
+    False,
+    [],
+    {},
+    [None],
+    {"amount": None},
+    {"shop_money": []},
+    "\ud800",
+    "\x00",
+    "😀" * 5000,
+    "x" * 300,
+    "x" * 20_000,
+    "١٢٣",
+    "12,50",
+    "1_000",
+    "0x10",
+    "  12.5  ",
+    1.0000001,
+    "12.345678901234567",
+    "99999999999.99",
+    "2026-13-45T99:99:99",
+    "0001-01-01T00:00:00+05:00",
+    "9999-12-31T23:59:59-05:00",
+    "NO\n",
+    "nok",
+    "ab@",
+    "@",
+    "a@b",
+    0.1 + 0.2,
+    -0.0,
+    DEEP,
+    [DEEP],
+    {"deep": DEEP},
+    ["a", 1, None],
+    {"id": DEEP},
+    "paid",
+    "cancelled",
+    2**63,
 ]
 
 
@@ -109,8 +164,9 @@ def generated() -> list[tuple[str, Any]]:
     return cases
 
 
-def _with(base: Callable[[], dict[str, Any]], change: Callable[[dict[str, Any]], Any]
-          ) -> dict[str, Any]:
+def _with(
+    base: Callable[[], dict[str, Any]], change: Callable[[dict[str, Any]], Any]
+) -> dict[str, Any]:
     payload = base()
     change(payload)
     return payload
@@ -119,8 +175,12 @@ def _with(base: Callable[[], dict[str, Any]], change: Callable[[dict[str, Any]],
 def hand_written() -> list[tuple[str, Any]]:
     s, w = shopify_nok_order, woo_nok_order
     return [
-        ("none", None), ("list", [shopify_nok_order()]), ("string", "{}"), ("empty", {}),
-        ("deep-payload", DEEP), ("int", 5),
+        ("none", None),
+        ("list", [shopify_nok_order()]),
+        ("string", "{}"),
+        ("empty", {}),
+        ("deep-payload", DEEP),
+        ("int", 5),
         ("s-10000-lines", _with(s, lambda p: p.update(line_items=p["line_items"] * 5000))),
         ("w-10000-lines", _with(w, lambda p: p.update(line_items=p["line_items"] * 5000))),
         ("s-501-shipping", _with(s, lambda p: p.update(shipping_lines=p["shipping_lines"] * 501))),
@@ -128,32 +188,54 @@ def hand_written() -> list[tuple[str, Any]]:
         ("s-customer-string", _with(s, lambda p: p.update(customer="Kari"))),
         ("s-billing-list", _with(s, lambda p: p.update(billing_address=[]))),
         ("s-rate-one", _with(s, lambda p: p["line_items"][0]["tax_lines"][0].update(rate=1))),
-        ("s-rate-negative", _with(s, lambda p: p["line_items"][0]["tax_lines"][0].update(
-            rate="-0.1"))),
+        (
+            "s-rate-negative",
+            _with(s, lambda p: p["line_items"][0]["tax_lines"][0].update(rate="-0.1")),
+        ),
         ("s-tiny-quantity", _with(s, lambda p: p["line_items"][0].update(quantity="1e-7"))),
         ("s-huge-price", _with(s, lambda p: p["line_items"][0].update(price="99999999999.99"))),
         ("s-huge-quantity", _with(s, lambda p: p["line_items"][0].update(quantity=999_999_999))),
-        ("s-no-names", _with(s, lambda p: p.update(customer={}, billing_address={}, email=None,
-                                                    contact_email=None))),
-        ("s-tax-lines-1000", _with(s, lambda p: p["line_items"][0].update(
-            tax_lines=[{"rate": 0.0001}] * 1000))),
+        (
+            "s-no-names",
+            _with(
+                s,
+                lambda p: p.update(customer={}, billing_address={}, email=None, contact_email=None),
+            ),
+        ),
+        (
+            "s-tax-lines-1000",
+            _with(s, lambda p: p["line_items"][0].update(tax_lines=[{"rate": 0.0001}] * 1000)),
+        ),
         ("s-current-qty-over", _with(s, lambda p: p["line_items"][0].update(current_quantity=5))),
-        ("s-all-removed", _with(s, lambda p: [line.update(current_quantity=0)
-                                              for line in p["line_items"]])),
-        ("s-unicode", _with(s, lambda p: p["line_items"][0].update(
-            title="Ǩåffé ☕ \u202e evil", sku="SKU-\u00e6\u00f8\u00e5"))),
+        (
+            "s-all-removed",
+            _with(s, lambda p: [line.update(current_quantity=0) for line in p["line_items"]]),
+        ),
+        (
+            "s-unicode",
+            _with(
+                s,
+                lambda p: p["line_items"][0].update(
+                    title="Ǩåffé ☕ \u202e evil", sku="SKU-\u00e6\u00f8\u00e5"
+                ),
+            ),
+        ),
         ("w-rate-percent-huge", _with(w, lambda p: p["tax_lines"][0].update(rate_percent=10**9))),
         ("w-rate-percent-nan", _with(w, lambda p: p["tax_lines"][0].update(rate_percent="nan"))),
         ("w-quantity-zero", _with(w, lambda p: p["line_items"][0].update(quantity=0))),
         ("w-quantity-tiny", _with(w, lambda p: p["line_items"][0].update(quantity="0.000001"))),
         ("w-customer-id-neg", _with(w, lambda p: p.update(customer_id=-5))),
         ("w-customer-id-float", _with(w, lambda p: p.update(customer_id=1.5))),
-        ("w-taxes-ids-missing", _with(w, lambda p: p["line_items"][0].update(
-            taxes=[{"total": "5"}]))),
+        (
+            "w-taxes-ids-missing",
+            _with(w, lambda p: p["line_items"][0].update(taxes=[{"total": "5"}])),
+        ),
         ("w-billing-null", _with(w, lambda p: p.update(billing=None, shipping=None))),
         ("w-no-lines", _with(w, lambda p: p.update(line_items=[]))),
-        ("w-dates-garbage", _with(w, lambda p: p.update(date_modified_gmt="yesterday",
-                                                        date_created_gmt=DEEP))),
+        (
+            "w-dates-garbage",
+            _with(w, lambda p: p.update(date_modified_gmt="yesterday", date_created_gmt=DEEP)),
+        ),
         ("w-status-object", _with(w, lambda p: p.update(status={"x": 1}))),
     ]
 

@@ -21,9 +21,14 @@ def _d(value: Any) -> Decimal:
 
 
 def test_every_sample_loads_as_a_fresh_dict() -> None:
-    assert names() == ["shopify_classic_test_order", "shopify_current_test_order",
-                       "shopify_nok_order", "woo_company_order", "woo_guest_order",
-                       "woo_nok_order"]
+    assert names() == [
+        "shopify_classic_test_order",
+        "shopify_current_test_order",
+        "shopify_nok_order",
+        "woo_company_order",
+        "woo_guest_order",
+        "woo_nok_order",
+    ]
     for name in names():
         first = load(name)
         first["line_items"][0]["sku"] = "MUTATED"
@@ -43,8 +48,11 @@ def test_shopify_nok_order_adds_up_like_shopify() -> None:
     assert gross - discounts == _d(order["subtotal_price"])
     shipping = _d(order["shipping_lines"][0]["discounted_price"])
     assert _d(order["subtotal_price"]) + shipping == _d(order["total_price"])
-    taxes = [_d(tax["price"]) for line in (*order["line_items"], *order["shipping_lines"])
-             for tax in line["tax_lines"]]
+    taxes = [
+        _d(tax["price"])
+        for line in (*order["line_items"], *order["shipping_lines"])
+        for tax in line["tax_lines"]
+    ]
     assert sum(taxes) == _d(order["total_tax"])
 
 

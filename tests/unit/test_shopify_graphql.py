@@ -23,8 +23,9 @@ from simulators.shops.shopify_graphql import Bucket, execute
 from tests.support.payloads import shopify_current_test_order, shopify_nok_order
 
 BASE = "http://127.0.0.1:9"
-GRANTED = ShopSettings(api_url=BASE, client_id="app-id", client_secret="app-secret",
-                       api_version="2025-01")
+GRANTED = ShopSettings(
+    api_url=BASE, client_id="app-id", client_secret="app-secret", api_version="2025-01"
+)
 
 
 def store() -> Store:
@@ -48,8 +49,10 @@ class FakeShopify:
                 return httpx.Response(400, json={"error": "invalid_client"})
             token = f"shpat_{len(self.tokens_issued) + 1}"
             self.tokens_issued.append(token)
-            return httpx.Response(200, json={"access_token": token, "scope": "read_orders",
-                                             "expires_in": self.lifetime})
+            return httpx.Response(
+                200,
+                json={"access_token": token, "scope": "read_orders", "expires_in": self.lifetime},
+            )
         token = request.headers.get("x-shopify-access-token", "")
         self.graphql_tokens.append(token)
         if token in self.revoked:
@@ -62,20 +65,31 @@ class FakeShopify:
 
 
 def cost(requested: int, available: int, actual: int | None = 10) -> dict[str, Any]:
-    return {"cost": {"requestedQueryCost": requested, "actualQueryCost": actual,
-                     "throttleStatus": {"maximumAvailable": 1000.0,
-                                        "currentlyAvailable": available, "restoreRate": 50.0}}}
+    return {
+        "cost": {
+            "requestedQueryCost": requested,
+            "actualQueryCost": actual,
+            "throttleStatus": {
+                "maximumAvailable": 1000.0,
+                "currentlyAvailable": available,
+                "restoreRate": 50.0,
+            },
+        }
+    }
 
 
 def empty_page(available: int = 990) -> dict[str, Any]:
-    return {"data": {"orders": {"pageInfo": {"hasNextPage": False, "endCursor": None},
-                                "nodes": []}}, "extensions": cost(100, available)}
+    return {
+        "data": {"orders": {"pageInfo": {"hasNextPage": False, "endCursor": None}, "nodes": []}},
+        "extensions": cost(100, available),
+    }
 
 
 THROTTLED = {"errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}]}
 
 
 # --- tokens -------------------------------------------------------------------------------------
+
 
 def test_client_credentials_token_is_cached_in_redis_and_shared() -> None:
     shop, shared = FakeShopify(), store()
@@ -102,8 +116,9 @@ def test_a_401_drops_the_token_and_fetches_one_more() -> None:
     shop, shared = FakeShopify([empty_page()]), store()
     shop.revoked.add("shpat_1")
     with shop.client() as client:
-        orders = list(shopify_orders_since(GRANTED, datetime(2026, 1, 1, tzinfo=UTC), client,
-                                           shared))
+        orders = list(
+            shopify_orders_since(GRANTED, datetime(2026, 1, 1, tzinfo=UTC), client, shared)
+        )
     assert orders == []
     assert shop.tokens_issued == ["shpat_1", "shpat_2"]
     assert shop.graphql_tokens == ["shpat_1", "shpat_2"]
@@ -122,8 +137,10 @@ def test_static_token_is_still_accepted_and_needs_no_token_call() -> None:
     shop = FakeShopify([empty_page()])
     static = ShopSettings(api_url=BASE, access_token="shpat_static")
     with shop.client() as client:
-        assert list(shopify_orders_since(static, datetime(2026, 1, 1, tzinfo=UTC), client,
-                                         store())) == []
+        assert (
+            list(shopify_orders_since(static, datetime(2026, 1, 1, tzinfo=UTC), client, store()))
+            == []
+        )
     assert shop.tokens_issued == [] and shop.graphql_tokens == ["shpat_static"]
 
 
@@ -133,6 +150,7 @@ def test_no_credentials_at_all_is_a_permanent_error() -> None:
 
 
 # --- throttle -----------------------------------------------------------------------------------
+
 
 def test_throttled_query_is_retried_after_the_restore_time() -> None:
     throttled = {**THROTTLED, "extensions": cost(500, 100, actual=None)}
@@ -169,8 +187,14 @@ def test_throttling_that_never_ends_is_rate_limited_not_permanent() -> None:
 
 
 def test_other_graphql_errors_are_permanent_with_the_message() -> None:
-    bad = {"errors": [{"message": "Field 'nope' doesn't exist on type 'Order'",
-                       "extensions": {"code": "undefinedField"}}]}
+    bad = {
+        "errors": [
+            {
+                "message": "Field 'nope' doesn't exist on type 'Order'",
+                "extensions": {"code": "undefinedField"},
+            }
+        ]
+    }
     shop = FakeShopify([bad])
     with shop.client() as client, pytest.raises(PermanentError, match="doesn't exist"):
         shopify_graphql.ShopifyGraphQL(GRANTED, client, store(), lambda s: None).run("{x}", {})
@@ -178,11 +202,17 @@ def test_other_graphql_errors_are_permanent_with_the_message() -> None:
 
 # --- GraphQL shape -> REST shape -> canonical order ----------------------------------------------
 
+
 def through_graphql(rest: dict[str, Any]) -> dict[str, Any]:
     """What the simulator's GraphQL view of the REST order gives our converter."""
-    answer, throttled = execute({"query": shopify_graphql.ORDERS_QUERY,
-                                 "variables": {"query": "", "after": None}},
-                                {int(rest["id"]): rest}, {}, Bucket(2000, 100), 1000, 60)
+    answer, throttled = execute(
+        {"query": shopify_graphql.ORDERS_QUERY, "variables": {"query": "", "after": None}},
+        {int(rest["id"]): rest},
+        {},
+        Bucket(2000, 100),
+        1000,
+        60,
+    )
     assert not throttled and "errors" not in answer, answer
     [node] = answer["data"]["orders"]["nodes"]
     assert node["id"] == f"gid://shopify/Order/{rest['id']}"
@@ -211,13 +241,24 @@ def test_conversion_keeps_numbers_money_and_statuses_in_rest_form() -> None:
 
 
 def test_orders_query_fits_shopifys_single_query_cost_limit() -> None:
-    answer, _ = execute({"query": shopify_graphql.ORDERS_QUERY,
-                         "variables": {"query": "", "after": None}}, {}, {},
-                        Bucket(2000, 100), 1000, 60)
+    answer, _ = execute(
+        {"query": shopify_graphql.ORDERS_QUERY, "variables": {"query": "", "after": None}},
+        {},
+        {},
+        Bucket(2000, 100),
+        1000,
+        60,
+    )
     assert answer["extensions"]["cost"]["requestedQueryCost"] <= 1000
     for query in (shopify_graphql.MORE_LINES_QUERY, shopify_graphql.REFUNDS_QUERY):
-        answer, _ = execute({"query": query, "variables": {"id": "gid://shopify/Order/1"}},
-                            {}, {}, Bucket(2000, 100), 1000, 60)
+        answer, _ = execute(
+            {"query": query, "variables": {"id": "gid://shopify/Order/1"}},
+            {},
+            {},
+            Bucket(2000, 100),
+            1000,
+            60,
+        )
         assert "errors" not in answer, answer
 
 

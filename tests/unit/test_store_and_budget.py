@@ -39,8 +39,12 @@ def test_same_order_twice_is_one_job(client: redis.Redis) -> None:
 def test_concurrent_submissions_make_one_job(client: redis.Redis) -> None:
     store = Store(client)
     results: list[tuple[str, bool]] = []
-    threads = [threading.Thread(target=lambda i=i: results.append(
-        store.create_job(new_job(f"j{i}"), time.time()))) for i in range(20)]
+    threads = [
+        threading.Thread(
+            target=lambda i=i: results.append(store.create_job(new_job(f"j{i}"), time.time()))
+        )
+        for i in range(20)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -90,6 +94,7 @@ def test_budget_pause_stops_everyone(client: redis.Redis) -> None:
 
 def test_budget_too_long_a_wait_is_rate_limited(client: redis.Redis) -> None:
     from connectors.errors import RateLimited
+
     budget = RequestBudget(client, "w", limit=1, window_seconds=60, max_wait=0.5)
     budget.take()
     with pytest.raises(RateLimited) as caught:
@@ -99,17 +104,26 @@ def test_budget_too_long_a_wait_is_rate_limited(client: redis.Redis) -> None:
 
 def test_day_limit_and_header_feedback(client: redis.Redis) -> None:
     import httpx
+
     budget = RequestBudget(client, "d", limit=100, window_seconds=60, day_limit=3)
     assert [budget.try_take() == 0 for _ in range(4)] == [True, True, True, False]
     # The ERP says 10 calls are left today: its count replaces ours
     reset = int(time.time() * 1000) + 3_600_000
-    budget.observe(httpx.Response(200, headers={"X-RateLimit-Remaining": "2",
-                                                "X-RateLimit-Reset": str(reset)}))
+    budget.observe(
+        httpx.Response(200, headers={"X-RateLimit-Remaining": "2", "X-RateLimit-Reset": str(reset)})
+    )
     assert budget.try_take() == 0
     # A 429 naming the minutely reset pauses everyone until then
     minute_reset = int(time.time() * 1000) + 5_000
-    budget.observe(httpx.Response(429, headers={"X-RateLimit-Minutely-Remaining": "0",
-                                                "X-RateLimit-Minutely-Reset": str(minute_reset)}))
+    budget.observe(
+        httpx.Response(
+            429,
+            headers={
+                "X-RateLimit-Minutely-Remaining": "0",
+                "X-RateLimit-Minutely-Reset": str(minute_reset),
+            },
+        )
+    )
     assert 3.0 < budget.try_take() <= 5.0
 
 
@@ -120,14 +134,18 @@ def lock_key(name: str) -> str:
 def test_locks_taken_together_are_all_or_none(client: redis.Redis) -> None:
     store = Store(client)
     with store.locked("shop", "product", "B", wait=1):
-        with pytest.raises(redis.exceptions.LockError), \
-                store.locked_all(("shop", "product"), ["A", "B"], wait=0.2):
+        with (
+            pytest.raises(redis.exceptions.LockError),
+            store.locked_all(("shop", "product"), ["A", "B"], wait=0.2),
+        ):
             pass
         assert not client.exists(lock_key("A"))  # no part of the set was kept
     with store.locked_all(("shop", "product"), ["A", "B", "A"]):
         assert client.exists(lock_key("A")) and client.exists(lock_key("B"))
-        with pytest.raises(redis.exceptions.LockError), \
-                store.locked("shop", "product", "A", wait=0.1):
+        with (
+            pytest.raises(redis.exceptions.LockError),
+            store.locked("shop", "product", "A", wait=0.1),
+        ):
             pass  # the single-key lock sees the set's lock
     assert not client.exists(lock_key("A")) and not client.exists(lock_key("B"))
 
@@ -146,8 +164,10 @@ def test_overlapping_lock_sets_never_hold_at_once(client: redis.Redis) -> None:
                 time.sleep(0.002)
                 inside.remove(names)
 
-    threads = [threading.Thread(target=work, args=(names,))
-               for names in (["A", "B"], ["B", "C"], ["C", "A"], ["C", "B", "A"])]
+    threads = [
+        threading.Thread(target=work, args=(names,))
+        for names in (["A", "B"], ["B", "C"], ["C", "A"], ["C", "B", "A"])
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -166,8 +186,7 @@ def test_an_expired_set_lock_never_drops_the_next_holders(client: redis.Redis) -
     assert client.exists(lock_key("A"))  # the new holder's lock survived our release
 
 
-def test_taking_the_lease_reads_the_job_and_never_postpones_a_wake_up(
-        client: redis.Redis) -> None:
+def test_taking_the_lease_reads_the_job_and_never_postpones_a_wake_up(client: redis.Redis) -> None:
     store = Store(client)
     store.create_job(new_job("j1"), time.time())
     now = time.time()

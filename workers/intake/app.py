@@ -37,8 +37,10 @@ from workers.intake.errors import (
 
 log = get_logger("orderbridge.intake")
 
-DESCRIPTION = ("Orders in (`POST /v1/connections/{name}/orders`, shop webhooks), jobs and dead "
-               "letters out. Errors are `{\"error\": {\"code\", \"message\", \"details\"}}`.")
+DESCRIPTION = (
+    "Orders in (`POST /v1/connections/{name}/orders`, shop webhooks), jobs and dead "
+    'letters out. Errors are `{"error": {"code", "message", "details"}}`.'
+)
 # The error statuses every route of a router can answer, published in /openapi.json.
 ROUTER_ERRORS: list[tuple[ModuleType, tuple[int, ...]]] = [
     (orders, ()),  # its route lists its own
@@ -62,23 +64,30 @@ def create_app(rt: Runtime) -> FastAPI:
     @app.exception_handler(OperationalError)
     async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
         log.error("intake.redis_unavailable", error=type(exc).__name__)
-        return JSONResponse(error_body("unavailable", "the queue is not reachable; retry later"),
-                            status_code=503, headers={"Retry-After": "5"})
+        return JSONResponse(
+            error_body("unavailable", "the queue is not reachable; retry later"),
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _bad_parameter(_: Request, exc: RequestValidationError) -> JSONResponse:
         details = error_details(exc.errors())
-        return JSONResponse(error_body("validation_failed", invalid_message("request", details),
-                                       details), status_code=422)
+        return JSONResponse(
+            error_body("validation_failed", invalid_message("request", details), details),
+            status_code=422,
+        )
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException) -> Response:
         if exc.status_code < 400:
             return await http_exception_handler(request, exc)
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code,
-                                                                 f"http_{exc.status_code}")
-        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
-                            headers=exc.headers)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(
+            exc.status_code, f"http_{exc.status_code}"
+        )
+        return JSONResponse(
+            error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+        )
 
     for module, statuses in ROUTER_ERRORS:
         app.include_router(module.router, responses=error_responses(*statuses))
@@ -92,15 +101,17 @@ def publishing(app: FastAPI, models: dict[str, type[BaseModel]]) -> Callable[[],
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            document = get_openapi(title=app.title, version=app.version,
-                                   description=app.description, routes=app.routes)
+            document = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
             schemas = document.setdefault("components", {}).setdefault("schemas", {})
             for name, model in models.items():
                 schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
                 for part, definition in {**schema.pop("$defs", {}), name: schema}.items():
                     if schemas.get(part, definition) != definition:
-                        raise RuntimeError(f"two different schemas named {part} in the "
-                                           f"OpenAPI document")
+                        raise RuntimeError(
+                            f"two different schemas named {part} in the OpenAPI document"
+                        )
                     schemas[part] = definition
             app.openapi_schema = document
         return app.openapi_schema

@@ -25,5 +25,6 @@ def healthz(request: Request) -> JSONResponse:
 @router.get("/metrics")
 def metrics(request: Request) -> Response:
     rt = runtime_of(request)
-    return metrics_response(rt.store, rt.settings.connections, request.app.state.metrics_cache,
-                            rates=rt.rates())
+    return metrics_response(
+        rt.store, rt.settings.connections, request.app.state.metrics_cache, rates=rt.rates()
+    )

@@ -32,8 +32,9 @@ def operator_token(request: Request) -> str | None:
 
 def token_matches(given: str, expected: str | None) -> bool:
     """`given` is the (non-empty) token `expected`, compared in constant time."""
-    return bool(given and expected) and \
-        hmac.compare_digest(given.encode(), (expected or "").encode())
+    return bool(given and expected) and hmac.compare_digest(
+        given.encode(), (expected or "").encode()
+    )
 
 
 def require_token(request: Request, expected: str | None, what: str) -> None:
@@ -66,14 +67,17 @@ def same_origin_call(request: Request) -> bool:
     and Origin / Sec-Fetch-Site, when the browser sends them, naming this very site."""
     if request.headers.get(OPERATOR_HEADER) != "1":
         return False
-    return origin_is_ours(request) and \
-        request.headers.get("sec-fetch-site", "same-origin") == "same-origin"
+    return (
+        origin_is_ours(request)
+        and request.headers.get("sec-fetch-site", "same-origin") == "same-origin"
+    )
 
 
 def session_ok(request: Request, expected: str | None) -> bool:
     """The request carries the session cookie of the operator token `expected`."""
-    return bool(expected) and \
-        token_matches(request.cookies.get(OPERATOR_COOKIE, ""), session_value(expected or ""))
+    return bool(expected) and token_matches(
+        request.cookies.get(OPERATOR_COOKIE, ""), session_value(expected or "")
+    )
 
 
 def require_operator(request: Request) -> Runtime:

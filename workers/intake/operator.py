@@ -36,12 +36,17 @@ def list_invoices(name: str, request: Request, limit: int = 50) -> dict[str, Any
         raise ApiError(404, "not_found", f"no connection {name}")
     conn = rt.settings.connections[name]
     items = rt.store.recent_invoices(name, min(max(1, limit), 1000))
-    return {"connection": name, "watched": conn.events is not None,
-            "cursor": rt.store.invoice_cursor(name), "items": items}
+    return {
+        "connection": name,
+        "watched": conn.events is not None,
+        "cursor": rt.store.invoice_cursor(name),
+        "items": items,
+    }
 
 
-@router.get("/v1/connections/{name}/invoices/{invoice_id}/lines",
-            responses=error_responses(404, 502, 503))
+@router.get(
+    "/v1/connections/{name}/invoices/{invoice_id}/lines", responses=error_responses(404, 502, 503)
+)
 def invoice_lines(name: str, invoice_id: str, request: Request) -> dict[str, Any]:
     """One invoice's lines, read from the ERP now (the watch never reads them)."""
     rt = require_operator(request)
@@ -49,8 +54,11 @@ def invoice_lines(name: str, invoice_id: str, request: Request) -> dict[str, Any
         raise ApiError(404, "not_found", f"no connection {name}")
     connector = rt.connector(name)
     if not isinstance(connector, InvoiceLines):
-        raise ApiError(404, "not_supported", f"the {rt.settings.connections[name].erp} "
-                                             f"connector cannot read invoice lines")
+        raise ApiError(
+            404,
+            "not_supported",
+            f"the {rt.settings.connections[name].erp} connector cannot read invoice lines",
+        )
     try:
         lines = connector.invoice_lines(invoice_id)
     except Exception as exc:  # every failure is classified: none answers 500
@@ -79,14 +87,20 @@ def get_invoice_pdf(job_id: str, request: Request) -> Response:
     pdf = store.document(job_id)
     if pdf is None:
         number = job.erp.get("invoice_number")
-        reason = ("the order is not invoiced" if not number else
-                  f"invoice {number} exists in the ERP, but no PDF was handed back to us (the "
-                  f"answer was lost, the ERP does not return one, or it was removed after the "
-                  f"retention period): get it from the ERP")
+        reason = (
+            "the order is not invoiced"
+            if not number
+            else f"invoice {number} exists in the ERP, but no PDF was handed back to us (the "
+            f"answer was lost, the ERP does not return one, or it was removed after the "
+            f"retention period): get it from the ERP"
+        )
         raise ApiError(404, "no_invoice_pdf", f"job {job_id}: {reason}")
     number = job.erp.get("invoice_number") or job_id
-    return Response(pdf, media_type="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="invoice-{number}.pdf"'})
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="invoice-{number}.pdf"'},
+    )
 
 
 @router.get("/v1/dead-letters")
@@ -114,8 +128,11 @@ def replay_dead_letter(letter_id: str, request: Request) -> dict[str, Any]:
     except deadletters.Busy as exc:
         raise ApiError(409, "busy", str(exc)) from None
     if letter.kind == "delivery":
-        return {"job_id": letter.job_id, "state": "redelivering",
-                "event_id": (letter.event or {}).get("id")}
+        return {
+            "job_id": letter.job_id,
+            "state": "redelivering",
+            "event_id": (letter.event or {}).get("id"),
+        }
     return {"job_id": letter.job_id, "state": "queued", "step": letter.step}
 
 

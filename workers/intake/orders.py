@@ -35,12 +35,15 @@ router = APIRouter()
 
 # Models the document describes though no route parses them through FastAPI.
 PUBLISHED_MODELS: dict[str, type[BaseModel]] = {"Order": Order}
-ORDER_BODY: dict[str, Any] = {"requestBody": {
-    "required": True,
-    "description": "A canonical order (see `examples/` in the repository). Money and "
-                   "quantities as strings or numbers; VAT rates as fractions (0.25). With "
-                   "`credit_for` = the original's `external_id` it is a refund (a credit note).",
-    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Order"}}}}}
+ORDER_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "A canonical order (see `examples/` in the repository). Money and "
+        "quantities as strings or numbers; VAT rates as fractions (0.25). With "
+        "`credit_for` = the original's `external_id` it is a refund (a credit note).",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Order"}}},
+    }
+}
 
 
 class OrderAnswer(BaseModel):
@@ -55,23 +58,36 @@ def parse_order(raw: bytes) -> Order:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ApiError(400, "invalid_json", f"body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise ApiError(422, "validation_failed", "the order must be a JSON object",
-                       [{"field": "body", "message": "expected an object"}])
+        raise ApiError(
+            422,
+            "validation_failed",
+            "the order must be a JSON object",
+            [{"field": "body", "message": "expected an object"}],
+        )
     try:
         return Order.model_validate(data)
     except ValidationError as exc:
         details = validation_details(exc)
-        raise ApiError(422, "validation_failed", invalid_message("order", details),
-                       details) from None
+        raise ApiError(
+            422, "validation_failed", invalid_message("order", details), details
+        ) from None
 
 
 @router.post(
-    "/v1/connections/{name}/orders", status_code=202, openapi_extra=ORDER_BODY,
-    summary="Submit a canonical order", response_model=None,
-    responses={202: {"model": OrderAnswer, "description": "A new job, queued."},
-               200: {"model": OrderAnswer, "description": "This order was sent before: the "
-                                                          "existing job (or the event ignored)."},
-               **error_responses(400, 401, 404, 413, 422, 503)})
+    "/v1/connections/{name}/orders",
+    status_code=202,
+    openapi_extra=ORDER_BODY,
+    summary="Submit a canonical order",
+    response_model=None,
+    responses={
+        202: {"model": OrderAnswer, "description": "A new job, queued."},
+        200: {
+            "model": OrderAnswer,
+            "description": "This order was sent before: the existing job (or the event ignored).",
+        },
+        **error_responses(400, 401, 404, 413, 422, 503),
+    },
+)
 async def post_order(name: str, request: Request) -> JSONResponse:
     rt = runtime_of(request)
     conn = rt.settings.connections.get(name)
@@ -89,11 +105,20 @@ async def post_order(name: str, request: Request) -> JSONResponse:
     # hop took p99 at 200 requests/s from 9.8x to 1.9x a bare endpoint's). `with_state`: the
     # answer names an existing job's state.
     decision = apply_event(rt, name, event_from_canonical(order), with_state=True)
-    log.info(f"intake.{decision.outcome}", connection=name, job_id=decision.job_id,
-             reference=order.external_id)
+    log.info(
+        f"intake.{decision.outcome}",
+        connection=name,
+        job_id=decision.job_id,
+        reference=order.external_id,
+    )
     state = decision.outcome
     if decision.outcome in ("accepted", "exists") and decision.job_id:
         state = decision.job_state or "queued"  # read at the door: no second job load
-    return JSONResponse({"job_id": decision.job_id, "state": state,
-                         **({"detail": decision.detail} if decision.detail else {})},
-                        status_code=decision.status)
+    return JSONResponse(
+        {
+            "job_id": decision.job_id,
+            "state": state,
+            **({"detail": decision.detail} if decision.detail else {}),
+        },
+        status_code=decision.status,
+    )

@@ -50,8 +50,8 @@ PAGE_DIR = Path(__file__).resolve().parent / "status_page"
 ASSETS = {"status.js": "text/javascript; charset=utf-8", "status.css": "text/css; charset=utf-8"}
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
-                               "connect-src 'self'; form-action 'self'; base-uri 'none'; "
-                               "frame-ancestors 'none'",
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; "
+    "frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",  # "no-referrer" would make Origin "null"
     "Cache-Control": "no-store",
@@ -66,9 +66,15 @@ def page_allowed(request: Request) -> bool:
 
 
 def _with_session(response: Response, request: Request, token: str) -> Response:
-    response.set_cookie(OPERATOR_COOKIE, session_value(token), max_age=SESSION_SECONDS,
-                        path="/", httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https")
+    response.set_cookie(
+        OPERATOR_COOKIE,
+        session_value(token),
+        max_age=SESSION_SECONDS,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
     return response
 
 
@@ -82,9 +88,15 @@ async def status_page(request: Request) -> Response:
             return _with_session(RedirectResponse("/status", status_code=303), request, expected)
         return _html(login_page("That token is not the operator token."), 401)
     if not page_allowed(request):
-        return _html(login_page(None if expected else
-                                "No operator token is configured (orderbridge.operator_token):"
-                                " the status page stays closed."), 401)
+        return _html(
+            login_page(
+                None
+                if expected
+                else "No operator token is configured (orderbridge.operator_token):"
+                " the status page stays closed."
+            ),
+            401,
+        )
     figures = await run_in_threadpool(overview, runtime_of(request))
     return _html(status_html(figures), 200)
 
@@ -113,8 +125,11 @@ async def logout(request: Request) -> Response:
 def asset(name: str) -> Response:
     if name not in ASSETS:
         return Response("not found", status_code=404, media_type="text/plain")
-    return Response((PAGE_DIR / name).read_bytes(), media_type=ASSETS[name],
-                    headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
+    return Response(
+        (PAGE_DIR / name).read_bytes(),
+        media_type=ASSETS[name],
+        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 def _html(body: str, status: int) -> HTMLResponse:
@@ -123,71 +138,98 @@ def _html(body: str, status: int) -> HTMLResponse:
 
 # --- rendering -----------------------------------------------------------------------------------
 def _doc(title: str, body: str) -> str:
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f'<title>{escape(title)}</title>'
-            f'<link rel="stylesheet" href="/status/assets/status.css">'
-            f'<script src="/status/assets/status.js" defer></script></head>'
-            f'<body>{body}</body></html>')
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title>"
+        f'<link rel="stylesheet" href="/status/assets/status.css">'
+        f'<script src="/status/assets/status.js" defer></script></head>'
+        f"<body>{body}</body></html>"
+    )
 
 
 def login_page(problem: str | None) -> str:
     note = f'<p class="problem" role="alert">{escape(problem)}</p>' if problem else ""
-    return _doc("orderbridge status: log in", (
-        '<main class="login"><h1>orderbridge status</h1>'
-        '<p>Enter the operator token to see the connections and dead letters.</p>'
-        f'{note}<form id="login" method="post" action="/status/login">'
-        '<label for="token">Operator token</label> '
-        '<input id="token" name="token" type="password" autocomplete="current-password" '
-        'required autofocus> <button type="submit">Log in</button></form></main>'))
+    return _doc(
+        "orderbridge status: log in",
+        (
+            '<main class="login"><h1>orderbridge status</h1>'
+            "<p>Enter the operator token to see the connections and dead letters.</p>"
+            f'{note}<form id="login" method="post" action="/status/login">'
+            '<label for="token">Operator token</label> '
+            '<input id="token" name="token" type="password" autocomplete="current-password" '
+            'required autofocus> <button type="submit">Log in</button></form></main>'
+        ),
+    )
 
 
 def status_html(view: Overview) -> str:
-    rows = "".join(_connection_row(c, view.now) for c in view.connections) or \
-        '<tr><td colspan="8">No connections are configured.</td></tr>'
+    rows = (
+        "".join(_connection_row(c, view.now) for c in view.connections)
+        or '<tr><td colspan="8">No connections are configured.</td></tr>'
+    )
     shown = len(view.dead_letters)
-    more = (f'<p>Showing the newest {shown} of {view.dead_letters_total}; the operator API '
-            f'lists them all (<code>GET /v1/dead-letters</code>).</p>'
-            if shown < view.dead_letters_total else "")
+    more = (
+        f"<p>Showing the newest {shown} of {view.dead_letters_total}; the operator API "
+        f"lists them all (<code>GET /v1/dead-letters</code>).</p>"
+        if shown < view.dead_letters_total
+        else ""
+    )
     letters = "".join(_letter_row(letter) for letter in view.dead_letters)
     letters_table = (
         '<table id="dead-letters"><thead><tr><th>Connection</th><th>Order</th><th>Step</th>'
-        '<th>Kind</th><th>Reason</th><th>Message</th><th>ERP status</th><th>Attempts</th>'
-        f'<th>Since (UTC)</th><th></th></tr></thead><tbody>{letters}</tbody></table>'
-        if letters else '<p id="no-dead-letters">No dead letters.</p>')
-    return _doc("orderbridge status", (
-        '<header><h1>orderbridge status</h1>'
-        '<form method="post" action="/status/logout"><button type="submit">Log out</button>'
-        '</form></header>'
-        '<div id="notices" aria-live="polite"></div>'
-        f'<div id="live"><p class="as-of">As of {_clock(view.now)} UTC; refreshed every few '
-        f'seconds.{_partial(view)}</p>'
-        '<section><h2>Connections</h2><table id="connections"><thead><tr>'
-        '<th>Connection</th><th>Queued</th><th>Running</th><th>Done today</th>'
-        '<th>Dead letters</th><th>Oldest unfinished</th><th>Waiting for budget</th>'
-        '<th>Budget left</th><th>Blocked</th>'
-        f'</tr></thead><tbody>{rows}</tbody></table></section>'
-        f'<section><h2>Dead letters ({view.dead_letters_total})</h2>{more}{letters_table}'
-        '</section></div>'))
+        "<th>Kind</th><th>Reason</th><th>Message</th><th>ERP status</th><th>Attempts</th>"
+        f"<th>Since (UTC)</th><th></th></tr></thead><tbody>{letters}</tbody></table>"
+        if letters
+        else '<p id="no-dead-letters">No dead letters.</p>'
+    )
+    return _doc(
+        "orderbridge status",
+        (
+            "<header><h1>orderbridge status</h1>"
+            '<form method="post" action="/status/logout"><button type="submit">Log out</button>'
+            "</form></header>"
+            '<div id="notices" aria-live="polite"></div>'
+            f'<div id="live"><p class="as-of">As of {_clock(view.now)} UTC; refreshed every few '
+            f"seconds.{_partial(view)}</p>"
+            '<section><h2>Connections</h2><table id="connections"><thead><tr>'
+            "<th>Connection</th><th>Queued</th><th>Running</th><th>Done today</th>"
+            "<th>Dead letters</th><th>Oldest unfinished</th><th>Waiting for budget</th>"
+            "<th>Budget left</th><th>Blocked</th>"
+            f"</tr></thead><tbody>{rows}</tbody></table></section>"
+            f"<section><h2>Dead letters ({view.dead_letters_total})</h2>{more}{letters_table}"
+            "</section></div>"
+        ),
+    )
 
 
 def _partial(view: Overview) -> str:
     if view.unfinished_read >= view.unfinished_total:
         return ""
-    return (f" Queued, running and oldest are counted from {view.unfinished_read:,} of "
-            f"{view.unfinished_total:,} unfinished jobs.")
+    return (
+        f" Queued, running and oldest are counted from {view.unfinished_read:,} of "
+        f"{view.unfinished_total:,} unfinished jobs."
+    )
 
 
 def _connection_row(fig: ConnectionFigures, now: datetime) -> str:
     age = fig.oldest_age_seconds(now)
-    blocked = (f'<td class="blocked">blocked: {escape(fig.blocked)}</td>' if fig.blocked
-               else '<td class="ok">no</td>')
-    cells = [f'<th scope="row">{escape(fig.name)} <small>({escape(fig.erp)})</small></th>',
-             _num("queued", fig.queued), _num("running", fig.running),
-             _num("done-today", fig.done_today), _num("dead-letters", fig.dead_letters),
-             f'<td data-field="oldest">{escape(_age(age)) if age is not None else "none"}</td>',
-             f'<td data-field="waiting">{escape(fig.backlog or "none")}</td>',
-             f'<td data-field="budget">{escape(_budget(fig.budget))}</td>', blocked]
+    blocked = (
+        f'<td class="blocked">blocked: {escape(fig.blocked)}</td>'
+        if fig.blocked
+        else '<td class="ok">no</td>'
+    )
+    cells = [
+        f'<th scope="row">{escape(fig.name)} <small>({escape(fig.erp)})</small></th>',
+        _num("queued", fig.queued),
+        _num("running", fig.running),
+        _num("done-today", fig.done_today),
+        _num("dead-letters", fig.dead_letters),
+        f'<td data-field="oldest">{escape(_age(age)) if age is not None else "none"}</td>',
+        f'<td data-field="waiting">{escape(fig.backlog or "none")}</td>',
+        f'<td data-field="budget">{escape(_budget(fig.budget))}</td>',
+        blocked,
+    ]
     return f'<tr data-connection="{escape(fig.name)}">{"".join(cells)}</tr>'
 
 
@@ -197,13 +239,23 @@ def _num(name: str, value: int) -> str:
 
 def _letter_row(letter: DeadLetter) -> str:
     step = letter.step.value if letter.step else "delivery"
-    cells = [letter.connection, letter.reference, step, letter.kind, letter.reason,
-             letter.message, "" if letter.erp_status is None else str(letter.erp_status),
-             str(letter.attempts), _clock(letter.created_at, with_date=True)]
+    cells = [
+        letter.connection,
+        letter.reference,
+        step,
+        letter.kind,
+        letter.reason,
+        letter.message,
+        "" if letter.erp_status is None else str(letter.erp_status),
+        str(letter.attempts),
+        _clock(letter.created_at, with_date=True),
+    ]
     tds = "".join(f"<td>{escape(c)}</td>" for c in cells)
-    button = (f'<button type="button" class="replay" data-id="{escape(letter.id)}" '
-              f'data-job="{escape(letter.job_id)}" data-reference="{escape(letter.reference)}">'
-              'Replay</button>')
+    button = (
+        f'<button type="button" class="replay" data-id="{escape(letter.id)}" '
+        f'data-job="{escape(letter.job_id)}" data-reference="{escape(letter.reference)}">'
+        "Replay</button>"
+    )
     return f'<tr data-dead-letter="{escape(letter.id)}">{tds}<td>{button}</td></tr>'
 
 

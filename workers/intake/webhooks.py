@@ -31,8 +31,13 @@ from tasks.sources import event_from_shop
 from workers.intake.errors import ApiError
 from workers.intake.http import read_limited, runtime_of
 
-SHOPIFY_TOPICS = {"orders/create", "orders/updated", "orders/paid", "orders/cancelled",
-                  "refunds/create"}
+SHOPIFY_TOPICS = {
+    "orders/create",
+    "orders/updated",
+    "orders/paid",
+    "orders/cancelled",
+    "refunds/create",
+}
 WOO_TOPICS = {"order.created", "order.updated", "order.restored", "order.deleted"}
 SEEN_SECONDS = 7 * 86_400
 router = APIRouter()
@@ -54,8 +59,10 @@ def signed(raw: bytes, signature: str | None, secrets: list[bytes]) -> bool:
     if not signature or not secrets:
         return False
     given = signature.strip().encode()
-    return any(hmac.compare_digest(base64.b64encode(hmac.new(secret, raw, hashlib.sha256)
-                                                    .digest()), given) for secret in secrets)
+    return any(
+        hmac.compare_digest(base64.b64encode(hmac.new(secret, raw, hashlib.sha256).digest()), given)
+        for secret in secrets
+    )
 
 
 def shop_connection(settings: Settings, name: str, source: str) -> ConnectionSettings:
@@ -88,12 +95,17 @@ def read_refund_ids(payload: Any) -> list[str]:
 
 
 def unusable(code: str, exc: MappingError) -> ApiError:
-    return ApiError(422, code, exc.message,
-                    [{"field": exc.field or "body", "message": exc.message}])
+    return ApiError(
+        422, code, exc.message, [{"field": exc.field or "body", "message": exc.message}]
+    )
 
 
-def handle(rt: Runtime, conn: ConnectionSettings, delivery_keys: list[str],
-           make_event: Callable[[], OrderEvent]) -> JSONResponse:
+def handle(
+    rt: Runtime,
+    conn: ConnectionSettings,
+    delivery_keys: list[str],
+    make_event: Callable[[], OrderEvent],
+) -> JSONResponse:
     """Answer a verified delivery: repeats at once, new ones through the event path. A key is
     written only after the event was applied, so a delivery that failed half-way is retried."""
     if rt.store.seen_before(conn.name, delivery_keys):
@@ -113,9 +125,14 @@ def shopify(rt: Runtime, name: str, request: Request, raw: bytes) -> JSONRespons
     domain = request.headers.get("x-shopify-shop-domain", "")
     # The delivery id repeats on Shopify's retries; the event id is shared by every
     # subscription to the same event (e.g. two webhooks of one app for one topic).
-    keys = [f"shopify:{domain}:{kind}:{value}" for kind, value in (
-        ("webhook", request.headers.get("x-shopify-webhook-id")),
-        ("event", request.headers.get("x-shopify-event-id"))) if value]
+    keys = [
+        f"shopify:{domain}:{kind}:{value}"
+        for kind, value in (
+            ("webhook", request.headers.get("x-shopify-webhook-id")),
+            ("event", request.headers.get("x-shopify-event-id")),
+        )
+        if value
+    ]
     payload = parse_json(raw)
     if topic == "refunds/create":
         return handle(rt, conn, keys, lambda: read_refund(rt, payload, conn))
@@ -127,9 +144,11 @@ def read_refund(rt: Runtime, payload: Any, conn: ConnectionSettings) -> OrderEve
     we have it; the credit job itself waits until the original has reached the ERP)."""
     order_id = str(payload.get("order_id", "")) if isinstance(payload, dict) else ""
     try:
-        credit = shopify_refund(payload if isinstance(payload, dict) else {},
-                                original_order(rt, conn, order_id),
-                                fallback_sku=conn.shop.fallback_sku)
+        credit = shopify_refund(
+            payload if isinstance(payload, dict) else {},
+            original_order(rt, conn, order_id),
+            fallback_sku=conn.shop.fallback_sku,
+        )
     except MappingError as exc:
         raise unusable("unusable_refund", exc) from None
     return OrderEvent(credit.external_id, credit)
@@ -149,8 +168,12 @@ def woocommerce(rt: Runtime, name: str, request: Request, raw: bytes) -> JSONRes
     if topic == "order.deleted":  # the body is only {"id": N}
         order_id = str(payload.get("id", "")) if isinstance(payload, dict) else ""
         if not order_id:
-            raise ApiError(422, "unusable_order", "order.deleted without an id",
-                           [{"field": "id", "message": "required"}])
+            raise ApiError(
+                422,
+                "unusable_order",
+                "order.deleted without an id",
+                [{"field": "id", "message": "required"}],
+            )
         return handle(rt, conn, [], lambda: OrderEvent(order_id, None, cancelled=True))
     event = read_event("woocommerce", payload, conn)
     refund_ids = read_refund_ids(payload)
@@ -165,5 +188,6 @@ def woocommerce(rt: Runtime, name: str, request: Request, raw: bytes) -> JSONRes
 
     source = request.headers.get("x-wc-webhook-source", "")
     stamp = event.updated_at.isoformat() if event.updated_at else ""
-    return handle(rt, conn, [f"woo:{source}:{event.order_id}:{topic}:{stamp}"],
-                  with_refunds_noticed)
+    return handle(
+        rt, conn, [f"woo:{source}:{event.order_id}:{topic}:{stamp}"], with_refunds_noticed
+    )
