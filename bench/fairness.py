@@ -16,7 +16,7 @@ Scenarios, in one run on private processes (`bench.fairness_cluster`):
    429s the simulator gave A after recovery (wanted: none), A's drain order (oldest first).
 4. A shared budget: A and A2 (same PowerOffice subscription key) both with backlogs: each one's
    share of the calls over `--shared-seconds`.
-The suite's test (tests/test_e2e_fairness.py) runs the same scenarios, smaller, with looser
+The suite's test (tests/e2e/test_fairness.py) runs the same scenarios, smaller, with looser
 bounds; this report has the precise figures.
 """
 

@@ -59,7 +59,7 @@ def make_customer(external_id: str) -> dict[str, Any]:
 
 
 def make_order(external_id: str, customer: dict[str, Any], skus: list[str]) -> dict[str, Any]:
-    """Three product lines, the shape of tests.factories.three_line_order."""
+    """Three product lines, the shape of tests.support.factories.three_line_order."""
     lines = [
         {
             "type": "product",

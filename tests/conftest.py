@@ -1,69 +1,43 @@
-"""Shared test fixtures: real Redis, real simulator processes, real worker processes.
+"""Shared fixtures: real Redis, real simulator processes, real worker processes.
 
-End-to-end tests build a `Cluster`: a config file, the PowerOffice simulator on a free port, an
-intake process and N `orderbridge worker` processes, all on 127.0.0.1, all on Redis database 14
-(flushed before each test). Readiness is polled with deadlines; nothing waits on a fixed sleep.
+The classes behind them live in `tests/support/cluster.py`; tests import from there, never from
+this file. End-to-end tests build a `Cluster`: a config file, the PowerOffice simulator on a free
+port, an intake process and N `orderbridge worker` processes, all on 127.0.0.1, on this xdist
+process's own Redis database (flushed before each test). Readiness is polled with deadlines.
 """
 
 from __future__ import annotations
 
-import os
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import redis
 
 pytest.register_assert_rewrite("tests.support")
 
 from core.store import Store  # noqa: E402  (after the assert rewrite is registered)
-from tests.support.config import (  # noqa: E402
-    OPERATOR_TOKEN,
-    SHOP_TOKEN,
-    orderbridge_toml,
-    poweroffice_connection,
+from tests.support.cluster import (  # noqa: E402
+    REDIS_URL,
+    Cluster,
+    Simulator,
+    SimulatorPool,
 )
-from workers.processes import Child, free_port, port_open, spawn, stop_all, wait_until  # noqa: E402
+from tests.support.fakes import fake_store  # noqa: E402
 
-__all__ = ["OPERATOR_TOKEN", "SHOP_TOKEN", "REDIS_URL", "Cluster", "Simulator", "poll"]
 
-REDIS_URL = os.environ.get("ORDERBRIDGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
-ROOT = Path(__file__).resolve().parent.parent
+# Tests that start the shipped example config, which binds its published ports (8000, 18081-84):
+# they run one after the other in one xdist process. Every other test uses free ports and its
+# process's own Redis database, so pytest-xdist spreads them freely.
+EXAMPLE_PORTS = {"test_up.py", "test_demo.py"}
 
 
 def pytest_itemcollected(item: pytest.Item) -> None:
-    """Groups for `pytest -n 2 --dist loadgroup` (make test): each group runs in one process,
-    in order, so tests that share Redis database 14 or the demo's fixed ports never overlap;
-    the fairness scenarios (their own redis-server and free ports) and the unit tests run
-    beside them. Marked as each test is collected, before xdist reads the groups."""
-    path = Path(str(item.fspath))
-    if path.name == "test_e2e_fairness.py":
-        group = "fairness"
-    elif "unit" in path.parts:
-        group = "unit"
-    else:
-        group = "e2e"
-    item.add_marker(pytest.mark.xdist_group(group))
-
-
-def poll(
-    condition: Callable[[], Any],
-    timeout: float = 30,
-    interval: float = 0.1,
-    what: str = "condition",
-) -> Any:
-    """Return the first truthy value of `condition()`, or fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
+    """Marks the example-port tests with one xdist group (`--dist loadgroup` keeps a group in
+    one process); marked as each test is collected, before xdist reads the groups."""
+    if Path(str(item.fspath)).name in EXAMPLE_PORTS:
+        item.add_marker(pytest.mark.xdist_group("example-ports"))
 
 
 @pytest.fixture
@@ -79,82 +53,10 @@ def store(redis_client: redis.Redis) -> Store:
     return Store(redis_client)
 
 
-class Simulator:
-    def __init__(self, child: Child, port: int) -> None:
-        self.child, self.port = child, port
-        self.url = f"http://127.0.0.1:{port}"
-        self.http = httpx.Client(base_url=self.url, timeout=10)
-
-    def state(self) -> dict[str, Any]:
-        return self.http.get("/_sim/state").json()
-
-    def count(self, entity: str) -> int:
-        return len(self.state()[entity])
-
-    def calls(self) -> dict[str, Any]:
-        return self.http.get("/_sim/calls").json()
-
-    def calls_to(self, endpoint: str) -> int:
-        return int(self.calls()["by_endpoint"].get(endpoint, 0))
-
-    def fault(self, **fault: Any) -> None:
-        self.http.post("/_sim/faults", json=fault).raise_for_status()
-
-    def configure(self, **options: Any) -> None:
-        self.http.post("/_sim/config", json=options).raise_for_status()
-
-    def reset(self) -> None:
-        self.http.post("/_sim/reset").raise_for_status()
-
-    def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """Call the ERP's own API as another integration would (for test set-up). It shares the
-        subscription key's rate limit with the workers, so a 429 is waited out."""
-        key = {"Ocp-Apim-Subscription-Key": "demo-subscription-key"}
-
-        def unthrottled(send: Callable[[], httpx.Response]) -> httpx.Response:
-            return poll(lambda: (r := send()).status_code != 429 and r, 10, 0.2, "no 429")
-
-        token = unthrottled(
-            lambda: self.http.post(
-                "/Demo/OAuth/Token",
-                data={"grant_type": "client_credentials"},
-                auth=("demo-app-key", "demo-client-key"),
-                headers=key,
-            )
-        ).json()["access_token"]
-        headers = {**key, "Authorization": f"Bearer {token}"}
-        return unthrottled(
-            lambda: self.http.request(method, f"/Demo/v2{path}", headers=headers, **kwargs)
-        )
-
-
-def start_simulator(erp: str, log_dir: Path) -> Simulator:
-    port = free_port()
-    child = spawn(
-        f"simulator-{erp}",
-        ["simulate", erp, "--port", str(port)],
-        dict(os.environ),
-        str(log_dir / f"{erp}.log"),
-    )
-    wait_until(lambda: port_open(port), 20, f"the {erp} simulator", children=[child])
-    return Simulator(child, port)
-
-
-class SimulatorPool:
-    """Simulator processes for the whole session, started on first use, one per kind."""
-
-    def __init__(self, log_dir: Path) -> None:
-        self.log_dir = log_dir
-        self.running: dict[str, Simulator] = {}
-
-    def get(self, name: str) -> Simulator:
-        if name not in self.running:
-            self.running[name] = start_simulator(name, self.log_dir)
-        return self.running[name]
-
-    def stop(self) -> None:
-        for sim in self.running.values():
-            sim.child.stop()
+@pytest.fixture
+def memory_store() -> Store:
+    """A store on fakeredis, for unit tests."""
+    return fake_store()
 
 
 @pytest.fixture(scope="session")
@@ -173,134 +75,6 @@ def simulator(simulators: SimulatorPool) -> Simulator:
 def sim(simulator: Simulator) -> Simulator:
     simulator.reset()
     return simulator
-
-
-class Cluster:
-    """A config file plus the intake and worker processes that use it.
-
-    `connection` is the `[connections.shop]` table (default: PowerOffice on `sim`); `retry`
-    and the keyword options (`pool`, `concurrency`, `stale_after_seconds`, ...) override the
-    test defaults of `[orderbridge.retry]` and `[orderbridge.worker]`."""
-
-    def __init__(
-        self,
-        tmp: Path,
-        sim: Simulator,
-        store: Store,
-        connection: dict[str, Any] | None = None,
-        retry: dict[str, Any] | None = None,
-        **worker: Any,
-    ) -> None:
-        self.tmp, self.sim, self.store = tmp, sim, store
-        self.intake_port = free_port()
-        self.config = tmp / "orderbridge.toml"
-        self.config.write_text(
-            orderbridge_toml(
-                redis_url=REDIS_URL,
-                intake_port=self.intake_port,
-                retry=retry or {},
-                worker=worker,
-                connections={"shop": connection or poweroffice_connection(sim.url)},
-            )
-        )
-        self.env = {
-            **os.environ,
-            "ORDERBRIDGE_CONFIG": str(self.config),
-            "ORDERBRIDGE_REDIS_URL": REDIS_URL,
-        }
-        self.workers: list[Child] = []
-        self.intake: Child | None = None
-        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.intake_port}", timeout=10)
-
-    def start(self, workers: int = 1) -> None:
-        """The intake and `workers` workers, started together (each takes a second to import)
-        and then waited for."""
-        intake = self._spawn_intake()
-        new = [self._spawn_worker() for _ in range(workers)]
-        self._wait_intake(intake)
-        for child in new:
-            self._wait_worker(child)
-
-    def start_worker(self) -> Child:
-        child = self._spawn_worker()
-        self._wait_worker(child)
-        return child
-
-    def start_intake(self) -> Child:
-        intake = self._spawn_intake()
-        self._wait_intake(intake)
-        return intake
-
-    def _spawn_worker(self) -> Child:
-        index = len(self.workers)
-        child = spawn(f"worker{index}", ["worker"], self.env, str(self.tmp / f"worker{index}.log"))
-        self.workers.append(child)
-        return child
-
-    def _wait_worker(self, child: Child) -> None:
-        wait_until(
-            lambda: self.store.worker_alive(child.proc.pid),
-            30,
-            f"{child.name} to be ready",
-            children=[child],
-        )
-
-    def _spawn_intake(self) -> Child:
-        self.intake = spawn("intake", ["intake"], self.env, str(self.tmp / "intake.log"))
-        return self.intake
-
-    def _wait_intake(self, intake: Child) -> None:
-        wait_until(lambda: port_open(self.intake_port), 20, "the intake", children=[intake])
-
-    def post_order(
-        self, order: dict[str, Any], token: str = SHOP_TOKEN, connection: str = "shop"
-    ) -> httpx.Response:
-        return self.http.post(
-            f"/v1/connections/{connection}/orders",
-            json=order,
-            headers={"Authorization": f"Bearer {token}"},
-        )
-
-    def accept(self, order: dict[str, Any], connection: str = "shop") -> str:
-        """Post a new order; it must be accepted (202). Returns its job id."""
-        response = self.post_order(order, connection=connection)
-        assert response.status_code == 202, response.text
-        return str(response.json()["job_id"])
-
-    def operator(self, method: str, path: str) -> httpx.Response:
-        return self.http.request(
-            method, path, headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"}
-        )
-
-    def job(self, job_id: str) -> dict[str, Any]:
-        job = self.store.load_job(job_id)
-        assert job is not None, f"no job {job_id}"
-        return job.public_view()
-
-    def wait_final(self, job_id: str, timeout: float = 60) -> dict[str, Any]:
-        def final() -> dict[str, Any] | None:
-            job = self.store.load_job(job_id)
-            return job.public_view() if job and job.is_final else None
-
-        return poll(final, timeout, what=f"job {job_id} to finish")
-
-    def cli(self, *args: str) -> tuple[int, str]:
-        import subprocess
-        import sys
-
-        proc = subprocess.run(
-            [sys.executable, "-m", "workers.cli", *args],
-            env={**self.env, "COLUMNS": "200"},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=ROOT,
-        )
-        return proc.returncode, proc.stdout + proc.stderr
-
-    def stop(self) -> None:
-        stop_all([*([self.intake] if self.intake else []), *self.workers])
-        self.http.close()
 
 
 @pytest.fixture

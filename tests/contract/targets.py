@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.conftest import Cluster, Simulator
+from tests.support.cluster import Cluster, Simulator
 from tests.support.config import (
     duett_connection,
     exact_connection,

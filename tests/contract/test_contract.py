@@ -17,9 +17,9 @@ import pytest
 from connectors.registry import CONNECTORS
 from core.store import Store
 from simulators.registry import SIMULATORS
-from tests.conftest import Cluster, Simulator, SimulatorPool, poll
 from tests.contract.targets import TARGETS, ContractTarget
-from tests.factories import customer, order
+from tests.support.cluster import Cluster, Simulator, SimulatorPool, poll
+from tests.support.factories import customer, order
 
 pytestmark = pytest.mark.e2e
 

@@ -11,12 +11,16 @@ of 398.00 plus 10.00 shipping, `current_total_price` 398.00 with the shipping cu
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
+import hmac
 import json
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+SECRET = "demo-webhook-secret"  # the webhook secret of the test configs
 SHOPS_DIR = Path(__file__).resolve().parent.parent / "data" / "shops"
 
 
@@ -66,3 +70,8 @@ def woo_guest_order() -> dict[str, Any]:
 def woo_company_order() -> dict[str, Any]:
     """`woo_nok_order` billed to a company (Kaffebrenneriet AS)."""
     return load("woo_company_order")
+
+
+def sign(raw: bytes, secret: str = SECRET) -> str:
+    """The webhook signature Shopify and WooCommerce send: base64 of HMAC-SHA256 of the body."""
+    return base64.b64encode(hmac.new(secret.encode(), raw, hashlib.sha256).digest()).decode()

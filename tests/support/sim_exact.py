@@ -1,4 +1,5 @@
-"""Shared fixtures and factories of the Exact Online simulator tests (tests/test_sim_exact*.py).
+"""Shared fixtures and factories of the Exact Online simulator tests
+(tests/simulators/test_exact*.py).
 
 The simulator runs under real uvicorn, and clients get their tokens through the real
 authorization-code flow, as a connector would. Test modules import the fixture functions by name

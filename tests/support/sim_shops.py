@@ -1,6 +1,6 @@
-"""Shared pieces of the shop simulator tests (tests/test_sim_shops*.py): a tiny webhook receiver
-that records every request, served under real uvicorn like the simulators, and polling with a
-deadline. Test modules import the fixture functions by name (`receiver_server_fixture`,
+"""Shared pieces of the shop simulator tests (tests/simulators/test_shops*.py): a tiny webhook
+receiver that records every request, served under real uvicorn like the simulators, and polling
+with a deadline. Test modules import the fixture functions by name (`receiver_server_fixture`,
 `receiver_fixture`) so pytest registers them there.
 """
 

@@ -1,6 +1,6 @@
 """Admission rounds against fakeredis: fair turns, caps from the budget, urgent jobs, pauses,
 the outage breaker and the workers' threads. The same script runs on the real Redis in the
-end-to-end fairness test (tests/test_e2e_fairness.py)."""
+end-to-end fairness test (tests/e2e/test_fairness.py)."""
 
 from __future__ import annotations
 

@@ -18,21 +18,19 @@ import pytest
 from connectors.base import InvoiceSnapshot
 from core.runtime import Runtime
 from core.settings import parse_settings
-from core.store import Store
 from schemas.job import utcnow
 from schemas.order import Order
 from tasks import deadletters, delivery, invoicewatch
 from tasks.events import submit_order
 from tasks.runner import Outcome, run_step
-from tests.factories import order as order_json
-from tests.factories import product_line
-from tests.unit.test_runner import Enqueued, FakeConnector, accept, job_of
+from tests.support.factories import order as order_json
+from tests.support.factories import product_line
+from tests.support.fakes import Enqueued, FakeConnector, accept, fake_store, job_of
 
 SECRET = "s3cret"
 
 
 def runtime(events: dict[str, Any] | None = None) -> tuple[Runtime, FakeConnector]:
-    import fakeredis
 
     settings = parse_settings(
         {
@@ -61,7 +59,7 @@ def runtime(events: dict[str, Any] | None = None) -> tuple[Runtime, FakeConnecto
     connector = FakeConnector()
     rt = Runtime(
         settings,
-        Store(fakeredis.FakeRedis(decode_responses=True)),
+        fake_store(),
         enqueue=Enqueued(),
         connector_factory=lambda _: connector,
     )

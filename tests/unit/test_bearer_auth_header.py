@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import fakeredis
 import httpx
 
 from connectors.http import BearerAuth
 from connectors.shops.clients import shopify_rest_orders_since
 from connectors.shops.settings import ShopSettings
-from core.store import Store
+from tests.support.fakes import fake_store
 
 
 class Tokens:
@@ -80,7 +79,7 @@ def test_shopify_rest_orders_get_a_new_token_after_a_401() -> None:
         api_version="2025-01",
         api="rest",
     )
-    store = Store(fakeredis.FakeRedis(decode_responses=True))
+    store = fake_store()
     with httpx.Client(transport=httpx.MockTransport(handle)) as client:
         orders = list(
             shopify_rest_orders_since(shop, datetime(2026, 1, 1, tzinfo=UTC), client, store)

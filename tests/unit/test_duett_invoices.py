@@ -9,16 +9,15 @@ from collections.abc import Iterator
 from decimal import Decimal as D
 from typing import Any
 
-import fakeredis
 import httpx
 import pytest
 
 from connectors.base import Connector, CreditSource, InvoicePage, InvoiceSnapshot, OrderRef
 from connectors.duett import DuettSettings, build
-from core.store import Store
 from schemas.order import Order
 from simulators.duett import create_app
-from tests.factories import order, product_line
+from tests.support.factories import order, product_line
+from tests.support.fakes import fake_store
 from tests.support.sim_server import pay, simulator_fixtures
 
 KEYS = {"integration_key": "demo-duett-integration-key", "client_key": "demo-duett-client-key"}
@@ -34,7 +33,7 @@ def connect(server: str, sim: httpx.Client) -> Iterator[Any]:
     def make(**settings: Any) -> Connector:
         client = httpx.Client(timeout=10)
         clients.append(client)
-        store = Store(fakeredis.FakeRedis(decode_responses=True))
+        store = fake_store()
         return build(DuettSettings(base_url=server, **KEYS, **settings), client, store)
 
     yield make

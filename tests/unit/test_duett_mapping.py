@@ -20,7 +20,7 @@ from connectors.duett.mapping import (
 from connectors.duett.settings import DuettSettings
 from connectors.errors import PermanentError
 from schemas.order import Address, Customer, Order
-from tests.factories import order, product_line
+from tests.support.factories import order, product_line
 
 # The seed's example lines: "Item 1" 1 x 80 at 25 %, 712: 4 x 50 with 10 % off at 12 %,
 # 6543: 4 x 199 at 25 % (net prices).

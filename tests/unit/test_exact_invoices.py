@@ -8,7 +8,6 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-import fakeredis
 import httpx
 import pytest
 
@@ -16,10 +15,10 @@ from connectors.base import CreditSource, InvoicePage, InvoiceSnapshot
 from connectors.consent import connect
 from connectors.errors import ErpHttpError, PermanentError
 from connectors.exact import ExactConnector, ExactSettings, odata
-from core.store import Store
 from schemas.order import Order
 from simulators.exact import WAREHOUSE_ID
-from tests.factories import order, product_line
+from tests.support.factories import order, product_line
+from tests.support.fakes import fake_store
 from tests.support.sim_exact import server_fixture  # noqa: F401 (fixture)
 from tests.support.sim_server import pay
 
@@ -44,9 +43,7 @@ def exact(sim: httpx.Client, send_as: str = "invoice", **extra: Any) -> ExactCon
         vat_codes={"0.21": "2"},
         **extra,
     )
-    connector = ExactConnector(
-        settings, httpx.Client(timeout=10), Store(fakeredis.FakeRedis(decode_responses=True))
-    )
+    connector = ExactConnector(settings, httpx.Client(timeout=10), fake_store())
     connect(connector, auto=True)
     return connector
 

@@ -8,7 +8,7 @@ from connectors.errors import PermanentError
 from connectors.exact import mapping, odata
 from connectors.exact.settings import ExactSettings
 from schemas.order import Order
-from tests.factories import order, product_line
+from tests.support.factories import order, product_line
 
 
 def settings(**extra: object) -> ExactSettings:

@@ -7,17 +7,15 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import fakeredis
 import pytest
 
 from connectors.errors import TransientError
 from core import broker, runtime
 from core.settings import ConfigError, parse_settings
-from core.store import Store
 from schemas.job import Step, utcnow
 from tasks.pipeline import STEP_TASKS, describe_run, order_paid, steps_run
 from tasks.runner import Outcome
-from tests.unit.test_runner import accept, job_of, make_runtime
+from tests.support.fakes import accept, fake_store, job_of, make_runtime
 from workers.worker import UNAUTHENTICATED_API, flower_options, is_loopback
 
 CONNECTION = {
@@ -222,7 +220,7 @@ def test_without_auth_the_api_opens_only_on_loopback() -> None:
 
 
 def test_the_lookup_uses_the_store_key_scheme() -> None:
-    store = Store(fakeredis.FakeRedis(decode_responses=True))
+    store = fake_store()
     store.redis.set(
         store.key("job", "j9"),
         '{"job_id": "j9", "connection": "c", "external_id": "e", "reference": "R-9"}',

@@ -28,7 +28,7 @@ from core.runtime import Runtime
 from core.store import Store
 from schemas.job import STEPS, Step
 from tasks.runner import Outcome, run_step
-from tests.unit.test_runner import accept, make_runtime
+from tests.support.fakes import accept, make_runtime
 from workers.intake.app import create_app
 from workers.metrics import metrics_text
 

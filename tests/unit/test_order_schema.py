@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from schemas.order import Order
-from tests.factories import order, product_line
+from tests.support.factories import order, product_line
 from workers.intake.errors import validation_details
 
 

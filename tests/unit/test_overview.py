@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-import fakeredis
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -20,8 +19,9 @@ from core.store import Store, new_id
 from schemas.dead_letter import DeadLetter
 from schemas.job import ErrorInfo, Job, Step, utcnow
 from schemas.order import Order
-from tests.factories import order
 from tests.support.config import OPERATOR_TOKEN, exact_connection, poweroffice_connection
+from tests.support.factories import order
+from tests.support.fakes import fake_store
 from workers.intake import http, status
 from workers.intake.app import create_app
 
@@ -40,7 +40,7 @@ def rt() -> Runtime:
         },
         env={},
     )
-    store = Store(fakeredis.FakeRedis(decode_responses=True))
+    store = fake_store()
     return Runtime(settings, store, enqueue=lambda step, job_id: None)
 
 
@@ -204,7 +204,7 @@ def test_budget_is_peeked_not_taken(rt: Runtime) -> None:
 
 
 def test_day_budget_left() -> None:
-    store = Store(fakeredis.FakeRedis(decode_responses=True))
+    store = fake_store()
     budget = RequestBudget(store.redis, "ob:budget:t", limit=60, window_seconds=61, day_limit=100)
     for _ in range(5):
         budget.try_take()

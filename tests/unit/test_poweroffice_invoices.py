@@ -10,18 +10,17 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs
 
-import fakeredis
 import httpx
 import pytest
 
 from connectors.base import CreditSource, InvoicePage, InvoiceSnapshot, OrderRef, customer_key
 from connectors.poweroffice import PowerOfficeConnector, PowerOfficeSettings, build
 from connectors.poweroffice.invoices import parse_stamp
-from core.store import Store
 from schemas.order import Order
 from simulators.poweroffice import create_app
-from tests.conftest import poll
-from tests.factories import order, product_line
+from tests.support.cluster import poll
+from tests.support.factories import order, product_line
+from tests.support.fakes import fake_store
 from tests.support.sim_server import pay, simulator_fixtures
 
 DEADLINE_S = 5.0
@@ -39,9 +38,7 @@ def connector_for(server: str, **settings: Any) -> PowerOfficeConnector:
         subscription_key="demo-subscription-key",
         **settings,
     )
-    built = build(
-        parsed, httpx.Client(timeout=10), Store(fakeredis.FakeRedis(decode_responses=True))
-    )
+    built = build(parsed, httpx.Client(timeout=10), fake_store())
     assert isinstance(built, PowerOfficeConnector)
     return built
 

@@ -11,7 +11,7 @@ from connectors.errors import PermanentError
 from connectors.poweroffice import mapping
 from connectors.poweroffice.settings import PowerOfficeSettings
 from schemas.order import Order
-from tests.factories import customer, order, product_line
+from tests.support.factories import customer, order, product_line
 
 SETTINGS = PowerOfficeSettings(application_key="a", client_key="c", subscription_key="s")
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import fakeredis
 import httpx
 import pytest
 
@@ -18,9 +17,9 @@ from schemas.order import Order
 from tasks import reconcile as reconcile_module
 from tasks import refunds as refunds_module
 from tasks.events import apply_event, event_from_canonical, submit_order
-from tests.factories import order as order_json
+from tests.support.factories import order as order_json
+from tests.support.fakes import Enqueued, fake_store
 from tests.support.payloads import woo_nok_order
-from tests.unit.test_runner import Enqueued
 
 OVERLAP = 120.0
 START = datetime(2026, 11, 4, 9, 0, tzinfo=UTC)
@@ -50,7 +49,7 @@ def woo_runtime() -> Runtime:
         },
         env={},
     )
-    return Runtime(settings, Store(fakeredis.FakeRedis(decode_responses=True)), enqueue=Enqueued())
+    return Runtime(settings, fake_store(), enqueue=Enqueued())
 
 
 def woo_order(order_id: int, modified: datetime) -> dict[str, Any]:

@@ -5,166 +5,19 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
-import fakeredis
 import pytest
 
-from connectors.base import (
-    Consent,
-    CreditSource,
-    InvoicePage,
-    InvoiceSnapshot,
-    InvoiceState,
-    OrderRef,
-    ProductSpec,
-)
 from connectors.errors import PermanentError, RateLimited, StaleReference, TransientError
 from core.broker import queue_for
 from core.runtime import Runtime
-from core.settings import parse_settings
-from core.store import Store
-from schemas.job import CustomerResult, Job, Step, utcnow
-from schemas.order import Customer, Order
+from schemas.job import CustomerResult, Step, utcnow
 from tasks import deadletters, lifecycle
-from tasks.events import submit_order
 from tasks.lease import Lease
 from tasks.runner import Outcome, run_step
 from tasks.sweeper import sweep_once
-from tests.factories import order as order_json
-
-STALE = 45.0
-
-
-@dataclass
-class FakeConnector:
-    """Records calls; `fail` maps a method name to exceptions raised on its next calls."""
-
-    calls: list[str] = field(default_factory=list)
-    fail: dict[str, list[Exception]] = field(default_factory=dict)
-    orders: dict[str, OrderRef] = field(default_factory=dict)
-    invoices: list[InvoiceSnapshot] = field(default_factory=list)
-    credits: list[tuple[str, CreditSource]] = field(default_factory=list)
-
-    def _call(self, name: str) -> None:
-        self.calls.append(name)
-        pending = self.fail.get(name)
-        if pending:
-            raise pending.pop(0)
-
-    def consent(self) -> Consent | None:
-        return None
-
-    def check_order(self, order: Order) -> list[tuple[str, str]]:
-        return []
-
-    def upsert_customer(self, customer: Customer, key: str) -> str:
-        self._call("upsert_customer")
-        return "C1"
-
-    def products_for(self, order: Order) -> list[ProductSpec]:
-        return [ProductSpec(line.sku, line.name, line.vat_rate) for line in order.product_lines]
-
-    def upsert_products(self, specs: list[ProductSpec]) -> dict[str, str]:
-        self._call("upsert_products")
-        return {s.sku: f"P-{s.sku}" for s in specs}
-
-    def find_order(self, reference: str, since: datetime | None) -> OrderRef | None:
-        self._call("find_order")
-        return self.orders.get(reference)
-
-    def create_order(
-        self,
-        order: Order,
-        reference: str,
-        customer_id: str,
-        product_ids: dict[str, str] | None = None,
-    ) -> OrderRef:
-        self._call("create_order")
-        ref = OrderRef(id=f"SO-{len(self.orders) + 1}", number=str(10000 + len(self.orders)))
-        self.orders[reference] = ref
-        return ref
-
-    def send_invoice(self, order_id: str, email: str | None) -> None:
-        self._call("send_invoice")
-
-    def cancel_order(self, order_id: str) -> str:
-        self._call("cancel_order")
-        return "removed"
-
-    def invoice_state(self, order_id: str) -> InvoiceState:
-        return InvoiceState("sent", invoice_number="F-1")
-
-    def invoices_since(self, cursor: Mapping[str, str]) -> InvoicePage:
-        """Serves `invoices` from position cursor["at"]; `page_size` at a time."""
-        self._call("invoices_since")
-        start = int(cursor.get("at", "0"))
-        page = self.invoices[start : start + 2]
-        end = start + len(page)
-        return InvoicePage(page, {"at": str(end)}, more=end < len(self.invoices))
-
-    def create_credit_note(
-        self,
-        order: Order,
-        reference: str,
-        customer_id: str,
-        product_ids: dict[str, str] | None,
-        original: CreditSource,
-    ) -> OrderRef:
-        self._call("create_credit_note")
-        self.credits.append((customer_id, original))
-        ref = OrderRef(id=f"CN-{len(self.credits)}", number=str(20000 + len(self.credits)))
-        self.orders[reference] = ref
-        return ref
-
-
-class Enqueued(list[tuple[str, str]]):
-    def __call__(self, name: str, job_id: str) -> None:
-        self.append((str(name), job_id))
-
-
-def make_runtime(inline: bool = True, **worker: Any) -> tuple[Runtime, FakeConnector, Enqueued]:
-    settings = parse_settings(
-        {
-            "orderbridge": {
-                "worker": {"inline_steps": inline, "stale_after_seconds": STALE, **worker},
-                "retry": {"base_seconds": 2, "cap_seconds": 60},
-            },
-            "connections": {
-                "shop": {
-                    "erp": "poweroffice",
-                    "invoice_on_payment": True,
-                    "settings": {
-                        "application_key": "a",
-                        "client_key": "c",
-                        "subscription_key": "s",
-                    },
-                }
-            },
-        },
-        env={},
-    )
-    connector, enqueued = FakeConnector(), Enqueued()
-    store = Store(fakeredis.FakeRedis(decode_responses=True))
-    rt = Runtime(settings, store, enqueue=enqueued, connector_factory=lambda _: connector)
-    return rt, connector, enqueued
-
-
-def accept(rt: Runtime, external_id: str = "1001", **extra: Any) -> str:
-    """Accept an order and admit it, as the intake and a worker's dispatcher would."""
-    submitted = submit_order(rt, "shop", Order.model_validate(order_json(external_id, **extra)))
-    assert submitted.created
-    rt.dispatch()
-    return submitted.job_id
-
-
-def job_of(rt: Runtime, job_id: str) -> Job:
-    job = rt.store.load_job(job_id)
-    assert job is not None
-    return job
+from tests.support.fakes import STALE, Enqueued, accept, job_of, make_runtime
 
 
 def due_in(rt: Runtime, job_id: str) -> float | None:

@@ -8,17 +8,16 @@ from collections.abc import Iterator
 from decimal import Decimal as D
 from typing import Any
 
-import fakeredis
 import httpx
 import pytest
 
 from connectors.base import CreditSource, InvoiceSnapshot, OrderRef
 from connectors.errors import PermanentError
 from connectors.sapera import SaperaConnector, SaperaSettings
-from core.store import Store
 from schemas.order import Order
 from simulators.sapera import create_app
-from tests.factories import order, product_line
+from tests.support.factories import order, product_line
+from tests.support.fakes import fake_store
 from tests.support.sim_server import pay, simulator_fixtures
 
 GET_INVOICE = "/api/financial/Invoice/GetInvoice"
@@ -30,7 +29,7 @@ server, sim = simulator_fixtures(create_app)
 @pytest.fixture
 def make(server: str, sim: httpx.Client) -> Iterator[Any]:
     """A connector with the given settings; tokens shared through one fakeredis store."""
-    store = Store(fakeredis.FakeRedis(decode_responses=True))
+    store = fake_store()
     clients: list[httpx.Client] = []
 
     def build(**settings: Any) -> SaperaConnector:

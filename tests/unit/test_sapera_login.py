@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import fakeredis
 import httpx
 import pytest
 
@@ -15,6 +14,7 @@ from connectors.errors import ConnectionBlocked
 from connectors.sapera.auth import SaperaLogin
 from connectors.sapera.settings import SaperaSettings
 from core.store import Store
+from tests.support.fakes import fake_store
 
 
 class FakeLogin:
@@ -58,7 +58,7 @@ def login(fake: FakeLogin, store: Store, password: str = "secret") -> SaperaLogi
 
 @pytest.fixture
 def store() -> Store:
-    return Store(fakeredis.FakeRedis(decode_responses=True))
+    return fake_store()
 
 
 def test_one_login_shared_then_one_refresh_for_a_stale_token(store: Store) -> None:

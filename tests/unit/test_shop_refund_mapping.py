@@ -25,8 +25,8 @@ from schemas.shops import (
     woocommerce_refund,
     woocommerce_refund_ids,
 )
+from tests.support.hostile import DEEP, NASTY, mutate
 from tests.support.payloads import load, shopify_nok_order, woo_nok_order
-from tests.unit.test_shop_mapping_hostile import DEEP, NASTY, _mutate
 
 D = Decimal
 
@@ -417,8 +417,8 @@ def _hostile() -> list[tuple[str, Any]]:
         ),
     ]
     for index in range(60):
-        cases.append((f"shopify-{index}", _mutate(refund_body(), rng)))
-        cases.append((f"woo-{index}", _mutate(woo_refund_body(), rng)))
+        cases.append((f"shopify-{index}", mutate(refund_body(), rng)))
+        cases.append((f"woo-{index}", mutate(woo_refund_body(), rng)))
     for index, value in enumerate(NASTY):
         payload = refund_body()
         payload["refund_line_items"][1]["line_item"]["quantity"] = value

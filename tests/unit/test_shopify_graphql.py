@@ -8,7 +8,6 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-import fakeredis
 import httpx
 import pytest
 
@@ -20,6 +19,7 @@ from connectors.shops.shopify_auth import ShopifyTokens
 from core.store import Store
 from schemas.shops import shopify_order
 from simulators.shops.shopify_graphql import Bucket, execute
+from tests.support.fakes import fake_store
 from tests.support.payloads import shopify_current_test_order, shopify_nok_order
 
 BASE = "http://127.0.0.1:9"
@@ -29,7 +29,7 @@ GRANTED = ShopSettings(
 
 
 def store() -> Store:
-    return Store(fakeredis.FakeRedis(decode_responses=True))
+    return fake_store()
 
 
 class FakeShopify:

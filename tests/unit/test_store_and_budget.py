@@ -12,9 +12,10 @@ from core.budget import RequestBudget
 from core.store import Store
 from schemas.job import CustomerResult, Job, Step
 from schemas.order import Order
-from tests.factories import order
+from tests.support.cluster import REDIS_URL
+from tests.support.factories import order
 
-URL = "redis://127.0.0.1:6379/13"
+URL = REDIS_URL  # this xdist process's own database
 
 
 @pytest.fixture

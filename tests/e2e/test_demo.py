@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.support.cluster import ROOT
 
 pytestmark = pytest.mark.e2e
 

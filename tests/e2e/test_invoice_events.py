@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from core.store import Store
-from tests.conftest import Cluster, Simulator, SimulatorPool, poll
 from tests.contract.targets import TARGETS
-from tests.factories import order, product_line
+from tests.support.cluster import Cluster, Simulator, SimulatorPool, poll
 from tests.support.config import merged
+from tests.support.factories import order, product_line
 from tests.support.sim_server import pay
 from tests.support.subscriber import Subscriber, events_section, subscriber
 

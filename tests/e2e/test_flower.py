@@ -17,8 +17,8 @@ import httpx
 import pytest
 import tomli_w
 
-from tests.conftest import Cluster, poll
-from tests.factories import three_line_order
+from tests.support.cluster import Cluster, poll
+from tests.support.factories import three_line_order
 from workers.processes import Child, free_port, port_open, spawn, wait_until
 
 pytestmark = pytest.mark.e2e

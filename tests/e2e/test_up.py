@@ -21,7 +21,7 @@ from typing import IO, Any
 import pytest
 import redis
 
-from tests.conftest import REDIS_URL, ROOT, poll
+from tests.support.cluster import REDIS_URL, ROOT, poll
 from workers.processes import port_open
 
 pytestmark = pytest.mark.e2e

@@ -30,7 +30,7 @@ from core.store import Store
 from schemas.order import Order
 from schemas.shops import shopify_order, shopify_refund, woocommerce_order
 from simulators.sapera.catalogue import ACCOUNTS, DEMO_ACCOUNTS, DEMO_CATALOGUE
-from tests.conftest import ROOT
+from tests.support.cluster import ROOT
 from workers.intake import create_app
 
 with warnings.catch_warnings():  # starlette prefers httpx2; the repo keeps one client, httpx

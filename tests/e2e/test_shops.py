@@ -3,9 +3,6 @@ the same way), real intake processes, real workers, the PowerOffice simulator as
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import random
 import time
@@ -18,18 +15,19 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Cluster, Simulator, poll, start_simulator
-from tests.factories import order
+from tests.support.cluster import Cluster, Simulator, poll, start_simulator
 from tests.support.config import poweroffice_connection
+from tests.support.factories import order
 from tests.support.payloads import (
+    SECRET,
     shopify_classic_test_order,
     shopify_nok_order,
+    sign,
     woo_nok_order,
 )
 from workers.processes import Child, free_port, port_open, spawn, wait_until
 
 pytestmark = pytest.mark.e2e
-SECRET = "demo-webhook-secret"
 
 
 @pytest.fixture(scope="session")
@@ -78,10 +76,6 @@ def shop_cluster(cluster_factory, shop_sims, sim: Simulator) -> Callable[..., Cl
         return cluster
 
     return make
-
-
-def sign(raw: bytes, secret: str = SECRET) -> str:
-    return base64.b64encode(hmac.new(secret.encode(), raw, hashlib.sha256).digest()).decode()
 
 
 def shopify_delivery(

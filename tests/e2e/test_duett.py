@@ -15,9 +15,9 @@ import pytest
 from pypdf import PdfReader
 
 from core.store import Store
-from tests.conftest import Cluster, Simulator, SimulatorPool
-from tests.factories import customer, order, product_line
+from tests.support.cluster import Cluster, Simulator, SimulatorPool
 from tests.support.config import duett_connection
+from tests.support.factories import customer, order, product_line
 
 pytestmark = pytest.mark.e2e
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Cluster, Simulator, SimulatorPool, poll
-from tests.factories import customer, order, product_line
+from tests.support.cluster import Cluster, Simulator, SimulatorPool, poll
 from tests.support.config import exact_connection
+from tests.support.factories import customer, order, product_line
 
 pytestmark = pytest.mark.e2e
 

@@ -13,7 +13,7 @@ from urllib.parse import unquote
 import httpx
 import pytest
 
-from tests.conftest import OPERATOR_TOKEN, Cluster
+from tests.support.cluster import OPERATOR_TOKEN, Cluster
 
 pytestmark = pytest.mark.e2e
 

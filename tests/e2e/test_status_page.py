@@ -13,9 +13,9 @@ from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from tests.conftest import OPERATOR_TOKEN, Cluster, poll
-from tests.factories import order
 from tests.support.browser import find_chromium, headless_chromium
+from tests.support.cluster import OPERATOR_TOKEN, Cluster, poll
+from tests.support.factories import order
 
 pytestmark = [
     pytest.mark.e2e,

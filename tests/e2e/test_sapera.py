@@ -10,7 +10,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import fakeredis
 import httpx
 import pytest
 
@@ -18,9 +17,10 @@ from connectors.errors import PermanentError
 from connectors.sapera import SaperaConnector, SaperaSettings
 from core.store import Store
 from schemas.order import Order
-from tests.conftest import Cluster, Simulator, SimulatorPool, poll
-from tests.factories import order, product_line
+from tests.support.cluster import Cluster, Simulator, SimulatorPool, poll
 from tests.support.config import sapera_connection
+from tests.support.factories import order, product_line
+from tests.support.fakes import fake_store
 
 pytestmark = pytest.mark.e2e
 CREATE = "POST /api/financial/SalesOrder/CreateSalesOrder"
@@ -129,9 +129,7 @@ def connector(sim: Simulator, **settings: Any) -> SaperaConnector:
         password="demo-sapera-password",
         **settings,
     )
-    return SaperaConnector(
-        config, httpx.Client(timeout=10), Store(fakeredis.FakeRedis(decode_responses=True))
-    )
+    return SaperaConnector(config, httpx.Client(timeout=10), fake_store())
 
 
 @pytest.mark.parametrize("allow", [False, True])

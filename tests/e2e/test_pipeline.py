@@ -12,8 +12,8 @@ from __future__ import annotations
 import pytest
 from celery import Celery
 
-from tests.conftest import REDIS_URL, Cluster, poll
-from tests.factories import customer, order, product_line, three_line_order
+from tests.support.cluster import REDIS_URL, Cluster, poll
+from tests.support.factories import customer, order, product_line, three_line_order
 
 pytestmark = pytest.mark.e2e
 

@@ -8,16 +8,14 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import fakeredis
 import pytest
 from fastapi.testclient import TestClient
 
 from core.runtime import Runtime
 from core.settings import parse_settings
-from core.store import RECONCILE, Store
-from tests.support.payloads import woo_nok_order
-from tests.test_e2e_shops import SECRET, sign
-from tests.unit.test_runner import Enqueued
+from core.store import RECONCILE
+from tests.support.fakes import Enqueued, fake_store
+from tests.support.payloads import SECRET, sign, woo_nok_order
 from workers.intake.app import create_app
 
 
@@ -46,7 +44,7 @@ def rt() -> Runtime:
         },
         env={},
     )
-    return Runtime(settings, Store(fakeredis.FakeRedis(decode_responses=True)), enqueue=Enqueued())
+    return Runtime(settings, fake_store(), enqueue=Enqueued())
 
 
 @pytest.fixture

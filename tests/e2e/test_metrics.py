@@ -7,8 +7,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-from tests.conftest import Cluster, poll
-from tests.factories import customer, order, three_line_order
+from tests.support.cluster import Cluster, poll
+from tests.support.factories import customer, order, three_line_order
 
 pytestmark = pytest.mark.e2e
 

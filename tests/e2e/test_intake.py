@@ -8,8 +8,8 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from tests.conftest import SHOP_TOKEN, Cluster
-from tests.factories import order, product_line
+from tests.support.cluster import SHOP_TOKEN, Cluster
+from tests.support.factories import order, product_line
 from workers.processes import free_port, port_open, spawn, wait_until
 
 pytestmark = pytest.mark.e2e

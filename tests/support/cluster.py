@@ -1,0 +1,268 @@
+"""The processes end-to-end tests drive: simulators, the intake and `orderbridge worker`, all on
+127.0.0.1 and real Redis; and `poll`, which waits for a condition with a deadline.
+
+Each pytest-xdist process gets its own Redis database (`REDIS_URL`), so e2e tests run in
+parallel without sharing state; every process and port is the test's own (free ports).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from core.store import Store
+from tests.support.config import (
+    OPERATOR_TOKEN,
+    SHOP_TOKEN,
+    orderbridge_toml,
+    poweroffice_connection,
+)
+from workers.processes import Child, free_port, port_open, spawn, stop_all, wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Databases of the machine's Redis the suite may flush, one per xdist process ("gw0", "gw1", ...);
+# bench/ uses 12, tests/unit/test_store_and_budget.py uses 13 plus the process index.
+TEST_DATABASES = (14, 15, 11, 10, 9, 8)
+
+
+def _test_redis_url() -> str:
+    if url := os.environ.get("ORDERBRIDGE_TEST_REDIS_URL"):
+        return url
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    if index >= len(TEST_DATABASES):
+        raise RuntimeError(
+            f"at most {len(TEST_DATABASES)} pytest-xdist processes (one Redis db each)"
+        )
+    return f"redis://127.0.0.1:6379/{TEST_DATABASES[index]}"
+
+
+REDIS_URL = _test_redis_url()
+
+
+def poll(
+    condition: Callable[[], Any],
+    timeout: float = 30,
+    interval: float = 0.1,
+    what: str = "condition",
+) -> Any:
+    """Return the first truthy value of `condition()`, or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+class Simulator:
+    def __init__(self, child: Child, port: int) -> None:
+        self.child, self.port = child, port
+        self.url = f"http://127.0.0.1:{port}"
+        self.http = httpx.Client(base_url=self.url, timeout=10)
+
+    def state(self) -> dict[str, Any]:
+        return self.http.get("/_sim/state").json()
+
+    def count(self, entity: str) -> int:
+        return len(self.state()[entity])
+
+    def calls(self) -> dict[str, Any]:
+        return self.http.get("/_sim/calls").json()
+
+    def calls_to(self, endpoint: str) -> int:
+        return int(self.calls()["by_endpoint"].get(endpoint, 0))
+
+    def fault(self, **fault: Any) -> None:
+        self.http.post("/_sim/faults", json=fault).raise_for_status()
+
+    def configure(self, **options: Any) -> None:
+        self.http.post("/_sim/config", json=options).raise_for_status()
+
+    def reset(self) -> None:
+        self.http.post("/_sim/reset").raise_for_status()
+
+    def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Call the ERP's own API as another integration would (for test set-up). It shares the
+        subscription key's rate limit with the workers, so a 429 is waited out."""
+        key = {"Ocp-Apim-Subscription-Key": "demo-subscription-key"}
+
+        def unthrottled(send: Callable[[], httpx.Response]) -> httpx.Response:
+            return poll(lambda: (r := send()).status_code != 429 and r, 10, 0.2, "no 429")
+
+        token = unthrottled(
+            lambda: self.http.post(
+                "/Demo/OAuth/Token",
+                data={"grant_type": "client_credentials"},
+                auth=("demo-app-key", "demo-client-key"),
+                headers=key,
+            )
+        ).json()["access_token"]
+        headers = {**key, "Authorization": f"Bearer {token}"}
+        return unthrottled(
+            lambda: self.http.request(method, f"/Demo/v2{path}", headers=headers, **kwargs)
+        )
+
+
+def start_simulator(erp: str, log_dir: Path) -> Simulator:
+    port = free_port()
+    child = spawn(
+        f"simulator-{erp}",
+        ["simulate", erp, "--port", str(port)],
+        dict(os.environ),
+        str(log_dir / f"{erp}.log"),
+    )
+    wait_until(lambda: port_open(port), 20, f"the {erp} simulator", children=[child])
+    return Simulator(child, port)
+
+
+class SimulatorPool:
+    """Simulator processes for the whole session, started on first use, one per kind."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.running: dict[str, Simulator] = {}
+
+    def get(self, name: str) -> Simulator:
+        if name not in self.running:
+            self.running[name] = start_simulator(name, self.log_dir)
+        return self.running[name]
+
+    def stop(self) -> None:
+        for sim in self.running.values():
+            sim.child.stop()
+
+
+class Cluster:
+    """A config file plus the intake and worker processes that use it.
+
+    `connection` is the `[connections.shop]` table (default: PowerOffice on `sim`); `retry`
+    and the keyword options (`pool`, `concurrency`, `stale_after_seconds`, ...) override the
+    test defaults of `[orderbridge.retry]` and `[orderbridge.worker]`."""
+
+    def __init__(
+        self,
+        tmp: Path,
+        sim: Simulator,
+        store: Store,
+        connection: dict[str, Any] | None = None,
+        retry: dict[str, Any] | None = None,
+        **worker: Any,
+    ) -> None:
+        self.tmp, self.sim, self.store = tmp, sim, store
+        self.intake_port = free_port()
+        self.config = tmp / "orderbridge.toml"
+        self.config.write_text(
+            orderbridge_toml(
+                redis_url=REDIS_URL,
+                intake_port=self.intake_port,
+                retry=retry or {},
+                worker=worker,
+                connections={"shop": connection or poweroffice_connection(sim.url)},
+            )
+        )
+        self.env = {
+            **os.environ,
+            "ORDERBRIDGE_CONFIG": str(self.config),
+            "ORDERBRIDGE_REDIS_URL": REDIS_URL,
+        }
+        self.workers: list[Child] = []
+        self.intake: Child | None = None
+        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.intake_port}", timeout=10)
+
+    def start(self, workers: int = 1) -> None:
+        """The intake and `workers` workers, started together (each takes a second to import)
+        and then waited for."""
+        intake = self._spawn_intake()
+        new = [self._spawn_worker() for _ in range(workers)]
+        self._wait_intake(intake)
+        for child in new:
+            self._wait_worker(child)
+
+    def start_worker(self) -> Child:
+        child = self._spawn_worker()
+        self._wait_worker(child)
+        return child
+
+    def start_intake(self) -> Child:
+        intake = self._spawn_intake()
+        self._wait_intake(intake)
+        return intake
+
+    def _spawn_worker(self) -> Child:
+        index = len(self.workers)
+        child = spawn(f"worker{index}", ["worker"], self.env, str(self.tmp / f"worker{index}.log"))
+        self.workers.append(child)
+        return child
+
+    def _wait_worker(self, child: Child) -> None:
+        wait_until(
+            lambda: self.store.worker_alive(child.proc.pid),
+            30,
+            f"{child.name} to be ready",
+            children=[child],
+        )
+
+    def _spawn_intake(self) -> Child:
+        self.intake = spawn("intake", ["intake"], self.env, str(self.tmp / "intake.log"))
+        return self.intake
+
+    def _wait_intake(self, intake: Child) -> None:
+        wait_until(lambda: port_open(self.intake_port), 20, "the intake", children=[intake])
+
+    def post_order(
+        self, order: dict[str, Any], token: str = SHOP_TOKEN, connection: str = "shop"
+    ) -> httpx.Response:
+        return self.http.post(
+            f"/v1/connections/{connection}/orders",
+            json=order,
+            headers={"Authorization": f"Bearer {token}"},
+        )
+
+    def accept(self, order: dict[str, Any], connection: str = "shop") -> str:
+        """Post a new order; it must be accepted (202). Returns its job id."""
+        response = self.post_order(order, connection=connection)
+        assert response.status_code == 202, response.text
+        return str(response.json()["job_id"])
+
+    def operator(self, method: str, path: str) -> httpx.Response:
+        return self.http.request(
+            method, path, headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+        )
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        job = self.store.load_job(job_id)
+        assert job is not None, f"no job {job_id}"
+        return job.public_view()
+
+    def wait_final(self, job_id: str, timeout: float = 60) -> dict[str, Any]:
+        def final() -> dict[str, Any] | None:
+            job = self.store.load_job(job_id)
+            return job.public_view() if job and job.is_final else None
+
+        return poll(final, timeout, what=f"job {job_id} to finish")
+
+    def cli(self, *args: str) -> tuple[int, str]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "workers.cli", *args],
+            env={**self.env, "COLUMNS": "200"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=ROOT,
+        )
+        return proc.returncode, proc.stdout + proc.stderr
+
+    def stop(self) -> None:
+        stop_all([*([self.intake] if self.intake else []), *self.workers])
+        self.http.close()
