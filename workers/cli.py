@@ -234,10 +234,10 @@ def cmd_dlq(settings: Settings, args: argparse.Namespace) -> int:
                 )
             console.print(table)
         elif args.action == "show":
-            letter = store.dead_letter(_need_id(args))
-            if letter is None:
+            shown = store.dead_letter(_need_id(args))
+            if shown is None:
                 raise deadletters.NotFound(f"no dead letter {args.id}")
-            console.print_json(data=letter.model_dump(mode="json"))
+            console.print_json(data=shown.model_dump(mode="json"))
         elif args.action == "replay" and args.all:
             replayed = deadletters.replay_all(rt)
             console.print(f"replayed {len(replayed)} dead letter(s)")

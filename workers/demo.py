@@ -11,6 +11,7 @@ from __future__ import annotations
 import tempfile
 import time
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import httpx
@@ -107,7 +108,7 @@ def start_simulators(settings: Settings, env: dict[str, str]) -> list[Child]:
             console.print(f"simulator {erp}: using the one on port {port}")
             continue
         child = spawn(f"simulator-{erp}", ["simulate", erp], env)  # quiet: warnings only
-        wait_until(lambda port=port: port_open(port), 20, f"the {erp} simulator", children=[child])
+        wait_until(partial(port_open, port), 20, f"the {erp} simulator", children=[child])
         started.append(child)
     return started
 
@@ -191,8 +192,8 @@ def _send_and_show(settings: Settings, store: Store, count: int) -> int:
         scene = DEMO_SCENES.get(settings.connections[name].erp)
         # One order the ERP cannot take (a dead letter with the ERP's reason).
         orders[-1]["lines"][0].update(scene.refused_line if scene else {"vat_rate": "0.10"})
-        token = settings.connections[name].api_token
-        plans.append((name, token.get_secret_value() if token else "", orders))
+        secret = settings.connections[name].api_token
+        plans.append((name, secret.get_secret_value() if secret else "", orders))
     job_ids: dict[tuple[str, str], str] = {}
     notes: dict[tuple[str, str], str] = {}
     intake = httpx.Client(base_url=f"http://127.0.0.1:{settings.intake.port}", timeout=10)

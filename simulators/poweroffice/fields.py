@@ -30,19 +30,22 @@ _DOTNET_TYPES = {
 }
 
 
+PYTHON_TYPES: dict[str, type | tuple[type, ...]] = {
+    "str": str,
+    "int": int,
+    "num": (int, float),
+    "bool": bool,
+    "dict": dict,
+    "list": list,
+}
+
+
 def _is_kind(value: Any, kind: str) -> bool:
     if value is None:
         return True
     if kind == "date":
         return isinstance(value, str) and _is_date(value)
-    python_type = {
-        "str": str,
-        "int": int,
-        "num": (int, float),
-        "bool": bool,
-        "dict": dict,
-        "list": list,
-    }[kind]
+    python_type = PYTHON_TYPES[kind]
     return isinstance(value, python_type) and (kind == "bool" or not isinstance(value, bool))
 
 

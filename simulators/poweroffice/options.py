@@ -45,7 +45,7 @@ class PowerOfficeSimOptions:
 
     def merged(self, changes: Mapping[str, Any]) -> PowerOfficeSimOptions:
         """A copy with `changes` applied; ConfigError for unknown keys or bad values."""
-        return merged_options(self, changes, _check)  # type: ignore[no-any-return]
+        return merged_options(self, changes, _check)
 
     def as_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

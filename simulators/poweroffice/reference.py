@@ -28,7 +28,7 @@ SEND_PRIVILEGE = "SalesOrders_SendInvoice"  # the real name of this privilege is
 
 
 async def client_information(ctx: Ctx) -> Response:
-    valid, invalid = list(PRIVILEGES), []
+    valid, invalid = list(PRIVILEGES), list[str]()
     (valid if ctx.options.send_privilege else invalid).append(SEND_PRIVILEGE)
     return json_response(
         {

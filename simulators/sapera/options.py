@@ -92,7 +92,7 @@ class SaperaSimOptions:
         normalised = {
             k: v.strip("/") if k in PATHS and isinstance(v, str) else v for k, v in changes.items()
         }
-        return merged_options(self, normalised, _check)  # type: ignore[no-any-return]
+        return merged_options(self, normalised, _check)
 
     def as_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -130,10 +130,10 @@ class Parser:
                 kind = self.take(kind="name")
                 if kind not in ("query", "mutation", "subscription"):
                     raise GraphQLSyntaxError(f'Parse error on "{kind}" (IDENTIFIER)')
-                name = self.take(kind="name") if self.peek(kind="name") else None
+                op_name = self.take(kind="name") if self.peek(kind="name") else None
                 defaults = self.variable_definitions()
                 self.directives()
-                operations.append(Operation(kind, name, defaults, self.selection_set()))
+                operations.append(Operation(kind, op_name, defaults, self.selection_set()))
         if not operations:
             raise GraphQLSyntaxError("Parse error on end of file: no operation given")
         return Document(operations, fragments)

@@ -468,7 +468,7 @@ def connection(
         if args.get(name) is not None:
             cursor = decode_cursor(args[name], path)
             window = [(k, r) for k, r in window if beyond(k, cursor) == keep_after and k != cursor]
-    size = args["first"] if args.get("first") is not None else args.get("last")
+    size: int = args["first"] if args.get("first") is not None else args["last"]
     page = window[:size] if args.get("first") is not None else window[max(0, len(window) - size) :]
     index_first = keyed.index(page[0]) if page else 0
     index_last = keyed.index(page[-1]) if page else len(keyed) - 1
