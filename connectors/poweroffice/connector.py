@@ -33,7 +33,7 @@ from connectors.base import (
 from connectors.errors import ErpHttpError, StaleReference, check, classify
 from connectors.http import BearerAuth, segment
 from connectors.poweroffice import mapping
-from connectors.poweroffice.auth import PowerOfficeTokens
+from connectors.poweroffice.auth import poweroffice_tokens
 from connectors.poweroffice.invoices import InvoiceCursor, snapshot
 from connectors.poweroffice.settings import PowerOfficeSettings
 from schemas.order import Customer, Order
@@ -50,7 +50,7 @@ class PowerOfficeConnector:
         self.settings = settings
         self.client = client
         self.base = settings.base_url.rstrip("/")
-        self.auth = BearerAuth(PowerOfficeTokens(settings, client, tokens))
+        self.auth = BearerAuth(poweroffice_tokens(settings, client, tokens))
         self.headers = {"Ocp-Apim-Subscription-Key": settings.subscription_key.get_secret_value()}
 
     def consent(self) -> Consent | None:

@@ -1,5 +1,5 @@
 """Sapera login, shared by every worker: one access token per connection, kept in Redis,
-refreshed before it expires and after a 401, under a per-connection lock.
+refreshed before it expires and after a 401, under a per-connection lock (`connectors.tokens`).
 
 Logging in per call is what Sapera's docs ask us not to do. The token pair lives in Redis
 encrypted (Fernet, key derived from the password, which lives only in the environment). A login
@@ -12,21 +12,18 @@ attempt") is a plain wait.
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
 import time
-from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
 import httpx
-from cryptography.fernet import Fernet, InvalidToken
 
 from connectors.base import TokenStore
-from connectors.errors import ConnectionBlocked, PermanentError, TransientError
+from connectors.errors import PermanentError, TransientError
 from connectors.sapera.envelope import value_of
 from connectors.sapera.settings import SaperaSettings
+from connectors.tokens import Grant, SharedToken
 
 PAIR_TTL_SECONDS = 30 * 86_400
 # A refused login is tried again after this long (or at once with a new password): often enough
@@ -42,71 +39,48 @@ LOGIN_RESULTS = {
 }
 
 
-@dataclass
-class SaperaTokens:
-    token: str
-    expires_at: float
-    refresh_token: str | None = None
-    refresh_token_id: str | None = None
-    refresh_expires_at: float = 0.0
-    blocked: str | None = None
-
-
 class SaperaLogin:
-    """`get()` and `refresh(stale)` for `connectors.http.BearerAuth`."""
+    """`get()` and `refresh(stale)` for `connectors.http.BearerAuth`: the shared token
+    (`connectors.tokens`), renewed with the refresh token while it lasts, else by logging in."""
 
     def __init__(self, settings: SaperaSettings, client: httpx.Client, store: TokenStore) -> None:
         self.settings = settings
         self.client = client
-        self.store = store
         secret = settings.password.get_secret_value().encode()
-        # The name carries the password's fingerprint: a new password means a fresh start.
-        self.name = f"{settings.token_name()}:{hashlib.sha256(secret).hexdigest()[:8]}"
-        key = hashlib.sha256(b"orderbridge-sapera:" + secret).digest()
-        self._fernet = Fernet(base64.urlsafe_b64encode(key))
-
-    def load(self) -> SaperaTokens | None:
-        raw = self.store.token_get(self.name)
-        if not raw:
-            return None
-        try:
-            return SaperaTokens(**json.loads(self._fernet.decrypt(raw.encode())))
-        except (InvalidToken, ValueError, TypeError):
-            return None
-
-    def save(self, tokens: SaperaTokens, keep_seconds: float = PAIR_TTL_SECONDS) -> None:
-        sealed = self._fernet.encrypt(json.dumps(asdict(tokens)).encode()).decode()
-        self.store.token_put(self.name, sealed, keep_seconds)
+        self.shared = SharedToken(
+            store,
+            # The name carries the password's fingerprint: a new password means a fresh start.
+            f"{settings.token_name()}:{hashlib.sha256(secret).hexdigest()[:8]}",
+            self._renew,
+            seal_with=b"orderbridge-sapera:" + secret,
+            margin_seconds=settings.refresh_margin_seconds,
+            keep_seconds=PAIR_TTL_SECONDS,
+            lock_seconds=60,
+            blocked_retry=30,
+        )
+        self.name = self.shared.name
 
     def get(self) -> str:
-        tokens = self.load()
-        if tokens and tokens.blocked:
-            raise ConnectionBlocked(tokens.blocked, retry_after=30)
-        if tokens and time.time() < tokens.expires_at - self.settings.refresh_margin_seconds:
-            return tokens.token
-        return self.refresh(stale=tokens.token if tokens else None)
+        return self.shared.get()
 
     def refresh(self, stale: str | None) -> str:
-        with self.store.locked("token", self.name, timeout=60, wait=60):
-            tokens = self.load()
-            if tokens and tokens.blocked:
-                raise ConnectionBlocked(tokens.blocked, retry_after=30)
-            if (
-                tokens
-                and tokens.token != stale
-                and time.time() < tokens.expires_at - self.settings.refresh_margin_seconds
-            ):
-                return tokens.token  # another worker refreshed while we waited
-            fresh = self._with_refresh_token(tokens) if tokens else None
-            return (fresh or self._login()).token
+        return self.shared.refresh(stale)
 
-    def _with_refresh_token(self, tokens: SaperaTokens) -> SaperaTokens | None:
-        if not tokens.refresh_token or time.time() >= tokens.refresh_expires_at:
+    def load(self) -> Grant | None:
+        return self.shared.load()
+
+    def _renew(self, previous: Grant | None) -> Grant:
+        fresh = self._with_refresh_token(previous) if previous else None
+        return fresh or self._login()
+
+    def _with_refresh_token(self, previous: Grant) -> Grant | None:
+        refresh_token = previous.extra.get("refresh_token")
+        if not refresh_token or time.time() >= float(previous.extra.get("refresh_expires_at", 0)):
             return None
         body = {
             "tenantDomainName": self.settings.tenant,
-            "refreshToken": tokens.refresh_token,
-            "tokenId": tokens.refresh_token_id,
+            "refreshToken": refresh_token,
+            "tokenId": previous.extra.get("refresh_token_id"),
         }
         value = value_of(
             self.client.post(self.settings.url(self.settings.paths.refresh), json=body),
@@ -114,9 +88,9 @@ class SaperaLogin:
         )
         if not isinstance(value, dict) or value.get("resultCode") != 1:
             return None  # the refresh token is spent or refused: log in again
-        return self._keep(value)
+        return _grant(value)
 
-    def _login(self) -> SaperaTokens:
+    def _login(self) -> Grant:
         body = {
             "tenantDomainName": self.settings.tenant,
             "userNameOrEMail": self.settings.user,
@@ -136,26 +110,26 @@ class SaperaLogin:
                 if isinstance(code, int)
                 else f"result code {code}"
             )
-            message = (
+            self.shared.block(
                 f"Sapera refused the login of {self.settings.user} to tenant "
                 f"{self.settings.tenant}: {reason} (resultCode {code}); fix the "
-                f"connection's user or password, the connection's jobs wait until then"
+                f"connection's user or password, the connection's jobs wait until then",
+                BLOCK_SECONDS,
             )
-            self.save(SaperaTokens(token="", expires_at=0, blocked=message), BLOCK_SECONDS)
-            raise ConnectionBlocked(message, retry_after=30)
-        return self._keep(value)
+        return _grant(value)
 
-    def _keep(self, value: dict[str, Any]) -> SaperaTokens:
-        refresh = value.get("refreshTokenInfo") or {}
-        tokens = SaperaTokens(
-            token=str(value["token"]),
-            expires_at=_epoch(value.get("expiresIn"), 3600),
-            refresh_token=refresh.get("token"),
-            refresh_token_id=_str(refresh.get("tokenId")),
-            refresh_expires_at=_epoch(refresh.get("expiresIn"), 86_400),
-        )
-        self.save(tokens)
-        return tokens
+
+def _grant(value: dict[str, Any]) -> Grant:
+    refresh = value.get("refreshTokenInfo") or {}
+    return Grant(
+        access_token=str(value["token"]),
+        expires_at=_epoch(value.get("expiresIn"), 3600),
+        extra={
+            "refresh_token": refresh.get("token"),
+            "refresh_token_id": _str(refresh.get("tokenId")),
+            "refresh_expires_at": _epoch(refresh.get("expiresIn"), 86_400),
+        },
+    )
 
 
 def _epoch(value: Any, default_seconds: float) -> float:

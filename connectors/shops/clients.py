@@ -20,7 +20,7 @@ from connectors.errors import PermanentError, check
 from connectors.http import BearerAuth, digits
 from connectors.shops import shopify_graphql
 from connectors.shops.settings import ShopSettings
-from connectors.shops.shopify_auth import ShopifyTokens
+from connectors.shops.shopify_auth import shopify_tokens
 
 PAGES_MAX = 200
 
@@ -38,7 +38,7 @@ def shopify_rest_orders_since(
 ) -> Iterator[dict[str, Any]]:
     """The legacy REST Orders API, for connections that ask for it (`api = "rest"`)."""
     auth = BearerAuth(
-        ShopifyTokens(shop, client, store), header="X-Shopify-Access-Token", prefix=""
+        shopify_tokens(shop, client, store), header="X-Shopify-Access-Token", prefix=""
     )
     assert shop.api_url
     url: str | None = f"{shop.api_url.rstrip('/')}/admin/api/{shop.api_version}/orders.json"

@@ -29,7 +29,7 @@ from connectors.base import TokenStore
 from connectors.errors import PermanentError, RateLimited, check
 from connectors.http import BearerAuth, digits
 from connectors.shops.settings import ShopSettings
-from connectors.shops.shopify_auth import ShopifyTokens
+from connectors.shops.shopify_auth import shopify_tokens
 
 ORDERS_PER_PAGE, LINES_PER_PAGE, SHIPPING_PER_PAGE, REFUNDS_MAX = 3, 20, 5, 20
 PAGES_MAX, LINE_PAGES_MAX, THROTTLE_RETRIES = 2000, 50, 8
@@ -92,7 +92,7 @@ class ShopifyGraphQL:
         store: TokenStore | None,
         sleep: Sleep = time.sleep,
     ) -> None:
-        self.tokens = ShopifyTokens(shop, client, store)
+        self.tokens = shopify_tokens(shop, client, store)
         self.auth = BearerAuth(self.tokens, header="X-Shopify-Access-Token", prefix="")
         self.client, self.sleep = client, sleep
         assert shop.api_url

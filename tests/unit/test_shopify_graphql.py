@@ -15,7 +15,8 @@ from connectors.errors import PermanentError, RateLimited
 from connectors.shops import shopify_graphql
 from connectors.shops.clients import shopify_orders_since
 from connectors.shops.settings import ShopSettings
-from connectors.shops.shopify_auth import ShopifyTokens
+from connectors.shops.shopify_auth import shopify_tokens
+from connectors.tokens import SharedToken
 from core.store import Store
 from schemas.shops import shopify_order
 from simulators.shops.shopify_graphql import Bucket, execute
@@ -94,22 +95,22 @@ THROTTLED = {"errors": [{"message": "Throttled", "extensions": {"code": "THROTTL
 def test_client_credentials_token_is_cached_in_redis_and_shared() -> None:
     shop, shared = FakeShopify(), store()
     with shop.client() as client:
-        first = ShopifyTokens(GRANTED, client, shared).get()
-        second = ShopifyTokens(GRANTED, client, shared).get()  # another worker
+        first = shopify_tokens(GRANTED, client, shared).get()
+        second = shopify_tokens(GRANTED, client, shared).get()  # another worker
     assert first == second == "shpat_1" and shop.tokens_issued == ["shpat_1"]
-    ttl = shared.redis.pttl(shared.key("token", ShopifyTokens(GRANTED, client, shared).name))
+    ttl = shared.redis.pttl(shared.key("token", shopify_tokens(GRANTED, client, shared).name))
     assert 86399_000 - 300_000 - 5_000 < ttl <= 86399_000 - 300_000
 
 
 def test_a_short_lived_token_is_renewed_before_it_expires() -> None:
     shop, shared = FakeShopify(lifetime=60), store()
     with shop.client() as client:
-        ShopifyTokens(GRANTED, client, shared).get()
-    name = ShopifyTokens(GRANTED, client, shared).name
+        shopify_tokens(GRANTED, client, shared).get()
+    name = shopify_tokens(GRANTED, client, shared).name
     assert shared.redis.pttl(shared.key("token", name)) <= 30_000  # kept half its life
     shared.redis.delete(shared.key("token", name))  # what Redis does when that time is up
     with shop.client() as client:
-        assert ShopifyTokens(GRANTED, client, shared).get() == "shpat_2"
+        assert shopify_tokens(GRANTED, client, shared).get() == "shpat_2"
 
 
 def test_a_401_drops_the_token_and_fetches_one_more() -> None:
@@ -122,15 +123,18 @@ def test_a_401_drops_the_token_and_fetches_one_more() -> None:
     assert orders == []
     assert shop.tokens_issued == ["shpat_1", "shpat_2"]
     assert shop.graphql_tokens == ["shpat_1", "shpat_2"]
-    name = ShopifyTokens(GRANTED, httpx.Client(), shared).name
-    assert shared.token_get(name) == "shpat_2"
+    held = shopify_tokens(GRANTED, httpx.Client(), shared)
+    assert isinstance(held, SharedToken)
+    grant = held.load()
+    assert grant is not None and grant.access_token == "shpat_2"
+    assert "shpat_2" not in str(shared.token_get(held.name))  # sealed in Redis
 
 
 def test_wrong_client_secret_is_a_permanent_error() -> None:
     shop = FakeShopify()
     wrong = GRANTED.model_copy(update={"client_secret": "nope"})
     with shop.client() as client, pytest.raises(PermanentError, match="client credentials"):
-        ShopifyTokens(ShopSettings.model_validate(wrong.model_dump()), client, store()).get()
+        shopify_tokens(ShopSettings.model_validate(wrong.model_dump()), client, store()).get()
 
 
 def test_static_token_is_still_accepted_and_needs_no_token_call() -> None:
@@ -146,7 +150,7 @@ def test_static_token_is_still_accepted_and_needs_no_token_call() -> None:
 
 def test_no_credentials_at_all_is_a_permanent_error() -> None:
     with pytest.raises(PermanentError, match="client_id"):
-        ShopifyTokens(ShopSettings(api_url=BASE), httpx.Client(), store())
+        shopify_tokens(ShopSettings(api_url=BASE), httpx.Client(), store())
 
 
 # --- throttle -----------------------------------------------------------------------------------
