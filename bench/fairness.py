@@ -318,7 +318,7 @@ def outage(
         while at - times[start] >= 1.0:  # the ERP's window: 10 calls in any second
             start += 1
         peak = max(peak, end - start + 1)
-    dead = cluster.store().dead_letter_count()
+    dead = cluster.store().dead_letters(limit=1)[1]
     return Outage(
         orders=orders,
         seconds=seconds,

@@ -539,19 +539,6 @@ class Store:
         return base64.b64decode(raw) if raw else None
 
     # --- locks --------------------------------------------------------------------------------
-    def lock(
-        self, *parts: str, timeout: float, blocking_timeout: float | None = None
-    ) -> redis.lock.Lock:
-        return cast(
-            "redis.lock.Lock",
-            self.redis.lock(
-                self.key("lock", *parts),
-                timeout=timeout,
-                blocking_timeout=blocking_timeout,
-                thread_local=False,
-            ),
-        )
-
     def locked(
         self, *parts: str, timeout: float = 30, wait: float = 30
     ) -> AbstractContextManager[None]:
@@ -685,9 +672,6 @@ class Store:
             letters.extend(DeadLetter.model_validate_json(r) for r in raws if r)
         return letters, total
 
-    def dead_letter_count(self) -> int:
-        return cast(int, self.redis.zcard(self.key("dlq")))
-
     def jobs_in_flight(self) -> int:
         """Jobs not finished (every such job has a place in the due-schedule)."""
         return cast(int, self.redis.zcard(self.key("due")))
@@ -708,7 +692,3 @@ class Store:
 
     def ping(self) -> bool:
         return bool(self.redis.ping())
-
-
-def now() -> float:
-    return time.time()

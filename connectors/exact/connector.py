@@ -34,6 +34,7 @@ from connectors.exact.auth import ExactTokens
 from connectors.exact.settings import ExactSettings
 from connectors.exact.watch import InvoiceWatch
 from connectors.http import BearerAuth, guid
+from connectors.values import text_or_none
 from schemas.order import Customer, Order
 
 # send_as → (endpoint, id field, number field)
@@ -158,7 +159,7 @@ class ExactConnector:
         row = self._first(path, odata.eq("YourRef", reference), f"{id_field},{number_field}")
         if row is None:
             return None
-        return OrderRef(str(row[id_field]), _str(row.get(number_field)), existed=True)
+        return OrderRef(str(row[id_field]), text_or_none(row.get(number_field)), existed=True)
 
     def create_order(
         self,
@@ -173,7 +174,7 @@ class ExactConnector:
             order, reference, customer_id, product_ids or {}, gl, self.settings
         )
         created = self._create(path, payload)
-        return OrderRef(str(created[id_field]), _str(created.get(number_field)))
+        return OrderRef(str(created[id_field]), text_or_none(created.get(number_field)))
 
     def _create(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         return odata.entity(self._post(path, {k: v for k, v in payload.items() if v is not None}))
@@ -211,10 +212,10 @@ class ExactConnector:
         if mode == "sales_entry":  # booked on create: final, nothing to process
             return OrderRef(
                 credit_id,
-                _str(created.get(number_field)),
-                invoice_number=_str(created.get("InvoiceNumber")),
+                text_or_none(created.get(number_field)),
+                invoice_number=text_or_none(created.get("InvoiceNumber")),
             )
-        return OrderRef(credit_id, _str(created.get(number_field)))
+        return OrderRef(credit_id, text_or_none(created.get(number_field)))
 
     def _discard(self, path: str, document_id: str) -> None:
         self.client.delete(
@@ -282,7 +283,7 @@ class ExactConnector:
         else:
             row = self._credit_invoice(order_id)
         if int(row.get("Status") or 0) >= PROCESSED:
-            return InvoiceState("sent", invoice_number=_str(row.get("InvoiceNumber")))
+            return InvoiceState("sent", invoice_number=text_or_none(row.get("InvoiceNumber")))
         return InvoiceState("not_requested")
 
     def _credit_invoice(self, order_id: str) -> dict[str, Any]:
@@ -301,7 +302,3 @@ class ExactConnector:
                 f"(this connection sends {self.settings.send_as})"
             )
         return row
-
-
-def _str(value: Any) -> str | None:
-    return None if value is None else str(value)

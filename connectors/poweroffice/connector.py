@@ -36,6 +36,7 @@ from connectors.poweroffice import mapping
 from connectors.poweroffice.auth import poweroffice_tokens
 from connectors.poweroffice.invoices import InvoiceCursor, snapshot
 from connectors.poweroffice.settings import PowerOfficeSettings
+from connectors.values import text_or_none
 from schemas.order import Customer, Order
 
 NOT_FOUND = re.compile(r"\b(customer|product)\b.*\bnot found\b", re.IGNORECASE | re.DOTALL)
@@ -146,14 +147,18 @@ class PowerOfficeConnector:
         )
         for order in orders:
             if order.get("ExternalImportReference") == reference:
-                return OrderRef(str(order["Id"]), _str(order.get("SalesOrderNo")), existed=True)
+                return OrderRef(
+                    str(order["Id"]), text_or_none(order.get("SalesOrderNo")), existed=True
+                )
         from_date = (since - LOOKBACK).date().isoformat()
         invoices = self._pages(
             "/OutgoingInvoices", {"externalImportReferences": reference, "fromDate": from_date}
         )
         for invoice in invoices:
             if invoice.get("ExternalImportReference") == reference:
-                return OrderRef(str(invoice["Id"]), _str(invoice.get("OrderNo")), existed=True)
+                return OrderRef(
+                    str(invoice["Id"]), text_or_none(invoice.get("OrderNo")), existed=True
+                )
         return None
 
     def create_order(
@@ -189,7 +194,7 @@ class PowerOfficeConnector:
             return OrderRef(existing_id, existed=True)
         _raise_if_stale(response)
         body = check(response).json()
-        return OrderRef(str(body["Id"]), _str(body.get("SalesOrderNo")))
+        return OrderRef(str(body["Id"]), text_or_none(body.get("SalesOrderNo")))
 
     def cancel_order(self, order_id: str) -> str:
         """Remove a draft; an order already invoiced stays (it needs a credit note)."""
@@ -230,7 +235,7 @@ class PowerOfficeConnector:
         if state.get("LastErrorMessage"):
             return InvoiceState("failed", message=state["LastErrorMessage"])
         if state.get("SentDateTimeOffset"):
-            return InvoiceState("sent", invoice_number=_str(state.get("InvoiceNo")))
+            return InvoiceState("sent", invoice_number=text_or_none(state.get("InvoiceNo")))
         if state.get("IsInvoiceBeingProcessed"):
             return InvoiceState("processing")
         return InvoiceState("not_requested")
@@ -284,10 +289,6 @@ def _raise_if_stale(response: httpx.Response) -> None:
             erp_status=error.erp_status,
             erp_response=error.erp_response,
         )
-
-
-def _str(value: Any) -> str | None:
-    return None if value is None else str(value)
 
 
 def _json(value: Any) -> bytes:

@@ -20,6 +20,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from connectors.base import InvoiceSnapshot
+from connectors.values import decimal_or_none
 from connectors.watch import parse_stamp  # Go's DateTimeOffset: seven fractional digits
 
 CENT = Decimal("0.01")
@@ -96,9 +97,13 @@ def snapshot(invoice: dict[str, Any]) -> InvoiceSnapshot:
     balance is scaled by the invoice's own total/posted ratio to share the total's currency (0
     stays 0, unpaid stays the total). A credit note is given as positive sums (what was credited,
     what is left to refund) whichever sign Go shows (the header sign is unconfirmed)."""
-    total = _decimal(invoice.get("TotalAmount"))
-    posted = _decimal(invoice.get("TotalPostedAmount"))
-    balance = posted if invoice.get("Balance") is None else _decimal(invoice["Balance"])
+    total = decimal_or_none(invoice.get("TotalAmount")) or Decimal(0)
+    posted = decimal_or_none(invoice.get("TotalPostedAmount")) or Decimal(0)
+    balance = (
+        posted
+        if invoice.get("Balance") is None
+        else (decimal_or_none(invoice["Balance"]) or Decimal(0))
+    )
     if posted and posted != total:
         balance = _cents(balance * total / posted)
     credit = invoice.get("VoucherType") == CREDIT_NOTE
@@ -122,7 +127,3 @@ def snapshot(invoice: dict[str, Any]) -> InvoiceSnapshot:
 
 def _cents(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def _decimal(value: Any) -> Decimal:
-    return Decimal(str(value)) if value is not None else Decimal(0)

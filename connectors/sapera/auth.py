@@ -24,6 +24,7 @@ from connectors.errors import PermanentError, TransientError
 from connectors.sapera.envelope import value_of
 from connectors.sapera.settings import SaperaSettings
 from connectors.tokens import Grant, SharedToken
+from connectors.values import text_or_none
 
 PAIR_TTL_SECONDS = 30 * 86_400
 # A refused login is tried again after this long (or at once with a new password): often enough
@@ -126,7 +127,7 @@ def _grant(value: dict[str, Any]) -> Grant:
         expires_at=_epoch(value.get("expiresIn"), 3600),
         extra={
             "refresh_token": refresh.get("token"),
-            "refresh_token_id": _str(refresh.get("tokenId")),
+            "refresh_token_id": text_or_none(refresh.get("tokenId")),
             "refresh_expires_at": _epoch(refresh.get("expiresIn"), 86_400),
         },
     )
@@ -142,7 +143,3 @@ def _epoch(value: Any, default_seconds: float) -> float:
         except ValueError:
             pass
     return time.time() + default_seconds
-
-
-def _str(value: Any) -> str | None:
-    return None if value is None else str(value)

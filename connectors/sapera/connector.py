@@ -42,6 +42,7 @@ from connectors.sapera.auth import SaperaLogin
 from connectors.sapera.envelope import value_of, wrap
 from connectors.sapera.mapping import Item, Resolved
 from connectors.sapera.settings import SaperaSettings
+from connectors.values import decimal_or_none, text_or_none
 from schemas.order import Customer, Order
 
 SALES_ORDER_ITEMS = 1  # propertiesToLoad flag
@@ -121,11 +122,14 @@ class SaperaConnector:
 
     def _resolve_in(self, product: dict[str, Any], sku: str) -> Resolved | None:
         pid, identifier = int(product["id"]), str(product.get("identifier") or "")
-        account = _str(product.get("financialAccountNumber"))
+        account = text_or_none(product.get("financialAccountNumber"))
         rate = self._vat_rate(account)
-        base = (_dec(product.get("salesPrice")), _dec(product.get("costPrice")))
+        base = (
+            decimal_or_none(product.get("salesPrice")),
+            decimal_or_none(product.get("costPrice")),
+        )
         default_cost = (
-            _dec(product.get("defaultCostPrice"))
+            decimal_or_none(product.get("defaultCostPrice"))
             if product.get("isDefaultCostPriceApplicable")
             else None
         )
@@ -153,8 +157,8 @@ class SaperaConnector:
                 continue
             for row in self._call(path, {"productId": wrap(pid)}) or []:
                 if _same(row.get("identifier"), sku):
-                    price = _dec(row.get("salesPrice")) or base[0]
-                    cost = _dec(row.get("costPrice")) or base[1] or default_cost
+                    price = decimal_or_none(row.get("salesPrice")) or base[0]
+                    cost = decimal_or_none(row.get("costPrice")) or base[1] or default_cost
                     rid = int(row["id"])
                     return Resolved(
                         sku,
@@ -247,23 +251,6 @@ class SaperaConnector:
             self.settings,
         )
 
-    def add_items(self, order_id: str, order: Order) -> None:
-        """Add the order's lines to an existing sales order (UpdateSalesOrder): refused by
-        Sapera once the order is ready, unless it was created to allow that."""
-        items = [
-            self._item(order, where, sku, qty, amount, rate)
-            for where, sku, qty, amount, rate in mapping.lines_to_items(order, self.settings)
-        ]
-        self._call(
-            self.paths.update_order,
-            {
-                "modelType": "UpdateSalesOrderCommand",
-                "id": int(_split(order_id)[0]),
-                "modelUpdates": [mapping.item_update(i) for i in items],
-            },
-            command=True,
-        )
-
     # --- invoicing ----------------------------------------------------------------------------
     def send_invoice(self, order_id: str, email: str | None) -> None:
         """Set ready, create the invoice, book it: each only if Sapera has not done it yet."""
@@ -288,7 +275,7 @@ class SaperaConnector:
             if invoice.get("isBooked"):
                 return InvoiceState(
                     "sent",
-                    invoice_number=_str(invoice.get("number")),
+                    invoice_number=text_or_none(invoice.get("number")),
                     extra={"total": invoice.get("total")},
                 )
         # Not booked yet: the send step runs the remaining commands (each only once).
@@ -326,7 +313,7 @@ class SaperaConnector:
 def _ref(row: dict[str, Any], existed: bool) -> OrderRef:
     """Our handle on a sales order is `<id>:<number>`: the id the commands take, and the number
     the documented page filter finds it by."""
-    number = _str(row.get("number"))
+    number = text_or_none(row.get("number"))
     return OrderRef(id=f"{row['id']}:{number}", number=number, existed=existed)
 
 
@@ -339,11 +326,3 @@ def _split(order_id: str) -> tuple[str, int]:
 
 def _same(a: Any, b: Any) -> bool:
     return isinstance(a, str) and isinstance(b, str) and a.casefold() == b.casefold()
-
-
-def _dec(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(str(value))
-
-
-def _str(value: Any) -> str | None:
-    return None if value is None else str(value)

@@ -34,6 +34,7 @@ from connectors.base import InvoicePage, InvoiceSnapshot
 from connectors.sapera.envelope import wrap
 from connectors.sapera.mapping import cents
 from connectors.sapera.settings import SaperaSettings
+from connectors.values import decimal_or_none
 from connectors.watch import parse_stamp
 
 Rows = list[dict[str, Any]]
@@ -66,8 +67,8 @@ def invoices_since(page: Pager, settings: SaperaSettings, cursor: Mapping[str, s
 
 
 def snapshot(row: dict[str, Any], settings: SaperaSettings) -> InvoiceSnapshot:
-    total = _dec(row.get("total")) or Decimal(0)
-    remaining = _dec(row.get(settings.remaining_amount_field))
+    total = decimal_or_none(row.get("total")) or Decimal(0)
+    remaining = decimal_or_none(row.get(settings.remaining_amount_field))
     credit = total < 0 or row.get("isCreditNote") is True
     sign = -1 if credit else 1
     order_id, order_number = row.get("salesOrderId"), row.get("salesOrderNumber")
@@ -103,7 +104,3 @@ def _moment(value: Any) -> datetime | None:
         return parse_stamp(value)
     except ValueError:
         return None  # an unreadable cursor is a first poll: earlier, never later
-
-
-def _dec(value: Any) -> Decimal | None:
-    return None if value is None or isinstance(value, bool) else Decimal(str(value))

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from connectors.errors import PermanentError
-from connectors.sapera import SaperaConnector, SaperaSettings
+from connectors.sapera import SaperaConnector, SaperaSettings, mapping
 from core.store import Store
 from schemas.order import Order
 from tests.support.cluster import Cluster, Simulator, SimulatorPool, poll
@@ -132,6 +132,21 @@ def connector(sim: Simulator, **settings: Any) -> SaperaConnector:
     return SaperaConnector(config, httpx.Client(timeout=10), fake_store())
 
 
+def add_items(sapera: SaperaConnector, order_id: str, order: Order) -> None:
+    """Add the order's lines to an existing sales order (UpdateSalesOrder), as an ERP user
+    would: the pipeline never does (a sales order is created whole)."""
+    items = [sapera._item(order, *row) for row in mapping.lines_to_items(order, sapera.settings)]
+    sapera._call(
+        sapera.paths.update_order,
+        {
+            "modelType": "UpdateSalesOrderCommand",
+            "id": int(order_id.split(":")[0]),
+            "modelUpdates": [mapping.item_update(i) for i in items],
+        },
+        command=True,
+    )
+
+
 @pytest.mark.parametrize("allow", [False, True])
 def test_a_ready_order_takes_new_lines_only_when_created_to_allow_it(sapera_sim, allow) -> None:
     sapera = connector(sapera_sim, allow_modifying_when_ready=allow)
@@ -141,12 +156,12 @@ def test_a_ready_order_takes_new_lines_only_when_created_to_allow_it(sapera_sim,
     sapera._call(sapera.paths.set_ready, {"id": int(created.id.split(":")[0])}, command=True)
     more = Order.model_validate(order("S-3001", lines=[line("SAP-COFFEE", "1", "89.00")]))
     if allow:
-        sapera.add_items(created.id, more)
+        add_items(sapera, created.id, more)
         [stored] = sapera_sim.state()["salesOrders"]
         assert sorted(i["productIdentifier"] for i in stored["items"]) == ["SAP-100", "SAP-COFFEE"]
     else:
         with pytest.raises(PermanentError, match="Sapera error 1 Validation"):
-            sapera.add_items(created.id, more)
+            add_items(sapera, created.id, more)
 
 
 def test_expired_tokens_in_a_burst_of_twenty_orders_make_one_refresh(sapera) -> None:
