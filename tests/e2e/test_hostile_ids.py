@@ -66,3 +66,31 @@ def test_hostile_invoice_ids_answer_404_and_never_reach_another_resource(
             "PageSize",
             "PageNumber",
         }, call  # only the connector's own paging
+
+
+# Routes whose ids name our own records (jobs, dead letters): looked up in Redis, never passed
+# to an ERP or a shop. Each answers 404 or 422 with the error shape, and the ERP sees nothing.
+OWN_RECORD_ROUTES = [
+    ("GET", "/v1/jobs/{id}"),
+    ("GET", "/v1/jobs/{id}/invoice.pdf"),
+    ("GET", "/v1/dead-letters/{id}"),
+    ("POST", "/v1/dead-letters/{id}/replay"),
+    ("DELETE", "/v1/dead-letters/{id}"),
+]
+
+
+def test_hostile_ids_of_our_own_records_answer_404_and_call_no_erp(intake_only: Cluster) -> None:
+    before = len(intake_only.sim.calls()["calls"])
+    raw = httpx.Client(
+        base_url=str(intake_only.http.base_url),
+        timeout=30,
+        headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"},
+    )
+    for method, route in OWN_RECORD_ROUTES:
+        for hostile in HOSTILE:
+            response = raw.request(method, route.replace("{id}", hostile))
+            where = (method, route, hostile[:20])
+            assert response.status_code in (404, 422), (*where, response.status_code)
+            assert response.headers["content-type"].startswith("application/json"), where
+            assert set(response.json()["error"]) >= {"code", "message"}, (*where, response.text)
+    assert intake_only.sim.calls()["calls"][before:] == []

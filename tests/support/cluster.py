@@ -7,6 +7,7 @@ parallel without sharing state; every process and port is the test's own (free p
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -250,7 +251,24 @@ class Cluster:
             job = self.store.load_job(job_id)
             return job.public_view() if job and job.is_final else None
 
-        return poll(final, timeout, what=f"job {job_id} to finish")
+        try:
+            return poll(final, timeout, what=f"job {job_id} to finish")
+        except AssertionError as timed_out:
+            raise AssertionError(f"{timed_out}\n{self.diagnosis(job_id)}") from None
+
+    def diagnosis(self, job_id: str) -> str:
+        """What a timed-out wait shows: the job, the admission state, each log's last lines."""
+        job = self.store.load_job(job_id)
+        view = json.dumps(job.public_view(), default=str)[:3000] if job else "no such job"
+        admission = {
+            key: self.store.redis.type(key)
+            for key in sorted(self.store.redis.scan_iter("ob:adm:*", count=500))[:40]
+        }
+        tails = []
+        for log in sorted(self.tmp.glob("*.log")):
+            lines = log.read_text(errors="replace").splitlines()[-15:]
+            tails.append(f"--- {log.name}\n" + "\n".join(lines))
+        return f"job: {view}\nadmission keys: {admission}\n" + "\n".join(tails)
 
     def cli(self, *args: str) -> tuple[int, str]:
         proc = subprocess.run(
