@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from tests.support.config import (
     orderbridge_toml,
     poweroffice_connection,
 )
+from tests.support.polling import poll
 from workers.processes import Child, free_port, port_open, spawn, stop_all, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,23 +47,6 @@ def _test_redis_url() -> str:
 
 
 REDIS_URL = _test_redis_url()
-
-
-def poll(
-    condition: Callable[[], Any],
-    timeout: float = 30,
-    interval: float = 0.1,
-    what: str = "condition",
-) -> Any:
-    """Return the first truthy value of `condition()`, or fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 class Simulator:

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from simulators.exact import GL_ACCOUNT_8000_ID, create_app
-from simulators.testing import running
+from tests.support.sim_server import simulator_fixtures
 
 CLIENT = {"client_id": "demo-exact-client", "client_secret": "demo-exact-secret"}
 REDIRECT_URI = "https://app.example.com/exact/callback"
@@ -34,18 +34,7 @@ DAILY = RATE_HEADERS[:3]
 
 
 # Test modules import these fixtures by their function names; tests ask for them by `name`.
-@pytest.fixture(scope="module", name="server")
-def server_fixture() -> Iterator[str]:
-    with running(create_app(ROOMY)) as base_url:
-        yield base_url
-
-
-@pytest.fixture(name="sim")
-def sim_fixture(server: str) -> Iterator[httpx.Client]:
-    """The admin API (and the OAuth URLs) on a freshly reset simulator."""
-    with httpx.Client(base_url=server, timeout=10) as client:
-        client.post("/_sim/reset").raise_for_status()
-        yield client
+server_fixture, sim_fixture = simulator_fixtures(lambda: create_app(ROOMY))
 
 
 def authorize(

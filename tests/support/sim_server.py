@@ -22,12 +22,12 @@ from simulators.testing import running
 
 
 def simulator_fixtures(create_app: Callable[[], ASGIApp], **config: Any) -> tuple[Any, Any]:
-    @pytest.fixture(scope="module")
+    @pytest.fixture(scope="module", name="server")
     def server() -> Iterator[str]:
         with running(create_app()) as base_url:
             yield base_url
 
-    @pytest.fixture
+    @pytest.fixture(name="sim")
     def sim(server: str) -> Iterator[httpx.Client]:
         """The admin API, on a freshly reset simulator."""
         with httpx.Client(base_url=server, timeout=10) as client:

@@ -10,8 +10,7 @@ import base64
 import hashlib
 import hmac
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from simulators.testing import running
+from tests.support.polling import poll
 
 DEADLINE_S = 10.0
 SECRET = "demo-webhook-secret"
@@ -65,7 +65,7 @@ class Receiver:
             with self.lock:
                 return list(self.requests) if len(self.requests) >= count else None
 
-        return poll(arrived)[:count]
+        return poll(arrived, DEADLINE_S)[:count]
 
 
 @pytest.fixture(scope="module", name="receiver_server")
@@ -82,17 +82,6 @@ def receiver_fixture(receiver_server: Receiver) -> Receiver:
     return receiver_server
 
 
-def poll(check: Callable[[], Any], deadline_s: float = DEADLINE_S) -> Any:
-    deadline = time.monotonic() + deadline_s
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        time.sleep(0.01)
-
-
 def settled(sim: httpx.Client, total: int) -> list[dict[str, Any]]:
     """All deliveries, once `total` have been queued and none is pending any more."""
 
@@ -100,7 +89,7 @@ def settled(sim: httpx.Client, total: int) -> list[dict[str, Any]]:
         body = sim.get("/_sim/deliveries").json()
         return body["deliveries"] if body["total"] >= total and body["pending"] == 0 else None
 
-    return poll(done)
+    return poll(done, DEADLINE_S)
 
 
 def hmac_b64(body: bytes, secret: str = SECRET) -> str:
