@@ -30,20 +30,21 @@ from workers.processes import Child, free_port, port_open, spawn, stop_all, wait
 ROOT = Path(__file__).resolve().parents[2]
 
 # Databases of the machine's Redis the suite may flush, one per xdist process ("gw0", "gw1", ...);
-# bench/ uses 12, tests/unit/test_store_and_budget.py uses 13 plus the process index.
+# bench/ uses 12. `ORDERBRIDGE_TEST_REDIS_DBS="3,4"` picks others (two runs side by side);
+# `ORDERBRIDGE_TEST_REDIS_URL` names the whole URL of a run without xdist.
 TEST_DATABASES = (14, 15, 11, 10, 9, 8)
 
 
 def _test_redis_url() -> str:
-    if url := os.environ.get("ORDERBRIDGE_TEST_REDIS_URL"):
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None and (url := os.environ.get("ORDERBRIDGE_TEST_REDIS_URL")):
         return url
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    index = int(worker[2:]) if worker[2:].isdigit() else 0
-    if index >= len(TEST_DATABASES):
-        raise RuntimeError(
-            f"at most {len(TEST_DATABASES)} pytest-xdist processes (one Redis db each)"
-        )
-    return f"redis://127.0.0.1:6379/{TEST_DATABASES[index]}"
+    chosen = os.environ.get("ORDERBRIDGE_TEST_REDIS_DBS")
+    databases = [int(db) for db in chosen.split(",")] if chosen else list(TEST_DATABASES)
+    index = int(worker[2:]) if worker and worker[2:].isdigit() else 0
+    if index >= len(databases):
+        raise RuntimeError(f"at most {len(databases)} pytest-xdist processes (one Redis db each)")
+    return f"redis://127.0.0.1:6379/{databases[index]}"
 
 
 REDIS_URL = _test_redis_url()
