@@ -26,7 +26,6 @@ from tests.support.cluster import (  # noqa: E402
 )
 from tests.support.fakes import fake_store  # noqa: E402
 
-
 # Tests that start the shipped example config, which binds its published ports (8000, 18081-84):
 # they run one after the other in one xdist process. Every other test uses free ports and its
 # process's own Redis database, so pytest-xdist spreads them freely.
