@@ -17,11 +17,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from core.logging import get_logger
 from schemas.order import Order
 from tasks.events import apply_event, event_from_canonical
+from workers.intake.answers import OrderAnswer
 from workers.intake.errors import (
     ApiError,
     error_responses,
@@ -36,20 +37,15 @@ router = APIRouter()
 # Models the document describes though no route parses them through FastAPI.
 PUBLISHED_MODELS: dict[str, type[BaseModel]] = {"Order": Order}
 ORDER_BODY: dict[str, Any] = {
+    "security": [{"shopToken": []}],
     "requestBody": {
         "required": True,
         "description": "A canonical order (see `examples/` in the repository). Money and "
-        "quantities as strings or numbers; VAT rates as fractions (0.25). With "
+        "quantities as decimal strings (or whole numbers); VAT rates as fractions (0.25). With "
         "`credit_for` = the original's `external_id` it is a refund (a credit note).",
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Order"}}},
-    }
+    },
 }
-
-
-class OrderAnswer(BaseModel):
-    job_id: str | None = Field(description="for `GET /v1/jobs/{id}` and `orderbridge status`")
-    state: str = Field(examples=["queued"])
-    detail: str | None = None
 
 
 def parse_order(raw: bytes) -> Order:
