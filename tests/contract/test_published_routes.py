@@ -102,3 +102,12 @@ def test_dead_letter_paging_out_of_range_is_a_422_naming_the_parameter(
         response = intake.http.get("/v1/dead-letters", params=params, headers=AUTH)
     assert response.status_code == 422, response.text
     assert response.json()["error"]["details"][0]["field"] == field
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000, b'{"a": ' * 50_000 + b"1" + b"}" * 50_000])
+def test_json_nested_deeper_than_the_parser_goes_is_a_400_not_a_500(body: bytes) -> None:
+    intake = Intake()
+    with intake.http:
+        response = intake.post_order("demo-poweroffice", body)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "invalid_json"

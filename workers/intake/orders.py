@@ -12,7 +12,6 @@ is the `Order` schema, and `PUBLISHED_MODELS` puts that schema into the document
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -29,7 +28,7 @@ from workers.intake.errors import (
     invalid_message,
     validation_details,
 )
-from workers.intake.http import read_limited, require_token, runtime_of
+from workers.intake.http import parse_json, read_limited, require_token, runtime_of
 
 log = get_logger("orderbridge.intake")
 router = APIRouter()
@@ -49,10 +48,7 @@ ORDER_BODY: dict[str, Any] = {
 
 
 def parse_order(raw: bytes) -> Order:
-    try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "invalid_json", f"body is not valid JSON: {exc}") from None
+    data = parse_json(raw)
     if not isinstance(data, dict):
         raise ApiError(
             422,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -30,7 +29,7 @@ from tasks.refunds import missing_credit, original_order
 from tasks.sources import event_from_shop
 from workers.intake.answers import OrderAnswer
 from workers.intake.errors import ApiError
-from workers.intake.http import read_limited, runtime_of
+from workers.intake.http import parse_json, read_limited, runtime_of
 
 SHOPIFY_TOPICS = {
     "orders/create",
@@ -138,13 +137,6 @@ def shop_connection(settings: Settings, name: str, source: str) -> ConnectionSet
     if conn is None or conn.source != source:
         raise ApiError(404, "unknown_connection", f"no {source} connection named {name!r}")
     return conn
-
-
-def parse_json(raw: bytes) -> Any:
-    try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise ApiError(400, "invalid_json", f"body is not valid JSON: {exc}") from None
 
 
 def read_event(source: str, payload: Any, conn: ConnectionSettings) -> OrderEvent:
