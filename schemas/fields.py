@@ -8,12 +8,14 @@ here, next to the rule:
 - decimals are a string of plain digits (`"12.50"`, at most `WHOLE_DIGITS` before the point and
   `DECIMAL_PLACES` after) or a whole JSON number. The intake also takes a JSON number with a
   fraction, but a binary float cannot promise its decimals, so the schema does not offer it;
+- a date-time is RFC 3339 without what Python's `datetime` cannot hold (a leap second, year 0);
 - patterns spell whitespace as the characters pydantic strips (`STRIPPED`): JSON Schema's `\\s`
   (ECMA 262) is another set than Python's and Rust's.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -128,5 +130,19 @@ Email = Annotated[
     str,
     StringConstraints(
         strip_whitespace=True, max_length=254, pattern=f"^[^@{STRIPPED}]+@[^@{STRIPPED}]+$"
+    ),
+]
+
+# RFC 3339 (`format: date-time`) allows second 60 and year 0000; `datetime` refuses both.
+TIMESTAMP_PATTERN = r"^(?!0000)[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-5][0-9]"
+Timestamp = Annotated[
+    datetime,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "pattern": TIMESTAMP_PATTERN,
+            "description": "RFC 3339, e.g. 2026-11-04T09:14:58Z (no leap second, no year 0000)",
+        }
     ),
 ]

@@ -7,7 +7,6 @@ both sums in the message, so a shop integrator sees at once which side is wrong.
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, Literal
 
@@ -36,6 +35,7 @@ from schemas.fields import (
     ShortText20,
     ShortText40,
     Sku,
+    Timestamp,
     VatRate,
 )
 
@@ -163,7 +163,7 @@ class Order(_Model):
     external_id: ExternalId
     number: ShortText | None = None
     source: ShortText | None = None
-    placed_at: datetime | None = None
+    placed_at: Timestamp | None = None
     currency: CurrencyCode
     prices_include_vat: bool = True
     customer: Customer
@@ -178,7 +178,7 @@ class Order(_Model):
     # and a state older than one we already have is ignored.
     paid: bool | None = None
     cancelled: bool | None = None
-    updated_at: datetime | None = None
+    updated_at: Timestamp | None = None
     # A refund: this order is a credit note for the order with this external id (same
     # connection); its lines, with positive quantities, are what is credited.
     credit_for: ExternalId | None = None

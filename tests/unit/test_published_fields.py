@@ -21,6 +21,7 @@ from schemas.fields import (
     NonNegativeMoney,
     Quantity,
     RequiredText,
+    Timestamp,
     VatRate,
 )
 
@@ -103,3 +104,26 @@ def test_the_whitespace_in_the_patterns_is_what_pydantic_strips() -> None:
 def test_every_address_the_email_pattern_allows_is_accepted(address: str) -> None:
     if ok_for_ecma(address) and len(address) <= 254:
         assert TypeAdapter(Email).validate_python(address) == address
+
+
+@pytest.mark.parametrize(
+    ("text", "taken"),
+    [
+        ("2026-11-04T09:14:58Z", True),
+        ("2026-11-04t09:14:58.5+14:00", True),
+        ("0001-01-01T00:00:00Z", True),
+        ("2026-12-31T23:59:60Z", False),  # RFC 3339's leap second
+        ("0000-01-01T00:00:00Z", False),
+    ],
+)
+def test_the_date_time_pattern_refuses_what_rfc_3339_allows_and_datetime_cannot_hold(
+    text: str, taken: bool
+) -> None:
+    pattern = TypeAdapter(Timestamp).json_schema()["pattern"]
+    assert bool(re.search(pattern, text)) is taken
+    try:
+        TypeAdapter(Timestamp).validate_python(text)
+        accepted = True
+    except ValidationError:
+        accepted = False
+    assert accepted is taken
