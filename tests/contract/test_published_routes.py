@@ -8,6 +8,7 @@ from typing import Any
 import fakeredis
 import pytest
 
+from tests.support.cluster import ROOT
 from tests.support.intake import AUTH, Intake, problems, published_document, validator
 
 OPERATOR_ROUTES = [
@@ -59,6 +60,21 @@ def test_no_route_publishes_fastapis_own_422(document: dict[str, Any]) -> None:
 
 def test_the_invoice_pdf_is_published_as_a_pdf(document: dict[str, Any]) -> None:
     assert media_types(document, "/v1/jobs/{job_id}/invoice.pdf", "get", 200) == {"application/pdf"}
+
+
+def test_a_job_and_its_invoice_pdf_are_answered_as_published(document: dict[str, Any]) -> None:
+    intake = Intake()
+    with intake.http:
+        body = (ROOT / "examples" / "poweroffice-order.json").read_bytes()
+        job_id = intake.post_order("demo-poweroffice", body).json()["job_id"]
+        intake.rt.store.put_document(job_id, b"%PDF-1.7 not much of an invoice", 60)
+        job = intake.http.get(f"/v1/jobs/{job_id}", headers=AUTH)
+        pdf = intake.http.get(f"/v1/jobs/{job_id}/invoice.pdf", headers=AUTH)
+    answers = document["paths"]["/v1/jobs/{job_id}"]["get"]["responses"]["200"]["content"]
+    assert job.status_code == 200
+    assert problems(validator(document, answers["application/json"]["schema"]), job.json()) == []
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
 
 
 def test_metrics_are_published_and_served_as_prometheus_text(document: dict[str, Any]) -> None:
