@@ -7,36 +7,61 @@ both sums in the message, so a shop integrator sees at once which side is wrong.
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    StringConstraints,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from schemas.fields import (
+    NOT_BLANK,
+    CountryCode,
+    CurrencyCode,
+    Email,
+    ExternalId,
+    LongRequiredText,
+    Money,
+    NonNegativeMoney,
+    Quantity,
+    RequiredText,
+    SerialNumber,
+    ShortText,
+    ShortText20,
+    ShortText40,
+    Sku,
+    Timestamp,
+    VatRate,
+)
+
 MAX_LINES = 500
 CENT = Decimal("0.01")
 
-Money = Annotated[Decimal, Field(max_digits=18, decimal_places=6, allow_inf_nan=False)]
-Quantity = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=6, allow_inf_nan=False)]
-VatRate = Annotated[Decimal, Field(ge=0, lt=1, max_digits=8, decimal_places=6, allow_inf_nan=False)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
-RequiredText = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
-]
-ShortText20 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)]
-ShortText40 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)]
-SerialNumber = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
-]
-ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+# Rules of the order that its JSON schema cannot say (they compare fields); the schema's
+# description lists them, and so does the test that generates orders from the schema.
+CROSS_FIELD_RULES = (
+    "`total`, when given, equals the sum of the product and shipping lines' amounts within 0.01 "
+    "per line",
+    "a product line's `discount` is at most `quantity` × `unit_price`",
+    "a product line's `serial_numbers`, when given, has one entry per unit of `quantity`",
+)
+ORDER_DESCRIPTION = (
+    "A canonical order. Beyond this schema the intake checks: "
+    + "; ".join(CROSS_FIELD_RULES)
+    + "; and what the connection's ERP cannot take (e.g. a Duett serial article without "
+    "serial numbers), each refused with 422 naming the field."
+)
+CUSTOMER_NAMED: dict[str, Any] = {
+    "anyOf": [
+        {"required": [field], "properties": {field: {"type": "string", "pattern": NOT_BLANK}}}
+        for field in ("name", "company_name")
+    ]
+}
 
 
 class _Model(BaseModel):
@@ -48,24 +73,22 @@ class Address(_Model):
     line2: ShortText | None = None
     postal_code: ShortText20 | None = None
     city: ShortText | None = None
-    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
+    country: CountryCode | None = None
 
 
 class Customer(_Model):
+    """Who buys: a `name` or a `company_name` is required (not blank)."""
+
+    model_config = ConfigDict(json_schema_extra=CUSTOMER_NAMED)
+
     external_id: ShortText | None = None
     kind: Literal["person", "company"] = "person"
     name: ShortText | None = None
     company_name: ShortText | None = None
     org_number: ShortText40 | None = None
     vat_number: ShortText40 | None = None
-    email: (
-        Annotated[
-            str,
-            StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$"),
-        ]
-        | None
-    ) = None
-    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
+    email: Email | None = None
+    phone: ShortText40 | None = None
     billing_address: Address | None = None
     shipping_address: Address | None = None
 
@@ -85,12 +108,12 @@ class Customer(_Model):
 
 
 class ProductLine(_Model):
-    type: Literal["product"] = "product"
-    sku: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    type: Literal["product"]
+    sku: Sku
     name: RequiredText
     quantity: Quantity
-    unit_price: Annotated[Money, Field(ge=0)]
-    discount: Annotated[Money, Field(ge=0)] = Decimal("0")
+    unit_price: NonNegativeMoney
+    discount: NonNegativeMoney = Decimal("0")
     vat_rate: VatRate
     # One per unit, for articles the ERP tracks by serial number (Duett's serial articles).
     serial_numbers: Annotated[list[SerialNumber], Field(max_length=10_000)] | None = None
@@ -117,7 +140,7 @@ class ProductLine(_Model):
 
 class TextLine(_Model):
     type: Literal["text"]
-    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    text: LongRequiredText
 
     @property
     def amount(self) -> Decimal:
@@ -127,7 +150,7 @@ class TextLine(_Model):
 class ShippingLine(_Model):
     type: Literal["shipping"]
     name: RequiredText = "Shipping"
-    amount: Annotated[Money, Field(ge=0)]
+    amount: NonNegativeMoney
     vat_rate: VatRate
 
 
@@ -135,11 +158,13 @@ Line = Annotated[ProductLine | TextLine | ShippingLine, Field(discriminator="typ
 
 
 class Order(_Model):
+    model_config = ConfigDict(json_schema_extra={"description": ORDER_DESCRIPTION})
+
     external_id: ExternalId
     number: ShortText | None = None
     source: ShortText | None = None
-    placed_at: datetime | None = None
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+    placed_at: Timestamp | None = None
+    currency: CurrencyCode
     prices_include_vat: bool = True
     customer: Customer
     lines: Annotated[list[Line], Field(min_length=1, max_length=MAX_LINES)]
@@ -153,7 +178,7 @@ class Order(_Model):
     # and a state older than one we already have is ignored.
     paid: bool | None = None
     cancelled: bool | None = None
-    updated_at: datetime | None = None
+    updated_at: Timestamp | None = None
     # A refund: this order is a credit note for the order with this external id (same
     # connection); its lines, with positive quantities, are what is credited.
     credit_for: ExternalId | None = None

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, CollectorRegistry, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -28,6 +28,11 @@ from core import metrics_store as m
 from core.admission import Admission
 from core.broker import QUEUE, queue_for
 from core.store import Store
+
+# What `generate_latest` writes with its default escaping: the classic text format, which
+# prometheus_client's own content negotiation labels version 0.0.4 (its CONTENT_TYPE_LATEST
+# names 1.0.0, the UTF-8 names variant, which scrapers older than Prometheus 3 do not know).
+METRICS_MEDIA_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 
 # family in Redis -> (exposed name without `_total`, help, label names)
 COUNTERS: dict[str, tuple[str, str, list[str]]] = {
@@ -239,4 +244,4 @@ def metrics_response(
     cache: m.FactCache | None = None,
     rates: Mapping[str, float] | None = None,
 ) -> Response:
-    return Response(metrics_text(store, connections, cache, rates), media_type=CONTENT_TYPE_LATEST)
+    return Response(metrics_text(store, connections, cache, rates), media_type=METRICS_MEDIA_TYPE)

@@ -1,11 +1,12 @@
 """The example orders in `examples/` against what the intake publishes, in-process.
 
 The intake is built from the example configuration with a fakeredis store and a list for
-enqueued jobs; `/openapi.json` is read from it and its `$ref`s resolved with `referencing`, so a
-schema FastAPI stops publishing (or publishes wrongly) fails here, as does an example that no
-longer fits it. Every canonical example is posted (202 and one job enqueued), every shop example
-is mapped and sent signed the way `examples/send_webhook.py` signs it, and each error status the
-order route publishes is provoked and its answer checked against the published error shape.
+enqueued jobs (`tests.support.intake`); `/openapi.json` is read from it and its `$ref`s resolved
+with `referencing`, so a schema FastAPI stops publishing (or publishes wrongly) fails here, as
+does an example that no longer fits it. Every canonical example is posted (202 and one job
+enqueued), every shop example is mapped and sent signed the way `examples/send_webhook.py` signs
+it, and each error status the order route publishes is provoked and its answer checked against
+the published error shape.
 """
 
 from __future__ import annotations
@@ -13,33 +14,29 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-import warnings
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
 import fakeredis
 import pytest
-from jsonschema import Draft202012Validator
-from referencing import Registry
-from referencing.jsonschema import DRAFT202012
 
-from core.runtime import Runtime
-from core.settings import Settings, load_settings
-from core.store import Store
 from schemas.order import Order
 from schemas.shops import shopify_order, shopify_refund, woocommerce_order
 from simulators.sapera.catalogue import ACCOUNTS, DEMO_ACCOUNTS, DEMO_CATALOGUE
 from tests.support.cluster import ROOT
-from workers.intake import create_app
-
-with warnings.catch_warnings():  # starlette prefers httpx2; the repo keeps one client, httpx
-    warnings.simplefilter("ignore")
-    from starlette.testclient import TestClient
+from tests.support.intake import (
+    AUTH,
+    ORDERS_PATH,
+    Intake,
+    error_validator,
+    order_validator,
+    problems,
+    published_document,
+    settings,
+)
 
 EXAMPLES = ROOT / "examples"
-ORDERS_PATH = "/v1/connections/{name}/orders"
-AUTH = {"Authorization": "Bearer demo-token"}
 # Each canonical example and the connection of orderbridge.example.toml it is written for.
 CANONICAL = {
     "poweroffice-order.json": "demo-poweroffice",
@@ -55,35 +52,6 @@ SHOP = {
 }
 
 
-def settings() -> Settings:
-    return load_settings(str(ROOT / "orderbridge.example.toml"), env={})
-
-
-class Intake:
-    """The intake app over a fakeredis store; `enqueued` lists (task, job id) a worker's
-    dispatcher sends of what the intake accepted."""
-
-    def __init__(self, redis: fakeredis.FakeRedis | None = None) -> None:
-        self._sent: list[tuple[str, str]] = []
-        store = Store(redis or fakeredis.FakeRedis(decode_responses=True))
-        self.rt = Runtime(
-            settings(), store, enqueue=lambda name, job_id: self._sent.append((name, job_id))
-        )
-        self.http = TestClient(create_app(self.rt), base_url="http://127.0.0.1")
-
-    @property
-    def enqueued(self) -> list[tuple[str, str]]:
-        self.rt.dispatch()
-        return self._sent
-
-    def post_order(self, connection: str, body: bytes, **headers: str) -> Any:
-        return self.http.post(
-            f"/v1/connections/{connection}/orders",
-            content=body,
-            headers={**AUTH, "Content-Type": "application/json", **headers},
-        )
-
-
 @pytest.fixture
 def intake() -> Iterator[Intake]:
     app = Intake()
@@ -93,52 +61,11 @@ def intake() -> Iterator[Intake]:
 
 @pytest.fixture(scope="module")
 def document() -> dict[str, Any]:
-    with Intake().http as http:
-        response = http.get("/openapi.json")
-    assert response.status_code == 200
-    return dict(response.json())
-
-
-def validator(document: dict[str, Any], schema: dict[str, Any]) -> Draft202012Validator:
-    """A validator for a schema taken from the OpenAPI document, its `#/components/...`
-    references resolved against the whole document."""
-    registry: Registry[Any] = Registry().with_resource(
-        "urn:openapi", DRAFT202012.create_resource(document)
-    )
-    return Draft202012Validator(
-        {"$ref": "urn:openapi#" + pointer_of(document, schema)}, registry=registry
-    )
-
-
-def pointer_of(document: dict[str, Any], schema: dict[str, Any]) -> str:
-    ref = schema.get("$ref", "")
-    assert ref.startswith("#/components/schemas/"), f"expected a component reference: {schema}"
-    assert ref.rsplit("/", 1)[1] in document["components"]["schemas"], f"{ref} is not published"
-    return str(ref[1:])
-
-
-def order_validator(document: dict[str, Any]) -> Draft202012Validator:
-    body = document["paths"][ORDERS_PATH]["post"]["requestBody"]
-    assert body["required"] is True
-    return validator(document, body["content"]["application/json"]["schema"])
-
-
-def error_validator(
-    document: dict[str, Any], path: str, method: str, status: int
-) -> Draft202012Validator:
-    responses = document["paths"][path][method]["responses"]
-    assert str(status) in responses, f"{method.upper()} {path} does not publish {status}"
-    return validator(document, responses[str(status)]["content"]["application/json"]["schema"])
+    return published_document()
 
 
 def example(name: str) -> bytes:
     return (EXAMPLES / name).read_bytes()
-
-
-def problems(check: Draft202012Validator, instance: Any) -> list[str]:
-    return [
-        f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in check.iter_errors(instance)
-    ]
 
 
 # --- the published schema ---------------------------------------------------------------------

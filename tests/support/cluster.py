@@ -131,9 +131,10 @@ class SimulatorPool:
 class Cluster:
     """A config file plus the intake and worker processes that use it.
 
-    `connection` is the `[connections.shop]` table (default: PowerOffice on `sim`); `retry`
-    and the keyword options (`pool`, `concurrency`, `stale_after_seconds`, ...) override the
-    test defaults of `[orderbridge.retry]` and `[orderbridge.worker]`."""
+    `connection` is the `[connections.shop]` table (default: PowerOffice on `sim`), `others`
+    more `[connections.NAME]` tables; `retry` and the keyword options (`pool`, `concurrency`,
+    `stale_after_seconds`, ...) override the test defaults of `[orderbridge.retry]` and
+    `[orderbridge.worker]`."""
 
     def __init__(
         self,
@@ -142,6 +143,7 @@ class Cluster:
         store: Store,
         connection: dict[str, Any] | None = None,
         retry: dict[str, Any] | None = None,
+        others: dict[str, Any] | None = None,
         **worker: Any,
     ) -> None:
         self.tmp, self.sim, self.store = tmp, sim, store
@@ -153,7 +155,10 @@ class Cluster:
                 intake_port=self.intake_port,
                 retry=retry or {},
                 worker=worker,
-                connections={"shop": connection or poweroffice_connection(sim.url)},
+                connections={
+                    "shop": connection or poweroffice_connection(sim.url),
+                    **(others or {}),
+                },
             )
         )
         self.env = {

@@ -9,18 +9,14 @@ the one shape published in `/openapi.json` (`workers.intake.errors.ErrorBody`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from types import ModuleType
-from typing import Any
 
 import redis
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from kombu.exceptions import OperationalError
-from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from core.logging import get_logger
@@ -34,6 +30,7 @@ from workers.intake.errors import (
     error_responses,
     invalid_message,
 )
+from workers.intake.openapi import publishing
 
 log = get_logger("orderbridge.intake")
 
@@ -41,11 +38,12 @@ DESCRIPTION = (
     "Orders in (`POST /v1/connections/{name}/orders`, shop webhooks), jobs and dead "
     'letters out. Errors are `{"error": {"code", "message", "details"}}`.'
 )
-# The error statuses every route of a router can answer, published in /openapi.json.
+# The error statuses every route of a router can answer, published in /openapi.json; each route
+# adds its own (`responses=`), so a status is listed only where it can happen.
 ROUTER_ERRORS: list[tuple[ModuleType, tuple[int, ...]]] = [
     (orders, ()),  # its route lists its own
     (webhooks, (400, 401, 404, 413, 422, 503)),
-    (operator, (401, 404, 422, 503)),  # and per route: replay 409, invoice lines 502
+    (operator, (401, 503)),  # the operator token; Redis
     (health, ()),
     (status, ()),  # the status page (HTML, not in the schema)
 ]
@@ -93,27 +91,3 @@ def create_app(rt: Runtime) -> FastAPI:
         app.include_router(module.router, responses=error_responses(*statuses))
     app.openapi = publishing(app, orders.PUBLISHED_MODELS)  # type: ignore[method-assign]
     return app
-
-
-def publishing(app: FastAPI, models: dict[str, type[BaseModel]]) -> Callable[[], dict[str, Any]]:
-    """FastAPI's `openapi()` plus the schemas of models it does not see (bodies parsed by hand),
-    under `#/components/schemas/<name>`, built once."""
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            document = get_openapi(
-                title=app.title, version=app.version, description=app.description, routes=app.routes
-            )
-            schemas = document.setdefault("components", {}).setdefault("schemas", {})
-            for name, model in models.items():
-                schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-                for part, definition in {**schema.pop("$defs", {}), name: schema}.items():
-                    if schemas.get(part, definition) != definition:
-                        raise RuntimeError(
-                            f"two different schemas named {part} in the OpenAPI document"
-                        )
-                    schemas[part] = definition
-            app.openapi_schema = document
-        return app.openapi_schema
-
-    return openapi

@@ -1,10 +1,12 @@
 """Request helpers every intake router shares: the process runtime, bearer tokens and the status
-page's session cookie, a body read with a size limit."""
+page's session cookie, a body read with a size limit and parsed as JSON."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import Request
@@ -102,3 +104,11 @@ async def read_limited(request: Request) -> bytes:
         if len(body) > limit:
             raise ApiError(413, "body_too_large", f"body is larger than {limit} bytes")
     return bytes(body)
+
+
+def parse_json(raw: bytes) -> Any:
+    """The body as JSON, or 400: nesting too deep for the parser is not JSON we take either."""
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise ApiError(400, "invalid_json", f"body is not valid JSON: {exc}") from None

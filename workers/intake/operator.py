@@ -5,19 +5,36 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from connectors.base import InvoiceLines
 from connectors.errors import InvalidId, classify
+from schemas.dead_letter import DeadLetter
 from tasks import deadletters
+from workers.intake import answers
 from workers.intake.errors import ApiError, error_responses
 from workers.intake.http import require_operator
 
 router = APIRouter()
+# In /openapi.json: the operator token as a bearer token (`components.securitySchemes`).
+OPERATOR_AUTH: dict[str, Any] = {"security": [{"operatorToken": []}]}
+LIMIT_MAX = 1000
+OFFSET_MAX = 2**53  # within what Redis takes as a range index, so no input reaches it broken
+PDF: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The invoice as the ERP made it.",
+        "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
 
 
-@router.get("/v1/jobs/{job_id}")
+@router.get(
+    "/v1/jobs/{job_id}",
+    response_model=None,
+    responses={200: {"model": answers.JobView}, **error_responses(404)},
+    openapi_extra=OPERATOR_AUTH,
+)
 def get_job(job_id: str, request: Request) -> dict[str, Any]:
     store = require_operator(request).store
     job = store.load_job(job_id)
@@ -28,14 +45,21 @@ def get_job(job_id: str, request: Request) -> dict[str, Any]:
     return view
 
 
-@router.get("/v1/connections/{name}/invoices")
-def list_invoices(name: str, request: Request, limit: int = 50) -> dict[str, Any]:
+@router.get(
+    "/v1/connections/{name}/invoices",
+    response_model=None,
+    responses={200: {"model": answers.InvoiceList}, **error_responses(404, 422)},
+    openapi_extra=OPERATOR_AUTH,
+)
+def list_invoices(
+    name: str, request: Request, limit: int = Query(50, ge=1, le=LIMIT_MAX)
+) -> dict[str, Any]:
     """The invoices and credit notes of our orders the invoice watch has seen, newest first."""
     rt = require_operator(request)
     if name not in rt.settings.connections:
         raise ApiError(404, "not_found", f"no connection {name}")
     conn = rt.settings.connections[name]
-    items = rt.store.recent_invoices(name, min(max(1, limit), 1000))
+    items = rt.store.recent_invoices(name, limit)
     return {
         "connection": name,
         "watched": conn.events is not None,
@@ -45,7 +69,10 @@ def list_invoices(name: str, request: Request, limit: int = 50) -> dict[str, Any
 
 
 @router.get(
-    "/v1/connections/{name}/invoices/{invoice_id}/lines", responses=error_responses(404, 502, 503)
+    "/v1/connections/{name}/invoices/{invoice_id}/lines",
+    response_model=None,
+    responses={200: {"model": answers.InvoiceLines}, **error_responses(404, 502)},
+    openapi_extra=OPERATOR_AUTH,
 )
 def invoice_lines(name: str, invoice_id: str, request: Request) -> dict[str, Any]:
     """One invoice's lines, read from the ERP now (the watch never reads them)."""
@@ -77,7 +104,12 @@ def erp_failure(exc: Exception, not_found: str) -> ApiError:
     return ApiError(502, "erp_error", error.message)
 
 
-@router.get("/v1/jobs/{job_id}/invoice.pdf")
+@router.get(
+    "/v1/jobs/{job_id}/invoice.pdf",
+    response_class=Response,
+    responses={**PDF, **error_responses(404)},
+    openapi_extra=OPERATOR_AUTH,
+)
 def get_invoice_pdf(job_id: str, request: Request) -> Response:
     """The invoice PDF the ERP handed back (Duett's direct invoicing), while it is kept."""
     store = require_operator(request).store
@@ -103,14 +135,28 @@ def get_invoice_pdf(job_id: str, request: Request) -> Response:
     )
 
 
-@router.get("/v1/dead-letters")
-def list_dead_letters(request: Request, offset: int = 0, limit: int = 100) -> dict[str, Any]:
+@router.get(
+    "/v1/dead-letters",
+    response_model=None,
+    responses={200: {"model": answers.DeadLetterPage}, **error_responses(422)},
+    openapi_extra=OPERATOR_AUTH,
+)
+def list_dead_letters(
+    request: Request,
+    offset: int = Query(0, ge=0, le=OFFSET_MAX),
+    limit: int = Query(100, ge=1, le=LIMIT_MAX),
+) -> dict[str, Any]:
     store = require_operator(request).store
-    items, total = store.dead_letters(max(0, offset), min(max(1, limit), 1000))
+    items, total = store.dead_letters(offset, limit)
     return {"items": [i.model_dump(mode="json") for i in items], "total": total}
 
 
-@router.get("/v1/dead-letters/{letter_id}")
+@router.get(
+    "/v1/dead-letters/{letter_id}",
+    response_model=None,
+    responses={200: {"model": DeadLetter}, **error_responses(404)},
+    openapi_extra=OPERATOR_AUTH,
+)
 def show_dead_letter(letter_id: str, request: Request) -> dict[str, Any]:
     letter = require_operator(request).store.dead_letter(letter_id)
     if letter is None:
@@ -118,7 +164,12 @@ def show_dead_letter(letter_id: str, request: Request) -> dict[str, Any]:
     return letter.model_dump(mode="json")
 
 
-@router.post("/v1/dead-letters/{letter_id}/replay", responses=error_responses(409))
+@router.post(
+    "/v1/dead-letters/{letter_id}/replay",
+    response_model=None,
+    responses={200: {"model": answers.Replayed}, **error_responses(404, 409)},
+    openapi_extra=OPERATOR_AUTH,
+)
 def replay_dead_letter(letter_id: str, request: Request) -> dict[str, Any]:
     rt = require_operator(request)
     try:
@@ -136,7 +187,12 @@ def replay_dead_letter(letter_id: str, request: Request) -> dict[str, Any]:
     return {"job_id": letter.job_id, "state": "queued", "step": letter.step}
 
 
-@router.delete("/v1/dead-letters/{letter_id}")
+@router.delete(
+    "/v1/dead-letters/{letter_id}",
+    response_model=None,
+    responses={200: {"model": answers.Dropped}, **error_responses(404)},
+    openapi_extra=OPERATOR_AUTH,
+)
 def drop_dead_letter(letter_id: str, request: Request) -> dict[str, Any]:
     store = require_operator(request).store
     try:

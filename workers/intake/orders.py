@@ -12,23 +12,23 @@ is the `Order` schema, and `PUBLISHED_MODELS` puts that schema into the document
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from core.logging import get_logger
 from schemas.order import Order
 from tasks.events import apply_event, event_from_canonical
+from workers.intake.answers import OrderAnswer
 from workers.intake.errors import (
     ApiError,
     error_responses,
     invalid_message,
     validation_details,
 )
-from workers.intake.http import read_limited, require_token, runtime_of
+from workers.intake.http import parse_json, read_limited, require_token, runtime_of
 
 log = get_logger("orderbridge.intake")
 router = APIRouter()
@@ -36,27 +36,19 @@ router = APIRouter()
 # Models the document describes though no route parses them through FastAPI.
 PUBLISHED_MODELS: dict[str, type[BaseModel]] = {"Order": Order}
 ORDER_BODY: dict[str, Any] = {
+    "security": [{"shopToken": []}],
     "requestBody": {
         "required": True,
         "description": "A canonical order (see `examples/` in the repository). Money and "
-        "quantities as strings or numbers; VAT rates as fractions (0.25). With "
+        "quantities as decimal strings (or whole numbers); VAT rates as fractions (0.25). With "
         "`credit_for` = the original's `external_id` it is a refund (a credit note).",
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Order"}}},
-    }
+    },
 }
 
 
-class OrderAnswer(BaseModel):
-    job_id: str | None = Field(description="for `GET /v1/jobs/{id}` and `orderbridge status`")
-    state: str = Field(examples=["queued"])
-    detail: str | None = None
-
-
 def parse_order(raw: bytes) -> Order:
-    try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "invalid_json", f"body is not valid JSON: {exc}") from None
+    data = parse_json(raw)
     if not isinstance(data, dict):
         raise ApiError(
             422,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -28,8 +27,9 @@ from schemas.shops.woocommerce_refund import woocommerce_refund_ids
 from tasks.events import Decision, OrderEvent, apply_event
 from tasks.refunds import missing_credit, original_order
 from tasks.sources import event_from_shop
+from workers.intake.answers import OrderAnswer
 from workers.intake.errors import ApiError
-from workers.intake.http import read_limited, runtime_of
+from workers.intake.http import parse_json, read_limited, runtime_of
 
 SHOPIFY_TOPICS = {
     "orders/create",
@@ -42,14 +42,81 @@ WOO_TOPICS = {"order.created", "order.updated", "order.restored", "order.deleted
 SEEN_SECONDS = 7 * 86_400
 router = APIRouter()
 
+ANSWERS: dict[int | str, dict[str, Any]] = {
+    202: {"model": OrderAnswer, "description": "A new order (or refund): its job, queued."},
+    200: {
+        "model": OrderAnswer,
+        "description": "Taken without a new job: a repeated delivery, a topic not handled, an "
+        "order seen before, paid or cancelled.",
+    },
+}
 
-@router.post("/webhooks/shopify/{name}")
+
+def delivery(
+    body: dict[str, Any], headers: dict[str, tuple[str, bool]], description: str
+) -> dict[str, Any]:
+    """`openapi_extra` for a webhook route: the shop's payload and its headers (name →
+    (description, required)), which the route reads from the raw request itself."""
+    return {
+        "parameters": [
+            {
+                "name": name,
+                "in": "header",
+                "required": required,
+                "description": text,
+                "schema": {"type": "string"},
+            }
+            for name, (text, required) in headers.items()
+        ],
+        "requestBody": {"required": True, "description": description, "content": body},
+    }
+
+
+SHOPIFY_DELIVERY = delivery(
+    {"application/json": {"schema": {"type": "object"}}},
+    {
+        "X-Shopify-Hmac-Sha256": ("base64 HMAC-SHA256 of the body with the app's secret", True),
+        "X-Shopify-Topic": (f"handled: {', '.join(sorted(SHOPIFY_TOPICS))}", True),
+        "X-Shopify-Shop-Domain": ("the shop, part of the delivery's identity", False),
+        "X-Shopify-Webhook-Id": ("repeats on Shopify's retries: answered 200 at once", False),
+        "X-Shopify-Event-Id": ("shared by the subscriptions to one event", False),
+    },
+    "The order or refund exactly as Shopify sends it, signed.",
+)
+WOO_DELIVERY = delivery(
+    {
+        "application/json": {"schema": {"type": "object"}},
+        "application/x-www-form-urlencoded": {
+            "schema": {"type": "object", "properties": {"webhook_id": {"type": "string"}}}
+        },
+    },
+    {
+        "X-WC-Webhook-Signature": ("base64 HMAC-SHA256 of the body (not on the ping)", False),
+        "X-WC-Webhook-Topic": (f"handled: {', '.join(sorted(WOO_TOPICS))}", False),
+        "X-WC-Webhook-Source": ("the shop's URL, part of the delivery's identity", False),
+    },
+    "The order exactly as WooCommerce sends it, signed; or its unsigned creation ping "
+    "(`webhook_id=N`, form-encoded).",
+)
+
+
+@router.post(
+    "/webhooks/shopify/{name}",
+    response_model=None,
+    responses=ANSWERS,
+    openapi_extra=SHOPIFY_DELIVERY,
+)
 async def shopify_webhook(name: str, request: Request) -> JSONResponse:
     raw = await read_limited(request)
     return await run_in_threadpool(shopify, runtime_of(request), name, request, raw)
 
 
-@router.post("/webhooks/woocommerce/{name}")
+@router.post(
+    "/webhooks/woocommerce/{name}",
+    response_model=None,
+    responses=ANSWERS,
+    openapi_extra=WOO_DELIVERY,
+)
 async def woocommerce_webhook(name: str, request: Request) -> JSONResponse:
     raw = await read_limited(request)
     return await run_in_threadpool(woocommerce, runtime_of(request), name, request, raw)
@@ -70,13 +137,6 @@ def shop_connection(settings: Settings, name: str, source: str) -> ConnectionSet
     if conn is None or conn.source != source:
         raise ApiError(404, "unknown_connection", f"no {source} connection named {name!r}")
     return conn
-
-
-def parse_json(raw: bytes) -> Any:
-    try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise ApiError(400, "invalid_json", f"body is not valid JSON: {exc}") from None
 
 
 def read_event(source: str, payload: Any, conn: ConnectionSettings) -> OrderEvent:
