@@ -27,10 +27,15 @@ class ProductSpec:
     sku: str
     name: str
     vat_rate: Decimal
+    # The order gives serial numbers for it: an ERP that tracks them (Duett) needs a serial
+    # article, so the article is checked again rather than taken from the cache.
+    serial: bool = False
 
     @property
     def fingerprint(self) -> str:
-        return fingerprint(self.sku, self.name, str(self.vat_rate.normalize()))
+        parts = [self.sku, self.name, str(self.vat_rate.normalize())]
+        # Only a serial spec adds a part: fingerprints cached before the flag existed stay valid.
+        return fingerprint(*parts, "serial") if self.serial else fingerprint(*parts)
 
 
 @dataclass(frozen=True)
