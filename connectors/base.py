@@ -17,6 +17,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import httpx
 
+from schemas.dropped import Dropped
 from schemas.order import Customer, Order
 
 
@@ -135,6 +136,12 @@ class Connector(Protocol):
     def check_order(self, order: Order) -> list[tuple[str, str]]:
         """What this ERP cannot take in the order, as (field, message), before it is accepted
         (e.g. a serial article without serial numbers); empty when nothing."""
+        ...
+
+    def unmapped(self, order: Order, reference: str) -> list[Dropped]:
+        """The fields of the order this ERP will not get (or only in part), each with why;
+        only fields the order actually has. `reference` is ours for the order (some ERPs
+        carry the order number only inside it). Empty when everything arrives."""
         ...
 
     def upsert_customer(self, customer: Customer, key: str) -> str: ...

@@ -31,8 +31,10 @@ from connectors.base import (
 from connectors.duett import credit, mapping
 from connectors.duett.invoices import InvoiceWatch
 from connectors.duett.settings import DuettSettings
+from connectors.duett.unmapped import dropped
 from connectors.errors import ErpHttpError, PermanentError, check
 from connectors.http import segment
+from schemas.dropped import Dropped
 from schemas.order import Customer, Order, ProductLine
 
 GIVEN_ON_ANOTHER_LINE = " (another line of the order gives serial numbers for it)"
@@ -118,6 +120,10 @@ class DuettConnector:
         return ids
 
     # --- orders -------------------------------------------------------------------------------
+
+    def unmapped(self, order: Order, reference: str) -> list[Dropped]:
+        return dropped(order)
+
     def check_order(self, order: Order) -> list[tuple[str, str]]:
         """Serial articles need one serial number per unit (Duett refuses them otherwise): the
         SKUs the connection lists in `serial_skus`, and those the order itself gives serial

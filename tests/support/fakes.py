@@ -22,6 +22,7 @@ from connectors.base import (
 from core.runtime import Runtime
 from core.settings import parse_settings
 from core.store import Store
+from schemas.dropped import Dropped
 from schemas.job import Job
 from schemas.order import Customer, Order
 from tasks.events import submit_order
@@ -55,6 +56,9 @@ class FakeConnector:
         return None
 
     def check_order(self, order: Order) -> list[tuple[str, str]]:
+        return []
+
+    def unmapped(self, order: Order, reference: str) -> list[Dropped]:
         return []
 
     def upsert_customer(self, customer: Customer, key: str) -> str:
