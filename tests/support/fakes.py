@@ -45,6 +45,7 @@ class FakeConnector:
     orders: dict[str, OrderRef] = field(default_factory=dict)
     invoices: list[InvoiceSnapshot] = field(default_factory=list)
     credits: list[tuple[str, CreditSource]] = field(default_factory=list)
+    drops: list[Dropped] = field(default_factory=list)  # what `unmapped` reports (none)
 
     def _call(self, name: str) -> None:
         self.calls.append(name)
@@ -59,7 +60,7 @@ class FakeConnector:
         return []
 
     def unmapped(self, order: Order, reference: str) -> list[Dropped]:
-        return []
+        return list(self.drops)
 
     def upsert_customer(self, customer: Customer, key: str) -> str:
         self._call("upsert_customer")

@@ -7,9 +7,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from pydantic import Field
 
 from connectors.base import InvoiceLines
 from connectors.errors import InvalidId, classify
+from schemas.invoice_event import InvoiceEvent
+from schemas.job import PublicJob
 from tasks import deadletters
 from workers.intake.errors import ApiError, error_responses
 from workers.intake.http import require_operator
@@ -17,7 +20,17 @@ from workers.intake.http import require_operator
 router = APIRouter()
 
 
-@router.get("/v1/jobs/{job_id}")
+class JobAnswer(PublicJob):
+    """A job without its order (personal data), with the invoice events seen for it."""
+
+    invoice_events: list[InvoiceEvent] = Field(default_factory=list)
+
+
+@router.get(
+    "/v1/jobs/{job_id}",
+    response_model=None,  # answered as `public_view` builds it; the model documents it
+    responses={200: {"model": JobAnswer, "description": "The job, its steps and warnings."}},
+)
 def get_job(job_id: str, request: Request) -> dict[str, Any]:
     store = require_operator(request).store
     job = store.load_job(job_id)

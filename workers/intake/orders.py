@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from core.logging import get_logger
+from schemas.dropped import Dropped
 from schemas.order import Order
 from tasks.events import apply_event, event_from_canonical
 from workers.intake.errors import (
@@ -50,6 +51,11 @@ class OrderAnswer(BaseModel):
     job_id: str | None = Field(description="for `GET /v1/jobs/{id}` and `orderbridge status`")
     state: str = Field(examples=["queued"])
     detail: str | None = None
+    warnings: list[Dropped] = Field(
+        default_factory=list,
+        description="fields of the order the ERP does not get (or only in part), and why; "
+        "the same as the job's `warnings`",
+    )
 
 
 def parse_order(raw: bytes) -> Order:
@@ -119,6 +125,7 @@ async def post_order(name: str, request: Request) -> JSONResponse:
             "job_id": decision.job_id,
             "state": state,
             **({"detail": decision.detail} if decision.detail else {}),
+            "warnings": [w.model_dump() for w in decision.warnings],
         },
         status_code=decision.status,
     )
