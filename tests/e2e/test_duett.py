@@ -208,6 +208,7 @@ def test_serial_numbers_for_an_unlisted_sku_reach_duett_with_them(duett) -> None
     ]
     job = cluster.wait_final(cluster.accept(order("D-7001", lines=lines)))
     assert job["state"] == "done", json.dumps(job)
+    assert not [w for w in job["warnings"] if "serial" in w["field"]]  # nothing left behind
     state = cluster.sim.state()
     types = {a["articleNumber"]: a["articleType"] for a in state["articles"]}
     assert (types["CAM-7"], types["BAG-7"]) == ("serial", "normal")
