@@ -120,9 +120,8 @@ class DuettConnector:
         return ids
 
     # --- orders -------------------------------------------------------------------------------
-
     def unmapped(self, order: Order, reference: str) -> list[Dropped]:
-        return dropped(order)
+        return dropped(order)  # text lines and serial numbers reach Duett; see `unmapped`
 
     def check_order(self, order: Order) -> list[tuple[str, str]]:
         """Serial articles need one serial number per unit (Duett refuses them otherwise): the
