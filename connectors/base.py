@@ -17,6 +17,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import httpx
 
+from schemas.dropped import Dropped
 from schemas.order import Customer, Order
 
 
@@ -27,10 +28,15 @@ class ProductSpec:
     sku: str
     name: str
     vat_rate: Decimal
+    # The order gives serial numbers for it: an ERP that tracks them (Duett) needs a serial
+    # article, so the article is checked again rather than taken from the cache.
+    serial: bool = False
 
     @property
     def fingerprint(self) -> str:
-        return fingerprint(self.sku, self.name, str(self.vat_rate.normalize()))
+        parts = [self.sku, self.name, str(self.vat_rate.normalize())]
+        # Only a serial spec adds a part: fingerprints cached before the flag existed stay valid.
+        return fingerprint(*parts, "serial") if self.serial else fingerprint(*parts)
 
 
 @dataclass(frozen=True)
@@ -130,6 +136,12 @@ class Connector(Protocol):
     def check_order(self, order: Order) -> list[tuple[str, str]]:
         """What this ERP cannot take in the order, as (field, message), before it is accepted
         (e.g. a serial article without serial numbers); empty when nothing."""
+        ...
+
+    def unmapped(self, order: Order, reference: str) -> list[Dropped]:
+        """The fields of the order this ERP will not get (or only in part), each with why;
+        only fields the order actually has. `reference` is ours for the order (some ERPs
+        carry the order number only inside it). Empty when everything arrives."""
         ...
 
     def upsert_customer(self, customer: Customer, key: str) -> str: ...

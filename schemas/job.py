@@ -16,6 +16,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.dropped import Dropped
 from schemas.order import Order
 
 
@@ -106,7 +107,10 @@ class StepRecord(BaseModel):
         self.result.update(result.model_dump(mode="json", exclude_unset=True))
 
 
-class Job(BaseModel):
+class PublicJob(BaseModel):
+    """The job as its public view shows it (`GET /v1/jobs/{id}`, `orderbridge status`):
+    everything but the order, which holds personal data. `Job` adds the order."""
+
     job_id: str
     connection: str
     external_id: str
@@ -123,11 +127,26 @@ class Job(BaseModel):
     outcome: str | None = None
     erp: dict[str, Any] = Field(default_factory=dict)
     steps: list[StepRecord] = Field(default_factory=list)
+    # Fields of the order the ERP does not get, found when the order was accepted (jobs
+    # stored before warnings existed load with none).
+    warnings: list[Dropped] = Field(
+        default_factory=list,
+        description="fields of the order the ERP does not get (or only in part), and why",
+    )
+
+
+class Job(PublicJob):
     order: Order | None = None
 
     @classmethod
     def new(
-        cls, job_id: str, connection: str, reference: str, order: Order, send_invoice: bool
+        cls,
+        job_id: str,
+        connection: str,
+        reference: str,
+        order: Order,
+        send_invoice: bool,
+        warnings: list[Dropped] | None = None,
     ) -> Job:
         steps = [StepRecord(name=name) for name in STEPS]
         if not send_invoice:
@@ -141,6 +160,7 @@ class Job(BaseModel):
             order=order,
             steps=steps,
             urgent=bool(order.urgent),
+            warnings=warnings or [],
         )
 
     def step(self, name: Step) -> StepRecord:
@@ -237,5 +257,6 @@ class Job(BaseModel):
         self.updated_at = utcnow()
 
     def public_view(self) -> dict[str, Any]:
-        """What `GET /v1/jobs/{id}` and `orderbridge status` show: no personal data."""
+        """What `GET /v1/jobs/{id}` and `orderbridge status` show (`PublicJob`): no personal
+        data."""
         return self.model_dump(mode="json", exclude={"order"})

@@ -23,8 +23,10 @@ from datetime import datetime
 from core import metrics_store
 from core.runtime import Runtime
 from core.store import TOMBSTONE, new_id
+from schemas.dropped import Dropped
 from schemas.job import Job, Step
 from schemas.order import Order
+from tasks.dropped import log_dropped, unmapped
 
 TOMBSTONE_SECONDS = 30 * 86_400
 
@@ -46,6 +48,9 @@ class Decision:
     job_id: str | None = None
     detail: str | None = None
     job_state: str | None = None  # the job's state, when the door read it (new or existing)
+    # What the ERP will not get of the order (the job's warnings), when the door knows them:
+    # a new job, or an existing one it read (`with_state`).
+    warnings: tuple[Dropped, ...] = ()
 
     def body(self) -> dict[str, str | None]:
         return {"job_id": self.job_id, "state": self.outcome, "detail": self.detail}
@@ -56,6 +61,7 @@ class Submitted:
     job_id: str
     state: str | None  # an existing job's state only when asked for (`with_state`)
     created: bool
+    warnings: tuple[Dropped, ...] = ()  # the job's, when known (as `state`)
 
 
 def apply_event(
@@ -81,6 +87,7 @@ def apply_event(
     conn = rt.settings.connection(connection)
     invoice_now = event.paid and conn.invoice_on_payment
     state: str | None = None
+    warnings: tuple[Dropped, ...] = ()
     # Create it, or learn it exists: one round trip either way (plus the existing job's load
     # when `with_state`).
     if event.order is not None:
@@ -89,8 +96,14 @@ def apply_event(
         )
         submitted = submit_order(rt, connection, order, with_state=with_state and not invoice_now)
         if submitted.created:
-            return Decision(202, "accepted", submitted.job_id, job_state=submitted.state)
-        job_id, state = submitted.job_id, submitted.state
+            return Decision(
+                202,
+                "accepted",
+                submitted.job_id,
+                job_state=submitted.state,
+                warnings=submitted.warnings,
+            )
+        job_id, state, warnings = submitted.job_id, submitted.state, submitted.warnings
     else:
         found = store.job_id_for(connection, event.order_id)
         if found is None:
@@ -99,7 +112,7 @@ def apply_event(
     if invoice_now:
         rt.enqueue("order_paid", job_id)
         return Decision(200, "invoicing", job_id)
-    return Decision(200, "exists", job_id, job_state=state)
+    return Decision(200, "exists", job_id, job_state=state, warnings=warnings)
 
 
 def _cancelled(rt: Runtime, connection: str, order_id: str) -> Decision:
@@ -119,12 +132,14 @@ def submit_order(rt: Runtime, connection: str, order: Order, with_state: bool = 
     send = conn.send_invoice if order.send_invoice is None else order.send_invoice
     if order.credit_for:
         send = True  # a credit note is only a credit note once the ERP has booked it
+    reference = conn.reference_for(order.external_id, order.number)
     job = Job.new(
         new_id(),
         connection,
-        conn.reference_for(order.external_id, order.number),
+        reference,
         order,
         send_invoice=send,
+        warnings=unmapped(rt, connection, order, reference),
     )
     # It waits for admission (core.admission), which hands it to the workers; the schedule's
     # wake-up is only a safety net while it waits (the wait set loses nothing).
@@ -151,8 +166,11 @@ def submit_order(rt: Runtime, connection: str, order: Order, with_state: bool = 
         if not with_state:
             return Submitted(job_id, None, False)
         existing = store.load_job(job_id)
-        return Submitted(job_id, existing.state if existing else "queued", False)
-    return Submitted(job_id, job.state, True)
+        if existing is None:
+            return Submitted(job_id, "queued", False)
+        return Submitted(job_id, existing.state, False, tuple(existing.warnings))
+    log_dropped(job)
+    return Submitted(job_id, job.state, True, tuple(job.warnings))
 
 
 def event_from_canonical(order: Order) -> OrderEvent:

@@ -108,6 +108,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 # --- producers and operators --------------------------------------------------------------------
 def cmd_enqueue(settings: Settings, args: argparse.Namespace) -> int:
     from pydantic import ValidationError
+    from rich.markup import escape
 
     from schemas.order import Order
     from tasks.events import apply_event, event_from_canonical
@@ -137,6 +138,9 @@ def cmd_enqueue(settings: Settings, args: argparse.Namespace) -> int:
             f"{order.external_id}\t{decision.job_id or '-'}\t{decision.outcome}"
             + (f" ({decision.detail})" if decision.detail else "")
         )
+        for dropped in decision.warnings:  # what the ERP will not get: said, never silent
+            said = escape(f"{dropped.field}: {dropped.reason}")
+            console.print(f"[yellow]  not sent: {said}[/yellow]")
     return 1 if failed else 0
 
 

@@ -31,10 +31,13 @@ from connectors.base import (
 from connectors.duett import credit, mapping
 from connectors.duett.invoices import InvoiceWatch
 from connectors.duett.settings import DuettSettings
+from connectors.duett.unmapped import dropped
 from connectors.errors import ErpHttpError, PermanentError, check
 from connectors.http import segment
+from schemas.dropped import Dropped
 from schemas.order import Customer, Order, ProductLine
 
+GIVEN_ON_ANOTHER_LINE = " (another line of the order gives serial numbers for it)"
 INVOICED = {"invoiceSent", "invoiceBooked", "invoicePreBooked", "invoicePaymentProposal"}
 
 
@@ -93,7 +96,7 @@ class DuettConnector:
         return mapping.article_specs(order, self.settings)
 
     def upsert_products(self, specs: list[ProductSpec]) -> dict[str, str]:
-        ids: dict[str, str] = {}
+        found: dict[str, dict[str, Any]] = {}
         size = self.settings.article_batch_size
         for start in range(0, len(specs), size):
             batch = specs[start : start + size]
@@ -104,26 +107,36 @@ class DuettConnector:
                     ("filter[take]", str(len(batch))),
                 ],
             )
-            ids.update({str(r["articleNumber"]): str(r["id"]) for r in rows})
+            found.update({str(r["articleNumber"]): r for r in rows})
+        ids: dict[str, str] = {}
         for spec in specs:
-            if spec.sku not in ids:
+            row = found.get(spec.sku)
+            if row is not None:
+                mapping.check_article_type(row, spec)
+                ids[spec.sku] = str(row["id"])
+            else:
                 body = mapping.article_body(spec, self.settings)
                 ids[spec.sku] = str(self._create(self.paths.articles, body)["id"])
         return ids
 
     # --- orders -------------------------------------------------------------------------------
+    def unmapped(self, order: Order, reference: str) -> list[Dropped]:
+        return dropped(order)  # text lines and serial numbers reach Duett; see `unmapped`
+
     def check_order(self, order: Order) -> list[tuple[str, str]]:
-        """Serial articles need one serial number per unit (Duett refuses them otherwise)."""
+        """Serial articles need one serial number per unit (Duett refuses them otherwise): the
+        SKUs the connection lists in `serial_skus`, and those the order itself gives serial
+        numbers for on another line."""
+        serial = mapping.serial_skus(order, self.settings)
         return [
             (
                 f"lines.{i}.serial_numbers",
                 f"{line.sku} is a serial article: give one serial number per unit "
-                f"({line.quantity})",
+                f"({line.quantity})"
+                + ("" if line.sku in self.settings.serial_skus else GIVEN_ON_ANOTHER_LINE),
             )
             for i, line in enumerate(order.lines)
-            if isinstance(line, ProductLine)
-            and line.sku in self.settings.serial_skus
-            and not line.serial_numbers
+            if isinstance(line, ProductLine) and line.sku in serial and not line.serial_numbers
         ]
 
     def find_order(self, reference: str, since: datetime | None) -> OrderRef | None:

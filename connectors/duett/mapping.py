@@ -95,11 +95,21 @@ def org_number(raw: str) -> str:
     return re.sub(r"\D", "", raw)
 
 
+def serial_skus(order: Order, settings: DuettSettings) -> set[str]:
+    """The SKUs that are serial articles for this order: those the connection lists
+    (`serial_skus`) and those whose lines carry serial numbers, so that no serial number the
+    shop sent is left behind because a SKU was not listed."""
+    carried = {line.sku for line in order.product_lines if line.serial_numbers}
+    return carried | (set(settings.serial_skus) & {line.sku for line in order.product_lines})
+
+
 def article_specs(order: Order, settings: DuettSettings) -> list[ProductSpec]:
+    serial = serial_skus(order, settings)
     specs: dict[str, ProductSpec] = {}
     for line in order.lines:
         if isinstance(line, ProductLine):
-            specs.setdefault(line.sku, ProductSpec(line.sku, line.name, line.vat_rate))
+            spec = ProductSpec(line.sku, line.name, line.vat_rate, serial=line.sku in serial)
+            specs.setdefault(line.sku, spec)
         elif isinstance(line, ShippingLine):
             sku = settings.shipping_article
             specs.setdefault(sku, ProductSpec(sku, line.name, line.vat_rate))
@@ -107,13 +117,34 @@ def article_specs(order: Order, settings: DuettSettings) -> list[ProductSpec]:
 
 
 def article_body(spec: ProductSpec, settings: DuettSettings) -> dict[str, Any]:
-    serial = spec.sku in settings.serial_skus
+    serial = spec.serial or spec.sku in settings.serial_skus
     return {
         "articleNumber": spec.sku,
         "name": spec.name,
         "articleType": "serial" if serial else "normal",
         "taxSaleId": tax_code(spec.vat_rate, settings, f"article {spec.sku}"),
     }
+
+
+def check_article_type(row: dict[str, Any], spec: ProductSpec) -> None:
+    """Refuse an existing article whose type does not fit the order: serial numbers on a normal
+    article would be lost (Duett takes them only on serial lines), and a serial article needs
+    them. We never change an article's type: it is the company's bookkeeping, not ours."""
+    kind = row.get("articleType")
+    if kind is None or (kind == "serial") == spec.serial:
+        return
+    if spec.serial:
+        raise PermanentError(
+            f"article {spec.sku} exists in Duett as a {kind} article, but the order gives "
+            f"serial numbers for it: Duett keeps serial numbers only on serial articles. Make "
+            f"{spec.sku} a serial article in Duett (and list it in the connection's "
+            f"serial_skus), or send the order without serial numbers"
+        )
+    raise PermanentError(
+        f"article {spec.sku} is a serial article in Duett, but the order gives no serial "
+        f"numbers for it: give one per unit (and list {spec.sku} in the connection's "
+        f"serial_skus, so that such orders are refused at the door)"
+    )
 
 
 @dataclass(frozen=True)
@@ -148,6 +179,7 @@ def order_payload(
     """The order create body, and the amounts Duett will compute for its article lines."""
     lines: list[dict[str, Any]] = []
     planned: list[PlannedLine] = []
+    serial = serial_skus(order, settings)
     for index, line in enumerate(order.lines):
         where = f"lines.{index}"
         if isinstance(line, TextLine):
@@ -173,7 +205,7 @@ def order_payload(
             price, qty, disc, line.vat_rate, order.prices_include_vat, settings.price_mode
         )
         body: dict[str, Any] = {
-            "lineType": "serial" if sku in settings.serial_skus else "normal",
+            "lineType": "serial" if isinstance(line, ProductLine) and sku in serial else "normal",
             "articleId": int(article_ids[sku]),
             "name": name,
             "countAgreed": str(qty),

@@ -32,9 +32,11 @@ from connectors.errors import PermanentError, check, erp_message, response_body
 from connectors.exact import mapping, odata
 from connectors.exact.auth import ExactTokens
 from connectors.exact.settings import ExactSettings
+from connectors.exact.unmapped import dropped
 from connectors.exact.watch import InvoiceWatch
 from connectors.http import BearerAuth, guid
 from connectors.values import text_or_none
+from schemas.dropped import Dropped
 from schemas.order import Customer, Order
 
 # send_as → (endpoint, id field, number field)
@@ -60,8 +62,11 @@ class ExactConnector:
     def consent(self) -> Consent:
         return self.tokens
 
+    def unmapped(self, order: Order, reference: str) -> list[Dropped]:
+        return dropped(order, self.settings)
+
     def check_order(self, order: Order) -> list[tuple[str, str]]:
-        return []  # serial numbers have no place here; they are ignored
+        return []  # what has no place here (serial numbers, ...) is reported by `unmapped`
 
     # --- plumbing -----------------------------------------------------------------------------
     def _get(self, path: str, params: dict[str, Any]) -> httpx.Response:

@@ -36,7 +36,9 @@ from connectors.poweroffice import mapping
 from connectors.poweroffice.auth import poweroffice_tokens
 from connectors.poweroffice.invoices import InvoiceCursor, snapshot
 from connectors.poweroffice.settings import PowerOfficeSettings
+from connectors.poweroffice.unmapped import dropped
 from connectors.values import text_or_none
+from schemas.dropped import Dropped
 from schemas.order import Customer, Order
 
 NOT_FOUND = re.compile(r"\b(customer|product)\b.*\bnot found\b", re.IGNORECASE | re.DOTALL)
@@ -57,8 +59,11 @@ class PowerOfficeConnector:
     def consent(self) -> Consent | None:
         return None  # client credentials: no user grant needed
 
+    def unmapped(self, order: Order, reference: str) -> list[Dropped]:
+        return dropped(order)
+
     def check_order(self, order: Order) -> list[tuple[str, str]]:
-        return []  # serial numbers have no place here; they are ignored
+        return []  # what has no place here (serial numbers, ...) is reported by `unmapped`
 
     # --- plumbing -----------------------------------------------------------------------------
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:

@@ -42,7 +42,9 @@ from connectors.sapera.auth import SaperaLogin
 from connectors.sapera.envelope import value_of, wrap
 from connectors.sapera.mapping import Item, Resolved
 from connectors.sapera.settings import SaperaSettings
+from connectors.sapera.unmapped import dropped
 from connectors.values import decimal_or_none, text_or_none
+from schemas.dropped import Dropped
 from schemas.order import Customer, Order
 
 SALES_ORDER_ITEMS = 1  # propertiesToLoad flag
@@ -61,8 +63,11 @@ class SaperaConnector:
     def consent(self) -> Consent | None:
         return None  # user and password; a refused login blocks the connection instead
 
+    def unmapped(self, order: Order, reference: str) -> list[Dropped]:
+        return dropped(order, reference, self.settings)
+
     def check_order(self, order: Order) -> list[tuple[str, str]]:
-        return []  # serial numbers have no place on a Sapera sales order; they are ignored
+        return []  # what has no place here (text lines, ...) is reported by `unmapped`
 
     # --- plumbing -----------------------------------------------------------------------------
     def _call(self, path: str, body: dict[str, Any], command: bool = False) -> Any:

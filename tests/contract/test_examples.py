@@ -34,6 +34,7 @@ from tests.support.intake import (
     problems,
     published_document,
     settings,
+    success_validator,
 )
 
 EXAMPLES = ROOT / "examples"
@@ -155,6 +156,37 @@ def test_each_canonical_example_fits_the_schema_and_is_accepted(
     assert job.order is not None and job.order.credit_for == json.loads(body).get("credit_for")
     again = intake.post_order(connection, body)
     assert (again.status_code, again.json()["job_id"]) == (200, answer["job_id"])
+
+
+def test_the_job_view_and_the_answer_publish_the_warnings(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    ok = document["paths"]["/v1/jobs/{job_id}"]["get"]["responses"]["200"]
+    view = ok["content"]["application/json"]["schema"]
+    assert view == {"$ref": "#/components/schemas/JobAnswer"}
+    for model in ("JobAnswer", "OrderAnswer"):
+        warnings = schemas[model]["properties"]["warnings"]
+        assert warnings["items"] == {"$ref": "#/components/schemas/Dropped"}, model
+    assert set(schemas["Dropped"]["required"]) == {"field", "reason"}
+    assert "order" not in schemas["JobAnswer"]["properties"]  # personal data stays out
+
+
+@pytest.mark.parametrize("name", sorted(CANONICAL))
+def test_each_answer_and_job_view_fit_what_is_published(
+    name: str, document: dict[str, Any], intake: Intake
+) -> None:
+    """The 202 answer and `GET /v1/jobs/{id}` as published, the job's warnings in both."""
+    response = intake.post_order(CANONICAL[name], example(name))
+    answer = response.json()
+    assert problems(success_validator(document, ORDERS_PATH, "post", 202), answer) == []
+    view = intake.http.get(f"/v1/jobs/{answer['job_id']}", headers=AUTH).json()
+    assert problems(success_validator(document, "/v1/jobs/{job_id}", "get", 200), view) == []
+    assert view["warnings"] == answer["warnings"]
+
+
+def test_the_sapera_example_warns_of_what_sapera_does_not_get(intake: Intake) -> None:
+    answer = intake.post_order("demo-sapera", example("sapera-order.json")).json()
+    fields = {w["field"] for w in answer["warnings"]}
+    assert {"currency", "placed_at", "customer.billing_address"} <= fields
 
 
 @pytest.mark.parametrize("name", sorted(CANONICAL))

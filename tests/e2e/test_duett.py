@@ -198,3 +198,40 @@ def test_serial_article_with_the_wrong_serial_numbers_is_422(
     assert response.status_code == 422, response.text
     assert field in [d["field"] for d in response.json()["error"]["details"]]
     assert cluster.store.job_id_for("shop", "D-6001") is None
+
+
+def test_serial_numbers_for_an_unlisted_sku_reach_duett_with_them(duett) -> None:
+    cluster: Cluster = duett()  # serial_skus = ["6543"]: CAM-7 is not listed
+    lines = [
+        {**product_line("CAM-7", "2", "499.00", name="Camera"), "serial_numbers": ["C-1", "C-2"]},
+        product_line("BAG-7", "1", "99.00", name="Bag"),
+    ]
+    job = cluster.wait_final(cluster.accept(order("D-7001", lines=lines)))
+    assert job["state"] == "done", json.dumps(job)
+    assert not [w for w in job["warnings"] if "serial" in w["field"]]  # nothing left behind
+    state = cluster.sim.state()
+    types = {a["articleNumber"]: a["articleType"] for a in state["articles"]}
+    assert (types["CAM-7"], types["BAG-7"]) == ("serial", "normal")
+    [doc] = state["orders"]
+    serial = [ln for ln in doc["lines"] if ln["lineType"] == "serial"]
+    assert [(ln["key"], s["serialNo"]) for ln in serial for s in ln["serialNumbers"]] == [
+        ("CAM-7", "C-1"),
+        ("CAM-7", "C-2"),
+    ]
+
+
+def test_serial_numbers_for_an_existing_normal_article_are_a_dead_letter_naming_it(duett) -> None:
+    cluster: Cluster = duett()
+    # Given CAM-8 reached Duett as a normal article with an order that had no serial numbers
+    plain = cluster.wait_final(cluster.accept(order("D-7002", lines=[product_line("CAM-8")])))
+    assert plain["state"] == "done", json.dumps(plain)
+    # When the next order gives serial numbers for it (the articles are cached by then)
+    line = {**product_line("CAM-8", "1", "100.00"), "serial_numbers": ["C-3"]}
+    job = cluster.wait_final(cluster.accept(order("D-7003", lines=[line])))
+    # Then it is refused before anything is posted, naming the SKU and the setting
+    assert job["state"] == "dead"
+    [letter] = cluster.operator("GET", "/v1/dead-letters").json()["items"]
+    assert letter["step"] == "upsert_products"
+    assert "CAM-8" in letter["message"] and "serial_skus" in letter["message"]
+    assert len(cluster.sim.state()["orders"]) == 1
+    assert [a["articleType"] for a in cluster.sim.state()["articles"]] == ["normal"]

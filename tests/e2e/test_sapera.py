@@ -210,3 +210,23 @@ def test_a_refused_login_blocks_the_connection_without_dead_letters(sapera) -> N
     assert cluster.operator("GET", "/v1/dead-letters").json()["total"] == 0
     # and nobody tries the same password again while the connection is blocked
     assert cluster.sim.calls_to("POST /api/security/Authentication/Login") == 1
+
+
+def test_a_text_line_sapera_cannot_take_is_a_warning_on_the_job(sapera) -> None:
+    cluster: Cluster = sapera()
+    body = order(
+        "S-7001",
+        lines=[line("SAP-COFFEE", "1", "89.00"), {"type": "text", "text": "Gift wrap, please"}],
+    )
+    answer = cluster.post_order(body)
+    assert answer.status_code == 202, answer.text
+    said = {w["field"]: w["reason"] for w in answer.json()["warnings"]}
+    assert "Sapera has no text lines" in said["lines.1.text"]
+    job = cluster.wait_final(answer.json()["job_id"])
+    assert job["state"] == "done", json.dumps(job)
+    # The job keeps the warning; the sales order has the coffee and no trace of the text
+    view = cluster.operator("GET", f"/v1/jobs/{job['job_id']}").json()
+    assert view["warnings"] == answer.json()["warnings"]
+    [sales_order] = cluster.sim.state()["salesOrders"]
+    assert [i["productIdentifier"] for i in sales_order["items"]] == ["SAP-COFFEE"]
+    assert "Gift wrap" not in json.dumps(sales_order)

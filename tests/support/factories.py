@@ -80,3 +80,44 @@ def three_line_order(
         ],
         cust,
     )
+
+
+def full_order(kind: str = "person", external_id: str | None = None) -> dict[str, Any]:
+    """An order with every optional field filled, for what-each-ERP-drops tests: a customer
+    with both names, organisation and VAT number, a foreign billing and a Norwegian delivery
+    address; a text line too long for a 60-character description, a product line with a
+    discount, serial numbers and a name over 60 characters, and shipping."""
+    buyer = {
+        **customer("c-full", "Kari Nordmann", "kari@example.no"),
+        "kind": kind,
+        "company_name": "Fjord Kaffe AS",
+        "org_number": "999888777",
+        "vat_number": "NO999888777MVA",
+        "phone": "+47 22 33 44 55",
+        "billing_address": {
+            "line1": "Kungsgatan 1",
+            "line2": "3 tr",
+            "postal_code": "111 22",
+            "city": "Stockholm",
+            "country": "SE",
+        },
+        "shipping_address": {
+            "line1": "Storgata 1",
+            "postal_code": "0155",
+            "city": "Oslo",
+            "country": "NO",
+        },
+    }
+    camera = product_line(
+        "CAM-1",
+        "2",
+        "499.00",
+        "10.00",
+        name="Camera, mirrorless, 24 megapixels, with a name over sixty characters",
+    )
+    lines = [
+        {"type": "text", "text": "Please deliver to the back door; ring twice and wait a minute"},
+        {**camera, "serial_numbers": ["SN-1", "SN-2"]},
+        {"type": "shipping", "name": "Frakt", "amount": "99.00", "vat_rate": "0.25"},
+    ]
+    return order(external_id, lines, buyer, currency="EUR")

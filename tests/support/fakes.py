@@ -22,6 +22,7 @@ from connectors.base import (
 from core.runtime import Runtime
 from core.settings import parse_settings
 from core.store import Store
+from schemas.dropped import Dropped
 from schemas.job import Job
 from schemas.order import Customer, Order
 from tasks.events import submit_order
@@ -44,6 +45,7 @@ class FakeConnector:
     orders: dict[str, OrderRef] = field(default_factory=dict)
     invoices: list[InvoiceSnapshot] = field(default_factory=list)
     credits: list[tuple[str, CreditSource]] = field(default_factory=list)
+    drops: list[Dropped] = field(default_factory=list)  # what `unmapped` reports (none)
 
     def _call(self, name: str) -> None:
         self.calls.append(name)
@@ -56,6 +58,9 @@ class FakeConnector:
 
     def check_order(self, order: Order) -> list[tuple[str, str]]:
         return []
+
+    def unmapped(self, order: Order, reference: str) -> list[Dropped]:
+        return list(self.drops)
 
     def upsert_customer(self, customer: Customer, key: str) -> str:
         self._call("upsert_customer")

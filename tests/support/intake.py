@@ -98,3 +98,11 @@ def problems(check: Draft202012Validator, instance: Any) -> list[str]:
     return [
         f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in check.iter_errors(instance)
     ]
+
+
+def success_validator(
+    document: dict[str, Any], path: str, method: str, status: int
+) -> Draft202012Validator:
+    """The published schema of a route's JSON answer with `status`."""
+    response = document["paths"][path][method]["responses"][str(status)]
+    return validator(document, response["content"]["application/json"]["schema"])

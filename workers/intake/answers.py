@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from schemas.dead_letter import DeadLetter
-from schemas.job import JobState, Step, StepRecord
+from schemas.dropped import Dropped
+from schemas.invoice_event import InvoiceEvent
+from schemas.job import PublicJob, Step
 
 
 class OrderAnswer(BaseModel):
@@ -27,6 +29,11 @@ class OrderAnswer(BaseModel):
         examples=["queued"],
     )
     detail: str | None = None
+    warnings: list[Dropped] = Field(
+        default_factory=list,
+        description="fields of the order the ERP does not get (or only in part), and why; "
+        "the same as the job's `warnings`",
+    )
 
 
 class Health(BaseModel):
@@ -34,21 +41,10 @@ class Health(BaseModel):
     redis: bool
 
 
-class JobView(BaseModel):
-    """A job without its order (no personal data): steps, ERP ids and invoice events."""
+class JobAnswer(PublicJob):
+    """A job without its order (personal data), with the invoice events seen for it."""
 
-    model_config = ConfigDict(extra="allow")
-    job_id: str
-    connection: str
-    external_id: str
-    reference: str
-    state: JobState
-    current_step: Step | None = None
-    outcome: str | None = None
-    dead_letter_id: str | None = None
-    erp: dict[str, Any] = Field(description="the ERP ids of what was created")
-    steps: list[StepRecord]
-    invoice_events: list[dict[str, Any]]
+    invoice_events: list[InvoiceEvent] = Field(default_factory=list)
 
 
 class InvoiceList(BaseModel):
@@ -79,6 +75,6 @@ class Replayed(BaseModel):
     event_id: str | None = None
 
 
-class Dropped(BaseModel):
+class DeadLetterDropped(BaseModel):
     dropped: str
     job_id: str

@@ -32,7 +32,7 @@ PDF: dict[int | str, dict[str, Any]] = {
 @router.get(
     "/v1/jobs/{job_id}",
     response_model=None,
-    responses={200: {"model": answers.JobView}, **error_responses(404)},
+    responses={200: {"model": answers.JobAnswer}, **error_responses(404)},
     openapi_extra=OPERATOR_AUTH,
 )
 def get_job(job_id: str, request: Request) -> dict[str, Any]:
@@ -190,7 +190,7 @@ def replay_dead_letter(letter_id: str, request: Request) -> dict[str, Any]:
 @router.delete(
     "/v1/dead-letters/{letter_id}",
     response_model=None,
-    responses={200: {"model": answers.Dropped}, **error_responses(404)},
+    responses={200: {"model": answers.DeadLetterDropped}, **error_responses(404)},
     openapi_extra=OPERATOR_AUTH,
 )
 def drop_dead_letter(letter_id: str, request: Request) -> dict[str, Any]:

@@ -111,6 +111,7 @@ async def post_order(name: str, request: Request) -> JSONResponse:
             "job_id": decision.job_id,
             "state": state,
             **({"detail": decision.detail} if decision.detail else {}),
+            "warnings": [w.model_dump() for w in decision.warnings],
         },
         status_code=decision.status,
     )

@@ -44,7 +44,11 @@
       const job = await response.json();
       line.dataset.state = job.state;
       const step = job.current_step ? " (" + job.current_step + ")" : "";
-      line.textContent = "Order " + reference + ": " + job.state + step;
+      // What the ERP did not get of the order (the job's warnings) is said, never hidden.
+      const dropped = (job.warnings || []).map((w) => w.field);
+      const warned = dropped.length ? "; not sent to the ERP: " + dropped.join(", ") : "";
+      line.textContent = "Order " + reference + ": " + job.state + step + warned;
+      line.title = (job.warnings || []).map((w) => w.field + ": " + w.reason).join("\n");
       if (["done", "duplicate", "dead", "cancelled"].includes(job.state)) return;
     }
   }
