@@ -89,6 +89,8 @@ local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return queue(math.max(1, tonumber(oldest[2]) + window - now))
 """
 
+# Pause the budget until a moment (a 429's Retry-After), never shortening a longer pause.
+# KEYS: pause key. ARGV: until (ms).
 _PAUSE_UNTIL = """
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 local until_ms = tonumber(ARGV[1])

@@ -29,6 +29,12 @@ from schemas.job import Job
 
 PREFIX = "ob"
 
+# A new job in one round trip, unless its order is known (then the existing job id) or was
+# cancelled before it reached us (with ARGV[6] = '1': TOMBSTONE). Creates the reference, the job,
+# its wake-up, its document-index entry and, when given, its place in the wait set.
+# KEYS: ref, job, due, docjob, stats, kick, cancelled, wait, step labels.
+# ARGV: job id, job JSON, due at, docjob field, wait score ('' = not admitted), '1' to check the
+#       tombstone, wait label, then the counters to increment.
 _CREATE_JOB = """
 local existing = redis.call('GET', KEYS[1])
 if existing then return existing end
@@ -52,6 +58,8 @@ HANDOFF_SEP = "\x1f"  # between the parts of an admission label (step, reference
 
 # One invoice event, exactly once: the marker, the stream entry, the invoice's latest state and
 # the job's copy are written together, or (marker already there) only the state is refreshed.
+# KEYS: seen marker, the connection's event stream, invoice views, recent invoices, job's events.
+# ARGV: keep seconds, event JSON, invoice id, view JSON, now (s), oldest stream id kept (ms).
 _RECORD_EVENT = """
 redis.call('HSET', KEYS[3], ARGV[3], ARGV[4])
 redis.call('ZADD', KEYS[4], ARGV[5], ARGV[3])
@@ -62,6 +70,8 @@ redis.call('EXPIRE', KEYS[5], tonumber(ARGV[1]))
 return id
 """
 
+# Take what is due, pushing each on so no other sweeper takes it this round.
+# KEYS: due. ARGV: now, hold until, most to take.
 _CLAIM_DUE = """
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
 for _, id in ipairs(ids) do redis.call('ZADD', KEYS[1], ARGV[2], id) end
@@ -82,7 +92,8 @@ redis.call('ZADD', KEYS[2], 'LT', ARGV[3], ARGV[4])
 return {0}
 """
 
-# Locks held under one token: take all of KEYS or none (ARGV: token, ms), extend, release.
+# Locks held under one token: take all of KEYS or none, extend them, release them.
+# KEYS: the locks. ARGV: token, ms.
 _LOCK_ALL = """
 for _, key in ipairs(KEYS) do
   if redis.call('EXISTS', key) == 1 then return 0 end
@@ -90,6 +101,7 @@ end
 for _, key in ipairs(KEYS) do redis.call('SET', key, ARGV[1], 'PX', ARGV[2]) end
 return 1
 """
+# KEYS: the locks. ARGV: token, ms. Returns how many were still ours.
 _EXTEND_LOCKS = """
 local n = 0
 for _, key in ipairs(KEYS) do
@@ -97,6 +109,7 @@ for _, key in ipairs(KEYS) do
 end
 return n
 """
+# KEYS: the locks. ARGV: token. Releases only those still ours.
 _UNLOCK_ALL = """
 local n = 0
 for _, key in ipairs(KEYS) do
@@ -108,6 +121,8 @@ LOCK_POLL_SECONDS = 0.05
 DEAD_LETTER_CHUNK = 500  # letters read per MGET
 
 
+# A shop order's version (its updated_at) is claimed only if not older than the one seen.
+# KEYS: version. ARGV: this version, keep seconds. Returns 1 when claimed.
 _CLAIM_VERSION = """
 local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
 if tonumber(ARGV[1]) < current then return 0 end
