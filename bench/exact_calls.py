@@ -25,7 +25,7 @@ import httpx
 import redis
 
 from core.settings import RetrySettings, WorkerSettings
-from core.store import Store
+from core.store import STATS, Store
 from tests.support.config import exact_connection, orderbridge_toml
 from workers.processes import Child, free_port, port_open, spawn, wait_until
 
@@ -34,7 +34,7 @@ MODES = ("order", "invoice", "direct_invoice", "sales_entry")
 LINES = 3
 OPERATOR_TOKEN = "op"
 SHOP_TOKEN = "shop"
-STATS = Store.key("stats")
+STATS = STATS.key()
 
 
 def config_toml(mode: str, sim_url: str, intake_port: int, warehouse: str) -> str:

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 from bench.chaos_cluster import RedisServer
-from core.store import Store
+from core.store import JOBS, Store
 from tests.support.config import duett_connection, orderbridge_toml, poweroffice_connection
 from workers.processes import Child, free_port, port_open, spawn, wait_until
 
@@ -216,7 +216,7 @@ class FairCluster:
         client = self.store().redis
         out = []
         for start in range(0, len(ids), 500):
-            keys = [Store.key("job", i) for i in ids[start : start + 500]]
+            keys = [JOBS.key(i) for i in ids[start : start + 500]]
             out += [json.loads(raw) for raw in client.mget(keys) if raw]
         return out
 

@@ -43,7 +43,7 @@ from bench.measure import (
 from bench.openloop import LoadResult, run_load
 from bench.traffic import PIPELINE_QUEUE
 from core.broker import QUEUE
-from core.store import Store
+from core.store import DUE, TOKENS, WORKERS, Store
 from tests.support.config import orderbridge_toml, poweroffice_connection
 from workers.processes import Child, free_port, port_open, spawn, wait_until
 
@@ -309,7 +309,7 @@ class Bench:
                 and self.redis.llen(BARE_QUEUE) == 0
                 and self.redis.llen(USER_QUEUE) == 0
                 and self.redis.hlen("unacked") == 0
-                and self.redis.zcard(Store.key("due")) == 0
+                and self.redis.zcard(DUE.key()) == 0
             )
 
         wait_until(quiet, timeout, "the queues to drain", interval=0.1, children=self.children)
@@ -317,8 +317,8 @@ class Bench:
     def clean_redis(self) -> None:
         """Forget jobs, caches, counters; keep worker liveness keys, tokens and kombu's keys."""
         keep = (
-            Store.key("worker", ""),
-            Store.key("token", ""),
+            WORKERS.key(""),
+            TOKENS.key(""),
             "bench:bare:worker:",
             "bench:user:worker:",
         )

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from bench import scenarios
 from bench.harness import ROOT, Bench, config_toml, console
-from core.store import Store
+from core.store import STATS, WORKERS
 from workers.processes import Child
 
 
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         bench.children.append(worker)
         bench.workers.append(worker)
         deadline = time.monotonic() + 60
-        while not any(bench.redis.scan_iter(Store.key("worker", "*"))):
+        while not any(bench.redis.scan_iter(WORKERS.key("*"))):
             if time.monotonic() > deadline or not worker.alive:
                 raise RuntimeError(f"the profiled worker did not start; see {bench.tmp}")
             time.sleep(0.1)
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             orders = scenarios.new_customer_orders(tag, options.orders)
         start = time.time()
         _, _, ids = bench.post_orders(orders)
-        while int(bench.redis.hget(Store.key("stats"), "jobs_done") or 0) < len(ids) + (
+        while int(bench.redis.hget(STATS.key(), "jobs_done") or 0) < len(ids) + (
             options.kind == "returning"
         ):
             if time.time() - start > 600:

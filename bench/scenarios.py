@@ -19,7 +19,7 @@ from typing import Any
 from bench import user_erp
 from bench.harness import Bench, Scenario
 from bench.measure import RunResult
-from core.store import Store
+from core.store import STATS
 
 ORDERBRIDGE, USER_CHAIN, SCRIPT, BARE = "orderbridge", "user chain", "script", "bare chain"
 SYSTEMS = (ORDERBRIDGE, USER_CHAIN, SCRIPT)
@@ -143,7 +143,7 @@ def _warm_up_orderbridge(bench: Bench, order: dict[str, Any]) -> None:
     states = bench.wait_warm_up(warm)
     if states.get("done") != 1:
         raise RuntimeError(f"the warm-up order did not finish: {states}")
-    bench.redis.delete(Store.key("stats"))
+    bench.redis.delete(STATS.key())
 
 
 def _warm_up_user(bench: Bench, order: dict[str, Any]) -> None:

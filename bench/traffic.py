@@ -21,7 +21,7 @@ from rich.console import Console
 
 from core.admission import wait_key
 from core.broker import queue_for, task_name
-from core.store import Store
+from core.store import JOBS, LOCKS, STATS
 from schemas.job import FINAL_STATES
 
 ORDERS_PATH = "/v1/connections/shop/orders"
@@ -105,7 +105,7 @@ def wait_chains(client: redis.Redis, chains: int, check_alive: Callable[[], None
 
 def load_jobs(client: redis.Redis, job_ids: list[str]) -> list[dict[str, Any]]:
     """The stored jobs as plain JSON (`{"state": "missing"}` for an unknown id)."""
-    raws = client.mget([Store.key("job", j) for j in job_ids])
+    raws = client.mget([JOBS.key(j) for j in job_ids])
     return [json.loads(raw) if raw else {"state": "missing"} for raw in raws]
 
 
@@ -118,9 +118,7 @@ def wait_jobs(
     last_progress, last_count = time.monotonic(), -1
     deadline = time.monotonic() + timeout
     while True:
-        done, dup, dead = client.hmget(
-            Store.key("stats"), "jobs_done", "jobs_duplicate", "dead_letters"
-        )
+        done, dup, dead = client.hmget(STATS.key(), "jobs_done", "jobs_duplicate", "dead_letters")
         count = sum(int(v or 0) for v in (done, dup, dead))
         if count >= want:
             break
@@ -143,7 +141,7 @@ def wait_jobs(
             seconds = draft_seconds(job)
             if seconds is not None:
                 to_draft.append(seconds)
-    retries = int(client.hget(Store.key("stats"), "retries") or 0)
+    retries = int(client.hget(STATS.key(), "retries") or 0)
     return states, sorted(finished), retries, sorted(to_draft)
 
 
@@ -246,7 +244,7 @@ def wait_warm_up(
                 and client.hlen("unacked") == 0
                 and client.zcard(wait_key("shop")) == 0
                 and not any(
-                    client.exists(Store.key("lock", "job", job["job_id"]))
+                    client.exists(LOCKS.key("job", job["job_id"]))
                     for job in pending
                     if "job_id" in job
                 )

@@ -44,7 +44,8 @@ from typing import cast
 
 import redis
 
-from core.store import HANDOFF_SEP, Store, WaitEntry
+from core.keyspace import Family
+from core.store import DUE, HANDOFF_SEP, SENT, WaitEntry
 
 URGENT_SHIFT = 1e10  # urgent jobs score below every arrival time: they go first
 OUTAGE_THRESHOLD = 3  # outage failures in a row that open a connection's breaker ...
@@ -59,8 +60,11 @@ RUNNING_LAPSE_SECONDS = 5.0
 WORKER_TTL_SECONDS = 5.0  # a worker's threads count for admission while it says so
 
 
+ADMISSION = Family("adm", "the keys listed in this module's docstring")
+
+
 def key(*parts: str) -> str:
-    return Store.key("adm", *parts)
+    return ADMISSION.key(*parts)
 
 
 def wait_key(connection: str) -> str:
@@ -320,8 +324,8 @@ class Admission:
                 wait_key(connection),
                 step_key(connection),
                 flight_key(connection),
-                Store.key("due"),
-                Store.key("sent"),
+                DUE.key(),
+                SENT.key(),
                 KICK,
             ],
             args=[job_id, score(arrived_at, urgent), label(step, reference), recheck_at],
@@ -391,7 +395,7 @@ class Admission:
         """Take the jobs that may go to the workers now, fairly, in one atomic round."""
         if not lanes:
             return []
-        keys = [VT, COST, WORKERS, CAPACITY, Store.key("due"), Store.key("sent")]
+        keys = [VT, COST, WORKERS, CAPACITY, DUE.key(), SENT.key()]
         args: list[str | float | int] = [
             most,
             stale_seconds,

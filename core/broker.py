@@ -26,7 +26,7 @@ import redis
 from celery import Celery
 
 from core.settings import Settings
-from core.store import Store
+from core.store import JOBS, Store
 from schemas.job import Step
 
 QUEUE = "orderbridge"  # periodic tasks and messages whose connection is unknown
@@ -119,7 +119,7 @@ def _cached_labels(store: Store, size: int = 4096) -> Callable[[str], Labels | N
 
     @functools.lru_cache(maxsize=size)
     def cached(job_id: str) -> Labels:
-        raw = cast("str | None", store.redis.get(store.key("job", job_id)))
+        raw = cast("str | None", store.redis.get(JOBS.key(job_id)))
         if not raw:
             raise LookupError(job_id)  # not cached: a job created later is labelled then
         job: dict[str, Any] = json.loads(raw)

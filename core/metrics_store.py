@@ -29,19 +29,25 @@ from typing import cast
 import redis
 from redis.client import NEVER_DECODE
 
+from core.keyspace import Family
 from core.logging import get_logger
-from core.store import Store
+from core.store import DEAD_LETTER_INDEX, DEAD_LETTERS, DUE, JOBS, STATS, WORKERS
 
 log = get_logger("orderbridge.metrics")
 
 # --- keys (all metric keys are named here) -------------------------------------------------------
-STATS_KEY = Store.key("stats")  # the store's counters; save_job adds to it
-COUNTS_KEY = Store.key("m", "counts")  # counters and float sums written by `Recorder.flush`
-HIST_KEY = Store.key("m", "hist")  # histogram buckets (not cumulative) and sums
-BLOCKED_KEY = Store.key("m", "blocked")  # connection -> blocked until (epoch seconds)
-DLQ_KEY = Store.key("dlq")
-DUE_KEY = Store.key("due")
-WORKER_PATTERN = Store.key("worker", "*")
+STATS_KEY = STATS.key()  # the store's counters; save_job adds to it
+METRICS = Family(
+    "m",
+    "`counts` (hash: counters and float sums), `hist` (hash: histogram buckets and sums), "
+    "`blocked` (hash connection -> blocked until)",
+)
+COUNTS_KEY = METRICS.key("counts")  # counters and float sums written by `Recorder.flush`
+HIST_KEY = METRICS.key("hist")  # histogram buckets (not cumulative) and sums
+BLOCKED_KEY = METRICS.key("blocked")  # connection -> blocked until (epoch seconds)
+DLQ_KEY = DEAD_LETTER_INDEX.key()
+DUE_KEY = DUE.key()
+WORKER_PATTERN = WORKERS.key("*")
 
 # --- families recorded in Redis (names without the `_total` Prometheus adds) ---------------------
 ACCEPTED = "orders_accepted"  # connection
@@ -344,10 +350,10 @@ def read_snapshot(
         histograms=_histograms(cast("dict[str, str]", hist)),
         stats=plain,
         dead_letters=_dead_letters(
-            cache.facts(client, "dl", cast("list[str]", letters), dated=False)
+            cache.facts(client, DEAD_LETTERS, cast("list[str]", letters), dated=False)
         ),
         dead_letters_total=cast(int, dlq_total),
-        oldest_job_age=_oldest(cache.facts(client, "job", cast("list[str]", due)), now),
+        oldest_job_age=_oldest(cache.facts(client, JOBS, cast("list[str]", due)), now),
         jobs_in_flight=cast(int, due_total),
         blocked_until=parse_blocked(cast("dict[str, str]", blocked)),
         workers_alive=sum(1 for _ in client.scan_iter(WORKER_PATTERN, count=500)),
@@ -396,18 +402,18 @@ class FactCache:
         self._lock = threading.Lock()
 
     def facts(
-        self, client: redis.Redis, kind: str, ids: list[str], dated: bool = True
+        self, client: redis.Redis, kind: Family, ids: list[str], dated: bool = True
     ) -> list[Facts]:
         with self._lock:
-            known = self._known[kind]
+            known = self._known[kind.name]
             missing = [i for i in ids if i not in known]
             known.update(_read_facts(client, kind, missing, dated))
-            self._known[kind] = known = {i: known[i] for i in ids if i in known}
+            self._known[kind.name] = known = {i: known[i] for i in ids if i in known}
             return [f for f in known.values() if f is not None]
 
 
 def _read_facts(
-    client: redis.Redis, kind: str, ids: list[str], dated: bool = True
+    client: redis.Redis, kind: Family, ids: list[str], dated: bool = True
 ) -> dict[str, Facts | None]:
     """Connection (and, if `dated`, creation time) of each record `ob:{kind}:{id}`, from its
     first bytes (a record whose head lacks them is read whole); None for one that is unreadable.
@@ -418,13 +424,13 @@ def _read_facts(
         pipe = client.pipeline(transaction=False)
         for record_id in chunk:  # raw bytes: the cut may fall inside a multi-byte character
             pipe.execute_command(  # type: ignore[no-untyped-call]
-                "GETRANGE", Store.key(kind, record_id), 0, HEAD_BYTES - 1, **{NEVER_DECODE: True}
+                "GETRANGE", kind.key(record_id), 0, HEAD_BYTES - 1, **{NEVER_DECODE: True}
             )
         for record_id, raw in zip(chunk, cast("list[bytes]", pipe.execute()), strict=True):
             head = raw.decode("utf-8", errors="ignore")
             facts = _facts(head, dated)
             if facts is None and len(raw) >= HEAD_BYTES:
-                facts = _facts(cast("str", client.get(Store.key(kind, record_id)) or ""), dated)
+                facts = _facts(cast("str", client.get(kind.key(record_id)) or ""), dated)
             if raw:
                 found[record_id] = facts
     return found

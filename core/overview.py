@@ -35,7 +35,7 @@ from core.admission import Waiting, describe_eta
 from core.budget import budget_keys
 from core.metrics_store import blocked_until
 from core.runtime import Runtime
-from core.store import Store
+from core.store import DUE, JOBS, PURGE, Store
 from schemas.dead_letter import DeadLetter
 from schemas.job import Job
 
@@ -101,7 +101,7 @@ def overview(rt: Runtime, dead_letter_limit: int = 200) -> Overview:
     def of(name: str) -> ConnectionFigures:
         return figures.setdefault(name, ConnectionFigures(name=name))
 
-    due = cast("list[str]", store.redis.zrange(Store.key("due"), 0, SCAN_LIMIT - 1))
+    due = cast("list[str]", store.redis.zrange(DUE.key(), 0, SCAN_LIMIT - 1))
     for job in _jobs(store, due):
         if job.is_final:
             continue
@@ -148,7 +148,7 @@ def redis_now(store: Store) -> datetime:
 
 def _jobs(store: Store, ids: list[str]) -> Iterator[Job]:
     for start in range(0, len(ids), CHUNK):
-        keys = [Store.key("job", i) for i in ids[start : start + CHUNK]]
+        keys = [JOBS.key(i) for i in ids[start : start + CHUNK]]
         for raw in cast("list[str | None]", store.redis.mget(keys)):
             if raw:
                 yield Job.model_validate_json(raw)
@@ -158,7 +158,7 @@ def done_today(store: Store, retention_days: int, now: datetime) -> dict[str, in
     """Jobs finished `done` since midnight UTC, by connection (see the module's note)."""
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     since = midnight.timestamp() + retention_days * 86_400
-    ids = cast("list[str]", store.redis.zrangebyscore(Store.key("purge"), since, "+inf"))
+    ids = cast("list[str]", store.redis.zrangebyscore(PURGE.key(), since, "+inf"))
     counts: dict[str, int] = {}
     for job in _jobs(store, ids):
         if job.state == "done" and job.finished_at is not None and job.finished_at >= midnight:

@@ -24,10 +24,120 @@ from typing import Any, cast
 
 import redis
 
+from core.keyspace import Family
 from schemas.dead_letter import DeadLetter
 from schemas.job import Job
 
-PREFIX = "ob"
+# --- key families (core.keyspace): what every `ob:*` key of the store holds ---------------------
+REFS = Family(
+    "ref",
+    "string per (connection, shop order id): the job id of that order, so an order is taken once.",
+)
+JOBS = Family(
+    "job",
+    "string per job id: the job record (JSON, `schemas.job.Job`).",
+)
+DUE = Family(
+    "due",
+    "zset job id -> when the unfinished job next needs attention (its retry, or last sign of "
+    "life + stale time): the due-schedule the sweeper works from.",
+)
+DOC_JOBS = Family(
+    "docjob",
+    "hash per connection: `ref:<reference>` or `order:<ERP order id>` -> job id, to find the "
+    "job of an ERP document.",
+)
+STATS = Family(
+    "stats",
+    "hash counter name -> count (jobs created, events delivered, ...).",
+)
+CANCELLED = Family(
+    "cancelled",
+    "string per (connection, shop order id), expiring: cancelled before it reached us (a "
+    "tombstone).",
+)
+SENT = Family(
+    "sent",
+    "hash job id -> when its latest broker message was sent.",
+)
+PURGE = Family(
+    "purge",
+    "zset job id -> when its order (the personal data) is removed.",
+)
+VERSIONS = Family(
+    "version",
+    "string per (connection, shop order id), expiring: the newest `updated_at` applied.",
+)
+DELIVERIES_SEEN = Family(
+    "delivery",
+    "string per (connection, webhook delivery key), expiring: a delivery already handled.",
+)
+RECONCILE_CLAIMS = Family(
+    "reconcile",
+    "string per connection, expiring: this interval's shop reconciliation is claimed.",
+)
+INVOICE_POLL_CLAIMS = Family(
+    "invoice-poll",
+    "string per connection, expiring: this interval's invoice poll is claimed.",
+)
+INVOICES = Family(
+    "inv",
+    "per connection: `cursor` (string: the invoice watch's position), `doc` (hash invoice id "
+    "-> latest view), `recent` (zset invoice id -> seen at), `seen:<event id>` (string, "
+    "expiring: event recorded), `unmatched` (hash invoice id -> first seen without a job).",
+)
+EVENTS = Family(
+    "events",
+    "stream per connection: invoice events, in order, for delivery.",
+)
+JOB_EVENTS = Family(
+    "jobevents",
+    "list per job id, expiring: the job's invoice events (JSON).",
+)
+EVENT_DELIVERY = Family(
+    "deliv",
+    "hash per connection: the event delivery's cursor, failure count and next try.",
+)
+REDELIVERIES = Family(
+    "redeliver",
+    "list per connection: events an operator replays, oldest first (JSON).",
+)
+WORKERS = Family(
+    "worker",
+    "string per worker pid, expiring: the worker is alive.",
+)
+BUDGETS = Family(
+    "budget",
+    "per budget name: the shared request budget's keys (`core.budget.budget_keys`).",
+)
+SHOP_CURSORS = Family(
+    "cursor",
+    "string per connection: how far shop reconciliation has read (epoch seconds).",
+)
+DOCUMENTS = Family(
+    "doc",
+    "string per job id: the invoice PDF (base64).",
+)
+LOCKS = Family(
+    "lock",
+    "string per (scope..., name), expiring: the token of the lock's holder.",
+)
+TOKENS = Family(
+    "token",
+    "string per token name, expiring: a sealed access-token grant (`connectors.tokens`).",
+)
+DEAD_LETTERS = Family(
+    "dl",
+    "string per letter id: the dead letter (JSON, `schemas.dead_letter.DeadLetter`).",
+)
+DEAD_LETTER_INDEX = Family(
+    "dlq",
+    "zset letter id -> created at: every dead letter, oldest first.",
+)
+CACHE = Family(
+    "cache",
+    "string per (connection, kind, key), expiring: an ERP id found or made (JSON).",
+)
 
 # A new job in one round trip, unless its order is known (then the existing job id) or was
 # cancelled before it reached us (with ARGV[6] = '1': TOMBSTONE). Creates the reference, the job,
@@ -53,7 +163,6 @@ for i = 8, #ARGV do redis.call('HINCRBY', KEYS[5], ARGV[i], 1) end
 return false
 """
 TOMBSTONE = "!tombstone"
-RECONCILE = "reconcile"  # what `claim_interval` calls a shop's reconciliation poll
 HANDOFF_SEP = "\x1f"  # between the parts of an admission label (step, reference)
 
 # One invoice event, exactly once: the marker, the stream entry, the invoice's latest state and
@@ -175,11 +284,6 @@ class Store:
             )
         )
 
-    # --- keys ---------------------------------------------------------------------------------
-    @staticmethod
-    def key(*parts: str) -> str:
-        return ":".join((PREFIX, *parts))
-
     # --- jobs ---------------------------------------------------------------------------------
     def create_job(
         self,
@@ -199,13 +303,13 @@ class Store:
         wait_keys = list(admit.keys) if admit else ["", "", ""]
         existing = self._create_job(
             keys=[
-                self.key("ref", job.connection, job.external_id),
-                self.key("job", job.job_id),
-                self.key("due"),
-                self.key("docjob", job.connection),
-                self.key("stats"),
+                REFS.key(job.connection, job.external_id),
+                JOBS.key(job.job_id),
+                DUE.key(),
+                DOC_JOBS.key(job.connection),
+                STATS.key(),
                 wait_keys[2],
-                self.key("cancelled", job.connection, job.external_id),
+                CANCELLED.key(job.connection, job.external_id),
                 wait_keys[0],
                 wait_keys[1],
             ],
@@ -226,7 +330,7 @@ class Store:
         return job.job_id, True
 
     def load_job(self, job_id: str) -> Job | None:
-        raw = self._get(self.key("job", job_id))
+        raw = self._get(JOBS.key(job_id))
         return Job.model_validate_json(raw) if raw else None
 
     _KEEP = object()
@@ -243,28 +347,28 @@ class Store:
         None to take it off), counters, its retention date, and the index from a new ERP order
         id to the job (so that its invoice, found later, finds the job)."""
         if due_at is Store._KEEP and not counters and purge_at is None and not erp_order_id:
-            self.redis.set(self.key("job", job.job_id), job.model_dump_json())
+            self.redis.set(JOBS.key(job.job_id), job.model_dump_json())
             return
         pipe = self.redis.pipeline(transaction=True)
-        pipe.set(self.key("job", job.job_id), job.model_dump_json())
+        pipe.set(JOBS.key(job.job_id), job.model_dump_json())
         if due_at is None:
-            pipe.zrem(self.key("due"), job.job_id)
-            pipe.hdel(self.key("sent"), job.job_id)
+            pipe.zrem(DUE.key(), job.job_id)
+            pipe.hdel(SENT.key(), job.job_id)
         elif due_at is not Store._KEEP:
-            pipe.zadd(self.key("due"), {job.job_id: due_at})  # type: ignore[dict-item]
+            pipe.zadd(DUE.key(), {job.job_id: due_at})  # type: ignore[dict-item]
         for name in counters:
-            pipe.hincrby(self.key("stats"), name, 1)
+            pipe.hincrby(STATS.key(), name, 1)
         if purge_at is not None:
-            pipe.zadd(self.key("purge"), {job.job_id: purge_at})
+            pipe.zadd(PURGE.key(), {job.job_id: purge_at})
         if erp_order_id:
-            pipe.hset(self.key("docjob", job.connection), f"order:{erp_order_id}", job.job_id)
+            pipe.hset(DOC_JOBS.key(job.connection), f"order:{erp_order_id}", job.job_id)
         pipe.execute()
 
     def job_id_for(self, connection: str, external_id: str) -> str | None:
-        return self._get(self.key("ref", connection, external_id))
+        return self._get(REFS.key(connection, external_id))
 
     def iter_jobs(self) -> Iterator[Job]:
-        for key in self.redis.scan_iter(self.key("job", "*"), count=500):
+        for key in self.redis.scan_iter(JOBS.key("*"), count=500):
             raw = self._get(key)
             if raw:
                 yield Job.model_validate_json(raw)
@@ -275,17 +379,17 @@ class Store:
         """Record the order's newest known state; False when `updated_at` is older than it."""
         return bool(
             self._claim_version(
-                keys=[self.key("version", connection, order_id)], args=[updated_at, keep_seconds]
+                keys=[VERSIONS.key(connection, order_id)], args=[updated_at, keep_seconds]
             )
         )
 
     def bury(self, connection: str, order_id: str, keep_seconds: int) -> None:
         """A tombstone: the order was cancelled before it reached us; never create its job."""
-        self.redis.set(self.key("cancelled", connection, order_id), "1", ex=keep_seconds)
+        self.redis.set(CANCELLED.key(connection, order_id), "1", ex=keep_seconds)
 
     # --- deliveries seen (webhook dedupe) -----------------------------------------------------
     def seen_before(self, connection: str, delivery_keys: list[str]) -> bool:
-        keys = [self.key("delivery", connection, k) for k in delivery_keys]
+        keys = [DELIVERIES_SEEN.key(connection, k) for k in delivery_keys]
         return bool(keys) and bool(self.redis.exists(*keys))
 
     def mark_seen(self, connection: str, delivery_keys: list[str], keep_seconds: int) -> None:
@@ -293,22 +397,22 @@ class Store:
             return
         pipe = self.redis.pipeline(transaction=False)
         for k in delivery_keys:
-            pipe.set(self.key("delivery", connection, k), "1", ex=keep_seconds)
+            pipe.set(DELIVERIES_SEEN.key(connection, k), "1", ex=keep_seconds)
         pipe.execute()
 
     # --- work done once per interval per connection (shop reconciliation, invoice polls) ------
-    def claim_interval(self, what: str, connection: str, interval_seconds: float) -> bool:
+    def claim_interval(self, what: Family, connection: str, interval_seconds: float) -> bool:
         """True for the one process that may do `what` for this connection now (once per
         interval, across all workers)."""
         return bool(
             self.redis.set(
-                self.key(what, connection), "1", nx=True, px=max(100, int(interval_seconds * 1000))
+                what.key(connection), "1", nx=True, px=max(100, int(interval_seconds * 1000))
             )
         )
 
     def reconcile_soon(self, connection: str) -> None:
         """Let the next sweep poll this shop at once (a webhook said there is more to read)."""
-        self.redis.delete(self.key(RECONCILE, connection))
+        self.redis.delete(RECONCILE_CLAIMS.key(connection))
 
     # --- after the order: invoices, their events, and delivering them -------------------------
     def job_for_document(
@@ -319,27 +423,27 @@ class Store:
         ]
         if not fields:
             return None
-        found = cast("list[str | None]", self.redis.hmget(self.key("docjob", connection), fields))
+        found = cast("list[str | None]", self.redis.hmget(DOC_JOBS.key(connection), fields))
         return next((f for f in found if f), None)
 
     def invoice_cursor(self, connection: str) -> dict[str, str]:
-        raw = self._get(self.key("inv", "cursor", connection))
+        raw = self._get(INVOICES.key("cursor", connection))
         return cast("dict[str, str]", json.loads(raw)) if raw else {}
 
     def set_invoice_cursor(self, connection: str, cursor: dict[str, str]) -> None:
-        self.redis.set(self.key("inv", "cursor", connection), json.dumps(cursor, sort_keys=True))
+        self.redis.set(INVOICES.key("cursor", connection), json.dumps(cursor, sort_keys=True))
 
     def invoice_view(self, connection: str, invoice_id: str) -> dict[str, Any] | None:
-        raw = cast("str | None", self.redis.hget(self.key("inv", "doc", connection), invoice_id))
+        raw = cast("str | None", self.redis.hget(INVOICES.key("doc", connection), invoice_id))
         return cast("dict[str, Any]", json.loads(raw)) if raw else None
 
     def recent_invoices(self, connection: str, limit: int = 50) -> list[dict[str, Any]]:
         ids = cast(
-            "list[str]", self.redis.zrevrange(self.key("inv", "recent", connection), 0, limit - 1)
+            "list[str]", self.redis.zrevrange(INVOICES.key("recent", connection), 0, limit - 1)
         )
         if not ids:
             return []
-        raws = cast("list[str | None]", self.redis.hmget(self.key("inv", "doc", connection), ids))
+        raws = cast("list[str | None]", self.redis.hmget(INVOICES.key("doc", connection), ids))
         return [json.loads(r) for r in raws if r]
 
     def record_invoice_event(
@@ -358,11 +462,11 @@ class Store:
         minid = max(0, now_ms - int(keep_seconds * 1000))
         result = self._record_event(
             keys=[
-                self.key("inv", "seen", connection, event_id),
-                self.key("events", connection),
-                self.key("inv", "doc", connection),
-                self.key("inv", "recent", connection),
-                self.key("jobevents", job_id),
+                INVOICES.key("seen", connection, event_id),
+                EVENTS.key(connection),
+                INVOICES.key("doc", connection),
+                INVOICES.key("recent", connection),
+                JOB_EVENTS.key(job_id),
             ],
             args=[
                 max(1, int(keep_seconds)),
@@ -378,19 +482,19 @@ class Store:
     def trim_invoice_views(self, connection: str, keep: int) -> int:
         """Forget all but the `keep` most recently seen invoices (the operator view's memory;
         the events themselves live in the stream)."""
-        recent = self.key("inv", "recent", connection)
+        recent = INVOICES.key("recent", connection)
         excess = cast(int, self.redis.zcard(recent)) - keep
         if excess <= 0:
             return 0
         old = cast("list[str]", self.redis.zrange(recent, 0, excess - 1))
         pipe = self.redis.pipeline(transaction=True)
         pipe.zrem(recent, *old)
-        pipe.hdel(self.key("inv", "doc", connection), *old)
+        pipe.hdel(INVOICES.key("doc", connection), *old)
         pipe.execute()
         return len(old)
 
     def job_events(self, job_id: str) -> list[dict[str, Any]]:
-        raws = cast("list[str]", self.redis.lrange(self.key("jobevents", job_id), 0, -1))
+        raws = cast("list[str]", self.redis.lrange(JOB_EVENTS.key(job_id), 0, -1))
         return [json.loads(r) for r in raws]
 
     def hold_unmatched(
@@ -398,17 +502,17 @@ class Store:
     ) -> None:
         """An invoice whose job we cannot name yet (its order id is recorded a moment after the
         ERP made it): looked at again on the next polls, for a while."""
-        key = self.key("inv", "unmatched", connection)
+        key = INVOICES.key("unmatched", connection)
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(key, invoice_id, snapshot_json)
         pipe.expire(key, max(1, int(keep_seconds)))
         pipe.execute()
 
     def unmatched(self, connection: str) -> dict[str, str]:
-        return cast("dict[str, str]", self.redis.hgetall(self.key("inv", "unmatched", connection)))
+        return cast("dict[str, str]", self.redis.hgetall(INVOICES.key("unmatched", connection)))
 
     def drop_unmatched(self, connection: str, invoice_id: str) -> None:
-        self.redis.hdel(self.key("inv", "unmatched", connection), invoice_id)
+        self.redis.hdel(INVOICES.key("unmatched", connection), invoice_id)
 
     def events_after(
         self, connection: str, after: str, count: int = 50
@@ -417,7 +521,7 @@ class Store:
         rows = cast(
             "list[tuple[str, dict[str, str]]]",
             self.redis.xrange(
-                self.key("events", connection),
+                EVENTS.key(connection),
                 f"({after}" if after != "0" else "-",
                 "+",
                 count=count,
@@ -426,7 +530,7 @@ class Store:
         return [(sid, json.loads(fields["event"])) for sid, fields in rows]
 
     def delivery_state(self, connection: str) -> dict[str, str]:
-        return cast("dict[str, str]", self.redis.hgetall(self.key("deliv", connection)))
+        return cast("dict[str, str]", self.redis.hgetall(EVENT_DELIVERY.key(connection)))
 
     def set_delivery_state(
         self, connection: str, counters: tuple[str, ...] = (), **fields: str | float | int
@@ -434,76 +538,76 @@ class Store:
         """Write `fields` of the connection's delivery state (its cursor, failure count, next
         try) and, in the same round trip, add one to each of `counters`."""
         if not counters:
-            self.redis.hset(self.key("deliv", connection), mapping=fields)
+            self.redis.hset(EVENT_DELIVERY.key(connection), mapping=fields)
             return
         pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(self.key("deliv", connection), mapping=fields)
+        pipe.hset(EVENT_DELIVERY.key(connection), mapping=fields)
         for name in counters:
-            pipe.hincrby(self.key("stats"), name, 1)
+            pipe.hincrby(STATS.key(), name, 1)
         pipe.execute()
 
     def redeliveries(self, connection: str) -> dict[str, Any] | None:
-        raw = cast("str | None", self.redis.lindex(self.key("redeliver", connection), 0))
+        raw = cast("str | None", self.redis.lindex(REDELIVERIES.key(connection), 0))
         return cast("dict[str, Any]", json.loads(raw)) if raw else None
 
     def push_redelivery(self, connection: str, event: dict[str, Any]) -> None:
-        self.redis.rpush(self.key("redeliver", connection), json.dumps(event, default=str))
+        self.redis.rpush(REDELIVERIES.key(connection), json.dumps(event, default=str))
 
     def redelivered(self, connection: str, counters: tuple[str, ...] = ()) -> None:
         """The first replayed event is dealt with: drop it, reset the failure count and add
         one to each of `counters`, together."""
         pipe = self.redis.pipeline(transaction=True)
-        pipe.lpop(self.key("redeliver", connection))
+        pipe.lpop(REDELIVERIES.key(connection))
         pipe.hset(
-            self.key("deliv", connection),
+            EVENT_DELIVERY.key(connection),
             mapping={"attempts": 0, "first_failure_at": 0, "next_at": 0},
         )
         for name in counters:
-            pipe.hincrby(self.key("stats"), name, 1)
+            pipe.hincrby(STATS.key(), name, 1)
         pipe.execute()
 
     # --- worker liveness ----------------------------------------------------------------------
     def mark_worker_alive(self, pid: int, ttl_seconds: int = 30) -> None:
         """Tells `up`, the demo and tests that this worker process is consuming."""
-        self.redis.set(self.key("worker", str(pid)), "ready", ex=ttl_seconds)
+        self.redis.set(WORKERS.key(str(pid)), "ready", ex=ttl_seconds)
 
     def worker_alive(self, pid: int) -> bool:
-        return bool(self.redis.exists(self.key("worker", str(pid))))
+        return bool(self.redis.exists(WORKERS.key(str(pid))))
 
     # --- request budgets ----------------------------------------------------------------------
     def budget_key(self, name: str) -> str:
         """The base key of the shared request budget named `name` (see core.budget)."""
-        return self.key("budget", name)
+        return BUDGETS.key(name)
 
     def cursor(self, connection: str) -> float | None:
-        raw = self._get(self.key("cursor", connection))
+        raw = self._get(SHOP_CURSORS.key(connection))
         return float(raw) if raw else None
 
     def set_cursor(self, connection: str, value: float) -> None:
-        self.redis.set(self.key("cursor", connection), value)
+        self.redis.set(SHOP_CURSORS.key(connection), value)
 
     # --- the due schedule ---------------------------------------------------------------------
     def set_due(self, job_id: str, at: float) -> None:
         """Only the holder of the job's lease (or its creator) sets the time outright."""
-        self.redis.zadd(self.key("due"), {job_id: at})
+        self.redis.zadd(DUE.key(), {job_id: at})
 
     def clear_due(self, job_id: str) -> None:
         pipe = self.redis.pipeline(transaction=False)
-        pipe.zrem(self.key("due"), job_id)
-        pipe.hdel(self.key("sent"), job_id)
+        pipe.zrem(DUE.key(), job_id)
+        pipe.hdel(SENT.key(), job_id)
         pipe.execute()
 
     def due_at(self, job_id: str) -> float | None:
-        return cast("float | None", self.redis.zscore(self.key("due"), job_id))
+        return cast("float | None", self.redis.zscore(DUE.key(), job_id))
 
     def mark_sent(self, job_id: str, at: float) -> None:
         """When the job's latest message was sent (the sweeper compares it with the queue)."""
-        self.redis.hset(self.key("sent"), job_id, str(at))
+        self.redis.hset(SENT.key(), job_id, str(at))
 
     def sent_at(self, job_ids: list[str]) -> dict[str, float]:
         if not job_ids:
             return {}
-        values = cast("list[str | None]", self.redis.hmget(self.key("sent"), job_ids))
+        values = cast("list[str | None]", self.redis.hmget(SENT.key(), job_ids))
         return {j: float(v) for j, v in zip(job_ids, values, strict=True) if v is not None}
 
     def oldest_queued_sent_at(self, queue: str) -> float | None:
@@ -520,37 +624,37 @@ class Store:
     def claim_due(self, now: float, hold_until: float, limit: int = 200) -> list[str]:
         """Atomically take the jobs due by `now`, pushing each to `hold_until` so that no other
         sweeper takes the same job again until then."""
-        return list(self._claim_due(keys=[self.key("due")], args=[now, hold_until, limit]))
+        return list(self._claim_due(keys=[DUE.key()], args=[now, hold_until, limit]))
 
     # --- retention of personal data ----------------------------------------------------------
     def schedule_purge(self, job_id: str, at: float) -> None:
-        self.redis.zadd(self.key("purge"), {job_id: at})
+        self.redis.zadd(PURGE.key(), {job_id: at})
 
     def purge_due(self, now: float, limit: int = 200) -> int:
         """Remove the order (the personal data) from jobs whose retention has run out."""
         ids = cast(
             "list[str]",
-            self.redis.zrangebyscore(self.key("purge"), "-inf", now, start=0, num=limit),
+            self.redis.zrangebyscore(PURGE.key(), "-inf", now, start=0, num=limit),
         )
         for job_id in ids:
             job = self.load_job(job_id)
             if job is not None and job.order is not None:
                 job.order = None
                 self.save_job(job)
-            self.redis.delete(self.key("doc", job_id))
-            self.redis.zrem(self.key("purge"), job_id)
+            self.redis.delete(DOCUMENTS.key(job_id))
+            self.redis.zrem(PURGE.key(), job_id)
         return len(ids)
 
     # --- invoice documents (PDFs an ERP handed back; personal data, kept for the retention) ----
     def put_document(self, job_id: str, pdf: bytes, keep_seconds: float) -> None:
         self.redis.set(
-            self.key("doc", job_id),
+            DOCUMENTS.key(job_id),
             base64.b64encode(pdf).decode(),
             ex=max(1, int(keep_seconds)) + 86_400,
         )
 
     def document(self, job_id: str) -> bytes | None:
-        raw = self._get(self.key("doc", job_id))
+        raw = self._get(DOCUMENTS.key(job_id))
         return base64.b64decode(raw) if raw else None
 
     # --- locks --------------------------------------------------------------------------------
@@ -567,7 +671,7 @@ class Store:
         """Take the job's lock and set its wake-up (or only bring the wake-up forward when
         someone else holds it) in one round trip; with `load`, the job comes back too."""
         reply = self._take_lease(
-            keys=[self.lease_key(job_id), self.key("due"), self.key("job", job_id)],
+            keys=[self.lease_key(job_id), DUE.key(), JOBS.key(job_id)],
             args=[token, max(1, int(lock_seconds * 1000)), wake_at, job_id, int(load)],
         )
         raw = reply[1] if len(reply) > 1 else None
@@ -582,7 +686,7 @@ class Store:
         return int(self._unlock_all(keys=keys, args=[token]))
 
     def lease_key(self, job_id: str) -> str:
-        return self.key("lock", "job", job_id)
+        return LOCKS.key("job", job_id)
 
     @contextmanager
     def locked_all(
@@ -591,7 +695,7 @@ class Store:
         """Hold the locks `scope + name` for every name at once (all or none, one round trip
         per try, so two callers with overlapping names can never each hold a part); raises
         LockError when they can't be had within `wait` seconds."""
-        keys = [self.key("lock", *scope, name) for name in sorted(set(names))]
+        keys = [LOCKS.key(*scope, name) for name in sorted(set(names))]
         token = new_id()
         deadline = time.monotonic() + wait
         while not self._lock_all(keys=keys, args=[token, max(1, int(timeout * 1000))]):
@@ -607,7 +711,7 @@ class Store:
 
     # --- caches of ERP ids --------------------------------------------------------------------
     def cache_get(self, connection: str, kind: str, key: str) -> dict[str, Any] | None:
-        raw = self._get(self.key("cache", connection, kind, key))
+        raw = self._get(CACHE.key(connection, kind, key))
         return cast("dict[str, Any]", json.loads(raw)) if raw else None
 
     def cache_get_many(
@@ -617,7 +721,7 @@ class Store:
             return {}
         raws = cast(
             "list[str | None]",
-            self.redis.mget([self.key("cache", connection, kind, k) for k in keys]),
+            self.redis.mget([CACHE.key(connection, kind, k) for k in keys]),
         )
         return {k: json.loads(r) for k, r in zip(keys, raws, strict=True) if r}
 
@@ -629,7 +733,7 @@ class Store:
         value: dict[str, Any],
         ttl_seconds: int = 7 * 86_400,
     ) -> None:
-        self.redis.set(self.key("cache", connection, kind, key), json.dumps(value), ex=ttl_seconds)
+        self.redis.set(CACHE.key(connection, kind, key), json.dumps(value), ex=ttl_seconds)
 
     def cache_put_many(
         self,
@@ -640,36 +744,36 @@ class Store:
     ) -> None:
         pipe = self.redis.pipeline(transaction=False)
         for key, value in values.items():
-            pipe.set(self.key("cache", connection, kind, key), json.dumps(value), ex=ttl_seconds)
+            pipe.set(CACHE.key(connection, kind, key), json.dumps(value), ex=ttl_seconds)
         pipe.execute()
 
     def cache_drop(self, connection: str, kind: str, keys: list[str]) -> None:
         if keys:
-            self.redis.delete(*[self.key("cache", connection, kind, k) for k in keys])
+            self.redis.delete(*[CACHE.key(connection, kind, k) for k in keys])
 
     # --- short-lived access tokens (the only secrets ever in Redis) ---------------------------
     def token_get(self, name: str) -> str | None:
-        return self._get(self.key("token", name))
+        return self._get(TOKENS.key(name))
 
     def token_put(self, name: str, value: str, ttl_seconds: float) -> None:
-        self.redis.set(self.key("token", name), value, px=max(1000, int(ttl_seconds * 1000)))
+        self.redis.set(TOKENS.key(name), value, px=max(1000, int(ttl_seconds * 1000)))
 
     # --- dead letters -------------------------------------------------------------------------
     def add_dead_letter(self, letter: DeadLetter, job: Job | None = None) -> None:
         """Store the letter and (if given; a delivery's letter has none) the dead job together,
         and take the job off the schedule."""
         pipe = self.redis.pipeline(transaction=True)
-        pipe.set(self.key("dl", letter.id), letter.model_dump_json())
-        pipe.zadd(self.key("dlq"), {letter.id: letter.created_at.timestamp()})
+        pipe.set(DEAD_LETTERS.key(letter.id), letter.model_dump_json())
+        pipe.zadd(DEAD_LETTER_INDEX.key(), {letter.id: letter.created_at.timestamp()})
         if job is not None:
-            pipe.set(self.key("job", job.job_id), job.model_dump_json())
-            pipe.zrem(self.key("due"), job.job_id)
-            pipe.hdel(self.key("sent"), job.job_id)
-        pipe.hincrby(self.key("stats"), "dead_letters", 1)
+            pipe.set(JOBS.key(job.job_id), job.model_dump_json())
+            pipe.zrem(DUE.key(), job.job_id)
+            pipe.hdel(SENT.key(), job.job_id)
+        pipe.hincrby(STATS.key(), "dead_letters", 1)
         pipe.execute()
 
     def dead_letter(self, letter_id: str) -> DeadLetter | None:
-        raw = self._get(self.key("dl", letter_id))
+        raw = self._get(DEAD_LETTERS.key(letter_id))
         return DeadLetter.model_validate_json(raw) if raw else None
 
     def dead_letters(
@@ -677,32 +781,32 @@ class Store:
     ) -> tuple[list[DeadLetter], int]:
         """The letters from `offset` on, oldest first, `limit` of them (None: all there are),
         and how many there are in all."""
-        total = cast(int, self.redis.zcard(self.key("dlq")))
+        total = cast(int, self.redis.zcard(DEAD_LETTER_INDEX.key()))
         end = -1 if limit is None else offset + limit - 1
-        ids = cast("list[str]", self.redis.zrange(self.key("dlq"), offset, end))
+        ids = cast("list[str]", self.redis.zrange(DEAD_LETTER_INDEX.key(), offset, end))
         letters: list[DeadLetter] = []
         for start in range(0, len(ids), DEAD_LETTER_CHUNK):
-            keys = [self.key("dl", i) for i in ids[start : start + DEAD_LETTER_CHUNK]]
+            keys = [DEAD_LETTERS.key(i) for i in ids[start : start + DEAD_LETTER_CHUNK]]
             raws = cast("list[str | None]", self.redis.mget(keys))
             letters.extend(DeadLetter.model_validate_json(r) for r in raws if r)
         return letters, total
 
     def jobs_in_flight(self) -> int:
         """Jobs not finished (every such job has a place in the due-schedule)."""
-        return cast(int, self.redis.zcard(self.key("due")))
+        return cast(int, self.redis.zcard(DUE.key()))
 
     def remove_dead_letter(self, letter_id: str) -> bool:
         pipe = self.redis.pipeline(transaction=True)
-        pipe.delete(self.key("dl", letter_id))
-        pipe.zrem(self.key("dlq"), letter_id)
+        pipe.delete(DEAD_LETTERS.key(letter_id))
+        pipe.zrem(DEAD_LETTER_INDEX.key(), letter_id)
         return bool(pipe.execute()[0])
 
     # --- counters for metrics -----------------------------------------------------------------
     def count(self, name: str, amount: int = 1) -> None:
-        self.redis.hincrby(self.key("stats"), name, amount)
+        self.redis.hincrby(STATS.key(), name, amount)
 
     def counters(self) -> dict[str, int]:
-        stats = cast("dict[str, str]", self.redis.hgetall(self.key("stats")))
+        stats = cast("dict[str, str]", self.redis.hgetall(STATS.key()))
         return {k: int(v) for k, v in stats.items()}
 
     def ping(self) -> bool:

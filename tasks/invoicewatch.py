@@ -26,6 +26,7 @@ from connectors.base import InvoiceSnapshot
 from core.logging import get_logger
 from core.runtime import Runtime
 from core.settings import EventsSettings
+from core.store import INVOICE_POLL_CLAIMS
 from schemas.invoice_event import EventType, InvoiceEvent, InvoiceView, event_id
 from schemas.job import Job
 
@@ -41,7 +42,7 @@ def watch_due(rt: Runtime) -> int:
     for name, conn in rt.settings.connections.items():
         if conn.events is None:
             continue
-        if not rt.store.claim_interval("invoice-poll", name, conn.events.poll_seconds):
+        if not rt.store.claim_interval(INVOICE_POLL_CLAIMS, name, conn.events.poll_seconds):
             continue
         try:
             # an expired lock is left alone on release; the poll's writes are idempotent

@@ -20,7 +20,7 @@ import httpx
 from connectors.shops.clients import shopify_orders_since, woocommerce_orders_since
 from core.logging import get_logger
 from core.runtime import Runtime
-from core.store import RECONCILE
+from core.store import RECONCILE_CLAIMS
 from schemas.shops.errors import MappingError
 from tasks.events import apply_event
 from tasks.refunds import credit_missing_refunds
@@ -37,7 +37,7 @@ def reconcile_due(rt: Runtime) -> int:
     for name, conn in rt.settings.connections.items():
         if conn.source not in FETCHERS or not conn.shop.api_url:
             continue
-        if rt.store.claim_interval(RECONCILE, name, conn.shop.reconcile_seconds):
+        if rt.store.claim_interval(RECONCILE_CLAIMS, name, conn.shop.reconcile_seconds):
             try:
                 seen += reconcile(rt, name)
             except Exception as exc:  # a shop that is down is asked again next interval

@@ -12,6 +12,7 @@ import pytest
 from connectors.errors import TransientError
 from core import broker, runtime
 from core.settings import ConfigError, parse_settings
+from core.store import JOBS
 from schemas.job import Step, utcnow
 from tasks.pipeline import STEP_TASKS, describe_run, order_paid, steps_run
 from tasks.runner import Outcome
@@ -49,7 +50,7 @@ def test_labels_are_read_from_the_job_once_and_a_missing_job_is_not_remembered()
     job_id = accept(rt, "2002")
     lookup = broker._cached_labels(rt.store)
     assert lookup(job_id) == ("shop", "2002")
-    rt.store.redis.delete(rt.store.key("job", job_id))
+    rt.store.redis.delete(JOBS.key(job_id))
     assert lookup(job_id) == ("shop", "2002")  # cached: a job's labels never change
     assert lookup("no-such-job") is None
     accepted_later = accept(rt, "2003")
@@ -222,9 +223,9 @@ def test_without_auth_the_api_opens_only_on_loopback() -> None:
 def test_the_lookup_uses_the_store_key_scheme() -> None:
     store = fake_store()
     store.redis.set(
-        store.key("job", "j9"),
+        JOBS.key("j9"),
         '{"job_id": "j9", "connection": "c", "external_id": "e", "reference": "R-9"}',
     )
     assert broker._cached_labels(store)("j9") == ("c", "R-9")
-    store.redis.set(store.key("job", "bad"), "not json")
+    store.redis.set(JOBS.key("bad"), "not json")
     assert broker._cached_labels(store)("bad") is None

@@ -25,7 +25,7 @@ from core import metrics_store as m
 from core.broker import QUEUE
 from core.budget import RequestBudget
 from core.runtime import Runtime
-from core.store import Store
+from core.store import DEAD_LETTER_INDEX, DEAD_LETTERS, STATS, Store
 from schemas.job import STEPS, Step
 from tasks.runner import Outcome, run_step
 from tests.support.fakes import accept, make_runtime
@@ -359,8 +359,8 @@ def test_connection_names_are_read_back_exactly() -> None:
     store = Store(client)
     name = 'nordic "shop" \\ ø'
     letter = {"id": "l1", "job_id": "j1", "connection": name, "created_at": "2026-12-01T10:00:00Z"}
-    client.set(Store.key("dl", "l1"), json.dumps(letter, ensure_ascii=False))
-    client.zadd(Store.key("dlq"), {"l1": 1})
+    client.set(DEAD_LETTERS.key("l1"), json.dumps(letter, ensure_ascii=False))
+    client.zadd(DEAD_LETTER_INDEX.key(), {"l1": 1})
     assert m.read_snapshot(store.redis).dead_letters == {name: 1}
 
 
@@ -474,7 +474,7 @@ def test_promtool_checks_the_alert_rules() -> None:
 
 
 def test_store_keys_are_the_stores() -> None:
-    assert m.STATS_KEY == Store.key("stats") and m.DLQ_KEY == Store.key("dlq")
+    assert m.STATS_KEY == STATS.key() and m.DLQ_KEY == DEAD_LETTER_INDEX.key()
 
 
 def test_accepted_orders_are_counted_per_connection() -> None:

@@ -15,7 +15,7 @@ from core.metrics_store import BLOCKED_KEY
 from core.overview import BLOCKED_MARKER, GENERIC_BLOCK, overview, peek_budget
 from core.runtime import Runtime
 from core.settings import parse_settings
-from core.store import Store, new_id
+from core.store import DEAD_LETTERS, new_id
 from schemas.dead_letter import DeadLetter
 from schemas.job import ErrorInfo, Job, Step, utcnow
 from schemas.order import Order
@@ -129,7 +129,7 @@ def test_dead_letters_newest_first_and_limited(rt: Runtime) -> None:
     letters = [kill(rt, make_job(rt)) for _ in range(3)]
     for i, letter in enumerate(letters):  # spread their times: the first is the oldest
         letter.created_at = utcnow() - timedelta(minutes=10 - i)
-        rt.store.redis.set(Store.key("dl", letter.id), letter.model_dump_json())
+        rt.store.redis.set(DEAD_LETTERS.key(letter.id), letter.model_dump_json())
     view = overview(rt, dead_letter_limit=2)
     assert view.dead_letters_total == 3
     assert [d.id for d in view.dead_letters] == [letters[2].id, letters[1].id]

@@ -15,7 +15,7 @@ from cryptography.fernet import Fernet
 
 from connectors.errors import ConnectionBlocked
 from connectors.tokens import Grant, ProcessTokens, SharedToken
-from core.store import Store
+from core.store import TOKENS, Store
 from tests.support.fakes import fake_store
 
 
@@ -65,7 +65,7 @@ def test_a_grant_is_renewed_before_it_expires_never_in_its_first_half() -> None:
     short = Issuer(lifetime=2)
     token = shared(store, short, margin_seconds=60)
     assert token.get() == "t1" and token.get() == "t1"  # not stale at birth
-    assert 0.9 <= store.redis.pttl(store.key("token", "conn")) / 1000 <= 1.0
+    assert 0.9 <= store.redis.pttl(TOKENS.key("conn")) / 1000 <= 1.0
     long = Issuer(lifetime=600)
     grant = long(None)
     assert grant.renew_at(60) == pytest.approx(grant.expires_at - 60)

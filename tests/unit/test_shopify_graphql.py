@@ -17,7 +17,7 @@ from connectors.shops.clients import shopify_orders_since
 from connectors.shops.settings import ShopSettings
 from connectors.shops.shopify_auth import shopify_tokens
 from connectors.tokens import SharedToken
-from core.store import Store
+from core.store import TOKENS, Store
 from schemas.shops import shopify_order
 from simulators.shops.shopify_graphql import Bucket, execute
 from tests.support.fakes import fake_store
@@ -98,7 +98,7 @@ def test_client_credentials_token_is_cached_in_redis_and_shared() -> None:
         first = shopify_tokens(GRANTED, client, shared).get()
         second = shopify_tokens(GRANTED, client, shared).get()  # another worker
     assert first == second == "shpat_1" and shop.tokens_issued == ["shpat_1"]
-    ttl = shared.redis.pttl(shared.key("token", shopify_tokens(GRANTED, client, shared).name))
+    ttl = shared.redis.pttl(TOKENS.key(shopify_tokens(GRANTED, client, shared).name))
     assert 86399_000 - 300_000 - 5_000 < ttl <= 86399_000 - 300_000
 
 
@@ -107,8 +107,8 @@ def test_a_short_lived_token_is_renewed_before_it_expires() -> None:
     with shop.client() as client:
         shopify_tokens(GRANTED, client, shared).get()
     name = shopify_tokens(GRANTED, client, shared).name
-    assert shared.redis.pttl(shared.key("token", name)) <= 30_000  # kept half its life
-    shared.redis.delete(shared.key("token", name))  # what Redis does when that time is up
+    assert shared.redis.pttl(TOKENS.key(name)) <= 30_000  # kept half its life
+    shared.redis.delete(TOKENS.key(name))  # what Redis does when that time is up
     with shop.client() as client:
         assert shopify_tokens(GRANTED, client, shared).get() == "shpat_2"
 

@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from core.budget import RequestBudget
-from core.store import Store
+from core.store import LOCKS, Store
 from schemas.job import CustomerResult, Job, Step
 from schemas.order import Order
 from tests.support.cluster import REDIS_URL
@@ -129,7 +129,7 @@ def test_day_limit_and_header_feedback(client: redis.Redis) -> None:
 
 
 def lock_key(name: str) -> str:
-    return Store.key("lock", "shop", "product", name)
+    return LOCKS.key("shop", "product", name)
 
 
 def test_locks_taken_together_are_all_or_none(client: redis.Redis) -> None:

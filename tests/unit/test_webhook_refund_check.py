@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from core.runtime import Runtime
 from core.settings import parse_settings
-from core.store import RECONCILE
+from core.store import RECONCILE_CLAIMS
 from tests.support.fakes import Enqueued, fake_store
 from tests.support.payloads import SECRET, sign, woo_nok_order
 from workers.intake.app import create_app
@@ -70,7 +70,7 @@ def deliver(http: TestClient, body: Any, topic: str = "order.updated") -> Any:
 
 def poll_pending(rt: Runtime) -> bool:
     """True while the connection's reconcile interval is claimed (no poll asked for)."""
-    return not rt.store.claim_interval(RECONCILE, "shop", 3600)
+    return not rt.store.claim_interval(RECONCILE_CLAIMS, "shop", 3600)
 
 
 @pytest.mark.parametrize(
@@ -98,7 +98,7 @@ def test_a_new_refund_asks_for_a_poll_once_and_a_repeat_delivery_costs_nothing(
     rt: Runtime, http: TestClient
 ) -> None:
     body = {**woo_nok_order(), "refunds": [{"id": 901, "total": "-10.00"}]}
-    rt.store.claim_interval(RECONCILE, "shop", 3600)
+    rt.store.claim_interval(RECONCILE_CLAIMS, "shop", 3600)
     first = deliver(http, body)
     assert first.status_code == 202, first.text
     assert rt.store.job_id_for("shop", str(body["id"])) == first.json()["job_id"]
@@ -119,6 +119,6 @@ def test_a_new_refund_asks_for_a_poll_once_and_a_repeat_delivery_costs_nothing(
 
 def test_refunds_that_have_their_credit_jobs_ask_for_no_poll(rt: Runtime, http: TestClient) -> None:
     body = {**woo_nok_order(), "refunds": []}
-    rt.store.claim_interval(RECONCILE, "shop", 3600)
+    rt.store.claim_interval(RECONCILE_CLAIMS, "shop", 3600)
     assert deliver(http, body, topic="order.created").status_code == 202
     assert poll_pending(rt)
