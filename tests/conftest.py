@@ -20,6 +20,7 @@ pytest.register_assert_rewrite("tests.support")
 from core.store import Store  # noqa: E402  (after the assert rewrite is registered)
 from tests.support.cluster import (  # noqa: E402
     REDIS_URL,
+    ROOT,
     Cluster,
     Simulator,
     SimulatorPool,
@@ -28,15 +29,18 @@ from tests.support.fakes import fake_store  # noqa: E402
 
 # Tests that start the shipped example config, which binds its published ports (8000, 18081-84):
 # they run one after the other in one xdist process. Every other test uses free ports and its
-# process's own Redis database, so pytest-xdist spreads them freely.
+# process's own Redis database.
 EXAMPLE_PORTS = {"test_up.py", "test_demo.py"}
 
 
 def pytest_itemcollected(item: pytest.Item) -> None:
-    """Marks the example-port tests with one xdist group (`--dist loadgroup` keeps a group in
-    one process); marked as each test is collected, before xdist reads the groups."""
-    if Path(str(item.fspath)).name in EXAMPLE_PORTS:
-        item.add_marker(pytest.mark.xdist_group("example-ports"))
+    """One xdist group per test module (`--dist loadgroup` keeps a group in one process, in
+    order), so a module's tests share its module-scoped fixtures and may build on each other, as
+    the fairness scenarios do; the example-port tests form one group. Marked as each test is
+    collected, before xdist reads the groups."""
+    path = Path(str(item.fspath))
+    group = "example-ports" if path.name in EXAMPLE_PORTS else str(path.relative_to(ROOT))
+    item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture
