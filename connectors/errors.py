@@ -17,6 +17,8 @@
 
 Connectors never catch httpx errors themselves: they call `check(response)` for answers they
 do not expect and let everything else propagate; the step runner calls `classify()` once.
+A failure of our own Redis that passes by itself (unreachable, failing over, short of replicas)
+is transient too: `redis_unavailable()` says which.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import re
 from typing import Any
 
 import httpx
+import redis
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SECRET_KEYS = re.compile(
@@ -35,6 +38,29 @@ SECRET_KEYS = re.compile(
 )
 MAX_RESPONSE_CHARS = 4000
 RATE_LIMIT_WAIT = 5.0  # seconds to wait after a 429 that says nothing of when to come back
+
+
+# Redis replies that mean "not now": a demoted master (READONLY), fewer replicas than
+# `min-replicas-to-write` (NOREPLICAS, which redis-py gives no class of its own), a replica
+# cut off from its master (MASTERDOWN), a server loading its data (LOADING), TRYAGAIN.
+TRANSIENT_REDIS_REPLIES = frozenset({"READONLY", "NOREPLICAS", "MASTERDOWN", "LOADING", "TRYAGAIN"})
+_TRANSIENT_REDIS_TYPES = (
+    redis.exceptions.ConnectionError,  # LOADING included (BusyLoadingError)
+    redis.exceptions.TimeoutError,
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.MasterDownError,
+)
+
+
+def redis_unavailable(exc: BaseException) -> bool:
+    """Is this a failure of our own Redis that passes by itself (retry later, never give up)?"""
+    if isinstance(exc, _TRANSIENT_REDIS_TYPES):
+        return True
+    return (
+        isinstance(exc, redis.exceptions.ResponseError)
+        and str(exc).split(" ", 1)[0] in TRANSIENT_REDIS_REPLIES
+    )
 
 
 class ErpError(Exception):
@@ -126,6 +152,8 @@ def classify(exc: BaseException) -> ErpError:
         return exc
     if isinstance(exc, ErpHttpError):
         return _classify_response(exc.response)
+    if redis_unavailable(exc):
+        return TransientError(f"our Redis is not available: {type(exc).__name__}: {exc}")
     if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
         return TransientError(f"ERP not reachable: {type(exc).__name__}: {exc}")
     if isinstance(exc, httpx.TransportError):

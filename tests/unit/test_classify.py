@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+import redis
 
 from connectors.errors import (
     AmbiguousError,
@@ -101,3 +102,29 @@ def test_redact_removes_credentials() -> None:
     assert cleaned["access_token"] == "[redacted]"
     assert cleaned["nested"][0] == {"client_secret": "[redacted]", "ok": 1}
     assert "abc.def" not in cleaned["note"]
+
+
+@pytest.mark.parametrize(
+    "exc, kind",
+    [
+        (
+            redis.exceptions.ResponseError("NOREPLICAS Not enough good replicas to write."),
+            TransientError,
+        ),
+        (
+            redis.exceptions.ReadOnlyError("You can't write against a read only replica."),
+            TransientError,
+        ),
+        (redis.exceptions.ConnectionError("Connection refused"), TransientError),
+        (redis.exceptions.TimeoutError("Timeout reading from socket"), TransientError),
+        (
+            redis.exceptions.BusyLoadingError("Redis is loading the dataset in memory"),
+            TransientError,
+        ),
+        (redis.exceptions.ResponseError("WRONGTYPE Operation against a key"), PermanentError),
+    ],
+)
+def test_redis_failures_that_pass_by_themselves_are_transient(
+    exc: Exception, kind: type[Exception]
+) -> None:
+    assert type(classify(exc)) is kind
