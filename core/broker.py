@@ -6,7 +6,10 @@ The app object exists from import on, but reads no configuration: an entry point
   its result, so a crash redelivers it (the ledger makes the rerun harmless);
 - JSON only; prefetch 1, since steps are long I/O; task events only while Flower watches;
 - a visibility timeout well above any step's run time: long waits (backoff, budgets) never hold
-  a message, they go to the Redis due-schedule and the sweeper re-enqueues the step when due.
+  a message, they go to the Redis due-schedule and the sweeper re-enqueues the step when due;
+- the broker is the store's Redis unless `broker_url` names another (a Redis server, a Sentinel
+  group, RabbitMQ); a connection lost (a failover) is retried without end, channel errors
+  included, and a Redis broker's sockets time out and are health-checked (see `broker_options`).
 Tasks are sent by name, so this module never imports the task code (`tasks.pipeline`).
 
 Every message names its job's connection and order reference besides the job id (keyword
@@ -21,10 +24,18 @@ import json
 import time
 from collections.abc import Callable
 from typing import Any, cast
+from urllib.parse import quote
 
 import redis
 from celery import Celery
 
+from core.endpoints import AmqpEndpoint, RedisEndpoint, with_password
+from core.redis_client import (
+    CONNECT_TIMEOUT_SECONDS,
+    HEALTH_CHECK_SECONDS,
+    SOCKET_TIMEOUT_SECONDS,
+    sentinel_options,
+)
 from core.settings import Settings
 from core.store import JOBS, Store
 from schemas.job import Step
@@ -36,9 +47,9 @@ app = Celery("orderbridge", set_as_current=False)
 
 
 def configure(settings: Settings) -> Celery:
-    """Point the app at the configured Redis with our delivery settings; returns the app."""
+    """Point the app at the configured broker with our delivery settings; returns the app."""
     app.conf.update(
-        broker_url=settings.redis_url,
+        **broker_options(settings),
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         task_acks_on_failure_or_timeout=True,
@@ -52,10 +63,6 @@ def configure(settings: Settings) -> Celery:
         worker_send_task_events=settings.worker.task_events,
         task_send_sent_event=False,  # a publish per enqueue; Flower learns of tasks on receipt
         worker_hijack_root_logger=False,
-        broker_connection_retry_on_startup=True,
-        broker_transport_options={
-            "visibility_timeout": settings.worker.visibility_timeout_seconds,
-        },
         beat_schedule={
             "orderbridge-sweep": {"task": task_name("sweep"), "schedule": 10.0},
             "orderbridge-reconcile": {"task": task_name("reconcile"), "schedule": 30.0},
@@ -63,8 +70,52 @@ def configure(settings: Settings) -> Celery:
         timezone="UTC",
     )
     global _lookup
-    _lookup = _cached_labels(Store.from_url(settings.redis_url))
+    _lookup = _cached_labels(Store.connect(settings.store_endpoint))
     return app
+
+
+def broker_options(settings: Settings) -> dict[str, Any]:
+    """Celery's broker settings: the URL as kombu reads it and what survives a failover.
+
+    Kombu reads a Sentinel group's database and password from its first member only, so every
+    member is written with them; the master's name and the Sentinels' password travel in the
+    transport options. Celery stops retrying a lost broker connection after 100 attempts
+    unless told otherwise, and a channel error (a failover mid-command) would end a worker."""
+    endpoint = settings.broker_endpoint
+    options: dict[str, Any] = {
+        "broker_connection_retry_on_startup": True,
+        "broker_connection_max_retries": None,
+        "broker_channel_error_retry": True,
+    }
+    if isinstance(endpoint, AmqpEndpoint):
+        return {**options, "broker_url": endpoint.url, "broker_transport_options": {}}
+    transport: dict[str, Any] = {
+        "visibility_timeout": settings.worker.visibility_timeout_seconds,
+        "socket_timeout": SOCKET_TIMEOUT_SECONDS,
+        "socket_connect_timeout": CONNECT_TIMEOUT_SECONDS,
+        "health_check_interval": HEALTH_CHECK_SECONDS,
+    }
+    if endpoint.is_sentinel:
+        transport["master_name"] = endpoint.master_name
+        transport["sentinel_kwargs"] = sentinel_options(endpoint)
+    return {**options, "broker_url": kombu_url(endpoint), "broker_transport_options": transport}
+
+
+def kombu_url(endpoint: RedisEndpoint) -> str:
+    """The endpoint's URL with its password in it (kombu takes it from nowhere else)."""
+    if not endpoint.is_sentinel:  # its password is in the URL, or given apart
+        return (
+            endpoint.url
+            if endpoint.password is None
+            else with_password(endpoint.url, endpoint.password)
+        )
+    login = ""
+    if endpoint.password is not None:
+        login = f"{quote(endpoint.username or '', safe='')}:{quote(endpoint.password, safe='')}@"
+    return ";".join(
+        f"sentinel://{login}{f'[{host}]' if ':' in host else host}:{port}/{endpoint.db}"
+        for host, port in endpoint.sentinels
+    )
 
 
 def task_name(name: str) -> str:

@@ -261,7 +261,7 @@ def configure(settings: Settings) -> Runtime:
     """Set up this process from its settings: the broker, the store, the runtime."""
     global _current
     broker.configure(settings)
-    _current = Runtime(settings, Store.from_url(settings.redis_url))
+    _current = Runtime(settings, Store.connect(settings.store_endpoint))
     return _current
 
 

@@ -26,10 +26,24 @@ from pydantic import (
 from connectors.base import ErpSettings
 from connectors.registry import CONNECTORS
 from connectors.shops.settings import ShopSettings
+from core.endpoints import (
+    BrokerEndpoint,
+    MissingMasterName,
+    RedisEndpoint,
+    parse_broker_url,
+    parse_redis_url,
+)
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 CONFIG_ENV = "ORDERBRIDGE_CONFIG"
 REDIS_URL_ENV = "ORDERBRIDGE_REDIS_URL"
+# Connection settings the environment may give instead of the file (env wins).
+ENV_OVERRIDES = {
+    REDIS_URL_ENV: "redis_url",
+    "ORDERBRIDGE_REDIS_MASTER_NAME": "redis_master_name",
+    "ORDERBRIDGE_BROKER_URL": "broker_url",
+    "ORDERBRIDGE_BROKER_MASTER_NAME": "broker_master_name",
+}
 
 
 class ConfigError(Exception):
@@ -158,9 +172,20 @@ class ConnectionSettings(BaseModel):
 
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    redis_url: str = DEFAULT_REDIS_URL
+    # The store: a Redis server URL or a Sentinel group (sentinel://h1:26379;sentinel://h2/0)
+    # whose master the Sentinels know as `redis_master_name`. URLs may carry passwords: they are
+    # shown only through `core.endpoints.redacted`.
+    redis_url: str = Field(DEFAULT_REDIS_URL, repr=False)
+    redis_master_name: str | None = None
+    redis_password: SecretStr | None = None  # the Redis servers' (redis_password_env)
+    sentinel_password: SecretStr | None = None  # the Sentinels', of every group
     # True when the user named a Redis (file or environment): then no embedded one is started.
     redis_url_explicit: bool = False
+    # The broker: by default the store's Redis; else another Redis server or Sentinel group
+    # (`broker_master_name`, default `redis_master_name`) or RabbitMQ (amqp://).
+    broker_url: str | None = Field(None, repr=False)
+    broker_master_name: str | None = None
+    broker_password: SecretStr | None = None
     operator_token: SecretStr | None = None
     # `flower_basic_auth_env = "FLOWER_BASIC_AUTH"`: `user:password` (several separated by
     # commas) that `orderbridge flower` requires of its pages and its HTTP API.
@@ -200,11 +225,56 @@ class Settings(BaseModel):
                 )
         return self
 
+    @property
+    def store_endpoint(self) -> RedisEndpoint:
+        """The store's Redis as `redis_url` and its companions name it."""
+        try:
+            return parse_redis_url(
+                self.redis_url,
+                master_name=self.redis_master_name,
+                password=_secret(self.redis_password),
+                sentinel_password=_secret(self.sentinel_password),
+            )
+        except MissingMasterName:
+            raise _no_master_name("redis_url", "redis_master_name") from None
+        except ValueError as exc:
+            raise ConfigError("orderbridge.redis_url", str(exc)) from None
+
+    @property
+    def broker_endpoint(self) -> BrokerEndpoint:
+        """Where Celery's messages go: `broker_url`, or the store's Redis when it is unset."""
+        if self.broker_url is None:
+            return self.store_endpoint
+        try:
+            return parse_broker_url(
+                self.broker_url,
+                master_name=self.broker_master_name or self.redis_master_name,
+                password=_secret(self.broker_password),
+                sentinel_password=_secret(self.sentinel_password),
+            )
+        except MissingMasterName:
+            raise _no_master_name("broker_url", "broker_master_name") from None
+        except ValueError as exc:
+            raise ConfigError("orderbridge.broker_url", str(exc)) from None
+
     def connection(self, name: str) -> ConnectionSettings:
         try:
             return self.connections[name]
         except KeyError:
             raise ConfigError("connections", f"unknown connection {name!r}") from None
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return None if value is None else value.get_secret_value()
+
+
+def _no_master_name(url_field: str, name_field: str) -> ConfigError:
+    env = next(var for var, field in ENV_OVERRIDES.items() if field == name_field)
+    return ConfigError(
+        f"orderbridge.{name_field}",
+        f"required when {url_field} names a Sentinel group (sentinel://...): the name the "
+        f"Sentinels know the master by; set {name_field} (or {env})",
+    )
 
 
 def resolve_env_refs(data: Any, env: dict[str, str], where: str = "") -> Any:
@@ -235,8 +305,9 @@ def parse_settings(raw: dict[str, Any], env: dict[str, str], path: str | None = 
         name: {"name": name, **conf} for name, conf in data.get("connections", {}).items()
     }
     top["redis_url_explicit"] = "redis_url" in top or bool(env.get(REDIS_URL_ENV))
-    if env.get(REDIS_URL_ENV):
-        top["redis_url"] = env[REDIS_URL_ENV]
+    for var, field in ENV_OVERRIDES.items():
+        if env.get(var):
+            top[field] = env[var]
     unknown = sorted(set(data) - {"orderbridge", "connections"})
     if unknown:
         raise ConfigError(
@@ -259,6 +330,10 @@ def parse_settings(raw: dict[str, Any], env: dict[str, str], path: str | None = 
         except ValidationError as exc:
             raise _first_problem(exc, f"connections.{conn.name}.settings").in_file(path) from None
         conn._erp_settings = cast(ErpSettings, validated)
+    try:
+        settings.store_endpoint, settings.broker_endpoint  # noqa: B018  (refused at load)
+    except ConfigError as exc:
+        raise exc.in_file(path) from None
     return settings
 
 

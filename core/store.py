@@ -24,6 +24,8 @@ from typing import Any, cast
 
 import redis
 
+from core import redis_client
+from core.endpoints import RedisEndpoint
 from core.keyspace import Family
 from schemas.dead_letter import DeadLetter
 from schemas.job import Job
@@ -273,16 +275,9 @@ class Store:
         return cast("str | None", self.redis.get(key))
 
     @classmethod
-    def from_url(cls, url: str) -> Store:
-        return cls(
-            redis.Redis.from_url(
-                url,
-                decode_responses=True,
-                socket_timeout=10,
-                socket_connect_timeout=5,
-                health_check_interval=30,
-            )
-        )
+    def connect(cls, endpoint: RedisEndpoint) -> Store:
+        """The store on a configured Redis server or Sentinel group (`core.redis_client`)."""
+        return cls(redis_client.connect(endpoint, decode_responses=True))
 
     # --- jobs ---------------------------------------------------------------------------------
     def create_job(

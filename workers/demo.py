@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from core.runtime import Runtime
-from core.settings import REDIS_URL_ENV, Settings
+from core.settings import Settings
 from core.store import Store
 from schemas.job import Job
 from schemas.order import Order
@@ -133,7 +133,7 @@ def run_demo(settings: Settings, orders: int = 24) -> int:
             console.print(f"logs of the demo's processes: {logs}")
             children.append(spawn("intake", ["intake"], env, f"{logs}/intake.log"))
             children.append(spawn("worker", ["worker"], env, f"{logs}/worker.log"))
-            rt = Runtime(settings, Store.from_url(env.get(REDIS_URL_ENV, settings.redis_url)))
+            rt = Runtime(settings, Store.connect(settings.store_endpoint))
             wait_until(lambda: port_open(settings.intake.port), 30, "the intake", children=children)
             wait_until(
                 lambda: any(

@@ -20,16 +20,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlparse
 
-import redis
+from core import redis_client
+from core.endpoints import parse_redis_url
 
 
 def answers(url: str, timeout: float = 0.5) -> bool:
-    try:
-        return bool(
-            redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout).ping()
-        )
-    except (redis.exceptions.RedisError, OSError):
-        return False
+    """Does a Redis answer on this server URL? (the embedded one is only ever a server)"""
+    return redis_client.answers(parse_redis_url(url), timeout)
 
 
 def redis_server_binary() -> str:

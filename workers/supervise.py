@@ -14,7 +14,6 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from urllib.parse import urlsplit, urlunsplit
 
 from rich.console import Console
 from rich.markup import escape
@@ -30,8 +29,9 @@ CHILDREN = ("intake", "worker", "beat")
 
 @contextmanager
 def redis_environment(settings: Settings) -> Iterator[dict[str, str]]:
-    """The environment for children: the configured Redis, or an embedded one we start."""
-    if settings.redis_url_explicit:
+    """The environment for children: the configured Redis, or an embedded one we start (never
+    for a Sentinel group: that is someone's Redis, away or not)."""
+    if settings.redis_url_explicit or settings.store_endpoint.is_sentinel:
         yield child_environment({})
         return
     with ensure_redis(settings.redis_url) as started:
@@ -41,15 +41,6 @@ def redis_environment(settings: Settings) -> Iterator[dict[str, str]]:
                 f"{settings.redis_url}[/yellow]"
             )
         yield child_environment({REDIS_URL_ENV: settings.redis_url})
-
-
-def redacted(url: str) -> str:
-    """The URL without its password (it is printed)."""
-    parts = urlsplit(url)
-    if not parts.password:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
 def intake_url(settings: Settings) -> str:
@@ -76,7 +67,11 @@ def where(settings: Settings, logs: str, flower_running: bool) -> list[tuple[str
         ("status page", f"{base}/status  (operator token)"),
         ("metrics", f"{base}/metrics  (health: {base}/healthz)"),
         ("Flower", flower if flower_running else f"not started: `orderbridge flower` -> {flower}"),
-        ("Redis", redacted(settings.redis_url)),
+        ("Redis", str(settings.store_endpoint)),
+        (
+            "broker",
+            "the same Redis" if settings.broker_url is None else str(settings.broker_endpoint),
+        ),
         ("logs", f"{logs}/{{{','.join(CHILDREN)}}}.log"),
     ]
     return rows
