@@ -30,6 +30,11 @@ from connectors.shops.settings import ShopSettings
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 CONFIG_ENV = "ORDERBRIDGE_CONFIG"
 REDIS_URL_ENV = "ORDERBRIDGE_REDIS_URL"
+# Environment overrides of plain `[orderbridge]` settings (the Redis URL has its own rule).
+SETTING_ENVS = {
+    "ORDERBRIDGE_REDIS_MIN_REPLICAS": "redis_min_replicas",
+    "ORDERBRIDGE_REDIS_REPLICA_TIMEOUT_MS": "redis_replica_timeout_ms",
+}
 
 
 class ConfigError(Exception):
@@ -161,6 +166,11 @@ class Settings(BaseModel):
     redis_url: str = DEFAULT_REDIS_URL
     # True when the user named a Redis (file or environment): then no embedded one is started.
     redis_url_explicit: bool = False
+    # Replicas that must confirm the writes exactly-once rests on (job created, lease, `sending`
+    # mark, a step's result) before anything depends on them; 0: none, nothing waits.
+    redis_min_replicas: int = Field(0, ge=0)
+    # How long such a write waits for them (under the store's 10 s socket timeout).
+    redis_replica_timeout_ms: int = Field(500, gt=0, le=5000)
     operator_token: SecretStr | None = None
     # `flower_basic_auth_env = "FLOWER_BASIC_AUTH"`: `user:password` (several separated by
     # commas) that `orderbridge flower` requires of its pages and its HTTP API.
@@ -237,6 +247,7 @@ def parse_settings(raw: dict[str, Any], env: dict[str, str], path: str | None = 
     top["redis_url_explicit"] = "redis_url" in top or bool(env.get(REDIS_URL_ENV))
     if env.get(REDIS_URL_ENV):
         top["redis_url"] = env[REDIS_URL_ENV]
+    top.update({field: env[name] for name, field in SETTING_ENVS.items() if env.get(name)})
     unknown = sorted(set(data) - {"orderbridge", "connections"})
     if unknown:
         raise ConfigError(
