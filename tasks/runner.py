@@ -125,7 +125,7 @@ def _unconfirmed(rt: Runtime, job_id: str, error: NotReplicated) -> Outcome:
     stopped there, before any further ERP call, and its lease is let go. The job comes back
     when the schedule says, brought forward to a backoff that grows while confirmations keep
     failing (full jitter, never later than `stale_after`, which the lease had set); like a
-    Redis outage, it costs no attempt and never a dead letter."""
+    Redis outage, no failure is recorded and it never leads to a dead letter."""
     failures = rt.store.replication.failures_in_a_row
     delay = min(
         retries.backoff_seconds(failures, rt.settings.retry, None),

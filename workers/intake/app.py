@@ -3,8 +3,9 @@
 The app is built from a configured `Runtime` and assembled from routers: the canonical order API
 (`orders`), shop webhooks (`webhooks`), the operator API (`operator`), health and metrics
 (`health`). Bad input gets a 4xx whose JSON names the field; Redis down gets 503 so the sender
-retries later, and so does a new order no Redis replica confirmed (`core.replicas`). Every error, FastAPI's own included (a bad query parameter, an unknown path), has
-the one shape published in `/openapi.json` (`workers.intake.errors.ErrorBody`).
+retries later, and so does an order no Redis replica confirmed (`core.replicas`). Every error,
+FastAPI's own included (a bad query parameter, an unknown path), has the one shape published in
+`/openapi.json` (`workers.intake.errors.ErrorBody`).
 """
 
 from __future__ import annotations
