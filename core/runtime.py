@@ -22,6 +22,7 @@ from core import broker
 from core.admission import Admission, Admitted, Lane, in_flight_cap
 from core.budget import RequestBudget, budget_keys
 from core.metrics_store import Recorder
+from core.replicas import Replication
 from core.settings import Settings
 from core.store import Store
 from schemas.job import Job
@@ -261,7 +262,8 @@ def configure(settings: Settings) -> Runtime:
     """Set up this process from its settings: the broker, the store, the runtime."""
     global _current
     broker.configure(settings)
-    _current = Runtime(settings, Store.connect(settings.store_endpoint))
+    replication = Replication(settings.redis_min_replicas, settings.redis_replica_timeout_ms)
+    _current = Runtime(settings, Store.connect(settings.store_endpoint, replication))
     return _current
 
 

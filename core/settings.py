@@ -37,12 +37,14 @@ from core.endpoints import (
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 CONFIG_ENV = "ORDERBRIDGE_CONFIG"
 REDIS_URL_ENV = "ORDERBRIDGE_REDIS_URL"
-# Connection settings the environment may give instead of the file (env wins).
+# Settings the environment may give instead of the file (env wins).
 ENV_OVERRIDES = {
     REDIS_URL_ENV: "redis_url",
     "ORDERBRIDGE_REDIS_MASTER_NAME": "redis_master_name",
     "ORDERBRIDGE_BROKER_URL": "broker_url",
     "ORDERBRIDGE_BROKER_MASTER_NAME": "broker_master_name",
+    "ORDERBRIDGE_REDIS_MIN_REPLICAS": "redis_min_replicas",
+    "ORDERBRIDGE_REDIS_REPLICA_TIMEOUT_MS": "redis_replica_timeout_ms",
 }
 
 
@@ -186,6 +188,11 @@ class Settings(BaseModel):
     broker_url: str | None = Field(None, repr=False)
     broker_master_name: str | None = None
     broker_password: SecretStr | None = None
+    # Replicas that must confirm the writes exactly-once rests on (job created, lease, `sending`
+    # mark, a step's result) before anything depends on them; 0: none, nothing waits.
+    redis_min_replicas: int = Field(0, ge=0)
+    # How long such a write waits for them (under the store's 10 s socket timeout).
+    redis_replica_timeout_ms: int = Field(500, gt=0, le=5000)
     operator_token: SecretStr | None = None
     # `flower_basic_auth_env = "FLOWER_BASIC_AUTH"`: `user:password` (several separated by
     # commas) that `orderbridge flower` requires of its pages and its HTTP API.

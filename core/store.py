@@ -27,6 +27,7 @@ import redis
 from core import redis_client
 from core.endpoints import RedisEndpoint
 from core.keyspace import Family
+from core.replicas import NotReplicated, Replication
 from schemas.dead_letter import DeadLetter
 from schemas.job import Job
 
@@ -143,13 +144,17 @@ CACHE = Family(
 
 # A new job in one round trip, unless its order is known (then the existing job id) or was
 # cancelled before it reached us (with ARGV[6] = '1': TOMBSTONE). Creates the reference, the job,
-# its wake-up, its document-index entry and, when given, its place in the wait set.
+# its wake-up, its document-index entry and, when given, its place in the wait set. A repeat
+# counts itself: a write of ours after the original's, so a WAIT after it covers the original.
 # KEYS: ref, job, due, docjob, stats, kick, cancelled, wait, step labels.
 # ARGV: job id, job JSON, due at, docjob field, wait score ('' = not admitted), '1' to check the
 #       tombstone, wait label, then the counters to increment.
 _CREATE_JOB = """
 local existing = redis.call('GET', KEYS[1])
-if existing then return existing end
+if existing then
+  redis.call('HINCRBY', KEYS[5], 'orders_repeated', 1)
+  return existing
+end
 if ARGV[6] == '1' and redis.call('EXISTS', KEYS[7]) == 1 then return '!tombstone' end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('SET', KEYS[2], ARGV[2])
@@ -165,6 +170,25 @@ for i = 8, #ARGV do redis.call('HINCRBY', KEYS[5], ARGV[i], 1) end
 return false
 """
 TOMBSTONE = "!tombstone"
+
+# The job and what goes with it, together: its place in the due-schedule, its retention date,
+# the index from its new ERP order id to it, counters.
+# KEYS: job, due, sent, stats, purge, docjob.
+# ARGV: job id, job JSON, due ('' = keep, 'off' = take it off the schedule, else the time),
+#       purge at ('' = none), docjob field ('' = none), then the counters to increment.
+_SAVE_JOB = """
+redis.call('SET', KEYS[1], ARGV[2])
+if ARGV[3] == 'off' then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('HDEL', KEYS[3], ARGV[1])
+elseif ARGV[3] ~= '' then
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+end
+if ARGV[4] ~= '' then redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1]) end
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[6], ARGV[5], ARGV[1]) end
+for i = 6, #ARGV do redis.call('HINCRBY', KEYS[4], ARGV[i], 1) end
+return 1
+"""
 HANDOFF_SEP = "\x1f"  # between the parts of an admission label (step, reference)
 
 # One invoice event, exactly once: the marker, the stream entry, the invoice's latest state and
@@ -257,11 +281,17 @@ class WaitEntry:
 
 
 class Store:
-    """Typed access to orderbridge's Redis keys. Thread-safe (redis-py pools connections)."""
+    """Typed access to orderbridge's Redis keys. Thread-safe (redis-py pools connections).
 
-    def __init__(self, client: redis.Redis) -> None:
+    `replication` says how many replicas must confirm the writes exactly-once rests on (the
+    job's creation, the job lease, a step's `sending` mark and its result; `core.replicas`);
+    by default none, and nothing waits."""
+
+    def __init__(self, client: redis.Redis, replication: Replication | None = None) -> None:
         self.redis = client
+        self.replication = replication or Replication()
         self._create_job = client.register_script(_CREATE_JOB)
+        self._save_job = client.register_script(_SAVE_JOB)
         self._claim_due = client.register_script(_CLAIM_DUE)
         self._claim_version = client.register_script(_CLAIM_VERSION)
         self._record_event = client.register_script(_RECORD_EVENT)
@@ -275,9 +305,10 @@ class Store:
         return cast("str | None", self.redis.get(key))
 
     @classmethod
-    def connect(cls, endpoint: RedisEndpoint) -> Store:
-        """The store on a configured Redis server or Sentinel group (`core.redis_client`)."""
-        return cls(redis_client.connect(endpoint, decode_responses=True))
+    def connect(cls, endpoint: RedisEndpoint, replication: Replication | None = None) -> Store:
+        """The store on a configured Redis server or Sentinel group (`core.redis_client`);
+        `replication`: the replicas that must confirm the writes exactly-once rests on."""
+        return cls(redis_client.connect(endpoint, decode_responses=True), replication)
 
     # --- jobs ---------------------------------------------------------------------------------
     def create_job(
@@ -294,9 +325,13 @@ class Store:
         intake's accept is one round trip. With `check_tombstone`, an order cancelled before it
         reached us is not created and the id returned is `TOMBSTONE`.
 
+        The job, new or found, is confirmed by the required replicas before this returns (else
+        `NotReplicated`, though it may be on the master): the intake answers 2xx only after.
+
         Returns (job id, created). When not created, the id is the existing job's."""
         wait_keys = list(admit.keys) if admit else ["", "", ""]
-        existing = self._create_job(
+        pipe = self.redis.pipeline(transaction=False)
+        self._create_job(
             keys=[
                 REFS.key(job.connection, job.external_id),
                 JOBS.key(job.job_id),
@@ -319,7 +354,12 @@ class Store:
                 "jobs_created",
                 *counters,
             ],
+            client=pipe,
         )
+        replies, confirmed = self.replication.run(pipe)
+        existing = replies[0]
+        if existing != TOMBSTONE:  # created, or a repeat: either way the job must be durable
+            self.replication.check(confirmed, f"job {existing or job.job_id} created")
         if existing:
             return existing, False
         return job.job_id, True
@@ -337,27 +377,47 @@ class Store:
         counters: tuple[str, ...] = (),
         purge_at: float | None = None,
         erp_order_id: str | None = None,
+        confirm: bool = False,
     ) -> None:
         """Write the job, and in the same round trip its place in the due-schedule (a time, or
         None to take it off), counters, its retention date, and the index from a new ERP order
-        id to the job (so that its invoice, found later, finds the job)."""
-        if due_at is Store._KEEP and not counters and purge_at is None and not erp_order_id:
+        id to the job (so that its invoice, found later, finds the job). With `confirm` (a
+        `sending` mark, a step's result) the required replicas confirm it before this returns,
+        else `NotReplicated`."""
+        plain = due_at is Store._KEEP and not counters and purge_at is None and not erp_order_id
+        if plain and not (confirm and self.replication.required):
             self.redis.set(JOBS.key(job.job_id), job.model_dump_json())
             return
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.set(JOBS.key(job.job_id), job.model_dump_json())
-        if due_at is None:
-            pipe.zrem(DUE.key(), job.job_id)
-            pipe.hdel(SENT.key(), job.job_id)
-        elif due_at is not Store._KEEP:
-            pipe.zadd(DUE.key(), {job.job_id: due_at})  # type: ignore[dict-item]
-        for name in counters:
-            pipe.hincrby(STATS.key(), name, 1)
-        if purge_at is not None:
-            pipe.zadd(PURGE.key(), {job.job_id: purge_at})
-        if erp_order_id:
-            pipe.hset(DOC_JOBS.key(job.connection), f"order:{erp_order_id}", job.job_id)
-        pipe.execute()
+        if due_at is Store._KEEP:
+            due = ""
+        elif due_at is None:
+            due = "off"
+        else:
+            due = repr(float(cast(float, due_at)))
+        pipe = self.redis.pipeline(transaction=False)
+        self._save_job(
+            keys=[
+                JOBS.key(job.job_id),
+                DUE.key(),
+                SENT.key(),
+                STATS.key(),
+                PURGE.key(),
+                DOC_JOBS.key(job.connection),
+            ],
+            args=[
+                job.job_id,
+                job.model_dump_json(),
+                due,
+                "" if purge_at is None else repr(float(purge_at)),
+                f"order:{erp_order_id}" if erp_order_id else "",
+                *counters,
+            ],
+            client=pipe,
+        )
+        if confirm:
+            self.replication.execute(pipe, f"job {job.job_id} saved")
+        else:
+            pipe.execute()
 
     def job_id_for(self, connection: str, external_id: str) -> str | None:
         return self._get(REFS.key(connection, external_id))
@@ -586,6 +646,10 @@ class Store:
         """Only the holder of the job's lease (or its creator) sets the time outright."""
         self.redis.zadd(DUE.key(), {job_id: at})
 
+    def bring_due_forward(self, job_id: str, at: float) -> None:
+        """Anyone may: the job's wake-up no later than `at` (an unfinished job only)."""
+        self.redis.zadd(DUE.key(), {job_id: at}, xx=True, lt=True)
+
     def clear_due(self, job_id: str) -> None:
         pipe = self.redis.pipeline(transaction=False)
         pipe.zrem(DUE.key(), job_id)
@@ -664,11 +728,23 @@ class Store:
         self, job_id: str, token: str, lock_seconds: float, wake_at: float, load: bool = False
     ) -> tuple[bool, Job | None]:
         """Take the job's lock and set its wake-up (or only bring the wake-up forward when
-        someone else holds it) in one round trip; with `load`, the job comes back too."""
-        reply = self._take_lease(
+        someone else holds it) in one round trip; with `load`, the job comes back too. A lease
+        taken is confirmed by the required replicas (which covers the job it loads); if they
+        do not, it is let go again and `NotReplicated` raised: no ERP call on an unsure lease."""
+        pipe = self.redis.pipeline(transaction=False)
+        self._take_lease(
             keys=[self.lease_key(job_id), DUE.key(), JOBS.key(job_id)],
             args=[token, max(1, int(lock_seconds * 1000)), wake_at, job_id, int(load)],
+            client=pipe,
         )
+        replies, confirmed = self.replication.run(pipe)
+        reply = replies[0]
+        if reply[0]:
+            try:
+                self.replication.check(confirmed, f"lease on job {job_id}")
+            except NotReplicated:
+                self.release_locks([self.lease_key(job_id)], token)
+                raise
         raw = reply[1] if len(reply) > 1 else None
         return bool(reply[0]), Job.model_validate_json(raw) if raw else None
 

@@ -22,9 +22,12 @@ from celery import Task
 
 from core import runtime
 from core.broker import app, task_name
+from core.replicas import NotReplicated
 from schemas.job import Job, Step, utcnow
 from tasks import lifecycle, reconcile, sweeper
 from tasks.runner import Outcome, run_step_for_task
+
+UNCONFIRMED_BACKOFF_CAP = 60  # seconds between an event's tries while no replica confirms
 
 
 def steps_run(job: Job, since: datetime, until: datetime) -> tuple[list[Step], int]:
@@ -79,6 +82,9 @@ def _event_task(name: str, handle: Callable[[runtime.Runtime, str], str]) -> Tas
             done = handle(runtime.current(), job_id)
         except lifecycle.Busy as exc:
             raise self.retry(countdown=1, exc=exc) from exc
+        except NotReplicated as exc:  # its lease or mark may be lost in a failover: later
+            countdown = min(UNCONFIRMED_BACKOFF_CAP, 2 ** min(self.request.retries, 10))
+            raise self.retry(countdown=countdown, exc=exc) from exc
         return f"{connection} {reference}: {name}: {done}" if connection else done
 
     return event_task

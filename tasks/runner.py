@@ -8,6 +8,9 @@ Every delivery of a step message goes through `run_step`:
 3. run the step function, record its result in the ledger, go on to the next step;
 4. on failure ask `tasks.retries` and either schedule the retry in the due-schedule or write a
    dead letter.
+When the store requires replicas (`core.replicas`), the lease, the `sending` mark and a finished
+step's result are confirmed by them; one that is not ends the delivery (`Outcome.UNCONFIRMED`)
+before any further ERP call, and the job comes back after a backoff.
 Everything the runner needs comes in a `Runtime` (settings, store, connectors, enqueue), so the
 outcomes can be exercised in-process against fakeredis and a fake connector.
 Metrics ride along: per-connection counters go in the `counters` of the job's own save, step
@@ -34,6 +37,7 @@ from connectors.errors import (
 )
 from core import metrics_store as metrics
 from core.logging import get_logger
+from core.replicas import NotReplicated
 from core.runtime import (
     Runtime,
     end_delivery,
@@ -74,6 +78,7 @@ class Outcome(StrEnum):
     DEAD = "dead"  # failed for good; a dead letter was written
     WAITING = "waiting"  # rate-limited or blocked; waits without counting an attempt
     REFRESH = "refresh"  # the ERP forgot a cached id: back to the upsert step, once
+    UNCONFIRMED = "unconfirmed"  # no replica confirmed a write: back later, no ERP call on it
 
 
 class _Run:
@@ -88,10 +93,13 @@ class _Run:
         self.parked = False  # back in the wait set: its slot in flight is already given up
 
     def save(self, job: Job, due_at: float) -> None:
-        """Save the job with what a finished step still owes (its counters, its ERP order id)."""
+        """Save the job with what a finished step still owes (its counters, its ERP order id);
+        a finished step's result is confirmed by the required replicas."""
         counters, order_id = self.owed_counters, self.owed_order_id
         self.owed_counters, self.owed_order_id = (), None
-        self.store.save_job(job, due_at=due_at, counters=counters, erp_order_id=order_id)
+        self.store.save_job(
+            job, due_at=due_at, counters=counters, erp_order_id=order_id, confirm=bool(counters)
+        )
 
     def settle(self, job: Job) -> None:
         """Write the save a finished step still owes, if no next step wrote it."""
@@ -106,7 +114,29 @@ def run_step(rt: Runtime, job_id: str, step: Step) -> Outcome:
 
 def run_step_for_task(rt: Runtime, job_id: str, step: Step) -> tuple[Outcome, Job | None]:
     """`run_step`, also handing back the job as this delivery left it (for the task's result)."""
-    step = Step(step)
+    try:
+        return _deliver(rt, job_id, Step(step))
+    except NotReplicated as exc:
+        return _unconfirmed(rt, job_id, exc), None
+
+
+def _unconfirmed(rt: Runtime, job_id: str, error: NotReplicated) -> Outcome:
+    """A write no replica confirmed (the lease, a `sending` mark, a result): the delivery
+    stopped there, before any further ERP call, and its lease is let go. The job comes back
+    when the schedule says, brought forward to a backoff that grows while confirmations keep
+    failing (full jitter, never later than `stale_after`, which the lease had set); like a
+    Redis outage, no failure is recorded and it never leads to a dead letter."""
+    failures = rt.store.replication.failures_in_a_row
+    delay = min(
+        retries.backoff_seconds(failures, rt.settings.retry, None),
+        rt.settings.worker.stale_after_seconds,
+    )
+    rt.store.bring_due_forward(job_id, time.time() + delay)
+    log.warning("step.unconfirmed", job_id=job_id, error=str(error), delay=round(delay, 2))
+    return Outcome.UNCONFIRMED
+
+
+def _deliver(rt: Runtime, job_id: str, step: Step) -> tuple[Outcome, Job | None]:
     lease = Lease(rt.store, job_id, rt.settings.worker.stale_after_seconds)
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(job_id=job_id, step=str(step))
@@ -196,7 +226,7 @@ def _execute(run: _Run, job: Job, step: Step) -> Outcome:
             record=record,
             connector=rt.connector(job.connection),
             store=store,
-            save=lambda: store.save_job(job),
+            save=lambda: store.save_job(job, confirm=True),  # a mark before an ERP write
             beat=lease.beat,
             send_poll_seconds=rt.settings.worker.send_poll_seconds,
             retention_seconds=rt.settings.retention_days * 86_400,
@@ -235,6 +265,7 @@ def _succeeded(run: _Run, job: Job, step: Step, done: StepDone) -> Outcome:
             ),
             purge_at=_purge_time(run),
             erp_order_id=order_id,
+            confirm=True,
         )
         log.info("job.finished", state=job.state)
         return Outcome.FINISHED

@@ -134,7 +134,8 @@ class Cluster:
     `connection` is the `[connections.shop]` table (default: PowerOffice on `sim`), `others`
     more `[connections.NAME]` tables; `retry` and the keyword options (`pool`, `concurrency`,
     `stale_after_seconds`, ...) override the test defaults of `[orderbridge.retry]` and
-    `[orderbridge.worker]`."""
+    `[orderbridge.worker]`; `orderbridge` adds other `[orderbridge]` settings, and `redis_url`
+    names another Redis than the suite's own (`store` should be on it)."""
 
     def __init__(
         self,
@@ -144,6 +145,8 @@ class Cluster:
         connection: dict[str, Any] | None = None,
         retry: dict[str, Any] | None = None,
         others: dict[str, Any] | None = None,
+        orderbridge: dict[str, Any] | None = None,
+        redis_url: str = REDIS_URL,
         **worker: Any,
     ) -> None:
         self.tmp, self.sim, self.store = tmp, sim, store
@@ -151,10 +154,11 @@ class Cluster:
         self.config = tmp / "orderbridge.toml"
         self.config.write_text(
             orderbridge_toml(
-                redis_url=REDIS_URL,
+                redis_url=redis_url,
                 intake_port=self.intake_port,
                 retry=retry or {},
                 worker=worker,
+                **(orderbridge or {}),
                 connections={
                     "shop": connection or poweroffice_connection(sim.url),
                     **(others or {}),
@@ -164,7 +168,7 @@ class Cluster:
         self.env = {
             **os.environ,
             "ORDERBRIDGE_CONFIG": str(self.config),
-            "ORDERBRIDGE_REDIS_URL": REDIS_URL,
+            "ORDERBRIDGE_REDIS_URL": redis_url,
         }
         self.workers: list[Child] = []
         self.intake: Child | None = None

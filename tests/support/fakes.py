@@ -127,7 +127,10 @@ class Enqueued(list[tuple[str, str]]):
         self.append((str(name), job_id))
 
 
-def make_runtime(inline: bool = True, **worker: Any) -> tuple[Runtime, FakeConnector, Enqueued]:
+def make_runtime(
+    inline: bool = True, store: Store | None = None, **worker: Any
+) -> tuple[Runtime, FakeConnector, Enqueued]:
+    """A runtime on `store` (default: a fresh fakeredis one) with a `FakeConnector`."""
     settings = parse_settings(
         {
             "orderbridge": {
@@ -149,7 +152,7 @@ def make_runtime(inline: bool = True, **worker: Any) -> tuple[Runtime, FakeConne
         env={},
     )
     connector, enqueued = FakeConnector(), Enqueued()
-    store = fake_store()
+    store = store or fake_store()
     rt = Runtime(settings, store, enqueue=enqueued, connector_factory=lambda _: connector)
     return rt, connector, enqueued
 

@@ -3,8 +3,9 @@
 The app is built from a configured `Runtime` and assembled from routers: the canonical order API
 (`orders`), shop webhooks (`webhooks`), the operator API (`operator`), health and metrics
 (`health`). Bad input gets a 4xx whose JSON names the field; Redis down gets 503 so the sender
-retries later. Every error, FastAPI's own included (a bad query parameter, an unknown path), has
-the one shape published in `/openapi.json` (`workers.intake.errors.ErrorBody`).
+retries later, and so does an order no Redis replica confirmed (`core.replicas`). Every error,
+FastAPI's own included (a bad query parameter, an unknown path), has the one shape published in
+`/openapi.json` (`workers.intake.errors.ErrorBody`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from starlette.exceptions import HTTPException
 
 from core.logging import get_logger
 from core.metrics_store import FactCache
+from core.replicas import NotReplicated
 from core.runtime import Runtime
 from workers.intake import health, operator, orders, status, webhooks
 from workers.intake.errors import (
@@ -64,6 +66,17 @@ def create_app(rt: Runtime) -> FastAPI:
         log.error("intake.redis_unavailable", error=type(exc).__name__)
         return JSONResponse(
             error_body("unavailable", "the queue is not reachable; retry later"),
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+
+    @app.exception_handler(NotReplicated)
+    async def _unconfirmed(_: Request, exc: Exception) -> JSONResponse:
+        # The order may be on the master, but an answer now could promise what a failover
+        # loses: the sender's retry is answered as a repeat (confirmed then) or creates it anew.
+        log.error("intake.unreplicated", error=str(exc))
+        return JSONResponse(
+            error_body("unavailable", "the order could not be stored durably yet; retry later"),
             status_code=503,
             headers={"Retry-After": "5"},
         )
