@@ -68,3 +68,14 @@ class Replication:
             f"{what}: {confirmed} of {self.min_replicas} replicas confirmed it within "
             f"{self.timeout_ms} ms"
         )
+
+
+def replicas_connected(client: redis.Redis) -> int | None:
+    """How many replicas the master has connected now (`INFO replication`), or None when it
+    cannot be read (Redis away: the first write will say so)."""
+    try:
+        info = client.info("replication")
+    except redis.exceptions.RedisError:
+        return None
+    connected = info.get("connected_slaves") if isinstance(info, dict) else None
+    return int(connected) if isinstance(connected, int) else None

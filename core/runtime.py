@@ -21,8 +21,9 @@ from connectors.registry import CONNECTORS
 from core import broker
 from core.admission import Admission, Admitted, Lane, in_flight_cap
 from core.budget import RequestBudget, budget_keys
+from core.logging import get_logger
 from core.metrics_store import Recorder
-from core.replicas import Replication
+from core.replicas import Replication, replicas_connected
 from core.settings import Settings
 from core.store import Store
 from schemas.job import Job
@@ -255,6 +256,7 @@ class Runtime:
         self.metrics.erp_call(connection_name, method, path, status)
 
 
+log = get_logger("orderbridge.runtime")
 _current: Runtime | None = None
 
 
@@ -264,6 +266,14 @@ def configure(settings: Settings) -> Runtime:
     broker.configure(settings)
     replication = Replication(settings.redis_min_replicas, settings.redis_replica_timeout_ms)
     _current = Runtime(settings, Store.connect(settings.store_endpoint, replication))
+    if replication.required:
+        connected = replicas_connected(_current.store.redis)
+        if connected is not None and connected < replication.min_replicas:
+            # Not an error (a replica may be on its way), but every confirmed write will wait
+            # and fail until enough are there: say so once, at the start.
+            log.warning(
+                "redis.too_few_replicas", connected=connected, required=replication.min_replicas
+            )
     return _current
 
 

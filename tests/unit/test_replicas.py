@@ -7,8 +7,10 @@ import json
 import time
 
 import pytest
+import redis
 
-from core.replicas import NotReplicated, Replication
+from core import runtime
+from core.replicas import NotReplicated, Replication, replicas_connected
 from core.settings import ConfigError, parse_settings
 from core.store import JOBS, Store
 from schemas.job import DraftResult, Step
@@ -132,3 +134,33 @@ def test_settings_default_to_no_waiting_and_take_environment_overrides() -> None
     assert (chosen.redis_min_replicas, chosen.redis_replica_timeout_ms) == (1, 250)
     with pytest.raises(ConfigError, match="redis_min_replicas"):
         parse_settings({"orderbridge": {"redis_min_replicas": -1}}, {})
+
+
+class InfoOnly:
+    """A client whose `INFO replication` says `connected`, or fails like Redis away."""
+
+    def __init__(self, connected: int | None) -> None:
+        self.connected = connected
+
+    def info(self, section: str) -> dict[str, int]:
+        assert section == "replication"
+        if self.connected is None:
+            raise redis.exceptions.ConnectionError("away")
+        return {"connected_slaves": self.connected}
+
+
+def test_a_start_with_too_few_replicas_is_warned_of_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert replicas_connected(InfoOnly(2)) == 2  # type: ignore[arg-type]
+    assert replicas_connected(InfoOnly(None)) is None  # type: ignore[arg-type]
+    warned: list[tuple[str, dict[str, int]]] = []
+    monkeypatch.setattr(runtime.log, "warning", lambda event, **kw: warned.append((event, kw)))
+    monkeypatch.setattr(runtime, "replicas_connected", lambda client: 0)
+    monkeypatch.setattr(runtime.broker, "configure", lambda settings: None)  # no global app
+    monkeypatch.setattr(runtime, "_current", None)  # restored after the test
+    settings = parse_settings(
+        {"orderbridge": {"redis_url": "redis://127.0.0.1:1/0", "redis_min_replicas": 1}}, env={}
+    )
+    runtime.configure(settings)
+    assert warned == [("redis.too_few_replicas", {"connected": 0, "required": 1})]
