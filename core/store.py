@@ -61,7 +61,8 @@ CANCELLED = Family(
 )
 SENT = Family(
     "sent",
-    "hash job id -> when its latest broker message was sent.",
+    "hash job id -> when its latest broker message was sent, until a worker takes it (so the "
+    "sweeper knows a message is still queued without looking into the broker).",
 )
 PURGE = Family(
     "purge",
@@ -660,7 +661,7 @@ class Store:
         return cast("float | None", self.redis.zscore(DUE.key(), job_id))
 
     def mark_sent(self, job_id: str, at: float) -> None:
-        """When the job's latest message was sent (the sweeper compares it with the queue)."""
+        """When the job's latest message was sent; cleared when a worker takes it."""
         self.redis.hset(SENT.key(), job_id, str(at))
 
     def sent_at(self, job_ids: list[str]) -> dict[str, float]:
@@ -669,16 +670,10 @@ class Store:
         values = cast("list[str | None]", self.redis.hmget(SENT.key(), job_ids))
         return {j: float(v) for j, v in zip(job_ids, values, strict=True) if v is not None}
 
-    def oldest_queued_sent_at(self, queue: str) -> float | None:
-        """The send time of the oldest message still waiting in the broker's `queue` (Celery's
-        Redis transport pushes at the head and consumers pop at the tail), or None if empty."""
-        raw = cast("str | None", self.redis.lindex(queue, -1))
-        if raw is None:
-            return None
-        try:
-            return float(json.loads(raw)["headers"]["ob_sent_at"])
-        except (ValueError, KeyError, TypeError):
-            return None
+    def message_taken(self, job_id: str) -> None:
+        """A worker took the job's message off its queue (the sweeper stops counting it as
+        waiting there)."""
+        self.redis.hdel(SENT.key(), job_id)
 
     def claim_due(self, now: float, hold_until: float, limit: int = 200) -> list[str]:
         """Atomically take the jobs due by `now`, pushing each to `hold_until` so that no other

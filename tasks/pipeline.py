@@ -78,8 +78,10 @@ def _event_task(name: str, handle: Callable[[runtime.Runtime, str], str]) -> Tas
     def event_task(
         self: Task, job_id: str, connection: str = "", reference: str = "", **_: str
     ) -> str:
+        rt = runtime.current()
+        rt.store.message_taken(job_id)  # off its queue (see tasks.sweeper)
         try:
-            done = handle(runtime.current(), job_id)
+            done = handle(rt, job_id)
         except lifecycle.Busy as exc:
             raise self.retry(countdown=1, exc=exc) from exc
         except NotReplicated as exc:  # its lease or mark may be lost in a failover: later

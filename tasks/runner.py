@@ -115,6 +115,7 @@ def run_step(rt: Runtime, job_id: str, step: Step) -> Outcome:
 def run_step_for_task(rt: Runtime, job_id: str, step: Step) -> tuple[Outcome, Job | None]:
     """`run_step`, also handing back the job as this delivery left it (for the task's result)."""
     try:
+        rt.store.message_taken(job_id)  # off its queue, whatever happens next (tasks.sweeper)
         return _deliver(rt, job_id, Step(step))
     except NotReplicated as exc:
         return _unconfirmed(rt, job_id, exc), None

@@ -12,12 +12,13 @@ It also removes personal data from jobs whose retention has run out, and polls s
 orders whose webhooks never came (`tasks.reconcile`).
 
 A job waiting in its wait set is safe there (the wait set is Redis, like the schedule); its
-wake-up is only pushed on. A due job whose message is provably still waiting in its
-connection's broker queue (sent no earlier than the oldest message there, and the queue is first
-in, first out) is not sent again either, only looked at again later; while a message that left
-the queue without its job being leased (lost, or taken by a worker that died) is sent again
-within `stale_after`. After `queued_stale_after_seconds` in the queue a job is sent again
-regardless, in case that evidence misleads.
+wake-up is only pushed on. A due job whose message was published less than `stale_after` ago
+and not yet taken by a worker (our own record, `ob:sent`: written when the dispatcher publishes,
+cleared when a worker takes the message) is still queued: it is not sent again, only looked at
+again later (a wake-up brought forward by an event finds such jobs). Nothing here looks into the
+broker, so it works the same on any broker. Admission keeps each queue short, so a message not
+taken within `stale_after` was lost or went to a worker that died: the job is sent again (the
+lease and the ledger make a second delivery harmless).
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from __future__ import annotations
 import os
 import time
 
-from core.broker import queue_for
 from core.logging import get_logger
 from core.runtime import Runtime
 from tasks.background import BackgroundLoop
@@ -40,7 +40,6 @@ def sweep_once(rt: Runtime) -> int:
     now = time.time()
     claimed = store.claim_due(now, now + worker.stale_after_seconds)
     sent = store.sent_at(claimed)
-    oldest: dict[str, float | None] = {}
     submitted = 0
     for job_id in claimed:
         job = store.load_job(job_id)
@@ -50,10 +49,7 @@ def sweep_once(rt: Runtime) -> int:
         if rt.admission.is_waiting(job.connection, job_id):
             store.set_due(job_id, now + worker.queued_stale_after_seconds)
             continue
-        queue = queue_for(job.connection)
-        if queue not in oldest:
-            oldest[queue] = store.oldest_queued_sent_at(queue)
-        if _still_queued(sent.get(job_id), oldest[queue], now, worker.queued_stale_after_seconds):
+        if _still_queued(sent.get(job_id), now, worker.stale_after_seconds):
             continue
         rt.submit(job)
         submitted += 1
@@ -62,11 +58,9 @@ def sweep_once(rt: Runtime) -> int:
     return submitted
 
 
-def _still_queued(sent_at: float | None, oldest: float | None, now: float, patience: float) -> bool:
-    """Is the job's latest message still waiting in the queue (and not for too long)?"""
-    if sent_at is None or oldest is None:
-        return False
-    return sent_at >= oldest and now - sent_at < patience
+def _still_queued(sent_at: float | None, now: float, patience: float) -> bool:
+    """Is the job's latest message still waiting to be taken (and not for too long)?"""
+    return sent_at is not None and now - sent_at < patience
 
 
 class BackgroundSweeper(BackgroundLoop):

@@ -3,19 +3,17 @@ for what would be enqueued. No worker processes, no Celery, no HTTP."""
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import timedelta
 
 import pytest
 
 from connectors.errors import PermanentError, RateLimited, StaleReference, TransientError
-from core.broker import queue_for
 from core.runtime import Runtime
 from schemas.job import CustomerResult, Step, utcnow
 from tasks import deadletters, lifecycle
 from tasks.lease import Lease
-from tasks.runner import Outcome, run_step
+from tasks.runner import Outcome, run_step, run_step_for_task
 from tasks.sweeper import sweep_once
 from tests.support.fakes import STALE, Enqueued, accept, job_of, make_runtime
 
@@ -204,41 +202,31 @@ def test_events_and_replay_share_the_one_lease() -> None:
     assert deadletters.Busy is lifecycle.Busy
 
 
-def queue_message(rt: Runtime, sent_at: float) -> None:
-    """A message as Celery's Redis transport keeps it, pushed at the head of the queue."""
-    rt.store.redis.lpush(
-        queue_for("shop"), json.dumps({"headers": {"ob_sent_at": sent_at}, "body": ""})
-    )
-
-
 def sent_runtime() -> tuple[Runtime, Enqueued]:
-    rt, _, enqueued = make_runtime(queued_stale_after_seconds=600)
+    rt, _, enqueued = make_runtime()
     record = enqueued
 
     def send(name: str, job_id: str) -> None:  # as Runtime._send does, without a broker
-        at = time.time()
-        rt.store.mark_sent(job_id, at)
-        queue_message(rt, at)
+        rt.store.mark_sent(job_id, time.time())
         record(name, job_id)
 
     rt.enqueue = send
     return rt, enqueued
 
 
-def test_sweeper_leaves_a_job_whose_message_still_waits_in_the_queue() -> None:
+def test_sweeper_leaves_a_job_whose_message_is_not_taken_yet() -> None:
     rt, enqueued = sent_runtime()
     job_id = accept(rt)
-    rt.store.set_due(job_id, time.time() - 1)  # due, but its message is still in the queue
+    rt.store.set_due(job_id, time.time() - 1)  # due (an event brought it forward), still queued
     assert sweep_once(rt) == 0
     assert enqueued == [("upsert_customer", job_id)]  # only the first send
     assert 0 < (due_in(rt, job_id) or 0) <= STALE
 
 
-def test_sweeper_resends_a_job_whose_message_left_the_queue_unleased() -> None:
+def test_sweeper_resends_a_job_whose_message_was_taken_and_never_leased() -> None:
     rt, enqueued = sent_runtime()
     job_id = accept(rt)
-    rt.store.redis.rpop(queue_for("shop"))  # a worker took it and died before leasing the job
-    queue_message(rt, time.time() + 1)  # other work queued after it
+    rt.store.message_taken(job_id)  # a worker took it and died before leasing the job
     rt.store.set_due(job_id, time.time() - 1)
     assert sweep_once(rt) == 1
     assert rt.admission.is_waiting("shop", job_id)  # back in line, sent when admitted
@@ -246,13 +234,20 @@ def test_sweeper_resends_a_job_whose_message_left_the_queue_unleased() -> None:
     assert enqueued == [("upsert_customer", job_id)] * 2
 
 
-def test_sweeper_resends_after_queued_patience() -> None:
+def test_sweeper_resends_a_message_not_taken_within_stale_after() -> None:
     rt, enqueued = sent_runtime()
     job_id = accept(rt)
-    rt.store.mark_sent(job_id, time.time() - 601)
-    queue_message(rt, time.time() - 700)
+    rt.store.mark_sent(job_id, time.time() - STALE - 1)  # lost, or on a worker that died
     rt.store.set_due(job_id, time.time() - 1)
     assert sweep_once(rt) == 1
+
+
+def test_the_step_task_takes_its_message_off_the_record_first() -> None:
+    rt, enqueued = sent_runtime()
+    job_id = accept(rt)
+    assert rt.store.sent_at([job_id])
+    run_step_for_task(rt, job_id, Step.UPSERT_CUSTOMER)
+    assert rt.store.sent_at([job_id]) == {}
 
 
 def test_sweeper_drops_finished_jobs_from_the_schedule() -> None:
