@@ -720,18 +720,28 @@ class Store:
 
     # --- the job lease and locks taken together -----------------------------------------------
     def take_lease(
-        self, job_id: str, token: str, lock_seconds: float, wake_at: float, load: bool = False
+        self,
+        job_id: str,
+        token: str,
+        lock_seconds: float,
+        wake_at: float,
+        load: bool = False,
+        message_taken: bool = False,
     ) -> tuple[bool, Job | None]:
         """Take the job's lock and set its wake-up (or only bring the wake-up forward when
         someone else holds it) in one round trip; with `load`, the job comes back too. A lease
         taken is confirmed by the required replicas (which covers the job it loads); if they
-        do not, it is let go again and `NotReplicated` raised: no ERP call on an unsure lease."""
+        do not, it is let go again and `NotReplicated` raised: no ERP call on an unsure lease.
+        With `message_taken` (a step delivery), the job's message is struck off `ob:sent` in
+        the same round trip."""
         pipe = self.redis.pipeline(transaction=False)
         self._take_lease(
             keys=[self.lease_key(job_id), DUE.key(), JOBS.key(job_id)],
             args=[token, max(1, int(lock_seconds * 1000)), wake_at, job_id, int(load)],
             client=pipe,
         )
+        if message_taken:  # a step delivery: its message is off the queue either way
+            pipe.hdel(SENT.key(), job_id)
         replies, confirmed = self.replication.run(pipe)
         reply = replies[0]
         if reply[0]:

@@ -27,10 +27,13 @@ class Busy(Exception):
 class Lease:
     """The job's lock plus its place in the due-schedule, renewed while the holder works."""
 
-    def __init__(self, store: Store, job_id: str, stale_after: float) -> None:
+    def __init__(
+        self, store: Store, job_id: str, stale_after: float, delivery: bool = False
+    ) -> None:
         self.store = store
         self.job_id = job_id
         self.stale_after = stale_after
+        self.delivery = delivery  # taken for a step's message: that message is off its queue
         # The lock expires sooner than the schedule fires, so a redelivery after a crash finds
         # the lock free.
         self.lock_seconds = stale_after * 0.6
@@ -70,7 +73,12 @@ class Lease:
 
     def _take(self, load: bool) -> tuple[bool, Job | None]:
         got, job = self.store.take_lease(
-            self.job_id, self.token, self.lock_seconds, time.time() + self.stale_after, load=load
+            self.job_id,
+            self.token,
+            self.lock_seconds,
+            time.time() + self.stale_after,
+            load=load,
+            message_taken=self.delivery,
         )
         if got:
             self._last_beat = time.monotonic()

@@ -115,7 +115,6 @@ def run_step(rt: Runtime, job_id: str, step: Step) -> Outcome:
 def run_step_for_task(rt: Runtime, job_id: str, step: Step) -> tuple[Outcome, Job | None]:
     """`run_step`, also handing back the job as this delivery left it (for the task's result)."""
     try:
-        rt.store.message_taken(job_id)  # off its queue, whatever happens next (tasks.sweeper)
         return _deliver(rt, job_id, Step(step))
     except NotReplicated as exc:
         return _unconfirmed(rt, job_id, exc), None
@@ -138,7 +137,8 @@ def _unconfirmed(rt: Runtime, job_id: str, error: NotReplicated) -> Outcome:
 
 
 def _deliver(rt: Runtime, job_id: str, step: Step) -> tuple[Outcome, Job | None]:
-    lease = Lease(rt.store, job_id, rt.settings.worker.stale_after_seconds)
+    # Taking the lease also strikes the message off `ob:sent`, busy or not (tasks.sweeper).
+    lease = Lease(rt.store, job_id, rt.settings.worker.stale_after_seconds, delivery=True)
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(job_id=job_id, step=str(step))
     got, job = lease.acquire_and_load()
