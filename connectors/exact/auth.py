@@ -54,9 +54,6 @@ class ExactTokens:
     def refresh(self, stale: str | None) -> str:
         return self.shared.refresh(stale)
 
-    def load(self) -> Grant | None:
-        return self.shared.load()
-
     def exchange_code(self, code: str) -> Grant:
         """First grant, after the user consented (`orderbridge connect`)."""
         with self.shared.store.locked("token", self.shared.name, timeout=60, wait=60):

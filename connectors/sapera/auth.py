@@ -59,16 +59,12 @@ class SaperaLogin:
             lock_seconds=60,
             blocked_retry=30,
         )
-        self.name = self.shared.name
 
     def get(self) -> str:
         return self.shared.get()
 
     def refresh(self, stale: str | None) -> str:
         return self.shared.refresh(stale)
-
-    def load(self) -> Grant | None:
-        return self.shared.load()
 
     def _renew(self, previous: Grant | None) -> Grant:
         fresh = self._with_refresh_token(previous) if previous else None
