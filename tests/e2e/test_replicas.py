@@ -15,7 +15,7 @@ from core.replicas import NotReplicated, Replication
 from core.store import Store
 from tests.support.cluster import Cluster, Simulator, poll
 from tests.support.factories import order
-from tests.support.replicated import ReplicatedRedis
+from tests.support.sentinel import SentinelGroup
 
 pytestmark = pytest.mark.e2e
 
@@ -32,13 +32,14 @@ def erp_writes(sim: Simulator) -> int:
 def test_a_paused_replica_stops_intake_and_erp_writes_until_it_returns(
     tmp_path: Path, sim: Simulator
 ) -> None:
-    with ReplicatedRedis() as servers:
-        store = Store(servers.client())
+    with SentinelGroup.start(sentinels=0) as group:
+        replica = group.servers[1]
+        store = Store(group.servers[0].client(timeout=5, decode=True))
         cluster = Cluster(
             tmp_path,
             sim,
             store,
-            redis_url=servers.url,
+            redis_url=group.master_url,
             orderbridge={"redis_min_replicas": 1, "redis_replica_timeout_ms": 300},
         )
         try:
@@ -46,7 +47,7 @@ def test_a_paused_replica_stops_intake_and_erp_writes_until_it_returns(
             cluster.start_intake()
             before = cluster.accept(order("3001"))
             # When the replica stops, a new order is refused and the worker starts
-            servers.pause_replica()
+            replica.pause()
             refused = cluster.post_order(order("3002"))
             assert refused.status_code == 503, refused.text
             assert refused.headers["Retry-After"] == "5"
@@ -60,7 +61,7 @@ def test_a_paused_replica_stops_intake_and_erp_writes_until_it_returns(
             assert "step.unconfirmed" in (tmp_path / "worker0.log").read_text()
             assert cluster.job(before)["state"] not in ("done", "duplicate")
             # When it runs again, the shop's retry is answered and both orders go in, once
-            servers.resume_replica()
+            replica.resume()
             retried = poll(
                 lambda: (r := cluster.post_order(order("3002"))).status_code in (200, 202) and r,
                 15,
@@ -79,13 +80,14 @@ def test_a_paused_replica_stops_intake_and_erp_writes_until_it_returns(
 
 
 def test_wait_on_a_real_replica_confirms_and_a_paused_one_does_not() -> None:
-    with ReplicatedRedis() as servers:
-        store = Store(servers.client(), Replication(1, 200))
+    with SentinelGroup.start(sentinels=0) as group:
+        replica = group.servers[1]
+        store = Store(group.servers[0].client(timeout=5, decode=True), Replication(1, 200))
         assert store.take_lease("j1", "t", 5, time.time() + 5) == (True, None)
-        servers.pause_replica()
+        replica.pause()
         try:
             with pytest.raises(NotReplicated):
                 store.take_lease("j2", "t", 5, time.time() + 5)
             assert not store.redis.exists(store.lease_key("j2"))  # let go again
         finally:
-            servers.resume_replica()
+            replica.resume()

@@ -34,6 +34,7 @@ from workers.processes import free_port
 
 # Debian's, where the issue checked it (7.0.15); None when the machine has no redis-server.
 REDIS_SERVER = shutil.which("redis-server", path=f"{os.environ.get('PATH', '')}:/usr/bin")
+READY_KEY = "group-test-ready"  # a private server's only key outside orderbridge's own
 PROBE_TASK = "orderbridge.sentinel_probe"  # never consumed: only counted in its queue
 
 
@@ -45,9 +46,13 @@ class Server:
     port: int
     proc: subprocess.Popen[bytes]
 
-    def client(self, timeout: float = 1.0) -> redis.Redis:
+    def client(self, timeout: float = 1.0, decode: bool = False) -> redis.Redis:
         return redis.Redis(
-            "127.0.0.1", self.port, socket_timeout=timeout, socket_connect_timeout=timeout
+            "127.0.0.1",
+            self.port,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            decode_responses=decode,
         )
 
     @property
@@ -65,6 +70,13 @@ class Server:
         """What this Sentinel knows of the master (SENTINEL MASTER), as text."""
         flat = self.client().execute_command("SENTINEL", "MASTER", master_name)
         return {k.decode(): v.decode() for k, v in zip(flat[::2], flat[1::2], strict=True)}
+
+    def pause(self) -> None:
+        """SIGSTOP: alive but silent, as a replica cut off would be (WAIT times out)."""
+        os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.kill(self.proc.pid, signal.SIGCONT)
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, no last words to the replicas."""
@@ -120,6 +132,11 @@ class SentinelGroup:
         """The group as orderbridge's `redis_url` takes it (database 0)."""
         return ";".join(f"sentinel://127.0.0.1:{s.port}" for s in self.sentinels) + "/0"
 
+    @property
+    def master_url(self) -> str:
+        """The first master itself, as a plain `redis_url` (a group without Sentinels)."""
+        return f"redis://127.0.0.1:{self.servers[0].port}/0"
+
     def master(self) -> Server:
         """The server the Sentinels now name as master."""
         port = self.sentinels[0].master_port(self.master_name)
@@ -155,10 +172,19 @@ class SentinelGroup:
                 "num-slaves"
             ] == str(replicas)
 
+        def confirmed() -> bool:
+            """A write on the master is confirmed by every replica (right after its first sync
+            the master may still count one out for most of a second)."""
+            master = self.servers[0].client()
+            master.set(READY_KEY, "1")
+            return int(master.execute_command("WAIT", replicas, 100)) >= replicas
+
         def whole() -> bool:
             try:
-                return all(synced(s) for s in self.servers[1:]) and all(
-                    knows_all(s) for s in self.sentinels
+                return (
+                    all(synced(s) for s in self.servers[1:])
+                    and all(knows_all(s) for s in self.sentinels)
+                    and confirmed()
                 )
             except redis.RedisError:
                 return False
@@ -177,7 +203,8 @@ class SentinelGroup:
         directory = self.workdir / name
         directory.mkdir()
         args = ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory)]
-        args += ["--save", "", "--appendonly", "no", *extra]
+        # (without the diskless sync delay every first sync would wait 5 s)
+        args += ["--save", "", "--appendonly", "no", "--repl-diskless-sync-delay", "0", *extra]
         server = self._run(name, port, [_binary(), *args])
         self.servers.append(server)
         return server
