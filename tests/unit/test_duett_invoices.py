@@ -5,7 +5,6 @@ overlaps instead of leaving gaps."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal as D
 from typing import Any
 
@@ -13,32 +12,10 @@ import httpx
 import pytest
 
 from connectors.base import Connector, CreditSource, InvoicePage, InvoiceSnapshot, OrderRef
-from connectors.duett import DuettSettings, build
 from schemas.order import Order
-from simulators.duett import create_app
+from tests.support.duett import connect_fixture, server_fixture, sim_fixture  # noqa: F401
 from tests.support.factories import order, product_line
-from tests.support.fakes import fake_store
-from tests.support.sim_server import pay, simulator_fixtures
-
-KEYS = {"integration_key": "demo-duett-integration-key", "client_key": "demo-duett-client-key"}
-
-
-server, sim = simulator_fixtures(create_app)
-
-
-@pytest.fixture
-def connect(server: str, sim: httpx.Client) -> Iterator[Any]:
-    clients: list[httpx.Client] = []
-
-    def make(**settings: Any) -> Connector:
-        client = httpx.Client(timeout=10)
-        clients.append(client)
-        store = fake_store()
-        return build(DuettSettings(base_url=server, **KEYS, **settings), client, store)
-
-    yield make
-    for client in clients:
-        client.close()
+from tests.support.sim_server import pay
 
 
 def configure(sim: httpx.Client, **options: Any) -> None:

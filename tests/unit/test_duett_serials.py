@@ -5,26 +5,20 @@ the in-process Duett simulator over real HTTP."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from connectors.base import Connector, ProductSpec, fingerprint
-from connectors.duett import DuettSettings, build
+from connectors.base import ProductSpec, fingerprint
+from connectors.duett import DuettSettings
 from connectors.duett.mapping import article_body, article_specs, order_payload
 from connectors.errors import PermanentError
 from schemas.order import Order
-from simulators.duett import create_app
+from tests.support.duett import connect_fixture, server_fixture, sim_fixture  # noqa: F401
 from tests.support.factories import order, product_line
-from tests.support.fakes import fake_store
-from tests.support.sim_server import simulator_fixtures
 
-KEYS = {"integration_key": "demo-duett-integration-key", "client_key": "demo-duett-client-key"}
 SERIALS = ["SN-1", "SN-2"]
-
-server, sim = simulator_fixtures(create_app)
 
 
 def settings(**extra: Any) -> DuettSettings:
@@ -38,21 +32,6 @@ def with_serials(sku: str = "CAM-1") -> Order:
         product_line("BAG-1", "1", "99.00"),
     ]
     return Order.model_validate(order(lines=lines))
-
-
-@pytest.fixture
-def connect(server: str, sim: httpx.Client) -> Iterator[Any]:
-    """Connectors on a freshly reset simulator (`sim` resets it)."""
-    clients: list[httpx.Client] = []
-
-    def make(**extra: Any) -> Connector:
-        client = httpx.Client(timeout=10)
-        clients.append(client)
-        return build(DuettSettings(base_url=server, **KEYS, **extra), client, fake_store())
-
-    yield make
-    for client in clients:
-        client.close()
 
 
 def test_a_line_with_serial_numbers_is_a_serial_line_though_its_sku_is_not_listed() -> None:
