@@ -48,13 +48,12 @@ CROSS_FIELD_RULES = (
     "`total`, when given, equals the sum of the product and shipping lines' amounts within 0.01 "
     "per line",
     "a product line's `discount` is at most `quantity` × `unit_price`",
-    "a product line's `serial_numbers`, when given, has one entry per unit of `quantity`",
 )
 ORDER_DESCRIPTION = (
     "A canonical order. Beyond this schema the intake checks: "
     + "; ".join(CROSS_FIELD_RULES)
     + "; and what the connection's ERP cannot take (e.g. a Duett serial article without "
-    "serial numbers), each refused with 422 naming the field."
+    "one serial number per unit of `quantity`), each refused with 422 naming the field."
 )
 CUSTOMER_NAMED: dict[str, Any] = {
     "anyOf": [
@@ -115,22 +114,14 @@ class ProductLine(_Model):
     unit_price: NonNegativeMoney
     discount: NonNegativeMoney = Decimal("0")
     vat_rate: VatRate
-    # One per unit, for articles the ERP tracks by serial number (Duett's serial articles).
+    # For articles the ERP tracks by serial number (Duett's serial articles, which need one per
+    # unit: that connector checks the count); the other ERPs drop them with a warning.
     serial_numbers: Annotated[list[SerialNumber], Field(max_length=10_000)] | None = None
 
     @model_validator(mode="after")
     def _discount_within_gross(self) -> ProductLine:
         if self.discount > self.quantity * self.unit_price:
             raise ValueError("discount is larger than quantity × unit_price")
-        return self
-
-    @model_validator(mode="after")
-    def _one_serial_number_per_unit(self) -> ProductLine:
-        if self.serial_numbers is not None and len(self.serial_numbers) != self.quantity:
-            raise ValueError(
-                f"serial_numbers: {len(self.serial_numbers)} given for quantity "
-                f"{self.quantity} (one per unit)"
-            )
         return self
 
     @property

@@ -126,18 +126,32 @@ class DuettConnector:
     def check_order(self, order: Order) -> list[tuple[str, str]]:
         """Serial articles need one serial number per unit (Duett refuses them otherwise): the
         SKUs the connection lists in `serial_skus`, and those the order itself gives serial
-        numbers for on another line."""
+        numbers for on another line. Only Duett keeps serial numbers, so only here does their
+        count have to match the quantity."""
         serial = mapping.serial_skus(order, self.settings)
-        return [
-            (
-                f"lines.{i}.serial_numbers",
-                f"{line.sku} is a serial article: give one serial number per unit "
-                f"({line.quantity})"
-                + ("" if line.sku in self.settings.serial_skus else GIVEN_ON_ANOTHER_LINE),
-            )
-            for i, line in enumerate(order.lines)
-            if isinstance(line, ProductLine) and line.sku in serial and not line.serial_numbers
-        ]
+        refused: list[tuple[str, str]] = []
+        for i, line in enumerate(order.lines):
+            if not isinstance(line, ProductLine) or line.sku not in serial:
+                continue
+            field = f"lines.{i}.serial_numbers"
+            if not line.serial_numbers:
+                refused.append(
+                    (
+                        field,
+                        f"{line.sku} is a serial article: give one serial number per unit "
+                        f"({line.quantity})"
+                        + ("" if line.sku in self.settings.serial_skus else GIVEN_ON_ANOTHER_LINE),
+                    )
+                )
+            elif len(line.serial_numbers) != line.quantity:
+                refused.append(
+                    (
+                        field,
+                        f"{len(line.serial_numbers)} given for quantity {line.quantity}: "
+                        f"{line.sku} is a serial article in Duett, one serial number per unit",
+                    )
+                )
+        return refused
 
     def find_order(self, reference: str, since: datetime | None) -> OrderRef | None:
         if self.settings.order_reference_filterable:

@@ -184,8 +184,8 @@ def test_vat_rate_without_a_duett_code_is_a_dead_letter_naming_it(duett) -> None
 @pytest.mark.parametrize(
     ("serials", "field"),
     [
-        (["SN-1"], "lines.3"),  # the wrong count: the schema names the line
-        (None, "lines.3.serial_numbers"),  # none for a serial article: the connection names it
+        (["SN-1"], "lines.3.serial_numbers"),  # the wrong count for a serial article
+        (None, "lines.3.serial_numbers"),  # none for a serial article
     ],
 )
 def test_serial_article_with_the_wrong_serial_numbers_is_422(

@@ -80,6 +80,14 @@ def test_a_listed_sku_without_serial_numbers_is_still_refused(connect: Any) -> N
     assert [field for field, _ in refused] == ["lines.0.serial_numbers"]
 
 
+def test_serial_numbers_must_match_the_quantity(connect: Any) -> None:
+    lines = [{**product_line("CAM-1", "4", "199.00"), "serial_numbers": ["S1"]}]
+    canonical = Order.model_validate(order(lines=lines))  # other ERPs drop them, with a warning
+    [(field, message)] = connect().check_order(canonical)
+    assert field == "lines.0.serial_numbers"
+    assert message.startswith("1 given for quantity 4: CAM-1 is a serial article in Duett")
+
+
 def test_the_connector_creates_the_serial_article_and_sends_the_serial_numbers(
     connect: Any, sim: httpx.Client
 ) -> None:
