@@ -91,6 +91,11 @@ class WorkerSettings(BaseModel):
     queued_stale_after_seconds: float = Field(600.0, gt=0)
     sweep_interval_seconds: float = Field(1.0, gt=0)
     http_timeout_seconds: float = Field(10.0, gt=0)
+    # How long an ERP write begun under a `sending` mark may still be under way (a worker cut
+    # off or killed mid-request, a lease lost in a failover): a later attempt that finds a
+    # younger mark, with no ERP answer recorded after it, waits this long before it looks the
+    # order up (else it could post it again). At least two request timeouts.
+    sending_settle_seconds: float = Field(25.0, ge=0)
     # Run a job's next step in the same task while it holds the job (saves a broker round trip
     # per step); bounded by inline_seconds per delivery.
     inline_steps: bool = True
@@ -100,6 +105,15 @@ class WorkerSettings(BaseModel):
     task_events: bool = False
     # How long one send_invoice attempt polls the ERP's asynchronous send before rescheduling.
     send_poll_seconds: float = Field(5.0, ge=0)
+
+    @model_validator(mode="after")
+    def _settle_outlasts_a_request(self) -> WorkerSettings:
+        if self.sending_settle_seconds < self.http_timeout_seconds:
+            raise ValueError(
+                "worker.sending_settle_seconds must be at least worker.http_timeout_seconds: a "
+                "write may be under way that long"
+            )
+        return self
 
 
 class IntakeSettings(BaseModel):

@@ -230,6 +230,7 @@ def _execute(run: _Run, job: Job, step: Step) -> Outcome:
             save=lambda: store.save_job(job, confirm=True),  # a mark before an ERP write
             beat=lease.beat,
             send_poll_seconds=rt.settings.worker.send_poll_seconds,
+            sending_settle_seconds=rt.settings.worker.sending_settle_seconds,
             retention_seconds=rt.settings.retention_days * 86_400,
         )
         done = STEP_FUNCTIONS[step](context)

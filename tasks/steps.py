@@ -11,9 +11,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from connectors.base import Connector, OrderRef, ProductSpec, customer_key, fingerprint
-from connectors.errors import PermanentError, TransientError
+from connectors.errors import NotYet, PermanentError, TransientError
 from core.store import Store
 from schemas.job import (
     CustomerResult,
@@ -42,6 +43,7 @@ class StepContext:
     beat: Callable[[], None]
     send_poll_seconds: float = 5.0
     retention_seconds: float = 30 * 86_400
+    sending_settle_seconds: float = 25.0
 
     @property
     def order(self) -> Order:
@@ -144,6 +146,7 @@ def create_draft(ctx: StepContext) -> StepDone:
     record = ctx.record
     sent_before = record.read(DraftResult).sending_at
     if sent_before:
+        wait_while_in_flight(ctx, sent_before, "the order's POST")
         found = ctx.connector.find_order(ctx.job.reference, since=sent_before)
         if found is not None:
             return _created(found, recovered=True)
@@ -176,6 +179,27 @@ def create_draft(ctx: StepContext) -> StepDone:
     return _created(ref, recovered=ref.existed)
 
 
+def wait_while_in_flight(ctx: StepContext, marked_at: datetime, what: str) -> None:
+    """`NotYet` while a write begun under the mark made at `marked_at` may still be under way.
+
+    A mark with no ending recorded after it (the worker was killed or cut off, lost its lease
+    in a failover, or its request timed out) may belong to a request the ERP is still working
+    on: looked up now, the order would not be found yet and would be posted a second time. So
+    the step waits (no attempt counted) until the mark is `sending_settle_seconds` old, longer
+    than any request can take; an attempt that ended with the ERP's answer (any HTTP status)
+    left nothing in flight, and the look-up runs at once."""
+    error = ctx.record.last_error
+    if error is not None and error.at >= marked_at and error.erp_status is not None:
+        return
+    remaining = (marked_at - utcnow()).total_seconds() + ctx.sending_settle_seconds
+    if remaining > 0:
+        raise NotYet(
+            f"{what} made at {marked_at.isoformat()} may still be in flight: the ERP is asked "
+            f"after {ctx.sending_settle_seconds:g} s",
+            retry_after=remaining,
+        )
+
+
 def _created(ref: OrderRef, recovered: bool) -> StepDone:
     return StepDone(
         DraftResult(order_id=ref.id, order_number=ref.number, recovered=recovered), erp=_ids(ref)
@@ -197,6 +221,8 @@ def send_invoice(ctx: StepContext) -> StepDone:
         return StepDone(InvoiceResult(invoice_number=ctx.job.erp["invoice_number"]))
     record = ctx.record
     requested = record.read(InvoiceResult).requested_at
+    if requested:
+        wait_while_in_flight(ctx, requested, "the request to send the invoice")
     state = ctx.connector.invoice_state(order_id) if requested else None
     if state is None or state.state == "not_requested":
         record.record(InvoiceResult(requested_at=utcnow()))

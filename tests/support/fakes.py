@@ -3,9 +3,10 @@ runtime built on both that lists what it would enqueue instead of publishing it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import fakeredis
@@ -20,15 +21,16 @@ from connectors.base import (
     ProductSpec,
 )
 from core.runtime import Runtime
-from core.settings import parse_settings
+from core.settings import WorkerSettings, parse_settings
 from core.store import Store
 from schemas.dropped import Dropped
-from schemas.job import Job
+from schemas.job import Job, utcnow
 from schemas.order import Customer, Order
 from tasks.events import submit_order
 from tests.support.factories import order as order_json
 
 STALE = 45.0
+SETTLE = WorkerSettings().sending_settle_seconds  # a `sending` mark this old is looked up
 
 
 def fake_store() -> Store:
@@ -169,3 +171,29 @@ def job_of(rt: Runtime, job_id: str) -> Job:
     job = rt.store.load_job(job_id)
     assert job is not None
     return job
+
+
+def age_marks(rt: Runtime, job_id: str, seconds: float) -> None:
+    """As if `seconds` had passed for the job's steps: their `sending` and invoice-request marks
+    (`tasks.steps.wait_while_in_flight`), errors and next attempts that much older."""
+    job = job_of(rt, job_id)
+    earlier = timedelta(seconds=seconds)
+    for record in job.steps:
+        for mark in ("sending_at", "requested_at"):
+            if record.result.get(mark):
+                written = datetime.fromisoformat(record.result[mark])
+                record.result[mark] = (written - earlier).isoformat()
+        if record.next_attempt_at is not None:
+            record.next_attempt_at -= earlier
+        if record.last_error is not None:
+            record.last_error.at -= earlier
+    rt.store.save_job(job, due_at=time.time())
+
+
+def retry_due_now(rt: Runtime, job_id: str) -> None:
+    """As if the job's scheduled retry had come due (its backoff over), nothing else older."""
+    job = job_of(rt, job_id)
+    for record in job.steps:
+        if record.next_attempt_at is not None:
+            record.next_attempt_at = utcnow()
+    rt.store.save_job(job, due_at=time.time())

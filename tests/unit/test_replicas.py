@@ -17,7 +17,7 @@ from schemas.job import DraftResult, Step
 from tasks.lease import Lease
 from tasks.runner import Outcome, run_step
 from tests.support.factories import order as order_json
-from tests.support.fakes import STALE, accept, job_of, make_runtime
+from tests.support.fakes import SETTLE, STALE, accept, age_marks, job_of, make_runtime
 from tests.support.intake import Intake
 from tests.support.replicated import ReplicaFakeRedis
 
@@ -88,6 +88,10 @@ def test_an_unconfirmed_sending_mark_stops_before_the_erp_write() -> None:
     assert run_step(rt, job_id, Step.CREATE_DRAFT) is Outcome.UNCONFIRMED
     assert "create_order" not in connector.calls
     assert job_of(rt, job_id).step(Step.CREATE_DRAFT).read(DraftResult).sending_at is not None
+    # The mark may be another delivery's request still under way: no look-up, no POST yet.
+    assert run_step(rt, job_id, Step.CREATE_DRAFT) is Outcome.WAITING
+    assert "find_order" not in connector.calls[3:] and "create_order" not in connector.calls
+    age_marks(rt, job_id, SETTLE)
     assert run_step(rt, job_id, Step.CREATE_DRAFT) is Outcome.FINISHED
     assert connector.calls.count("create_order") == 1
 
@@ -100,12 +104,14 @@ def test_an_unconfirmed_result_is_found_again_not_posted_again() -> None:
         run_step(rt, job_id, step)
     fake.acks = [1, 0]  # the `sending` mark reaches the master, unconfirmed: nothing posted
     assert run_step(rt, job_id, Step.CREATE_DRAFT) is Outcome.UNCONFIRMED
+    age_marks(rt, job_id, SETTLE)
     marked = store.redis.get(JOBS.key(job_id))
     fake.acks = [1, 1, 0]  # lease and mark confirmed, posted, the result not confirmed
     assert run_step(rt, job_id, Step.CREATE_DRAFT) is Outcome.UNCONFIRMED
     assert connector.calls.count("create_order") == 1
     # Given a failover that lost the result but kept the confirmed `sending` mark:
     store.redis.set(JOBS.key(job_id), marked)
+    age_marks(rt, job_id, SETTLE)
     assert run_step(rt, job_id, Step.CREATE_DRAFT) is Outcome.FINISHED
     assert job_of(rt, job_id).step(Step.CREATE_DRAFT).read(DraftResult).recovered
     assert connector.calls.count("create_order") == 1

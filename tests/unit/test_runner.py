@@ -153,7 +153,9 @@ def test_stale_reference_refreshes_once_then_dead_letters() -> None:
     for step in (Step.UPSERT_CUSTOMER, Step.UPSERT_PRODUCTS, Step.CHECK_DUPLICATE):
         run_step(rt, job_id, step)
     assert rt.store.cache_get("shop", "customer", "id:c-42") is not None
-    connector.fail["create_order"] = [StaleReference("customer", "Customer 7 not found")] * 2
+    connector.fail["create_order"] = [
+        StaleReference("customer", "Customer 7 not found", erp_status=404)
+    ] * 2
     enqueued.clear()
     assert run_step(rt, job_id, Step.CREATE_DRAFT) is Outcome.REFRESH
     assert enqueued == [("upsert_customer", job_id)]
