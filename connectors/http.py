@@ -6,10 +6,18 @@ request, and a hook that feeds every answer's rate-limit signals (429, Retry-Aft
 `X-RateLimit-*`) back into that budget; and, when asked, an observer told of every request's
 method, path and status (None when no answer came), which is how metrics count ERP calls.
 Each thread gets its own small connection pool (`PerThreadTransport`) under the one client.
+
+Every socket to an ERP gives up on bytes the ERP has not acknowledged after the request timeout
+(`TCP_USER_TIMEOUT`). Without it the kernel keeps resending them for many minutes, even after
+the client has given up and closed the socket: a POST sent while the host was cut off from the
+network reached the ERP seconds after the link came back, when the job's lease was long gone
+and another worker had already posted the order. With it, a request lands within its timeout
+or never, which is what the `sending` mark's settling time and the lease rely on.
 """
 
 from __future__ import annotations
 
+import socket
 import threading
 import weakref
 from collections.abc import Callable, Generator
@@ -79,7 +87,10 @@ def build_client(
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=1)
     if transport is None:
         tls = httpx.create_ssl_context()  # built once: loading the CA bundle is not cheap
-        transport = PerThreadTransport(lambda: httpx.HTTPTransport(verify=tls, limits=limits))
+        options = unacknowledged_bytes_expire(timeout)
+        transport = PerThreadTransport(
+            lambda: httpx.HTTPTransport(verify=tls, limits=limits, socket_options=options)
+        )
     if observer is not None:
         transport = ObservedTransport(transport, observer)
 
@@ -100,6 +111,16 @@ def build_client(
         transport=transport,
         follow_redirects=False,
     )
+
+
+def unacknowledged_bytes_expire(seconds: float) -> list[tuple[int, int, int]]:
+    """Socket options under which bytes sent and not acknowledged within `seconds` are given
+    up (and the connection dropped), instead of resent long after (Linux's TCP_USER_TIMEOUT;
+    elsewhere none)."""
+    option = getattr(socket, "TCP_USER_TIMEOUT", None)
+    if option is None:
+        return []
+    return [(socket.IPPROTO_TCP, option, max(1, int(seconds * 1000)))]
 
 
 class PerThreadTransport(httpx.BaseTransport):

@@ -26,6 +26,7 @@ import redis
 
 from core import redis_client
 from core.endpoints import RedisEndpoint
+from core.fencing import Fence, LeaseLost
 from core.keyspace import Family
 from core.replicas import NotReplicated, Replication
 from schemas.dead_letter import DeadLetter
@@ -173,11 +174,18 @@ return false
 TOMBSTONE = "!tombstone"
 
 # The job and what goes with it, together: its place in the due-schedule, its retention date,
-# the index from its new ERP order id to it, counters.
-# KEYS: job, due, sent, stats, purge, docjob.
+# the index from its new ERP order id to it, counters. Fenced (ARGV[6] a lease token): written
+# only while the job's lease holds that token, which the write renews (ARGV[7] ms, '0' = not);
+# else nothing is written and 0 returned (`core.fencing`).
+# KEYS: job, due, sent, stats, purge, docjob, the job's lease lock.
 # ARGV: job id, job JSON, due ('' = keep, 'off' = take it off the schedule, else the time),
-#       purge at ('' = none), docjob field ('' = none), then the counters to increment.
+#       purge at ('' = none), docjob field ('' = none), lease token ('' = not fenced), renew
+#       ms, then the counters to increment.
 _SAVE_JOB = """
+if ARGV[6] ~= '' then
+  if redis.call('GET', KEYS[7]) ~= ARGV[6] then return 0 end
+  if ARGV[7] ~= '0' then redis.call('PEXPIRE', KEYS[7], ARGV[7]) end
+end
 redis.call('SET', KEYS[1], ARGV[2])
 if ARGV[3] == 'off' then
   redis.call('ZREM', KEYS[2], ARGV[1])
@@ -187,7 +195,7 @@ elseif ARGV[3] ~= '' then
 end
 if ARGV[4] ~= '' then redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1]) end
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[6], ARGV[5], ARGV[1]) end
-for i = 6, #ARGV do redis.call('HINCRBY', KEYS[4], ARGV[i], 1) end
+for i = 8, #ARGV do redis.call('HINCRBY', KEYS[4], ARGV[i], 1) end
 return 1
 """
 HANDOFF_SEP = "\x1f"  # between the parts of an admission label (step, reference)
@@ -228,7 +236,32 @@ redis.call('ZADD', KEYS[2], 'LT', ARGV[3], ARGV[4])
 return {0}
 """
 
-# Locks held under one token: take all of KEYS or none, extend them, release them.
+# The lease renewed by its holder: the lock's expiry pushed and the job's wake-up set, only
+# while the lock still holds the holder's token (`core.fencing`). Returns 1 if it did.
+# KEYS: lock, due schedule. ARGV: token, lock ms, wake-up time, job id.
+_RENEW_LEASE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+return 1
+"""
+
+# A dead letter and its dead job together, the job off the schedule; fenced like `_SAVE_JOB`
+# (0 and nothing written when the lease no longer holds the token).
+# KEYS: letter, letter index, job, due, sent, stats, the job's lease lock.
+# ARGV: letter JSON, letter id, created at, job id, job JSON, lease token ('' = not fenced).
+_BURY_JOB = """
+if ARGV[6] ~= '' and redis.call('GET', KEYS[7]) ~= ARGV[6] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
+redis.call('SET', KEYS[3], ARGV[5])
+redis.call('ZREM', KEYS[4], ARGV[4])
+redis.call('HDEL', KEYS[5], ARGV[4])
+redis.call('HINCRBY', KEYS[6], 'dead_letters', 1)
+return 1
+"""
+
+# Locks held under one token: take all of KEYS or none, release them.
 # KEYS: the locks. ARGV: token, ms.
 _LOCK_ALL = """
 for _, key in ipairs(KEYS) do
@@ -236,14 +269,6 @@ for _, key in ipairs(KEYS) do
 end
 for _, key in ipairs(KEYS) do redis.call('SET', key, ARGV[1], 'PX', ARGV[2]) end
 return 1
-"""
-# KEYS: the locks. ARGV: token, ms. Returns how many were still ours.
-_EXTEND_LOCKS = """
-local n = 0
-for _, key in ipairs(KEYS) do
-  if redis.call('GET', key) == ARGV[1] then redis.call('PEXPIRE', key, ARGV[2]); n = n + 1 end
-end
-return n
 """
 # KEYS: the locks. ARGV: token. Releases only those still ours.
 _UNLOCK_ALL = """
@@ -297,8 +322,9 @@ class Store:
         self._claim_version = client.register_script(_CLAIM_VERSION)
         self._record_event = client.register_script(_RECORD_EVENT)
         self._take_lease = client.register_script(_TAKE_LEASE)
+        self._renew_lease = client.register_script(_RENEW_LEASE)
+        self._bury_job = client.register_script(_BURY_JOB)
         self._lock_all = client.register_script(_LOCK_ALL)
-        self._extend_locks = client.register_script(_EXTEND_LOCKS)
         self._unlock_all = client.register_script(_UNLOCK_ALL)
 
     def _get(self, key: str) -> str | None:
@@ -379,14 +405,16 @@ class Store:
         purge_at: float | None = None,
         erp_order_id: str | None = None,
         confirm: bool = False,
+        fence: Fence | None = None,
     ) -> None:
         """Write the job, and in the same round trip its place in the due-schedule (a time, or
         None to take it off), counters, its retention date, and the index from a new ERP order
         id to the job (so that its invoice, found later, finds the job). With `confirm` (a
         `sending` mark, a step's result) the required replicas confirm it before this returns,
-        else `NotReplicated`."""
+        else `NotReplicated`. With `fence` (written under the job's lease) nothing is written
+        unless the lease is still ours, which the write renews: else `LeaseLost`."""
         plain = due_at is Store._KEEP and not counters and purge_at is None and not erp_order_id
-        if plain and not (confirm and self.replication.required):
+        if plain and fence is None and not (confirm and self.replication.required):
             self.redis.set(JOBS.key(job.job_id), job.model_dump_json())
             return
         if due_at is Store._KEEP:
@@ -404,6 +432,7 @@ class Store:
                 STATS.key(),
                 PURGE.key(),
                 DOC_JOBS.key(job.connection),
+                self.lease_key(job.job_id),
             ],
             args=[
                 job.job_id,
@@ -411,14 +440,18 @@ class Store:
                 due,
                 "" if purge_at is None else repr(float(purge_at)),
                 f"order:{erp_order_id}" if erp_order_id else "",
+                fence.token if fence else "",
+                fence.renew_ms if fence else 0,
                 *counters,
             ],
             client=pipe,
         )
         if confirm:
-            self.replication.execute(pipe, f"job {job.job_id} saved")
+            written = self.replication.execute(pipe, f"job {job.job_id} saved")[0]
         else:
-            pipe.execute()
+            written = pipe.execute()[0]
+        if not written:
+            raise LeaseLost(f"job {job.job_id}: the lease is no longer ours; nothing saved")
 
     def job_id_for(self, connection: str, external_id: str) -> str | None:
         return self._get(REFS.key(connection, external_id))
@@ -753,9 +786,15 @@ class Store:
         raw = reply[1] if len(reply) > 1 else None
         return bool(reply[0]), Job.model_validate_json(raw) if raw else None
 
-    def extend_locks(self, keys: list[str], token: str, lock_seconds: float) -> int:
-        """Push the expiry of the locks in `keys` still held under `token`; how many were."""
-        return int(self._extend_locks(keys=keys, args=[token, max(1, int(lock_seconds * 1000))]))
+    def renew_lease(self, job_id: str, token: str, lock_seconds: float, wake_at: float) -> bool:
+        """Push the lease's expiry and set the job's wake-up to `wake_at`, in one round trip,
+        if the lease still holds `token`; False (and nothing written) if it does not."""
+        return bool(
+            self._renew_lease(
+                keys=[self.lease_key(job_id), DUE.key()],
+                args=[token, max(1, int(lock_seconds * 1000)), wake_at, job_id],
+            )
+        )
 
     def release_locks(self, keys: list[str], token: str) -> int:
         """Drop the locks in `keys` still held under `token` (an expired one is left alone)."""
@@ -835,18 +874,40 @@ class Store:
         self.redis.set(TOKENS.key(name), value, px=max(1000, int(ttl_seconds * 1000)))
 
     # --- dead letters -------------------------------------------------------------------------
-    def add_dead_letter(self, letter: DeadLetter, job: Job | None = None) -> None:
+    def add_dead_letter(
+        self, letter: DeadLetter, job: Job | None = None, fence: Fence | None = None
+    ) -> None:
         """Store the letter and (if given; a delivery's letter has none) the dead job together,
-        and take the job off the schedule."""
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.set(DEAD_LETTERS.key(letter.id), letter.model_dump_json())
-        pipe.zadd(DEAD_LETTER_INDEX.key(), {letter.id: letter.created_at.timestamp()})
-        if job is not None:
-            pipe.set(JOBS.key(job.job_id), job.model_dump_json())
-            pipe.zrem(DUE.key(), job.job_id)
-            pipe.hdel(SENT.key(), job.job_id)
-        pipe.hincrby(STATS.key(), "dead_letters", 1)
-        pipe.execute()
+        and take the job off the schedule. With `fence`, only while the job's lease is still
+        ours (else `LeaseLost`, and neither is written)."""
+        if job is None:
+            pipe = self.redis.pipeline(transaction=True)
+            pipe.set(DEAD_LETTERS.key(letter.id), letter.model_dump_json())
+            pipe.zadd(DEAD_LETTER_INDEX.key(), {letter.id: letter.created_at.timestamp()})
+            pipe.hincrby(STATS.key(), "dead_letters", 1)
+            pipe.execute()
+            return
+        written = self._bury_job(
+            keys=[
+                DEAD_LETTERS.key(letter.id),
+                DEAD_LETTER_INDEX.key(),
+                JOBS.key(job.job_id),
+                DUE.key(),
+                SENT.key(),
+                STATS.key(),
+                self.lease_key(job.job_id),
+            ],
+            args=[
+                letter.model_dump_json(),
+                letter.id,
+                letter.created_at.timestamp(),
+                job.job_id,
+                job.model_dump_json(),
+                fence.token if fence else "",
+            ],
+        )
+        if not written:
+            raise LeaseLost(f"job {job.job_id}: the lease is no longer ours; no dead letter")
 
     def dead_letter(self, letter_id: str) -> DeadLetter | None:
         raw = self._get(DEAD_LETTERS.key(letter_id))

@@ -51,7 +51,7 @@ def replay(rt: Runtime, letter_id: str) -> DeadLetter:
             store.remove_dead_letter(letter_id)
             raise NotFound(f"job {letter.job_id} of dead letter {letter_id} no longer exists")
         job.requeue_at(letter.step)
-        store.save_job(job)  # the lease set the wake-up to `stale_after`
+        lease.save_job(job)  # the lease set the wake-up to `stale_after`
         store.remove_dead_letter(letter_id)
     rt.submit(job)  # paced like any ready job: a replay of hundreds never floods the ERP
     log.info("dlq.replayed", dead_letter_id=letter_id, job_id=letter.job_id, step=letter.step)

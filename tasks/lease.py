@@ -6,6 +6,13 @@ again that soon), and the heartbeat keeps pushing it while work goes on. Whoever
 taken only ever brings the wake-up forward (in the same round trip), never postpones it, so no
 event, duplicate delivery or replay can leave a job whose only wake-up is far away while nothing
 works on it.
+
+The lease is fenced (`core.fencing`): its holder renews it before every ERP request (the HTTP
+client's heartbeat) and writes the job only through it, so a holder that was cut off, paused
+or slow past the lease's expiry finds out before it calls the ERP or writes anything again
+(`LeaseLost`), and the worker that took the job over is never overwritten. Between renewals
+the lease is known to be ours without asking Redis: it was confirmed at most `renew_every`
+ago, and it lasts `lock_seconds` from then.
 """
 
 from __future__ import annotations
@@ -13,7 +20,9 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
+from core.fencing import Fence, LeaseLost
 from core.store import LOCK_POLL_SECONDS, Store, new_id
 from schemas.job import Job
 
@@ -37,9 +46,12 @@ class Lease:
         # The lock expires sooner than the schedule fires, so a redelivery after a crash finds
         # the lock free.
         self.lock_seconds = stale_after * 0.6
+        # Renewed well before it runs out, so a renewal lost to a slow round trip or two is
+        # not yet a lease lost.
+        self.renew_every = min(BEAT_EVERY_SECONDS, self.lock_seconds / 3)
         self.key = store.lease_key(job_id)
         self.token = new_id()
-        self._last_beat = 0.0
+        self._confirmed_at = 0.0  # when the lease was last known ours (monotonic, as sent)
 
     def acquire(self, wait: float = 0.0) -> bool:
         """Take the lease (waiting up to `wait` seconds). Either way the job's wake-up is at most
@@ -72,6 +84,7 @@ class Lease:
             time.sleep(LOCK_POLL_SECONDS)
 
     def _take(self, load: bool) -> tuple[bool, Job | None]:
+        sent = time.monotonic()
         got, job = self.store.take_lease(
             self.job_id,
             self.token,
@@ -81,22 +94,33 @@ class Lease:
             message_taken=self.delivery,
         )
         if got:
-            self._last_beat = time.monotonic()
+            self._confirmed_at = sent
         return got, job
 
-    def beat_later(self) -> None:
-        """The schedule was just written with the job: the next beat can wait."""
-        self._last_beat = time.monotonic()
+    @property
+    def fence(self) -> Fence:
+        """What a write under this lease carries: it lands only while the lease is ours, and
+        renews it."""
+        return Fence(self.key, self.token, max(1, int(self.lock_seconds * 1000)))
+
+    def save_job(self, job: Job, **options: Any) -> None:
+        """`Store.save_job` under the lease: written only if the lease is still ours (else
+        `LeaseLost`), and the lease renewed by the same write."""
+        sent = time.monotonic()
+        self.store.save_job(job, fence=self.fence, **options)
+        self._confirmed_at = sent
 
     def beat(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._last_beat < BEAT_EVERY_SECONDS:
+        """Renew the lease and the job's wake-up if it is time to (or `force`), before any
+        ERP request: `LeaseLost` when it is no longer ours, so the request is never made."""
+        sent = time.monotonic()
+        if not force and sent - self._confirmed_at < self.renew_every:
             return
-        self._last_beat = now
-        # A lost lock (expired) is not renewed: a sweeper may rerun the step; the ledger keeps
-        # that harmless.
-        self.store.extend_locks([self.key], self.token, self.lock_seconds)
-        self.store.set_due(self.job_id, time.time() + self.stale_after)
+        if not self.store.renew_lease(
+            self.job_id, self.token, self.lock_seconds, time.time() + self.stale_after
+        ):
+            raise LeaseLost(f"job {self.job_id}: the lease expired or was taken over")
+        self._confirmed_at = sent
 
     def release(self) -> None:
         self.store.release_locks([self.key], self.token)

@@ -1,7 +1,8 @@
 """Order events after creation, run by workers: the shop says paid, or cancelled.
 
 Both take the job's lease like a step does, so they never race a running step; if a step holds
-it, the event task tries again a moment later (`Busy`). Paid turns invoicing on (and re-opens a
+it, or the lease is lost before the event is recorded (`LeaseLost`: nothing was written), the
+event task tries again a moment later (`Busy`). Paid turns invoicing on (and re-opens a
 finished job at `send_invoice`). Cancelled stops a job whose draft does not exist yet; once the
 draft exists, the connector removes it where the ERP allows and the job records what happened.
 
@@ -26,12 +27,13 @@ __all__ = ["Busy", "order_cancelled", "order_paid"]
 
 
 def order_paid(rt: Runtime, job_id: str) -> str:
-    with Lease(rt.store, job_id, rt.settings.worker.stale_after_seconds).holding() as job:
+    lease = Lease(rt.store, job_id, rt.settings.worker.stale_after_seconds)
+    with lease.holding() as job:
         if job is None or job.state in ("cancelled", "dead", "duplicate"):
             _settle(rt.store, job_id, job)
             return "ignored"
         reopened = job.want_invoice()
-        rt.store.save_job(job)
+        lease.save_job(job)
         _settle(rt.store, job_id, job)
     _hand_on(rt, job)
     log.info("event.paid", job_id=job_id, reopened=reopened)
@@ -39,7 +41,8 @@ def order_paid(rt: Runtime, job_id: str) -> str:
 
 
 def order_cancelled(rt: Runtime, job_id: str) -> str:
-    with Lease(rt.store, job_id, rt.settings.worker.stale_after_seconds).holding() as job:
+    lease = Lease(rt.store, job_id, rt.settings.worker.stale_after_seconds)
+    with lease.holding() as job:
         if job is None or job.state == "cancelled":
             _settle(rt.store, job_id, job)
             return "ignored"
@@ -51,7 +54,7 @@ def order_cancelled(rt: Runtime, job_id: str) -> str:
                     f" (a draft may exist if the last attempt's answer was lost: "
                     f"check reference {job.reference})"
                 )
-            return _end_cancelled(rt.store, job, note)
+            return _end_cancelled(rt.store, lease, job, note)
         try:
             note = rt.connector(job.connection).cancel_order(str(order_id))
         except Exception as exc:  # classified: transient waits, permanent is recorded
@@ -60,7 +63,7 @@ def order_cancelled(rt: Runtime, job_id: str) -> str:
                 raise Busy(error.message) from exc
             note = f"the ERP refused to remove the draft: {error.message}"
         job.erp["cancellation"] = note
-        return _end_cancelled(rt.store, job, note)
+        return _end_cancelled(rt.store, lease, job, note)
 
 
 def _settle(store: Store, job_id: str, job: Job | None) -> None:
@@ -75,11 +78,11 @@ def _hand_on(rt: Runtime, job: Job) -> None:
         rt.submit(job)
 
 
-def _end_cancelled(store: Store, job: Job, note: str) -> str:
+def _end_cancelled(store: Store, lease: Lease, job: Job, note: str) -> str:
     letter = job.dead_letter_id
     job.end("cancelled", note)
     job.dead_letter_id = None
-    store.save_job(
+    lease.save_job(
         job,
         due_at=None,
         counters=("jobs_cancelled", metrics_store.finished_field(job.connection, "cancelled")),

@@ -22,6 +22,7 @@ from celery import Task
 
 from core import runtime
 from core.broker import app, task_name
+from core.fencing import LeaseLost
 from core.replicas import NotReplicated
 from schemas.job import Job, Step, utcnow
 from tasks import lifecycle, reconcile, sweeper
@@ -82,7 +83,7 @@ def _event_task(name: str, handle: Callable[[runtime.Runtime, str], str]) -> Tas
         rt.store.message_taken(job_id)  # off its queue (see tasks.sweeper)
         try:
             done = handle(rt, job_id)
-        except lifecycle.Busy as exc:
+        except (lifecycle.Busy, LeaseLost) as exc:  # nothing recorded: try again shortly
             raise self.retry(countdown=1, exc=exc) from exc
         except NotReplicated as exc:  # its lease or mark may be lost in a failover: later
             countdown = min(UNCONFIRMED_BACKOFF_CAP, 2 ** min(self.request.retries, 10))

@@ -11,6 +11,9 @@ Every delivery of a step message goes through `run_step`:
 When the store requires replicas (`core.replicas`), the lease, the `sending` mark and a finished
 step's result are confirmed by them; one that is not ends the delivery (`Outcome.UNCONFIRMED`)
 before any further ERP call, and the job comes back after a backoff.
+Every write to the job is fenced by the lease (`core.fencing`), and the lease is renewed before
+every ERP request: a delivery that lost its lease (cut off, paused, too slow) stops at once
+(`Outcome.LEASE_LOST`), writes nothing more and leaves the job to whoever took it over.
 Everything the runner needs comes in a `Runtime` (settings, store, connectors, enqueue), so the
 outcomes can be exercised in-process against fakeredis and a fake connector.
 Metrics ride along: per-connection counters go in the `counters` of the job's own save, step
@@ -36,6 +39,7 @@ from connectors.errors import (
     classify,
 )
 from core import metrics_store as metrics
+from core.fencing import LeaseLost
 from core.logging import get_logger
 from core.replicas import NotReplicated
 from core.runtime import (
@@ -79,6 +83,7 @@ class Outcome(StrEnum):
     WAITING = "waiting"  # rate-limited or blocked; waits without counting an attempt
     REFRESH = "refresh"  # the ERP forgot a cached id: back to the upsert step, once
     UNCONFIRMED = "unconfirmed"  # no replica confirmed a write: back later, no ERP call on it
+    LEASE_LOST = "lease_lost"  # the lease expired or was taken over: abandoned, nothing written
 
 
 class _Run:
@@ -91,13 +96,14 @@ class _Run:
         self.owed_counters: tuple[str, ...] = ()
         self.owed_order_id: str | None = None
         self.parked = False  # back in the wait set: its slot in flight is already given up
+        self.lost = False  # the lease went to another worker, with the job's slot
 
     def save(self, job: Job, due_at: float) -> None:
         """Save the job with what a finished step still owes (its counters, its ERP order id);
         a finished step's result is confirmed by the required replicas."""
         counters, order_id = self.owed_counters, self.owed_order_id
         self.owed_counters, self.owed_order_id = (), None
-        self.store.save_job(
+        self.lease.save_job(
             job, due_at=due_at, counters=counters, erp_order_id=order_id, confirm=bool(counters)
         )
 
@@ -154,9 +160,12 @@ def _deliver(rt: Runtime, job_id: str, step: Step) -> tuple[Outcome, Job | None]
             return Outcome.MISSING, None
         structlog.contextvars.bind_contextvars(connection=job.connection, reference=job.reference)
         rt.running(job_id, job.connection)  # its slot is held while it runs here
-        outcome = _run_loaded(run, job, step)
-        outcome = _continue_inline(run, job, outcome)
-        run.settle(job)
+        try:
+            outcome = _run_loaded(run, job, step)
+            outcome = _continue_inline(run, job, outcome)
+            run.settle(job)
+        except LeaseLost as exc:
+            return _abandoned(run, exc), None  # its ledger is the new holder's to show
         return outcome, job
     finally:
         end_delivery(delivery_token)
@@ -166,12 +175,24 @@ def _deliver(rt: Runtime, job_id: str, step: Step) -> tuple[Outcome, Job | None]
         # Only after the lease is free: a next step delivered at once must not find it busy.
         for next_step in run.follow_up:
             rt.enqueue(next_step, job_id)
-        if job is not None and not run.follow_up and not run.parked:
+        if job is not None and not run.follow_up and not run.parked and not run.lost:
             # Nothing more to send: its slot goes to the next job admission picks.
             rt.admission.done(
                 job.connection, job_id, delivery.calls, erp_answered=delivery.erp_answered is True
             )
         rt.metrics.flush()  # this delivery's step times and ERP calls, in one round trip
+
+
+def _abandoned(run: _Run, error: LeaseLost) -> Outcome:
+    """The lease is gone (the holder was cut off, paused or too slow): whoever took the job
+    over owns it now, its schedule and its slot included. Nothing more is written or sent
+    from here; a step cut short by this was not recorded, so the new holder runs it again (an
+    ERP write under a `sending` mark is looked up first)."""
+    run.follow_up.clear()
+    run.owed_counters, run.owed_order_id = (), None
+    run.lost = True
+    log.warning("step.lease_lost", error=str(error))
+    return Outcome.LEASE_LOST
 
 
 def _continue_inline(run: _Run, job: Job, outcome: Outcome) -> Outcome:
@@ -217,7 +238,6 @@ def _execute(run: _Run, job: Job, step: Step) -> Outcome:
     record = job.start_step(step)
     structlog.contextvars.bind_contextvars(attempt=record.attempts)
     run.save(job, due_at=time.time() + lease.stale_after)  # with the step before it, if owed
-    lease.beat_later()
     log.info("step.start")
     token = set_heartbeat(lease.beat)
     started = time.perf_counter()
@@ -227,13 +247,15 @@ def _execute(run: _Run, job: Job, step: Step) -> Outcome:
             record=record,
             connector=rt.connector(job.connection),
             store=store,
-            save=lambda: store.save_job(job, confirm=True),  # a mark before an ERP write
+            save=lambda: lease.save_job(job, confirm=True),  # a mark before an ERP write
             beat=lease.beat,
             send_poll_seconds=rt.settings.worker.send_poll_seconds,
             sending_settle_seconds=rt.settings.worker.sending_settle_seconds,
             retention_seconds=rt.settings.retention_days * 86_400,
         )
         done = STEP_FUNCTIONS[step](context)
+    except LeaseLost:
+        raise  # not the step's failure: the delivery is abandoned (`_abandoned`)
     except redis.exceptions.LockError as exc:
         return _failed(run, job, step, TransientError(f"busy: {exc}"), from_erp=False)
     except redis.exceptions.RedisError:
@@ -247,7 +269,6 @@ def _execute(run: _Run, job: Job, step: Step) -> Outcome:
 
 
 def _succeeded(run: _Run, job: Job, step: Step, done: StepDone) -> Outcome:
-    store = run.store
     job.erp.update({k: v for k, v in done.erp.items() if v is not None})
     order_id = str(done.erp["order_id"]) if done.erp.get("order_id") else None
     job.finish_step(step, done.result)
@@ -257,7 +278,7 @@ def _succeeded(run: _Run, job: Job, step: Step, done: StepDone) -> Outcome:
     )
     if done.end or job.current_step is None:
         job.end(done.end or "done", done.message)
-        store.save_job(
+        run.lease.save_job(
             job,
             due_at=None,
             counters=(
@@ -310,7 +331,7 @@ def _failed(run: _Run, job: Job, step: Step, error: ErpError, from_erp: bool = T
         return _park_in_outage(run, job, step, error, info)
     if isinstance(decision, retries.Retry):
         job.fail_attempt(step, info, decision.at)
-        store.save_job(
+        run.lease.save_job(
             job,
             due_at=decision.at.timestamp(),
             counters=("retries", metrics.retried_field(job.connection)),
@@ -339,7 +360,7 @@ def _failed(run: _Run, job: Job, step: Step, error: ErpError, from_erp: bool = T
         first_failure_at=job.first_failure_at,
     )
     job.kill(step, info, letter.id)
-    store.add_dead_letter(letter, job)
+    store.add_dead_letter(letter, job, fence=run.lease.fence)
     run.rt.metrics.count(metrics.finished_field(job.connection, "dead"))
     store.schedule_purge(job.job_id, _purge_time(run))
     log.error(
@@ -366,7 +387,7 @@ def _park_in_outage(run: _Run, job: Job, step: Step, error: ErpError, info: Erro
     one probe through at a time until the ERP answers again; then the backlog drains at the
     budget's pace, in order, without a burst."""
     job.fail_attempt(step, info, utcnow())
-    run.store.save_job(job, counters=("retries", metrics.retried_field(job.connection)))
+    run.lease.save_job(job, counters=("retries", metrics.retried_field(job.connection)))
     run.rt.submit(job)
     run.parked = True
     log.warning(
@@ -398,7 +419,7 @@ def _wait_without_failing(
         else "blocked"
     )
     counter = "original_waits" if reason == "not_yet" else f"{reason}_waits"
-    run.store.save_job(
+    run.lease.save_job(
         job,
         due_at=time.time() + delay,
         counters=(counter, metrics.waited_field(job.connection, reason)),
@@ -426,7 +447,7 @@ def _refresh_and_resume(
     upsert.state, upsert.result = "pending", {}
     job.current_step = target
     job.touch()
-    run.store.save_job(job, due_at=time.time() + run.lease.stale_after)
+    run.lease.save_job(job, due_at=time.time() + run.lease.stale_after)
     run.follow_up.append(target)
     log.warning("step.stale_reference", what=error.what, error=error.message, resume_at=target)
     return Outcome.REFRESH

@@ -20,7 +20,7 @@ from connectors.base import (
     OrderRef,
     ProductSpec,
 )
-from core.runtime import Runtime
+from core.runtime import Runtime, beat
 from core.settings import WorkerSettings, parse_settings
 from core.store import Store
 from schemas.dropped import Dropped
@@ -40,7 +40,9 @@ def fake_store() -> Store:
 
 @dataclass
 class FakeConnector:
-    """Records calls; `fail` maps a method name to exceptions raised on its next calls."""
+    """Records calls; `fail` maps a method name to exceptions raised on its next calls. Each
+    call first beats the running step's heartbeat, as the real HTTP client does before every
+    request (so a lost lease stops the call)."""
 
     calls: list[str] = field(default_factory=list)
     fail: dict[str, list[Exception]] = field(default_factory=dict)
@@ -50,6 +52,7 @@ class FakeConnector:
     drops: list[Dropped] = field(default_factory=list)  # what `unmapped` reports (none)
 
     def _call(self, name: str) -> None:
+        beat()
         self.calls.append(name)
         pending = self.fail.get(name)
         if pending:
