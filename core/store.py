@@ -17,7 +17,7 @@ import base64
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any, cast
@@ -236,12 +236,18 @@ redis.call('ZADD', KEYS[2], 'LT', ARGV[3], ARGV[4])
 return {0}
 """
 
-# The lease renewed by its holder: the lock's expiry pushed and the job's wake-up set, only
-# while the lock still holds the holder's token (`core.fencing`). Returns 1 if it did.
-# KEYS: lock, due schedule. ARGV: token, lock ms, wake-up time, job id.
+# The lease renewed by its holder: the lock's expiry pushed (and that of the locks it holds
+# besides) and the job's wake-up set, only while they all still hold the holder's token
+# (`core.fencing`). Returns 1 if it did, 0 (the lease is lost) if not.
+# KEYS: lock, due schedule, then the other locks held under the token.
+# ARGV: token, lock ms, wake-up time, job id.
 _RENEW_LEASE = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
+for i, key in ipairs(KEYS) do
+  if i ~= 2 and redis.call('GET', key) ~= ARGV[1] then return 0 end
+end
+for i, key in ipairs(KEYS) do
+  if i ~= 2 then redis.call('PEXPIRE', key, ARGV[2]) end
+end
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
 return 1
 """
@@ -786,12 +792,20 @@ class Store:
         raw = reply[1] if len(reply) > 1 else None
         return bool(reply[0]), Job.model_validate_json(raw) if raw else None
 
-    def renew_lease(self, job_id: str, token: str, lock_seconds: float, wake_at: float) -> bool:
-        """Push the lease's expiry and set the job's wake-up to `wake_at`, in one round trip,
-        if the lease still holds `token`; False (and nothing written) if it does not."""
+    def renew_lease(
+        self,
+        job_id: str,
+        token: str,
+        lock_seconds: float,
+        wake_at: float,
+        held: Sequence[str] = (),
+    ) -> bool:
+        """Push the lease's expiry (and that of the locks in `held`, taken under its token)
+        and set the job's wake-up to `wake_at`, in one round trip, if the lease and those locks
+        still hold `token`; False if they do not."""
         return bool(
             self._renew_lease(
-                keys=[self.lease_key(job_id), DUE.key()],
+                keys=[self.lease_key(job_id), DUE.key(), *held],
                 args=[token, max(1, int(lock_seconds * 1000)), wake_at, job_id],
             )
         )
@@ -803,21 +817,34 @@ class Store:
     def lease_key(self, job_id: str) -> str:
         return LOCKS.key("job", job_id)
 
+    def lock_keys(self, scope: tuple[str, ...], names: list[str]) -> list[str]:
+        return [LOCKS.key(*scope, name) for name in sorted(set(names))]
+
     @contextmanager
     def locked_all(
-        self, scope: tuple[str, ...], names: list[str], timeout: float = 30, wait: float = 30
+        self,
+        scope: tuple[str, ...],
+        names: list[str],
+        timeout: float = 30,
+        wait: float = 30,
+        token: str | None = None,
+        on_wait: Callable[[], None] | None = None,
     ) -> Iterator[None]:
         """Hold the locks `scope + name` for every name at once (all or none, one round trip
         per try, so two callers with overlapping names can never each hold a part); raises
-        LockError when they can't be had within `wait` seconds."""
-        keys = [LOCKS.key(*scope, name) for name in sorted(set(names))]
-        token = new_id()
+        LockError when they can't be had within `wait` seconds. `token`: whose they are (a
+        job lease's, which renews them: `tasks.lease.Lease.locked`); `on_wait` is called
+        between tries."""
+        keys = self.lock_keys(scope, names)
+        token = token or new_id()
         deadline = time.monotonic() + wait
         while not self._lock_all(keys=keys, args=[token, max(1, int(timeout * 1000))]):
             if time.monotonic() >= deadline:
                 raise redis.exceptions.LockError(  # type: ignore[no-untyped-call]
                     f"lock {'/'.join(scope)}/{','.join(names)} busy for {wait}s"
                 )
+            if on_wait is not None:
+                on_wait()
             time.sleep(LOCK_POLL_SECONDS)
         try:
             yield

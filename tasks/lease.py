@@ -52,6 +52,7 @@ class Lease:
         self.key = store.lease_key(job_id)
         self.token = new_id()
         self._confirmed_at = 0.0  # when the lease was last known ours (monotonic, as sent)
+        self._held: list[str] = []  # other locks taken under the lease (`locked`)
 
     def acquire(self, wait: float = 0.0) -> bool:
         """Take the lease (waiting up to `wait` seconds). Either way the job's wake-up is at most
@@ -117,10 +118,27 @@ class Lease:
         if not force and sent - self._confirmed_at < self.renew_every:
             return
         if not self.store.renew_lease(
-            self.job_id, self.token, self.lock_seconds, time.time() + self.stale_after
+            self.job_id, self.token, self.lock_seconds, time.time() + self.stale_after, self._held
         ):
             raise LeaseLost(f"job {self.job_id}: the lease expired or was taken over")
         self._confirmed_at = sent
+
+    @contextmanager
+    def locked(self, scope: tuple[str, ...], names: list[str], wait: float = 30) -> Iterator[None]:
+        """Hold the locks `scope + name` for every name (all or none; `Store.locked_all`) as
+        part of this lease: taken with its token, renewed with it and lost with it. A
+        find-then-create under them can then never go on after the lease is gone, and a
+        holder cut off keeps them no longer than its lease, not a fixed 30 s that would hold
+        up whoever takes its jobs over. Waiting for them keeps the lease alive."""
+        keys = self.store.lock_keys(scope, names)
+        with self.store.locked_all(
+            scope, names, self.lock_seconds, wait, token=self.token, on_wait=self.beat
+        ):
+            self._held.extend(keys)
+            try:
+                yield
+            finally:
+                self._held = [key for key in self._held if key not in keys]
 
     def release(self) -> None:
         self.store.release_locks([self.key], self.token)

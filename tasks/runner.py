@@ -249,6 +249,7 @@ def _execute(run: _Run, job: Job, step: Step) -> Outcome:
             store=store,
             save=lambda: lease.save_job(job, confirm=True),  # a mark before an ERP write
             beat=lease.beat,
+            lock=lease.locked,
             send_poll_seconds=rt.settings.worker.send_poll_seconds,
             sending_settle_seconds=rt.settings.worker.sending_settle_seconds,
             retention_seconds=rt.settings.retention_days * 86_400,

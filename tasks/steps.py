@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -41,6 +42,8 @@ class StepContext:
     store: Store
     save: Callable[[], None]
     beat: Callable[[], None]
+    # Locks (scope, names) held as part of the job's lease (`tasks.lease.Lease.locked`).
+    lock: Callable[[tuple[str, ...], list[str]], AbstractContextManager[None]]
     send_poll_seconds: float = 5.0
     retention_seconds: float = 30 * 86_400
     sending_settle_seconds: float = 25.0
@@ -78,7 +81,7 @@ def upsert_customer(ctx: StepContext) -> StepDone:
     wanted = fingerprint(customer.model_dump_json())
     cached = ctx.store.cache_get(ctx.connection, "customer", key)
     if not (cached and cached.get("fp") == wanted):
-        with ctx.store.locked(ctx.connection, "customer", key):
+        with ctx.lock((ctx.connection, "customer"), [key]):
             cached = ctx.store.cache_get(ctx.connection, "customer", key)
             if not (cached and cached.get("fp") == wanted):
                 erp_id = ctx.connector.upsert_customer(customer, key)
@@ -97,7 +100,7 @@ def upsert_products(ctx: StepContext) -> StepDone:
     known = _known_products(ctx, specs)
     missing = [s for s in specs if s.sku not in known]
     if missing:
-        with ctx.store.locked_all((ctx.connection, "product"), [s.sku for s in missing]):
+        with ctx.lock((ctx.connection, "product"), [s.sku for s in missing]):
             known.update(_known_products(ctx, missing))
             still_missing = [s for s in missing if s.sku not in known]
             if still_missing:

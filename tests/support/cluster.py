@@ -51,9 +51,9 @@ REDIS_URL = _test_redis_url()
 
 
 class Simulator:
-    def __init__(self, child: Child, port: int) -> None:
+    def __init__(self, child: Child, port: int, host: str = "127.0.0.1") -> None:
         self.child, self.port = child, port
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"http://{host}:{port}"
         self.http = httpx.Client(base_url=self.url, timeout=10)
 
     def state(self) -> dict[str, Any]:
@@ -99,16 +99,17 @@ class Simulator:
         )
 
 
-def start_simulator(erp: str, log_dir: Path) -> Simulator:
+def start_simulator(erp: str, log_dir: Path, host: str = "127.0.0.1") -> Simulator:
+    """The simulator of `erp` on a free port of `host` (an address of this machine)."""
     port = free_port()
     child = spawn(
         f"simulator-{erp}",
-        ["simulate", erp, "--port", str(port)],
+        ["simulate", erp, "--port", str(port), "--host", host],
         dict(os.environ),
         str(log_dir / f"{erp}.log"),
     )
-    wait_until(lambda: port_open(port), 20, f"the {erp} simulator", children=[child])
-    return Simulator(child, port)
+    wait_until(lambda: port_open(port, host), 20, f"the {erp} simulator", children=[child])
+    return Simulator(child, port, host)
 
 
 class SimulatorPool:

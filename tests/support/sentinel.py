@@ -92,6 +92,9 @@ class SentinelGroup:
     workdir: Path
     servers: list[Server] = field(default_factory=list)  # [0] is the first master
     sentinels: list[Server] = field(default_factory=list)
+    # Where the servers listen besides 127.0.0.1 (an address of a test's own network, so that
+    # processes in its namespaces reach them); the Sentinels stay on 127.0.0.1.
+    also_bind: tuple[str, ...] = ()
 
     @classmethod
     def start(
@@ -100,10 +103,12 @@ class SentinelGroup:
         replicas: int = 1,
         sentinels: int = 3,
         down_after_ms: int = 3000,
+        also_bind: tuple[str, ...] = (),
     ) -> SentinelGroup:
         """Start the group and wait until it is whole: replicas in sync, Sentinels aware of
         each other and of every replica (only then can they agree on a failover)."""
-        group = cls(master_name, down_after_ms, Path(tempfile.mkdtemp(prefix="ob-sentinel-")))
+        workdir = Path(tempfile.mkdtemp(prefix="ob-sentinel-"))
+        group = cls(master_name, down_after_ms, workdir, also_bind=also_bind)
         try:
             master = group._spawn("master", [])
             for i in range(replicas):
@@ -202,7 +207,10 @@ class SentinelGroup:
         port = free_port()
         directory = self.workdir / name
         directory.mkdir()
-        args = ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory)]
+        args = ["--port", str(port), "--bind", "127.0.0.1", *self.also_bind]
+        if self.also_bind:  # without a password Redis answers only loopback unless told
+            args += ["--protected-mode", "no"]
+        args += ["--dir", str(directory)]
         # (without the diskless sync delay every first sync would wait 5 s)
         args += ["--save", "", "--appendonly", "no", "--repl-diskless-sync-delay", "0", *extra]
         server = self._run(name, port, [_binary(), *args])

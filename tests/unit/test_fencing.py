@@ -8,6 +8,7 @@ import socket
 import time
 
 import pytest
+import redis
 
 from connectors.errors import PermanentError
 from connectors.http import unacknowledged_bytes_expire
@@ -176,3 +177,37 @@ def test_erp_sockets_give_up_unacknowledged_bytes_after_the_request_timeout() ->
     assert unacknowledged_bytes_expire(10) == [
         (socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, 10_000)
     ]
+
+
+def test_locks_taken_under_a_lease_live_and_die_with_it() -> None:
+    rt, _, _ = make_runtime()
+    job_id = accept(rt)
+    store = rt.store
+    ours = Lease(store, job_id, 45)
+    assert ours.acquire()
+    (customer_lock,) = store.lock_keys(("shop", "customer"), ["c-42"])
+    with ours.locked(("shop", "customer"), ["c-42"]):
+        assert store.redis.get(customer_lock) == ours.token
+        store.redis.pexpire(customer_lock, 50)
+        ours.beat(force=True)
+        assert store.redis.pttl(customer_lock) > 20_000  # renewed with the lease
+        store.redis.set(customer_lock, "someone else")  # it expired and was taken meanwhile
+        with pytest.raises(LeaseLost):
+            ours.beat(force=True)
+    assert store.redis.get(customer_lock) == "someone else"  # not ours to release
+
+
+def test_waiting_for_a_lock_keeps_the_lease_and_a_lost_lease_stops_the_wait() -> None:
+    rt, _, _ = make_runtime()
+    job_id = accept(rt)
+    store = rt.store
+    ours = Lease(store, job_id, SHORT_STALE)
+    assert ours.acquire()
+    (product_lock,) = store.lock_keys(("shop", "product"), ["A"])
+    store.redis.set(product_lock, "another job")
+    with pytest.raises(redis.exceptions.LockError), ours.locked(("shop", "product"), ["A"], 0.5):
+        pass
+    assert store.redis.get(ours.key) == ours.token  # still ours after waiting past its length
+    take_over(rt, job_id)
+    with pytest.raises(LeaseLost), ours.locked(("shop", "product"), ["A"], 5):
+        pass
