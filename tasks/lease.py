@@ -106,10 +106,12 @@ class Lease:
 
     def save_job(self, job: Job, **options: Any) -> None:
         """`Store.save_job` under the lease: written only if the lease is still ours (else
-        `LeaseLost`), and the lease renewed by the same write."""
+        `LeaseLost`), and the lease renewed by the same write (the locks held with it are
+        not: while there are any, the next beat still renews them all)."""
         sent = time.monotonic()
         self.store.save_job(job, fence=self.fence, **options)
-        self._confirmed_at = sent
+        if not self._held:
+            self._confirmed_at = sent
 
     def beat(self, force: bool = False) -> None:
         """Renew the lease and the job's wake-up if it is time to (or `force`), before any
