@@ -4,14 +4,12 @@ record, however late its writes arrive."""
 
 from __future__ import annotations
 
-import socket
 import time
 
 import pytest
 import redis
 
 from connectors.errors import PermanentError
-from connectors.http import unacknowledged_bytes_expire
 from core.fencing import Fence, LeaseLost
 from core.runtime import Runtime, reset_heartbeat, set_heartbeat
 from core.store import Store
@@ -168,15 +166,6 @@ def test_a_dead_letter_is_fenced_with_its_job() -> None:
     store.redis.set(ours.key, ours.token)
     store.add_dead_letter(letter, job, fence=ours.fence)
     assert store.dead_letters()[1] == 1 and store.due_at(job_id) is None
-
-
-def test_erp_sockets_give_up_unacknowledged_bytes_after_the_request_timeout() -> None:
-    if not hasattr(socket, "TCP_USER_TIMEOUT"):
-        assert unacknowledged_bytes_expire(10) == []
-        return
-    assert unacknowledged_bytes_expire(10) == [
-        (socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, 10_000)
-    ]
 
 
 def test_locks_taken_under_a_lease_live_and_die_with_it() -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
+import pytest
 
 from connectors.http import PerThreadTransport, build_client
 
@@ -95,3 +97,29 @@ def test_the_default_client_keeps_one_connection_alive_per_thread() -> None:
     assert sorted(answers) == sorted(f"/{n}/{i}" for n in "abcd" for i in range(3))
     assert len(seen) == 12 and {s[2] for s in seen} == {200}
     assert len(set(Echo.peers)) == 4  # one connection per thread, each reused
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_USER_TIMEOUT"), reason="Linux only")
+def test_the_default_client_gives_up_unacknowledged_bytes_after_its_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A request written while the network is away must not reach the ERP long after the
+    client gave up (connectors.http): the client's sockets carry TCP_USER_TIMEOUT = timeout."""
+    options: list[tuple[int, int, int]] = []
+    real = socket.socket.setsockopt
+
+    def recording(sock: socket.socket, level: int, name: int, value: int) -> None:
+        options.append((level, name, value))
+        real(sock, level, name, value)
+
+    monkeypatch.setattr(socket.socket, "setsockopt", recording)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    client = build_client(timeout=7)
+    try:
+        assert client.get(f"http://127.0.0.1:{server.server_address[1]}/x").text == "/x"
+    finally:
+        client.close()
+        server.shutdown()
+        server.server_close()
+    assert (socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, 7000) in options
