@@ -9,7 +9,10 @@ The app object exists from import on, but reads no configuration: an entry point
   a message, they go to the Redis due-schedule and the sweeper re-enqueues the step when due;
 - the broker is the store's Redis unless `broker_url` names another (a Redis server, a Sentinel
   group, RabbitMQ); a connection lost (a failover) is retried without end, channel errors
-  included, and a Redis broker's sockets time out and are health-checked (see `broker_options`).
+  included, and a Redis broker's sockets time out and are health-checked (see `broker_options`);
+  RabbitMQ's queues are quorum queues and every publish is confirmed (`core.rabbitmq`);
+- the queues are named after `queue_name` (default `orderbridge`): that one for messages without
+  a connection, `NAME:connection` for each connection's.
 Tasks are sent by name, so this module never imports the task code (`tasks.pipeline`).
 
 Every message names its job's connection and order reference besides the job id (keyword
@@ -30,6 +33,7 @@ import redis
 from celery import Celery
 
 from core.endpoints import AmqpEndpoint, RedisEndpoint, with_password
+from core.rabbitmq import publish_options, rabbitmq_options
 from core.redis_client import (
     CONNECT_TIMEOUT_SECONDS,
     HEALTH_CHECK_SECONDS,
@@ -40,10 +44,12 @@ from core.settings import Settings
 from core.store import JOBS, Store
 from schemas.job import Step
 
-QUEUE = "orderbridge"  # periodic tasks and messages whose connection is unknown
+QUEUE = "orderbridge"  # the default `queue_name`
 TASK_PREFIX = "orderbridge."
 
 app = Celery("orderbridge", set_as_current=False)
+_queue = QUEUE  # set by configure(): periodic tasks and messages whose connection is unknown
+_publish: dict[str, Any] = {}  # set by configure(): options of every publish
 
 
 def configure(settings: Settings) -> Celery:
@@ -58,7 +64,7 @@ def configure(settings: Settings) -> Celery:
         result_serializer="json",
         task_ignore_result=True,
         result_backend=None,
-        task_default_queue=QUEUE,
+        task_default_queue=settings.queue_name,
         worker_prefetch_multiplier=1,
         worker_send_task_events=settings.worker.task_events,
         task_send_sent_event=False,  # a publish per enqueue; Flower learns of tasks on receipt
@@ -69,8 +75,10 @@ def configure(settings: Settings) -> Celery:
         },
         timezone="UTC",
     )
-    global _lookup
+    global _lookup, _queue, _publish
     _lookup = _cached_labels(Store.connect(settings.store_endpoint))
+    _queue = settings.queue_name
+    _publish = publish_options() if isinstance(settings.broker_endpoint, AmqpEndpoint) else {}
     return app
 
 
@@ -88,7 +96,7 @@ def broker_options(settings: Settings) -> dict[str, Any]:
         "broker_channel_error_retry": True,
     }
     if isinstance(endpoint, AmqpEndpoint):
-        return {**options, "broker_url": endpoint.url, "broker_transport_options": {}}
+        return {**options, **rabbitmq_options(endpoint, settings.queue_name)}
     transport: dict[str, Any] = {
         "visibility_timeout": settings.worker.visibility_timeout_seconds,
         "socket_timeout": SOCKET_TIMEOUT_SECONDS,
@@ -125,12 +133,12 @@ def task_name(name: str) -> str:
 def queue_for(connection: str | None) -> str:
     """A connection's own queue: a worker limited to some connections consumes only theirs.
     Admission (`core.admission`) keeps each one short, so one FIFO per connection is fair."""
-    return f"{QUEUE}:{connection}" if connection else QUEUE
+    return f"{_queue}:{connection}" if connection else _queue
 
 
 def queues(connections: list[str]) -> list[str]:
     """The queues a worker serving `connections` consumes (the shared one included)."""
-    return [QUEUE, *(queue_for(name) for name in connections)]
+    return [_queue, *(queue_for(name) for name in connections)]
 
 
 Labels = tuple[str, str]  # (connection, order reference)
@@ -161,6 +169,7 @@ def enqueue(
         kwargs=task_kwargs(name, job_id, labels),
         queue=queue_for(labels[0] if labels else None),
         headers={"ob_sent_at": time.time() if sent_at is None else sent_at},
+        **_publish,
     )
 
 

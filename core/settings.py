@@ -20,6 +20,7 @@ from pydantic import (
     PrivateAttr,
     SecretStr,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -202,6 +203,10 @@ class Settings(BaseModel):
     broker_url: str | None = Field(None, repr=False)
     broker_master_name: str | None = None
     broker_password: SecretStr | None = None
+    # The broker queue of messages without a connection; each connection's is `NAME:connection`.
+    # Installations sharing a broker (a RabbitMQ vhost, a Redis database) need different names
+    # (RabbitMQ keeps names beginning `amq.` to itself).
+    queue_name: str = Field("orderbridge", pattern=r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}$")
     # Replicas that must confirm the writes exactly-once rests on (job created, lease, `sending`
     # mark, a step's result) before anything depends on them; 0: none, nothing waits.
     redis_min_replicas: int = Field(0, ge=0)
@@ -218,6 +223,13 @@ class Settings(BaseModel):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     intake: IntakeSettings = Field(default_factory=IntakeSettings)
     connections: dict[str, ConnectionSettings] = Field(default_factory=dict)
+
+    @field_validator("queue_name")
+    @classmethod
+    def _not_reserved(cls, name: str) -> str:
+        if name.startswith("amq."):
+            raise ValueError("names beginning amq. are RabbitMQ's own")
+        return name
 
     @model_validator(mode="after")
     def _messages_never_outlive_visibility(self) -> Settings:
@@ -277,6 +289,11 @@ class Settings(BaseModel):
             raise _no_master_name("broker_url", "broker_master_name") from None
         except ValueError as exc:
             raise ConfigError("orderbridge.broker_url", str(exc)) from None
+
+    @property
+    def broker_is_store(self) -> bool:
+        """The broker is the store's own Redis: its queues are lists there, readable as such."""
+        return self.broker_endpoint == self.store_endpoint
 
     def connection(self, name: str) -> ConnectionSettings:
         try:

@@ -6,7 +6,9 @@ counters, `_seconds` histograms, `queue_length{queue_name}`), except `active_wor
 `active_worker_count`, which promtool's lint refuses (a gauge named `_count`). Labels are
 connection, step, final state, ERP endpoint template and status class: never an order or job
 id. Per-connection gauges carry every configured connection, at 0 when there is nothing to
-report, so alert rules see them.
+report, so alert rules see them. `queue_length` is read from the broker's lists, so only when
+the broker is the store's own Redis (not RabbitMQ, not a Redis of its own);
+`messages_waiting` comes from our own record of sent messages and holds on any broker.
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ from prometheus_client.registry import Collector
 
 from core import metrics_store as m
 from core.admission import Admission
-from core.broker import QUEUE, queue_for
-from core.store import Store
+from core.broker import queues
+from core.store import SENT, Store
 
 # What `generate_latest` writes with its default escaping: the classic text format, which
 # prometheus_client's own content negotiation labels version 0.0.4 (its CONTENT_TYPE_LATEST
@@ -84,11 +86,13 @@ class StoreCollector(Collector):
         connections: Iterable[str] = (),
         cache: m.FactCache | None = None,
         rates: Mapping[str, float] | None = None,
+        queues_in_store: bool = True,
     ) -> None:
         self.store = store
         self.connections = list(connections)
         self.cache = cache
         self.rates = dict(rates or {})  # connection -> its budget's requests per second
+        self.queues_in_store = queues_in_store  # the broker's queues are lists in the store
 
     def collect(self) -> Iterator[Metric]:
         now = time.time()
@@ -131,12 +135,15 @@ class StoreCollector(Collector):
 
     def _admission(self, connections: list[str]) -> Iterator[Metric]:
         """Per connection: jobs waiting for admission, in flight, the backlog's time to drain
-        at the budget's rate, an open outage breaker; and each broker queue's length."""
+        at the budget's rate, an open outage breaker; the messages sent and not yet taken, and
+        each broker queue's length where the store holds the queues."""
         figures = Admission(self.store.redis).figures(connections)
+        names = queues(connections) if self.queues_in_store else []
         pipe = self.store.redis.pipeline(transaction=False)
-        for name in [QUEUE, *(queue_for(c) for c in connections)]:
+        pipe.hlen(SENT.key())
+        for name in names:
             pipe.llen(name)
-        lengths = pipe.execute()
+        waiting, *lengths = pipe.execute()
         yield _per_connection(
             "orderbridge_jobs_waiting",
             "Jobs ready to run, waiting for admission (their ERP budget, their turn)",
@@ -162,14 +169,19 @@ class StoreCollector(Collector):
             connections,
             {c: 1.0 for c, f in figures.items() if f.outage},
         )
+        yield GaugeMetricFamily(
+            "orderbridge_messages_waiting",
+            "Job messages sent to the broker and not yet taken by a worker (our own record)",
+            value=waiting,
+        )
+        if not self.queues_in_store:
+            return
         queue = GaugeMetricFamily(
             "orderbridge_queue_length",
             "Messages waiting in the broker queue (one per connection, and the shared one)",
             labels=["queue_name"],
         )
-        for name, length in zip(
-            [QUEUE, *(queue_for(c) for c in connections)], lengths, strict=True
-        ):
+        for name, length in zip(names, lengths, strict=True):
             queue.add_metric([name], float(length))
         yield queue
 
@@ -231,10 +243,11 @@ def metrics_text(
     connections: Iterable[str] = (),
     cache: m.FactCache | None = None,
     rates: Mapping[str, float] | None = None,
+    queues_in_store: bool = True,
 ) -> bytes:
     """The exposition text; keep one `cache` per process so a scrape reads only new records."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(StoreCollector(store, connections, cache, rates))
+    registry.register(StoreCollector(store, connections, cache, rates, queues_in_store))
     return generate_latest(registry)
 
 
@@ -243,5 +256,9 @@ def metrics_response(
     connections: Iterable[str] = (),
     cache: m.FactCache | None = None,
     rates: Mapping[str, float] | None = None,
+    queues_in_store: bool = True,
 ) -> Response:
-    return Response(metrics_text(store, connections, cache, rates), media_type=METRICS_MEDIA_TYPE)
+    return Response(
+        metrics_text(store, connections, cache, rates, queues_in_store),
+        media_type=METRICS_MEDIA_TYPE,
+    )

@@ -45,5 +45,9 @@ def healthz(request: Request) -> JSONResponse:
 def metrics(request: Request) -> Response:
     rt = runtime_of(request)
     return metrics_response(
-        rt.store, rt.settings.connections, request.app.state.metrics_cache, rates=rt.rates()
+        rt.store,
+        rt.settings.connections,
+        request.app.state.metrics_cache,
+        rates=rt.rates(),
+        queues_in_store=rt.settings.broker_is_store,
     )
