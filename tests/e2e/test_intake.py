@@ -23,7 +23,7 @@ def intake_only(cluster_factory: Callable[..., Cluster]) -> Cluster:
 
 
 def nothing_enqueued(cluster: Cluster) -> None:
-    assert cluster.store.redis.llen("orderbridge:shop") == 0
+    assert cluster.queued("shop") == 0
     assert cluster.store.redis.zcard("ob:adm:wait:shop") == 0
     assert not list(cluster.store.redis.scan_iter("ob:job:*"))
 

@@ -2,7 +2,9 @@
 127.0.0.1 and real Redis; and `poll`, which waits for a condition with a deadline.
 
 Each pytest-xdist process gets its own Redis database (`REDIS_URL`), so e2e tests run in
-parallel without sharing state; every process and port is the test's own (free ports).
+parallel without sharing state; every process and port is the test's own (free ports). With
+`ORDERBRIDGE_TEST_BROKER=amqp` the broker is the machine's RabbitMQ instead of the store's
+Redis, each cluster on queues of its own (`tests/support/rabbitmq.py`), deleted when it stops.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from celery import Celery
 
 from core.store import Store
+from tests.support import rabbitmq
 from tests.support.config import (
     OPERATOR_TOKEN,
     SHOP_TOKEN,
@@ -136,7 +140,8 @@ class Cluster:
     more `[connections.NAME]` tables; `retry` and the keyword options (`pool`, `concurrency`,
     `stale_after_seconds`, ...) override the test defaults of `[orderbridge.retry]` and
     `[orderbridge.worker]`; `orderbridge` adds other `[orderbridge]` settings, and `redis_url`
-    names another Redis than the suite's own (`store` should be on it)."""
+    names another Redis than the suite's own (`store` should be on it). `broker_url` (default:
+    RabbitMQ when the suite runs with it, else the store) names the broker."""
 
     def __init__(
         self,
@@ -148,18 +153,28 @@ class Cluster:
         others: dict[str, Any] | None = None,
         orderbridge: dict[str, Any] | None = None,
         redis_url: str = REDIS_URL,
+        broker_url: str | None = rabbitmq.AMQP_URL if rabbitmq.BROKER_IS_AMQP else None,
         **worker: Any,
     ) -> None:
         self.tmp, self.sim, self.store = tmp, sim, store
         self.intake_port = free_port()
         self.config = tmp / "orderbridge.toml"
+        top = dict(orderbridge or {})
+        self.amqp = bool(broker_url and broker_url.startswith("amqp"))
+        if broker_url:
+            top["broker_url"] = broker_url
+        if self.amqp:  # the vhost is shared: names of our own, deleted by stop()
+            top.setdefault("queue_name", rabbitmq.unique_queue_name())
+        self.broker_url = broker_url or redis_url
+        self.queue_name = str(top.get("queue_name", "orderbridge"))
+        self.connections = ["shop", *(others or {})]
         self.config.write_text(
             orderbridge_toml(
                 redis_url=redis_url,
                 intake_port=self.intake_port,
                 retry=retry or {},
                 worker=worker,
-                **(orderbridge or {}),
+                **top,
                 connections={
                     "shop": connection or poweroffice_connection(sim.url),
                     **(others or {}),
@@ -230,6 +245,25 @@ class Cluster:
         assert response.status_code == 202, response.text
         return str(response.json()["job_id"])
 
+    def queue(self, connection: str | None = None) -> str:
+        """The broker queue of `connection`'s messages (None: the shared one)."""
+        return f"{self.queue_name}:{connection}" if connection else self.queue_name
+
+    def queued(self, connection: str | None = None) -> int:
+        """Messages waiting in a broker queue (a queue not yet declared holds none)."""
+        if self.amqp:
+            return rabbitmq.queue_depth(self.queue(connection), self.broker_url) or 0
+        return int(self.store.redis.llen(self.queue(connection)))
+
+    def send_task(self, name: str, job_id: str, connection: str | None = None) -> None:
+        """Publish a message as another producer would (a redelivery, a duplicate), with the
+        queue declared as orderbridge declares it."""
+        producer = Celery(broker=self.broker_url, set_as_current=False)
+        if self.amqp:
+            producer.conf.task_create_missing_queue_type = "quorum"
+        with producer.connection_for_write() as conn:
+            producer.send_task(name, args=[job_id], queue=self.queue(connection), connection=conn)
+
     def operator(self, method: str, path: str) -> httpx.Response:
         return self.http.request(
             method, path, headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"}
@@ -278,3 +312,5 @@ class Cluster:
     def stop(self) -> None:
         stop_all([*([self.intake] if self.intake else []), *self.workers])
         self.http.close()
+        if self.amqp:
+            rabbitmq.delete_names(self.queue_name, self.connections, self.broker_url)
