@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test unit lint setup install bench chaos up clean
+.PHONY: demo test test-amqp unit lint setup install bench chaos up clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,12 @@ demo: $(STAMP)
 # free ports (tests/conftest.py). System packages come from `make setup`, never from here.
 test: lint
 	$(PY) -m workers.embedded_redis --port 6379 -- $(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+# The e2e and contract suites again with the machine's RabbitMQ (127.0.0.1:5672, or
+# ORDERBRIDGE_TEST_AMQP_URL) as the broker instead of the store's Redis: every cluster on quorum
+# queues of its own, deleted when it stops (tests/support/rabbitmq.py); the node is not changed.
+test-amqp: $(STAMP)
+	ORDERBRIDGE_TEST_BROKER=amqp $(PY) -m workers.embedded_redis --port 6379 -- $(PY) -m pytest tests/e2e tests/contract -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 # The in-process tests only (fakeredis; a few use the same Redis as `make test`): under a minute.
 unit: $(STAMP)
