@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-amqp unit lint setup install bench chaos up clean
+.PHONY: demo test test-amqp unit lint setup install bench chaos chaos-rabbit up clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +65,12 @@ bench: $(STAMP)
 # bench/reports/chaos.md. Starts its own redis-server on a free port (never the machine's Redis).
 chaos: $(STAMP)
 	$(PY) -m bench.chaos
+
+# Chaos with RabbitMQ as broker: 3 runs of 1,000 orders (faults, worker SIGKILLs) through quorum
+# queues on a 3-node RabbitMQ cluster of the run's own nodes (never the machine's node), the
+# queue's leader SIGKILLed at 40 % and 75 % of the posting; writes bench/reports/chaos_rabbit.md.
+chaos-rabbit: $(STAMP)
+	$(PY) -m bench.chaos_rabbit --orders 1000 --runs 3 --rate 10
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

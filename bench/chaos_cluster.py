@@ -43,9 +43,16 @@ def redis_binary() -> str:
     return redis_server_binary()
 
 
-def config_toml(args: argparse.Namespace, redis_url: str, sim_url: str, intake_port: int) -> str:
+def config_toml(
+    args: argparse.Namespace,
+    redis_url: str,
+    sim_url: str,
+    intake_port: int,
+    broker: dict[str, str] | None = None,
+) -> str:
     """Production worker timings (WorkerSettings' defaults) unless the options say otherwise,
-    and VAT rate 11 % mapped to an account Go does not have (the invalid orders)."""
+    and VAT rate 11 % mapped to an account Go does not have (the invalid orders); `broker`:
+    `broker_url` and `queue_name` when the broker is not the store's Redis."""
     from bench.chaos_orders import INVALID_ACCOUNT, INVALID_VAT
     from connectors.poweroffice.settings import DEFAULT_VAT_ACCOUNTS
 
@@ -62,6 +69,7 @@ def config_toml(args: argparse.Namespace, redis_url: str, sim_url: str, intake_p
         intake_port=intake_port,
         connections={"shop": connection},
         operator_token=OPERATOR_TOKEN,
+        **(broker or {}),
         log_format="json",
         log_level="INFO",
         retry={
@@ -167,8 +175,10 @@ class RedisRestart:
 class Cluster:
     """One run's processes, logs in `tmp`."""
 
-    def __init__(self, args: argparse.Namespace, tmp: Path) -> None:
-        self.args, self.tmp = args, tmp
+    def __init__(
+        self, args: argparse.Namespace, tmp: Path, broker: dict[str, str] | None = None
+    ) -> None:
+        self.args, self.tmp, self.broker = args, tmp, broker
         self.redis_server = RedisServer(tmp, fsync=args.appendfsync)
         self.sim_port, self.intake_port = free_port(), free_port()
         self.sim_url = f"http://127.0.0.1:{self.sim_port}"
@@ -206,7 +216,9 @@ class Cluster:
         )
         self.children.append(sim)
         config = self.tmp / "orderbridge.toml"
-        config.write_text(config_toml(self.args, self.redis_url, self.sim_url, self.intake_port))
+        config.write_text(
+            config_toml(self.args, self.redis_url, self.sim_url, self.intake_port, self.broker)
+        )
         self.env = {
             **os.environ,
             "ORDERBRIDGE_CONFIG": str(config),

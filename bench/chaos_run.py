@@ -12,6 +12,7 @@ import argparse
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -60,6 +61,7 @@ class RunReport:
     faults_armed: dict[str, int] = field(default_factory=dict)
     bursts: int = 0
     events: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what a disturbance did, for the report
     error: str = ""
     wall_seconds: float = 0.0
 
@@ -86,12 +88,25 @@ def sim_options(args: argparse.Namespace) -> dict[str, object]:
     }
 
 
-def run_once(args: argparse.Namespace, run: int, base: Path) -> RunReport:
+# Violence of another kind during the posting (e.g. a broker node killed): called as the
+# posting starts with the cluster, the run's report and when the posting started (monotonic);
+# the thread it returns is joined once the posting is over.
+Disturbance = Callable[[Cluster, "RunReport", float], threading.Thread | None]
+
+
+def run_once(
+    args: argparse.Namespace,
+    run: int,
+    base: Path,
+    broker: dict[str, str] | None = None,
+    disturb: Disturbance | None = None,
+) -> RunReport:
+    """One run; `broker` names a broker other than the run's Redis (see `config_toml`)."""
     tmp = base / f"run{run}"
     tmp.mkdir(parents=True, exist_ok=True)
     report = RunReport(run, tmp)
     t0 = time.monotonic()
-    cluster = Cluster(args, tmp)
+    cluster = Cluster(args, tmp, broker)
     killer = WorkerKiller(cluster, args.kill_every)
     driver: FaultDriver | None = None
     try:
@@ -120,6 +135,7 @@ def run_once(args: argparse.Namespace, run: int, base: Path) -> RunReport:
             killer.start()
         restart_at = time.monotonic() + 0.5 * args.orders / args.rate
         restarter = _restart_later(cluster, args.redis_restart, restart_at, report)
+        disturber = disturb(cluster, report, time.monotonic()) if disturb else None
         start = time.time()
         posted = post_paced(cluster.intake_url, SHOP_TOKEN, batch.orders, args.rate, args.posters)
         report.posted, report.post_seconds = posted, time.time() - start
@@ -129,6 +145,8 @@ def run_once(args: argparse.Namespace, run: int, base: Path) -> RunReport:
         )
         if restarter is not None:
             restarter.join(timeout=120)
+        if disturber is not None:
+            disturber.join(timeout=300)
         store = cluster.store()
         jobs, all_final_at = _wait_final(store, posted.accepted, args.drain_timeout)
         killer.stop()
