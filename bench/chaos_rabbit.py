@@ -195,6 +195,12 @@ def _rabbit_section(runs: list[RunReport]) -> str:
     ]
     for r in runs:
         lines += [f"- run {r.run}: {note}" for note in r.notes] or [f"- run {r.run}: no kill"]
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    lines += [
+        "",
+        f"Load average when the report was written: {load} (on {os.cpu_count()} CPUs); "
+        "other work on the machine slows the runs, so the times above are upper bounds.",
+    ]
     return "\n".join(lines) + "\n\n"
 
 
