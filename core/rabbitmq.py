@@ -27,7 +27,6 @@ from core.endpoints import AmqpEndpoint
 
 CONFIRM_TIMEOUT_SECONDS = 10.0
 HEARTBEAT_SECONDS = 10  # a broker gone silent (a partition) is noticed within two of these
-QUEUE_ARGUMENTS = {"x-queue-type": "quorum"}
 
 
 class QuorumConsumer(Consumer):  # type: ignore[misc]
