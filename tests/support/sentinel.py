@@ -45,6 +45,7 @@ class Server:
     name: str
     port: int
     proc: subprocess.Popen[bytes]
+    argv: list[str] = field(default_factory=list)  # as started: a restart uses them again
 
     def client(self, timeout: float = 1.0, decode: bool = False) -> redis.Redis:
         return redis.Redis(
@@ -76,7 +77,8 @@ class Server:
         os.kill(self.proc.pid, signal.SIGSTOP)
 
     def resume(self) -> None:
-        os.kill(self.proc.pid, signal.SIGCONT)
+        if self.alive:
+            os.kill(self.proc.pid, signal.SIGCONT)
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, no last words to the replicas."""
@@ -95,6 +97,7 @@ class SentinelGroup:
     # Where the servers listen besides 127.0.0.1 (an address of a test's own network, so that
     # processes in its namespaces reach them); the Sentinels stay on 127.0.0.1.
     also_bind: tuple[str, ...] = ()
+    keep_workdir: bool = False  # a directory the caller gave (with the logs) outlives the group
 
     @classmethod
     def start(
@@ -104,11 +107,21 @@ class SentinelGroup:
         sentinels: int = 3,
         down_after_ms: int = 3000,
         also_bind: tuple[str, ...] = (),
+        workdir: Path | None = None,
     ) -> SentinelGroup:
         """Start the group and wait until it is whole: replicas in sync, Sentinels aware of
-        each other and of every replica (only then can they agree on a failover)."""
-        workdir = Path(tempfile.mkdtemp(prefix="ob-sentinel-"))
-        group = cls(master_name, down_after_ms, workdir, also_bind=also_bind)
+        each other and of every replica (only then can they agree on a failover). In `workdir`
+        (kept, logs and all, when given) or a temporary directory removed by `stop()`."""
+        if workdir is not None:
+            workdir.mkdir(parents=True, exist_ok=True)
+        directory = workdir or Path(tempfile.mkdtemp(prefix="ob-sentinel-"))
+        group = cls(
+            master_name,
+            down_after_ms,
+            directory,
+            also_bind=also_bind,
+            keep_workdir=workdir is not None,
+        )
         try:
             master = group._spawn("master", [])
             for i in range(replicas):
@@ -146,6 +159,38 @@ class SentinelGroup:
         """The server the Sentinels now name as master."""
         port = self.sentinels[0].master_port(self.master_name)
         return next(s for s in self.servers if s.port == port)
+
+    def replicas(self) -> list[Server]:
+        """Every data server but the one the Sentinels name as master."""
+        master = self.master()
+        return [s for s in self.servers if s is not master]
+
+    def restart(self, server: Server) -> None:
+        """Start a killed server again on its port and directory, as it was started. An old
+        master comes back empty (no persistence) and calling itself master: restart it only
+        once the Sentinels named another, so that they turn it into that one's replica."""
+        if server.alive:
+            raise RuntimeError(f"{server.name} is still running")
+        restarted = self._run(server.name, server.port, server.argv)
+        server.proc = restarted.proc
+
+    def wait_until_replica(self, server: Server, timeout: float) -> None:
+        """Until `server` replicates the master the Sentinels name, in sync."""
+
+        def replicating() -> bool:
+            try:
+                master = self.master()
+                info = server.client().info("replication")
+            except redis.RedisError:
+                return False
+            return (
+                server is not master
+                and info.get("role") == "slave"
+                and info.get("master_port") == master.port
+                and info.get("master_link_status") == "up"
+            )
+
+        poll(replicating, timeout, 0.2, f"{server.name} to replicate the master")
 
     def wait_for_new_master(self, old: Server, timeout: float) -> Server:
         """The replica every live Sentinel names in place of `old`, once they all agree."""
@@ -199,8 +244,10 @@ class SentinelGroup:
     def stop(self) -> None:
         """Kill every process of the group by its pid, then remove its directory."""
         for server in [*self.sentinels, *self.servers]:
+            server.resume()  # a paused process dies on SIGKILL too, but never wait on one
             server.kill()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        if not self.keep_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     # --- starting ----------------------------------------------------------------------------
     def _spawn(self, name: str, extra: list[str]) -> Server:
@@ -236,11 +283,11 @@ class SentinelGroup:
         return server
 
     def _run(self, name: str, port: int, argv: list[str]) -> Server:
-        with open(self.workdir / f"{name}.log", "wb") as log:  # the child keeps its own copy
+        with open(self.workdir / f"{name}.log", "ab") as log:  # the child keeps its own copy
             proc = subprocess.Popen(
                 argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
-        server = Server(name, port, proc)
+        server = Server(name, port, proc, argv)
         poll(lambda: _answers(server), 10, 0.05, f"{name} on port {port}")
         return server
 
