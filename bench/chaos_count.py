@@ -26,7 +26,9 @@ class Counts:
     documents: int = 0  # sales orders in the ERP carrying one of our references
     duplicates: list[str] = field(default_factory=list)  # references on more than one document
     extra_documents: int = 0  # documents beyond one per reference
-    lost: list[str] = field(default_factory=list)  # accepted, no document, no dead letter
+    # accepted, no document and no dead letter, and its job final or gone (one still running is
+    # `not_final`, not lost: it may yet arrive)
+    lost: list[str] = field(default_factory=list)
     dead_expected: int = 0  # dead letters of the invalid orders
     dead_unexpected: list[str] = field(default_factory=list)  # dead letters of valid orders
     invalid_with_document: list[str] = field(default_factory=list)  # should have been refused
@@ -109,17 +111,19 @@ def count_run(
     dead = {str(letter.get("external_id")) for letter in dead_letters}
     for ext in sorted(accepted):
         has_document = refs.get(ref_of[ext], 0) > 0
+        job_state = str(jobs.get(accepted[ext], {}).get("state", "missing"))
+        running = job_state not in {*FINAL, "missing"}
         if ext in invalid:
             if has_document:
                 counts.invalid_with_document.append(ext)
             if ext in dead:
                 counts.dead_expected += 1
-            elif not has_document:
+            elif not has_document and not running:
                 counts.invalid_not_dead.append(ext)
         else:
             if ext in dead:
                 counts.dead_unexpected.append(ext)
-            elif not has_document:
+            elif not has_document and not running:
                 counts.lost.append(ext)
     customers = state.get("Customers", [])
     counts.duplicate_customers = sorted(
