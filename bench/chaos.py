@@ -30,9 +30,14 @@ from bench.chaos_run import ROOT, RunReport, console, run_once
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    return finish_args(build_parser("python -m bench.chaos", __doc__).parse_args(argv))
+
+
+def build_parser(prog: str, description: str | None) -> argparse.ArgumentParser:
+    """The options of a chaos run (`bench.chaos_ha` adds its own and other defaults)."""
     p = argparse.ArgumentParser(
-        prog="python -m bench.chaos",
-        description=__doc__,
+        prog=prog,
+        description=description,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--orders", type=int, default=1000, help="orders per run")
@@ -109,7 +114,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--seed", type=int, default=11)
     p.add_argument("--out", default=str(ROOT / "bench" / "reports" / "chaos.md"))
-    args = p.parse_args(argv)
+    return p
+
+
+def finish_args(args: argparse.Namespace) -> argparse.Namespace:
     if args.customers is None:
         args.customers = max(1, args.orders // 10)
     return args
@@ -121,6 +129,17 @@ def _interrupt(*_: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    return run_all(args, [args] * args.runs, "python -m bench.chaos", argv)
+
+
+def run_all(
+    args: argparse.Namespace,
+    plan: list[argparse.Namespace],
+    prog: str,
+    argv: list[str] | None,
+    title: str = "orderbridge chaos run",
+) -> int:
+    """Run each of `plan` (the options of one run each) in turn; write the report on `args`."""
     os.chdir(ROOT)  # children run `python -m workers.cli ...` and must find the packages
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
@@ -129,8 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     runs: list[RunReport] = []
     interrupted = False
     try:
-        for run in range(1, args.runs + 1):
-            report = run_once(args, run, base)
+        for run, run_args in enumerate(plan, 1):
+            report = run_once(run_args, run, base)
             runs.append(report)
             c = report.counts
             summary = (
@@ -146,15 +165,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         interrupted = True
         console.print("[red]interrupted[/red]")
-    command = "python -m bench.chaos " + " ".join(argv if argv is not None else sys.argv[1:])
-    text = markdown(args, runs, started, time.monotonic() - t0, command.strip(), str(base))
+    command = f"{prog} " + " ".join(argv if argv is not None else sys.argv[1:])
+    text = markdown(args, runs, started, time.monotonic() - t0, command.strip(), str(base), title)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
     console.print(f"{verdict(runs)}; report written to {out}")
     if interrupted:
         return 130
-    return 0 if runs and all(r.passed for r in runs) and len(runs) == args.runs else 1
+    return 0 if runs and all(r.passed for r in runs) and len(runs) == len(plan) else 1
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """The processes of one chaos run, and the two kinds of violence done to them.
 
 Each run gets its own everything on 127.0.0.1: a private redis-server on a free port with
-append-only persistence in the run's directory (never the machine's Redis), the PowerOffice
-simulator, two orderbridge workers and the intake. `WorkerKiller` SIGKILLs one worker (its
+append-only persistence in the run's directory (never the machine's Redis), or a Sentinel group
+of its own (`bench.chaos_sentinel`, the failover runs), the PowerOffice simulator, two
+orderbridge workers and the intake. `WorkerKiller` SIGKILLs one worker (its
 whole process group, alternating) every `interval` seconds and starts a replacement at once;
 `restart_redis` stops Redis (SHUTDOWN, which writes the AOF out, or SIGKILL, which does not)
 and starts it again on the same port and directory.
@@ -21,6 +22,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 import httpx
 import redis
@@ -49,10 +51,12 @@ def config_toml(
     sim_url: str,
     intake_port: int,
     broker: dict[str, str] | None = None,
+    store_settings: dict[str, Any] | None = None,
 ) -> str:
     """Production worker timings (WorkerSettings' defaults) unless the options say otherwise,
     and VAT rate 11 % mapped to an account Go does not have (the invalid orders); `broker`:
-    `broker_url` and `queue_name` when the broker is not the store's Redis."""
+    `broker_url` and `queue_name` when the broker is not the store's Redis; `store_settings`:
+    the store's `[orderbridge]` keys besides `redis_url`."""
     from bench.chaos_orders import INVALID_ACCOUNT, INVALID_VAT
     from connectors.poweroffice.settings import DEFAULT_VAT_ACCOUNTS
 
@@ -86,7 +90,25 @@ def config_toml(
             "visibility_timeout_seconds": args.visibility_timeout,
             "send_poll_seconds": 2,
         },
+        **(store_settings or {}),
     )
+
+
+class StoreBackend(Protocol):
+    """Where a run's store and broker live: a private redis-server or a Sentinel group."""
+
+    @property
+    def url(self) -> str: ...
+
+    def settings(self) -> dict[str, Any]:
+        """`[orderbridge]` keys the workers and the intake need besides `redis_url`."""
+        ...
+
+    def start(self) -> float: ...
+
+    def stop(self, how: str = "shutdown") -> None: ...
+
+    def store(self) -> Store: ...
 
 
 @dataclass
@@ -105,6 +127,9 @@ class RedisServer:
 
     def store(self) -> Store:
         return Store(redis.Redis.from_url(self.url, decode_responses=True, socket_timeout=10))
+
+    def settings(self) -> dict[str, Any]:
+        return {}
 
     def start(self) -> float:
         """Start and wait until it answers (the AOF loaded); returns the seconds it took."""
@@ -176,10 +201,15 @@ class Cluster:
     """One run's processes, logs in `tmp`."""
 
     def __init__(
-        self, args: argparse.Namespace, tmp: Path, broker: dict[str, str] | None = None
+        self,
+        args: argparse.Namespace,
+        tmp: Path,
+        broker: dict[str, str] | None = None,
+        backend: StoreBackend | None = None,
     ) -> None:
         self.args, self.tmp, self.broker = args, tmp, broker
         self.redis_server = RedisServer(tmp, fsync=args.appendfsync)
+        self.backend: StoreBackend = backend or self.redis_server
         self.sim_port, self.intake_port = free_port(), free_port()
         self.sim_url = f"http://127.0.0.1:{self.sim_port}"
         self.intake_url = f"http://127.0.0.1:{self.intake_port}"
@@ -192,13 +222,13 @@ class Cluster:
 
     @property
     def redis_url(self) -> str:
-        return self.redis_server.url
+        return self.backend.url
 
     def store(self) -> Store:
-        return self.redis_server.store()
+        return self.backend.store()
 
     def start(self, sim_options: dict[str, object]) -> None:
-        self.redis_server.start()
+        self.backend.start()
         import json
 
         sim = spawn(
@@ -217,7 +247,14 @@ class Cluster:
         self.children.append(sim)
         config = self.tmp / "orderbridge.toml"
         config.write_text(
-            config_toml(self.args, self.redis_url, self.sim_url, self.intake_port, self.broker)
+            config_toml(
+                self.args,
+                self.redis_url,
+                self.sim_url,
+                self.intake_port,
+                self.broker,
+                self.backend.settings(),
+            )
         )
         self.env = {
             **os.environ,
@@ -254,6 +291,8 @@ class Cluster:
         return sorted(self.tmp.glob("worker*.log"))
 
     def restart_redis(self, how: str) -> RedisRestart:
+        if self.backend is not self.redis_server:
+            raise RuntimeError("a Redis restart is for the single private server")
         restart = RedisRestart(how, at=time.time())
         t0 = time.monotonic()
         self.redis_server.stop(how)
@@ -272,7 +311,7 @@ class Cluster:
             except (OSError, subprocess.SubprocessError):
                 with contextlib.suppress(OSError, subprocess.SubprocessError):
                     child.kill()
-        self.redis_server.stop("shutdown")
+        self.backend.stop("shutdown")
 
 
 @dataclass

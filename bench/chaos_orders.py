@@ -106,6 +106,8 @@ class Posted:
     failure_kinds: dict[str, int] = field(default_factory=dict)
     first_post: float = 0.0  # wall time
     last_answer: float = 0.0  # wall time of the last POST's answer
+    # (sent, answered) wall times of every accepting POST: when the intake took orders again
+    accepted_at: list[tuple[float, float]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def note_failure(self, kind: str) -> None:
@@ -143,15 +145,18 @@ def post_paced(
         deadline = time.monotonic() + give_up_after
         wait = 0.2
         while True:
+            sent = time.time()
             try:
                 response = client().post(ORDERS_PATH, json=body, headers=headers)
             except httpx.HTTPError as exc:
                 kind = type(exc).__name__
             else:
                 if response.status_code in (200, 202):
+                    answered = time.time()
                     with posted.lock:
                         posted.accepted[body["external_id"]] = response.json()["job_id"]
-                        posted.last_answer = max(posted.last_answer, time.time())
+                        posted.last_answer = max(posted.last_answer, answered)
+                        posted.accepted_at.append((sent, answered))
                     return
                 if response.status_code < 500 and response.status_code != 429:
                     with posted.lock:

@@ -12,6 +12,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
+from bench.chaos_ha_report import ha_problems, ha_sections, store_line
 from bench.chaos_run import RunReport
 
 
@@ -32,9 +33,10 @@ def markdown(
     wall_seconds: float,
     command: str,
     base: str,
+    title: str = "orderbridge chaos run",
 ) -> str:
     out = [
-        "# orderbridge chaos run",
+        f"# {title}",
         "",
         f"Run {started:%Y-%m-%d %H:%M} UTC with `{command}` (wall time "
         f"{wall_seconds / 60:.1f} min). Logs, dead letters and the simulator's final state of "
@@ -66,16 +68,7 @@ def markdown(
         f"{'would be refused by Go' if args.erp_unique else 'would be stored and counted'}.",
         f"- {args.workers} workers ({args.concurrency} threads each); every {args.kill_every:g} s "
         "one of them (in turn) is SIGKILLed with its process group and a new one started.",
-        f"- A private redis-server (`--appendonly yes --appendfsync {args.appendfsync}`) on a free "
-        f"port; half-way through the posting it is restarted ({args.redis_restart}: "
-        + (
-            "SHUTDOWN, which fsyncs the AOF, then started again on the same files"
-            if args.redis_restart == "shutdown"
-            else "SIGKILL, then started again on the same files"
-            if args.redis_restart == "kill"
-            else "not at all"
-        )
-        + ").",
+        store_line(args),
         f"- Worker timings: stale_after {args.stale_after:g} s, queued_stale_after "
         f"{args.queued_stale_after:g} s, sweep every {args.sweep_interval:g} s, visibility "
         f"timeout {args.visibility_timeout} s; retries base {args.retry_base:g} s, cap "
@@ -88,19 +81,20 @@ def markdown(
         "",
         "## Runs",
         "",
-        "| run | orders in | sales orders | duplicates | lost | duplicate customers | "
+        "| run | scenario | orders in | sales orders | duplicates | lost | duplicate customers | "
         "duplicate articles | dead letters expected | unexpected | not final | drain s | "
         "verdict |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
         c = r.counts
         if c is None:
-            out.append(f"| {r.run} | | | | | | | | | | | FAIL ({r.error}) |")
+            out.append(f"| {r.run} | {r.scenario} | | | | | | | | | | | FAIL ({r.error}) |")
             continue
         drain = f"{r.drain_seconds:.1f}" if r.drain_seconds is not None else "timeout"
         out.append(
-            f"| {r.run} | {c.orders_in} | {c.documents} | {len(c.duplicates)} | {len(c.lost)} | "
+            f"| {r.run} | {r.scenario} | {c.orders_in} | {c.documents} | {len(c.duplicates)} | "
+            f"{len(c.lost)} | "
             f"{len(c.duplicate_customers)} | {len(c.duplicate_products)} | "
             f"{c.dead_expected} of {c.invalid_in} | {len(c.dead_unexpected)} | "
             f"{len(c.not_final)} | {drain} | {'PASS' if r.passed else 'FAIL'} |"
@@ -150,8 +144,17 @@ def markdown(
         out.append(
             f"| {r.run} | " + " | ".join(str(r.events.get(k, 0)) for k in _event_names(runs)) + " |"
         )
+    out += [
+        "",
+        f"Machine load (1-minute load average on {os.cpu_count()} cores, shared with other "
+        "work) when the posting ended and when the counting began: "
+        + "; ".join(f"run {r.run}: {' / '.join(f'{x:.1f}' for x in r.load) or '-'}" for r in runs)
+        + ".",
+    ]
+    out += ha_sections(runs)
     problems = [(r.run, line) for r in runs if r.counts for line in r.counts.problems()]
     problems += [(r.run, r.error) for r in runs if r.error]
+    problems += ha_problems(runs)
     if problems:
         out += ["", "## Problems", ""] + [f"- run {run}: {line}" for run, line in problems]
     out += ["", "## Machine and code", ""] + [f"- {k}: {v}" for k, v in machine_info().items()]

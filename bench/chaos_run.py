@@ -1,15 +1,18 @@
 """One chaos run from start to verdict: processes up, orders in under faults, kills and a Redis
-restart, wait until every job is final, then count what the ERP holds.
+restart (or, on a Sentinel group, master kills and replicas stopped), wait until every job is
+final, then count what the ERP holds.
 
-`bench.chaos` (the entry point) calls `run_once` per run; the processes are `bench.chaos_cluster`,
-the faults `bench.chaos_faults`, the orders `bench.chaos_orders`, the counting
-`bench.chaos_count`.
+`bench.chaos` and `bench.chaos_ha` (the entry points) call `run_once` per run; the processes are
+`bench.chaos_cluster` (`bench.chaos_sentinel` for a Sentinel group), the faults
+`bench.chaos_faults` (`bench.chaos_failover` for the group's), the orders `bench.chaos_orders`,
+the counting `bench.chaos_count`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -23,8 +26,10 @@ from rich.console import Console
 
 from bench.chaos_cluster import SHOP_TOKEN, Cluster, RedisRestart, WorkerKiller
 from bench.chaos_count import FINAL, Counts, count_run
+from bench.chaos_failover import Failover, HaChaos, ReplicasAway, recoveries
 from bench.chaos_faults import WRITES, FaultDriver, FaultRate, applied
 from bench.chaos_orders import Posted, make_orders, post_paced
+from bench.chaos_sentinel import SentinelBackend
 from bench.measure import count_log_events
 from bench.traffic import load_jobs
 from core.store import Store
@@ -40,6 +45,7 @@ LOG_EVENTS = {
     "step.busy": '"step.busy"',
     "dlq.added": '"dlq.added"',
     "not_current": "not_current",
+    "step.unconfirmed": '"step.unconfirmed"',
     "errors": '"level": "error"',
     "tracebacks": "Traceback (most recent call last)",
 }
@@ -49,6 +55,7 @@ LOG_EVENTS = {
 class RunReport:
     run: int
     tmp: Path
+    scenario: str = "chaos"
     counts: Counts | None = None
     posted: Posted | None = None
     post_seconds: float = 0.0
@@ -62,12 +69,23 @@ class RunReport:
     bursts: int = 0
     events: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # what a disturbance did, for the report
+    failovers: list[Failover] = field(default_factory=list)
+    away: ReplicasAway | None = None
     error: str = ""
     wall_seconds: float = 0.0
+    # the machine's 1-minute load average when the posting ended and when counting began
+    # (the machine is shared: a busy one stretches every time in the report)
+    load: list[float] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
-        return not self.error and self.counts is not None and self.counts.passed
+        return (
+            not self.error
+            and self.counts is not None
+            and self.counts.passed
+            and all(f.promoted and not f.error for f in self.failovers)
+            and (self.away is None or self.away.passed)
+        )
 
 
 def fault_rates(args: argparse.Namespace) -> list[FaultRate]:
@@ -104,15 +122,18 @@ def run_once(
     """One run; `broker` names a broker other than the run's Redis (see `config_toml`)."""
     tmp = base / f"run{run}"
     tmp.mkdir(parents=True, exist_ok=True)
-    report = RunReport(run, tmp)
+    report = RunReport(run, tmp, scenario=getattr(args, "scenario", "chaos"))
     t0 = time.monotonic()
-    cluster = Cluster(args, tmp, broker)
+    backend = _sentinel_backend(args, tmp)
+    cluster = Cluster(args, tmp, broker, backend)
     killer = WorkerKiller(cluster, args.kill_every)
     driver: FaultDriver | None = None
+    ha: HaChaos | None = None
     try:
         console.print(
-            f"run {run}: starting Redis (AOF {args.appendfsync}), simulator, "
-            f"{args.workers} workers, intake (logs in {tmp})"
+            f"run {run} ({report.scenario}): starting "
+            f"{'a Sentinel group' if backend else f'Redis (AOF {args.appendfsync})'}, "
+            f"simulator, {args.workers} workers, intake (logs in {tmp})"
         )
         cluster.start(sim_options(args))
         assert cluster.sim is not None
@@ -137,8 +158,13 @@ def run_once(
         restarter = _restart_later(cluster, args.redis_restart, restart_at, report)
         disturber = disturb(cluster, report, time.monotonic()) if disturb else None
         start = time.time()
+        if backend is not None:
+            ha = _ha_chaos(args, backend, cluster.sim_url, start + 0.2)  # post_paced's start
+            report.failovers, report.away = ha.failovers, ha.away
+            ha.begin()
         posted = post_paced(cluster.intake_url, SHOP_TOKEN, batch.orders, args.rate, args.posters)
         report.posted, report.post_seconds = posted, time.time() - start
+        report.load.append(os.getloadavg()[0])
         console.print(
             f"run {run}: {len(posted.accepted)} accepted, {len(posted.refused)} "
             f"refused, {posted.failed_attempts} POSTs sent again; waiting ..."
@@ -147,8 +173,12 @@ def run_once(
             restarter.join(timeout=120)
         if disturber is not None:
             disturber.join(timeout=300)
+        if ha is not None:
+            ha.join(timeout=120)
         store = cluster.store()
-        jobs, all_final_at = _wait_final(store, posted.accepted, args.drain_timeout)
+        # The drain timeout counts from the last order's answer, not from here.
+        left = args.drain_timeout - max(0.0, time.time() - posted.last_answer)
+        jobs, all_final_at = _wait_final(store, posted.accepted, left)
         killer.stop()
         report.kills = len(killer.kills)
         report.faults_applied = applied(cluster.sim)
@@ -162,6 +192,12 @@ def run_once(
         if all_final_at is not None:
             end = max(finished) if finished else all_final_at
             report.drain_seconds = max(0.0, end - posted.last_answer)
+        recoveries(report.failovers, posted.accepted_at, finished)
+        for f in report.failovers:
+            console.print(f"  {_failover_line(f)}")
+        if report.away is not None:
+            console.print(f"  {_away_line(report.away)}")
+        report.load.append(os.getloadavg()[0])
         # Late messages (redelivered or swept) still run: let them, then count.
         time.sleep(args.settle)
         jobs = _load_jobs(store, posted.accepted)
@@ -180,12 +216,65 @@ def run_once(
         console.print(f"[red]run {run} failed: {report.error}[/red]")
     finally:
         killer.stop()
+        if ha is not None:
+            ha.stop()
         if driver is not None:
             driver._stop.set()
         report.kills = len(killer.kills)
         cluster.stop()
         report.wall_seconds = time.monotonic() - t0
     return report
+
+
+def _sentinel_backend(args: argparse.Namespace, tmp: Path) -> SentinelBackend | None:
+    """The run's store on a Sentinel group (`bench.chaos_ha`'s options), or None."""
+    if not getattr(args, "sentinel", False):
+        return None
+    return SentinelBackend(
+        tmp,
+        replicas=args.replicas,
+        down_after_ms=args.down_after_ms,
+        min_replicas=args.min_replicas,
+        replica_timeout_ms=args.replica_timeout_ms,
+    )
+
+
+def _ha_chaos(
+    args: argparse.Namespace, backend: SentinelBackend, sim_url: str, start: float
+) -> HaChaos:
+    away = None
+    if args.replicas_away_at is not None:
+        away = ReplicasAway(
+            args.replicas_away_at, args.replicas_away_seconds, args.replicas_away_grace
+        )
+    return HaChaos(
+        backend.started,
+        sim_url,
+        start,
+        args.rate,
+        failovers=[Failover(at_order) for at_order in args.master_kills_at],
+        away=away,
+    )
+
+
+def _failover_line(f: Failover) -> str:
+    def s(value: float | None) -> str:
+        return "-" if value is None else f"{value:.1f} s"
+
+    return (
+        f"master {f.killed} killed at order ~{f.at_order}: {f.promoted or 'nobody'} promoted "
+        f"after {s(f.agreed_after)}, intake accepting after {s(f.intake_after)}, a job "
+        f"finished after {s(f.worker_after)}, old master a replica again after "
+        f"{s(f.rejoined_after)}{f' ERROR {f.error}' if f.error else ''}"
+    )
+
+
+def _away_line(a: ReplicasAway) -> str:
+    return (
+        f"replicas {', '.join(a.paused)} stopped {a.resumed_at - a.at:.1f} s at order "
+        f"~{a.at_order}: ERP writes {a.writes_in_grace} in the first {a.grace:g} s, "
+        f"{a.writes_while_away} after{f' ERROR {a.error}' if a.error else ''}"
+    )
 
 
 def _restart_later(
