@@ -173,12 +173,12 @@ def run_once(
             restarter.join(timeout=120)
         if disturber is not None:
             disturber.join(timeout=300)
-        if ha is not None:
-            ha.join(timeout=120)
         store = cluster.store()
         # The drain timeout counts from the last order's answer, not from here.
         left = args.drain_timeout - max(0.0, time.time() - posted.last_answer)
         jobs, all_final_at = _wait_final(store, posted.accepted, left)
+        if ha is not None:  # old masters back as replicas (they come back while jobs drain)
+            ha.join(timeout=120)
         killer.stop()
         report.kills = len(killer.kills)
         report.faults_applied = applied(cluster.sim)
