@@ -12,7 +12,8 @@ replica (`bench.chaos_failover`). After the `--runs` failover runs come `--away-
 which both replicas are SIGSTOPped for 30 s mid-run instead (no ERP write may happen for a step
 whose marks no replica confirmed). PASS needs every run to pass: `bench.chaos`'s counts, every
 kill followed by a promotion, no ERP write while the replicas were away (after the grace), and
-every job final within `--drain-timeout` (3 minutes) of the last order.
+every job final within `--drain-timeout` (3 minutes) of the last order in a failover run
+(`--away-drain-timeout`, 10 minutes, in a replicas-away run, whose 30 s stop stalls everything).
 Exit code 0 on PASS, 1 on FAIL, 130 when interrupted.
 """
 
@@ -50,6 +51,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=5.0,
         help="seconds after the stop in which steps confirmed before it may still write",
     )
+    ha.add_argument(
+        "--away-drain-timeout",
+        type=float,
+        default=600.0,
+        help="a replicas-away run's drain timeout (the 3 minutes are the failover runs')",
+    )
     p.set_defaults(
         rate=1000 / 60,
         redis_restart="none",
@@ -70,9 +77,11 @@ def _orders(text: str) -> list[int]:
 
 
 def plan(args: argparse.Namespace) -> list[argparse.Namespace]:
-    """The failover runs, then the runs with the replicas away (no master killed)."""
+    """The failover runs, then the runs with the replicas away (no master killed): those must
+    complete everything once the replicas are back, in `--away-drain-timeout`."""
     away = copy.copy(args)
     away.scenario, away.master_kills_at, away.replicas_away_at = "replicas away", [], args.away_at
+    away.drain_timeout = args.away_drain_timeout
     return [args] * args.runs + [away] * args.away_runs
 
 

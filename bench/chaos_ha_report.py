@@ -27,7 +27,9 @@ def store_line(args: argparse.Namespace) -> str:
             f"{', '.join(str(n) for n in args.master_kills_at) or 'none'}, the old master "
             "started again once the Sentinels named another (they make it that one's replica). "
             f"Replicas-away runs: no kill; at about order {args.away_at} every replica "
-            f"SIGSTOPped for {args.away_seconds:g} s, then SIGCONTed."
+            f"SIGSTOPped for {args.away_seconds:g} s, then SIGCONTed. Every job must be final "
+            f"within {args.drain_timeout:g} s of the last order's answer in a failover run, "
+            f"{args.away_drain_timeout:g} s in a replicas-away run."
         )
     how = {
         "shutdown": "SHUTDOWN, which fsyncs the AOF, then started again on the same files",
@@ -60,7 +62,11 @@ def ha_sections(runs: list[RunReport]) -> list[str]:
             "master; the intake accepted an order again (the answer to the first POST sent after "
             "the kill that was accepted); a job finished after the Sentinels agreed (the workers "
             "write to the new master); the old master, started again, replicated the new one in "
-            "sync. Replicas in sync: the master's replicas online when it was killed.",
+            "sync. Replicas in sync: the master's replicas online when it was killed. A server is "
+            "started again as it was first started: the first master empty and calling itself "
+            "master until the Sentinels make it a replica (their own pace, about 15 s); a "
+            "former replica with its first `replicaof`, which the Sentinels correct when it names "
+            "another server than the master.",
             "",
             "| run | order | killed | replicas in sync | promoted | Sentinels agreed s | "
             "intake accepting s | a job finished s | old master a replica s | error |",

@@ -53,6 +53,7 @@ def test_the_plan_is_the_failover_runs_then_the_replicas_away_runs() -> None:
     assert runs[0].master_kills_at == [400, 750] and runs[0].replicas_away_at is None
     assert runs[3].master_kills_at == [] and runs[3].replicas_away_at == 300
     assert args.drain_timeout == 180 and args.min_replicas == 1 and args.down_after_ms >= 3000
+    assert runs[3].drain_timeout == 600
 
 
 def test_the_report_shows_each_kill_the_medians_and_the_writes_while_away() -> None:
