@@ -94,6 +94,15 @@ def build_parser(prog: str, description: str | None) -> argparse.ArgumentParser:
     p.add_argument("--queued-stale-after", type=float, default=600.0)
     p.add_argument("--sweep-interval", type=float, default=1.0)
     p.add_argument("--visibility-timeout", type=int, default=60)
+    p.add_argument(
+        "--http-timeout", type=float, default=None, help="worker.http_timeout_seconds (default)"
+    )
+    p.add_argument(
+        "--sending-settle",
+        type=float,
+        default=None,
+        help="worker.sending_settle_seconds (default): a fresh sending mark's wait",
+    )
     p.add_argument("--retry-base", type=float, default=0.5)
     p.add_argument("--retry-cap", type=float, default=10.0)
     p.add_argument("--retry-window", type=float, default=3600.0)

@@ -89,9 +89,18 @@ def config_toml(
             "sweep_interval_seconds": args.sweep_interval,
             "visibility_timeout_seconds": args.visibility_timeout,
             "send_poll_seconds": 2,
+            **_set(
+                http_timeout_seconds=args.http_timeout,
+                sending_settle_seconds=args.sending_settle,
+            ),
         },
         **(store_settings or {}),
     )
+
+
+def _set(**options: object) -> dict[str, object]:
+    """The options given (not None); the others keep the settings' defaults."""
+    return {name: value for name, value in options.items() if value is not None}
 
 
 class StoreBackend(Protocol):
