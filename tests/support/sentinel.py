@@ -32,8 +32,11 @@ import redis
 from tests.support.polling import poll
 from workers.processes import free_port
 
-# Debian's, where the issue checked it (7.0.15); None when the machine has no redis-server.
-REDIS_SERVER = shutil.which("redis-server", path=f"{os.environ.get('PATH', '')}:/usr/bin")
+# Debian's, where the issue checked it (7.0.15), unless `ORDERBRIDGE_TEST_REDIS_BINARY` names
+# another (`make test-valkey`: Valkey's); None when the machine has no redis-server.
+REDIS_SERVER = os.environ.get("ORDERBRIDGE_TEST_REDIS_BINARY") or shutil.which(
+    "redis-server", path=f"{os.environ.get('PATH', '')}:/usr/bin"
+)
 READY_KEY = "group-test-ready"  # a private server's only key outside orderbridge's own
 PROBE_TASK = "orderbridge.sentinel_probe"  # never consumed: only counted in its queue
 
