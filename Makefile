@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-amqp test-valkey unit lint setup install bench chaos chaos-rabbit chaos-ha up clean
+.PHONY: demo test test-amqp test-valkey unit lint setup install bench chaos chaos-rabbit chaos-ha scaleout up clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -86,6 +86,11 @@ chaos-rabbit: $(STAMP)
 # Needs redis-server on the PATH (Debian's; never the machine's Redis).
 chaos-ha: $(STAMP)
 	$(PY) -m bench.chaos_ha
+
+# Scale-out: one and two worker "hosts" (cgroups capped at half a core each; needs root) at 0
+# and 150 ms ERP latency, with their own redis-server; writes bench/reports/scaleout.md.
+scaleout: $(STAMP)
+	$(PY) -m bench.scaleout
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
