@@ -40,7 +40,15 @@ def test_one_order_through_valkey_exactly_once(
 ) -> None:
     assert valkey.info()["server_name"] == "valkey"
     client = redis.Redis.from_url(valkey.url(), decode_responses=True, socket_timeout=10)
-    cluster = Cluster(tmp_path, sim, Store(client), redis_url=valkey.url())
+    # (a lost answer's `sending` mark is looked up after 3 s, not the default 25)
+    cluster = Cluster(
+        tmp_path,
+        sim,
+        Store(client),
+        redis_url=valkey.url(),
+        http_timeout_seconds=2,
+        sending_settle_seconds=3,
+    )
     try:
         cluster.start()
         # Given the ERP commits the sales order but its answer is lost
