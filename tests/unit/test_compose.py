@@ -63,3 +63,21 @@ def test_the_sentinel_profile_has_three_nodes_and_three_sentinels_agreeing_on_th
     environment = services["intake"]["environment"]
     assert environment["ORDERBRIDGE_REDIS_URL"].startswith("${ORDERBRIDGE_REDIS_URL:-redis://")
     assert "ORDERBRIDGE_REDIS_MASTER_NAME" in environment
+
+
+def test_the_rabbitmq_profile_is_a_cluster_of_three_nodes_the_workers_can_be_pointed_at(
+    services: dict[str, Any],
+) -> None:
+    profile = {name for name, s in services.items() if "rabbitmq" in s.get("profiles", [])}
+    nodes = ["rabbitmq-1", "rabbitmq-2", "rabbitmq-3"]
+    assert profile == set(nodes)
+    assert [services[name]["hostname"] for name in nodes] == nodes  # rabbit@<hostname>
+    for name in nodes:
+        script = " ".join(services[name]["command"])
+        for i, peer in enumerate(nodes, start=1):
+            assert f"cluster_formation.classic_config.nodes.{i} = rabbit@{peer}" in script
+        assert ".erlang.cookie" in script and "RABBITMQ_COOKIE" in script  # one cookie for all
+    volumes = {services[name]["volumes"][0].split(":")[0] for name in nodes}
+    assert len(volumes) == 3  # each node its own data
+    for process in ("intake", "worker", "beat", "flower"):
+        assert "ORDERBRIDGE_BROKER_URL" in services[process]["environment"]
