@@ -15,7 +15,8 @@ import tomli_w
 OPERATOR_TOKEN = "op-token"
 SHOP_TOKEN = "shop-token"
 
-# Fast clocks for tests: short retries, a 6 s stale step, a sweeper five times a second.
+# Fast clocks for tests: short retries, a 6 s stale step, a sweeper five times a second, ERP
+# requests given 5 s, so a lost answer's `sending` mark is looked up after 6 s (not 25).
 TEST_DEFAULTS: dict[str, Any] = {
     "operator_token": OPERATOR_TOKEN,
     "log_format": "json",
@@ -29,6 +30,8 @@ TEST_DEFAULTS: dict[str, Any] = {
         "sweep_interval_seconds": 0.2,
         "visibility_timeout_seconds": 60,
         "send_poll_seconds": 2,
+        "http_timeout_seconds": 5,
+        "sending_settle_seconds": 6,
     },
 }
 
