@@ -22,7 +22,8 @@ import random
 import secrets
 import shutil
 import subprocess
-from types import TracebackType
+
+from tests.support.lifetime import StoppedOnExit
 
 SUBNET_PREFIX = "10.231"
 
@@ -35,7 +36,7 @@ def _ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, capture_output=True, text=True, timeout=10)
 
 
-class Network:
+class Network(StoppedOnExit):
     def __init__(self, tag: str, subnet: int) -> None:
         self.tag = tag
         self.bridge = f"ob{tag}br"
@@ -60,10 +61,10 @@ class Network:
             for index in range(hosts):
                 net._add_host(index)
         except subprocess.CalledProcessError as exc:
-            net.close()
+            net.stop()
             raise NetworkUnavailable(f"`ip {' '.join(exc.cmd[1:])}`: {exc.stderr.strip()}") from exc
         except BaseException:
-            net.close()
+            net.stop()
             raise
         return net
 
@@ -96,7 +97,7 @@ class Network:
     def restore(self, index: int) -> None:
         _ip("link", "set", self.links[index], "up")
 
-    def close(self) -> None:
+    def stop(self) -> None:
         """Remove the namespaces (their veth pairs go with them) and the bridge. Processes
         still inside a namespace keep it alive until they end: stop them first."""
         for namespace in self.namespaces:
@@ -104,17 +105,6 @@ class Network:
         for link in self.links:  # normally gone with the namespace
             subprocess.run(["ip", "link", "delete", link], capture_output=True, timeout=10)
         subprocess.run(["ip", "link", "delete", self.bridge], capture_output=True, timeout=10)
-
-    def __enter__(self) -> Network:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _free_subnet() -> int:

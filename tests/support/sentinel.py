@@ -24,11 +24,11 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import IO
 
 import redis
 
+from tests.support.lifetime import StoppedOnExit
 from tests.support.polling import poll
 from workers.processes import free_port
 
@@ -91,7 +91,7 @@ class Server:
 
 
 @dataclass
-class SentinelGroup:
+class SentinelGroup(StoppedOnExit):
     master_name: str
     down_after_ms: int
     workdir: Path
@@ -136,17 +136,6 @@ class SentinelGroup:
             group.stop()
             raise
         return group
-
-    def __enter__(self) -> SentinelGroup:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:

@@ -21,10 +21,10 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 import redis
 
+from tests.support.lifetime import StoppedOnExit
 from tests.support.polling import poll
 from workers.processes import free_port
 
@@ -39,7 +39,7 @@ def valkey_binary() -> str | None:
 
 
 @dataclass
-class ValkeyServer:
+class ValkeyServer(StoppedOnExit):
     port: int
     proc: subprocess.Popen[bytes]
     workdir: Path
@@ -67,17 +67,6 @@ class ValkeyServer:
             server.stop()
             raise
         return server
-
-    def __enter__(self) -> ValkeyServer:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def address(self) -> str:
