@@ -86,11 +86,7 @@ def build_client(
     `max_connections` bounds each thread's own pool (a thread uses one at a time)."""
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=1)
     if transport is None:
-        tls = httpx.create_ssl_context()  # built once: loading the CA bundle is not cheap
-        options = unacknowledged_bytes_expire(timeout)
-        transport = PerThreadTransport(
-            lambda: httpx.HTTPTransport(verify=tls, limits=limits, socket_options=options)
-        )
+        transport = erp_transport(timeout, limits)
     if observer is not None:
         transport = ObservedTransport(transport, observer)
 
@@ -110,6 +106,16 @@ def build_client(
         event_hooks={"request": [before_request], "response": [after_response]},
         transport=transport,
         follow_redirects=False,
+    )
+
+
+def erp_transport(timeout: float, limits: httpx.Limits) -> httpx.BaseTransport:
+    """The transport that reaches an ERP: a pool per thread, unacknowledged bytes given up
+    after `timeout`."""
+    tls = httpx.create_ssl_context()  # built once: loading the CA bundle is not cheap
+    options = unacknowledged_bytes_expire(timeout)
+    return PerThreadTransport(
+        lambda: httpx.HTTPTransport(verify=tls, limits=limits, socket_options=options)
     )
 
 

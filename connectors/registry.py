@@ -6,18 +6,23 @@ A new ERP joins by adding its line here (settings model and factory); the shared
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel
 
 from connectors import duett, exact, poweroffice, sapera
 from connectors.base import ConnectorFactory
+from connectors.rehearsal import StandIn
 
 
 @dataclass(frozen=True)
 class ConnectorSpec:
     settings_model: type[BaseModel]
     factory: ConnectorFactory
+    # The ERP's side of a dry run (`connectors.rehearsal`), built from the connection's settings.
+    stand_in: Callable[[Any], StandIn] | None = None
 
 
 CONNECTORS: dict[str, ConnectorSpec] = {

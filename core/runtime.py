@@ -15,9 +15,12 @@ import threading
 import time
 from collections.abc import Callable
 
+import httpx
+
 from connectors.base import Connector, ErpSettings
-from connectors.http import build_client
+from connectors.http import build_client, erp_transport
 from connectors.registry import CONNECTORS
+from connectors.rehearsal import RehearsalTransport
 from core import broker
 from core.admission import Admission, Admitted, Lane, in_flight_cap
 from core.budget import RequestBudget, budget_keys
@@ -250,6 +253,29 @@ class Runtime:
             ),
         )
         return spec.factory(conn.erp_settings, client, self.store)
+
+    def rehearsal(self, connection_name: str) -> tuple[Connector, RehearsalTransport]:
+        """A connector of its own for a dry run of the connection (never the cached one): its
+        reads reach the ERP through the connection's budget, its writes only the ERP's
+        stand-in, which the returned transport records."""
+        conn = self.settings.connection(connection_name)
+        spec = CONNECTORS[conn.erp]
+        if spec.stand_in is None:
+            raise ValueError(f"{conn.erp} has no dry run yet")
+        timeout = self.settings.worker.http_timeout_seconds
+        limits = httpx.Limits(max_connections=10, max_keepalive_connections=1)
+        transport = RehearsalTransport(
+            erp_transport(timeout, limits), spec.stand_in(conn.erp_settings)
+        )
+        client = build_client(
+            timeout=timeout,
+            budget=self.budget_for(connection_name),
+            transport=transport,
+            observer=lambda method, path, status: self._observed(
+                connection_name, method, path, status
+            ),
+        )
+        return spec.factory(conn.erp_settings, client, self.store), transport
 
     def _observed(self, connection_name: str, method: str, path: str, status: int | None) -> None:
         _counted_call(status)
