@@ -60,10 +60,11 @@ class RehearsalTransport(httpx.BaseTransport):
         self.inner, self.stand_in = inner, stand_in
         self._recorded: list[Recorded] = []
         self._guard = threading.Lock()
+        self.reads = 0  # requests that reached the ERP (look-ups, token requests)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if not self.stand_in.is_write(request):
-            return self.inner.handle_request(request)
+            return self._send(request)
         request.read()
         response = self.stand_in.answer(request, self._read)
         response.read()
@@ -83,9 +84,14 @@ class RehearsalTransport(httpx.BaseTransport):
     def _read(self, request: httpx.Request) -> httpx.Response:
         if self.stand_in.is_write(request):
             raise ValueError(f"a stand-in may only read: {request.method} {request.url.path}")
-        response = self.inner.handle_request(request)
+        response = self._send(request)
         response.read()
         return response
+
+    def _send(self, request: httpx.Request) -> httpx.Response:
+        with self._guard:
+            self.reads += 1
+        return self.inner.handle_request(request)
 
     def take(self) -> list[Recorded]:
         """The writes recorded since the last `take` (each step's own)."""

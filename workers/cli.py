@@ -144,6 +144,37 @@ def cmd_enqueue(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_preview(settings: Settings, args: argparse.Namespace) -> int:
+    """A dry run: what a real run of the order would send to the ERP, and what it would get
+    back, with nothing written there."""
+    from pydantic import ValidationError
+
+    from connectors.errors import ErpError
+    from schemas.shops.errors import MappingError
+    from tasks.preview import order_to_preview, preview
+    from workers.intake.errors import validation_details
+    from workers.preview_view import show_preview
+
+    settings.connection(args.connection)
+    rt = _runtime(settings)
+    try:
+        payload = json.loads(Path(args.file).read_text(encoding="utf-8"))
+        order = order_to_preview(rt, args.connection, payload, args.source)
+        report = preview(rt, args.connection, order)
+    except ValidationError as exc:
+        for d in validation_details(exc):
+            console.print(f"[red]{d['field']}: {d['message']}[/red]", markup=False)
+        return 1
+    except (ValueError, MappingError, ErpError, OSError) as exc:
+        console.print(f"preview failed: {exc}", style="red", markup=False)
+        return 1
+    if args.json:
+        print(report.model_dump_json(indent=2))
+    else:
+        show_preview(console, report)
+    return 0 if report.verdict != "would_refuse" else 3
+
+
 def cmd_connect(settings: Settings, args: argparse.Namespace) -> int:
     """Give orderbridge its first (or a fresh) OAuth grant for a connection (Exact Online)."""
     from connectors.consent import ConsentError, connect
@@ -336,6 +367,18 @@ def build_parser() -> argparse.ArgumentParser:
     enqueue.add_argument("--connection", required=True)
     enqueue.add_argument("file")
     enqueue.set_defaults(func=cmd_enqueue)
+    preview = sub.add_parser(
+        "preview", help="dry run: what an order would send to the ERP (nothing is written)"
+    )
+    preview.add_argument("--connection", required=True)
+    preview.add_argument(
+        "--source",
+        choices=["shopify", "woocommerce"],
+        help="the file is that shop's order payload (default: a canonical order)",
+    )
+    preview.add_argument("--json", action="store_true", help="the report as JSON")
+    preview.add_argument("file")
+    preview.set_defaults(func=cmd_preview)
     connect = sub.add_parser("connect", help="OAuth consent for a connection (Exact Online)")
     connect.add_argument("connection")
     connect.add_argument("--code", help="the authorization code (or the whole redirect URL)")
