@@ -29,5 +29,5 @@ CONNECTORS: dict[str, ConnectorSpec] = {
     "poweroffice": ConnectorSpec(poweroffice.PowerOfficeSettings, poweroffice.build),
     "exact": ConnectorSpec(exact.ExactSettings, exact.build),
     "duett": ConnectorSpec(duett.DuettSettings, duett.build),
-    "sapera": ConnectorSpec(sapera.SaperaSettings, sapera.build),
+    "sapera": ConnectorSpec(sapera.SaperaSettings, sapera.build, stand_in=sapera.stand_in),
 }

@@ -6,9 +6,10 @@ import httpx
 
 from connectors.base import Connector, ErpSettings, TokenStore
 from connectors.sapera.connector import SaperaConnector
+from connectors.sapera.rehearsal import stand_in
 from connectors.sapera.settings import SaperaSettings
 
-__all__ = ["SaperaConnector", "SaperaSettings", "build"]
+__all__ = ["SaperaConnector", "SaperaSettings", "build", "stand_in"]
 
 
 def build(settings: ErpSettings, client: httpx.Client, store: TokenStore) -> Connector:
