@@ -12,7 +12,6 @@ is: a preview cannot say more than "try again" then.
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any, TypeVar
 
 from connectors.base import customer_key
@@ -165,7 +164,7 @@ def _report(
     verdict: Verdict,
     refusals: list[Refusal],
 ) -> Preview:
-    amounts = {k: str(Decimal(v)) for k, v in transport.stand_in.amounts().items()}
+    amounts = {k: str(v) for k, v in transport.stand_in.amounts().items()}
     return Preview(
         **report,
         verdict=verdict,
