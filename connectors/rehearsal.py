@@ -56,8 +56,16 @@ class StandIn(Protocol):
 class RehearsalTransport(httpx.BaseTransport):
     """Sends reads to `inner`; records each write and lets `stand_in` answer it."""
 
-    def __init__(self, inner: httpx.BaseTransport, stand_in: StandIn) -> None:
+    def __init__(
+        self,
+        inner: httpx.BaseTransport,
+        stand_in: StandIn,
+        before_read: Callable[[], None] | None = None,
+    ) -> None:
         self.inner, self.stand_in = inner, stand_in
+        # The stand-in's own reads bypass the client (and its hooks): this takes their slot
+        # of the connection's request budget, as the connector's requests do.
+        self.before_read = before_read
         self._recorded: list[Recorded] = []
         self._guard = threading.Lock()
         self.reads = 0  # requests that reached the ERP (look-ups, token requests)
@@ -84,6 +92,8 @@ class RehearsalTransport(httpx.BaseTransport):
     def _read(self, request: httpx.Request) -> httpx.Response:
         if self.stand_in.is_write(request):
             raise ValueError(f"a stand-in may only read: {request.method} {request.url.path}")
+        if self.before_read is not None:
+            self.before_read()
         response = self._send(request)
         response.read()
         return response

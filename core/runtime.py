@@ -264,12 +264,13 @@ class Runtime:
             raise ValueError(f"{conn.erp} has no dry run yet")
         timeout = self.settings.worker.http_timeout_seconds
         limits = httpx.Limits(max_connections=10, max_keepalive_connections=1)
+        budget = self.budget_for(connection_name)
         transport = RehearsalTransport(
-            erp_transport(timeout, limits), spec.stand_in(conn.erp_settings)
+            erp_transport(timeout, limits), spec.stand_in(conn.erp_settings), budget.take
         )
         client = build_client(
             timeout=timeout,
-            budget=self.budget_for(connection_name),
+            budget=budget,
             transport=transport,
             observer=lambda method, path, status: self._observed(
                 connection_name, method, path, status

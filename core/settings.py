@@ -159,6 +159,10 @@ class ConnectionSettings(BaseModel):
     source: Literal["any", "shopify", "woocommerce"] = "any"
     api_token: SecretStr | None = None
     send_invoice: bool = False
+    # `preview`: every order is previewed (tasks.preview) and its job ends as `previewed`, with
+    # nothing written to the ERP; switched to `live`, the next event for such an order (a
+    # webhook, reconciliation, a backfill) sends it.
+    mode: Literal["live", "preview"] = "live"
     # Invoice when the shop reports the order paid (orders/paid, WooCommerce processing).
     invoice_on_payment: bool = False
     shop: ShopSettings = Field(default_factory=ShopSettings)

@@ -60,6 +60,11 @@ CANCELLED = Family(
     "string per (connection, shop order id), expiring: cancelled before it reached us (a "
     "tombstone).",
 )
+PREVIEWED = Family(
+    "previewed",
+    "set per connection: shop order ids whose job ended `previewed` (preview mode) and was not "
+    "sent since, so an event after the connection goes live sends it.",
+)
 SENT = Family(
     "sent",
     "hash job id -> when its latest broker message was sent, until a worker takes it (so the "
@@ -477,6 +482,16 @@ class Store:
                 keys=[VERSIONS.key(connection, order_id)], args=[updated_at, keep_seconds]
             )
         )
+
+    # --- preview mode -----------------------------------------------------------------------
+    def mark_previewed(self, connection: str, order_id: str) -> None:
+        self.redis.sadd(PREVIEWED.key(connection), order_id)
+
+    def was_previewed(self, connection: str, order_id: str) -> bool:
+        return bool(self.redis.sismember(PREVIEWED.key(connection), order_id))
+
+    def unmark_previewed(self, connection: str, order_id: str) -> None:
+        self.redis.srem(PREVIEWED.key(connection), order_id)
 
     def bury(self, connection: str, order_id: str, keep_seconds: int) -> None:
         """A tombstone: the order was cancelled before it reached us; never create its job."""

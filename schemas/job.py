@@ -71,9 +71,11 @@ class InvoiceResult(StepResult):
 
 R = TypeVar("R", bound=StepResult)
 
-JobState = Literal["queued", "running", "done", "duplicate", "dead", "cancelled"]
+JobState = Literal["queued", "running", "done", "duplicate", "dead", "cancelled", "previewed"]
 StepState = Literal["pending", "running", "sending", "waiting", "done", "skipped", "failed"]
-FINAL_STATES: frozenset[str] = frozenset({"done", "duplicate", "dead", "cancelled"})
+# `previewed`: final while the connection is in preview mode; an event after it goes live
+# sends the order (`Job.go_live`).
+FINAL_STATES: frozenset[str] = frozenset({"done", "duplicate", "dead", "cancelled", "previewed"})
 
 
 def utcnow() -> datetime:
@@ -132,6 +134,11 @@ class PublicJob(BaseModel):
     warnings: list[Dropped] = Field(
         default_factory=list,
         description="fields of the order the ERP does not get (or only in part), and why",
+    )
+    preview: dict[str, Any] | None = Field(
+        None,
+        description="a connection in preview mode: what a real run would have sent "
+        "(`schemas.preview.Preview`: the request bodies, the refusals, the amounts)",
     )
 
 
@@ -234,6 +241,18 @@ class Job(PublicJob):
         self.dead_letter_id = None
         self.first_failure_at = None
         self.finished_at = None
+        self.outcome = None
+        self.touch()
+
+    def go_live(self) -> None:
+        """A previewed job (its connection was in preview mode) runs for real from the start."""
+        for record in self.steps:
+            if record.state != "skipped":
+                record.state, record.attempts, record.result = "pending", 0, {}
+                record.started_at = record.finished_at = record.next_attempt_at = None
+                record.last_error = None
+        self.state, self.current_step = "queued", STEPS[0]
+        self.finished_at = self.first_failure_at = None
         self.outcome = None
         self.touch()
 

@@ -104,6 +104,10 @@ def apply_event(
                 warnings=submitted.warnings,
             )
         job_id, state, warnings = submitted.job_id, submitted.state, submitted.warnings
+        if conn.mode == "live" and store.was_previewed(connection, event.order_id):
+            # Previewed while the connection was in preview mode: now it goes out.
+            rt.enqueue("order_go_live", job_id)
+            return Decision(202, "accepted", job_id, detail="previewed before; now sent")
     else:
         found = store.job_id_for(connection, event.order_id)
         if found is None:

@@ -23,13 +23,13 @@ from tasks.lease import Busy, Lease
 
 log = get_logger("orderbridge.lifecycle")
 
-__all__ = ["Busy", "order_cancelled", "order_paid"]
+__all__ = ["Busy", "order_cancelled", "order_go_live", "order_paid"]
 
 
 def order_paid(rt: Runtime, job_id: str) -> str:
     lease = Lease(rt.store, job_id, rt.settings.worker.stale_after_seconds)
     with lease.holding() as job:
-        if job is None or job.state in ("cancelled", "dead", "duplicate"):
+        if job is None or job.state in ("cancelled", "dead", "duplicate", "previewed"):
             _settle(rt.store, job_id, job)
             return "ignored"
         reopened = job.want_invoice()
@@ -38,6 +38,27 @@ def order_paid(rt: Runtime, job_id: str) -> str:
     _hand_on(rt, job)
     log.info("event.paid", job_id=job_id, reopened=reopened)
     return "invoicing"
+
+
+def order_go_live(rt: Runtime, job_id: str) -> str:
+    """An order previewed while its connection was in preview mode, seen again now that the
+    connection is live: the job runs for real from its first step (once: the job leaves
+    `previewed` under the lease, and only then is the order's previewed mark removed)."""
+    lease = Lease(rt.store, job_id, rt.settings.worker.stale_after_seconds)
+    with lease.holding() as job:
+        if job is None:
+            return "ignored"
+        if job.state != "previewed" or rt.settings.connection(job.connection).mode != "live":
+            _settle(rt.store, job_id, job)
+            if job.state != "previewed":
+                rt.store.unmark_previewed(job.connection, job.external_id)
+            return "ignored"
+        job.go_live()
+        lease.save_job(job)
+    rt.store.unmark_previewed(job.connection, job.external_id)
+    _hand_on(rt, job)
+    log.info("event.go_live", job_id=job_id)
+    return "sent"
 
 
 def order_cancelled(rt: Runtime, job_id: str) -> str:

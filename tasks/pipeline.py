@@ -95,6 +95,7 @@ def _event_task(name: str, handle: Callable[[runtime.Runtime, str], str]) -> Tas
 
 order_paid = _event_task("order_paid", lifecycle.order_paid)
 order_cancelled = _event_task("order_cancelled", lifecycle.order_cancelled)
+order_go_live = _event_task("order_go_live", lifecycle.order_go_live)
 
 
 @app.task(name=task_name("reconcile"), ignore_result=True)

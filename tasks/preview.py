@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from connectors.base import customer_key
-from connectors.errors import ErpError, classify
+from connectors.base import Connector, customer_key
+from connectors.errors import ErpError, PermanentError, classify
 from connectors.rehearsal import RehearsalTransport
 from core.runtime import Runtime
-from schemas.job import Step
+from schemas.job import Step, StepResult
 from schemas.order import Order
 from schemas.preview import (
     PlannedStep,
@@ -29,8 +29,29 @@ from schemas.preview import (
     Verdict,
 )
 from tasks.sources import READERS, event_from_shop
+from tasks.steps import StepContext, StepDone
 
 T = TypeVar("T")
+
+
+def preview_job(rt: Runtime, ctx: StepContext) -> StepDone:
+    """A connection in preview mode runs this instead of its first step: the job's order is
+    previewed and the job ends `previewed`, with the report on it and nothing sent. The order
+    is remembered as previewed before the job says so, so that going live finds it even if
+    the worker dies in between (`tasks.lifecycle.order_go_live`). A failure a real run would
+    retry (the ERP unreachable) is raised and retried the same way."""
+    job = ctx.job
+    if job.order is None:
+        raise PermanentError("the order is no longer kept: nothing to preview")
+    try:
+        report = preview(rt, job.connection, job.order).model_dump(mode="json")
+        message = f"previewed: {report['verdict']}"
+    except ValueError as exc:  # what a preview does not cover (a refund)
+        report = {"verdict": "not_previewed", "reason": str(exc)}
+        message = f"not previewed: {exc}"
+    ctx.store.mark_previewed(job.connection, job.external_id)
+    job.preview = report
+    return StepDone(StepResult(), end="previewed", message=message)
 
 
 class PreviewRefused(Exception):
@@ -62,9 +83,18 @@ def preview(rt: Runtime, connection: str, order: Order) -> Preview:
     preview does not cover (a refund)."""
     if order.credit_for:
         raise ValueError("a refund (`credit_for`) cannot be previewed yet: preview the order")
+    connector, transport = rt.rehearsal(connection)
+    try:
+        return _preview(rt, connection, order, connector, transport)
+    finally:
+        transport.close()
+
+
+def _preview(
+    rt: Runtime, connection: str, order: Order, connector: Connector, transport: RehearsalTransport
+) -> Preview:
     conn = rt.settings.connection(connection)
     reference = conn.reference_for(order.external_id, order.number)
-    connector, transport = rt.rehearsal(connection)
     run = _Run(transport)
     shop = {"lines_total": str(order.gross_total)}
     if order.total is not None:
@@ -83,31 +113,12 @@ def preview(rt: Runtime, connection: str, order: Order) -> Preview:
             for field, message in refused
         ]
         return _report(report, run, transport, "would_refuse", refusals)
+    # As `tasks.steps.create_draft`: the job's choice to invoice goes with the order (ERPs that
+    # invoice on create, such as Duett's direct invoicing, read it there).
     send = conn.send_invoice if order.send_invoice is None else order.send_invoice
+    order = order.model_copy(update={"send_invoice": send})
     try:
-        key = customer_key(order.customer)
-        customer_id = run.step(
-            Step.UPSERT_CUSTOMER, lambda: connector.upsert_customer(order.customer, key)
-        )
-        run.planned[-1].detail["customer_id"] = customer_id
-        specs = connector.products_for(order)
-        product_ids = run.step(Step.UPSERT_PRODUCTS, lambda: connector.upsert_products(specs))
-        run.planned[-1].detail["products"] = product_ids
-        found = run.step(Step.CHECK_DUPLICATE, lambda: connector.find_order(reference, None))
-        if found is not None:
-            run.planned[-1].outcome = "duplicate"
-            run.planned[-1].detail.update(order_id=found.id, number=found.number)
-            return _report(report, run, transport, "duplicate", [])
-        run.planned[-1].outcome = "new"
-        ref = run.step(
-            Step.CREATE_DRAFT,
-            lambda: connector.create_order(order, reference, customer_id, product_ids),
-        )
-        run.planned[-1].detail.update(order_id=ref.id, number=ref.number)
-        if send:
-            run.step(
-                Step.SEND_INVOICE, lambda: connector.send_invoice(ref.id, order.customer.email)
-            )
+        verdict = _steps(run, connector, order, reference, send)
     except PreviewRefused as refusal:
         error = refusal.error
         refusals = [
@@ -120,7 +131,38 @@ def preview(rt: Runtime, connection: str, order: Order) -> Preview:
             )
         ]
         return _report(report, run, transport, "would_refuse", refusals)
-    return _report(report, run, transport, "would_send", [])
+    return _report(report, run, transport, verdict, [])
+
+
+def _steps(run: _Run, connector: Connector, order: Order, reference: str, send: bool) -> Verdict:
+    """The pipeline's ERP calls in its order (`tasks.steps`), each step's writes recorded."""
+    key = customer_key(order.customer)
+    customer_id = run.step(
+        Step.UPSERT_CUSTOMER, lambda: connector.upsert_customer(order.customer, key)
+    )
+    run.planned[-1].detail["customer_id"] = customer_id
+    specs = connector.products_for(order)
+    product_ids = run.step(Step.UPSERT_PRODUCTS, lambda: connector.upsert_products(specs))
+    run.planned[-1].detail["products"] = product_ids
+    found = run.step(Step.CHECK_DUPLICATE, lambda: connector.find_order(reference, None))
+    if found is not None:
+        run.planned[-1].outcome = "duplicate"
+        run.planned[-1].detail.update(order_id=found.id, number=found.number)
+        return "duplicate"
+    ref = run.step(
+        Step.CREATE_DRAFT,
+        lambda: connector.create_order(order, reference, customer_id, product_ids),
+    )
+    run.planned[-1].detail.update(order_id=ref.id, number=ref.number)
+    if ref.existed:
+        run.planned[-1].outcome = "duplicate"
+        return "duplicate"
+    if ref.invoice_number:  # invoiced on create: `tasks.steps.send_invoice` has nothing to do
+        run.planned[-1].detail["invoice_number"] = ref.invoice_number
+    elif send:
+        email = order.customer.email
+        run.step(Step.SEND_INVOICE, lambda: connector.send_invoice(ref.id, email))
+    return "would_send"
 
 
 class _Run:

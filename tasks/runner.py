@@ -23,8 +23,10 @@ run times (and the ERP calls the steps made) are written once when the delivery 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from enum import StrEnum
+from functools import partial
 
 import redis
 import structlog
@@ -52,6 +54,7 @@ from core.runtime import (
 from core.store import new_id
 from schemas.dead_letter import DeadLetter
 from schemas.job import (
+    STEPS,
     CustomerResult,
     DraftResult,
     ErrorInfo,
@@ -62,6 +65,7 @@ from schemas.job import (
 )
 from tasks import retries
 from tasks.lease import Lease
+from tasks.preview import preview_job
 from tasks.steps import STEP_FUNCTIONS, StepContext, StepDone
 
 log = get_logger("orderbridge.runner")
@@ -254,7 +258,7 @@ def _execute(run: _Run, job: Job, step: Step) -> Outcome:
             sending_settle_seconds=rt.settings.worker.sending_settle_seconds,
             retention_seconds=rt.settings.retention_days * 86_400,
         )
-        done = STEP_FUNCTIONS[step](context)
+        done = _step_function(rt, job, step)(context)
     except LeaseLost:
         raise  # not the step's failure: the delivery is abandoned (`_abandoned`)
     except redis.exceptions.LockError as exc:
@@ -267,6 +271,14 @@ def _execute(run: _Run, job: Job, step: Step) -> Outcome:
         reset_heartbeat(token)
         rt.metrics.step_ran(job.connection, step, time.perf_counter() - started)
     return _succeeded(run, job, step, done)
+
+
+def _step_function(rt: Runtime, job: Job, step: Step) -> Callable[[StepContext], StepDone]:
+    """The step's work; a connection in preview mode previews the order instead of its first
+    step (and the job ends there)."""
+    if step is STEPS[0] and rt.settings.connection(job.connection).mode == "preview":
+        return partial(preview_job, rt)
+    return STEP_FUNCTIONS[step]
 
 
 def _succeeded(run: _Run, job: Job, step: Step, done: StepDone) -> Outcome:
