@@ -28,6 +28,6 @@ class ConnectorSpec:
 CONNECTORS: dict[str, ConnectorSpec] = {
     "poweroffice": ConnectorSpec(poweroffice.PowerOfficeSettings, poweroffice.build),
     "exact": ConnectorSpec(exact.ExactSettings, exact.build),
-    "duett": ConnectorSpec(duett.DuettSettings, duett.build),
+    "duett": ConnectorSpec(duett.DuettSettings, duett.build, stand_in=duett.stand_in),
     "sapera": ConnectorSpec(sapera.SaperaSettings, sapera.build, stand_in=sapera.stand_in),
 }

@@ -6,9 +6,10 @@ import httpx
 
 from connectors.base import Connector, ErpSettings, TokenStore
 from connectors.duett.connector import DuettConnector
+from connectors.duett.rehearsal import stand_in
 from connectors.duett.settings import DuettSettings
 
-__all__ = ["DuettConnector", "DuettSettings", "build"]
+__all__ = ["DuettConnector", "DuettSettings", "build", "stand_in"]
 
 
 def build(settings: ErpSettings, client: httpx.Client, store: TokenStore) -> Connector:
