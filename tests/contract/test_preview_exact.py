@@ -27,6 +27,7 @@ from core.runtime import Runtime
 from core.settings import parse_settings
 from schemas.order import Order
 from simulators.exact import WAREHOUSE_ID
+from tasks.preview import preview
 from tests.support.config import exact_connection
 from tests.support.factories import customer, order, product_line
 from tests.support.fakes import fake_store
@@ -441,3 +442,30 @@ def test_removing_what_exact_does_not_have_is_a_404_as_in_exact(
     assert delete.status == 404
     assert said == rt.connector("shop").cancel_order(missing)
     assert said == "not in Exact Online any more (removed there already)"
+
+
+@pytest.mark.usefixtures("items")
+def test_the_preview_task_reports_exacts_answers(
+    server: str, sim: httpx.Client, runtimes: list[Runtime]
+) -> None:
+    """Through `tasks.preview`: the steps, the amounts, and a refusal's message."""
+    rt = runtime(server, runtimes, invoices=True, send_as="invoice", vat_codes=VAT_CODES)
+
+    report = preview(rt, "shop", seed())
+
+    assert report.verdict == "would_send"
+    assert [step.outcome for step in report.steps] == [
+        "would_create",
+        "found",
+        "new",
+        "would_send",
+        "would_send",
+    ]
+    assert report.erp_amounts == {"total_excl_vat": "83.32", "vat": "16.12", "total": "99.44"}
+    bad = runtime(server, runtimes, send_as="invoice", journal="20")
+    refused = preview(bad, "shop", seed())
+    assert refused.verdict == "would_refuse"
+    (refusal,) = refused.refusals
+    assert refusal.step == "create_draft" and refusal.erp_status == 400
+    assert "Invalid journal: 20 is not a sales journal" in refusal.message
+    assert erp_writes(sim) == []
