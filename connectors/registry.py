@@ -27,7 +27,7 @@ class ConnectorSpec:
 
 CONNECTORS: dict[str, ConnectorSpec] = {
     "poweroffice": ConnectorSpec(poweroffice.PowerOfficeSettings, poweroffice.build),
-    "exact": ConnectorSpec(exact.ExactSettings, exact.build),
+    "exact": ConnectorSpec(exact.ExactSettings, exact.build, stand_in=exact.stand_in),
     "duett": ConnectorSpec(duett.DuettSettings, duett.build, stand_in=duett.stand_in),
     "sapera": ConnectorSpec(sapera.SaperaSettings, sapera.build, stand_in=sapera.stand_in),
 }

@@ -6,9 +6,10 @@ import httpx
 
 from connectors.base import Connector, ErpSettings, TokenStore
 from connectors.exact.connector import ExactConnector
+from connectors.exact.rehearsal import stand_in
 from connectors.exact.settings import ExactSettings
 
-__all__ = ["ExactConnector", "ExactSettings", "build"]
+__all__ = ["ExactConnector", "ExactSettings", "build", "stand_in"]
 
 
 def build(settings: ErpSettings, client: httpx.Client, store: TokenStore) -> Connector:
