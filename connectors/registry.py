@@ -26,7 +26,9 @@ class ConnectorSpec:
 
 
 CONNECTORS: dict[str, ConnectorSpec] = {
-    "poweroffice": ConnectorSpec(poweroffice.PowerOfficeSettings, poweroffice.build),
+    "poweroffice": ConnectorSpec(
+        poweroffice.PowerOfficeSettings, poweroffice.build, stand_in=poweroffice.stand_in
+    ),
     "exact": ConnectorSpec(exact.ExactSettings, exact.build),
     "duett": ConnectorSpec(duett.DuettSettings, duett.build),
     "sapera": ConnectorSpec(sapera.SaperaSettings, sapera.build, stand_in=sapera.stand_in),
