@@ -27,6 +27,7 @@ from core.runtime import Runtime
 from core.settings import parse_settings
 from schemas.order import Order
 from simulators.poweroffice import create_app
+from tasks.preview import preview
 from tests.support.cluster import ROOT
 from tests.support.config import poweroffice_connection
 from tests.support.fakes import fake_store
@@ -397,3 +398,36 @@ def test_only_writes_of_the_client_go_to_the_stand_in() -> None:
     assert go.is_write(httpx.Request("PATCH", "http://go.test/Demo/v2/Customers/5"))
     assert go.is_write(httpx.Request("DELETE", "http://go.test/Demo/v2/SalesOrders/x"))
     assert go.amounts() == {}
+
+
+def test_the_preview_task_reports_the_seed_order_and_the_vat_11_dead_letter(
+    shop: Shop, sim: httpx.Client
+) -> None:
+    # The seed order, through `tasks.preview` as the CLI and the operator API run it
+    report = preview(shop.runtime, "shop", seed_order())
+    assert report.verdict == "would_send"
+    assert [(s.step, s.outcome) for s in report.steps] == [
+        ("upsert_customer", "would_create"),
+        ("upsert_products", "would_create"),
+        ("check_duplicate", "new"),
+        ("create_draft", "would_send"),
+    ]
+    assert decimals(report.erp_amounts)["total"] == Decimal("505.99")
+
+    # and the order with an article at VAT 11 %: refused at the articles, as a dead letter
+    order = with_vat_11_line(seed_order())
+    refused = preview(shop.runtime, "shop", order)
+    real = failure(lambda: run(shop.real(), order, shop.reference(order)))
+    assert writes(sim) == [
+        "POST /Customers",
+        "POST /Products",
+        "POST /Products",
+        "POST /Products",
+    ]  # the real run's only: it created the customer and two articles before the refusal
+    assert refused.verdict == "would_refuse"
+    (refusal,) = refused.refusals
+    assert (refusal.step, refusal.kind, refusal.message) == (
+        "upsert_products",
+        "permanent",
+        real.message,
+    )
