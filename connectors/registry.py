@@ -26,7 +26,9 @@ class ConnectorSpec:
 
 
 CONNECTORS: dict[str, ConnectorSpec] = {
-    "poweroffice": ConnectorSpec(poweroffice.PowerOfficeSettings, poweroffice.build),
+    "poweroffice": ConnectorSpec(
+        poweroffice.PowerOfficeSettings, poweroffice.build, stand_in=poweroffice.stand_in
+    ),
     "exact": ConnectorSpec(exact.ExactSettings, exact.build, stand_in=exact.stand_in),
     "duett": ConnectorSpec(duett.DuettSettings, duett.build, stand_in=duett.stand_in),
     "sapera": ConnectorSpec(sapera.SaperaSettings, sapera.build, stand_in=sapera.stand_in),

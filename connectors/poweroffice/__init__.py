@@ -6,9 +6,10 @@ import httpx
 
 from connectors.base import Connector, ErpSettings, TokenStore
 from connectors.poweroffice.connector import PowerOfficeConnector
+from connectors.poweroffice.rehearsal import stand_in
 from connectors.poweroffice.settings import PowerOfficeSettings
 
-__all__ = ["PowerOfficeConnector", "PowerOfficeSettings", "build"]
+__all__ = ["PowerOfficeConnector", "PowerOfficeSettings", "build", "stand_in"]
 
 
 def build(settings: ErpSettings, client: httpx.Client, store: TokenStore) -> Connector:
