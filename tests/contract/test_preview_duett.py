@@ -515,14 +515,6 @@ def test_the_preview_finds_the_customer_duett_has(
     assert report.verdict == "would_send"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="tasks/preview.py gives create_order the order without the job's send_invoice "
-    "(tasks/steps.py copies it in, so Duett invoices directly) and calls send_invoice although "
-    "the order was invoiced on create (tasks/steps.py skips it): the connector then looks up the "
-    "made-up order id in Duett and gets a 404",
-)
 @pytest.mark.parametrize(
     ("connection", "order"),
     [({"send_invoice": True}, seed()), ({}, seed(send_invoice=True))],
