@@ -16,7 +16,7 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import httpx
 
@@ -53,6 +53,15 @@ class StandIn(Protocol):
         ...
 
 
+@runtime_checkable
+class AnswersMadeUp(Protocol):
+    """Optional, for a stand-in that answers reads of documents the dry run made up (the ERP
+    cannot know them): `is_write` claims such a read so that the stand-in answers it, and this
+    says it is a read, so it is not shown as a write."""
+
+    def made_up_read(self, request: httpx.Request) -> bool: ...
+
+
 class RehearsalTransport(httpx.BaseTransport):
     """Sends reads to `inner`; records each write and lets `stand_in` answer it."""
 
@@ -76,6 +85,8 @@ class RehearsalTransport(httpx.BaseTransport):
         request.read()
         response = self.stand_in.answer(request, self._read)
         response.read()
+        if isinstance(self.stand_in, AnswersMadeUp) and self.stand_in.made_up_read(request):
+            return response
         with self._guard:
             self._recorded.append(
                 Recorded(

@@ -122,6 +122,11 @@ class SaperaStandIn:
             return True
         return not path.rsplit("/", 1)[-1].startswith("get")
 
+    def made_up_read(self, request: httpx.Request) -> bool:
+        """A read of a sales order or invoice this dry run made up (claimed by `is_write`)."""
+        path = request.url.path.lower()
+        return path in self._read_paths and self._made_up(path, _body(request)) is not None
+
     def answer(self, request: httpx.Request, read: Read) -> httpx.Response:
         path = request.url.path.lower()
         action = request.url.path.rsplit("/", 1)[-1]

@@ -235,11 +235,11 @@ def test_the_price_cost_table_with_a_text_line_resolves_as_sapera_does(
         assert (predicted[f"items.{n}.sku"], got) == (sku, values)
     assert predicted["total"] == "9301.00"
     # The invoice steps run on what the dry run made up: set ready, invoice, book.
+    # The reads of the made-up order and invoice are answered by the stand-in, not shown as
+    # writes (`connectors.rehearsal.AnswersMadeUp`).
     assert [r.path.rsplit("/", 1)[-1] for r in done.steps["invoice"]] == [
-        "GetSalesOrdersPage",
         "SetSalesOrderReady",
         "CreateInvoiceFromSalesOrder",
-        "GetInvoice",
         "BookInvoice",
     ]
     assert all(r.status == 200 for r in done.steps["invoice"])
