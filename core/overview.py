@@ -58,6 +58,9 @@ class BudgetLeft:
     day_left: int | None = None
 
 
+PREVIEWED_SHOWN = 50  # previewed jobs shown per connection in preview mode
+
+
 @dataclass
 class ConnectionFigures:
     name: str
@@ -86,6 +89,7 @@ class Overview:
     dead_letters_total: int = 0
     unfinished_total: int = 0
     unfinished_read: int = 0  # fewer than the total when there were more than SCAN_LIMIT
+    previewed: list[Job] = field(default_factory=list)  # connections in preview mode
 
 
 def overview(rt: Runtime, dead_letter_limit: int = 200) -> Overview:
@@ -137,6 +141,12 @@ def overview(rt: Runtime, dead_letter_limit: int = 200) -> Overview:
         dead_letters_total=len(letters),
         unfinished_total=store.jobs_in_flight(),
         unfinished_read=len(due),
+        previewed=[
+            job
+            for name, conn in sorted(rt.settings.connections.items())
+            if conn.mode == "preview"
+            for job in store.previewed_jobs(name, PREVIEWED_SHOWN)
+        ],
     )
 
 

@@ -265,12 +265,17 @@ class Runtime:
         timeout = self.settings.worker.http_timeout_seconds
         limits = httpx.Limits(max_connections=10, max_keepalive_connections=1)
         budget = self.budget_for(connection_name)
+        def before_read() -> None:  # as the client's hook does for the connector's requests
+            beat()
+            budget.take(on_wait=beat)
+
         transport = RehearsalTransport(
-            erp_transport(timeout, limits), spec.stand_in(conn.erp_settings), budget.take
+            erp_transport(timeout, limits), spec.stand_in(conn.erp_settings), before_read
         )
         client = build_client(
             timeout=timeout,
             budget=budget,
+            heartbeat=beat,  # a preview run by a worker (preview mode) keeps its job's lease
             transport=transport,
             observer=lambda method, path, status: self._observed(
                 connection_name, method, path, status

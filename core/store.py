@@ -493,6 +493,13 @@ class Store:
     def unmark_previewed(self, connection: str, order_id: str) -> None:
         self.redis.srem(PREVIEWED.key(connection), order_id)
 
+    def previewed_jobs(self, connection: str, limit: int) -> list[Job]:
+        """Up to `limit` of the connection's previewed jobs (any of them: a set has no order)."""
+        order_ids = cast("list[str]", self.redis.srandmember(PREVIEWED.key(connection), limit))
+        job_ids = [self.job_id_for(connection, order_id) for order_id in order_ids or []]
+        jobs = (self.load_job(job_id) for job_id in job_ids if job_id)
+        return [job for job in jobs if job is not None and job.state == "previewed"]
+
     def bury(self, connection: str, order_id: str, keep_seconds: int) -> None:
         """A tombstone: the order was cancelled before it reached us; never create its job."""
         self.redis.set(CANCELLED.key(connection, order_id), "1", ex=keep_seconds)

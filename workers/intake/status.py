@@ -20,6 +20,7 @@ the intake unchanged (Origin is compared with it).
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from html import escape
 from pathlib import Path
@@ -31,6 +32,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from core.overview import BudgetLeft, ConnectionFigures, Overview, overview
 from schemas.dead_letter import DeadLetter
+from schemas.job import Job
 from workers.intake.http import (
     OPERATOR_COOKIE,
     bearer,
@@ -198,9 +200,42 @@ def status_html(view: Overview) -> str:
             "<th>Budget left</th><th>Blocked</th>"
             f"</tr></thead><tbody>{rows}</tbody></table></section>"
             f"<section><h2>Dead letters ({view.dead_letters_total})</h2>{more}{letters_table}"
-            "</section></div>"
+            f"</section>{_previewed_section(view)}</div>"
         ),
     )
+
+
+def _previewed_section(view: Overview) -> str:
+    """Connections in preview mode: what their orders would have sent, nothing sent."""
+    if not view.previewed:
+        return ""
+    rows = "".join(_previewed_row(job) for job in view.previewed)
+    return (
+        "<section><h2>Previewed (connections in preview mode: nothing was sent)</h2>"
+        '<table id="previewed"><thead><tr><th>Connection</th><th>Order</th><th>Verdict</th>'
+        f"<th>Would send</th></tr></thead><tbody>{rows}</tbody></table></section>"
+    )
+
+
+def _previewed_row(job: Job) -> str:
+    report = job.preview or {}
+    refusals = "; ".join(str(r.get("message", "")) for r in report.get("refusals", []))
+    verdict = str(report.get("verdict", "?")) + (f": {refusals}" if refusals else "")
+    writes = [
+        f"{step.get('step')}: {w.get('method')} {w.get('path')}\n"
+        + json.dumps(w.get("body"), indent=2, ensure_ascii=False)
+        for step in report.get("steps", [])
+        for w in step.get("writes", [])
+    ]
+    bodies = (
+        f"<details><summary>{len(writes)} request(s)</summary>"
+        f"<pre>{escape(chr(10).join(writes))}</pre></details>"
+        if writes
+        else "none"
+    )
+    cells = [escape(job.connection), escape(job.reference), escape(verdict)]
+    tds = "".join(f"<td>{c}</td>" for c in cells)
+    return f'<tr data-previewed="{escape(job.job_id)}">{tds}<td>{bodies}</td></tr>'
 
 
 def _partial(view: Overview) -> str:

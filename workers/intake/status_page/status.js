@@ -49,7 +49,7 @@
       const warned = dropped.length ? "; not sent to the ERP: " + dropped.join(", ") : "";
       line.textContent = "Order " + reference + ": " + job.state + step + warned;
       line.title = (job.warnings || []).map((w) => w.field + ": " + w.reason).join("\n");
-      if (["done", "duplicate", "dead", "cancelled"].includes(job.state)) return;
+      if (["done", "duplicate", "dead", "cancelled", "previewed"].includes(job.state)) return;
     }
   }
 
