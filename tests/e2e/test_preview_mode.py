@@ -65,10 +65,12 @@ def test_preview_mode_sends_nothing_and_going_live_sends_each_order_once(
     cluster_factory: Any, sim: Simulator, shopify: Simulator, tmp_path: Path
 ) -> None:
     shopify.reset()
+    sim.configure(rate_limit_per_second=0)  # the previews' look-ups at test speed
     connection = poweroffice_connection(
         sim.url,
         source="shopify",
         mode="preview",
+        requests_per_second=200,
         shop={
             "webhook_secret": SECRET,
             "api_url": shopify.url,
