@@ -37,50 +37,70 @@ def shopify_rest_orders_since(
     shop: ShopSettings, since: datetime, client: httpx.Client, store: TokenStore | None = None
 ) -> Iterator[dict[str, Any]]:
     """The legacy REST Orders API, for connections that ask for it (`api = "rest"`)."""
-    auth = BearerAuth(
+    auth = shopify_rest_auth(shop, client, store)
+    params = {"status": "any", "limit": "250", "updated_at_min": since.isoformat()}
+    for _ in range(PAGES_MAX):
+        orders, page_info = shopify_rest_orders_page(shop, params, client, auth)
+        yield from orders
+        if page_info is None:
+            return
+        params = {"limit": "250", "page_info": page_info}  # the cursor carries the filters
+
+
+def shopify_rest_auth(
+    shop: ShopSettings, client: httpx.Client, store: TokenStore | None = None
+) -> BearerAuth:
+    return BearerAuth(
         shopify_tokens(shop, client, store), header="X-Shopify-Access-Token", prefix=""
     )
+
+
+def shopify_rest_orders_page(
+    shop: ShopSettings, params: dict[str, str], client: httpx.Client, auth: BearerAuth
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of `GET orders.json`: its orders, and the `page_info` cursor of the next page
+    from the `Link` header (None: this was the last). A cursor is asked for with only `limit`
+    (and `fields`) beside it, as Shopify requires: it carries the first page's filters."""
     assert shop.api_url
-    url: str | None = f"{shop.api_url.rstrip('/')}/admin/api/{shop.api_version}/orders.json"
-    params: dict[str, str] | None = {
-        "status": "any",
-        "limit": "250",
-        "updated_at_min": since.isoformat(),
-    }
-    for _ in range(PAGES_MAX):
-        if url is None:
-            return
-        response = check(client.get(url, params=params, auth=auth))
-        yield from response.json().get("orders", [])
-        url = response.links.get("next", {}).get("url")
-        params = None  # the next link carries its own query
+    url = f"{shop.api_url.rstrip('/')}/admin/api/{shop.api_version}/orders.json"
+    response = check(client.get(url, params=params, auth=auth))
+    following = response.links.get("next", {}).get("url")
+    page_info = httpx.URL(following).params.get("page_info") if following else None
+    return list(response.json().get("orders", [])), page_info
 
 
 def woocommerce_orders_since(
     shop: ShopSettings, since: datetime, client: httpx.Client, store: TokenStore | None = None
 ) -> Iterator[dict[str, Any]]:
+    params = {
+        "modified_after": since.replace(tzinfo=None).isoformat(timespec="seconds"),
+        "orderby": "modified",
+    }
+    for page in range(1, PAGES_MAX + 1):
+        orders, pages = woocommerce_orders_page(shop, params, page, client)
+        yield from orders
+        if page >= pages:
+            return
+
+
+def woocommerce_orders_page(
+    shop: ShopSettings, params: dict[str, str], page: int, client: httpx.Client
+) -> tuple[list[dict[str, Any]], int]:
+    """Page `page` (from 1) of `GET /wp-json/wc/v3/orders` filtered by `params` (GMT times,
+    100 a page, oldest first by `orderby`): its orders and how many pages there are."""
     if not (shop.api_url and shop.consumer_key and shop.consumer_secret):
         raise PermanentError("shop.api_url, consumer_key and consumer_secret are needed")
     url = f"{shop.api_url.rstrip('/')}/wp-json/wc/v3/orders"
     auth = (shop.consumer_key.get_secret_value(), shop.consumer_secret.get_secret_value())
-    for page in range(1, PAGES_MAX + 1):
-        response = check(
-            client.get(
-                url,
-                auth=auth,
-                params={
-                    "modified_after": since.replace(tzinfo=None).isoformat(timespec="seconds"),
-                    "dates_are_gmt": "true",
-                    "per_page": "100",
-                    "page": str(page),
-                    "orderby": "modified",
-                    "order": "asc",
-                },
-            )
-        )
-        yield from response.json()
-        if page >= int(response.headers.get("X-WP-TotalPages", "1") or 1):
-            return
+    query = {
+        "dates_are_gmt": "true",
+        "per_page": "100",
+        "order": "asc",
+        **params,
+        "page": str(page),
+    }
+    response = check(client.get(url, auth=auth, params=query))
+    return list(response.json()), int(response.headers.get("X-WP-TotalPages", "1") or 1)
 
 
 def woocommerce_refund_resource(

@@ -60,8 +60,10 @@ ORDER_FIELDS = f"""
     id title code originalPriceSet {{ {MONEY} }} discountedPriceSet {{ {MONEY} }}
     currentDiscountedPriceSet {{ {MONEY} }} {TAX_LINES} {DISCOUNTS} }} }}
 """
-ORDERS_QUERY = f"""query OrdersSince($query: String!, $after: String) {{
-  orders(first: {ORDERS_PER_PAGE}, after: $after, query: $query, sortKey: UPDATED_AT) {{
+ORDERS_QUERY = f"""query Orders(
+  $query: String!, $sortKey: OrderSortKeys = UPDATED_AT, $after: String
+) {{
+  orders(first: {ORDERS_PER_PAGE}, after: $after, query: $query, sortKey: $sortKey) {{
     pageInfo {{ hasNextPage endCursor }}
     nodes {{ {ORDER_FIELDS} }}
   }}
@@ -177,15 +179,31 @@ def orders_since(
     """Every order updated at or after `since`, oldest change first, as REST-shaped dicts.
     `>=` rather than `>`: two changes may share a second, and a repeat is harmless."""
     api = ShopifyGraphQL(shop, client, store, sleep)
-    stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    variables: dict[str, Any] = {"query": f"updated_at:>='{stamp}'", "after": None}
+    search = f"updated_at:>='{search_time(since)}'"
+    after: str | None = None
     for _ in range(PAGES_MAX):
-        page = api.run(ORDERS_QUERY, variables)["orders"]
-        for node in page["nodes"]:
-            yield rest_order(node, _more_lines(api, node))
-        if not page["pageInfo"]["hasNextPage"]:
+        orders, after = orders_page(api, search, "UPDATED_AT", after)
+        yield from orders
+        if after is None:
             return
-        variables["after"] = page["pageInfo"]["endCursor"]
+
+
+def orders_page(
+    api: ShopifyGraphQL, search: str, sort_key: str, after: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the orders matching Shopify's search syntax `search`, in `sort_key` order
+    (`UPDATED_AT`, `CREATED_AT`), after the cursor `after`: the orders as REST-shaped dicts,
+    and the cursor to ask for the next page with (None: this was the last)."""
+    variables = {"query": search, "sortKey": sort_key, "after": after}
+    page = api.run(ORDERS_QUERY, variables)["orders"]
+    orders = [rest_order(node, _more_lines(api, node)) for node in page["nodes"]]
+    info = page["pageInfo"]
+    return orders, (info["endCursor"] if info["hasNextPage"] else None)
+
+
+def search_time(moment: datetime) -> str:
+    """A time as Shopify's search syntax takes it (UTC, whole seconds)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def order_refunds(
