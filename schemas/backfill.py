@@ -10,12 +10,36 @@ the operator API.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 BackfillState = Literal["running", "interrupted", "failed", "done"]
+EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+
+
+class BackfillRequest(BaseModel):
+    """What to backfill: the orders created from `since` up to `until` (exclusive). Times
+    without an offset, and dates (midnight), are UTC."""
+
+    model_config = ConfigDict(extra="forbid")
+    since: datetime = Field(examples=["2026-11-01"])
+    until: datetime | None = Field(
+        None, description="default: when the backfill first starts", examples=["2026-12-01"]
+    )
+    dry_run: bool = Field(False, description="preview each order instead of submitting it")
+    fresh: bool = Field(False, description="forget an earlier run's progress and start over")
+
+    @field_validator("since", "until")
+    @classmethod
+    def _utc_in_range(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        value = value if value.tzinfo else value.replace(tzinfo=UTC)
+        if not EARLIEST <= value <= LATEST:
+            raise ValueError("must lie between the years 2000 and 2100")
+        return value.astimezone(UTC)
 
 
 class BackfillSummary(BaseModel):
@@ -56,3 +80,7 @@ class BackfillProgress(BaseModel):
     refused_orders: list[RefusedOrder] = Field(
         default_factory=list, description="the first refused orders, with their reasons"
     )
+
+
+class BackfillList(BaseModel):
+    items: list[BackfillProgress]

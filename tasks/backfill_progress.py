@@ -305,3 +305,14 @@ def _below(counts: dict[str, int], prefix: str) -> dict[str, int]:
 
 def _time(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
+
+
+def backfills(store: Store, connection: str) -> list[Progress]:
+    """Every backfill of a connection that has a record."""
+    prefix = BACKFILLS.key(connection, "")
+    ids = {
+        key[len(prefix) :]
+        for key in store.redis.scan_iter(BACKFILLS.pattern(connection), count=500)
+        if valid_run_id(str(key)[len(prefix) :])
+    }
+    return [Progress(store, connection, backfill_id) for backfill_id in sorted(ids)]

@@ -175,6 +175,35 @@ def cmd_preview(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if report.verdict != "would_refuse" else 3
 
 
+def cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
+    """Read the shop's orders created in a period and submit each as its webhook would (or,
+    with --dry-run, preview each); resumable: the same command continues where one stopped."""
+    from tasks.backfill import BackfillArgs, Busy, CannotBackfill, begin, carry_on
+    from tasks.backfill_progress import LEASE_SECONDS
+    from workers.backfill_view import Bar, moment, show_summary
+
+    settings.connection(args.connection)
+    _setup_logging(settings)
+    try:
+        since = moment(args.since)
+        until = moment(args.until) if args.until else None
+    except ValueError as exc:
+        console.print(f"--since/--until: {exc}", style="red", markup=False)
+        return 2
+    wanted = BackfillArgs(args.connection, since, until, args.dry_run)
+    try:  # a run killed on another machine holds its lease until it expires
+        run = begin(_runtime(settings), wanted, fresh=args.fresh, wait=LEASE_SECONDS + 1)
+    except (CannotBackfill, Busy) as exc:
+        console.print(str(exc), style="red", markup=False)
+        return 2
+    with Bar(console, f"{'dry run' if args.dry_run else 'backfill'} of {args.connection}") as bar:
+        view = carry_on(run, on_progress=bar.show)
+    if view is None:
+        return 1
+    show_summary(console, view)
+    return 0 if view.state == "done" else 1
+
+
 def cmd_connect(settings: Settings, args: argparse.Namespace) -> int:
     """Give orderbridge its first (or a fresh) OAuth grant for a connection (Exact Online)."""
     from connectors.consent import ConsentError, connect
@@ -379,6 +408,17 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--json", action="store_true", help="the report as JSON")
     preview.add_argument("file")
     preview.set_defaults(func=cmd_preview)
+    backfill = sub.add_parser(
+        "backfill", help="submit the shop's orders created in a period (resumable; --dry-run)"
+    )
+    backfill.add_argument("--connection", required=True)
+    backfill.add_argument("--since", required=True, help="2026-11-01 (UTC) or an ISO time")
+    backfill.add_argument("--until", help="end of the period, exclusive (default: now)")
+    backfill.add_argument("--dry-run", action="store_true", help="preview each order instead")
+    backfill.add_argument(
+        "--fresh", action="store_true", help="forget an earlier run's progress and start over"
+    )
+    backfill.set_defaults(func=cmd_backfill)
     connect = sub.add_parser("connect", help="OAuth consent for a connection (Exact Online)")
     connect.add_argument("connection")
     connect.add_argument("--code", help="the authorization code (or the whole redirect URL)")

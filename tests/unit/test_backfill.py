@@ -5,11 +5,10 @@ each order once; the counts add up; a dry run writes nothing."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import socket
 
 import httpx
 import pytest

@@ -24,7 +24,7 @@ from core.logging import get_logger
 from core.metrics_store import FactCache
 from core.replicas import NotReplicated
 from core.runtime import Runtime
-from workers.intake import health, operator, orders, preview, status, webhooks
+from workers.intake import backfill, health, operator, orders, preview, status, webhooks
 from workers.intake.errors import (
     ApiError,
     error_body,
@@ -47,6 +47,7 @@ ROUTER_ERRORS: list[tuple[ModuleType, tuple[int, ...]]] = [
     (webhooks, (400, 401, 404, 413, 422, 503)),
     (operator, (401, 503)),  # the operator token; Redis
     (preview, (401,)),  # the operator token; its route lists the rest
+    (backfill, (401, 503)),  # the operator token; Redis
     (health, ()),
     (status, ()),  # the status page (HTML, not in the schema)
 ]

@@ -21,12 +21,12 @@ ERROR_STATUSES: dict[int, str] = {
     "(`unauthorized`, `bad_signature`).",
     404: "No such connection, job, dead letter or ERP document (`unknown_connection`, "
     "`not_found`).",
-    409: "Someone else holds the job right now; try again (`busy`).",
+    409: "Someone else holds the job, or runs the backfill, right now; try again (`busy`).",
     413: "The body is larger than `[orderbridge.intake] max_body_bytes`, 1 MiB by default "
     "(`body_too_large`).",
     422: "The body (or a parameter) is not usable; `details` names each field "
     "(`validation_failed`, `unusable_order`, `unusable_refund`), or asks for what is not "
-    "supported (`not_supported`).",
+    "supported (`not_supported`, `cannot_backfill`).",
     502: "The ERP answered with an error or could not be reached (`erp_error`, `erp_unreachable`).",
     503: "Redis (the queue) is not reachable, or the ERP is down or busy; retry after "
     "`Retry-After` seconds where given (`unavailable`, `erp_unavailable`).",
