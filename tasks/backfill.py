@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 import httpx
 
 from connectors.errors import classify
+from connectors.registry import CONNECTORS
 from connectors.shops.created import CreatedOrders, created_orders
 from core.logging import get_logger
 from core.runtime import Runtime
@@ -93,6 +94,8 @@ def begin(rt: Runtime, args: BackfillArgs, fresh: bool = False, wait: float = 0.
             f"connection {args.connection!r} has no shop API to read orders from "
             f"(source shopify or woocommerce, and shop.api_url)"
         )
+    if args.dry_run and CONNECTORS[conn.erp].stand_in is None:
+        raise CannotBackfill(f"{conn.erp} has no dry run yet: backfill without --dry-run")
     progress = Progress(rt.store, args.connection, args.id)
     token = new_token()
     progress.take_lease(token, wait)
@@ -217,7 +220,7 @@ def _preview_one(run: Run, payload: Any, earlier: float | None) -> Outcome:
     event = _event(run, payload)
     if isinstance(event, str):
         return "refused", event, None
-    if rt.store.job_id_for(name, event.order_id) is not None:
+    if rt.store.job_id_for(name, event.order_id) is not None and not _goes_live(run, event):
         return "known", None, None
     if event.cancelled:
         return "refused", "cancelled in the shop before it was transferred", None
@@ -235,6 +238,13 @@ def _preview_one(run: Run, payload: Any, earlier: float | None) -> Outcome:
         reason = f"{first.step}: {first.message}" if first else "refused"
         return "refused", reason, report.verdict
     return "new", None, report.verdict
+
+
+def _goes_live(run: Run, event: OrderEvent) -> bool:
+    """A job previewed while the connection was in preview mode is sent by its next event."""
+    name = run.args.connection
+    live = run.rt.settings.connection(name).mode == "live"
+    return live and run.rt.store.was_previewed(name, event.order_id)
 
 
 def _event(run: Run, payload: Any) -> OrderEvent | str:

@@ -183,7 +183,6 @@ def cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
     from workers.backfill_view import Bar, moment, show_summary
 
     settings.connection(args.connection)
-    _setup_logging(settings)
     try:
         since = moment(args.since)
         until = moment(args.until) if args.until else None

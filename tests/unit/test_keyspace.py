@@ -10,7 +10,7 @@ from pathlib import Path
 from core.keyspace import PREFIX, Family
 
 ROOT = Path(__file__).resolve().parents[2]
-OWNERS = ("core.store", "core.admission", "core.metrics_store")
+OWNERS = ("core.store", "core.admission", "core.metrics_store", "tasks.backfill_progress")
 
 
 def declared() -> list[tuple[str, Family]]:
