@@ -251,7 +251,9 @@ class Progress:
         self._drop(keys=[self.lease], args=[token])
 
     def running(self) -> bool:
-        return bool(self.redis.exists(self.lease))
+        """Someone holds the lease who may still be at it (not a holder here that is gone)."""
+        held = self.redis.get(self.lease)
+        return held is not None and not holder_is_gone(str(held))
 
     # --- the report ---------------------------------------------------------------------------
     def view(self) -> BackfillProgress | None:
