@@ -184,7 +184,7 @@ def test_every_operation_answers_as_published(api: Cluster) -> None:
     for label, statuses in answered.items():
         print(f"{label}: {sum(statuses.values())} requests, {dict(sorted(statuses.items()))}")
     print(f"{sum(sum(s.values()) for s in answered.values())} requests in {elapsed:.1f} s")
-    assert len(answered) == 13, sorted(answered)
+    assert len(answered) == 17, sorted(answered)
     assert all(statuses for statuses in answered.values())
     # the known things were reached: some answers are not 404s
     assert (
