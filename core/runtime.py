@@ -265,6 +265,7 @@ class Runtime:
         timeout = self.settings.worker.http_timeout_seconds
         limits = httpx.Limits(max_connections=10, max_keepalive_connections=1)
         budget = self.budget_for(connection_name)
+
         def before_read() -> None:  # as the client's hook does for the connector's requests
             beat()
             budget.take(on_wait=beat)
