@@ -153,14 +153,19 @@ def start_in_background(run: Run) -> threading.Thread:
 
 def _pages(run: Run, on_progress: OnProgress | None, sleep: Sleep) -> None:
     rt, conn = run.rt, run.rt.settings.connection(run.args.connection)
+
+    def pause(seconds: float) -> None:  # a wait for the shop or the ERP keeps the lease
+        sleep(seconds)
+        _keep_lease(run, force=True)
+
     cursor = run.progress.meta().get("cursor") or None
     with httpx.Client(timeout=rt.settings.worker.http_timeout_seconds) as client:
         lister: CreatedOrders = created_orders(
             conn.source, conn.shop, run.since, run.until, client, rt.store
         )
         while True:
-            page = patiently(partial(lister.page, cursor), sleep)
-            position = _orders(run, page.orders, sleep)
+            page = patiently(partial(lister.page, cursor), pause)
+            position = _orders(run, page.orders, pause)
             run.progress.page_done(page.next, position)
             _keep_lease(run, force=True)
             if on_progress is not None:

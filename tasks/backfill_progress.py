@@ -61,12 +61,22 @@ if ARGV[4] ~= '' then redis.call('HINCRBY', KEYS[2], 'verdict:' .. ARGV[4], 1) e
 return 1
 """
 
-# The lease, taken over from a holder known to be gone (`ARGV[1]`, as read) or renewed by its
-# holder: set to `ARGV[2]` for `ARGV[3]` ms only while it still holds `ARGV[1]`.
+# The lease taken over from a holder known to be gone: set to `ARGV[2]` for `ARGV[3]` ms only
+# while it still holds that holder's token `ARGV[1]` (as read before).
 # KEYS: the lease. ARGV: the token it must hold now, the new token, ms. Returns 1 if set.
 _SWAP_LEASE = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+"""
+
+# The lease renewed by its holder: pushed `ARGV[2]` ms out if it holds the holder's token, or
+# taken again if it expired meanwhile (a long wait for the shop) and nobody else took it.
+# KEYS: the lease. ARGV: the holder's token, ms. Returns 0 when another holds it now.
+_RENEW_LEASE = """
+local held = redis.call('GET', KEYS[1])
+if held and held ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 """
 
@@ -112,6 +122,10 @@ def _is_stamp(text: str) -> bool:
 
 
 def new_token() -> str:
+    """`host/pid/uuid`: whose the lease is, so a run on the same machine can tell that the
+    holder was killed (`holder_is_gone`). Machines (containers) must have names of their own;
+    if two share one, a live holder may be taken over: the outcomes stay counted once and the
+    submissions idempotent, only both then read the shop."""
     return f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex}"
 
 
@@ -143,6 +157,7 @@ class Progress:
         )
         self._record = self.redis.register_script(_RECORD_OUTCOME)
         self._swap = self.redis.register_script(_SWAP_LEASE)
+        self._renew = self.redis.register_script(_RENEW_LEASE)
         self._drop = self.redis.register_script(_DROP_LEASE)
 
     # --- the record ---------------------------------------------------------------------------
@@ -245,7 +260,7 @@ class Progress:
             sleep(0.5)
 
     def renew_lease(self, token: str) -> bool:
-        return bool(self._swap(keys=[self.lease], args=[token, token, int(LEASE_SECONDS * 1000)]))
+        return bool(self._renew(keys=[self.lease], args=[token, int(LEASE_SECONDS * 1000)]))
 
     def drop_lease(self, token: str) -> None:
         self._drop(keys=[self.lease], args=[token])

@@ -15,6 +15,7 @@ import pytest
 
 from core.runtime import Runtime
 from core.settings import parse_settings
+from core.store import Store
 from schemas.backfill import BackfillProgress
 from simulators.shops import create_shopify, create_woocommerce
 from simulators.testing import running
@@ -45,7 +46,7 @@ def woo_fixture() -> Iterator[str]:
         yield url
 
 
-def runtime(source: str, url: str, **shop: Any) -> Runtime:
+def runtime(source: str, url: str, store: Store | None = None, **shop: Any) -> Runtime:
     settings = parse_settings(
         {
             "connections": {
@@ -71,7 +72,10 @@ def runtime(source: str, url: str, **shop: Any) -> Runtime:
     )
     connector = FakeConnector()
     return Runtime(
-        settings, fake_store(), enqueue=lambda *_: None, connector_factory=lambda _: connector
+        settings,
+        store or fake_store(),
+        enqueue=lambda *_: None,
+        connector_factory=lambda _: connector,
     )
 
 
@@ -243,3 +247,39 @@ def test_ids_and_fraction() -> None:
     assert fraction(0, 100, 25, oldest_first=True) == 0.25
     assert fraction(0, 100, 25, oldest_first=False) == 0.75
     assert fraction(0, 100, None, oldest_first=True) == 0.0
+
+
+def test_a_shop_that_answers_503_is_waited_out_and_a_refusal_stops_the_run_resumably(
+    shopify: str,
+) -> None:
+    seed_shopify(shopify, 6)
+    fault = {"match": "POST /admin/api/{version}/graphql.json", "mode": "status", "status": 503}
+    with httpx.Client(base_url=shopify) as sim:
+        sim.post("/_sim/faults", json={**fault, "count": 2}).raise_for_status()
+    waits: list[float] = []
+    rt = runtime("shopify", shopify)
+    view = carry_on(begin(rt, BackfillArgs("shop", SINCE, UNTIL)), sleep=waits.append)
+    assert view is not None and view.state == "done" and view.summary.found == 6
+    assert waits == [1.0, 2.0]  # a little longer each time
+    # a shop that refuses us (a revoked token) stops it; with the token back it carries on
+    refused = runtime("shopify", shopify, access_token="revoked")
+    again = BackfillArgs("shop", SINCE, UNTIL + timedelta(days=1))
+    failed = carry_on(begin(refused, again), sleep=waits.append)
+    assert failed is not None and failed.state == "failed" and "401" in (failed.error or "")
+    restored = runtime("shopify", shopify, store=refused.store)
+    done = carry_on(begin(restored, again), sleep=waits.append)
+    assert done is not None and done.state == "done" and done.summary.found == 6
+    assert done.error is None
+
+
+def test_the_lease_is_renewed_taken_again_after_a_long_wait_but_never_from_another(
+    shopify: str,
+) -> None:
+    rt = runtime("shopify", shopify)
+    run = begin(rt, BackfillArgs("shop", SINCE, UNTIL))
+    progress = run.progress
+    assert progress.renew_lease(run.token)
+    rt.store.redis.delete(progress.lease)  # expired while it waited for the shop
+    assert progress.renew_lease(run.token)
+    rt.store.redis.set(progress.lease, "elsewhere/1/x")
+    assert not progress.renew_lease(run.token)
