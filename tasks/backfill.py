@@ -158,7 +158,10 @@ def _pages(run: Run, on_progress: OnProgress | None, sleep: Sleep) -> None:
         sleep(seconds)
         _keep_lease(run, force=True)
 
-    cursor = run.progress.meta().get("cursor") or None
+    meta = run.progress.meta()
+    if meta.get("listed") == "1":
+        return  # the last page was done; the run stopped before it said so
+    cursor = meta.get("cursor") or None
     with httpx.Client(timeout=rt.settings.worker.http_timeout_seconds) as client:
         lister: CreatedOrders = created_orders(
             conn.source, conn.shop, run.since, run.until, client, rt.store

@@ -3,8 +3,9 @@
 A backfill is named by its connection, period and mode (`run_id`), so the same arguments find
 the same record and carry on from its cursor. Its keys (`BACKFILLS`, `ob:backfill:<connection>:
 <run id>[:part]`):
-- the record (hash): since, until, dry_run, state, cursor (of the next page), pages, position
-  (epoch seconds of the last order's creation), oldest_first, times, error;
+- the record (hash): since, until, dry_run, state, cursor (of the next page), listed (`1`
+  once the last page is done), pages, position (epoch seconds of the last order's creation),
+  oldest_first, times, error;
 - `:orders` (hash order id -> `new`/`known`/`refused`, or `pending:<epoch>` while it is being
   handled): each order's outcome, recorded once (`record_outcome`, with the counts);
 - `:counts` (hash): `found`, `new`, `known`, `refused`, `reason:<reason>`, `verdict:<verdict>`;
@@ -191,8 +192,9 @@ class Progress:
         self.redis.hset(self.key, mapping={**fields, "updated_at": str(time.time())})
 
     def page_done(self, cursor: str | None, position: float | None) -> None:
-        """A page's orders all have outcomes: the next run starts from `cursor`."""
-        fields = {"cursor": cursor or ""}
+        """A page's orders all have outcomes: the next run starts from `cursor` (None: there
+        is no next page)."""
+        fields = {"cursor": cursor or "", "listed": "0" if cursor else "1"}
         if position is not None:
             fields["position"] = str(position)
         pipe = self.redis.pipeline(transaction=True)
