@@ -24,6 +24,8 @@ SUBCOMMANDS = {
     "flower": [],
     "simulate": ["poweroffice"],
     "enqueue": ["--connection", "shop", "orders.json"],
+    "preview": ["--connection", "shop", "order.json"],
+    "backfill": ["--connection", "shop", "--since", "2026-11-01"],
     "connect": ["shop"],
     "status": [],
     "dlq": ["list"],
