@@ -35,7 +35,7 @@ pytestmark = pytest.mark.e2e
 
 ORDERS = 500
 DELIVERED_BEFORE = range(0, 100)  # by webhook, before the backfill starts
-RECONCILED = range(200, 250)  # changed today: reconciliation polls them in meanwhile
+RECONCILED = range(200, 250)  # changed today: reconciliation (every 2 s) brings them in
 STILL = range(300, 350)  # by webhook while the killed backfill stands still
 RACED = range(350, 400)  # by webhook as the backfill, running again, comes near them
 IN_ERP_BEFORE = range(450, 470)  # in PowerOffice before orderbridge existed
@@ -52,9 +52,9 @@ def shopify_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simula
 
 
 def seed(shop: Simulator, webhooks_to: str) -> list[dict[str, Any]]:
-    """The 500 orders, an hour apart from 1 November, pending payment; their
-    `updated_at` is their creation time, except for the ones reconciliation should see. The
-    first 100 are delivered to `webhooks_to` as they are placed."""
+    """The 500 orders, an hour apart from 1 November, pending payment; their `updated_at` is
+    their creation time, except for the ones reconciliation should see (it looks a day back).
+    The first 100 are delivered to `webhooks_to` as they are placed."""
     shop.reset()
     # a Shopify Plus store's cost bucket (20,000 points, 1,000 a second), so the test is short
     shop.configure(graphql_bucket_size=20000, graphql_restore_rate=1000)
@@ -144,10 +144,11 @@ def test_500_orders_each_in_the_erp_once_with_webhooks_reconciliation_and_a_kill
     orders = seed(shopify, f"http://127.0.0.1:{cluster.intake_port}/webhooks/shopify/shop")
     ids = [str(order["id"]) for order in orders]
     in_erp_before(cluster, orders)
+    before = [*DELIVERED_BEFORE, *RECONCILED]
     poll(
-        lambda: all(cluster.store.job_id_for("shop", ids[n]) for n in DELIVERED_BEFORE),
+        lambda: all(cluster.store.job_id_for("shop", ids[n]) for n in before),
         30,
-        what="the first 100 orders' webhooks",
+        what="the first 100 orders' webhooks and a reconciliation",
     )
 
     # When a backfill runs and is SIGKILLed half-way, webhooks for later orders arrive while it
