@@ -1,11 +1,11 @@
 """What a backfill reports: where it stands in the period and what became of the orders it found.
 
-Every order found is counted once, in exactly one of `new` (orderbridge made its job now),
-`known` (it had a job already: a webhook or reconciliation got there first) and `refused` (it
-cannot become a job: unmappable, cancelled in the shop before it was transferred, ...), so
-`found = new + known + refused`. A dry run counts what a real run would do, with the dry run's
-verdict per order in `by_verdict`. Built by `tasks.backfill_progress`; served by the CLI and
-the operator API.
+Every order found is counted once, in exactly one of `new` (orderbridge made its job now, or
+sends now the job of an order it previewed in preview mode), `known` (it had a job already: a
+webhook or reconciliation got there first) and `refused` (it cannot become a job: unmappable,
+cancelled in the shop before it was transferred, ...), so `found = new + known + refused`. A dry
+run counts what a real run would do, with the dry run's verdict per order in `by_verdict`. Built
+by `tasks.backfill_progress`; served by the CLI and the operator API.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from tasks.backfill import BackfillArgs, begin, carry_on
 from tasks.backfill_progress import Busy, Progress, fraction, run_id, valid_run_id
 from tasks.events import apply_event
 from tasks.sources import event_from_shop
-from tests.support.fakes import FakeConnector, fake_store
+from tests.support.fakes import Enqueued, FakeConnector, fake_store
 from tests.support.payloads import shopify_nok_order, woo_nok_order
 
 SINCE = datetime(2026, 11, 1, tzinfo=UTC)
@@ -46,7 +46,13 @@ def woo_fixture() -> Iterator[str]:
         yield url
 
 
-def runtime(source: str, url: str, store: Store | None = None, **shop: Any) -> Runtime:
+def runtime(
+    source: str,
+    url: str,
+    store: Store | None = None,
+    enqueue: Enqueued | None = None,
+    **shop: Any,
+) -> Runtime:
     settings = parse_settings(
         {
             "connections": {
@@ -74,7 +80,7 @@ def runtime(source: str, url: str, store: Store | None = None, **shop: Any) -> R
     return Runtime(
         settings,
         store or fake_store(),
-        enqueue=lambda *_: None,
+        enqueue=enqueue if enqueue is not None else Enqueued(),
         connector_factory=lambda _: connector,
     )
 
@@ -283,3 +289,21 @@ def test_the_lease_is_renewed_taken_again_after_a_long_wait_but_never_from_anoth
     assert progress.renew_lease(run.token)
     rt.store.redis.set(progress.lease, "elsewhere/1/x")
     assert not progress.renew_lease(run.token)
+
+
+def test_orders_previewed_in_preview_mode_are_sent_by_a_live_backfill_once(shopify: str) -> None:
+    # Given five orders whose jobs ended `previewed` while the connection was in preview mode
+    ids = seed_shopify(shopify, 5)
+    enqueued = Enqueued()
+    rt = runtime("shopify", shopify, enqueue=enqueued)
+    with httpx.Client(base_url=shopify) as sim:
+        orders = {str(o["id"]): o for o in sim.get("/_sim/state").json()["orders"]}
+    for order_id in ids:
+        apply_event(rt, "shop", event_from_shop("shopify", orders[order_id], None))
+        rt.store.mark_previewed("shop", order_id)
+    # When the connection is live and a backfill runs over the period
+    view = backfill(rt)
+    # Then each is sent (the job leaves `previewed`), once, and counts as new
+    assert (view.summary.found, view.summary.new) == (5, 5), view.summary
+    go_live = [job_id for name, job_id in enqueued if name == "order_go_live"]
+    assert sorted(go_live) == sorted(str(rt.store.job_id_for("shop", i)) for i in ids)
