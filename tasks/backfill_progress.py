@@ -10,7 +10,8 @@ the same record and carry on from its cursor. Its keys (`BACKFILLS`, `ob:backfil
   handled): each order's outcome, recorded once (`record_outcome`, with the counts);
 - `:counts` (hash): `found`, `new`, `known`, `refused`, `reason:<reason>`, `verdict:<verdict>`;
 - `:refused` (hash order id -> reason);
-- `:lease` (string, expiring): the token of the process running it, `host/pid/uuid`.
+- `:lease` (string, expiring): the token of the process running it, `host/pid/uuid`;
+and per connection `ob:backfill:<connection>:index` (set): its backfills' ids.
 
 An order is marked pending before it is handled and gets its outcome after; a run killed in
 between handles it again (submitting is idempotent) and tells from the pending mark's time
@@ -24,7 +25,7 @@ import socket
 import time
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -35,10 +36,11 @@ from schemas.backfill import BackfillProgress, BackfillState, BackfillSummary, R
 BACKFILLS = Family(
     "backfill",
     "per (connection, backfill id): the backfill's record (hash) and its `:orders` (hash order "
-    "id -> outcome), `:counts`, `:refused` (hashes) and `:lease` (string, expiring) "
-    "(`tasks.backfill_progress`).",
+    "id -> outcome), `:counts`, `:refused` (hashes) and `:lease` (string, expiring); per "
+    "connection `index` (set of its backfill ids) (`tasks.backfill_progress`).",
 )
 PENDING = "pending:"
+INDEX = "index"  # not a backfill id: `ob:backfill:<connection>:index` lists them
 OUTCOMES = ("new", "known", "refused")
 LEASE_SECONDS = 15.0
 REFUSED_SHOWN = 50
@@ -170,6 +172,7 @@ class Progress:
 
     def create(self, since: datetime, until: datetime, dry_run: bool, oldest_first: bool) -> None:
         now = str(time.time())
+        self.redis.sadd(BACKFILLS.key(self.connection, INDEX), self.id)
         self.redis.hset(
             self.key,
             mapping={
@@ -327,11 +330,6 @@ def _time(epoch: float) -> datetime:
 
 
 def backfills(store: Store, connection: str) -> list[Progress]:
-    """Every backfill of a connection that has a record."""
-    prefix = BACKFILLS.key(connection, "")
-    ids = {
-        key[len(prefix) :]
-        for key in store.redis.scan_iter(BACKFILLS.pattern(connection), count=500)
-        if valid_run_id(str(key)[len(prefix) :])
-    }
-    return [Progress(store, connection, backfill_id) for backfill_id in sorted(ids)]
+    """Every backfill of a connection that has a record, oldest period first."""
+    ids = cast("set[str]", store.redis.smembers(BACKFILLS.key(connection, INDEX)))
+    return [Progress(store, connection, str(backfill_id)) for backfill_id in sorted(ids)]
