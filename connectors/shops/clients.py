@@ -4,7 +4,9 @@ Webhooks get lost (WooCommerce never retries; Shopify gives up after 8 tries), s
 connection is polled for orders changed since its cursor: Shopify's GraphQL Admin API
 (`shopify_graphql`; the legacy REST Orders API with `updated_at_min` and `Link` paging only when
 the connection says `api = "rest"`), WooCommerce's REST API with `modified_after` and numbered
-pages. Every fetcher takes the token store, so Shopify's short-lived tokens are shared.
+pages. Every fetcher takes the token store, so Shopify's short-lived tokens are shared. Each
+reads through a one-page function, which a backfill calls with its own filters and cursor
+(`connectors.shops.created`).
 """
 
 from __future__ import annotations
