@@ -197,6 +197,8 @@ def cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     with Bar(console, f"{'dry run' if args.dry_run else 'backfill'} of {args.connection}") as bar:
         view = carry_on(run, on_progress=bar.show)
+        if view is not None:
+            bar.show(view)  # done: the whole period
     if view is None:
         return 1
     show_summary(console, view)
