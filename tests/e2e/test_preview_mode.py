@@ -1,8 +1,8 @@
 """A connection in preview mode, end to end: the Shopify simulator delivers 50 orders by webhook
 to a real intake and worker whose connection says `mode = "preview"`; each becomes a job that
 ends `previewed`, with what it would have sent, and the PowerOffice simulator gets no write.
-Switched to live (the processes started again on the changed configuration), the shop's next
-event for each order sends it, once: a second round of events sends nothing more.
+Switched to live (the processes started again on the changed configuration), an update for ten
+of them and a backfill over the period send each order once; more events send nothing more.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ from tests.support.payloads import SECRET, shopify_nok_order, sign
 pytestmark = pytest.mark.e2e
 
 ORDERS = 50
+PLACED = (datetime.now(UTC) - timedelta(hours=1)).isoformat(timespec="seconds")
+PERIOD = ((datetime.now(UTC) - timedelta(days=1)).date().isoformat(),)  # PLACED is in it
 TOKEN_PATH = "/Demo/OAuth/Token"
 
 
@@ -85,7 +88,7 @@ def test_preview_mode_sends_nothing_and_going_live_sends_each_order_once(
         shopify.http.post("/_sim/subscriptions", json={"topic": topic, "address": address})
     order_ids = []
     for n in range(ORDERS):
-        body = {**shopify_nok_order(), "id": 8800000 + n, "name": f"#P{n}", "order_number": n}
+        body = {**shopify_nok_order(), "created_at": PLACED, "processed_at": PLACED}
         placed = shopify.http.post("/_sim/orders", json=body)
         placed.raise_for_status()
         order_ids.append(str(placed.json().get("order", placed.json())["id"]))
@@ -107,8 +110,12 @@ def test_preview_mode_sends_nothing_and_going_live_sends_each_order_once(
     assert page.status_code == 200 and 'id="previewed"' in page.text
 
     restart(cluster, "live")
-    for order_id in order_ids:  # the shop's next event for each order: an update
+    for order_id in order_ids[:10]:  # the shop's next event for some of them: an update
         assert update(shopify, address, order_id).status_code in (200, 202)
+    # a backfill over the preview period sends every previewed order (the updated ones too,
+    # as their jobs have left `previewed` already: those are known)
+    code, shown = cluster.cli("backfill", "--connection", "shop", "--since", PERIOD[0])
+    assert code == 0, shown
     poll(
         lambda: set(states(cluster, order_ids).values()) == {"done"},
         120,
