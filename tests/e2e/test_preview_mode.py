@@ -87,7 +87,7 @@ def test_preview_mode_sends_nothing_and_going_live_sends_each_order_once(
     for topic in ("orders/create", "orders/updated"):
         shopify.http.post("/_sim/subscriptions", json={"topic": topic, "address": address})
     order_ids = []
-    for n in range(ORDERS):
+    for _ in range(ORDERS):
         body = {**shopify_nok_order(), "created_at": PLACED, "processed_at": PLACED}
         placed = shopify.http.post("/_sim/orders", json=body)
         placed.raise_for_status()
