@@ -26,6 +26,7 @@ from pydantic import (
 
 from connectors.base import ErpSettings
 from connectors.registry import CONNECTORS
+from connectors.shops.registry import SHOPS
 from connectors.shops.settings import ShopSettings
 from core.endpoints import (
     BrokerEndpoint,
@@ -156,7 +157,7 @@ class ConnectionSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
     erp: str
-    source: Literal["any", "shopify", "woocommerce"] = "any"
+    source: str = "any"  # "any" (the canonical order API) or a shop of connectors.shops.registry
     api_token: SecretStr | None = None
     send_invoice: bool = False
     # `preview`: every order is previewed (tasks.preview) and its job ends as `previewed`, with
@@ -184,6 +185,13 @@ class ConnectionSettings(BaseModel):
         if self._erp_settings is None:
             raise ConfigError(f"connections.{self.name}.settings", "not validated (load_settings)")
         return self._erp_settings
+
+    @field_validator("source")
+    @classmethod
+    def _known_source(cls, source: str) -> str:
+        if source != "any" and source not in SHOPS:
+            raise ValueError(f"unknown source {source!r} (known: any, {', '.join(sorted(SHOPS))})")
+        return source
 
     def reference_for(self, external_id: str, number: str | None) -> str:
         return self.reference_template.format(

@@ -32,6 +32,7 @@ import httpx
 from connectors.errors import classify
 from connectors.registry import CONNECTORS
 from connectors.shops.created import CreatedOrders, created_orders
+from connectors.shops.registry import SHOPS
 from core.logging import get_logger
 from core.runtime import Runtime
 from schemas.backfill import BackfillProgress
@@ -39,7 +40,7 @@ from schemas.shops.errors import MappingError
 from tasks.backfill_progress import LEASE_SECONDS, PENDING, Busy, Progress, new_token, run_id
 from tasks.events import OrderEvent, apply_event
 from tasks.preview import preview
-from tasks.sources import READERS, event_from_shop
+from tasks.sources import event_from_shop
 
 log = get_logger("orderbridge.backfill")
 T = TypeVar("T")
@@ -89,10 +90,10 @@ def begin(rt: Runtime, args: BackfillArgs, fresh: bool = False, wait: float = 0.
     new one or the one the same arguments made before (`fresh`: forget that one). Raises
     `CannotBackfill`, `Busy`, and ConfigError for an unknown connection."""
     conn = rt.settings.connection(args.connection)
-    if conn.source not in READERS or not conn.shop.api_url:
+    if conn.source not in SHOPS or not conn.shop.api_url:
         raise CannotBackfill(
             f"connection {args.connection!r} has no shop API to read orders from "
-            f"(source shopify or woocommerce, and shop.api_url)"
+            f"(source one of {', '.join(sorted(SHOPS))}, and shop.api_url)"
         )
     if args.dry_run and CONNECTORS[conn.erp].stand_in is None:
         raise CannotBackfill(f"{conn.erp} has no dry run yet: backfill without --dry-run")

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from connectors.base import Connector, customer_key
 from connectors.errors import ErpError, PermanentError, classify
 from connectors.rehearsal import RehearsalTransport
+from connectors.shops.registry import SHOPS
 from core.runtime import Runtime
 from schemas.job import Step, StepResult
 from schemas.order import Order
@@ -28,7 +29,7 @@ from schemas.preview import (
     StepOutcome,
     Verdict,
 )
-from tasks.sources import READERS, event_from_shop
+from tasks.sources import event_from_shop
 from tasks.steps import StepContext, StepDone
 
 T = TypeVar("T")
@@ -68,8 +69,8 @@ def order_to_preview(rt: Runtime, connection: str, payload: Any, source: str | N
     `MappingError` naming the field, and `ValueError` for a payload with no order in it."""
     if source is None:
         return Order.model_validate(payload)
-    if source not in READERS:
-        raise ValueError(f"unknown source {source!r}: one of {', '.join(sorted(READERS))}")
+    if source not in SHOPS:
+        raise ValueError(f"unknown source {source!r}: one of {', '.join(sorted(SHOPS))}")
     conn = rt.settings.connection(connection)
     event = event_from_shop(source, payload, conn.shop.fallback_sku)
     if event.order is None:

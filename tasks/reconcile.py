@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from connectors.shops.clients import shopify_orders_since, woocommerce_orders_since
+from connectors.shops.registry import SHOPS
 from core.logging import get_logger
 from core.runtime import Runtime
 from core.store import RECONCILE_CLAIMS
@@ -28,14 +28,13 @@ from tasks.sources import event_from_shop
 
 log = get_logger("orderbridge.reconcile")
 FIRST_LOOKBACK = timedelta(days=1)
-FETCHERS = {"shopify": shopify_orders_since, "woocommerce": woocommerce_orders_since}
 
 
 def reconcile_due(rt: Runtime) -> int:
     """Poll every shop connection whose interval has passed; returns orders looked at."""
     seen = 0
     for name, conn in rt.settings.connections.items():
-        if conn.source not in FETCHERS or not conn.shop.api_url:
+        if conn.source not in SHOPS or not conn.shop.api_url:
             continue
         if rt.store.claim_interval(RECONCILE_CLAIMS, name, conn.shop.reconcile_seconds):
             try:
@@ -54,7 +53,7 @@ def reconcile(rt: Runtime, name: str) -> int:
     newest, seen, created = start.timestamp(), 0, 0
     hold: float | None = None  # set when an order's refunds failed: the cursor stays put
     with httpx.Client(timeout=settings.worker.http_timeout_seconds) as client:
-        for payload in FETCHERS[conn.source](conn.shop, since, client, rt.store):
+        for payload in SHOPS[conn.source].orders_since(conn.shop, since, client, rt.store):
             seen += 1
             try:
                 event = event_from_shop(conn.source, payload, conn.shop.fallback_sku)

@@ -1,31 +1,24 @@
-"""Shop payloads → order events: the reading shared by webhooks and reconciliation."""
+"""Shop payloads → order events: the reading shared by webhooks and reconciliation, for every
+shop in `connectors.shops.registry`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
+from connectors.shops.registry import SHOPS
 from schemas.order import Order
 from schemas.shops.errors import MappingError
-from schemas.shops.shopify import shopify_order, shopify_status
-from schemas.shops.status import ShopStatus
-from schemas.shops.woocommerce import woocommerce_order, woocommerce_status
 from tasks.events import OrderEvent
-
-READERS: dict[str, tuple[Callable[..., Order], Callable[[dict[str, Any]], ShopStatus]]] = {
-    "shopify": (shopify_order, shopify_status),
-    "woocommerce": (woocommerce_order, woocommerce_status),
-}
 
 
 def event_from_shop(source: str, payload: Any, fallback_sku: str | None) -> OrderEvent:
     """Raises MappingError (naming the shop's field) for a payload we cannot use."""
     if not isinstance(payload, dict):
         raise MappingError("", "the order must be a JSON object")
-    read_order, read_status = READERS[source]
-    status = read_status(payload)
+    shop = SHOPS[source]
+    status = shop.status(payload)
     try:
-        order: Order | None = read_order(payload, fallback_sku=fallback_sku)
+        order: Order | None = shop.order(payload, fallback_sku=fallback_sku)
     except MappingError:
         if not (status.cancelled or status.draft):
             raise

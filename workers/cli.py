@@ -16,6 +16,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from connectors.shops.registry import SHOPS
 from core import runtime
 from core.admission import describe_eta
 from core.logging import configure as configure_logging
@@ -403,7 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--connection", required=True)
     preview.add_argument(
         "--source",
-        choices=["shopify", "woocommerce"],
+        choices=sorted(SHOPS),
         help="the file is that shop's order payload (default: a canonical order)",
     )
     preview.add_argument("--json", action="store_true", help="the report as JSON")

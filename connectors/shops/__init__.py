@@ -1,1 +1,2 @@
-"""How we read orders back from the shops (for reconciliation): one small client per shop."""
+"""The shops orders come from, one package each behind one contract (`source.ShopSource`),
+found by name in `registry.SHOPS`; `settings` is a shop connection's settings."""

@@ -26,13 +26,10 @@ import httpx
 from connectors.base import TokenStore
 from connectors.errors import PermanentError
 from connectors.http import BearerAuth
-from connectors.shops import shopify_graphql
-from connectors.shops.clients import (
-    shopify_rest_auth,
-    shopify_rest_orders_page,
-    woocommerce_orders_page,
-)
 from connectors.shops.settings import ShopSettings
+from connectors.shops.shopify import graphql as shopify_graphql
+from connectors.shops.shopify.rest import shopify_rest_auth, shopify_rest_orders_page
+from connectors.shops.woocommerce.rest import woocommerce_orders_page
 
 ONE_SECOND = timedelta(seconds=1)
 

@@ -21,8 +21,10 @@ from typing import Any
 import fakeredis
 import pytest
 
+from connectors.shops.shopify.mapping import shopify_order
+from connectors.shops.shopify.refund import shopify_refund
+from connectors.shops.woocommerce.mapping import woocommerce_order
 from schemas.order import Order
-from schemas.shops import shopify_order, shopify_refund, woocommerce_order
 from simulators.sapera.catalogue import ACCOUNTS, DEMO_ACCOUNTS, DEMO_CATALOGUE
 from tests.support.cluster import ROOT
 from tests.support.intake import (

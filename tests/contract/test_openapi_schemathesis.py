@@ -32,11 +32,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from connectors.shops.registry import SHOPS as SHOP_SOURCES
 from tests.support.cluster import Cluster, Simulator, poll
 from tests.support.config import OPERATOR_TOKEN, SHOP_TOKEN, poweroffice_connection
 from tests.support.factories import order, product_line
 from tests.support.payloads import SECRET, sign
-from workers.intake.webhooks import SHOPIFY_TOPICS, WOO_TOPICS
 
 pytestmark = pytest.mark.e2e
 
@@ -56,6 +56,8 @@ ERP_ROUTES = {
     "POST /v1/connections/{name}/preview",  # reads the ERP (a dry run writes nothing)
 }
 ERP_CODES = {"erp_error", "erp_unavailable"}
+SHOPIFY_TOPICS = SHOP_SOURCES["shopify"].webhook.topics
+WOO_TOPICS = SHOP_SOURCES["woocommerce"].webhook.topics
 PREVIEW = "/v1/connections/{name}/preview"
 
 

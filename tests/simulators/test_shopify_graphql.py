@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.shops.clients import shopify_orders_since
 from connectors.shops.settings import ShopSettings
-from connectors.shops.shopify_graphql import order_refunds
-from schemas.shops import shopify_order
+from connectors.shops.shopify.graphql import order_refunds
+from connectors.shops.shopify.mapping import shopify_order
+from connectors.shops.shopify.rest import shopify_orders_since
 from simulators.shops import create_shopify
 from tests.support.payloads import load, shopify_nok_order
 from tests.support.sim_server import simulator_fixtures

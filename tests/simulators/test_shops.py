@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 
-from schemas.shops import shopify_order
+from connectors.shops.shopify.mapping import shopify_order
 from simulators.shops import create_shopify
 from tests.support.payloads import shopify_nok_order
 from tests.support.sim_server import simulator_fixtures

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from schemas.shops import woocommerce_order
+from connectors.shops.woocommerce.mapping import woocommerce_order
 from simulators.shops import create_woocommerce
 from tests.support.payloads import woo_nok_order
 from tests.support.sim_server import simulator_fixtures

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import httpx
 
 from connectors.http import BearerAuth
-from connectors.shops.clients import shopify_rest_orders_since
 from connectors.shops.settings import ShopSettings
+from connectors.shops.shopify.rest import shopify_rest_orders_since
 from tests.support.fakes import fake_store
 
 

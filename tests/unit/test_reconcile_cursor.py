@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from connectors.shops.registry import SHOPS
+from connectors.shops.woocommerce import source as woocommerce_source
 from core.runtime import Runtime
 from core.settings import parse_settings
 from core.store import Store
@@ -98,7 +100,7 @@ def shop(monkeypatch: pytest.MonkeyPatch) -> Shop:
             woo_order(802, START + timedelta(minutes=30)),
         ]
     )
-    monkeypatch.setitem(reconcile_module.FETCHERS, "woocommerce", fake.orders_since)
+    monkeypatch.setattr(SHOPS["woocommerce"], "orders_since", fake.orders_since)
     monkeypatch.setattr(reconcile_module, "credit_missing_refunds", fake.credit_missing_refunds)
     return fake
 
@@ -158,8 +160,8 @@ def test_the_original_order_is_looked_up_once_for_all_its_missing_refunds(
         against.append(order)
         return Order.model_validate(order_json(f"refund-{refund['id']}", credit_for="727"))
 
-    monkeypatch.setattr(refunds_module, "woocommerce_refund_resource", resource)
-    monkeypatch.setattr(refunds_module, "woocommerce_refund", mapped)
+    monkeypatch.setattr(woocommerce_source, "woocommerce_refund_resource", resource)
+    monkeypatch.setattr(woocommerce_source, "woocommerce_refund", mapped)
     payload = woo_nok_order()
     payload["refunds"] = [{"id": 901, "total": "-10.00"}, {"id": 902, "total": "-5.00"}]
     with httpx.Client() as client:

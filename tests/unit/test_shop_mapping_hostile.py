@@ -14,15 +14,10 @@ from typing import Any
 
 import pytest
 
+from connectors.shops.shopify.mapping import shopify_order, shopify_status
+from connectors.shops.woocommerce.mapping import woocommerce_order, woocommerce_status
 from schemas.order import Order
-from schemas.shops import (
-    MappingError,
-    ShopStatus,
-    shopify_order,
-    shopify_status,
-    woocommerce_order,
-    woocommerce_status,
-)
+from schemas.shops import MappingError, ShopStatus
 from tests.support.hostile import DEEP, mutate
 from tests.support.payloads import (
     shopify_classic_test_order,

@@ -16,15 +16,12 @@ from typing import Any
 
 import pytest
 
+from connectors.shops.shopify.mapping import shopify_order
+from connectors.shops.shopify.refund import shopify_refund
+from connectors.shops.woocommerce.mapping import woocommerce_order
+from connectors.shops.woocommerce.refund import woocommerce_refund, woocommerce_refund_ids
 from schemas.order import Order, ProductLine, ShippingLine
-from schemas.shops import (
-    MappingError,
-    shopify_order,
-    shopify_refund,
-    woocommerce_order,
-    woocommerce_refund,
-    woocommerce_refund_ids,
-)
+from schemas.shops import MappingError
 from tests.support.hostile import DEEP, NASTY, mutate
 from tests.support.payloads import load, shopify_nok_order, woo_nok_order
 

@@ -12,13 +12,13 @@ import httpx
 import pytest
 
 from connectors.errors import PermanentError, RateLimited
-from connectors.shops import shopify_graphql
-from connectors.shops.clients import shopify_orders_since
 from connectors.shops.settings import ShopSettings
-from connectors.shops.shopify_auth import shopify_tokens
+from connectors.shops.shopify import graphql as shopify_graphql
+from connectors.shops.shopify.auth import shopify_tokens
+from connectors.shops.shopify.mapping import shopify_order
+from connectors.shops.shopify.rest import shopify_orders_since
 from connectors.tokens import SharedToken
 from core.store import TOKENS, Store
-from schemas.shops import shopify_order
 from simulators.shops.shopify_graphql import Bucket, execute
 from tests.support.fakes import fake_store
 from tests.support.payloads import shopify_current_test_order, shopify_nok_order

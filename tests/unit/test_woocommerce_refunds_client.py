@@ -12,10 +12,10 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.errors import ErpHttpError, PermanentError
-from connectors.shops.clients import woocommerce_refund_resource
 from connectors.shops.settings import ShopSettings
+from connectors.shops.woocommerce.refund import woocommerce_refund, woocommerce_refund_ids
+from connectors.shops.woocommerce.rest import woocommerce_refund_resource
 from schemas.order import ProductLine
-from schemas.shops import woocommerce_refund, woocommerce_refund_ids
 from simulators.shops import create_woocommerce
 from tests.support.payloads import woo_nok_order
 from tests.support.sim_server import simulator_fixtures

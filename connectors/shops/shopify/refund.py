@@ -10,7 +10,7 @@ not carry the order's customer, currency setting or `taxes_included`.
 The mapping:
 
 - One product line per refunded line item, with the refunded quantity and priced the way
-  `shopify_order` prices the order line (schemas.shops.shopify): unit price = the line's `price`,
+  `shopify_order` prices the order line (`mapping`): unit price = the line's `price`,
   discount = the line's allocated discount in proportion to the refunded units (rounded to cents),
   so the credited amount is what the customer paid for those units; VAT rate from `tax_lines`.
   Refunding more units than the line has is refused.
@@ -47,12 +47,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from connectors.shops.shopify.mapping import line_discount, line_name, priced_line, tax_rate
 from schemas.order import MAX_LINES, Order, ShippingLine
 from schemas.shops import read
 from schemas.shops.common import CanonicalLine, checked_total
 from schemas.shops.credit import MANUAL, amount_only_refund, credit_order, stand_in_customer
 from schemas.shops.errors import MappingError
-from schemas.shops.shopify import line_discount, line_name, priced_line, tax_rate
 
 ZERO = Decimal("0")
 ITEMS = "refund_line_items"

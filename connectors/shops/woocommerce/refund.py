@@ -11,7 +11,7 @@ amount is negative and `amount` (what went back, tax included) positive. So the 
 the refund ids from the order body (`woocommerce_refund_ids`), reads each refund and maps it here.
 
 The lines are the order's lines with their signs turned: a refund line is read exactly as
-`woocommerce_order` reads an order line (schemas.shops.woocommerce: net amounts, VAT rate by tax
+`woocommerce_order` reads an order line (`mapping`: net amounts, VAT rate by tax
 rate id or derived from the rounded amounts, empty SKU to the fallback article), shipping and fee
 lines likewise. A positive amount where WooCommerce writes negative ones is refused, since we could
 not tell what it means. A line with amounts but no units (WooCommerce lets the merchant type a
@@ -29,12 +29,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from connectors.shops.woocommerce.mapping import (
+    charge_line,
+    order_customer,
+    product_line,
+    tax_rates,
+)
 from schemas.order import MAX_LINES, Customer, Order
 from schemas.shops import read
 from schemas.shops.common import CanonicalLine, checked_total
 from schemas.shops.credit import MANUAL, amount_only_refund, credit_order
 from schemas.shops.errors import MappingError
-from schemas.shops.woocommerce import charge_line, order_customer, product_line, tax_rates
 
 ZERO = Decimal("0")
 AMOUNT_KEYS = ("quantity", "subtotal", "subtotal_tax", "total", "total_tax")

@@ -9,7 +9,7 @@ Calls go through `ShopifyGraphQL.run`, which knows Shopify's rules for a well-be
 - A 401 drops the cached token and asks for a new one, once per call.
 - Any other GraphQL error is a PermanentError naming Shopify's message.
 
-Orders are then turned into the REST-shaped dict `schemas.shops.shopify.shopify_order` reads,
+Orders are then turned into the REST-shaped dict `mapping.shopify_order` reads,
 so webhooks and reconciliation share one mapper: gids become numbers, `*Set.shopMoney.amount`
 becomes the plain amount string, enums lower case. Lines beyond the first page of an order are
 fetched with follow-up queries for that order, so query cost stays under the 1000-point limit.
@@ -29,7 +29,7 @@ from connectors.base import TokenStore
 from connectors.errors import PermanentError, RateLimited, check
 from connectors.http import BearerAuth, digits
 from connectors.shops.settings import ShopSettings
-from connectors.shops.shopify_auth import shopify_tokens
+from connectors.shops.shopify.auth import shopify_tokens
 
 ORDERS_PER_PAGE, LINES_PER_PAGE, SHIPPING_PER_PAGE, REFUNDS_MAX = 3, 20, 5, 20
 PAGES_MAX, LINE_PAGES_MAX, THROTTLE_RETRIES = 2000, 50, 8
