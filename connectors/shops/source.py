@@ -42,6 +42,11 @@ class Webhook:
     headers: Mapping[str, tuple[str, bool]]  # documented: name → (description, required)
     content: Mapping[str, Any]  # the request body's media types, as OpenAPI `content`
     description: str
+    # The delivery's identity is read from the order in its body (`delivery_keys` reads the
+    # payload): the order is then mapped before the duplicate check, so an unusable body is
+    # refused rather than taken for a repeat of a good one with the same identity. Otherwise
+    # (identity in the headers) a repeat is answered before any mapping.
+    identity_in_body: bool = False
 
 
 class ShopSource(Protocol):

@@ -122,13 +122,14 @@ def receive(
             raise ApiError(422, "unusable_order", f"{topic} without an id", details)
         keys = shop.delivery_keys(headers, topic, payload)
         return handle(rt, conn, keys, lambda: OrderEvent(order_id, None, cancelled=True))
-    if not isinstance(payload, dict):
-        raise unusable("unusable_order", MappingError("", "the order must be a JSON object"))
-    try:
-        keys = shop.delivery_keys(headers, topic, payload)
-    except MappingError as exc:
-        raise unusable("unusable_order", exc) from None
-    return handle(rt, conn, keys, lambda: read_order(rt, shop, source, payload, conn))
+    if shop.webhook.identity_in_body:
+        read = read_order(shop, source, payload, conn)
+        keys = order_keys(shop, headers, topic, payload)
+        return handle(rt, conn, keys, lambda: noticed(rt, conn, *read))
+    keys = order_keys(shop, headers, topic, payload)
+    return handle(
+        rt, conn, keys, lambda: noticed(rt, conn, *read_order(shop, source, payload, conn))
+    )
 
 
 def shop_connection(settings: Settings, name: str, source: str) -> ConnectionSettings:
@@ -138,17 +139,33 @@ def shop_connection(settings: Settings, name: str, source: str) -> ConnectionSet
     return conn
 
 
-def read_order(
-    rt: Runtime, shop: ShopSource, source: str, payload: dict[str, Any], conn: ConnectionSettings
-) -> OrderEvent:
-    """The order's event. After the duplicate check, so a repeated delivery costs no lookups:
-    refunds the body lists without their lines and that have no credit job yet ask for a poll,
-    and the worker's reconciliation reads them and makes their credit jobs."""
+def order_keys(shop: ShopSource, headers: Mapping[str, str], topic: str, payload: Any) -> list[str]:
     try:
-        event = event_from_shop(source, payload, conn.shop.fallback_sku)
-        refund_ids = shop.listed_refunds(payload)
+        return shop.delivery_keys(headers, topic, payload)
     except MappingError as exc:
         raise unusable("unusable_order", exc) from None
+
+
+def read_order(
+    shop: ShopSource, source: str, payload: Any, conn: ConnectionSettings
+) -> tuple[OrderEvent, list[str]]:
+    """The order's event, and the refund ids its body lists; 422 naming the field when
+    either cannot be read."""
+    try:
+        return (
+            event_from_shop(source, payload, conn.shop.fallback_sku),
+            shop.listed_refunds(payload),
+        )
+    except MappingError as exc:
+        raise unusable("unusable_order", exc) from None
+
+
+def noticed(
+    rt: Runtime, conn: ConnectionSettings, event: OrderEvent, refund_ids: list[str]
+) -> OrderEvent:
+    """`event`, once listed refunds without a credit job have asked for a poll (the worker's
+    reconciliation reads their lines and makes their credit jobs). After the duplicate check,
+    so a repeated delivery costs no lookups."""
     if any(missing_credit(rt, conn, i) for i in refund_ids):
         rt.store.reconcile_soon(conn.name)
     return event

@@ -47,6 +47,7 @@ WEBHOOK = Webhook(
     },
     description="The order exactly as WooCommerce sends it, signed; or its unsigned creation "
     "ping (`webhook_id=N`, form-encoded).",
+    identity_in_body=True,
 )
 
 
