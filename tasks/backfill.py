@@ -31,7 +31,7 @@ import httpx
 
 from connectors.errors import classify
 from connectors.registry import CONNECTORS
-from connectors.shops.created import CreatedOrders, created_orders
+from connectors.shops.created import CreatedOrders
 from connectors.shops.registry import SHOPS
 from core.logging import get_logger
 from core.runtime import Runtime
@@ -164,8 +164,8 @@ def _pages(run: Run, on_progress: OnProgress | None, sleep: Sleep) -> None:
         return  # the last page was done; the run stopped before it said so
     cursor = meta.get("cursor") or None
     with httpx.Client(timeout=rt.settings.worker.http_timeout_seconds) as client:
-        lister: CreatedOrders = created_orders(
-            conn.source, conn.shop, run.since, run.until, client, rt.store
+        lister: CreatedOrders = SHOPS[conn.source].orders_created(
+            conn.shop, run.since, run.until, client, rt.store
         )
         while True:
             page = patiently(partial(lister.page, cursor), pause)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -24,6 +24,7 @@ from typing import Any, Literal, Protocol
 import httpx
 
 from connectors.base import TokenStore
+from connectors.shops.created import CreatedOrders
 from connectors.shops.settings import ShopSettings
 from schemas.order import Order
 from schemas.shops.status import ShopStatus
@@ -113,11 +114,12 @@ class ShopSource(Protocol):
         self,
         shop: ShopSettings,
         since: datetime,
-        until: datetime | None,
+        until: datetime,
         client: httpx.Client,
-        store: TokenStore,
-    ) -> Iterator[dict[str, Any]]:
-        """Every order created in [since, until) (`until` None: up to now), for a backfill."""
+        store: TokenStore | None,
+    ) -> CreatedOrders:
+        """The orders created in [since, until), page by page with a cursor that lets a
+        backfill stop after any page and go on later (`connectors.shops.created`)."""
         ...
 
     def refunds_of(
@@ -143,17 +145,3 @@ def signed(raw: bytes, signature: str | None, secrets: list[bytes]) -> bool:
         hmac.compare_digest(base64.b64encode(hmac.new(secret, raw, hashlib.sha256).digest()), given)
         for secret in secrets
     )
-
-
-def created_between(
-    orders: Iterable[dict[str, Any]],
-    created_at: Callable[[dict[str, Any]], datetime | None],
-    since: datetime,
-    until: datetime | None,
-) -> Iterator[dict[str, Any]]:
-    """The orders created in [since, until): an order created since `since` has changed since
-    then too, so a shop's changed-since listing holds them all, among others."""
-    for order in orders:
-        moment = created_at(order)
-        if moment is not None and moment >= since and (until is None or moment < until):
-            yield order

@@ -16,14 +16,15 @@ from typing import Any
 import httpx
 
 from connectors.base import TokenStore
+from connectors.shops.created import CreatedOrders
 from connectors.shops.settings import ShopSettings
+from connectors.shops.shopify.created import created_orders
 from connectors.shops.shopify.graphql import order_refunds
 from connectors.shops.shopify.mapping import shopify_order, shopify_status
 from connectors.shops.shopify.refund import shopify_refund
 from connectors.shops.shopify.rest import shopify_orders_since
-from connectors.shops.source import Kind, Webhook, created_between, signed
+from connectors.shops.source import Kind, Webhook, signed
 from schemas.order import Order
-from schemas.shops import read
 from schemas.shops.status import ShopStatus
 
 TOPICS: dict[str, Kind] = {
@@ -106,12 +107,11 @@ class Shopify:
         self,
         shop: ShopSettings,
         since: datetime,
-        until: datetime | None,
+        until: datetime,
         client: httpx.Client,
-        store: TokenStore,
-    ) -> Iterator[dict[str, Any]]:
-        orders = shopify_orders_since(shop, since, client, store)
-        return created_between(orders, _created_at, since, until)
+        store: TokenStore | None,
+    ) -> CreatedOrders:
+        return created_orders(shop, since, until, client, store)
 
     def refunds_of(
         self,
@@ -125,7 +125,3 @@ class Shopify:
             return []
         refunds = order_refunds(shop, str(payload.get("id")), client, store)
         return [r for r in refunds if wanted(str(r.get("id")))]
-
-
-def _created_at(order: dict[str, Any]) -> datetime | None:
-    return read.timestamp(order.get("created_at"), "created_at")

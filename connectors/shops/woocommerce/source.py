@@ -16,13 +16,14 @@ from typing import Any
 import httpx
 
 from connectors.base import TokenStore
+from connectors.shops.created import CreatedOrders
 from connectors.shops.settings import ShopSettings
-from connectors.shops.source import Kind, Webhook, created_between, signed
+from connectors.shops.source import Kind, Webhook, signed
+from connectors.shops.woocommerce.created import WooCommerceCreated
 from connectors.shops.woocommerce.mapping import woocommerce_order, woocommerce_status
 from connectors.shops.woocommerce.refund import woocommerce_refund, woocommerce_refund_ids
 from connectors.shops.woocommerce.rest import woocommerce_orders_since, woocommerce_refund_resource
 from schemas.order import Order
-from schemas.shops import read
 from schemas.shops.status import ShopStatus
 
 TOPICS: dict[str, Kind] = {
@@ -105,12 +106,11 @@ class WooCommerce:
         self,
         shop: ShopSettings,
         since: datetime,
-        until: datetime | None,
+        until: datetime,
         client: httpx.Client,
-        store: TokenStore,
-    ) -> Iterator[dict[str, Any]]:
-        orders = woocommerce_orders_since(shop, since, client, store)
-        return created_between(orders, _created_at, since, until)
+        store: TokenStore | None,
+    ) -> CreatedOrders:
+        return WooCommerceCreated(shop, since, until, client, store)
 
     def refunds_of(
         self,
@@ -126,7 +126,3 @@ class WooCommerce:
             for refund_id in woocommerce_refund_ids(payload)
             if wanted(refund_id)
         ]
-
-
-def _created_at(order: dict[str, Any]) -> datetime | None:
-    return read.timestamp(order.get("date_created_gmt"), "date_created_gmt")
