@@ -27,6 +27,7 @@ from connectors.shops.registry import SHOPS
 from core.runtime import Runtime
 from core.settings import parse_settings
 from simulators.testing import running
+from tasks.backfill import BackfillArgs, begin, carry_on
 from tasks.reconcile import reconcile
 from tests.support.fakes import Enqueued, fake_store
 from tests.support.polling import poll
@@ -287,4 +288,26 @@ def test_orders_created_between_two_dates_are_read_from_the_shop(shop: Shop) -> 
     assert sorted(found) == sorted(ids[1:])
 
 
-# --- backfill (issue 19, item 2): its contract case, run against every shop, goes here --------
+# --- backfill (issue 19, item 2) ---------------------------------------------------------------
+
+
+def test_a_backfill_submits_the_orders_created_in_its_period_once(shop: Shop) -> None:
+    now = an_hour_ago() + timedelta(hours=1)
+    shop.subscribe()
+    shop.sent()
+    # Given one order that came by webhook, one whose webhook never came, one before the period
+    delivered = shop.rig.place(shop.sim, now - timedelta(hours=3), paid=False)
+    shop.hand_all()
+    missed = shop.rig.place(shop.sim, now - timedelta(hours=2), paid=False, deliver=False)
+    before = shop.rig.place(shop.sim, now - timedelta(hours=5), paid=False, deliver=False)
+    known = shop.job_for(delivered)
+    args = BackfillArgs(CONNECTION, now - timedelta(hours=4), now - timedelta(minutes=30))
+    view = carry_on(begin(shop.rt, args), sleep=lambda _: None)
+    assert view is not None and view.state == "done", view
+    summary = view.summary
+    assert (summary.found, summary.new, summary.known, summary.refused) == (2, 1, 1, 0), summary
+    assert shop.job_for(delivered) == known and shop.job_for(missed) is not None
+    assert shop.job_for(before) is None
+    # the same backfill again, from scratch: nothing new
+    again = carry_on(begin(shop.rt, args, fresh=True), sleep=lambda _: None)
+    assert again is not None and again.summary.new == 0 and again.summary.found == 2
