@@ -108,7 +108,7 @@ def begin(rt: Runtime, args: BackfillArgs, fresh: bool = False, wait: float = 0.
             until = args.until or datetime.now(UTC)
             if until <= args.since:
                 raise CannotBackfill("the period is empty: `until` must come after `since`")
-            oldest_first = not (conn.source == "shopify" and conn.shop.api == "rest")
+            oldest_first = SHOPS[conn.source].created_oldest_first(conn.shop)
             progress.create(args.since, until, args.dry_run, oldest_first)
             meta = progress.meta()
         elif meta.get("state") != "done":

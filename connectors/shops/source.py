@@ -122,6 +122,11 @@ class ShopSource(Protocol):
         backfill stop after any page and go on later (`connectors.shops.created`)."""
         ...
 
+    def created_oldest_first(self, shop: ShopSettings) -> bool:
+        """Whether `orders_created` gives the oldest orders first (a backfill's progress bar
+        follows the creation times either way)."""
+        ...
+
     def refunds_of(
         self,
         shop: ShopSettings,

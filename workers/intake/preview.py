@@ -8,7 +8,7 @@ connection's request budget, in the thread pool (they wait on the ERP).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -44,8 +44,11 @@ BODY: dict[str, Any] = {
 async def post_preview(
     name: str,
     request: Request,
-    source: Literal["shopify", "woocommerce"] | None = Query(
-        None, description="the body is this shop's order payload"
+    source: str | None = Query(
+        None,
+        max_length=40,
+        description="the body is this shop's order payload (a shop of `POST /webhooks/{source}/"
+        "{name}`, e.g. `shopify`)",
     ),
 ) -> dict[str, Any]:
     rt = require_operator(request)

@@ -113,6 +113,9 @@ class Shopify:
     ) -> CreatedOrders:
         return created_orders(shop, since, until, client, store)
 
+    def created_oldest_first(self, shop: ShopSettings) -> bool:
+        return shop.api != "rest"  # the legacy REST API lists newest first
+
     def refunds_of(
         self,
         shop: ShopSettings,

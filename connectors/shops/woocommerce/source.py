@@ -112,6 +112,9 @@ class WooCommerce:
     ) -> CreatedOrders:
         return WooCommerceCreated(shop, since, until, client, store)
 
+    def created_oldest_first(self, shop: ShopSettings) -> bool:
+        return True
+
     def refunds_of(
         self,
         shop: ShopSettings,
