@@ -143,11 +143,14 @@ class PowerOfficeConnector:
             return None
         after = (since - LOOKBACK).isoformat()
         # every page: on a busy day more orders than one page holds change in the look-back
+        # Only the fields the match needs (`Fields`): a busy look-back holds thousands of
+        # orders, and their lines would make each look-up megabytes for the ERP and for us.
         orders = self._pages(
             "/SalesOrders",
             {
                 "onlyCreatedByCurrentIntegration": "true",
                 "lastChangedDateTimeOffsetGreaterThan": after,
+                "Fields": "Id,ExternalImportReference,SalesOrderNo",
             },
         )
         for order in orders:
@@ -157,7 +160,12 @@ class PowerOfficeConnector:
                 )
         from_date = (since - LOOKBACK).date().isoformat()
         invoices = self._pages(
-            "/OutgoingInvoices", {"externalImportReferences": reference, "fromDate": from_date}
+            "/OutgoingInvoices",
+            {
+                "externalImportReferences": reference,
+                "fromDate": from_date,
+                "Fields": "Id,ExternalImportReference,OrderNo",
+            },
         )
         for invoice in invoices:
             if invoice.get("ExternalImportReference") == reference:
