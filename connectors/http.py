@@ -90,11 +90,10 @@ def build_client(
     if observer is not None:
         transport = ObservedTransport(transport, observer)
 
+    take_slot = slot_taker(budget, heartbeat)
+
     def before_request(request: httpx.Request) -> None:
-        if heartbeat:
-            heartbeat()
-        if budget:
-            budget.take(on_wait=heartbeat)
+        take_slot()
 
     def after_response(response: httpx.Response) -> None:
         if budget:
@@ -107,6 +106,19 @@ def build_client(
         transport=transport,
         follow_redirects=False,
     )
+
+
+def slot_taker(budget: Budget | None, heartbeat: Callable[[], None] | None) -> Callable[[], None]:
+    """What goes before every ERP request: a heartbeat, then a slot of the request budget
+    (beating while it waits)."""
+
+    def take() -> None:
+        if heartbeat:
+            heartbeat()
+        if budget:
+            budget.take(on_wait=heartbeat)
+
+    return take
 
 
 def erp_transport(timeout: float, limits: httpx.Limits) -> httpx.BaseTransport:

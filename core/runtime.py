@@ -18,7 +18,7 @@ from collections.abc import Callable
 import httpx
 
 from connectors.base import Connector, ErpSettings
-from connectors.http import build_client, erp_transport
+from connectors.http import build_client, erp_transport, slot_taker
 from connectors.registry import CONNECTORS
 from connectors.rehearsal import RehearsalTransport
 from core import broker
@@ -266,12 +266,10 @@ class Runtime:
         limits = httpx.Limits(max_connections=10, max_keepalive_connections=1)
         budget = self.budget_for(connection_name)
 
-        def before_read() -> None:  # as the client's hook does for the connector's requests
-            beat()
-            budget.take(on_wait=beat)
-
         transport = RehearsalTransport(
-            erp_transport(timeout, limits), spec.stand_in(conn.erp_settings), before_read
+            erp_transport(timeout, limits),
+            spec.stand_in(conn.erp_settings),
+            slot_taker(budget, beat),  # the stand-in's reads, as the client's requests
         )
         client = build_client(
             timeout=timeout,

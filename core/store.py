@@ -496,9 +496,13 @@ class Store:
     def previewed_jobs(self, connection: str, limit: int) -> list[Job]:
         """Up to `limit` of the connection's previewed jobs (any of them: a set has no order)."""
         order_ids = cast("list[str]", self.redis.srandmember(PREVIEWED.key(connection), limit))
-        job_ids = [self.job_id_for(connection, order_id) for order_id in order_ids or []]
-        jobs = (self.load_job(job_id) for job_id in job_ids if job_id)
-        return [job for job in jobs if job is not None and job.state == "previewed"]
+        if not order_ids:
+            return []
+        refs = [REFS.key(connection, order_id) for order_id in order_ids]
+        job_ids = [i for i in cast("list[str | None]", self.redis.mget(refs)) if i]
+        raws = cast("list[str | None]", self.redis.mget([JOBS.key(i) for i in job_ids]))
+        jobs = [Job.model_validate_json(raw) for raw in raws if raw] if job_ids else []
+        return [job for job in jobs if job.state == "previewed"]
 
     def bury(self, connection: str, order_id: str, keep_seconds: int) -> None:
         """A tombstone: the order was cancelled before it reached us; never create its job."""

@@ -23,8 +23,12 @@ def created_orders(
     client: httpx.Client,
     store: TokenStore | None = None,
 ) -> CreatedOrders:
-    kind = ShopifyRestCreated if shop.api == "rest" else ShopifyGraphQLCreated
-    return kind(shop, since, until, client, store)
+    return lister_for(shop)(shop, since, until, client, store)
+
+
+def lister_for(shop: ShopSettings) -> type[ShopifyGraphQLCreated | ShopifyRestCreated]:
+    """The lister a connection reads with: GraphQL, or the legacy REST API (`api = "rest"`)."""
+    return ShopifyRestCreated if shop.api == "rest" else ShopifyGraphQLCreated
 
 
 class ShopifyGraphQLCreated:

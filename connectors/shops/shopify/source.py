@@ -18,7 +18,7 @@ import httpx
 from connectors.base import TokenStore
 from connectors.shops.created import CreatedOrders
 from connectors.shops.settings import ShopSettings
-from connectors.shops.shopify.created import created_orders
+from connectors.shops.shopify.created import created_orders, lister_for
 from connectors.shops.shopify.graphql import order_refunds
 from connectors.shops.shopify.mapping import shopify_order, shopify_status
 from connectors.shops.shopify.refund import shopify_refund
@@ -114,7 +114,7 @@ class Shopify:
         return created_orders(shop, since, until, client, store)
 
     def created_oldest_first(self, shop: ShopSettings) -> bool:
-        return shop.api != "rest"  # the legacy REST API lists newest first
+        return lister_for(shop).oldest_first
 
     def refunds_of(
         self,

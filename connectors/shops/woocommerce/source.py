@@ -113,7 +113,7 @@ class WooCommerce:
         return WooCommerceCreated(shop, since, until, client, store)
 
     def created_oldest_first(self, shop: ShopSettings) -> bool:
-        return True
+        return WooCommerceCreated.oldest_first
 
     def refunds_of(
         self,
